@@ -1,0 +1,661 @@
+//! A histogram that records with one relaxed `fetch_add` and no compare-and-swap loop.
+//!
+//! # Layout
+//!
+//! Each bucket has one *packed* word: the observation count in the top 24 bits and the sum of the
+//! bucket's observations, as a fixed-point integer, in the low 40 bits. Observing adds
+//! `1 << 40 | fixed(v)` to the bucket's word: the count and the sum move together in one locked
+//! instruction. The previous value tells the observer when either field passed half its range;
+//! that observer then *drains* the word (swaps it to zero) into 64-bit *spilled* totals. Drains
+//! happen once per 2^23 observations per bucket, or per 2^39 sum units, so their cost vanishes.
+//!
+//! Negative, non-finite and very large observations (over 2^32 sum units, i.e. four million times
+//! the smallest bucket bound) skip the packed word and go straight to the spilled totals.
+//!
+//! # Reading
+//!
+//! A scrape reads every bucket as `spilled + packed` inside a drain stamp (a seqlock whose writers
+//! never wait for each other): the high 32 bits count finished drains, the low 32 bits count drains
+//! in progress. A drain adds 1 when it starts and `2^32 - 1` when it ends. A reader waits while
+//! drains are in progress and retries when the stamp moved, so a value is never seen both in its
+//! packed word and in its spilled total, nor in neither. `_count` is the sum of the buckets, so it
+//! always equals the `+Inf` bucket, and every count is monotonic across scrapes.
+//! Observations that land while a scrape reads are either in it or in the next one.
+//!
+//! # Special values
+//!
+//! * NaN lands in the `+Inf` bucket and adds nothing to the sum.
+//! * `+inf` lands in the `+Inf` bucket and `-inf` in the first bucket; neither adds to the sum.
+//! * Negative values land in the bucket their value selects and subtract from the sum.
+//! * Values too large to express in sum units (beyond ~10^305) are counted but not summed; a sum
+//!   past 9.2·10^18 units wraps (at the default resolution, 29 years of 1 s observations per 0.1 µs).
+//! * The sum is exact to one sum unit per observation (see [`Buckets::sum_resolution`]).
+
+use std::sync::Arc;
+
+use crate::encode::SampleWriter;
+use crate::metric::{Metric, MetricKind};
+use crate::sync::{fence, yield_now, AtomicI64, AtomicU64, Ordering};
+
+use super::Local;
+
+const SUM_BITS: u32 = 40;
+const SUM_MASK: u64 = (1 << SUM_BITS) - 1;
+const COUNT_ONE: u64 = 1 << SUM_BITS;
+/// Bit 63 is set once the count field reaches 2^23; bit 39 once the sum field reaches 2^39.
+const DRAIN_MASK: u64 = (1 << 63) | (1 << (SUM_BITS - 1));
+/// Largest sum contribution that takes the packed path. With 2^39 of headroom, 128 observers of
+/// this size would all have to stall between their add and their drain to overflow the field.
+const FAST_LIMIT: f64 = (1u64 << 32) as f64;
+const DRAINS_IN_PROGRESS: u64 = (1 << 32) - 1;
+const DRAIN_START: u64 = 1;
+const DRAIN_END: u64 = (1 << 32) - 1;
+
+/// Above this many bounds a binary search beats the branch-free linear count.
+const LINEAR_SEARCH_MAX: usize = 32;
+
+/// The upper bounds of a histogram's buckets, fixed at registration, plus the precision of its sum.
+///
+/// Bounds are finite and strictly increasing; the `+Inf` bucket is implicit. Build them with
+/// [`Buckets::new`], [`Buckets::linear`] or [`Buckets::exponential`].
+#[derive(Clone, PartialEq)]
+pub struct Buckets {
+    bounds: Box<[f64]>,
+    resolution: f64,
+    per_unit: f64,
+    rendered: Box<[Box<str>]>,
+}
+
+/// Why a set of bucket bounds was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BucketsError {
+    /// No bounds were given.
+    Empty,
+    /// A bound is NaN or infinite (the `+Inf` bucket is implicit).
+    NotFinite {
+        /// Position of the bound.
+        index: usize,
+    },
+    /// A bound is not greater than the one before it.
+    NotIncreasing {
+        /// Position of the bound.
+        index: usize,
+    },
+    /// A helper's parameters cannot produce valid bounds.
+    InvalidParameters(&'static str),
+}
+
+impl core::fmt::Display for BucketsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("a histogram needs at least one bucket bound"),
+            Self::NotFinite { index } => {
+                write!(
+                    f,
+                    "bucket bound {index} is not finite; the +Inf bucket is implicit"
+                )
+            }
+            Self::NotIncreasing { index } => {
+                write!(
+                    f,
+                    "bucket bound {index} is not greater than the bound before it"
+                )
+            }
+            Self::InvalidParameters(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for BucketsError {}
+
+impl Buckets {
+    /// Buckets with the given upper bounds. A trailing `+Inf` is accepted and dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`BucketsError`] when the bounds are empty, not finite or not strictly increasing.
+    pub fn new(bounds: impl Into<Vec<f64>>) -> Result<Self, BucketsError> {
+        let mut bounds = bounds.into();
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
+        }
+        if bounds.is_empty() {
+            return Err(BucketsError::Empty);
+        }
+        for (index, pair) in bounds.iter().enumerate() {
+            if !pair.is_finite() {
+                return Err(BucketsError::NotFinite { index });
+            }
+            if index > 0 && bounds[index - 1] >= *pair {
+                return Err(BucketsError::NotIncreasing { index });
+            }
+        }
+        let resolution = default_resolution(&bounds);
+        Ok(Self::with_parts(bounds.into_boxed_slice(), resolution))
+    }
+
+    /// `count` buckets `start, start + width, …`.
+    ///
+    /// # Errors
+    ///
+    /// When `count` is zero, or `width` is not positive, or a bound is not finite.
+    pub fn linear(start: f64, width: f64, count: usize) -> Result<Self, BucketsError> {
+        if !(width > 0.0) {
+            return Err(BucketsError::InvalidParameters(
+                "linear buckets need a positive width",
+            ));
+        }
+        #[allow(clippy::cast_precision_loss)] // bucket counts are small
+        Self::new(
+            (0..count)
+                .map(|i| start + width * i as f64)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// `count` buckets `start, start * factor, start * factor², …`.
+    ///
+    /// # Errors
+    ///
+    /// When `count` is zero, `start` is not positive, `factor` is not above 1, or a bound
+    /// overflows to infinity.
+    pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Self, BucketsError> {
+        if !(start > 0.0) {
+            return Err(BucketsError::InvalidParameters(
+                "exponential buckets need a positive start",
+            ));
+        }
+        if !(factor > 1.0) {
+            return Err(BucketsError::InvalidParameters(
+                "exponential buckets need a factor above 1",
+            ));
+        }
+        let mut bound = start;
+        let mut bounds = Vec::with_capacity(count);
+        for index in 0..count {
+            if !bound.is_finite() {
+                return Err(BucketsError::NotFinite { index });
+            }
+            bounds.push(bound);
+            bound *= factor;
+        }
+        Self::new(bounds)
+    }
+
+    /// Sets the precision of `_sum`: every observation is rounded to a multiple of `resolution`.
+    ///
+    /// The default is a thousandth of the smallest bound's order of magnitude (bounds starting at
+    /// 0.5 ms give 0.1 µs); the sum then holds 9.2·10^18 units before it wraps.
+    ///
+    /// # Errors
+    ///
+    /// When `resolution` is not a positive finite number.
+    pub fn with_sum_resolution(self, resolution: f64) -> Result<Self, BucketsError> {
+        if !(resolution > 0.0 && resolution.is_finite()) {
+            return Err(BucketsError::InvalidParameters(
+                "the sum resolution must be positive and finite",
+            ));
+        }
+        Ok(Self::with_parts(self.bounds, resolution))
+    }
+
+    fn with_parts(bounds: Box<[f64]>, resolution: f64) -> Self {
+        let rendered = bounds
+            .iter()
+            .map(|b| crate::encode::format_float(*b).into_boxed_str())
+            .chain(core::iter::once(Box::from("+Inf")))
+            .collect();
+        Self {
+            bounds,
+            resolution,
+            per_unit: 1.0 / resolution,
+            rendered,
+        }
+    }
+
+    /// The finite upper bounds.
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    /// The precision of `_sum` (see [`Buckets::with_sum_resolution`]).
+    pub fn sum_resolution(&self) -> f64 {
+        self.resolution
+    }
+
+    /// The bounds as exposition `le` values, ending with `+Inf`.
+    pub(crate) fn rendered(&self) -> &[Box<str>] {
+        &self.rendered
+    }
+
+    /// The bucket `v` falls in: the number of bounds below it, or every bound for NaN.
+    #[inline]
+    fn index(&self, v: f64) -> usize {
+        // `!(v <= b)` is `b < v` for numbers and true for NaN, which sends NaN to +Inf.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        let above = |b: &f64| !(v <= *b);
+        if self.bounds.len() <= LINEAR_SEARCH_MAX {
+            self.bounds.iter().filter(|b| above(b)).count()
+        } else {
+            self.bounds.partition_point(above)
+        }
+    }
+}
+
+fn default_resolution(bounds: &[f64]) -> f64 {
+    let smallest = bounds
+        .iter()
+        .map(|b| b.abs())
+        .filter(|b| *b > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if smallest.is_finite() {
+        10f64.powf(smallest.log10().floor() - 3.0)
+    } else {
+        1e-6
+    }
+}
+
+impl core::fmt::Debug for Buckets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Buckets")
+            .field("bounds", &self.bounds)
+            .field("sum_resolution", &self.resolution)
+            .finish()
+    }
+}
+
+/// `N` bucket words followed by the `+Inf` word, addressable as one slice.
+#[repr(C)]
+struct Row<const N: usize> {
+    finite: [AtomicU64; N],
+    inf: AtomicU64,
+}
+
+impl<const N: usize> Row<N> {
+    fn new() -> Self {
+        Self {
+            finite: core::array::from_fn(|_| AtomicU64::new(0)),
+            inf: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `Row` is `repr(C)`: `finite` starts at offset 0 and `inf` follows at
+        // `N * size_of::<AtomicU64>()`, which is a multiple of the element's alignment, so there is
+        // no padding and the struct is `N + 1` contiguous, initialised `AtomicU64`s that live as
+        // long as `&self`.
+        unsafe { core::slice::from_raw_parts(core::ptr::from_ref(self).cast::<AtomicU64>(), N + 1) }
+    }
+}
+
+/// A distribution of observations over `N` fixed buckets plus `+Inf`.
+///
+/// Shared recording through `&self` is one relaxed `fetch_add` (see the module documentation for
+/// how count and sum share it); single-writer recording through [`Local`] is a load and a store.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use raft_metrics::{Buckets, Histogram};
+///
+/// let buckets = Arc::new(Buckets::exponential(0.001, 2.0, 4)?); // 1, 2, 4, 8 ms
+/// let latency = Histogram::<4>::new(buckets)?;
+/// latency.observe(0.0015);
+/// latency.observe(f64::NAN); // counted in +Inf, adds nothing to the sum
+/// assert_eq!(latency.count(), 2);
+/// assert_eq!(latency.bucket_counts(), vec![0, 1, 0, 0, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Histogram<const N: usize> {
+    packed: Row<N>,
+    spilled: Row<N>,
+    spilled_sum: AtomicI64,
+    drain_stamp: AtomicU64,
+    buckets: Arc<Buckets>,
+}
+
+impl<const N: usize> Histogram<N> {
+    /// A histogram over `buckets`, which must hold exactly `N` bounds.
+    ///
+    /// # Errors
+    ///
+    /// [`BucketsError::InvalidParameters`] when the bound count is not `N`.
+    pub fn new(buckets: Arc<Buckets>) -> Result<Self, BucketsError> {
+        check_len::<N>(&buckets)?;
+        Ok(Self::from_checked(buckets))
+    }
+
+    fn from_checked(buckets: Arc<Buckets>) -> Self {
+        Self {
+            packed: Row::new(),
+            spilled: Row::new(),
+            spilled_sum: AtomicI64::new(0),
+            drain_stamp: AtomicU64::new(0),
+            buckets,
+        }
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let buckets = &*self.buckets;
+        let index = buckets.index(v);
+        let scaled = v * buckets.per_unit;
+        if scaled >= 0.0 && scaled < FAST_LIMIT {
+            // Truncating `scaled + 0.5` rounds half up; both are below 2^33, so the cast is exact.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let add = COUNT_ONE | (scaled + 0.5) as u64;
+            // Relaxed: the word publishes no other memory; drains order themselves (see `drain`).
+            let prev = self.packed.words()[index].fetch_add(add, Ordering::Relaxed);
+            if prev & DRAIN_MASK != 0 {
+                self.drain(index);
+            }
+        } else {
+            self.observe_spilled(index, scaled);
+        }
+    }
+
+    /// The buckets this histogram was built with.
+    pub fn buckets(&self) -> &Arc<Buckets> {
+        &self.buckets
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.bucket_counts().iter().sum()
+    }
+
+    /// Sum of observations (see the module docs for NaN and infinities).
+    pub fn sum(&self) -> f64 {
+        self.snapshot().sum
+    }
+
+    /// Observations per bucket (not cumulative), the `+Inf` bucket last.
+    pub fn bucket_counts(&self) -> Vec<u64> {
+        self.snapshot().counts
+    }
+
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+        let mut counts = vec![0; N + 1];
+        let sum = self.read_into(&mut counts);
+        HistogramSnapshot { counts, sum }
+    }
+
+    /// Reads per-bucket counts into `counts` (length `N + 1`) and returns the sum, from one
+    /// drain-free window (see the module docs).
+    fn read_into(&self, counts: &mut [u64]) -> f64 {
+        loop {
+            // Acquire pairs with the Release store that ends a drain: its moves are visible.
+            let before = self.drain_stamp.load(Ordering::Acquire);
+            if before & DRAINS_IN_PROGRESS != 0 {
+                yield_now();
+                continue;
+            }
+            let mut sum = self.spilled_sum.load(Ordering::Relaxed);
+            for ((count, packed), spilled) in counts
+                .iter_mut()
+                .zip(self.packed.words())
+                .zip(self.spilled.words())
+            {
+                let word = packed.load(Ordering::Relaxed);
+                *count = spilled
+                    .load(Ordering::Relaxed)
+                    .wrapping_add(word >> SUM_BITS);
+                #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
+                let part = (word & SUM_MASK) as i64;
+                sum = sum.wrapping_add(part);
+            }
+            // Acquire fence: if any load above saw a drain's move, that drain's start (sequenced
+            // before its Release fence) is visible to the stamp load below.
+            fence(Ordering::Acquire);
+            if self.drain_stamp.load(Ordering::Relaxed) == before {
+                #[allow(clippy::cast_precision_loss)] // the sum is reported as a float anyway
+                return sum as f64 * self.buckets.resolution;
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn observe_spilled(&self, index: usize, scaled: f64) {
+        self.spilled.words()[index].fetch_add(1, Ordering::Relaxed);
+        if scaled.is_finite() {
+            // `as` saturates beyond the i64 range; NaN and infinities never reach here.
+            #[allow(clippy::cast_possible_truncation)]
+            let units = scaled.round() as i64;
+            self.spilled_sum.fetch_add(units, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves a packed word into the spilled totals (see the module docs for the stamp protocol).
+    #[cold]
+    #[inline(never)]
+    fn drain(&self, index: usize) {
+        self.drain_stamp.fetch_add(DRAIN_START, Ordering::Relaxed);
+        // Release fence: a reader that sees any move below also sees the start above.
+        fence(Ordering::Release);
+        let moved = self.packed.words()[index].swap(0, Ordering::Relaxed);
+        self.spilled.words()[index].fetch_add(moved >> SUM_BITS, Ordering::Relaxed);
+        #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
+        self.spilled_sum
+            .fetch_add((moved & SUM_MASK) as i64, Ordering::Relaxed);
+        // Release: a reader that sees the end sees the moves.
+        self.drain_stamp.fetch_add(DRAIN_END, Ordering::Release);
+    }
+
+    /// The single-writer view of a histogram this code owns outright.
+    pub fn local(&mut self) -> Local<'_, Self> {
+        Local::new(self)
+    }
+}
+
+impl<const N: usize> Local<'_, Histogram<N>> {
+    /// Records one observation with a relaxed load and store: no locked instruction.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let histogram = self.cell();
+        let buckets = &*histogram.buckets;
+        let index = buckets.index(v);
+        let scaled = v * buckets.per_unit;
+        if scaled >= 0.0 && scaled < FAST_LIMIT {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let add = COUNT_ONE | (scaled + 0.5) as u64;
+            let word = &histogram.packed.words()[index];
+            let prev = word.load(Ordering::Relaxed);
+            word.store(prev.wrapping_add(add), Ordering::Relaxed);
+            if prev & DRAIN_MASK != 0 {
+                histogram.drain(index);
+            }
+        } else {
+            histogram.observe_spilled(index, scaled);
+        }
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.cell().count()
+    }
+}
+
+fn check_len<const N: usize>(buckets: &Buckets) -> Result<(), BucketsError> {
+    if buckets.bounds.len() == N {
+        Ok(())
+    } else {
+        Err(BucketsError::InvalidParameters(
+            "the histogram's bucket count does not match its bounds",
+        ))
+    }
+}
+
+/// What a scrape read from one histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HistogramSnapshot {
+    pub(crate) counts: Vec<u64>,
+    pub(crate) sum: f64,
+}
+
+impl<const N: usize> Metric for Histogram<N> {
+    type Layout = Arc<Buckets>;
+    const KIND: MetricKind = MetricKind::Histogram;
+
+    fn check(layout: &Arc<Buckets>) -> Result<(), crate::RegistrationError> {
+        check_len::<N>(layout).map_err(crate::RegistrationError::InvalidBuckets)
+    }
+
+    fn new(layout: &Arc<Buckets>) -> Self {
+        Self::from_checked(Arc::clone(layout))
+    }
+
+    fn reset(&self) {
+        for word in self.packed.words().iter().chain(self.spilled.words()) {
+            word.store(0, Ordering::Relaxed);
+        }
+        self.spilled_sum.store(0, Ordering::Relaxed);
+    }
+
+    fn encode(&self, _layout: &Arc<Buckets>, out: &mut SampleWriter<'_>) {
+        // A stack buffer for the usual sizes keeps scrapes allocation-free.
+        let mut stack = [0u64; 65];
+        let mut heap = Vec::new();
+        let counts: &mut [u64] = if N < stack.len() {
+            &mut stack[..=N]
+        } else {
+            heap.resize(N + 1, 0);
+            &mut heap
+        };
+        let sum = self.read_into(counts);
+        out.histogram(self.buckets.rendered(), counts, sum);
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Histogram<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let snapshot = self.snapshot();
+        f.debug_struct("Histogram")
+            .field("bounds", &self.buckets.bounds)
+            .field("counts", &snapshot.counts)
+            .field("sum", &snapshot.sum)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn histogram<const N: usize>(bounds: [f64; N]) -> Histogram<N> {
+        Histogram::new(Arc::new(Buckets::new(bounds.to_vec()).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn bucket_bounds_are_validated() {
+        assert_eq!(Buckets::new(vec![]), Err(BucketsError::Empty));
+        assert_eq!(Buckets::new(vec![f64::INFINITY]), Err(BucketsError::Empty));
+        assert_eq!(
+            Buckets::new(vec![1.0, f64::NAN]),
+            Err(BucketsError::NotFinite { index: 1 })
+        );
+        assert_eq!(
+            Buckets::new(vec![1.0, 1.0]),
+            Err(BucketsError::NotIncreasing { index: 1 })
+        );
+        assert_eq!(
+            Buckets::new(vec![2.0, 1.0]),
+            Err(BucketsError::NotIncreasing { index: 1 })
+        );
+        assert!(Buckets::new(vec![1.0, 2.0, f64::INFINITY]).is_ok());
+        assert!(Buckets::linear(0.0, 0.0, 3).is_err());
+        assert!(Buckets::linear(0.0, 1.0, 0).is_err());
+        assert!(Buckets::exponential(0.0, 2.0, 3).is_err());
+        assert!(Buckets::exponential(1.0, 1.0, 3).is_err());
+        assert!(
+            Buckets::exponential(1.0, 1e300, 3).is_err(),
+            "overflows to infinity"
+        );
+        assert_eq!(
+            Buckets::exponential(1.0, 2.0, 4).unwrap().bounds(),
+            &[1.0, 2.0, 4.0, 8.0]
+        );
+        assert_eq!(
+            Buckets::linear(5.0, 5.0, 3).unwrap().bounds(),
+            &[5.0, 10.0, 15.0]
+        );
+        assert!(Histogram::<3>::new(Arc::new(Buckets::linear(1.0, 1.0, 2).unwrap())).is_err());
+    }
+
+    #[test]
+    fn observations_land_in_le_buckets() {
+        let h = histogram([1.0, 2.0, 4.0]);
+        for v in [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 4.5, -7.0] {
+            h.observe(v);
+        }
+        assert_eq!(h.bucket_counts(), vec![3, 2, 2, 1]);
+        assert_eq!(h.count(), 8);
+        assert!((h.sum() - 9.5).abs() < 1e-9, "sum {}", h.sum());
+    }
+
+    #[test]
+    fn special_values_are_counted_but_not_summed() {
+        let h = histogram([1.0, 2.0]);
+        h.observe(f64::NAN);
+        h.observe(f64::INFINITY);
+        h.observe(f64::NEG_INFINITY);
+        h.observe(f64::MAX);
+        h.observe(5e-324);
+        assert_eq!(h.bucket_counts(), vec![2, 0, 3]);
+        assert_eq!(
+            h.sum(),
+            0.0,
+            "f64::MAX overflows the sum units: counted, not summed"
+        );
+        let h = histogram([1.0]);
+        h.observe(f64::NAN);
+        h.observe(-0.0);
+        assert_eq!(h.sum(), 0.0);
+    }
+
+    #[test]
+    fn drains_keep_count_and_sum_exact() {
+        let h = histogram([1.0]);
+        // Sum units are 1e-3 here; 2^39 units is 5.5e8: values of 1e6 drain every ~550 observations.
+        let big = 1.0e6;
+        for _ in 0..10_000 {
+            h.observe(big);
+        }
+        // And enough small observations to cross the count threshold (2^23) once.
+        let mut owned = histogram([1.0]);
+        for _ in 0..(1 << 23) + 5 {
+            owned.local().observe(0.25);
+        }
+        assert_eq!(h.count(), 10_000);
+        assert!((h.sum() - 1e10).abs() < 1.0, "sum {}", h.sum());
+        assert_eq!(owned.count(), (1 << 23) + 5);
+        assert!((owned.sum() - 0.25 * f64::from((1 << 23) + 5)).abs() < 1.0);
+        assert!(
+            owned.spilled.words()[0].load(Ordering::Relaxed) > 0,
+            "a drain happened"
+        );
+    }
+
+    #[test]
+    fn default_sum_resolution_follows_the_smallest_bound() {
+        let b = Buckets::exponential(0.0005, 2.0, 14).unwrap();
+        assert!((b.sum_resolution() - 1e-7).abs() < 1e-20);
+        let b = Buckets::exponential(64.0, 4.0, 8).unwrap();
+        assert!((b.sum_resolution() - 1e-2).abs() < 1e-15);
+        assert!((Buckets::new(vec![0.0]).unwrap().sum_resolution() - 1e-6).abs() < 1e-18);
+    }
+
+    #[test]
+    fn large_bucket_counts_use_binary_search() {
+        let b = Arc::new(Buckets::linear(1.0, 1.0, 40).unwrap());
+        let h = Histogram::<40>::new(b).unwrap();
+        h.observe(39.5);
+        h.observe(f64::NAN);
+        h.observe(0.0);
+        let counts = h.bucket_counts();
+        assert_eq!((counts[0], counts[39], counts[40]), (1, 1, 1));
+    }
+}

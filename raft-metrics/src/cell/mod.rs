@@ -1,0 +1,17 @@
+//! Lock-free storage for one series of one metric. Cells know no names, labels or bytes.
+//!
+//! Every cell records through `&self` with relaxed atomics: a sample publishes no other memory,
+//! and a scrape accepts a value that is a few nanoseconds stale. The single-writer flavour of each
+//! cell is [`Local`]: a relaxed load and a relaxed store, no locked instruction at all.
+
+mod counter;
+mod gauge;
+mod histogram;
+mod local;
+mod sharded;
+
+pub use counter::Counter;
+pub use gauge::{FloatGauge, Gauge};
+pub use histogram::{Buckets, BucketsError, Histogram};
+pub use local::Local;
+pub use sharded::ShardedCounter;

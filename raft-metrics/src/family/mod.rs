@@ -1,0 +1,454 @@
+//! A family: one group of metrics (see [`Group`]), its label names, and a growing set of series.
+
+mod handle;
+mod index;
+mod series;
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+pub use handle::{ClaimError, Exclusive, Handle};
+
+use self::index::Table;
+use self::series::{Series, RETIRED};
+use crate::encode::{Format, MetricText, SampleWriter};
+use crate::label::{Fingerprint, KeyBuilder, LabelValue, LabelValues};
+use crate::metric::Group;
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+/// Default bound on the label sets of one family. Past it, new label sets share one overflow
+/// series. At the 1 KiB a Raft partition's series costs, the bound caps a family at ~64 MiB.
+pub const DEFAULT_MAX_SERIES: usize = 65_536;
+/// Label values longer than this (in bytes) are refused into the overflow series.
+pub const MAX_LABEL_VALUE_LEN: usize = 1024;
+/// The value every label takes in the overflow series.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+/// Removed series are reused oldest-first, once this many wait; the delay keeps a lookup that
+/// raced with a removal far away from the slot's next owner.
+const REUSE_AFTER: usize = 64;
+
+/// One registered family of metrics with `N` runtime labels.
+///
+/// Resolving label values to a series hashes them into a [`Fingerprint`] and probes a lock-free
+/// table: an existing series is found without a lock. Creating a series takes the family lock.
+/// [`Family::bind`] returns a [`Handle`] that records with zero lookups; [`Family::get`] resolves
+/// on every call (the integration-guide style). Cloning a family is cheap (an `Arc`).
+pub struct Family<G: Group, const N: usize> {
+    pub(crate) inner: Arc<FamilyInner<G>>,
+}
+
+impl<G: Group, const N: usize> Clone for Family<G, N> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+pub(crate) struct FamilyInner<G: Group> {
+    texts: Box<[MetricText]>,
+    label_names: Box<[Box<str>]>,
+    layout: G::Layout,
+    seed: u64,
+    max_series: usize,
+    /// The current table; always the last entry of `State::tables`.
+    table: AtomicPtr<Table<G>>,
+    live: AtomicUsize,
+    overflowed: AtomicU64,
+    state: Mutex<State<G>>,
+}
+
+struct State<G> {
+    slab: Vec<Box<Series<G>>>,
+    /// Rendered `name="value",…` per slab slot; `None` while the slot is removed.
+    labels: Vec<Option<Arc<str>>>,
+    retired: VecDeque<usize>,
+    tables: Vec<Box<Table<G>>>,
+    overflow: Option<usize>,
+}
+
+impl<G: Group> FamilyInner<G> {
+    pub(crate) fn new(
+        texts: Box<[MetricText]>,
+        label_names: Box<[Box<str>]>,
+        layout: G::Layout,
+        max_series: usize,
+    ) -> Self {
+        let table = Box::new(Table::with_capacity(8));
+        let current = core::ptr::from_ref::<Table<G>>(&table).cast_mut();
+        Self {
+            texts,
+            label_names,
+            layout,
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
+            max_series: max_series.max(1),
+            table: AtomicPtr::new(current),
+            live: AtomicUsize::new(0),
+            overflowed: AtomicU64::new(0),
+            state: Mutex::new(State {
+                slab: Vec::new(),
+                labels: Vec::new(),
+                retired: VecDeque::new(),
+                tables: vec![table],
+                overflow: None,
+            }),
+        }
+    }
+
+    #[inline]
+    fn fingerprint<const N: usize>(&self, values: &impl LabelValues<N>) -> Fingerprint {
+        let mut key = KeyBuilder::new();
+        values.feed(&mut key);
+        key.finish(self.seed)
+    }
+
+    #[inline]
+    fn find(&self, fingerprint: Fingerprint) -> Option<&Series<G>> {
+        // Acquire: pairs with the Release store in `grow`, publishing the filled table.
+        let table = self.table.load(Ordering::Acquire);
+        // SAFETY: the pointer always names a table in `State::tables`, which only grows and is
+        // dropped with `self`, so it outlives this borrow of `self`.
+        unsafe { &*table }.find(fingerprint)
+    }
+
+    /// Finds or creates the series for `values`; past the bound, the overflow series.
+    #[inline]
+    pub(crate) fn resolve<const N: usize>(&self, values: &impl LabelValues<N>) -> &Series<G> {
+        let fingerprint = self.fingerprint(values);
+        match self.find(fingerprint) {
+            Some(series) => series,
+            None => self.resolve_locked(values, fingerprint),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resolve_locked<const N: usize>(
+        &self,
+        values: &impl LabelValues<N>,
+        fingerprint: Fingerprint,
+    ) -> &Series<G> {
+        let mut state = self.state.lock();
+        self.resolve_in(&mut state, values, fingerprint)
+    }
+
+    /// Finds or creates under the lock, which makes the table exact: a lock-free miss may have
+    /// raced with a removal's shift.
+    fn resolve_in<const N: usize>(
+        &self,
+        state: &mut State<G>,
+        values: &impl LabelValues<N>,
+        fingerprint: Fingerprint,
+    ) -> &Series<G> {
+        if let Some(series) = self.find(fingerprint) {
+            return series;
+        }
+        let series = match self.render(values) {
+            Some(labels) if self.live.load(Ordering::Relaxed) < self.max_series => {
+                self.create(state, fingerprint, labels)
+            }
+            _ => {
+                // Relaxed: a statistic.
+                self.overflowed.fetch_add(1, Ordering::Relaxed);
+                self.overflow_series(state)
+            }
+        };
+        // SAFETY: slab boxes are freed only when `self` drops, so the series outlives `&self`
+        // even after the guard that protects `state` is released.
+        unsafe { &*core::ptr::from_ref::<Series<G>>(series) }
+    }
+
+    fn render<const N: usize>(&self, values: &impl LabelValues<N>) -> Option<Arc<str>> {
+        let mut rendered = String::new();
+        let mut raw = String::new();
+        let mut names = self.label_names.iter();
+        let mut fits = true;
+        values.for_each(&mut |value: &dyn LabelValue| {
+            raw.clear();
+            value.write(&mut raw);
+            fits &= raw.len() <= MAX_LABEL_VALUE_LEN && raw != OVERFLOW_LABEL_VALUE;
+            if let Some(name) = names.next() {
+                if !rendered.is_empty() {
+                    rendered.push(',');
+                }
+                crate::encode::write_label_pair(&mut rendered, name, &raw);
+            }
+        });
+        fits.then(|| rendered.into())
+    }
+
+    fn create<'s>(
+        &self,
+        state: &'s mut State<G>,
+        fingerprint: Fingerprint,
+        labels: Arc<str>,
+    ) -> &'s Series<G> {
+        let slot = match self.reusable_slot(state) {
+            Some(slot) => {
+                let series = &state.slab[slot];
+                series.cells.reset();
+                series.reuse(fingerprint);
+                slot
+            }
+            None => {
+                let slot = state.slab.len();
+                state.slab.push(Box::new(Series::new(
+                    fingerprint,
+                    slot,
+                    G::new(&self.layout),
+                )));
+                state.labels.push(None);
+                slot
+            }
+        };
+        state.labels[slot] = Some(labels);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        self.insert(state, slot);
+        &state.slab[slot]
+    }
+
+    /// The oldest removed slot without live handles, once enough removed slots wait.
+    fn reusable_slot(&self, state: &mut State<G>) -> Option<usize> {
+        if state.retired.len() <= REUSE_AFTER && state.slab.len() < self.max_series {
+            return None;
+        }
+        for _ in 0..state.retired.len() {
+            let slot = state.retired.pop_front()?;
+            // SeqCst: the other half of the Dekker pair in `pin` (see there).
+            if state.slab[slot].handles.load(Ordering::SeqCst) == 0 {
+                return Some(slot);
+            }
+            state.retired.push_back(slot);
+        }
+        None
+    }
+
+    fn insert(&self, state: &mut State<G>, slot: usize) {
+        let live = self.live.load(Ordering::Relaxed);
+        let table = state.tables.last().map_or(0, |t| t.capacity());
+        if live * 2 > table {
+            let bigger = Box::new(Table::with_capacity(live * 4));
+            for series in state.tables.last().into_iter().flat_map(|t| t.entries()) {
+                bigger.insert(series);
+            }
+            bigger.insert(&state.slab[slot]);
+            let current = core::ptr::from_ref::<Table<G>>(&bigger).cast_mut();
+            state.tables.push(bigger);
+            // Release: publishes the filled table to `find`'s Acquire load.
+            self.table.store(current, Ordering::Release);
+        } else if let Some(table) = state.tables.last() {
+            table.insert(&state.slab[slot]);
+        }
+    }
+
+    fn overflow_series<'s>(&self, state: &'s mut State<G>) -> &'s Series<G> {
+        let slot = match state.overflow {
+            Some(slot) => slot,
+            None => {
+                let slot = state.slab.len();
+                let mut labels = String::new();
+                for name in &*self.label_names {
+                    if !labels.is_empty() {
+                        labels.push(',');
+                    }
+                    crate::encode::write_label_pair(&mut labels, name, OVERFLOW_LABEL_VALUE);
+                }
+                // The overflow series is never in the table, so its fingerprint is never matched.
+                state.slab.push(Box::new(Series::new(
+                    Fingerprint(0),
+                    slot,
+                    G::new(&self.layout),
+                )));
+                state.labels.push(Some(labels.into()));
+                state.overflow = Some(slot);
+                slot
+            }
+        };
+        &state.slab[slot]
+    }
+
+    /// Removes the series for `values`. Its handles keep working; their writes are not exported.
+    pub(crate) fn remove<const N: usize>(&self, values: &impl LabelValues<N>) -> bool {
+        let fingerprint = self.fingerprint(values);
+        let mut state = self.state.lock();
+        let Some(series) = self.find(fingerprint) else {
+            return false;
+        };
+        let slot = series.slot;
+        if let Some(table) = state.tables.last() {
+            table.remove(series);
+        }
+        series.retire();
+        state.labels[slot] = None;
+        state.retired.push_back(slot);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Pins `series` for a handle. Lock-free; fails if the series was removed or reused since
+    /// `fingerprint` found it.
+    ///
+    /// Dekker-style pair with `reusable_slot`: we increment `handles` then load `state`; removal
+    /// stores `state` then the reuser loads `handles`, all SeqCst. In the single total order either
+    /// our increment precedes the reuser's load (it sees a handle and skips the slot), or our state
+    /// load follows the removal (we see RETIRED or a new generation and back off).
+    fn pin(&self, series: &Series<G>, fingerprint: Fingerprint) -> bool {
+        let state = series.state.load(Ordering::SeqCst);
+        if state & RETIRED != 0 {
+            return false;
+        }
+        series.handles.fetch_add(1, Ordering::SeqCst);
+        if series.state.load(Ordering::SeqCst) == state && series.holds(fingerprint) {
+            return true;
+        }
+        series.handles.fetch_sub(1, Ordering::Release);
+        false
+    }
+
+    pub(crate) fn bind<const N: usize>(
+        self: &Arc<Self>,
+        values: &impl LabelValues<N>,
+    ) -> Handle<G> {
+        let fingerprint = self.fingerprint(values);
+        if let Some(series) = self.find(fingerprint) {
+            if self.pin(series, fingerprint) {
+                return Handle::new(Arc::clone(self), series);
+            }
+        }
+        let mut state = self.state.lock();
+        let series = self.resolve_in(&mut state, values, fingerprint);
+        // Under the lock nothing is removed or reused, so the count can be taken directly.
+        series.handles.fetch_add(1, Ordering::SeqCst);
+        drop(state);
+        Handle::new(Arc::clone(self), series)
+    }
+
+    pub(crate) fn is_overflow(&self, series: &Series<G>) -> bool {
+        self.state.lock().overflow == Some(series.slot)
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn overflowed(&self) -> u64 {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn first_name(&self) -> &str {
+        self.texts.first().map_or("", MetricText::family_name)
+    }
+
+    pub(crate) fn has_labels(&self) -> bool {
+        !self.label_names.is_empty()
+    }
+
+    /// Writes every metric of the family in `format`.
+    ///
+    /// The lock is held only to copy the list of live series (a pointer, a label `Arc` and the
+    /// state each); encoding runs unlocked, so series creation waits at most for that copy and
+    /// recording never waits. A series removed or reused while it is being written is dropped from
+    /// this scrape rather than exported under the wrong labels.
+    pub(crate) fn encode(&self, format: Format, out: &mut Vec<u8>) {
+        let snapshot: Vec<(&Series<G>, Arc<str>, u64)> = {
+            let state = self.state.lock();
+            state
+                .slab
+                .iter()
+                .zip(&state.labels)
+                .filter_map(|(series, labels)| {
+                    let labels = labels.as_ref()?;
+                    // SAFETY: slab boxes live as long as `self`.
+                    let series = unsafe { &*core::ptr::from_ref::<Series<G>>(series) };
+                    Some((
+                        series,
+                        Arc::clone(labels),
+                        series.state.load(Ordering::Acquire),
+                    ))
+                })
+                .collect()
+        };
+        if snapshot.is_empty() {
+            return;
+        }
+        for (metric, text) in self.texts.iter().enumerate() {
+            out.extend_from_slice(text.header(format).as_bytes());
+            for (series, labels, state) in &snapshot {
+                let start = out.len();
+                let mut writer = SampleWriter::new(out, text, labels);
+                series.cells.encode(&self.layout, metric, &mut writer);
+                if series.state.load(Ordering::Acquire) != *state {
+                    out.truncate(start);
+                }
+            }
+        }
+    }
+}
+
+impl<G: Group, const N: usize> Family<G, N> {
+    /// The series for `values`, created on first use. No lock when it exists.
+    ///
+    /// Use it for one-off recording (`family.get(("orders", 7)).inc()`); on a hot path, keep a
+    /// [`Handle`] from [`Family::bind`] instead. If the family is full, or a value is longer than
+    /// [`MAX_LABEL_VALUE_LEN`], the overflow series is returned and the overflow count grows.
+    ///
+    /// A write through the returned reference that races with [`Family::remove`] of the same
+    /// label set may be lost with the removed series; if the slot is then reused (after at least
+    /// 64 other removals) the write may land in its new owner.
+    #[inline]
+    pub fn get(&self, values: impl LabelValues<N>) -> &G {
+        &self.inner.resolve(&values).cells
+    }
+
+    /// A handle on the series for `values`, created on first use: recording through it does
+    /// no lookup at all.
+    pub fn bind(&self, values: impl LabelValues<N>) -> Handle<G> {
+        self.inner.bind(&values)
+    }
+
+    /// A single-writer handle on the series for `values`: records without locked instructions.
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimError::Claimed`] while another `Exclusive` owns the series;
+    /// [`ClaimError::Overflow`] when the values resolved to the shared overflow series.
+    pub fn claim(&self, values: impl LabelValues<N>) -> Result<Exclusive<G>, ClaimError> {
+        let handle = self.inner.bind(&values);
+        if self.inner.is_overflow(handle.series()) {
+            return Err(ClaimError::Overflow);
+        }
+        Exclusive::claim(handle)
+    }
+
+    /// Removes the series for `values` (a partition moved away). Returns whether it existed.
+    /// Outstanding handles stay valid; what they record is no longer exported.
+    pub fn remove(&self, values: impl LabelValues<N>) -> bool {
+        self.inner.remove(&values)
+    }
+
+    /// Number of live label sets (the overflow series not included).
+    pub fn len(&self) -> usize {
+        self.inner.live()
+    }
+
+    /// Whether no label set has been created yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many lookups found the family full (or a value too long) and used the overflow series.
+    pub fn overflowed(&self) -> u64 {
+        self.inner.overflowed()
+    }
+}
+
+impl<G: Group, const N: usize> core::fmt::Debug for Family<G, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Family")
+            .field("name", &self.inner.first_name())
+            .field("labels", &self.inner.label_names)
+            .field("series", &self.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,166 @@
+//! Label values: how a caller's `("orders", 7)` becomes a fingerprint (lookups) and a rendered
+//! `topic="orders",partition="7"` string (creation, once per series).
+
+mod key;
+
+pub use key::{Fingerprint, KeyBuilder};
+
+/// A label whose values are known at compile time: an enum that indexes an array of cells.
+///
+/// `#[derive(LabelValue)]` implements it; by hand, list the exported values in variant order and
+/// map each variant to its position.
+pub trait EnumLabel: Copy + Send + Sync + 'static {
+    /// The exported value of each variant, in index order.
+    const VALUES: &'static [&'static str];
+    /// This variant's position in [`EnumLabel::VALUES`].
+    fn index(self) -> usize;
+}
+
+/// One label value supplied at run time.
+///
+/// Implemented for strings, integers, `bool` and every [`EnumLabel`].
+pub trait LabelValue {
+    /// Feeds the value into a lookup key. Distinct values must feed distinct byte sequences.
+    fn feed(&self, key: &mut KeyBuilder);
+    /// Writes the value as exported, before escaping.
+    fn write(&self, out: &mut String);
+}
+
+impl LabelValue for str {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.str(self);
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl LabelValue for &str {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.str(self);
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl LabelValue for String {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.str(self);
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl LabelValue for &String {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.str(self);
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl LabelValue for bool {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.int(u64::from(*self));
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+
+macro_rules! unsigned_label {
+    ($($t:ty),*) => {$(
+        impl LabelValue for $t {
+            #[inline]
+            fn feed(&self, key: &mut KeyBuilder) {
+                key.int(*self as u64);
+            }
+            fn write(&self, out: &mut String) {
+                out.push_str(itoa::Buffer::new().format(*self));
+            }
+        }
+    )*};
+}
+macro_rules! signed_label {
+    ($($t:ty),*) => {$(
+        impl LabelValue for $t {
+            #[inline]
+            fn feed(&self, key: &mut KeyBuilder) {
+                // Signed and unsigned values never share a family position, so the same bits
+                // for -1 and u64::MAX cannot collide.
+                #[allow(clippy::cast_sign_loss)]
+                key.int(*self as i64 as u64);
+            }
+            fn write(&self, out: &mut String) {
+                out.push_str(itoa::Buffer::new().format(*self));
+            }
+        }
+    )*};
+}
+unsigned_label!(u8, u16, u32, u64, usize);
+signed_label!(i8, i16, i32, i64, isize);
+
+impl<E: EnumLabel> LabelValue for E {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        key.int(self.index() as u64);
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(E::VALUES.get(self.index()).copied().unwrap_or_default());
+    }
+}
+
+/// The values of all `N` labels of a family, in the order the family declared the names.
+///
+/// Implemented for tuples of [`LabelValue`]s (up to 6), for arrays `[V; N]` and for `()`.
+/// The arity is part of the type, so a call with the wrong number of values does not compile.
+pub trait LabelValues<const N: usize> {
+    /// Feeds every value into the lookup key.
+    fn feed(&self, key: &mut KeyBuilder);
+    /// Calls `f` with each value in order.
+    fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue));
+}
+
+impl LabelValues<0> for () {
+    #[inline]
+    fn feed(&self, _key: &mut KeyBuilder) {}
+    fn for_each(&self, _f: &mut dyn FnMut(&dyn LabelValue)) {}
+}
+
+impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
+    #[inline]
+    fn feed(&self, key: &mut KeyBuilder) {
+        self.iter().for_each(|v| v.feed(key));
+    }
+    fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
+        self.iter().for_each(|v| f(v));
+    }
+}
+
+macro_rules! tuple_labels {
+    ($n:literal: $($name:ident $idx:tt),+) => {
+        impl<$($name: LabelValue),+> LabelValues<$n> for ($($name,)+) {
+            #[inline]
+            fn feed(&self, key: &mut KeyBuilder) {
+                $(self.$idx.feed(key);)+
+            }
+            fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
+                $(f(&self.$idx);)+
+            }
+        }
+    };
+}
+tuple_labels!(1: A 0);
+tuple_labels!(2: A 0, B 1);
+tuple_labels!(3: A 0, B 1, C 2);
+tuple_labels!(4: A 0, B 1, C 2, D 3);
+tuple_labels!(5: A 0, B 1, C 2, D 3, E 4);
+tuple_labels!(6: A 0, B 1, C 2, D 3, E 4, F 5);

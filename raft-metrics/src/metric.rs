@@ -1,0 +1,237 @@
+//! What a series stores: one metric ([`Metric`]) or a group of them sharing a label set ([`Group`]).
+
+use crate::encode::SampleWriter;
+use crate::label::EnumLabel;
+use crate::RegistrationError;
+
+/// The Prometheus type of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// Monotonic count, exported with a `_total` suffix.
+    Counter,
+    /// Value that goes up and down.
+    Gauge,
+    /// Bucketed distribution with `_bucket`, `_sum` and `_count` samples.
+    Histogram,
+}
+
+impl MetricKind {
+    /// The word used on `# TYPE` lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// The storage of one metric for one label set: a cell, or an array of cells indexed by an enum.
+///
+/// Implemented by [`Counter`](crate::Counter), [`Gauge`](crate::Gauge),
+/// [`FloatGauge`](crate::FloatGauge), [`Histogram`](crate::Histogram),
+/// [`ShardedCounter`](crate::ShardedCounter) and [`ByLabel`].
+pub trait Metric: Send + Sync + Sized + 'static {
+    /// Configuration shared by every series of a family (histogram buckets, say).
+    type Layout: Send + Sync + 'static;
+    /// The exported type.
+    const KIND: MetricKind;
+
+    /// Checks a layout at registration, so that [`Metric::new`] cannot fail later.
+    ///
+    /// # Errors
+    ///
+    /// When the layout does not fit this metric type.
+    fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
+        let _ = layout;
+        Ok(())
+    }
+
+    /// Fresh, zeroed storage.
+    fn new(layout: &Self::Layout) -> Self;
+
+    /// Zeroes the storage, for a series slot that is reused for another label set.
+    fn reset(&self);
+
+    /// Writes this metric's samples for one series.
+    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>);
+}
+
+/// Everything recorded for one label set: one or more metrics laid out in one allocation.
+///
+/// Every [`Metric`] is a group of one. `#[derive(RaftMetrics)]` implements it for structs whose
+/// fields are metrics, so a partition's metrics share one interned label set, one rendered label
+/// string and one allocation.
+pub trait Group: Send + Sync + Sized + 'static {
+    /// Configuration shared by every series of a family.
+    type Layout: Send + Sync + 'static;
+    /// The kinds of the metrics in this group, in export order.
+    const KINDS: &'static [MetricKind];
+
+    /// Checks a layout at registration.
+    ///
+    /// # Errors
+    ///
+    /// When the layout does not fit this group.
+    fn check(layout: &Self::Layout) -> Result<(), RegistrationError>;
+
+    /// Fresh, zeroed storage.
+    fn new(layout: &Self::Layout) -> Self;
+
+    /// Zeroes the storage.
+    fn reset(&self);
+
+    /// Writes the samples of metric number `metric` (an index into [`Group::KINDS`]).
+    fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut SampleWriter<'_>);
+}
+
+impl<M: Metric> Group for M {
+    type Layout = M::Layout;
+    const KINDS: &'static [MetricKind] = &[M::KIND];
+
+    fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
+        M::check(layout)
+    }
+
+    fn new(layout: &Self::Layout) -> Self {
+        M::new(layout)
+    }
+
+    fn reset(&self) {
+        M::reset(self);
+    }
+
+    fn encode(&self, layout: &Self::Layout, _metric: usize, out: &mut SampleWriter<'_>) {
+        M::encode(self, layout, out);
+    }
+}
+
+/// One cell per value of a fixed-cardinality label: the label value indexes an array, no hashing.
+///
+/// `K` must equal the number of values of `E` ([`EnumLabel::VALUES`]); registration checks it.
+///
+/// # Examples
+///
+/// ```
+/// use raft_metrics::{ByLabel, Counter, EnumLabel, Registry};
+///
+/// #[derive(Clone, Copy)]
+/// enum Reject { StaleTerm, LogInconsistency }
+/// impl EnumLabel for Reject {
+///     const VALUES: &'static [&'static str] = &["stale_term", "log_inconsistency"];
+///     fn index(self) -> usize { self as usize }
+/// }
+///
+/// let registry = Registry::new();
+/// let rejected = registry
+///     .register_with::<ByLabel<Reject, Counter, 2>, 0>(
+///         raft_metrics::MetricInfo::new("raft_append_rejected", "Rejected appends."),
+///         [],
+///         raft_metrics::ByLabelLayout::new("reason", ())?,
+///     )?
+///     .bind(());
+/// rejected.get(Reject::StaleTerm).inc();
+/// rejected.get(Reject::LogInconsistency).add(2);
+/// assert!(registry.encode_to_string(raft_metrics::Format::Prometheus)
+///     .contains("raft_append_rejected_total{reason=\"stale_term\"} 1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ByLabel<E, C, const K: usize> {
+    cells: [C; K],
+    _label: core::marker::PhantomData<fn(E)>,
+}
+
+/// The layout of a [`ByLabel`]: the label's name and each value's rendered `name="value"` pair.
+pub struct ByLabelLayout<E, L> {
+    name: Box<str>,
+    pairs: Box<[Box<str>]>,
+    inner: L,
+    _label: core::marker::PhantomData<fn(E)>,
+}
+
+impl<E: EnumLabel, L> ByLabelLayout<E, L> {
+    /// The layout for label `name` around the inner cells' layout.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistrationError::InvalidLabelName`] when `name` is not a valid, unreserved label name.
+    pub fn new(name: &str, inner: L) -> Result<Self, RegistrationError> {
+        crate::name::check_label_name(name)?;
+        let pairs = E::VALUES
+            .iter()
+            .map(|value| {
+                let mut pair = String::new();
+                crate::encode::write_label_pair(&mut pair, name, value);
+                pair.into_boxed_str()
+            })
+            .collect();
+        Ok(Self {
+            name: name.into(),
+            pairs,
+            inner,
+            _label: core::marker::PhantomData,
+        })
+    }
+
+    /// The label's name.
+    pub fn label_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<E, L: core::fmt::Debug> core::fmt::Debug for ByLabelLayout<E, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ByLabelLayout")
+            .field("name", &self.name)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: EnumLabel, C: Metric, const K: usize> ByLabel<E, C, K> {
+    /// The cell for one label value.
+    #[inline]
+    pub fn get(&self, value: E) -> &C {
+        // `index` is below `E::VALUES.len()`, which registration checked equals `K`; a wrong
+        // `EnumLabel` impl panics here rather than writing out of bounds.
+        &self.cells[value.index()]
+    }
+}
+
+impl<E: EnumLabel, C: Metric, const K: usize> Metric for ByLabel<E, C, K> {
+    type Layout = ByLabelLayout<E, C::Layout>;
+    const KIND: MetricKind = C::KIND;
+
+    fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
+        if E::VALUES.len() != K || layout.pairs.len() != K {
+            return Err(RegistrationError::LabelCardinality {
+                expected: K,
+                found: E::VALUES.len(),
+            });
+        }
+        C::check(&layout.inner)
+    }
+
+    fn new(layout: &Self::Layout) -> Self {
+        Self {
+            cells: core::array::from_fn(|_| C::new(&layout.inner)),
+            _label: core::marker::PhantomData,
+        }
+    }
+
+    fn reset(&self) {
+        self.cells.iter().for_each(C::reset);
+    }
+
+    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>) {
+        for (cell, pair) in self.cells.iter().zip(&*layout.pairs) {
+            out.with_extra_label(pair, |out| cell.encode(&layout.inner, out));
+        }
+    }
+}
+
+impl<E, C: core::fmt::Debug, const K: usize> core::fmt::Debug for ByLabel<E, C, K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(&self.cells).finish()
+    }
+}

@@ -1,0 +1,474 @@
+//! The registry: owns families, refuses duplicates and bad names, and writes scrapes.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use crate::cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram};
+use crate::encode::{Format, MetricText};
+use crate::family::{Family, FamilyInner, Handle, DEFAULT_MAX_SERIES};
+use crate::metric::{Group, MetricKind};
+use crate::sync::Mutex;
+
+/// A Prometheus base unit. A metric with a unit must end its name with `_<unit>`; OpenMetrics
+/// exposition adds a `# UNIT` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Durations.
+    Seconds,
+    /// Sizes.
+    Bytes,
+    /// Dimensionless fractions (0–1).
+    Ratio,
+}
+
+impl Unit {
+    /// The unit as it appears in names and `# UNIT` lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seconds => "seconds",
+            Self::Bytes => "bytes",
+            Self::Ratio => "ratio",
+        }
+    }
+}
+
+/// Name, HELP text and unit of one metric, as given at registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricInfo {
+    name: String,
+    help: String,
+    unit: Option<Unit>,
+}
+
+impl MetricInfo {
+    /// A metric called `name` (counters may include or omit `_total`) described by `help`.
+    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            help: help.into(),
+            unit: None,
+        }
+    }
+
+    /// Declares the unit; the name must end with `_<unit>` (before `_total` for counters).
+    #[must_use]
+    pub fn unit(mut self, unit: Unit) -> Self {
+        self.unit = Some(unit);
+        self
+    }
+
+    /// The family name (counters: without `_total`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The HELP text.
+    pub fn help(&self) -> &str {
+        &self.help
+    }
+
+    /// The declared unit.
+    pub fn unit_of(&self) -> Option<Unit> {
+        self.unit
+    }
+}
+
+/// Why a family could not be registered. Registration never panics.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RegistrationError {
+    /// The metric name breaks the grammar or a convention.
+    InvalidMetricName {
+        /// The offending name.
+        name: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// A label name breaks the grammar or is reserved.
+    InvalidLabelName {
+        /// The offending name.
+        name: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// The same label name appears twice in one family.
+    DuplicateLabel(String),
+    /// A metric (or one of its `_total`/`_bucket`/`_sum`/`_count` samples) is already registered.
+    Duplicate(String),
+    /// The HELP text is empty; promtool rejects metrics without it.
+    MissingHelp(String),
+    /// Bad histogram buckets.
+    InvalidBuckets(BucketsError),
+    /// A group got the wrong number of [`MetricInfo`]s.
+    MetricCount {
+        /// What the group declares.
+        expected: usize,
+        /// What was given.
+        found: usize,
+    },
+    /// An enum label's value count does not match its array size.
+    LabelCardinality {
+        /// The array size.
+        expected: usize,
+        /// The enum's value count.
+        found: usize,
+    },
+}
+
+impl core::fmt::Display for RegistrationError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::InvalidMetricName { name, reason } => {
+                write!(f, "invalid metric name `{name}`: {reason}")
+            }
+            Self::InvalidLabelName { name, reason } => {
+                write!(f, "invalid label name `{name}`: {reason}")
+            }
+            Self::DuplicateLabel(name) => write!(f, "label `{name}` appears twice in one family"),
+            Self::Duplicate(name) => write!(f, "metric `{name}` is already registered"),
+            Self::MissingHelp(name) => write!(f, "metric `{name}` needs a non-empty HELP text"),
+            Self::InvalidBuckets(e) => write!(f, "invalid histogram buckets: {e}"),
+            Self::MetricCount { expected, found } => {
+                write!(
+                    f,
+                    "the group exports {expected} metrics but {found} names were given"
+                )
+            }
+            Self::LabelCardinality { expected, found } => {
+                write!(
+                    f,
+                    "the enum label has {found} values but its array holds {expected}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistrationError {}
+
+impl From<BucketsError> for RegistrationError {
+    fn from(e: BucketsError) -> Self {
+        Self::InvalidBuckets(e)
+    }
+}
+
+/// Everything needed to register a family: one [`MetricInfo`] per metric of the group, the
+/// label names, the group's layout and the cardinality bound.
+#[derive(Debug)]
+pub struct FamilySpec<G: Group, const N: usize> {
+    metrics: Vec<MetricInfo>,
+    labels: [String; N],
+    layout: G::Layout,
+    max_series: usize,
+}
+
+impl<G: Group, const N: usize> FamilySpec<G, N> {
+    /// A spec with the default cardinality bound ([`DEFAULT_MAX_SERIES`]).
+    pub fn new(metrics: Vec<MetricInfo>, labels: [&str; N], layout: G::Layout) -> Self {
+        Self {
+            metrics,
+            labels: labels.map(str::to_owned),
+            layout,
+            max_series: DEFAULT_MAX_SERIES,
+        }
+    }
+
+    /// Bounds the number of label sets; past it, new label sets share one overflow series.
+    #[must_use]
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max;
+        self
+    }
+}
+
+/// Object-safe view of a family for the registry.
+trait Collect: Send + Sync {
+    fn encode(&self, format: Format, out: &mut Vec<u8>);
+    /// `(first metric name, overflow count)` for families that have labels.
+    fn overflow(&self) -> Option<(&str, u64)>;
+}
+
+impl<G: Group> Collect for FamilyInner<G> {
+    fn encode(&self, format: Format, out: &mut Vec<u8>) {
+        FamilyInner::encode(self, format, out);
+    }
+
+    fn overflow(&self) -> Option<(&str, u64)> {
+        self.has_labels()
+            .then(|| (self.first_name(), self.overflowed()))
+    }
+}
+
+struct State {
+    families: Vec<Arc<dyn Collect>>,
+    /// Every family and sample name in use, to refuse collisions.
+    names: HashSet<String>,
+}
+
+/// The name of the registry's own metric counting label sets routed to overflow series.
+pub const OVERFLOW_METRIC: &str = "raft_metrics_dropped_label_sets";
+
+/// Owns families and writes scrapes.
+///
+/// Registration and scraping take the registry lock; recording never does.
+pub struct Registry {
+    state: Mutex<State>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.state.lock().families.len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        let names = [OVERFLOW_METRIC, &format!("{OVERFLOW_METRIC}_total")]
+            .map(str::to_owned)
+            .into();
+        Self {
+            state: Mutex::new(State {
+                families: Vec::new(),
+                names,
+            }),
+        }
+    }
+
+    /// The process-wide default registry.
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(Registry::new)
+    }
+
+    /// Registers a family.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistrationError`] for an invalid or duplicate name, a bad label name, a layout that
+    /// does not fit the group, or the wrong number of metric infos.
+    pub fn register<G: Group, const N: usize>(
+        &self,
+        spec: FamilySpec<G, N>,
+    ) -> Result<Family<G, N>, RegistrationError> {
+        if spec.metrics.len() != G::KINDS.len() {
+            return Err(RegistrationError::MetricCount {
+                expected: G::KINDS.len(),
+                found: spec.metrics.len(),
+            });
+        }
+        G::check(&spec.layout)?;
+        let mut labels = HashSet::new();
+        for label in &spec.labels {
+            crate::name::check_label_name(label)?;
+            if !labels.insert(label.as_str()) {
+                return Err(RegistrationError::DuplicateLabel(label.clone()));
+            }
+        }
+        let mut infos = Vec::with_capacity(spec.metrics.len());
+        let mut claimed = Vec::new();
+        for (info, kind) in spec.metrics.into_iter().zip(G::KINDS) {
+            let info = normalize(info, *kind)?;
+            claimed.extend(sample_names(info.name(), *kind));
+            infos.push((info, *kind));
+        }
+        let mut state = self.state.lock();
+        let mut unique = HashSet::new();
+        if let Some(taken) = claimed
+            .iter()
+            .find(|name| state.names.contains(*name) || !unique.insert(*name))
+        {
+            return Err(RegistrationError::Duplicate(taken.clone()));
+        }
+        let texts = infos
+            .iter()
+            .map(|(info, kind)| MetricText::new(info, *kind))
+            .collect();
+        let label_names = spec.labels.iter().map(|l| l.as_str().into()).collect();
+        let inner = Arc::new(FamilyInner::new(
+            texts,
+            label_names,
+            spec.layout,
+            spec.max_series,
+        ));
+        if N == 0 {
+            // An unlabelled family has exactly one series: create it now so it exports a zero.
+            inner.resolve(&());
+        }
+        state.names.extend(claimed);
+        state.families.push(Arc::clone(&inner) as Arc<dyn Collect>);
+        Ok(Family { inner })
+    }
+
+    /// Registers a single-metric family (or any group of one) from one [`MetricInfo`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`].
+    pub fn register_with<G: Group, const N: usize>(
+        &self,
+        info: MetricInfo,
+        labels: [&str; N],
+        layout: G::Layout,
+    ) -> Result<Family<G, N>, RegistrationError> {
+        self.register(FamilySpec::new(vec![info], labels, layout))
+    }
+
+    /// Registers an unlabelled counter and returns its handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`].
+    pub fn counter(&self, name: &str, help: &str) -> Result<Handle<Counter>, RegistrationError> {
+        Ok(self
+            .register_with::<Counter, 0>(MetricInfo::new(name, help), [], ())?
+            .bind(()))
+    }
+
+    /// Registers an unlabelled integer gauge and returns its handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`].
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Handle<Gauge>, RegistrationError> {
+        Ok(self
+            .register_with::<Gauge, 0>(MetricInfo::new(name, help), [], ())?
+            .bind(()))
+    }
+
+    /// Registers an unlabelled float gauge and returns its handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`].
+    pub fn float_gauge(
+        &self,
+        name: &str,
+        help: &str,
+    ) -> Result<Handle<FloatGauge>, RegistrationError> {
+        Ok(self
+            .register_with::<FloatGauge, 0>(MetricInfo::new(name, help), [], ())?
+            .bind(()))
+    }
+
+    /// Registers a histogram family with `N` bucket bounds and `L` labels.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::register`]; also when `buckets` does not hold exactly `N` bounds.
+    pub fn histogram<const N: usize, const L: usize>(
+        &self,
+        info: MetricInfo,
+        labels: [&str; L],
+        buckets: Buckets,
+    ) -> Result<Family<Histogram<N>, L>, RegistrationError> {
+        self.register_with(info, labels, Arc::new(buckets))
+    }
+
+    /// Writes every family in `format` into `out` (appending).
+    ///
+    /// The registry lock is held only to copy the family list; each family then holds its own
+    /// lock only to copy its series list. Recording never waits.
+    pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
+        let families = self.state.lock().families.clone();
+        let mut overflow = Vec::new();
+        for family in &families {
+            family.encode(format, out);
+            overflow.extend(
+                family
+                    .overflow()
+                    .map(|(name, count)| (name.to_owned(), count)),
+            );
+        }
+        if !overflow.is_empty() {
+            encode_overflow(format, &overflow, out);
+        }
+        if format == Format::OpenMetrics {
+            out.extend_from_slice(b"# EOF\n");
+        }
+    }
+
+    /// [`Registry::encode`] into a new `String`.
+    pub fn encode_to_string(&self, format: Format) -> String {
+        let mut out = Vec::new();
+        self.encode(format, &mut out);
+        // Every byte written is ASCII or copied from `&str`s.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+fn encode_overflow(format: Format, overflow: &[(String, u64)], out: &mut Vec<u8>) {
+    let info = MetricInfo::new(
+        OVERFLOW_METRIC,
+        "Label-set lookups that found their family full (or a label value too long) and were recorded in the family's overflow series.",
+    );
+    let text = MetricText::new(&info, MetricKind::Counter);
+    out.extend_from_slice(text.header(format).as_bytes());
+    for (name, count) in overflow {
+        let mut labels = String::new();
+        crate::encode::write_label_pair(&mut labels, "metric", name);
+        crate::encode::SampleWriter::new(out, &text, &labels).counter(*count);
+    }
+}
+
+/// Validates `info` for `kind` and strips a counter's `_total`.
+fn normalize(mut info: MetricInfo, kind: MetricKind) -> Result<MetricInfo, RegistrationError> {
+    let invalid = |name: &str, reason| RegistrationError::InvalidMetricName {
+        name: name.to_owned(),
+        reason,
+    };
+    crate::name::check_metric_name(&info.name)?;
+    if kind == MetricKind::Counter {
+        if let Some(base) = info.name.strip_suffix("_total") {
+            info.name = base.to_owned();
+        }
+    } else if info.name.ends_with("_total") {
+        return Err(invalid(&info.name, "only counters end in _total"));
+    }
+    if kind == MetricKind::Histogram
+        && ["_bucket", "_sum", "_count"]
+            .iter()
+            .any(|s| info.name.ends_with(s))
+    {
+        return Err(invalid(
+            &info.name,
+            "histogram names cannot end in _bucket, _sum or _count",
+        ));
+    }
+    if info.name.ends_with("_created") {
+        return Err(invalid(&info.name, "_created is reserved by OpenMetrics"));
+    }
+    if let Some(unit) = info.unit {
+        if !info.name.ends_with(&format!("_{}", unit.as_str())) {
+            return Err(invalid(
+                &info.name,
+                "a metric with a unit must end with _<unit> (say, _seconds)",
+            ));
+        }
+    }
+    if info.help.trim().is_empty() {
+        return Err(RegistrationError::MissingHelp(info.name));
+    }
+    Ok(info)
+}
+
+fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
+    let suffixes: &[&str] = match kind {
+        MetricKind::Counter => &["", "_total", "_created"],
+        MetricKind::Gauge => &[""],
+        MetricKind::Histogram => &["", "_bucket", "_sum", "_count", "_created"],
+    };
+    suffixes
+        .iter()
+        .map(|suffix| format!("{name}{suffix}"))
+        .collect()
+}
