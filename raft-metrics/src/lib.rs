@@ -61,13 +61,10 @@ mod name;
 mod registry;
 mod sync;
 
-pub use cell::{
-    Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, Local, ShardedCounter,
-};
-pub use encode::{unescape_label_value, Format, SampleWriter};
+pub use cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, Local, ShardedCounter};
+pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{
-    ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN,
-    OVERFLOW_LABEL_VALUE,
+    ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
 pub use metric::{ByLabel, ByLabelLayout, Group, Metric, MetricKind};

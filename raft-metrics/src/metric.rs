@@ -165,12 +165,7 @@ impl<E: EnumLabel, L> ByLabelLayout<E, L> {
                 pair.into_boxed_str()
             })
             .collect();
-        Ok(Self {
-            name: name.into(),
-            pairs,
-            inner,
-            _label: core::marker::PhantomData,
-        })
+        Ok(Self { name: name.into(), pairs, inner, _label: core::marker::PhantomData })
     }
 
     /// The label's name.
@@ -181,10 +176,7 @@ impl<E: EnumLabel, L> ByLabelLayout<E, L> {
 
 impl<E, L: core::fmt::Debug> core::fmt::Debug for ByLabelLayout<E, L> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ByLabelLayout")
-            .field("name", &self.name)
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("ByLabelLayout").field("name", &self.name).field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
@@ -204,19 +196,13 @@ impl<E: EnumLabel, C: Metric, const K: usize> Metric for ByLabel<E, C, K> {
 
     fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
         if E::VALUES.len() != K || layout.pairs.len() != K {
-            return Err(RegistrationError::LabelCardinality {
-                expected: K,
-                found: E::VALUES.len(),
-            });
+            return Err(RegistrationError::LabelCardinality { expected: K, found: E::VALUES.len() });
         }
         C::check(&layout.inner)
     }
 
     fn new(layout: &Self::Layout) -> Self {
-        Self {
-            cells: core::array::from_fn(|_| C::new(&layout.inner)),
-            _label: core::marker::PhantomData,
-        }
+        Self { cells: core::array::from_fn(|_| C::new(&layout.inner)), _label: core::marker::PhantomData }
     }
 
     fn reset(&self) {

@@ -68,47 +68,30 @@ const NON_BASE_UNITS: &[&str] = &[
 ];
 
 pub(crate) fn check_metric_name(name: &str) -> Result<(), RegistrationError> {
-    let invalid = |reason: &'static str| RegistrationError::InvalidMetricName {
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |reason: &'static str| RegistrationError::InvalidMetricName { name: name.to_owned(), reason };
     if !is_valid_metric_name(name) {
         return Err(invalid("metric names match [a-zA-Z_:][a-zA-Z0-9_:]*"));
     }
     if name.starts_with("__") {
-        return Err(invalid(
-            "names starting with __ are reserved for Prometheus",
-        ));
+        return Err(invalid("names starting with __ are reserved for Prometheus"));
     }
-    if let Some(word) = name
-        .split('_')
-        .find(|word| NON_BASE_UNITS.contains(&word.to_ascii_lowercase().as_str()))
-    {
+    if let Some(word) = name.split('_').find(|word| NON_BASE_UNITS.contains(&word.to_ascii_lowercase().as_str())) {
         let _ = word;
-        return Err(invalid(
-            "use base units in names: _seconds and _bytes, not milliseconds or kilobytes",
-        ));
+        return Err(invalid("use base units in names: _seconds and _bytes, not milliseconds or kilobytes"));
     }
     Ok(())
 }
 
 pub(crate) fn check_label_name(name: &str) -> Result<(), RegistrationError> {
-    let invalid = |reason: &'static str| RegistrationError::InvalidLabelName {
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |reason: &'static str| RegistrationError::InvalidLabelName { name: name.to_owned(), reason };
     if !is_valid_label_name(name) {
         return Err(invalid("label names match [a-zA-Z_][a-zA-Z0-9_]*"));
     }
     if name.starts_with("__") {
-        return Err(invalid(
-            "label names starting with __ are reserved for Prometheus",
-        ));
+        return Err(invalid("label names starting with __ are reserved for Prometheus"));
     }
     if name == "le" || name == "quantile" {
-        return Err(invalid(
-            "`le` and `quantile` are reserved for histogram and summary buckets",
-        ));
+        return Err(invalid("`le` and `quantile` are reserved for histogram and summary buckets"));
     }
     Ok(())
 }

@@ -43,11 +43,7 @@ pub struct MetricInfo {
 impl MetricInfo {
     /// A metric called `name` (counters may include or omit `_total`) described by `help`.
     pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            help: help.into(),
-            unit: None,
-        }
+        Self { name: name.into(), help: help.into(), unit: None }
     }
 
     /// Declares the unit; the name must end with `_<unit>` (before `_total` for counters).
@@ -129,16 +125,10 @@ impl core::fmt::Display for RegistrationError {
             Self::MissingHelp(name) => write!(f, "metric `{name}` needs a non-empty HELP text"),
             Self::InvalidBuckets(e) => write!(f, "invalid histogram buckets: {e}"),
             Self::MetricCount { expected, found } => {
-                write!(
-                    f,
-                    "the group exports {expected} metrics but {found} names were given"
-                )
+                write!(f, "the group exports {expected} metrics but {found} names were given")
             }
             Self::LabelCardinality { expected, found } => {
-                write!(
-                    f,
-                    "the enum label has {found} values but its array holds {expected}"
-                )
+                write!(f, "the enum label has {found} values but its array holds {expected}")
             }
         }
     }
@@ -165,12 +155,7 @@ pub struct FamilySpec<G: Group, const N: usize> {
 impl<G: Group, const N: usize> FamilySpec<G, N> {
     /// A spec with the default cardinality bound ([`DEFAULT_MAX_SERIES`]).
     pub fn new(metrics: Vec<MetricInfo>, labels: [&str; N], layout: G::Layout) -> Self {
-        Self {
-            metrics,
-            labels: labels.map(str::to_owned),
-            layout,
-            max_series: DEFAULT_MAX_SERIES,
-        }
+        Self { metrics, labels: labels.map(str::to_owned), layout, max_series: DEFAULT_MAX_SERIES }
     }
 
     /// Bounds the number of label sets; past it, new label sets share one overflow series.
@@ -194,8 +179,7 @@ impl<G: Group> Collect for FamilyInner<G> {
     }
 
     fn overflow(&self) -> Option<(&str, u64)> {
-        self.has_labels()
-            .then(|| (self.first_name(), self.overflowed()))
+        self.has_labels().then(|| (self.first_name(), self.overflowed()))
     }
 }
 
@@ -223,24 +207,15 @@ impl Default for Registry {
 
 impl core::fmt::Debug for Registry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Registry")
-            .field("families", &self.state.lock().families.len())
-            .finish()
+        f.debug_struct("Registry").field("families", &self.state.lock().families.len()).finish()
     }
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
-        let names = [OVERFLOW_METRIC, &format!("{OVERFLOW_METRIC}_total")]
-            .map(str::to_owned)
-            .into();
-        Self {
-            state: Mutex::new(State {
-                families: Vec::new(),
-                names,
-            }),
-        }
+        let names = [OVERFLOW_METRIC, &format!("{OVERFLOW_METRIC}_total")].map(str::to_owned).into();
+        Self { state: Mutex::new(State { families: Vec::new(), names }) }
     }
 
     /// The process-wide default registry.
@@ -260,10 +235,7 @@ impl Registry {
         spec: FamilySpec<G, N>,
     ) -> Result<Family<G, N>, RegistrationError> {
         if spec.metrics.len() != G::KINDS.len() {
-            return Err(RegistrationError::MetricCount {
-                expected: G::KINDS.len(),
-                found: spec.metrics.len(),
-            });
+            return Err(RegistrationError::MetricCount { expected: G::KINDS.len(), found: spec.metrics.len() });
         }
         G::check(&spec.layout)?;
         let mut labels = HashSet::new();
@@ -282,23 +254,12 @@ impl Registry {
         }
         let mut state = self.state.lock();
         let mut unique = HashSet::new();
-        if let Some(taken) = claimed
-            .iter()
-            .find(|name| state.names.contains(*name) || !unique.insert(*name))
-        {
+        if let Some(taken) = claimed.iter().find(|name| state.names.contains(*name) || !unique.insert(*name)) {
             return Err(RegistrationError::Duplicate(taken.clone()));
         }
-        let texts = infos
-            .iter()
-            .map(|(info, kind)| MetricText::new(info, *kind))
-            .collect();
+        let texts = infos.iter().map(|(info, kind)| MetricText::new(info, *kind)).collect();
         let label_names = spec.labels.iter().map(|l| l.as_str().into()).collect();
-        let inner = Arc::new(FamilyInner::new(
-            texts,
-            label_names,
-            spec.layout,
-            spec.max_series,
-        ));
+        let inner = Arc::new(FamilyInner::new(texts, label_names, spec.layout, spec.max_series));
         if N == 0 {
             // An unlabelled family has exactly one series: create it now so it exports a zero.
             inner.resolve(&());
@@ -328,9 +289,7 @@ impl Registry {
     ///
     /// As [`Registry::register`].
     pub fn counter(&self, name: &str, help: &str) -> Result<Handle<Counter>, RegistrationError> {
-        Ok(self
-            .register_with::<Counter, 0>(MetricInfo::new(name, help), [], ())?
-            .bind(()))
+        Ok(self.register_with::<Counter, 0>(MetricInfo::new(name, help), [], ())?.bind(()))
     }
 
     /// Registers an unlabelled integer gauge and returns its handle.
@@ -339,9 +298,7 @@ impl Registry {
     ///
     /// As [`Registry::register`].
     pub fn gauge(&self, name: &str, help: &str) -> Result<Handle<Gauge>, RegistrationError> {
-        Ok(self
-            .register_with::<Gauge, 0>(MetricInfo::new(name, help), [], ())?
-            .bind(()))
+        Ok(self.register_with::<Gauge, 0>(MetricInfo::new(name, help), [], ())?.bind(()))
     }
 
     /// Registers an unlabelled float gauge and returns its handle.
@@ -349,14 +306,8 @@ impl Registry {
     /// # Errors
     ///
     /// As [`Registry::register`].
-    pub fn float_gauge(
-        &self,
-        name: &str,
-        help: &str,
-    ) -> Result<Handle<FloatGauge>, RegistrationError> {
-        Ok(self
-            .register_with::<FloatGauge, 0>(MetricInfo::new(name, help), [], ())?
-            .bind(()))
+    pub fn float_gauge(&self, name: &str, help: &str) -> Result<Handle<FloatGauge>, RegistrationError> {
+        Ok(self.register_with::<FloatGauge, 0>(MetricInfo::new(name, help), [], ())?.bind(()))
     }
 
     /// Registers a histogram family with `N` bucket bounds and `L` labels.
@@ -382,11 +333,7 @@ impl Registry {
         let mut overflow = Vec::new();
         for family in &families {
             family.encode(format, out);
-            overflow.extend(
-                family
-                    .overflow()
-                    .map(|(name, count)| (name.to_owned(), count)),
-            );
+            overflow.extend(family.overflow().map(|(name, count)| (name.to_owned(), count)));
         }
         if !overflow.is_empty() {
             encode_overflow(format, &overflow, out);
@@ -401,8 +348,7 @@ impl Registry {
         let mut out = Vec::new();
         self.encode(format, &mut out);
         // Every byte written is ASCII or copied from `&str`s.
-        String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -422,10 +368,7 @@ fn encode_overflow(format: Format, overflow: &[(String, u64)], out: &mut Vec<u8>
 
 /// Validates `info` for `kind` and strips a counter's `_total`.
 fn normalize(mut info: MetricInfo, kind: MetricKind) -> Result<MetricInfo, RegistrationError> {
-    let invalid = |name: &str, reason| RegistrationError::InvalidMetricName {
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |name: &str, reason| RegistrationError::InvalidMetricName { name: name.to_owned(), reason };
     crate::name::check_metric_name(&info.name)?;
     if kind == MetricKind::Counter {
         if let Some(base) = info.name.strip_suffix("_total") {
@@ -434,25 +377,15 @@ fn normalize(mut info: MetricInfo, kind: MetricKind) -> Result<MetricInfo, Regis
     } else if info.name.ends_with("_total") {
         return Err(invalid(&info.name, "only counters end in _total"));
     }
-    if kind == MetricKind::Histogram
-        && ["_bucket", "_sum", "_count"]
-            .iter()
-            .any(|s| info.name.ends_with(s))
-    {
-        return Err(invalid(
-            &info.name,
-            "histogram names cannot end in _bucket, _sum or _count",
-        ));
+    if kind == MetricKind::Histogram && ["_bucket", "_sum", "_count"].iter().any(|s| info.name.ends_with(s)) {
+        return Err(invalid(&info.name, "histogram names cannot end in _bucket, _sum or _count"));
     }
     if info.name.ends_with("_created") {
         return Err(invalid(&info.name, "_created is reserved by OpenMetrics"));
     }
     if let Some(unit) = info.unit {
         if !info.name.ends_with(&format!("_{}", unit.as_str())) {
-            return Err(invalid(
-                &info.name,
-                "a metric with a unit must end with _<unit> (say, _seconds)",
-            ));
+            return Err(invalid(&info.name, "a metric with a unit must end with _<unit> (say, _seconds)"));
         }
     }
     if info.help.trim().is_empty() {
@@ -467,8 +400,5 @@ fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
         MetricKind::Gauge => &[""],
         MetricKind::Histogram => &["", "_bucket", "_sum", "_count", "_created"],
     };
-    suffixes
-        .iter()
-        .map(|suffix| format!("{name}{suffix}"))
-        .collect()
+    suffixes.iter().map(|suffix| format!("{name}{suffix}")).collect()
 }

@@ -3,13 +3,9 @@
 //! Under `--cfg loom` the primitives come from loom; otherwise from `core` and `parking_lot`.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{
-    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
-};
+pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{
-    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
-};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Process-wide statics that loom cannot construct in a `static` and need not model: they hand
 /// out identities, they publish no memory.
@@ -59,9 +55,7 @@ impl<T> Mutex<T> {
         }
         #[cfg(loom)]
         {
-            self.inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
 }

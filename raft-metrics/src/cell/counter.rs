@@ -63,10 +63,7 @@ impl Local<'_, Counter> {
     #[inline]
     pub fn add(&self, n: u64) {
         let cell = &self.cell().value;
-        cell.store(
-            cell.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
+        cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// The current count.
@@ -95,9 +92,7 @@ impl Metric for Counter {
 
 impl core::fmt::Debug for Counter {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Counter")
-            .field("value", &self.get())
-            .finish()
+        f.debug_struct("Counter").field("value", &self.get()).finish()
     }
 }
 

@@ -86,10 +86,7 @@ impl Local<'_, Gauge> {
     #[inline]
     pub fn add(&self, n: i64) {
         let cell = &self.cell().value;
-        cell.store(
-            cell.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
+        cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Adds one.
@@ -156,12 +153,7 @@ impl FloatGauge {
         let mut current = self.bits.load(Ordering::Relaxed);
         loop {
             let next = (f64::from_bits(current) + v).to_bits();
-            match self.bits.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self.bits.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(actual) => current = actual,
             }
@@ -219,9 +211,7 @@ impl Metric for FloatGauge {
 
 impl core::fmt::Debug for FloatGauge {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("FloatGauge")
-            .field("value", &self.get())
-            .finish()
+        f.debug_struct("FloatGauge").field("value", &self.get()).finish()
     }
 }
 

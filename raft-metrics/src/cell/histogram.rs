@@ -90,16 +90,10 @@ impl core::fmt::Display for BucketsError {
         match self {
             Self::Empty => f.write_str("a histogram needs at least one bucket bound"),
             Self::NotFinite { index } => {
-                write!(
-                    f,
-                    "bucket bound {index} is not finite; the +Inf bucket is implicit"
-                )
+                write!(f, "bucket bound {index} is not finite; the +Inf bucket is implicit")
             }
             Self::NotIncreasing { index } => {
-                write!(
-                    f,
-                    "bucket bound {index} is not greater than the bound before it"
-                )
+                write!(f, "bucket bound {index} is not greater than the bound before it")
             }
             Self::InvalidParameters(why) => f.write_str(why),
         }
@@ -130,8 +124,8 @@ impl Buckets {
                 return Err(BucketsError::NotIncreasing { index });
             }
         }
-        let resolution = default_resolution(&bounds);
-        Ok(Self::with_parts(bounds.into_boxed_slice(), resolution))
+        let (resolution, per_unit) = default_resolution(&bounds);
+        Ok(Self::with_parts(bounds.into_boxed_slice(), resolution, per_unit))
     }
 
     /// `count` buckets `start, start + width, …`.
@@ -141,16 +135,10 @@ impl Buckets {
     /// When `count` is zero, or `width` is not positive, or a bound is not finite.
     pub fn linear(start: f64, width: f64, count: usize) -> Result<Self, BucketsError> {
         if !(width > 0.0) {
-            return Err(BucketsError::InvalidParameters(
-                "linear buckets need a positive width",
-            ));
+            return Err(BucketsError::InvalidParameters("linear buckets need a positive width"));
         }
         #[allow(clippy::cast_precision_loss)] // bucket counts are small
-        Self::new(
-            (0..count)
-                .map(|i| start + width * i as f64)
-                .collect::<Vec<_>>(),
-        )
+        Self::new((0..count).map(|i| start + width * i as f64).collect::<Vec<_>>())
     }
 
     /// `count` buckets `start, start * factor, start * factor², …`.
@@ -161,14 +149,10 @@ impl Buckets {
     /// overflows to infinity.
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Self, BucketsError> {
         if !(start > 0.0) {
-            return Err(BucketsError::InvalidParameters(
-                "exponential buckets need a positive start",
-            ));
+            return Err(BucketsError::InvalidParameters("exponential buckets need a positive start"));
         }
         if !(factor > 1.0) {
-            return Err(BucketsError::InvalidParameters(
-                "exponential buckets need a factor above 1",
-            ));
+            return Err(BucketsError::InvalidParameters("exponential buckets need a factor above 1"));
         }
         let mut bound = start;
         let mut bounds = Vec::with_capacity(count);
@@ -192,25 +176,18 @@ impl Buckets {
     /// When `resolution` is not a positive finite number.
     pub fn with_sum_resolution(self, resolution: f64) -> Result<Self, BucketsError> {
         if !(resolution > 0.0 && resolution.is_finite()) {
-            return Err(BucketsError::InvalidParameters(
-                "the sum resolution must be positive and finite",
-            ));
+            return Err(BucketsError::InvalidParameters("the sum resolution must be positive and finite"));
         }
-        Ok(Self::with_parts(self.bounds, resolution))
+        Ok(Self::with_parts(self.bounds, resolution, 1.0 / resolution))
     }
 
-    fn with_parts(bounds: Box<[f64]>, resolution: f64) -> Self {
+    fn with_parts(bounds: Box<[f64]>, resolution: f64, per_unit: f64) -> Self {
         let rendered = bounds
             .iter()
             .map(|b| crate::encode::format_float(*b).into_boxed_str())
             .chain(core::iter::once(Box::from("+Inf")))
             .collect();
-        Self {
-            bounds,
-            resolution,
-            per_unit: 1.0 / resolution,
-            rendered,
-        }
+        Self { bounds, resolution, per_unit, rendered }
     }
 
     /// The finite upper bounds.
@@ -228,6 +205,17 @@ impl Buckets {
         &self.rendered
     }
 
+    /// Converts a fixed-point sum back, through whichever of the two factors is exact.
+    fn units_to_value(&self, units: i64) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // the sum is reported as a float anyway
+        let units = units as f64;
+        if self.per_unit >= 1.0 {
+            units / self.per_unit
+        } else {
+            units * self.resolution
+        }
+    }
+
     /// The bucket `v` falls in: the number of bounds below it, or every bound for NaN.
     #[inline]
     fn index(&self, v: f64) -> usize {
@@ -242,25 +230,24 @@ impl Buckets {
     }
 }
 
-fn default_resolution(bounds: &[f64]) -> f64 {
-    let smallest = bounds
-        .iter()
-        .map(|b| b.abs())
-        .filter(|b| *b > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    if smallest.is_finite() {
-        10f64.powf(smallest.log10().floor() - 3.0)
+/// `(resolution, 1 / resolution)` with the larger of the two an exact power of ten, so that
+/// converting the fixed-point sum back divides or multiplies by an exact number.
+fn default_resolution(bounds: &[f64]) -> (f64, f64) {
+    let smallest = bounds.iter().map(|b| b.abs()).filter(|b| *b > 0.0).fold(f64::INFINITY, f64::min);
+    // A finite f64's decimal exponent is within ±324, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let exponent = if smallest.is_finite() { smallest.log10().floor() as i32 - 3 } else { -6 };
+    let exact = 10f64.powi(exponent.abs());
+    if exponent < 0 {
+        (1.0 / exact, exact)
     } else {
-        1e-6
+        (exact, 1.0 / exact)
     }
 }
 
 impl core::fmt::Debug for Buckets {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Buckets")
-            .field("bounds", &self.bounds)
-            .field("sum_resolution", &self.resolution)
-            .finish()
+        f.debug_struct("Buckets").field("bounds", &self.bounds).field("sum_resolution", &self.resolution).finish()
     }
 }
 
@@ -273,10 +260,7 @@ struct Row<const N: usize> {
 
 impl<const N: usize> Row<N> {
     fn new() -> Self {
-        Self {
-            finite: core::array::from_fn(|_| AtomicU64::new(0)),
-            inf: AtomicU64::new(0),
-        }
+        Self { finite: core::array::from_fn(|_| AtomicU64::new(0)), inf: AtomicU64::new(0) }
     }
 
     #[inline]
@@ -394,15 +378,9 @@ impl<const N: usize> Histogram<N> {
                 continue;
             }
             let mut sum = self.spilled_sum.load(Ordering::Relaxed);
-            for ((count, packed), spilled) in counts
-                .iter_mut()
-                .zip(self.packed.words())
-                .zip(self.spilled.words())
-            {
+            for ((count, packed), spilled) in counts.iter_mut().zip(self.packed.words()).zip(self.spilled.words()) {
                 let word = packed.load(Ordering::Relaxed);
-                *count = spilled
-                    .load(Ordering::Relaxed)
-                    .wrapping_add(word >> SUM_BITS);
+                *count = spilled.load(Ordering::Relaxed).wrapping_add(word >> SUM_BITS);
                 #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
                 let part = (word & SUM_MASK) as i64;
                 sum = sum.wrapping_add(part);
@@ -411,8 +389,7 @@ impl<const N: usize> Histogram<N> {
             // before its Release fence) is visible to the stamp load below.
             fence(Ordering::Acquire);
             if self.drain_stamp.load(Ordering::Relaxed) == before {
-                #[allow(clippy::cast_precision_loss)] // the sum is reported as a float anyway
-                return sum as f64 * self.buckets.resolution;
+                return self.buckets.units_to_value(sum);
             }
         }
     }
@@ -439,8 +416,7 @@ impl<const N: usize> Histogram<N> {
         let moved = self.packed.words()[index].swap(0, Ordering::Relaxed);
         self.spilled.words()[index].fetch_add(moved >> SUM_BITS, Ordering::Relaxed);
         #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
-        self.spilled_sum
-            .fetch_add((moved & SUM_MASK) as i64, Ordering::Relaxed);
+        self.spilled_sum.fetch_add((moved & SUM_MASK) as i64, Ordering::Relaxed);
         // Release: a reader that sees the end sees the moves.
         self.drain_stamp.fetch_add(DRAIN_END, Ordering::Release);
     }
@@ -483,9 +459,7 @@ fn check_len<const N: usize>(buckets: &Buckets) -> Result<(), BucketsError> {
     if buckets.bounds.len() == N {
         Ok(())
     } else {
-        Err(BucketsError::InvalidParameters(
-            "the histogram's bucket count does not match its bounds",
-        ))
+        Err(BucketsError::InvalidParameters("the histogram's bucket count does not match its bounds"))
     }
 }
 
@@ -553,35 +527,17 @@ mod tests {
     fn bucket_bounds_are_validated() {
         assert_eq!(Buckets::new(vec![]), Err(BucketsError::Empty));
         assert_eq!(Buckets::new(vec![f64::INFINITY]), Err(BucketsError::Empty));
-        assert_eq!(
-            Buckets::new(vec![1.0, f64::NAN]),
-            Err(BucketsError::NotFinite { index: 1 })
-        );
-        assert_eq!(
-            Buckets::new(vec![1.0, 1.0]),
-            Err(BucketsError::NotIncreasing { index: 1 })
-        );
-        assert_eq!(
-            Buckets::new(vec![2.0, 1.0]),
-            Err(BucketsError::NotIncreasing { index: 1 })
-        );
+        assert_eq!(Buckets::new(vec![1.0, f64::NAN]), Err(BucketsError::NotFinite { index: 1 }));
+        assert_eq!(Buckets::new(vec![1.0, 1.0]), Err(BucketsError::NotIncreasing { index: 1 }));
+        assert_eq!(Buckets::new(vec![2.0, 1.0]), Err(BucketsError::NotIncreasing { index: 1 }));
         assert!(Buckets::new(vec![1.0, 2.0, f64::INFINITY]).is_ok());
         assert!(Buckets::linear(0.0, 0.0, 3).is_err());
         assert!(Buckets::linear(0.0, 1.0, 0).is_err());
         assert!(Buckets::exponential(0.0, 2.0, 3).is_err());
         assert!(Buckets::exponential(1.0, 1.0, 3).is_err());
-        assert!(
-            Buckets::exponential(1.0, 1e300, 3).is_err(),
-            "overflows to infinity"
-        );
-        assert_eq!(
-            Buckets::exponential(1.0, 2.0, 4).unwrap().bounds(),
-            &[1.0, 2.0, 4.0, 8.0]
-        );
-        assert_eq!(
-            Buckets::linear(5.0, 5.0, 3).unwrap().bounds(),
-            &[5.0, 10.0, 15.0]
-        );
+        assert!(Buckets::exponential(1.0, 1e300, 3).is_err(), "overflows to infinity");
+        assert_eq!(Buckets::exponential(1.0, 2.0, 4).unwrap().bounds(), &[1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(Buckets::linear(5.0, 5.0, 3).unwrap().bounds(), &[5.0, 10.0, 15.0]);
         assert!(Histogram::<3>::new(Arc::new(Buckets::linear(1.0, 1.0, 2).unwrap())).is_err());
     }
 
@@ -605,11 +561,7 @@ mod tests {
         h.observe(f64::MAX);
         h.observe(5e-324);
         assert_eq!(h.bucket_counts(), vec![2, 0, 3]);
-        assert_eq!(
-            h.sum(),
-            0.0,
-            "f64::MAX overflows the sum units: counted, not summed"
-        );
+        assert_eq!(h.sum(), 0.0, "f64::MAX overflows the sum units: counted, not summed");
         let h = histogram([1.0]);
         h.observe(f64::NAN);
         h.observe(-0.0);
@@ -633,10 +585,7 @@ mod tests {
         assert!((h.sum() - 1e10).abs() < 1.0, "sum {}", h.sum());
         assert_eq!(owned.count(), (1 << 23) + 5);
         assert!((owned.sum() - 0.25 * f64::from((1 << 23) + 5)).abs() < 1.0);
-        assert!(
-            owned.spilled.words()[0].load(Ordering::Relaxed) > 0,
-            "a drain happened"
-        );
+        assert!(owned.spilled.words()[0].load(Ordering::Relaxed) > 0, "a drain happened");
     }
 
     #[test]

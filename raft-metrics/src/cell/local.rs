@@ -17,10 +17,7 @@ pub struct Local<'a, C> {
 impl<'a, C> Local<'a, C> {
     /// Caller guarantees no other writer uses `cell` while this view lives.
     pub(crate) fn new(cell: &'a C) -> Self {
-        Self {
-            cell,
-            _single_thread: PhantomData,
-        }
+        Self { cell, _single_thread: PhantomData }
     }
 
     pub(crate) fn cell(&self) -> &'a C {

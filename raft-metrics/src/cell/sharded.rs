@@ -49,11 +49,7 @@ fn thread_shard() -> usize {
 
 impl Default for ShardedCounter {
     fn default() -> Self {
-        Self {
-            shards: (0..shard_count())
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
-        }
+        Self { shards: (0..shard_count()).map(|_| CachePadded::new(AtomicU64::new(0))).collect() }
     }
 }
 
@@ -75,9 +71,7 @@ impl ShardedCounter {
 
     /// The sum over all shards.
     pub fn get(&self) -> u64 {
-        self.shards.iter().fold(0u64, |sum, shard| {
-            sum.wrapping_add(shard.load(Ordering::Relaxed))
-        })
+        self.shards.iter().fold(0u64, |sum, shard| sum.wrapping_add(shard.load(Ordering::Relaxed)))
     }
 }
 
@@ -102,10 +96,7 @@ impl Metric for ShardedCounter {
 
 impl core::fmt::Debug for ShardedCounter {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ShardedCounter")
-            .field("shards", &self.shards.len())
-            .field("value", &self.get())
-            .finish()
+        f.debug_struct("ShardedCounter").field("shards", &self.shards.len()).field("value", &self.get()).finish()
     }
 }
 

@@ -50,17 +50,8 @@ mod tests {
 
     #[test]
     fn hostile_values_round_trip() {
-        for value in [
-            "",
-            "plain",
-            "quote\"d",
-            "back\\slash",
-            "new\nline",
-            "\\n",
-            "ünïcødé ✓",
-            "\"\\\n\"",
-            "\r\t\0",
-        ] {
+        for value in ["", "plain", "quote\"d", "back\\slash", "new\nline", "\\n", "ünïcødé ✓", "\"\\\n\"", "\r\t\0"]
+        {
             let mut escaped = String::new();
             label_value(&mut escaped, value);
             assert!(!escaped.contains('\n'));

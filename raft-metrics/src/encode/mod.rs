@@ -5,6 +5,7 @@
 //! buckets. A scrape copies those bytes and formats numbers (itoa for integers, ryu for floats).
 
 mod escape;
+pub mod parse;
 
 pub use escape::unescape_label_value;
 
@@ -135,27 +136,20 @@ pub struct SampleWriter<'a> {
 
 impl<'a> SampleWriter<'a> {
     pub(crate) fn new(out: &'a mut Vec<u8>, text: &'a MetricText, labels: &'a str) -> Self {
-        Self {
-            out,
-            text,
-            labels,
-            extra: "",
-        }
+        Self { out, text, labels, extra: "" }
     }
 
     /// Writes a counter sample.
     pub fn counter(&mut self, v: u64) {
         self.start(&self.text.primary, None);
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self.out.push(b'\n');
     }
 
     /// Writes an integer gauge sample.
     pub fn gauge_int(&mut self, v: i64) {
         self.start(&self.text.primary, None);
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self.out.push(b'\n');
     }
 
@@ -173,27 +167,20 @@ impl<'a> SampleWriter<'a> {
         for (le, count) in le.iter().zip(counts) {
             cumulative = cumulative.wrapping_add(*count);
             self.start(&self.text.bucket, Some(le));
-            self.out
-                .extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
+            self.out.extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
             self.out.push(b'\n');
         }
         self.start(&self.text.sum, None);
         write_float(self.out, sum);
         self.out.push(b'\n');
         self.start(&self.text.count, None);
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
+        self.out.extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
         self.out.push(b'\n');
     }
 
     /// Runs `f` with one more pre-rendered `name="value"` pair on every sample it writes.
     pub fn with_extra_label(&mut self, pair: &str, f: impl FnOnce(&mut SampleWriter<'_>)) {
-        let mut inner = SampleWriter {
-            out: &mut *self.out,
-            text: self.text,
-            labels: self.labels,
-            extra: pair,
-        };
+        let mut inner = SampleWriter { out: &mut *self.out, text: self.text, labels: self.labels, extra: pair };
         f(&mut inner);
     }
 

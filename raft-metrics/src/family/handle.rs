@@ -30,10 +30,7 @@ unsafe impl<G: Group> Sync for Handle<G> {}
 impl<G: Group> Handle<G> {
     /// Caller has already counted this handle in `series.handles`.
     pub(crate) fn new(family: Arc<FamilyInner<G>>, series: &Series<G>) -> Self {
-        Self {
-            family,
-            series: NonNull::from(series),
-        }
+        Self { family, series: NonNull::from(series) }
     }
 
     pub(crate) fn series(&self) -> &Series<G> {
@@ -61,10 +58,7 @@ impl<G: Group> Clone for Handle<G> {
     fn clone(&self) -> Self {
         // Relaxed: `self` already pins the series, so the count cannot reach zero meanwhile.
         self.series().handles.fetch_add(1, Ordering::Relaxed);
-        Self {
-            family: Arc::clone(&self.family),
-            series: self.series,
-        }
+        Self { family: Arc::clone(&self.family), series: self.series }
     }
 }
 
@@ -77,10 +71,7 @@ impl<G: Group> Drop for Handle<G> {
 
 impl<G: Group + core::fmt::Debug> core::fmt::Debug for Handle<G> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Handle")
-            .field("family", &self.family.first_name())
-            .field("cells", &**self)
-            .finish()
+        f.debug_struct("Handle").field("family", &self.family.first_name()).field("cells", &**self).finish()
     }
 }
 
@@ -119,17 +110,9 @@ pub struct Exclusive<G: Group> {
 impl<G: Group> Exclusive<G> {
     pub(crate) fn claim(handle: Handle<G>) -> Result<Self, ClaimError> {
         // Acquire: sees the previous owner's writes (released on its drop).
-        let won = handle.series().claimed.compare_exchange(
-            false,
-            true,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        );
+        let won = handle.series().claimed.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed);
         match won {
-            Ok(_) => Ok(Self {
-                handle,
-                _not_sync: PhantomData,
-            }),
+            Ok(_) => Ok(Self { handle, _not_sync: PhantomData }),
             Err(_) => Err(ClaimError::Claimed),
         }
     }

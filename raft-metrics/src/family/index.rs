@@ -20,12 +20,7 @@ pub(crate) struct Table<G> {
 impl<G> Table<G> {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.next_power_of_two().max(8);
-        Self {
-            slots: (0..capacity)
-                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
-                .collect(),
-            mask: capacity - 1,
-        }
+        Self { slots: (0..capacity).map(|_| AtomicPtr::new(core::ptr::null_mut())).collect(), mask: capacity - 1 }
     }
 
     pub(crate) fn capacity(&self) -> usize {

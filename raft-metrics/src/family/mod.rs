@@ -40,9 +40,7 @@ pub struct Family<G: Group, const N: usize> {
 
 impl<G: Group, const N: usize> Clone for Family<G, N> {
     fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
+        Self { inner: Arc::clone(&self.inner) }
     }
 }
 
@@ -124,11 +122,7 @@ impl<G: Group> FamilyInner<G> {
 
     #[cold]
     #[inline(never)]
-    fn resolve_locked<const N: usize>(
-        &self,
-        values: &impl LabelValues<N>,
-        fingerprint: Fingerprint,
-    ) -> &Series<G> {
+    fn resolve_locked<const N: usize>(&self, values: &impl LabelValues<N>, fingerprint: Fingerprint) -> &Series<G> {
         let mut state = self.state.lock();
         self.resolve_in(&mut state, values, fingerprint)
     }
@@ -178,12 +172,7 @@ impl<G: Group> FamilyInner<G> {
         fits.then(|| rendered.into())
     }
 
-    fn create<'s>(
-        &self,
-        state: &'s mut State<G>,
-        fingerprint: Fingerprint,
-        labels: Arc<str>,
-    ) -> &'s Series<G> {
+    fn create<'s>(&self, state: &'s mut State<G>, fingerprint: Fingerprint, labels: Arc<str>) -> &'s Series<G> {
         let slot = match self.reusable_slot(state) {
             Some(slot) => {
                 let series = &state.slab[slot];
@@ -193,11 +182,7 @@ impl<G: Group> FamilyInner<G> {
             }
             None => {
                 let slot = state.slab.len();
-                state.slab.push(Box::new(Series::new(
-                    fingerprint,
-                    slot,
-                    G::new(&self.layout),
-                )));
+                state.slab.push(Box::new(Series::new(fingerprint, slot, G::new(&self.layout))));
                 state.labels.push(None);
                 slot
             }
@@ -255,11 +240,7 @@ impl<G: Group> FamilyInner<G> {
                     crate::encode::write_label_pair(&mut labels, name, OVERFLOW_LABEL_VALUE);
                 }
                 // The overflow series is never in the table, so its fingerprint is never matched.
-                state.slab.push(Box::new(Series::new(
-                    Fingerprint(0),
-                    slot,
-                    G::new(&self.layout),
-                )));
+                state.slab.push(Box::new(Series::new(Fingerprint(0), slot, G::new(&self.layout))));
                 state.labels.push(Some(labels.into()));
                 state.overflow = Some(slot);
                 slot
@@ -306,10 +287,7 @@ impl<G: Group> FamilyInner<G> {
         false
     }
 
-    pub(crate) fn bind<const N: usize>(
-        self: &Arc<Self>,
-        values: &impl LabelValues<N>,
-    ) -> Handle<G> {
+    pub(crate) fn bind<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Handle<G> {
         let fingerprint = self.fingerprint(values);
         if let Some(series) = self.find(fingerprint) {
             if self.pin(series, fingerprint) {
@@ -361,11 +339,7 @@ impl<G: Group> FamilyInner<G> {
                     let labels = labels.as_ref()?;
                     // SAFETY: slab boxes live as long as `self`.
                     let series = unsafe { &*core::ptr::from_ref::<Series<G>>(series) };
-                    Some((
-                        series,
-                        Arc::clone(labels),
-                        series.state.load(Ordering::Acquire),
-                    ))
+                    Some((series, Arc::clone(labels), series.state.load(Ordering::Acquire)))
                 })
                 .collect()
         };

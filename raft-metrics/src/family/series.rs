@@ -53,10 +53,8 @@ impl<G> Series<G> {
 
     /// Gives a removed series a new identity. Called under the family lock, with no handles.
     pub(crate) fn reuse(&self, fingerprint: Fingerprint) {
-        self.fingerprint_low
-            .store(fingerprint.low(), Ordering::Relaxed);
-        self.fingerprint_high
-            .store(fingerprint.high(), Ordering::Relaxed);
+        self.fingerprint_low.store(fingerprint.low(), Ordering::Relaxed);
+        self.fingerprint_high.store(fingerprint.high(), Ordering::Relaxed);
         // SeqCst: pairs with `Family::pin`'s SeqCst increment-then-load (see there).
         self.state.fetch_add(1, Ordering::SeqCst);
     }

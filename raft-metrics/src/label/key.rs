@@ -45,11 +45,7 @@ pub struct KeyBuilder {
 
 impl KeyBuilder {
     pub(crate) fn new() -> Self {
-        Self {
-            buffer: [0; BUFFER],
-            len: 0,
-            chain: 0,
-        }
+        Self { buffer: [0; BUFFER], len: 0, chain: 0 }
     }
 
     /// Feeds an integer value.
@@ -103,10 +99,7 @@ impl KeyBuilder {
 
     #[inline]
     pub(crate) fn finish(&self, seed: u64) -> Fingerprint {
-        Fingerprint(xxh3_128_with_seed(
-            &self.buffer[..self.len],
-            seed ^ self.chain,
-        ))
+        Fingerprint(xxh3_128_with_seed(&self.buffer[..self.len], seed ^ self.chain))
     }
 }
 
