@@ -61,7 +61,9 @@ mod name;
 mod registry;
 mod sync;
 
-pub use cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, Local, ShardedCounter};
+pub use cell::{
+    Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, ShardedCounter,
+};
 pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,

@@ -43,7 +43,11 @@ const SUM_BITS: u32 = 40;
 const SUM_MASK: u64 = (1 << SUM_BITS) - 1;
 const COUNT_ONE: u64 = 1 << SUM_BITS;
 /// Bit 63 is set once the count field reaches 2^23; bit 39 once the sum field reaches 2^39.
+#[cfg(not(loom))]
 const DRAIN_MASK: u64 = (1 << 63) | (1 << (SUM_BITS - 1));
+/// Under loom, drain whenever the word already holds a sum, so small models exercise drains.
+#[cfg(loom)]
+const DRAIN_MASK: u64 = (1 << 63) | SUM_MASK;
 /// Largest sum contribution that takes the packed path. With 2^39 of headroom, 128 observers of
 /// this size would all have to stall between their add and their drain to overflow the field.
 const FAST_LIMIT: f64 = (1u64 << 32) as f64;
@@ -134,7 +138,7 @@ impl Buckets {
     ///
     /// When `count` is zero, or `width` is not positive, or a bound is not finite.
     pub fn linear(start: f64, width: f64, count: usize) -> Result<Self, BucketsError> {
-        if !(width > 0.0) {
+        if width.is_nan() || width <= 0.0 {
             return Err(BucketsError::InvalidParameters("linear buckets need a positive width"));
         }
         #[allow(clippy::cast_precision_loss)] // bucket counts are small
@@ -148,10 +152,10 @@ impl Buckets {
     /// When `count` is zero, `start` is not positive, `factor` is not above 1, or a bound
     /// overflows to infinity.
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Self, BucketsError> {
-        if !(start > 0.0) {
+        if start.is_nan() || start <= 0.0 {
             return Err(BucketsError::InvalidParameters("exponential buckets need a positive start"));
         }
-        if !(factor > 1.0) {
+        if factor.is_nan() || factor <= 1.0 {
             return Err(BucketsError::InvalidParameters("exponential buckets need a factor above 1"));
         }
         let mut bound = start;
@@ -327,7 +331,7 @@ impl<const N: usize> Histogram<N> {
         let buckets = &*self.buckets;
         let index = buckets.index(v);
         let scaled = v * buckets.per_unit;
-        if scaled >= 0.0 && scaled < FAST_LIMIT {
+        if (0.0..FAST_LIMIT).contains(&scaled) {
             // Truncating `scaled + 0.5` rounds half up; both are below 2^33, so the cast is exact.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let add = COUNT_ONE | (scaled + 0.5) as u64;
@@ -361,7 +365,8 @@ impl<const N: usize> Histogram<N> {
         self.snapshot().counts
     }
 
-    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+    /// Counts and sum read together, from one drain-free window.
+    pub fn snapshot(&self) -> HistogramSnapshot {
         let mut counts = vec![0; N + 1];
         let sum = self.read_into(&mut counts);
         HistogramSnapshot { counts, sum }
@@ -435,7 +440,7 @@ impl<const N: usize> Local<'_, Histogram<N>> {
         let buckets = &*histogram.buckets;
         let index = buckets.index(v);
         let scaled = v * buckets.per_unit;
-        if scaled >= 0.0 && scaled < FAST_LIMIT {
+        if (0.0..FAST_LIMIT).contains(&scaled) {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let add = COUNT_ONE | (scaled + 0.5) as u64;
             let word = &histogram.packed.words()[index];
@@ -463,11 +468,13 @@ fn check_len<const N: usize>(buckets: &Buckets) -> Result<(), BucketsError> {
     }
 }
 
-/// What a scrape read from one histogram.
+/// Counts and sum of a histogram, read together.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct HistogramSnapshot {
-    pub(crate) counts: Vec<u64>,
-    pub(crate) sum: f64,
+pub struct HistogramSnapshot {
+    /// Observations per bucket (not cumulative), the `+Inf` bucket last.
+    pub counts: Vec<u64>,
+    /// Sum of observations.
+    pub sum: f64,
 }
 
 impl<const N: usize> Metric for Histogram<N> {

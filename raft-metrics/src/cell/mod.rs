@@ -12,6 +12,6 @@ mod sharded;
 
 pub use counter::Counter;
 pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{Buckets, BucketsError, Histogram};
+pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot};
 pub use local::Local;
 pub use sharded::ShardedCounter;

@@ -236,7 +236,9 @@ impl Parser {
     }
 }
 
-fn parse_labels(mut text: &str) -> Result<(Vec<(String, String)>, &str), String> {
+type Labels = Vec<(String, String)>;
+
+fn parse_labels(mut text: &str) -> Result<(Labels, &str), String> {
     let mut labels: Vec<(String, String)> = Vec::new();
     if let Some(rest) = text.strip_prefix('}') {
         return Ok((labels, rest));

@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub use handle::{ClaimError, Exclusive, Handle};
 
 use self::index::Table;
-use self::series::{Series, RETIRED};
+use self::series::Series;
 use crate::encode::{Format, MetricText, SampleWriter};
 use crate::label::{Fingerprint, KeyBuilder, LabelValue, LabelValues};
 use crate::metric::Group;
@@ -61,9 +61,38 @@ struct State<G> {
     slab: Vec<Box<Series<G>>>,
     /// Rendered `name="value",…` per slab slot; `None` while the slot is removed.
     labels: Vec<Option<Arc<str>>>,
-    retired: VecDeque<usize>,
+    /// Removed slots, oldest first, with the scrape clock at their removal.
+    retired: VecDeque<(usize, u64)>,
+    // Boxed: a table's address is published in `FamilyInner::table` and must not move when
+    // this vector grows.
+    #[allow(clippy::vec_box)]
     tables: Vec<Box<Table<G>>>,
     overflow: Option<usize>,
+    /// Counts scrape starts; stamps removals.
+    scrape_clock: u64,
+    /// Start clocks of the scrapes encoding this family right now.
+    active_scrapes: Vec<u64>,
+}
+
+impl<G> State<G> {
+    /// A slot removed at clock `r` may be in the snapshot of any scrape that started at or before
+    /// `r`; it is reused only once all of those have finished, so no scrape ever writes a reused
+    /// slot's values under the labels it had when the scrape copied the series list.
+    fn oldest_scrape(&self) -> u64 {
+        self.active_scrapes.iter().copied().min().unwrap_or(u64::MAX)
+    }
+}
+
+/// A per-family hash seed, so no caller can aim label values at a fingerprint collision.
+#[cfg(not(loom))]
+fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// loom replays a model many times and needs every replay to make the same choices.
+#[cfg(loom)]
+fn random_seed() -> u64 {
+    0x5eed
 }
 
 impl<G: Group> FamilyInner<G> {
@@ -79,7 +108,7 @@ impl<G: Group> FamilyInner<G> {
             texts,
             label_names,
             layout,
-            seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
+            seed: random_seed(),
             max_series: max_series.max(1),
             table: AtomicPtr::new(current),
             live: AtomicUsize::new(0),
@@ -90,6 +119,8 @@ impl<G: Group> FamilyInner<G> {
                 retired: VecDeque::new(),
                 tables: vec![table],
                 overflow: None,
+                scrape_clock: 0,
+                active_scrapes: Vec::new(),
             }),
         }
     }
@@ -199,12 +230,11 @@ impl<G: Group> FamilyInner<G> {
             return None;
         }
         for _ in 0..state.retired.len() {
-            let slot = state.retired.pop_front()?;
-            // SeqCst: the other half of the Dekker pair in `pin` (see there).
-            if state.slab[slot].handles.load(Ordering::SeqCst) == 0 {
+            let (slot, retired_at) = state.retired.pop_front()?;
+            if retired_at < state.oldest_scrape() && state.slab[slot].unpinned() {
                 return Some(slot);
             }
-            state.retired.push_back(slot);
+            state.retired.push_back((slot, retired_at));
         }
         None
     }
@@ -262,42 +292,23 @@ impl<G: Group> FamilyInner<G> {
         }
         series.retire();
         state.labels[slot] = None;
-        state.retired.push_back(slot);
+        let clock = state.scrape_clock;
+        state.retired.push_back((slot, clock));
         self.live.fetch_sub(1, Ordering::Relaxed);
         true
-    }
-
-    /// Pins `series` for a handle. Lock-free; fails if the series was removed or reused since
-    /// `fingerprint` found it.
-    ///
-    /// Dekker-style pair with `reusable_slot`: we increment `handles` then load `state`; removal
-    /// stores `state` then the reuser loads `handles`, all SeqCst. In the single total order either
-    /// our increment precedes the reuser's load (it sees a handle and skips the slot), or our state
-    /// load follows the removal (we see RETIRED or a new generation and back off).
-    fn pin(&self, series: &Series<G>, fingerprint: Fingerprint) -> bool {
-        let state = series.state.load(Ordering::SeqCst);
-        if state & RETIRED != 0 {
-            return false;
-        }
-        series.handles.fetch_add(1, Ordering::SeqCst);
-        if series.state.load(Ordering::SeqCst) == state && series.holds(fingerprint) {
-            return true;
-        }
-        series.handles.fetch_sub(1, Ordering::Release);
-        false
     }
 
     pub(crate) fn bind<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Handle<G> {
         let fingerprint = self.fingerprint(values);
         if let Some(series) = self.find(fingerprint) {
-            if self.pin(series, fingerprint) {
+            if series.pin(fingerprint) {
                 return Handle::new(Arc::clone(self), series);
             }
         }
         let mut state = self.state.lock();
         let series = self.resolve_in(&mut state, values, fingerprint);
         // Under the lock nothing is removed or reused, so the count can be taken directly.
-        series.handles.fetch_add(1, Ordering::SeqCst);
+        series.handles.fetch_add(1, Ordering::AcqRel);
         drop(state);
         Handle::new(Arc::clone(self), series)
     }
@@ -324,38 +335,52 @@ impl<G: Group> FamilyInner<G> {
 
     /// Writes every metric of the family in `format`.
     ///
-    /// The lock is held only to copy the list of live series (a pointer, a label `Arc` and the
-    /// state each); encoding runs unlocked, so series creation waits at most for that copy and
-    /// recording never waits. A series removed or reused while it is being written is dropped from
-    /// this scrape rather than exported under the wrong labels.
+    /// The lock is held only to copy the list of live series (a pointer and a label `Arc` each);
+    /// encoding runs unlocked, so series creation waits at most for that copy and recording never
+    /// waits. Slots removed during the scrape are not reused until it ends (see
+    /// `State::oldest_scrape`), so every line carries the labels its values belong to; a series
+    /// removed mid-scrape is exported one last time.
     pub(crate) fn encode(&self, format: Format, out: &mut Vec<u8>) {
-        let snapshot: Vec<(&Series<G>, Arc<str>, u64)> = {
-            let state = self.state.lock();
-            state
+        let (snapshot, scrape) = {
+            let mut state = self.state.lock();
+            state.scrape_clock += 1;
+            let clock = state.scrape_clock;
+            state.active_scrapes.push(clock);
+            let snapshot: Vec<(&Series<G>, Arc<str>)> = state
                 .slab
                 .iter()
                 .zip(&state.labels)
                 .filter_map(|(series, labels)| {
-                    let labels = labels.as_ref()?;
                     // SAFETY: slab boxes live as long as `self`.
                     let series = unsafe { &*core::ptr::from_ref::<Series<G>>(series) };
-                    Some((series, Arc::clone(labels), series.state.load(Ordering::Acquire)))
+                    Some((series, Arc::clone(labels.as_ref()?)))
                 })
-                .collect()
+                .collect();
+            (snapshot, ActiveScrape { family: self, clock })
         };
-        if snapshot.is_empty() {
-            return;
-        }
-        for (metric, text) in self.texts.iter().enumerate() {
-            out.extend_from_slice(text.header(format).as_bytes());
-            for (series, labels, state) in &snapshot {
-                let start = out.len();
-                let mut writer = SampleWriter::new(out, text, labels);
-                series.cells.encode(&self.layout, metric, &mut writer);
-                if series.state.load(Ordering::Acquire) != *state {
-                    out.truncate(start);
+        if !snapshot.is_empty() {
+            for (metric, text) in self.texts.iter().enumerate() {
+                out.extend_from_slice(text.header(format).as_bytes());
+                for (series, labels) in &snapshot {
+                    series.cells.encode(&self.layout, metric, &mut SampleWriter::new(out, text, labels));
                 }
             }
+        }
+        drop(scrape);
+    }
+}
+
+/// Marks a scrape of one family as finished, also when a group's `encode` panics.
+struct ActiveScrape<'a, G: Group> {
+    family: &'a FamilyInner<G>,
+    clock: u64,
+}
+
+impl<G: Group> Drop for ActiveScrape<'_, G> {
+    fn drop(&mut self) {
+        let mut state = self.family.state.lock();
+        if let Some(at) = state.active_scrapes.iter().position(|c| *c == self.clock) {
+            state.active_scrapes.swap_remove(at);
         }
     }
 }

@@ -13,7 +13,8 @@ pub(crate) struct Series<G> {
     fingerprint_low: AtomicU64,
     fingerprint_high: AtomicU64,
     pub(crate) state: AtomicU64,
-    /// Live [`Handle`](crate::Handle)s. A removed series is reused only when this is zero.
+    /// Live [`Handle`](crate::Handle)s. A removed series is reused only when this is zero;
+    /// every access is a read-modify-write so the pin protocol needs no SeqCst (see `pin`).
     pub(crate) handles: AtomicUsize,
     /// Whether an [`Exclusive`](crate::Exclusive) single-writer handle owns this series.
     pub(crate) claimed: AtomicBool,
@@ -55,14 +56,68 @@ impl<G> Series<G> {
     pub(crate) fn reuse(&self, fingerprint: Fingerprint) {
         self.fingerprint_low.store(fingerprint.low(), Ordering::Relaxed);
         self.fingerprint_high.store(fingerprint.high(), Ordering::Relaxed);
-        // SeqCst: pairs with `Family::pin`'s SeqCst increment-then-load (see there).
-        self.state.fetch_add(1, Ordering::SeqCst);
+        // Release: a pinner that Acquire-loads the new state also sees the new fingerprint.
+        self.state.fetch_add(1, Ordering::Release);
+    }
+
+    /// Pins this series for a handle. Lock-free; fails if the series was removed or reused since
+    /// `fingerprint` found it.
+    ///
+    /// Every access to `handles` is a read-modify-write, so all of them are totally ordered in
+    /// that atomic's modification order. Our increment either comes before the reuser's RMW in
+    /// [`Series::unpinned`] (which then reads a non-zero count and skips the slot) or after it, in
+    /// which case it reads from that AcqRel RMW and synchronizes with it: the retirement, which
+    /// happens-before the reuser's RMW (program order or the family lock), happens-before our
+    /// state load below, which therefore sees RETIRED or a newer generation and backs off.
+    pub(crate) fn pin(&self, fingerprint: Fingerprint) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        if state & RETIRED != 0 {
+            return false;
+        }
+        self.handles.fetch_add(1, Ordering::AcqRel);
+        if self.state.load(Ordering::Acquire) == state && self.holds(fingerprint) {
+            return true;
+        }
+        self.handles.fetch_sub(1, Ordering::Release);
+        false
+    }
+
+    /// Whether no handle pins this removed series, so its slot may be reused. An RMW, not a load:
+    /// it reads the latest count and orders the retirement before any later pin (see `pin`).
+    pub(crate) fn unpinned(&self) -> bool {
+        self.handles.fetch_add(0, Ordering::AcqRel) == 0
     }
 
     /// Marks the series removed. Called under the family lock.
     pub(crate) fn retire(&self) {
-        // SeqCst: the Dekker pair with `Family::pin`; after this store, either the recycler sees
-        // the pinner's handle count or the pinner sees RETIRED.
-        self.state.fetch_add(1, Ordering::SeqCst);
+        // Ordered before the reuser's `handles` RMW by the family lock; see `FamilyInner::pin`.
+        self.state.fetch_add(1, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    /// The pin protocol alone: a pinner against a remover that then reuses the slot if unpinned.
+    /// Never both: a successful pin on a series that is then handed to another label set.
+    #[test]
+    fn pin_versus_retire_and_reuse() {
+        loom::model(|| {
+            let a = Fingerprint(1);
+            let series = Arc::new(Series::new(a, 0, ()));
+            let pinner = {
+                let series = Arc::clone(&series);
+                loom::thread::spawn(move || series.pin(a))
+            };
+            series.retire();
+            let reused = series.unpinned();
+            if reused {
+                series.reuse(Fingerprint(2));
+            }
+            let pinned = pinner.join().unwrap();
+            assert!(!(pinned && reused), "a pinned series was reused");
+        });
     }
 }
