@@ -25,7 +25,7 @@ pub(crate) fn help(out: &mut String, help: &str, quotes: bool) {
     }
 }
 
-/// Reverses [`label_value`]; `None` for an invalid escape. Used by tests and the fuzz targets.
+/// Reverses label-value escaping (`\\`, `\"`, `\n`); `None` for an invalid escape.
 pub fn unescape_label_value(escaped: &str) -> Option<String> {
     let mut out = String::with_capacity(escaped.len());
     let mut chars = escaped.chars();
