@@ -62,7 +62,8 @@ mod registry;
 mod sync;
 
 pub use cell::{
-    Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, ShardedCounter,
+    Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
+    SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
 };
 pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{
@@ -71,4 +72,4 @@ pub use family::{
 pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
 pub use metric::{ByLabel, ByLabelLayout, Group, Metric, MetricKind};
 pub use name::{is_valid_label_name, is_valid_metric_name};
-pub use registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit, OVERFLOW_METRIC};
+pub use registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit, UnknownMetric, OVERFLOW_METRIC};

@@ -1,5 +1,8 @@
 //! What a series stores: one metric ([`Metric`]) or a group of them sharing a label set ([`Group`]).
 
+use std::sync::Arc;
+
+use crate::cell::SampleControl;
 use crate::encode::SampleWriter;
 use crate::label::EnumLabel;
 use crate::RegistrationError;
@@ -55,6 +58,12 @@ pub trait Metric: Send + Sync + Sized + 'static {
 
     /// Writes this metric's samples for one series.
     fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>);
+
+    /// The run-time sampling control, for [`Sampled`](crate::Sampled) metrics.
+    fn sample_control(layout: &Self::Layout) -> Option<&Arc<SampleControl>> {
+        let _ = layout;
+        None
+    }
 }
 
 /// Everything recorded for one label set: one or more metrics laid out in one allocation.
@@ -83,6 +92,12 @@ pub trait Group: Send + Sync + Sized + 'static {
 
     /// Writes the samples of metric number `metric` (an index into [`Group::KINDS`]).
     fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut SampleWriter<'_>);
+
+    /// The run-time sampling control of metric number `metric`, if it is sampled.
+    fn sample_control(layout: &Self::Layout, metric: usize) -> Option<&Arc<SampleControl>> {
+        let _ = (layout, metric);
+        None
+    }
 }
 
 impl<M: Metric> Group for M {
@@ -103,6 +118,10 @@ impl<M: Metric> Group for M {
 
     fn encode(&self, layout: &Self::Layout, _metric: usize, out: &mut SampleWriter<'_>) {
         M::encode(self, layout, out);
+    }
+
+    fn sample_control(layout: &Self::Layout, _metric: usize) -> Option<&Arc<SampleControl>> {
+        M::sample_control(layout)
     }
 }
 
@@ -213,6 +232,10 @@ impl<E: EnumLabel, C: Metric, const K: usize> Metric for ByLabel<E, C, K> {
         for (cell, pair) in self.cells.iter().zip(&*layout.pairs) {
             out.with_extra_label(pair, |out| cell.encode(&layout.inner, out));
         }
+    }
+
+    fn sample_control(layout: &Self::Layout) -> Option<&Arc<SampleControl>> {
+        C::sample_control(&layout.inner)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The registry: owns families, refuses duplicates and bad names, and writes scrapes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use crate::cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram};
+use crate::cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, SampleControl, Sampling};
 use crate::encode::{Format, MetricText};
 use crate::family::{Family, FamilyInner, Handle, DEFAULT_MAX_SERIES};
 use crate::metric::{Group, MetricKind};
@@ -102,6 +102,8 @@ pub enum RegistrationError {
         /// What was given.
         found: usize,
     },
+    /// Sampling applies to counters and histograms; a gauge's last value cannot be weighted.
+    SampledGauge,
     /// An enum label's value count does not match its array size.
     LabelCardinality {
         /// The array size.
@@ -127,6 +129,7 @@ impl core::fmt::Display for RegistrationError {
             Self::MetricCount { expected, found } => {
                 write!(f, "the group exports {expected} metrics but {found} names were given")
             }
+            Self::SampledGauge => f.write_str("sampling applies to counters and histograms, not gauges"),
             Self::LabelCardinality { expected, found } => {
                 write!(f, "the enum label has {found} values but its array holds {expected}")
             }
@@ -141,6 +144,18 @@ impl From<BucketsError> for RegistrationError {
         Self::InvalidBuckets(e)
     }
 }
+
+/// No sampled metric has this name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMetric(pub String);
+
+impl core::fmt::Display for UnknownMetric {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "no sampled metric named `{}` in this registry", self.0)
+    }
+}
+
+impl std::error::Error for UnknownMetric {}
 
 /// Everything needed to register a family: one [`MetricInfo`] per metric of the group, the
 /// label names, the group's layout and the cardinality bound.
@@ -185,6 +200,8 @@ impl<G: Group> Collect for FamilyInner<G> {
 
 struct State {
     families: Vec<Arc<dyn Collect>>,
+    /// Run-time sampling controls by family name.
+    sampling: HashMap<String, Arc<SampleControl>>,
     /// Every family and sample name in use, to refuse collisions.
     names: HashSet<String>,
 }
@@ -215,7 +232,7 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         let names = [OVERFLOW_METRIC, &format!("{OVERFLOW_METRIC}_total")].map(str::to_owned).into();
-        Self { state: Mutex::new(State { families: Vec::new(), names }) }
+        Self { state: Mutex::new(State { families: Vec::new(), sampling: HashMap::new(), names }) }
     }
 
     /// The process-wide default registry.
@@ -263,6 +280,11 @@ impl Registry {
         if N == 0 {
             // An unlabelled family has exactly one series: create it now so it exports a zero.
             inner.resolve(&());
+        }
+        for (metric, (info, _)) in infos.iter().enumerate() {
+            if let Some(control) = G::sample_control(&inner.layout, metric) {
+                state.sampling.insert(info.name().to_owned(), Arc::clone(control));
+            }
         }
         state.names.extend(claimed);
         state.families.push(Arc::clone(&inner) as Arc<dyn Collect>);
@@ -322,6 +344,24 @@ impl Registry {
         buckets: Buckets,
     ) -> Result<Family<Histogram<N>, L>, RegistrationError> {
         self.register_with(info, labels, Arc::new(buckets))
+    }
+
+    /// Changes the sampling of the metric family `name` (for counters, the name without `_total`)
+    /// at run time; bound handles see it on their next event.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownMetric`] when no sampled metric has that name in this registry.
+    pub fn set_sampling(&self, name: &str, sampling: Sampling) -> Result<(), UnknownMetric> {
+        let state = self.state.lock();
+        let control = state.sampling.get(name).ok_or_else(|| UnknownMetric(name.to_owned()))?;
+        control.set(sampling);
+        Ok(())
+    }
+
+    /// The current sampling of the metric family `name`, if it is sampled.
+    pub fn sampling(&self, name: &str) -> Option<Sampling> {
+        self.state.lock().sampling.get(name).map(|c| c.get())
     }
 
     /// Writes every family in `format` into `out` (appending).

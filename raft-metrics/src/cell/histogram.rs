@@ -9,6 +9,9 @@
 //! that observer then *drains* the word (swaps it to zero) into 64-bit *spilled* totals. Drains
 //! happen once per 2^23 observations per bucket, or per 2^39 sum units, so their cost vanishes.
 //!
+//! A weighted observation (`observe_n`, used by sampling) adds `n << 40 | fixed(n·v)` the same
+//! way, for weights up to 2^16.
+//!
 //! Negative, non-finite and very large observations (over 2^32 sum units, i.e. four million times
 //! the smallest bucket bound) skip the packed word and go straight to the spilled totals.
 //!
@@ -32,6 +35,7 @@
 //! * The sum is exact to one sum unit per observation (see [`Buckets::sum_resolution`]).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::encode::SampleWriter;
 use crate::metric::{Metric, MetricKind};
@@ -41,7 +45,6 @@ use super::Local;
 
 const SUM_BITS: u32 = 40;
 const SUM_MASK: u64 = (1 << SUM_BITS) - 1;
-const COUNT_ONE: u64 = 1 << SUM_BITS;
 /// Bit 63 is set once the count field reaches 2^23; bit 39 once the sum field reaches 2^39.
 #[cfg(not(loom))]
 const DRAIN_MASK: u64 = (1 << 63) | (1 << (SUM_BITS - 1));
@@ -51,6 +54,9 @@ const DRAIN_MASK: u64 = (1 << 63) | SUM_MASK;
 /// Largest sum contribution that takes the packed path. With 2^39 of headroom, 128 observers of
 /// this size would all have to stall between their add and their drain to overflow the field.
 const FAST_LIMIT: f64 = (1u64 << 32) as f64;
+/// Largest weight that takes the packed path: with the count field draining at 2^23, 128 weighted
+/// observers would have to stall between add and drain to overflow it.
+const MAX_PACKED_WEIGHT: u64 = 1 << 16;
 const DRAINS_IN_PROGRESS: u64 = (1 << 32) - 1;
 const DRAIN_START: u64 = 1;
 const DRAIN_END: u64 = (1 << 32) - 1;
@@ -328,20 +334,61 @@ impl<const N: usize> Histogram<N> {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
+        self.record(v, 1, Write::Shared);
+    }
+
+    /// Records `n` observations of `v` at once: the weighted form sampling uses.
+    #[inline]
+    pub fn observe_n(&self, v: f64, n: u64) {
+        self.record(v, n, Write::Shared);
+    }
+
+    /// Records a duration given in milliseconds, for histograms in seconds.
+    #[inline]
+    pub fn observe_ms(&self, ms: f64) {
+        self.observe(ms / 1000.0);
+    }
+
+    /// Records a duration, in seconds.
+    #[inline]
+    pub fn observe_duration(&self, elapsed: Duration) {
+        self.observe(elapsed.as_secs_f64());
+    }
+
+    /// Starts a timer that records the elapsed seconds when dropped (or [`Timer::stop`]ped).
+    /// Reads the clock twice; see [`Sampled`](crate::Sampled) for timing only sampled events.
+    #[inline]
+    pub fn start_timer(&self) -> Timer<'_, N> {
+        Timer { histogram: self, weight: 1, started: Some(Instant::now()) }
+    }
+
+    /// The one recording path: `Write::Shared` adds with one `fetch_add`, `Write::Single` with a
+    /// load and a store (the caller guarantees it is the only writer).
+    #[inline(always)]
+    fn record(&self, v: f64, n: u64, write: Write) {
         let buckets = &*self.buckets;
         let index = buckets.index(v);
-        let scaled = v * buckets.per_unit;
-        if (0.0..FAST_LIMIT).contains(&scaled) {
+        #[allow(clippy::cast_precision_loss)] // weights are small; beyond 2^53 precision is moot
+        let scaled = v * buckets.per_unit * n as f64;
+        if n <= MAX_PACKED_WEIGHT && (0.0..FAST_LIMIT).contains(&scaled) {
             // Truncating `scaled + 0.5` rounds half up; both are below 2^33, so the cast is exact.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let add = COUNT_ONE | (scaled + 0.5) as u64;
-            // Relaxed: the word publishes no other memory; drains order themselves (see `drain`).
-            let prev = self.packed.words()[index].fetch_add(add, Ordering::Relaxed);
+            let add = (n << SUM_BITS) | (scaled + 0.5) as u64;
+            let word = &self.packed.words()[index];
+            let prev = match write {
+                // Relaxed: the word publishes no other memory; drains order themselves (`drain`).
+                Write::Shared => word.fetch_add(add, Ordering::Relaxed),
+                Write::Single => {
+                    let prev = word.load(Ordering::Relaxed);
+                    word.store(prev.wrapping_add(add), Ordering::Relaxed);
+                    prev
+                }
+            };
             if prev & DRAIN_MASK != 0 {
                 self.drain(index);
             }
         } else {
-            self.observe_spilled(index, scaled);
+            self.observe_spilled(index, scaled, n);
         }
     }
 
@@ -401,8 +448,8 @@ impl<const N: usize> Histogram<N> {
 
     #[cold]
     #[inline(never)]
-    fn observe_spilled(&self, index: usize, scaled: f64) {
-        self.spilled.words()[index].fetch_add(1, Ordering::Relaxed);
+    fn observe_spilled(&self, index: usize, scaled: f64, n: u64) {
+        self.spilled.words()[index].fetch_add(n, Ordering::Relaxed);
         if scaled.is_finite() {
             // `as` saturates beyond the i64 range; NaN and infinities never reach here.
             #[allow(clippy::cast_possible_truncation)]
@@ -436,27 +483,79 @@ impl<const N: usize> Local<'_, Histogram<N>> {
     /// Records one observation with a relaxed load and store: no locked instruction.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let histogram = self.cell();
-        let buckets = &*histogram.buckets;
-        let index = buckets.index(v);
-        let scaled = v * buckets.per_unit;
-        if (0.0..FAST_LIMIT).contains(&scaled) {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let add = COUNT_ONE | (scaled + 0.5) as u64;
-            let word = &histogram.packed.words()[index];
-            let prev = word.load(Ordering::Relaxed);
-            word.store(prev.wrapping_add(add), Ordering::Relaxed);
-            if prev & DRAIN_MASK != 0 {
-                histogram.drain(index);
-            }
-        } else {
-            histogram.observe_spilled(index, scaled);
-        }
+        self.cell().record(v, 1, Write::Single);
+    }
+
+    /// Records `n` observations of `v` at once.
+    #[inline]
+    pub fn observe_n(&self, v: f64, n: u64) {
+        self.cell().record(v, n, Write::Single);
+    }
+
+    /// Records a duration given in milliseconds, for histograms in seconds.
+    #[inline]
+    pub fn observe_ms(&self, ms: f64) {
+        self.observe(ms / 1000.0);
+    }
+
+    /// Records a duration, in seconds.
+    #[inline]
+    pub fn observe_duration(&self, elapsed: Duration) {
+        self.observe(elapsed.as_secs_f64());
     }
 
     /// Number of observations.
     pub fn count(&self) -> u64 {
         self.cell().count()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Write {
+    Shared,
+    Single,
+}
+
+/// Records the seconds since it started into its histogram when dropped.
+#[must_use = "a timer records when dropped; dropping it at once records ~0"]
+pub struct Timer<'a, const N: usize> {
+    histogram: &'a Histogram<N>,
+    weight: u64,
+    /// `None` for an event that sampling skipped: no clock was read and nothing is recorded.
+    started: Option<Instant>,
+}
+
+impl<'a, const N: usize> Timer<'a, N> {
+    /// A timer for an event sampling kept, recorded with `weight`.
+    pub(crate) fn weighted(histogram: &'a Histogram<N>, weight: u64) -> Self {
+        Self { histogram, weight, started: Some(Instant::now()) }
+    }
+
+    /// A timer for an event sampling skipped: reads no clock, records nothing.
+    pub(crate) fn skipped(histogram: &'a Histogram<N>) -> Self {
+        Self { histogram, weight: 0, started: None }
+    }
+
+    /// Records now and consumes the timer.
+    pub fn stop(self) {}
+
+    /// Forgets the event: nothing is recorded.
+    pub fn discard(mut self) {
+        self.started = None;
+    }
+}
+
+impl<const N: usize> Drop for Timer<'_, N> {
+    fn drop(&mut self) {
+        if let Some(started) = self.started {
+            self.histogram.observe_n(started.elapsed().as_secs_f64(), self.weight);
+        }
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Timer<'_, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Timer").field("weight", &self.weight).field("started", &self.started).finish()
     }
 }
 

@@ -8,10 +8,12 @@ mod counter;
 mod gauge;
 mod histogram;
 mod local;
+mod sampled;
 mod sharded;
 
 pub use counter::Counter;
 pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot};
+pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot, Timer};
 pub use local::Local;
+pub use sampled::{RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
 pub use sharded::ShardedCounter;

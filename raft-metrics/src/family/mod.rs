@@ -47,7 +47,7 @@ impl<G: Group, const N: usize> Clone for Family<G, N> {
 pub(crate) struct FamilyInner<G: Group> {
     texts: Box<[MetricText]>,
     label_names: Box<[Box<str>]>,
-    layout: G::Layout,
+    pub(crate) layout: G::Layout,
     seed: u64,
     max_series: usize,
     /// The current table; always the last entry of `State::tables`.

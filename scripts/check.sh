@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then runs format,
+# lint, docs, unit/integration/doc tests, the promtool check of the example, the loom models and
+# a build of every benchmark. CI runs exactly this (through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! command -v promtool >/dev/null 2>&1; then
+  step "installing promtool (Debian package prometheus)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "tests"
+cargo test --workspace --locked
+
+step "example exposition passes promtool"
+cargo run -q --locked -p raft-metrics --example exposition > target/exposition.prom
+promtool_output=$(promtool check metrics < target/exposition.prom 2>&1) || { echo "$promtool_output"; exit 1; }
+if [ -n "$promtool_output" ]; then echo "promtool: $promtool_output"; exit 1; fi
+cargo run -q --locked -p raft-metrics --example exposition -- --openmetrics > target/exposition.om
+tail -n 1 target/exposition.om | grep -qx '# EOF'
+
+step "loom models"
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+  cargo test --release --locked -p raft-metrics --lib --test loom
+
+step "benchmarks build"
+cargo bench --workspace --locked --no-run
+
+step "all checks passed"
