@@ -53,14 +53,23 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod cell;
+mod derive_docs;
 mod encode;
 mod family;
+#[cfg(feature = "http")]
+pub mod http;
 mod label;
 mod metric;
 mod name;
 mod registry;
+pub mod schema;
 mod sync;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use derive_docs::{LabelValue, RaftMetrics};
 pub use cell::{
     Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
     SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
@@ -70,6 +79,6 @@ pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
-pub use metric::{ByLabel, ByLabelLayout, Group, Metric, MetricKind};
+pub use metric::{ByLabel, ByLabelLayout, Group, LocalView, Metric, MetricKind};
 pub use name::{is_valid_label_name, is_valid_metric_name};
 pub use registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit, UnknownMetric, OVERFLOW_METRIC};

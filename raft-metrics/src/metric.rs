@@ -125,6 +125,15 @@ impl<M: Metric> Group for M {
     }
 }
 
+/// A group with a single-writer view: `#[derive(RaftMetrics)]` generates a struct of
+/// [`Local`](crate::Local) fields, reached through [`Exclusive::view`](crate::Exclusive::view).
+pub trait LocalView: Group {
+    /// The view: one single-writer handle per field.
+    type View<'a>;
+    /// Splits a single-writer view of the group into its fields.
+    fn view(local: crate::Local<'_, Self>) -> Self::View<'_>;
+}
+
 /// One cell per value of a fixed-cardinality label: the label value indexes an array, no hashing.
 ///
 /// `K` must equal the number of values of `E` ([`EnumLabel::VALUES`]); registration checks it.
@@ -206,6 +215,14 @@ impl<E: EnumLabel, C: Metric, const K: usize> ByLabel<E, C, K> {
         // `index` is below `E::VALUES.len()`, which registration checked equals `K`; a wrong
         // `EnumLabel` impl panics here rather than writing out of bounds.
         &self.cells[value.index()]
+    }
+}
+
+impl<'a, E: EnumLabel, C: Metric, const K: usize> crate::Local<'a, ByLabel<E, C, K>> {
+    /// The single-writer view of the cell for one label value.
+    #[inline]
+    pub fn get(&self, value: E) -> crate::Local<'a, C> {
+        self.project(|by_label| by_label.get(value))
     }
 }
 

@@ -127,6 +127,15 @@ impl<G: Group> Exclusive<G> {
     pub fn is_removed(&self) -> bool {
         self.handle.is_removed()
     }
+
+    /// The single-writer view split into fields, for groups from `#[derive(RaftMetrics)]`.
+    #[inline]
+    pub fn view(&self) -> G::View<'_>
+    where
+        G: crate::metric::LocalView,
+    {
+        G::view(self.local())
+    }
 }
 
 impl<G: Group> Drop for Exclusive<G> {

@@ -1,0 +1,318 @@
+//! Tokens from the validated model only.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::ast::{Container, Field};
+use crate::attr::Kind;
+use crate::ctxt::Ctxt;
+
+/// Entry point of `#[derive(RaftMetrics)]`.
+pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let container = Container::from_ast(&cx, input);
+    if let Some(container) = &container {
+        crate::valid::check(&cx, container);
+    }
+    match (cx.check(), container) {
+        (Ok(()), Some(container)) => expand(&container),
+        (Err(errors), _) => crate::fallback::expand(input, errors),
+        (Ok(()), None) => crate::fallback::expand(input, syn::Error::new(Span::call_site(), "unsupported input")),
+    }
+}
+
+fn expand(c: &Container<'_>) -> TokenStream {
+    let krate = &c.krate;
+    let ident = c.ident;
+    let vis = c.vis;
+    let family = format_ident!("{}Family", ident);
+    let local = format_ident!("{}Local", ident);
+    let n_labels = c.labels.len();
+    let namespace = &c.namespace;
+    let type_name = ident.to_string();
+
+    let tys: Vec<_> = c.fields.iter().map(|f| f.ty).collect();
+    let fields: Vec<_> = c.fields.iter().map(|f| f.ident).collect();
+    let indices: Vec<_> = (0..c.fields.len()).map(syn::Index::from).collect();
+    let layouts: Vec<_> = c.fields.iter().map(|f| layout(krate, f)).collect();
+    let infos: Vec<_> = c.fields.iter().map(|f| info(krate, f)).collect();
+    let schemas: Vec<_> = c.fields.iter().map(|f| schema(krate, f)).collect();
+    let checks: Vec<_> = c.fields.iter().map(|f| type_checks(krate, f)).collect();
+    let label_checks = c.labels.iter().map(|l| {
+        let ty = &l.ty;
+        quote_spanned!(ty.span()=> const _: () = #krate::__private::assert_label_value::<#ty>();)
+    });
+    let label_names: Vec<_> = c.labels.iter().map(|l| unraw(&l.name)).collect();
+    let label_idents: Vec<_> = c.labels.iter().map(|l| &l.name).collect();
+    let label_tys: Vec<_> = c.labels.iter().map(|l| &l.ty).collect();
+    let max_series = c.max_series.as_ref().map(|m| quote!(.max_series(#m)));
+    let field_vis: Vec<_> = c.fields.iter().map(|f| f.vis).collect();
+    let label_list = label_names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let family_doc = format!("The registered family of [`{ident}`]: binds label values ({label_list}) to series.");
+    let local_doc =
+        format!("Single-writer view of one [`{ident}`] series: every field records without locked instructions.");
+
+    quote! {
+        #[doc = #family_doc]
+        #[derive(Clone, Debug)]
+        #vis struct #family {
+            family: #krate::__private::Family<#ident, #n_labels>,
+        }
+
+        #[doc = #local_doc]
+        #[allow(missing_debug_implementations)]
+        #vis struct #local<'a> {
+            #( #[allow(missing_docs)] #field_vis #fields: #krate::__private::Local<'a, #tys>, )*
+        }
+
+        #[allow(unused_qualifications, clippy::all, clippy::pedantic)]
+        const _: () = {
+            #( #label_checks )*
+            #( #checks )*
+
+            #[automatically_derived]
+            impl #krate::__private::Group for #ident {
+                type Layout = ( #( <#tys as #krate::__private::Metric>::Layout, )* );
+                const KINDS: &'static [#krate::__private::MetricKind] =
+                    &[ #( <#tys as #krate::__private::Metric>::KIND ),* ];
+
+                fn check(layout: &Self::Layout) -> #krate::__private::Result<(), #krate::__private::RegistrationError> {
+                    #( <#tys as #krate::__private::Metric>::check(&layout.#indices)?; )*
+                    #krate::__private::Ok(())
+                }
+
+                fn new(layout: &Self::Layout) -> Self {
+                    Self { #( #fields: <#tys as #krate::__private::Metric>::new(&layout.#indices), )* }
+                }
+
+                fn reset(&self) {
+                    #( #krate::__private::Metric::reset(&self.#fields); )*
+                }
+
+                fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut #krate::__private::SampleWriter<'_>) {
+                    match metric {
+                        #( #indices => #krate::__private::Metric::encode(&self.#fields, &layout.#indices, out), )*
+                        _ => {}
+                    }
+                }
+
+                fn sample_control(
+                    layout: &Self::Layout,
+                    metric: usize,
+                ) -> #krate::__private::Option<&#krate::__private::Arc<#krate::__private::SampleControl>> {
+                    match metric {
+                        #( #indices => <#tys as #krate::__private::Metric>::sample_control(&layout.#indices), )*
+                        _ => #krate::__private::None,
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #krate::__private::LocalView for #ident {
+                type View<'a> = #local<'a>;
+
+                fn view(local: #krate::__private::Local<'_, Self>) -> #local<'_> {
+                    #local { #( #fields: local.project(|group| &group.#fields), )* }
+                }
+            }
+
+            #[automatically_derived]
+            impl #ident {
+                /// The declared schema: names, kinds, HELP, units, labels, buckets, sampling.
+                pub const SCHEMA: #krate::__private::Schema = #krate::__private::Schema {
+                    type_name: #type_name,
+                    namespace: #namespace,
+                    labels: &[ #( #label_names ),* ],
+                    metrics: &[ #( #schemas ),* ],
+                };
+
+                /// Registers every metric of this struct on `registry` under the default namespace.
+                ///
+                /// # Errors
+                ///
+                /// When a name is already registered there.
+                #vis fn register(registry: &#krate::__private::Registry) -> #krate::__private::Result<#family, #krate::__private::RegistrationError> {
+                    Self::register_with_namespace(registry, #namespace)
+                }
+
+                /// Registers every metric on the process-wide default registry.
+                ///
+                /// # Errors
+                ///
+                /// When a name is already registered there.
+                #vis fn register_global() -> #krate::__private::Result<#family, #krate::__private::RegistrationError> {
+                    Self::register(#krate::__private::Registry::global())
+                }
+
+                /// Registers every metric on `registry`, prefixed with `namespace` (empty: no prefix).
+                ///
+                /// # Errors
+                ///
+                /// When `namespace` makes an invalid name, or a name is already registered.
+                #vis fn register_with_namespace(
+                    registry: &#krate::__private::Registry,
+                    namespace: &str,
+                ) -> #krate::__private::Result<#family, #krate::__private::RegistrationError> {
+                    let layout: <Self as #krate::__private::Group>::Layout = ( #( #layouts, )* );
+                    let infos = #krate::__private::Vec::from([ #( #infos ),* ]);
+                    let spec = #krate::__private::FamilySpec::<Self, #n_labels>::new(infos, [ #( #label_names ),* ], layout) #max_series;
+                    #krate::__private::Ok(#family { family: registry.register(spec)? })
+                }
+            }
+
+            #[automatically_derived]
+            impl #family {
+                /// A handle on the series for these label values: records with no lookup.
+                #[inline]
+                #vis fn bind(&self, #( #label_idents: #label_tys ),* ) -> #krate::__private::Handle<#ident> {
+                    self.family.bind(( #( #label_idents, )* ))
+                }
+
+                /// The series for these label values, resolved on every call (no lock when it exists).
+                #[inline]
+                #vis fn get(&self, #( #label_idents: #label_tys ),* ) -> &#ident {
+                    self.family.get(( #( #label_idents, )* ))
+                }
+
+                /// The single-writer handle on the series; its `view()` records without locked
+                /// instructions.
+                ///
+                /// # Errors
+                ///
+                /// When another single-writer handle owns the series, or the family is full.
+                #vis fn claim(&self, #( #label_idents: #label_tys ),* ) -> #krate::__private::Result<#krate::__private::Exclusive<#ident>, #krate::__private::ClaimError> {
+                    self.family.claim(( #( #label_idents, )* ))
+                }
+
+                /// Removes the series (a partition moved away); its handles stay valid.
+                #vis fn remove(&self, #( #label_idents: #label_tys ),* ) -> bool {
+                    self.family.remove(( #( #label_idents, )* ))
+                }
+
+                /// The underlying family.
+                #vis fn family(&self) -> &#krate::__private::Family<#ident, #n_labels> {
+                    &self.family
+                }
+            }
+        };
+    }
+}
+
+fn unraw(ident: &syn::Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#").map_or(text.clone(), str::to_owned)
+}
+
+/// The layout expression of one field: cell layout, then `Sampled`, then `ByLabel`.
+fn layout(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let mut layout = match (&field.buckets, field.kind) {
+        (Some(buckets), Kind::Histogram) => {
+            let bounds = buckets.bounds.iter().map(|b| float(*b));
+            let resolution = match field.sum_resolution {
+                Some(r) => {
+                    let r = float(r);
+                    quote!(#p::Some(#r))
+                }
+                None => quote!(#p::None),
+            };
+            quote!(#p::buckets(&[ #( #bounds ),* ], #resolution)?)
+        }
+        _ => quote!(()),
+    };
+    if let Some((n, _)) = field.sample {
+        let sampling = if n == 1 {
+            quote!(#p::Sampling::All)
+        } else {
+            quote!(#p::NonZeroU32::new(#n).map_or(#p::Sampling::All, #p::Sampling::OneIn))
+        };
+        layout = quote!(#p::SampledLayout::new(#layout, #sampling));
+    }
+    if let Some(label) = &field.label {
+        let name = unraw(&label.name);
+        let ty = &label.ty;
+        layout = quote!(#p::ByLabelLayout::<#ty, _>::new(#name, #layout)?);
+    }
+    layout
+}
+
+/// An exact float literal: its bits, so no rounding happens between the macro and the binary.
+fn float(v: f64) -> TokenStream {
+    let bits = v.to_bits();
+    quote!(f64::from_bits(#bits))
+}
+
+fn info(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let name = &field.name;
+    let help = &field.help;
+    let unit = match field.unit.as_deref() {
+        Some("seconds") => quote!(.unit(#p::Unit::Seconds)),
+        Some("bytes") => quote!(.unit(#p::Unit::Bytes)),
+        Some("ratio") => quote!(.unit(#p::Unit::Ratio)),
+        _ => quote!(),
+    };
+    quote!(#p::MetricInfo::new(#p::metric_name(namespace, #name), #help) #unit)
+}
+
+fn schema(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let name = &field.name;
+    let help = &field.help;
+    let kind = match field.kind {
+        Kind::Counter => quote!(#p::MetricKind::Counter),
+        Kind::Gauge => quote!(#p::MetricKind::Gauge),
+        Kind::Histogram => quote!(#p::MetricKind::Histogram),
+    };
+    let unit = match &field.unit {
+        Some(u) => quote!(#p::Some(#u)),
+        None => quote!(#p::None),
+    };
+    let enum_label = match &field.label {
+        Some(label) => {
+            let name = unraw(&label.name);
+            let ty = &label.ty;
+            quote!(#p::Some(#p::EnumLabelSchema { name: #name, values: <#ty as #p::EnumLabel>::VALUES }))
+        }
+        None => quote!(#p::None),
+    };
+    let buckets = field.buckets.iter().flat_map(|b| b.bounds.iter()).map(|b| float(*b));
+    let sample = match field.sample {
+        Some((n, _)) => quote!(#p::Some(#n)),
+        None => quote!(#p::None),
+    };
+    quote! {
+        #p::MetricSchema {
+            name: #name,
+            kind: #kind,
+            help: #help,
+            unit: #unit,
+            enum_label: #enum_label,
+            buckets: &[ #( #buckets ),* ],
+            sample: #sample,
+        }
+    }
+}
+
+/// Compile-time checks the type system can make better than the macro: label traits and the
+/// sizes written in the field type, spanned at the field.
+fn type_checks(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let ty = field.ty;
+    let mut checks = TokenStream::new();
+    if let Some(buckets) = &field.buckets {
+        let n = buckets.bounds.len();
+        let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
+        checks.extend(quote_spanned!(ty.span()=> const _: () = assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
+    }
+    if let Some(label) = &field.label {
+        let label_ty = &label.ty;
+        let message = "the `ByLabel` size N must equal the number of values of the label type";
+        checks.extend(quote_spanned!(label_ty.span()=> const _: () = #p::assert_enum_label::<#label_ty>();));
+        checks.extend(quote_spanned!(ty.span()=>
+            const _: () = assert!(<#ty as #p::Shape>::LABEL_VALUES == <#label_ty as #p::EnumLabel>::VALUES.len(), #message);
+        ));
+    }
+    checks
+}

@@ -1,0 +1,82 @@
+//! Everything `#[derive(RaftMetrics)]` output names, under one hidden path, so generated code
+//! depends on nothing the user imported. Not a public API.
+
+pub use core::num::NonZeroU32;
+pub use core::option::Option::{self, None, Some};
+pub use core::result::Result::{self, Err, Ok};
+pub use std::sync::Arc;
+pub use std::vec::Vec;
+
+pub use crate::cell::{Buckets, Local, SampleControl, SampledLayout, Sampling};
+pub use crate::encode::SampleWriter;
+pub use crate::family::{ClaimError, Exclusive, Family, Handle};
+pub use crate::label::{EnumLabel, LabelValue};
+pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalView, Metric, MetricKind};
+pub use crate::registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit};
+pub use crate::schema::{EnumLabelSchema, MetricSchema, Schema};
+
+/// Compile-time facts the derive checks a field's type against.
+pub trait Shape {
+    /// Histogram bucket count (0 for other cells).
+    const BUCKETS: usize;
+    /// Enum label array size (0 without one).
+    const LABEL_VALUES: usize;
+}
+
+impl Shape for crate::Counter {
+    const BUCKETS: usize = 0;
+    const LABEL_VALUES: usize = 0;
+}
+impl Shape for crate::ShardedCounter {
+    const BUCKETS: usize = 0;
+    const LABEL_VALUES: usize = 0;
+}
+impl Shape for crate::Gauge {
+    const BUCKETS: usize = 0;
+    const LABEL_VALUES: usize = 0;
+}
+impl Shape for crate::FloatGauge {
+    const BUCKETS: usize = 0;
+    const LABEL_VALUES: usize = 0;
+}
+impl<const N: usize> Shape for crate::Histogram<N> {
+    const BUCKETS: usize = N;
+    const LABEL_VALUES: usize = 0;
+}
+impl<C: Shape> Shape for crate::Sampled<C> {
+    const BUCKETS: usize = C::BUCKETS;
+    const LABEL_VALUES: usize = C::LABEL_VALUES;
+}
+impl<E, C: Shape, const K: usize> Shape for ByLabel<E, C, K> {
+    const BUCKETS: usize = C::BUCKETS;
+    const LABEL_VALUES: usize = K;
+}
+
+/// Fails to compile unless `T` is a runtime label value.
+pub const fn assert_label_value<T: LabelValue + ?Sized>() {}
+
+/// Fails to compile unless `T` is a fixed-cardinality label.
+pub const fn assert_enum_label<T: EnumLabel>() {}
+
+/// `namespace_name`, or `name` alone for an empty namespace.
+pub fn metric_name(namespace: &str, name: &str) -> std::string::String {
+    if namespace.is_empty() {
+        name.into()
+    } else {
+        std::format!("{namespace}_{name}")
+    }
+}
+
+/// Buckets built from bounds the derive already validated.
+///
+/// # Errors
+///
+/// Never for derive output; kept fallible so a bug surfaces as an error value.
+pub fn buckets(bounds: &[f64], sum_resolution: Option<f64>) -> Result<Arc<Buckets>, RegistrationError> {
+    let buckets = Buckets::new(bounds.to_vec())?;
+    let buckets = match sum_resolution {
+        Some(r) => buckets.with_sum_resolution(r)?,
+        None => buckets,
+    };
+    Ok(Arc::new(buckets))
+}
