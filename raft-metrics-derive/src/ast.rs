@@ -52,6 +52,9 @@ impl<'a> Container<'a> {
         if !input.generics.params.is_empty() {
             cx.error_spanned_by(&input.generics, "#[derive(RaftMetrics)] does not support generic structs");
         }
+        if named.named.is_empty() {
+            cx.error_spanned_by(&input.ident, "a RaftMetrics struct needs at least one #[metric] field");
+        }
         let fields = named.named.iter().filter_map(|field| Field::from_ast(cx, field)).collect();
         let krate = attrs.krate.unwrap_or_else(|| syn::parse_quote!(::raft_metrics));
         let (namespace, namespace_span) =
@@ -84,6 +87,10 @@ impl<'a> Field<'a> {
             );
             return None;
         };
+        if attrs.reported {
+            // The attribute's error is already reported; checks built on it would only echo it.
+            return None;
+        }
         let help = doc_comment(field);
         let (base, name_span) =
             attrs.name.as_ref().map_or_else(|| (ident.to_string(), ident.span()), |n| (n.value(), n.span()));

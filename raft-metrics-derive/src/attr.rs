@@ -150,6 +150,9 @@ pub(crate) struct Field {
     pub(crate) sum_resolution: Option<f64>,
     /// Whether the field had any `#[metric]` attribute.
     pub(crate) present: bool,
+    /// An attribute value was present but already reported as invalid: later checks that would
+    /// only repeat the problem stay quiet.
+    pub(crate) reported: bool,
 }
 
 /// Units Prometheus names as base units.
@@ -165,6 +168,7 @@ impl Field {
         let mut name = Attr::none(cx, NAME);
         let mut sum_resolution = Attr::none(cx, SUM_RESOLUTION);
         let mut present = false;
+        let mut reported = false;
         for attr in field.attrs.iter().filter(|a| a.path() == METRIC) {
             present = true;
             let result = attr.parse_nested_meta(|meta| {
@@ -183,12 +187,17 @@ impl Field {
                     }
                 } else if meta.path == UNIT {
                     let value: LitStr = meta.value()?.parse()?;
-                    check_unit(cx, &value);
-                    unit.set(&meta, value);
+                    if check_unit(cx, &value) {
+                        unit.set(&meta, value);
+                    } else {
+                        reported = true;
+                    }
                 } else if meta.path == BUCKETS {
                     let expr: Expr = meta.value()?.parse()?;
                     if let Some(bounds) = parse_buckets(cx, &expr) {
                         buckets.set(&meta, BucketsAttr { bounds, span: span_of(&expr) });
+                    } else {
+                        reported = true;
                     }
                 } else if meta.path == LABEL {
                     let content;
@@ -201,9 +210,15 @@ impl Field {
                 } else if meta.path == SAMPLE {
                     let value: syn::LitInt = meta.value()?.parse()?;
                     match value.base10_parse::<u32>() {
-                        Ok(0) => cx.error_spanned_by(&value, "`sample = 0` would record nothing; use 1 to record every event, or N ≥ 2 for one in N"),
+                        Ok(0) => {
+                            reported = true;
+                            cx.error_spanned_by(&value, "`sample = 0` would record nothing; use 1 to record every event, or N ≥ 2 for one in N");
+                        }
                         Ok(n) => sample.set(&meta, (n, value.span())),
-                        Err(_) => cx.error_spanned_by(&value, "`sample` takes a positive integer N (record one event in N)"),
+                        Err(_) => {
+                            reported = true;
+                            cx.error_spanned_by(&value, "`sample` takes a positive integer N (record one event in N)");
+                        }
                     }
                 } else if meta.path == NAME {
                     let value: LitStr = meta.value()?.parse()?;
@@ -235,6 +250,7 @@ impl Field {
             name: name.get(),
             sum_resolution: sum_resolution.get(),
             present,
+            reported,
         }
     }
 }
@@ -243,9 +259,12 @@ fn span_of<T: quote::ToTokens>(tokens: &T) -> Span {
     syn::spanned::Spanned::span(tokens)
 }
 
-fn check_unit(cx: &Ctxt, unit: &LitStr) {
+/// Whether `unit` is a base unit; reports it otherwise.
+fn check_unit(cx: &Ctxt, unit: &LitStr) -> bool {
     let value = unit.value();
-    if !BASE_UNITS.contains(&value.as_str()) {
+    if BASE_UNITS.contains(&value.as_str()) {
+        true
+    } else {
         let hint = match value.as_str() {
             "ms" | "millis" | "milliseconds" | "us" | "microseconds" | "ns" | "nanoseconds" | "minutes" | "hours" => {
                 "; record durations in `seconds` (`observe_ms` converts milliseconds)"
@@ -258,6 +277,7 @@ fn check_unit(cx: &Ctxt, unit: &LitStr) {
             unit,
             format!("`{value}` is not a Prometheus base unit: use `seconds`, `bytes` or `ratio`{hint}"),
         );
+        false
     }
 }
 

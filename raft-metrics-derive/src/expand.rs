@@ -29,10 +29,21 @@ fn expand(c: &Container<'_>) -> TokenStream {
     let family = format_ident!("{}Family", ident);
     let local = format_ident!("{}Local", ident);
     let n_labels = c.labels.len();
+    let n_fields = c.fields.len();
     let namespace = &c.namespace;
     let type_name = ident.to_string();
 
     let tys: Vec<_> = c.fields.iter().map(|f| f.ty).collect();
+    // `<T as Metric>` spanned at each field's type, so a type that is not a metric is reported there.
+    let spanned = |f: &Field<'_>, item: TokenStream| {
+        let ty = f.ty;
+        quote_spanned!(ty.span()=> <#ty as #krate::__private::Metric>::#item)
+    };
+    let layout_tys: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(Layout))).collect();
+    let kinds: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(KIND))).collect();
+    let check_fns: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(check))).collect();
+    let new_fns: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(new))).collect();
+    let sample_fns: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(sample_control))).collect();
     let fields: Vec<_> = c.fields.iter().map(|f| f.ident).collect();
     let indices: Vec<_> = (0..c.fields.len()).map(syn::Index::from).collect();
     let layouts: Vec<_> = c.fields.iter().map(|f| layout(krate, f)).collect();
@@ -73,17 +84,16 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
             #[automatically_derived]
             impl #krate::__private::Group for #ident {
-                type Layout = ( #( <#tys as #krate::__private::Metric>::Layout, )* );
-                const KINDS: &'static [#krate::__private::MetricKind] =
-                    &[ #( <#tys as #krate::__private::Metric>::KIND ),* ];
+                type Layout = ( #( #layout_tys, )* );
+                const KINDS: &'static [#krate::__private::MetricKind] = &[ #( #kinds ),* ];
 
                 fn check(layout: &Self::Layout) -> #krate::__private::Result<(), #krate::__private::RegistrationError> {
-                    #( <#tys as #krate::__private::Metric>::check(&layout.#indices)?; )*
+                    #( #check_fns(&layout.#indices)?; )*
                     #krate::__private::Ok(())
                 }
 
                 fn new(layout: &Self::Layout) -> Self {
-                    Self { #( #fields: <#tys as #krate::__private::Metric>::new(&layout.#indices), )* }
+                    Self { #( #fields: #new_fns(&layout.#indices), )* }
                 }
 
                 fn reset(&self) {
@@ -102,7 +112,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
                     metric: usize,
                 ) -> #krate::__private::Option<&#krate::__private::Arc<#krate::__private::SampleControl>> {
                     match metric {
-                        #( #indices => <#tys as #krate::__private::Metric>::sample_control(&layout.#indices), )*
+                        #( #indices => #sample_fns(&layout.#indices), )*
                         _ => #krate::__private::None,
                     }
                 }
@@ -155,7 +165,8 @@ fn expand(c: &Container<'_>) -> TokenStream {
                     namespace: &str,
                 ) -> #krate::__private::Result<#family, #krate::__private::RegistrationError> {
                     let layout: <Self as #krate::__private::Group>::Layout = ( #( #layouts, )* );
-                    let infos = #krate::__private::Vec::from([ #( #infos ),* ]);
+                    let mut infos = #krate::__private::Vec::with_capacity(#n_fields);
+                    #( infos.push(#infos); )*
                     let spec = #krate::__private::FamilySpec::<Self, #n_labels>::new(infos, [ #( #label_names ),* ], layout) #max_series;
                     #krate::__private::Ok(#family { family: registry.register(spec)? })
                 }

@@ -8,9 +8,6 @@ use crate::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
     check_namespace(cx, container);
-    if container.fields.is_empty() {
-        cx.error_spanned_by(container.ident, "a RaftMetrics struct needs at least one #[metric] field");
-    }
     let mut label_names: HashMap<String, &syn::Ident> = HashMap::new();
     for label in &container.labels {
         check_label_name(cx, &label.name);
@@ -31,7 +28,7 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
             if let Some(first) = samples.insert(sample.clone(), field.ident) {
                 cx.error_spanned_by(
                     field.ident,
-                    format!("duplicate metric name: `{sample}` is also exported by field `{first}`"),
+                    format!("duplicate metric name: field `{first}` already exports `{sample}`; rename one with `name = \"…\"`"),
                 );
                 break;
             }

@@ -1,0 +1,441 @@
+//! The `/metrics` server over real sockets on 127.0.0.1 (port 0): routes, negotiation, gzip, and
+//! abuse (garbage, oversized heads, silent and trickling clients, a burst of connections), with
+//! the process's descriptor count checked afterwards and a shutdown that closes the port.
+//!
+//! Tests run one at a time (they share the process's descriptor table); every client has
+//! timeouts, so a server bug fails a test instead of hanging it.
+
+#![cfg(feature = "http")]
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use raft_metrics::http::{Builder, Server};
+use raft_metrics::{Format, Gauge, MetricInfo, Registry};
+
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn registry() -> Arc<Registry> {
+    let registry = Arc::new(Registry::new());
+    registry.counter("http_test_requests_total", "Requests.").unwrap().add(7);
+    let term = registry.register_with::<Gauge, 1>(MetricInfo::new("http_test_term", "Term."), ["node"], ()).unwrap();
+    term.bind(("n1",)).set(3);
+    term.bind(("n2",)).set(4);
+    registry
+}
+
+fn start(registry: &Arc<Registry>, configure: impl FnOnce(Builder) -> Builder) -> Server {
+    configure(Server::builder().bind("127.0.0.1:0").registry(Arc::clone(registry))).start().unwrap()
+}
+
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT)?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Sends `request` and reads until the server closes. A server that answers early and closes may
+/// make the write or a late read fail with a reset: what arrived before it counts.
+fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Vec<u8>> {
+    let mut stream = connect(addr)?;
+    let written = stream.write_all(request);
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(response),
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) if !response.is_empty() => return Ok(response),
+            Err(e) => return Err(written.err().unwrap_or(e)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn parse(bytes: &[u8]) -> Reply {
+        let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head") + 4;
+        let head = String::from_utf8(bytes[..end].to_vec()).expect("an ASCII head");
+        assert!(head.starts_with("HTTP/1.1 "), "{head}");
+        let status = head[9..12].parse().expect("a status code");
+        let reply = Reply { status, head, body: bytes[end..].to_vec() };
+        assert_eq!(reply.header("connection"), Some("close"), "{}", reply.head);
+        reply
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn content_length(&self) -> usize {
+        self.header("content-length").expect("Content-Length").parse().unwrap()
+    }
+
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+}
+
+fn get(addr: SocketAddr, path: &str, headers: &str) -> Reply {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n");
+    Reply::parse(&exchange(addr, request.as_bytes()).unwrap())
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(Iterator::count).unwrap_or(0)
+}
+
+/// Polls `condition` until it holds or `timeout` passes; true if it held.
+fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn assert_serves_metrics(addr: SocketAddr, registry: &Registry) {
+    let reply = get(addr, "/metrics", "");
+    assert_eq!(reply.status, 200, "{}", reply.head);
+    assert_eq!(reply.text(), registry.encode_to_string(Format::Prometheus));
+}
+
+#[test]
+fn get_metrics_serves_the_prometheus_scrape() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let reply = get(server.local_addr(), "/metrics", "");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some(Format::Prometheus.content_type()));
+    assert_eq!(reply.header("content-encoding"), None);
+    assert_eq!(reply.content_length(), reply.body.len());
+    let expected = registry.encode_to_string(Format::Prometheus);
+    assert_eq!(reply.text(), expected);
+    assert!(expected.contains("http_test_term{node=\"n2\"} 4"), "{expected}");
+    raft_metrics::parse::parse(reply.text(), Format::Prometheus).unwrap();
+    // A query string and HTTP/1.0 without Host are fine too.
+    let reply = Reply::parse(&exchange(server.local_addr(), b"GET /metrics?x=1 HTTP/1.0\r\n\r\n").unwrap());
+    assert_eq!(reply.text(), expected);
+}
+
+#[test]
+fn head_returns_the_headers_only() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let reply = Reply::parse(&exchange(server.local_addr(), b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some(Format::Prometheus.content_type()));
+    assert_eq!(reply.content_length(), registry.encode_to_string(Format::Prometheus).len());
+    assert!(reply.body.is_empty());
+}
+
+#[test]
+fn accept_selects_openmetrics() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let prometheus_accept = "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                             version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n";
+    let reply = get(server.local_addr(), "/metrics", prometheus_accept);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some(Format::OpenMetrics.content_type()));
+    assert_eq!(reply.text(), registry.encode_to_string(Format::OpenMetrics));
+    assert!(reply.text().ends_with("# EOF\n"));
+
+    let reply =
+        get(server.local_addr(), "/metrics", "Accept: text/plain;q=0.9, application/openmetrics-text;q=0.5\r\n");
+    assert_eq!(reply.header("content-type"), Some(Format::Prometheus.content_type()));
+    assert_eq!(reply.text(), registry.encode_to_string(Format::Prometheus));
+}
+
+#[test]
+fn accept_encoding_gzip_compresses_the_body() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    for (accept, format) in
+        [("", Format::Prometheus), ("Accept: application/openmetrics-text\r\n", Format::OpenMetrics)]
+    {
+        let reply = get(server.local_addr(), "/metrics", &format!("{accept}Accept-Encoding: br, gzip;q=0.8\r\n"));
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("content-encoding"), Some("gzip"));
+        assert_eq!(reply.header("content-type"), Some(format.content_type()));
+        assert_eq!(reply.content_length(), reply.body.len());
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&reply.body[..]).read_to_string(&mut text).unwrap();
+        assert_eq!(text, registry.encode_to_string(format));
+    }
+    let reply = get(server.local_addr(), "/metrics", "Accept-Encoding: gzip;q=0\r\n");
+    assert_eq!(reply.header("content-encoding"), None);
+}
+
+#[test]
+fn health_unknown_paths_and_methods() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let addr = server.local_addr();
+    let health = get(addr, "/health", "");
+    assert_eq!((health.status, health.text()), (200, "ok"));
+    assert_eq!(get(addr, "/", "").status, 404);
+    assert_eq!(get(addr, "/metrics/extra", "").status, 404);
+    let post =
+        Reply::parse(&exchange(addr, b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").unwrap());
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+    let no_host = Reply::parse(&exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n").unwrap());
+    assert_eq!(no_host.status, 400);
+    let http2 = Reply::parse(&exchange(addr, b"GET /metrics HTTP/2.0\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(http2.status, 505);
+}
+
+/// 400, or a connection closed without a response; never anything else.
+fn assert_refused_as_bad(response: io::Result<Vec<u8>>) {
+    match response {
+        Ok(bytes) if bytes.is_empty() => {}
+        Ok(bytes) => assert_eq!(Reply::parse(&bytes).status, 400),
+        Err(e) => assert!(matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe), "{e}"),
+    }
+}
+
+#[test]
+fn garbage_gets_400_and_the_server_goes_on() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.read_timeout(Duration::from_secs(2)));
+    let addr = server.local_addr();
+    let garbage: [&[u8]; 5] = [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello
+        b"\x00\x00\x00\x00\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\n folded: x\r\n\r\n",
+        b"\xff\xfe\xfd GET / HTTP/1.1\r\n\r\n",
+    ];
+    for bytes in garbage {
+        assert_refused_as_bad(exchange(addr, bytes));
+    }
+    // A client that sends half a request and closes its side gets nothing, and costs nothing.
+    let mut half = connect(addr).unwrap();
+    half.write_all(b"GET /metr").unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(half.read_to_end(&mut rest).unwrap(), 0);
+    assert_serves_metrics(addr, &registry);
+}
+
+#[test]
+fn oversized_requests_get_431() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.max_request_bytes(4096));
+    let addr = server.local_addr();
+    let long_header = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "a".repeat(20_000));
+    assert_eq!(Reply::parse(&exchange(addr, long_header.as_bytes()).unwrap()).status, 431);
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "m".repeat(5000));
+    assert_eq!(Reply::parse(&exchange(addr, long_target.as_bytes()).unwrap()).status, 431);
+    let many_headers = format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{}\r\n", "X: y\r\n".repeat(100));
+    assert_eq!(Reply::parse(&exchange(addr, many_headers.as_bytes()).unwrap()).status, 431);
+    assert_serves_metrics(addr, &registry);
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_read_timeout_while_others_are_served() {
+    let _serial = serial();
+    let registry = registry();
+    let timeout = Duration::from_millis(200);
+    let server = start(&registry, |b| b.workers(2).read_timeout(timeout));
+    let addr = server.local_addr();
+    let started = Instant::now();
+    let mut silent = connect(addr).unwrap();
+    assert_serves_metrics(addr, &registry);
+    let mut buf = [0u8; 64];
+    match silent.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "the server answered a silent client"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let waited = started.elapsed();
+    assert!(waited >= timeout - Duration::from_millis(20), "dropped after {waited:?}");
+    assert!(waited < CLIENT_TIMEOUT, "never dropped");
+    assert_serves_metrics(addr, &registry);
+}
+
+#[test]
+fn a_trickling_client_is_dropped_at_the_deadline() {
+    let _serial = serial();
+    let registry = registry();
+    let timeout = Duration::from_millis(300);
+    let server = start(&registry, |b| b.read_timeout(timeout));
+    let mut client = connect(server.local_addr()).unwrap();
+    // Waiting for the server's answer paces the trickle: one header byte per 20 ms read timeout.
+    client.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let started = Instant::now();
+    client.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let closed = loop {
+        assert!(started.elapsed() < CLIENT_TIMEOUT, "the trickling client was never dropped");
+        if client.write_all(b"X").is_err() {
+            break started.elapsed();
+        }
+        match client.read(&mut buf) {
+            Ok(0) => break started.elapsed(),
+            Ok(_) => panic!("the server answered an incomplete request"),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => break started.elapsed(), // reset
+        }
+    };
+    assert!(closed >= timeout - Duration::from_millis(20), "dropped after {closed:?}");
+    assert_serves_metrics(server.local_addr(), &registry);
+}
+
+#[test]
+fn connections_beyond_the_cap_get_503() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.workers(1).max_connections(1).read_timeout(Duration::from_secs(10)));
+    let addr = server.local_addr();
+    let holder = connect(addr).unwrap();
+    // Connections are accepted in order, so the holder is admitted first and holds the one place.
+    let refused = Reply::parse(&exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.content_length(), refused.body.len());
+    drop(holder);
+    // The worker sees the holder's EOF and frees the place.
+    assert!(eventually(CLIENT_TIMEOUT, || get(addr, "/metrics", "").status == 200));
+}
+
+/// Served (200 with the full scrape) or refused (503, or closed); anything else fails.
+fn scrape_or_refusal(addr: SocketAddr, expected: &str) -> bool {
+    match exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n") {
+        Ok(bytes) if bytes.is_empty() => false,
+        Ok(bytes) => {
+            let reply = Reply::parse(&bytes);
+            match reply.status {
+                200 => {
+                    assert_eq!(reply.text(), expected);
+                    true
+                }
+                503 => false,
+                other => panic!("unexpected status {other}: {}", reply.head),
+            }
+        }
+        Err(e) => {
+            let refused = [io::ErrorKind::ConnectionReset, io::ErrorKind::ConnectionRefused, io::ErrorKind::BrokenPipe];
+            assert!(refused.contains(&e.kind()), "{e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn a_burst_of_concurrent_scrapes_is_served_or_cleanly_refused() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let addr = server.local_addr();
+    let expected = Arc::new(registry.encode_to_string(Format::Prometheus));
+    let barrier = Arc::new(Barrier::new(100));
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let (barrier, expected) = (Arc::clone(&barrier), Arc::clone(&expected));
+            thread::spawn(move || {
+                barrier.wait();
+                scrape_or_refusal(addr, &expected)
+            })
+        })
+        .collect();
+    let served = clients.into_iter().map(|c| c.join().unwrap()).filter(|&served| served).count();
+    assert!(served > 0, "nothing served");
+    assert_serves_metrics(addr, &registry);
+}
+
+#[test]
+fn abuse_leaves_no_descriptors_behind() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.read_timeout(Duration::from_millis(200)).max_request_bytes(1024));
+    let addr = server.local_addr();
+    assert_serves_metrics(addr, &registry);
+    let baseline = open_fds();
+
+    let expected = Arc::new(registry.encode_to_string(Format::Prometheus));
+    let clients: Vec<_> = (0..100)
+        .map(|i| {
+            let expected = Arc::clone(&expected);
+            thread::spawn(move || match i % 4 {
+                0 => drop(scrape_or_refusal(addr, &expected)),
+                1 => drop(exchange(addr, b"\x00garbage\r\n\r\n")),
+                2 => drop(exchange(addr, "GET /metrics HTTP/1.1\r\nX: ".repeat(100).as_bytes())),
+                // Silent: connects, sends nothing, reads until the server gives up.
+                _ => drop(connect(addr).and_then(|mut s| s.read(&mut [0u8; 16]))),
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert_serves_metrics(addr, &registry);
+    let settled = eventually(Duration::from_secs(5), || open_fds() <= baseline + 1);
+    assert!(settled, "descriptors: {} now, {baseline} before", open_fds());
+}
+
+#[test]
+fn shutdown_joins_the_threads_and_closes_the_port() {
+    let _serial = serial();
+    let registry = registry();
+    let baseline = open_fds();
+    // A long read timeout: shutdown must not wait for the silent client below.
+    let server = start(&registry, |b| b.read_timeout(Duration::from_secs(30)));
+    let addr = server.local_addr();
+    assert_serves_metrics(addr, &registry);
+    let mut silent = connect(addr).unwrap();
+    let started = Instant::now();
+    server.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    // The silent client was disconnected, not left waiting.
+    assert!(matches!(silent.read(&mut [0u8; 16]), Ok(0) | Err(_)));
+    drop(silent);
+    assert_eq!(TcpStream::connect(addr).map_err(|e| e.kind()).err(), Some(io::ErrorKind::ConnectionRefused));
+    assert!(open_fds() <= baseline, "descriptors: {} now, {baseline} before", open_fds());
+
+    // Dropping the handle shuts down too.
+    let addr = start(&registry, |b| b).local_addr();
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn start_reports_errors_as_values() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    // The port is taken.
+    let taken = Server::builder().bind(server.local_addr()).start();
+    assert_eq!(taken.err().map(|e| e.kind()), Some(io::ErrorKind::AddrInUse));
+    // An address that does not resolve.
+    assert!(Server::builder().bind("not an address").start().is_err());
+}

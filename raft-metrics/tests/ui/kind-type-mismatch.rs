@@ -1,0 +1,10 @@
+use raft_metrics::{Counter, RaftMetrics};
+
+#[derive(RaftMetrics)]
+struct M {
+    /// Current term.
+    #[metric(gauge)]
+    term: Counter,
+}
+
+fn main() {}
