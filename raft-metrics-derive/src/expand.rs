@@ -315,15 +315,56 @@ fn type_checks(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     if let Some(buckets) = &field.buckets {
         let n = buckets.bounds.len();
         let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
-        checks.extend(quote_spanned!(ty.span()=> const _: () = assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
+        checks.extend(quote_spanned!(ty.span()=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
     }
     if let Some(label) = &field.label {
         let label_ty = &label.ty;
         let message = "the `ByLabel` size N must equal the number of values of the label type";
         checks.extend(quote_spanned!(label_ty.span()=> const _: () = #p::assert_enum_label::<#label_ty>();));
         checks.extend(quote_spanned!(ty.span()=>
-            const _: () = assert!(<#ty as #p::Shape>::LABEL_VALUES == <#label_ty as #p::EnumLabel>::VALUES.len(), #message);
+            const _: () = ::core::assert!(<#ty as #p::Shape>::LABEL_VALUES == <#label_ty as #p::EnumLabel>::VALUES.len(), #message);
         ));
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    /// The expansion of a representative struct, kept as a reviewed golden file. Rewrite it with
+    /// `UPDATE_GOLDEN=1 cargo test -p raft-metrics-derive` and review the diff.
+    #[test]
+    fn golden_expansion() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        let input = std::fs::read_to_string(dir.join("partition.input.rs")).unwrap();
+        let input: syn::DeriveInput = syn::parse_str(&input).unwrap();
+        let file: syn::File = syn::parse2(super::derive(&input)).unwrap();
+        let actual = prettyplease::unparse(&file);
+        let path = dir.join("partition.expanded.rs");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(expected == actual, "the expansion changed; rerun with UPDATE_GOLDEN=1 and review the diff");
+    }
+
+    /// Input that is not a RaftMetrics struct yields compile errors, never a panic.
+    #[test]
+    fn hostile_input_is_an_error_not_a_panic() {
+        for source in [
+            "enum E { A }",
+            "struct S;",
+            "struct S(u32);",
+            "struct S<T> { #[metric(counter)] x: T }",
+            "struct S { #[metric] x: Counter }",
+            "struct S { #[metric(counter(nested))] x: Counter }",
+            "struct S { #[metric(histogram, buckets = exponential(1.0, 0.5, 3))] x: Histogram<3> }",
+            "struct S { #[metric(histogram, buckets = linear(1.0, 1.0, 100000))] x: Histogram<3> }",
+            "#[raft_metrics(labels(x))] struct S { #[metric(counter)] x: Counter }",
+            "#[raft_metrics(max_series = 0)] struct S { /// d\n #[metric(counter)] x: Counter }",
+        ] {
+            let input: syn::DeriveInput = syn::parse_str(source).unwrap();
+            let output = super::derive(&input).to_string();
+            assert!(output.contains("compile_error"), "{source}: {output}");
+        }
+    }
 }
