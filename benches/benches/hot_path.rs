@@ -1,0 +1,318 @@
+//! Recording costs, raft-metrics against its peers, every implementation on the same operation in
+//! the same run. See `benches/README.md` for what each group measures.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use raft_metrics::{Buckets, Counter, MetricInfo, Registry, ShardedCounter, Unit};
+use raft_metrics_benches::labels::{
+    dense_set, sparse_set, DenseLabels, PartitionNo, PcLabels, PcOwnedLabels, SparseLabels,
+};
+use raft_metrics_benches::partitions::metrics_recorder;
+use raft_metrics_benches::{bucket_bounds, BUCKETS, OBSERVATIONS, PARTITIONS, TOPIC};
+
+/// The partition of the labelled benches.
+const PARTITION: u32 = 7;
+
+fn raft_buckets() -> Buckets {
+    Buckets::exponential(0.0005, 2.0, BUCKETS).expect("valid buckets")
+}
+
+fn prom_histogram_opts(name: &str) -> prometheus::HistogramOpts {
+    prometheus::HistogramOpts::new(name, "Benchmark histogram.").buckets(bucket_bounds().to_vec())
+}
+
+fn counter_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("counter_inc");
+
+    let atomic = AtomicU64::new(0);
+    g.bench_function("raw_atomic_fetch_add", |b| {
+        b.iter(|| {
+            black_box(&atomic).fetch_add(1, Ordering::Relaxed);
+        });
+    });
+
+    let mut plain = 0u64;
+    g.bench_function("plain_u64_add", |b| b.iter(|| *black_box(&mut plain) += 1));
+
+    let registry = Registry::new();
+    let shared = registry.counter("bench_counter_total", "Benchmark counter.").expect("register");
+    g.bench_function("raft_metrics_shared", |b| b.iter(|| black_box(&shared).inc()));
+
+    let family = registry
+        .register_with::<Counter, 2>(
+            MetricInfo::new("bench_exclusive_total", "Benchmark counter."),
+            ["topic", "partition"],
+            (),
+        )
+        .expect("register");
+    let exclusive = family.claim((TOPIC, PARTITION + 1)).expect("claim");
+    g.bench_function("raft_metrics_exclusive_local", |b| {
+        b.iter(|| black_box(&exclusive).local().inc());
+    });
+
+    let prom = prometheus::IntCounter::new("bench_counter_total", "Benchmark counter.").expect("prometheus counter");
+    g.bench_function("prometheus", |b| b.iter(|| black_box(&prom).inc()));
+
+    let pc: prometheus_client::metrics::counter::Counter = Default::default();
+    g.bench_function("prometheus_client", |b| {
+        b.iter(|| {
+            black_box(&pc).inc();
+        });
+    });
+
+    let recorder = metrics_recorder();
+    let mc = metrics::with_local_recorder(&recorder, || metrics::counter!("bench_counter_total"));
+    g.bench_function("metrics_exporter_prometheus", |b| {
+        b.iter(|| black_box(&mc).increment(1));
+    });
+
+    let measured = measured::Counter::new();
+    g.bench_function("measured", |b| b.iter(|| black_box(&measured).inc()));
+
+    g.finish();
+}
+
+/// Benches `observe` fed with [`OBSERVATIONS`] in turn.
+fn bench_observe(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, observe: impl Fn(f64)) {
+    let values = black_box(OBSERVATIONS);
+    g.bench_function(name, |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % values.len();
+            observe(values[i]);
+        });
+    });
+}
+
+fn histogram_observe(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram_observe");
+
+    let registry = Registry::new();
+    let shared = registry
+        .histogram::<BUCKETS, 0>(
+            MetricInfo::new("bench_latency_seconds", "Benchmark histogram.").unit(Unit::Seconds),
+            [],
+            raft_buckets(),
+        )
+        .expect("register")
+        .bind(());
+    bench_observe(&mut g, "raft_metrics_shared", |v| black_box(&shared).observe(v));
+
+    let exclusive = registry
+        .histogram::<BUCKETS, 0>(
+            MetricInfo::new("bench_exclusive_seconds", "Benchmark histogram.").unit(Unit::Seconds),
+            [],
+            raft_buckets(),
+        )
+        .expect("register")
+        .claim(())
+        .expect("claim");
+    bench_observe(&mut g, "raft_metrics_exclusive_local", |v| {
+        black_box(&exclusive).local().observe(v);
+    });
+
+    let prom =
+        prometheus::Histogram::with_opts(prom_histogram_opts("bench_latency_seconds")).expect("prometheus histogram");
+    bench_observe(&mut g, "prometheus", |v| black_box(&prom).observe(v));
+
+    let pc = prometheus_client::metrics::histogram::Histogram::new(bucket_bounds());
+    bench_observe(&mut g, "prometheus_client", |v| black_box(&pc).observe(v));
+
+    // The exporter's histogram handle appends raw samples to a lock-free queue; bucketing happens
+    // later, when `run_upkeep` (or a render) drains the queue. Two figures: the record call alone
+    // (upkeep run untimed after each sample, so the queue does not grow without bound), and the
+    // record call plus its share of the upkeep that buckets it.
+    let recorder = metrics_recorder();
+    let handle = recorder.handle();
+    let mh = metrics::with_local_recorder(&recorder, || metrics::histogram!("bench_latency_seconds"));
+    let values = black_box(OBSERVATIONS);
+    for (name, upkeep_timed) in
+        [("metrics_exporter_prometheus", false), ("metrics_exporter_prometheus_incl_upkeep", true)]
+    {
+        g.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    i = (i + 1) % values.len();
+                    black_box(&mh).record(values[i]);
+                }
+                let recorded = start.elapsed();
+                handle.run_upkeep();
+                if upkeep_timed {
+                    start.elapsed()
+                } else {
+                    recorded
+                }
+            });
+        });
+    }
+
+    let measured = measured::Histogram::<BUCKETS>::with_metadata(
+        measured::metric::histogram::Thresholds::with_buckets(bucket_bounds()),
+    );
+    bench_observe(&mut g, "measured", |v| black_box(&measured).observe(v));
+
+    g.finish();
+}
+
+fn labelled_inc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("labelled_inc");
+    let labels = ["topic", "partition"];
+
+    // Every closure resolves `{topic="orders", partition=7}` from a `&str` and a `u32` on every
+    // iteration; each series was created beforehand, so all measure the cache-hit path.
+
+    let registry = Registry::new();
+    let family = registry
+        .register_with::<Counter, 2>(MetricInfo::new("bench_labelled_total", "Benchmark counter."), labels, ())
+        .expect("register");
+    family.get((TOPIC, PARTITION)).inc();
+    g.bench_function("raft_metrics", |b| {
+        b.iter(|| family.get((black_box(TOPIC), black_box(PARTITION))).inc());
+    });
+
+    let prom =
+        prometheus::IntCounterVec::new(prometheus::Opts::new("bench_labelled_total", "Benchmark counter."), &labels)
+            .expect("prometheus counter vec");
+    prom.with_label_values(&[TOPIC, "7"]).inc();
+    g.bench_function("prometheus", |b| {
+        b.iter(|| {
+            let mut partition = itoa::Buffer::new();
+            prom.with_label_values(&[black_box(TOPIC), partition.format(black_box(PARTITION))]).inc();
+        });
+    });
+
+    let pc =
+        prometheus_client::metrics::family::Family::<PcLabels, prometheus_client::metrics::counter::Counter>::default();
+    pc.get_or_create(&PcLabels { topic: TOPIC, partition: PARTITION }).inc();
+    g.bench_function("prometheus_client", |b| {
+        b.iter(|| {
+            pc.get_or_create(&PcLabels { topic: black_box(TOPIC), partition: black_box(PARTITION) }).inc();
+        });
+    });
+
+    let pc_owned = prometheus_client::metrics::family::Family::<
+        PcOwnedLabels,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    pc_owned.get_or_create(&PcOwnedLabels { topic: TOPIC.to_owned(), partition: PARTITION }).inc();
+    g.bench_function("prometheus_client_owned_topic", |b| {
+        b.iter(|| {
+            pc_owned
+                .get_or_create(&PcOwnedLabels { topic: black_box(TOPIC).to_owned(), partition: black_box(PARTITION) })
+                .inc();
+        });
+    });
+
+    let recorder = metrics_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("bench_labelled_total", "topic" => TOPIC, "partition" => "7").increment(1);
+        g.bench_function("metrics_exporter_prometheus", |b| {
+            b.iter(|| {
+                let mut partition = itoa::Buffer::new();
+                metrics::counter!(
+                    "bench_labelled_total",
+                    "topic" => black_box(TOPIC),
+                    "partition" => partition.format(black_box(PARTITION)).to_owned()
+                )
+                .increment(1);
+            });
+        });
+    });
+
+    let dense = measured::CounterVec::with_label_set(dense_set(&[TOPIC], PARTITIONS));
+    dense.inc(DenseLabels { topic: TOPIC, partition: PartitionNo(PARTITION) });
+    g.bench_function("measured_dense", |b| {
+        b.iter(|| {
+            dense.inc(DenseLabels { topic: black_box(TOPIC), partition: PartitionNo(black_box(PARTITION)) });
+        });
+    });
+
+    let sparse = measured::CounterVec::with_label_set(sparse_set(PARTITIONS));
+    sparse.inc(SparseLabels { topic: TOPIC, partition: PartitionNo(PARTITION) });
+    g.bench_function("measured_sparse", |b| {
+        b.iter(|| {
+            sparse.inc(SparseLabels { topic: black_box(TOPIC), partition: PartitionNo(black_box(PARTITION)) });
+        });
+    });
+
+    g.finish();
+}
+
+/// Runs `op` `iters` times on each of two threads released together; returns the wall time from
+/// the first thread's start to the last thread's end (thread spawning is not timed).
+fn two_threads(iters: u64, op: &(impl Fn() + Sync)) -> Duration {
+    let barrier = Barrier::new(2);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        op();
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().expect("two spans");
+    let end = spans.iter().map(|s| s.1).max().expect("two spans");
+    end - start
+}
+
+fn bench_contended(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, op: impl Fn() + Sync) {
+    g.bench_function(name, |b| b.iter_custom(|iters| two_threads(iters, &op)));
+}
+
+fn contended_inc_2_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("contended_inc_2_threads");
+    // One criterion iteration = one increment on each of the two threads: the reported time is
+    // the wall time per increment as each thread sees it, and the throughput counts both.
+    g.throughput(Throughput::Elements(2));
+
+    let atomic = AtomicU64::new(0);
+    bench_contended(&mut g, "raw_atomic_fetch_add", || {
+        black_box(&atomic).fetch_add(1, Ordering::Relaxed);
+    });
+
+    let registry = Registry::new();
+    let sharded = registry
+        .register_with::<ShardedCounter, 0>(MetricInfo::new("bench_sharded_total", "Benchmark counter."), [], ())
+        .expect("register")
+        .bind(());
+    bench_contended(&mut g, "raft_metrics_sharded", || black_box(&sharded).inc());
+
+    let shared = registry.counter("bench_counter_total", "Benchmark counter.").expect("register");
+    bench_contended(&mut g, "raft_metrics_shared", || black_box(&shared).inc());
+
+    let prom = prometheus::IntCounter::new("bench_counter_total", "Benchmark counter.").expect("prometheus counter");
+    bench_contended(&mut g, "prometheus", || black_box(&prom).inc());
+
+    let pc: prometheus_client::metrics::counter::Counter = Default::default();
+    bench_contended(&mut g, "prometheus_client", || {
+        black_box(&pc).inc();
+    });
+
+    let recorder = metrics_recorder();
+    let mc = metrics::with_local_recorder(&recorder, || metrics::counter!("bench_counter_total"));
+    bench_contended(&mut g, "metrics_exporter_prometheus", || {
+        black_box(&mc).increment(1);
+    });
+
+    let measured = measured::Counter::new();
+    bench_contended(&mut g, "measured", || black_box(&measured).inc());
+
+    g.finish();
+}
+
+criterion_group!(benches, counter_inc, histogram_observe, labelled_inc, contended_inc_2_threads);
+criterion_main!(benches);
