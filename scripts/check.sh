@@ -17,13 +17,13 @@ step "format"
 cargo fmt --all -- --check
 
 step "clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "docs"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 
 step "tests"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 step "example exposition passes promtool"
 cargo run -q --locked -p raft-metrics --example exposition > target/exposition.prom

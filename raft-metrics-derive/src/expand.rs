@@ -315,7 +315,9 @@ fn type_checks(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     if let Some(buckets) = &field.buckets {
         let n = buckets.bounds.len();
         let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
-        checks.extend(quote_spanned!(ty.span()=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
+        checks.extend(
+            quote_spanned!(ty.span()=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);),
+        );
     }
     if let Some(label) = &field.label {
         let label_ty = &label.ty;

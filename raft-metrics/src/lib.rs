@@ -69,11 +69,11 @@ mod sync;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use derive_docs::{LabelValue, RaftMetrics};
 pub use cell::{
     Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
     SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
 };
+pub use derive_docs::{LabelValue, RaftMetrics};
 pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,

@@ -14,7 +14,7 @@ pub(crate) use loom::sync::atomic::{
 /// Process-wide statics that loom cannot construct in a `static` and need not model: they hand
 /// out identities, they publish no memory.
 pub(crate) mod unmodeled {
-    pub(crate) use core::sync::atomic::AtomicUsize;
+    pub(crate) use core::sync::atomic::{AtomicU64, AtomicUsize};
 }
 
 /// Gives up the time slice while a scraper waits for a rare in-flight histogram drain.

@@ -6,7 +6,8 @@
 //! bucket's observations, as a fixed-point integer, in the low 40 bits. Observing adds
 //! `1 << 40 | fixed(v)` to the bucket's word: the count and the sum move together in one locked
 //! instruction. The previous value tells the observer when either field passed half its range;
-//! that observer then *drains* the word (swaps it to zero) into 64-bit *spilled* totals. Drains
+//! that observer then *drains* the word (swaps it to zero) into 64-bit *spilled* totals, allocated
+//! on the first drain (a histogram that never drains stays 13 words for 12 buckets). Drains
 //! happen once per 2^23 observations per bucket, or per 2^39 sum units, so their cost vanishes.
 //!
 //! A weighted observation (`observe_n`, used by sampling) adds `n << 40 | fixed(n·v)` the same
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crate::encode::SampleWriter;
 use crate::metric::{Metric, MetricKind};
-use crate::sync::{fence, yield_now, AtomicI64, AtomicU64, Ordering};
+use crate::sync::{fence, yield_now, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 
 use super::Local;
 
@@ -304,8 +305,9 @@ impl<const N: usize> Row<N> {
 /// ```
 pub struct Histogram<const N: usize> {
     packed: Row<N>,
-    spilled: Row<N>,
-    spilled_sum: AtomicI64,
+    /// Allocated by the first drain or spilled observation: most histograms never need it, and
+    /// keeping it out of line halves a histogram's size.
+    spill: AtomicPtr<Spill<N>>,
     drain_stamp: AtomicU64,
     buckets: Arc<Buckets>,
 }
@@ -324,10 +326,40 @@ impl<const N: usize> Histogram<N> {
     fn from_checked(buckets: Arc<Buckets>) -> Self {
         Self {
             packed: Row::new(),
-            spilled: Row::new(),
-            spilled_sum: AtomicI64::new(0),
+            spill: AtomicPtr::new(core::ptr::null_mut()),
             drain_stamp: AtomicU64::new(0),
             buckets,
+        }
+    }
+
+    /// The spilled totals, allocating them on first use.
+    #[inline]
+    fn spill(&self) -> &Spill<N> {
+        self.spill_if_any().unwrap_or_else(|| self.allocate_spill())
+    }
+
+    #[inline]
+    fn spill_if_any(&self) -> Option<&Spill<N>> {
+        // Acquire: pairs with the AcqRel publish in `allocate_spill`: the zeroed words are visible.
+        let spill = self.spill.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in `allocate_spill` and is freed
+        // only in `Drop`, which cannot run while `&self` is borrowed.
+        (!spill.is_null()).then(|| unsafe { &*spill })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate_spill(&self) -> &Spill<N> {
+        let fresh = Box::into_raw(Box::new(Spill { counts: Row::new(), sum: AtomicI64::new(0) }));
+        match self.spill.compare_exchange(core::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: we just published `fresh`; it lives until `Drop` (see `spill_if_any`).
+            Ok(_) => unsafe { &*fresh },
+            Err(existing) => {
+                // SAFETY: `fresh` lost the race and was never shared; we still own it.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: the winner's pointer, live until `Drop` as above.
+                unsafe { &*existing }
+            }
         }
     }
 
@@ -429,10 +461,12 @@ impl<const N: usize> Histogram<N> {
                 yield_now();
                 continue;
             }
-            let mut sum = self.spilled_sum.load(Ordering::Relaxed);
-            for ((count, packed), spilled) in counts.iter_mut().zip(self.packed.words()).zip(self.spilled.words()) {
+            let spill = self.spill_if_any();
+            let mut sum = spill.map_or(0, |s| s.sum.load(Ordering::Relaxed));
+            for (index, (count, packed)) in counts.iter_mut().zip(self.packed.words()).enumerate() {
                 let word = packed.load(Ordering::Relaxed);
-                *count = spilled.load(Ordering::Relaxed).wrapping_add(word >> SUM_BITS);
+                let spilled = spill.map_or(0, |s| s.counts.words()[index].load(Ordering::Relaxed));
+                *count = spilled.wrapping_add(word >> SUM_BITS);
                 #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
                 let part = (word & SUM_MASK) as i64;
                 sum = sum.wrapping_add(part);
@@ -449,12 +483,13 @@ impl<const N: usize> Histogram<N> {
     #[cold]
     #[inline(never)]
     fn observe_spilled(&self, index: usize, scaled: f64, n: u64) {
-        self.spilled.words()[index].fetch_add(n, Ordering::Relaxed);
+        let spill = self.spill();
+        spill.counts.words()[index].fetch_add(n, Ordering::Relaxed);
         if scaled.is_finite() {
             // `as` saturates beyond the i64 range; NaN and infinities never reach here.
             #[allow(clippy::cast_possible_truncation)]
             let units = scaled.round() as i64;
-            self.spilled_sum.fetch_add(units, Ordering::Relaxed);
+            spill.sum.fetch_add(units, Ordering::Relaxed);
         }
     }
 
@@ -462,13 +497,15 @@ impl<const N: usize> Histogram<N> {
     #[cold]
     #[inline(never)]
     fn drain(&self, index: usize) {
+        // Allocated before the stamp moves, so a reader never waits on an allocation.
+        let spill = self.spill();
         self.drain_stamp.fetch_add(DRAIN_START, Ordering::Relaxed);
         // Release fence: a reader that sees any move below also sees the start above.
         fence(Ordering::Release);
         let moved = self.packed.words()[index].swap(0, Ordering::Relaxed);
-        self.spilled.words()[index].fetch_add(moved >> SUM_BITS, Ordering::Relaxed);
+        spill.counts.words()[index].fetch_add(moved >> SUM_BITS, Ordering::Relaxed);
         #[allow(clippy::cast_possible_wrap)] // the field is 40 bits wide
-        self.spilled_sum.fetch_add((moved & SUM_MASK) as i64, Ordering::Relaxed);
+        spill.sum.fetch_add((moved & SUM_MASK) as i64, Ordering::Relaxed);
         // Release: a reader that sees the end sees the moves.
         self.drain_stamp.fetch_add(DRAIN_END, Ordering::Release);
     }
@@ -567,6 +604,22 @@ fn check_len<const N: usize>(buckets: &Buckets) -> Result<(), BucketsError> {
     }
 }
 
+/// Per-bucket counts and the sum moved out of the packed words.
+struct Spill<const N: usize> {
+    counts: Row<N>,
+    sum: AtomicI64,
+}
+
+impl<const N: usize> Drop for Histogram<N> {
+    fn drop(&mut self) {
+        let spill = self.spill.load(Ordering::Acquire);
+        if !spill.is_null() {
+            // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no reader is left.
+            drop(unsafe { Box::from_raw(spill) });
+        }
+    }
+}
+
 /// Counts and sum of a histogram, read together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSnapshot {
@@ -589,10 +642,15 @@ impl<const N: usize> Metric for Histogram<N> {
     }
 
     fn reset(&self) {
-        for word in self.packed.words().iter().chain(self.spilled.words()) {
+        for word in self.packed.words() {
             word.store(0, Ordering::Relaxed);
         }
-        self.spilled_sum.store(0, Ordering::Relaxed);
+        if let Some(spill) = self.spill_if_any() {
+            for word in spill.counts.words() {
+                word.store(0, Ordering::Relaxed);
+            }
+            spill.sum.store(0, Ordering::Relaxed);
+        }
     }
 
     fn encode(&self, _layout: &Arc<Buckets>, out: &mut SampleWriter<'_>) {
@@ -691,7 +749,8 @@ mod tests {
         assert!((h.sum() - 1e10).abs() < 1.0, "sum {}", h.sum());
         assert_eq!(owned.count(), (1 << 23) + 5);
         assert!((owned.sum() - 0.25 * f64::from((1 << 23) + 5)).abs() < 1.0);
-        assert!(owned.spilled.words()[0].load(Ordering::Relaxed) > 0, "a drain happened");
+        assert!(owned.spill_if_any().unwrap().counts.words()[0].load(Ordering::Relaxed) > 0, "a drain happened");
+        assert!(histogram([1.0]).spill_if_any().is_none(), "no spill until one is needed");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! A family: one group of metrics (see [`Group`]), its label names, and a growing set of series.
 
+#[cfg(not(loom))]
+mod cache;
 mod handle;
 mod index;
 mod series;
@@ -54,6 +56,11 @@ pub(crate) struct FamilyInner<G: Group> {
     table: AtomicPtr<Table<G>>,
     live: AtomicUsize,
     overflowed: AtomicU64,
+    /// Process-unique, never reused: names this family in the per-thread lookup cache.
+    #[cfg_attr(loom, allow(dead_code))]
+    id: u64,
+    /// Removals so far; a change invalidates this family's per-thread cache entries.
+    removals: AtomicU64,
     state: Mutex<State<G>>,
 }
 
@@ -81,6 +88,12 @@ impl<G> State<G> {
     fn oldest_scrape(&self) -> u64 {
         self.active_scrapes.iter().copied().min().unwrap_or(u64::MAX)
     }
+}
+
+fn next_family_id() -> u64 {
+    static NEXT: crate::sync::unmodeled::AtomicU64 = crate::sync::unmodeled::AtomicU64::new(1);
+    // Relaxed: only uniqueness matters.
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A per-family hash seed, so no caller can aim label values at a fingerprint collision.
@@ -113,6 +126,8 @@ impl<G: Group> FamilyInner<G> {
             table: AtomicPtr::new(current),
             live: AtomicUsize::new(0),
             overflowed: AtomicU64::new(0),
+            id: next_family_id(),
+            removals: AtomicU64::new(0),
             state: Mutex::new(State {
                 slab: Vec::new(),
                 labels: Vec::new(),
@@ -142,9 +157,34 @@ impl<G: Group> FamilyInner<G> {
     }
 
     /// Finds or creates the series for `values`; past the bound, the overflow series.
-    #[inline]
+    // Always inlined: with the key's words in registers, a cache hit is a handful of compares.
+    #[inline(always)]
     pub(crate) fn resolve<const N: usize>(&self, values: &impl LabelValues<N>) -> &Series<G> {
-        let fingerprint = self.fingerprint(values);
+        let mut key = KeyBuilder::new();
+        values.feed(&mut key);
+        #[cfg(not(loom))]
+        if let Some(words) = key.cache_key() {
+            // Relaxed: a stale count can only reuse an entry as an uncached racing lookup would.
+            let removals = self.removals.load(Ordering::Relaxed);
+            if let Some(series) = cache::get(self.id, removals, words) {
+                // SAFETY: entries are only returned to the family (unique id) that stored them,
+                // and they point into this family's slab, which lives as long as `self`.
+                return unsafe { &*series.cast::<Series<G>>() };
+            }
+            let overflowed = self.overflowed.load(Ordering::Relaxed);
+            let series = self.resolve_key(values, &key);
+            // The overflow series is not cached, so every refused lookup is counted.
+            if self.overflowed.load(Ordering::Relaxed) == overflowed {
+                cache::put(self.id, removals, words, core::ptr::from_ref(series).cast());
+            }
+            return series;
+        }
+        self.resolve_key(values, &key)
+    }
+
+    #[inline]
+    fn resolve_key<const N: usize>(&self, values: &impl LabelValues<N>, key: &KeyBuilder) -> &Series<G> {
+        let fingerprint = key.finish(self.seed);
         match self.find(fingerprint) {
             Some(series) => series,
             None => self.resolve_locked(values, fingerprint),
@@ -294,6 +334,8 @@ impl<G: Group> FamilyInner<G> {
         state.labels[slot] = None;
         let clock = state.scrape_clock;
         state.retired.push_back((slot, clock));
+        // Relaxed: invalidates per-thread cache entries; see `cache` for the race it leaves.
+        self.removals.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_sub(1, Ordering::Relaxed);
         true
     }

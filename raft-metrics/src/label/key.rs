@@ -24,48 +24,69 @@ impl Fingerprint {
     }
 }
 
-const BUFFER: usize = 64;
-/// Strings longer than this are fed as their own 128-bit digest, so a key never needs the heap.
-const INLINE_STRING: usize = 40;
-const TAG_INT: u8 = 1;
-const TAG_STR: u8 = 2;
-const TAG_LONG_STR: u8 = 3;
+/// Words gathered before they are folded into the running hash.
+const WORDS: usize = 8;
+/// Keys up to this many words are cached per thread (see `family::cache`): two strings of up to
+/// 16 bytes and an integer, or one string of up to 32 bytes and an integer.
+pub(crate) const CACHE_KEY_WORDS: usize = 8;
+const TAG_INT: u64 = 1;
+const TAG_SHORT_STR: u64 = 2;
+const TAG_STR: u64 = 3;
+const TAG_LONG_STR: u64 = 4;
 
-/// Builds a [`Fingerprint`] from label values on the stack, without allocating.
+/// Builds a [`Fingerprint`] from label values on the stack, without allocating or calling into
+/// libc: values become 64-bit words (a tag word carrying the kind and length, then the content),
+/// so the encoding of a tuple is prefix-free — `("a", "bc")` and `("ab", "c")` differ.
 ///
-/// Each value is written with a tag and its length, so the encoding of a tuple is prefix-free:
-/// `("a", "bc")` and `("ab", "c")` feed different bytes.
+/// Strings up to 32 bytes are taken in as overlapping unaligned words (which, with the length,
+/// determine every byte); longer ones as their 128-bit digest.
 #[derive(Debug)]
 pub struct KeyBuilder {
-    buffer: [u8; BUFFER],
+    words: [u64; WORDS],
     len: usize,
-    /// Hash of everything already flushed out of `buffer`.
+    /// Hash of everything already folded out of `words`; 0 while nothing was.
     chain: u64,
 }
 
 impl KeyBuilder {
-    pub(crate) fn new() -> Self {
-        Self { buffer: [0; BUFFER], len: 0, chain: 0 }
+    /// An empty key.
+    #[allow(clippy::new_without_default)] // a key is built, not defaulted
+    pub fn new() -> Self {
+        Self { words: [0; WORDS], len: 0, chain: 0 }
     }
 
     /// Feeds an integer value.
-    #[inline]
+    #[inline(always)]
     pub fn int(&mut self, v: u64) {
-        let mut record = [0u8; 9];
-        record[0] = TAG_INT;
-        record[1..].copy_from_slice(&v.to_le_bytes());
-        self.push(&record);
+        self.push(TAG_INT);
+        self.push(v);
     }
 
     /// Feeds a string value.
-    #[inline]
+    #[inline(always)]
     pub fn str(&mut self, v: &str) {
         let bytes = v.as_bytes();
-        if bytes.len() <= INLINE_STRING {
-            // INLINE_STRING < 256, so the length fits one byte.
-            #[allow(clippy::cast_possible_truncation)]
-            self.push(&[TAG_STR, bytes.len() as u8]);
-            self.push(bytes);
+        let n = bytes.len();
+        let tag = (n as u64) << 8;
+        if n <= 16 {
+            let (low, high) = if n >= 8 {
+                (word64(bytes, 0), word64(bytes, n - 8))
+            } else if n >= 4 {
+                (word32(bytes, 0) | word32(bytes, n - 4) << 32, 0)
+            } else if n > 0 {
+                (u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16, 0)
+            } else {
+                (0, 0)
+            };
+            self.push(TAG_SHORT_STR | tag);
+            self.push(low);
+            self.push(high);
+        } else if n <= 32 {
+            self.push(TAG_STR | tag);
+            self.push(word64(bytes, 0));
+            self.push(word64(bytes, 8));
+            self.push(word64(bytes, n - 16));
+            self.push(word64(bytes, n - 8));
         } else {
             self.long_str(bytes);
         }
@@ -73,34 +94,59 @@ impl KeyBuilder {
 
     #[cold]
     fn long_str(&mut self, bytes: &[u8]) {
-        let mut record = [0u8; 25];
-        record[0] = TAG_LONG_STR;
-        record[1..17].copy_from_slice(&xxh3_128(bytes).to_le_bytes());
-        record[17..].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-        self.push(&record);
+        let digest = xxh3_128(bytes);
+        self.push(TAG_LONG_STR | (bytes.len() as u64) << 8);
+        // Truncations split the digest into its two halves.
+        #[allow(clippy::cast_possible_truncation)]
+        self.push(digest as u64);
+        #[allow(clippy::cast_possible_truncation)]
+        self.push((digest >> 64) as u64);
     }
 
-    #[inline]
-    fn push(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > BUFFER {
-            self.flush();
+    #[inline(always)]
+    fn push(&mut self, word: u64) {
+        if self.len == WORDS {
+            self.fold();
         }
-        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+        self.words[self.len] = word;
+        self.len += 1;
     }
 
     #[cold]
-    fn flush(&mut self) {
+    fn fold(&mut self) {
         #[allow(clippy::cast_possible_truncation)] // folding 128 bits into a 64-bit chain seed
-        let folded = xxh3_128_with_seed(&self.buffer[..self.len], self.chain) as u64;
-        self.chain = folded ^ 0x9e37_79b9_7f4a_7c15;
+        let folded = xxh3_128_with_seed(as_bytes(&self.words[..self.len]), self.chain) as u64;
+        self.chain = folded | 1;
         self.len = 0;
+    }
+
+    /// The key's words, zero-padded, when it fits the per-thread cache.
+    #[inline(always)]
+    pub(crate) fn cache_key(&self) -> Option<&[u64; CACHE_KEY_WORDS]> {
+        (self.chain == 0).then_some(&self.words)
     }
 
     #[inline]
     pub(crate) fn finish(&self, seed: u64) -> Fingerprint {
-        Fingerprint(xxh3_128_with_seed(&self.buffer[..self.len], seed ^ self.chain))
+        Fingerprint(xxh3_128_with_seed(as_bytes(&self.words[..self.len]), seed ^ self.chain))
     }
+}
+
+#[inline(always)]
+fn word64(bytes: &[u8], at: usize) -> u64 {
+    bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+}
+
+#[inline(always)]
+fn word32(bytes: &[u8], at: usize) -> u64 {
+    bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+}
+
+#[inline]
+fn as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: any initialised `u64`s are valid bytes; the slice covers exactly their memory
+    // (`size_of_val` bytes) with `u8`'s alignment of 1, and borrows them for the same lifetime.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -112,6 +158,23 @@ mod tests {
         let mut key = KeyBuilder::new();
         values.feed(&mut key);
         key.finish(42)
+    }
+
+    /// Every string length of the inline paths, each byte position changed: all distinct.
+    #[test]
+    fn inline_strings_are_taken_in_whole() {
+        let base = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..=34 {
+            let s = &base[..n];
+            assert!(seen.insert(fp((s,))), "length {n}");
+            for i in 0..n {
+                let mut changed = s.as_bytes().to_vec();
+                changed[i] = b'#';
+                let changed = String::from_utf8(changed).unwrap();
+                assert!(seen.insert(fp((changed.as_str(),))), "length {n}, byte {i}");
+            }
+        }
     }
 
     #[test]
@@ -132,6 +195,9 @@ mod tests {
         let many: [&str; 6] = ["abcdefghijklmnopqrstuvwxyz0123456789"; 6];
         let mut other = many;
         other[5] = "abcdefghijklmnopqrstuvwxyz012345678Z";
-        assert_ne!(fp(many), fp(other), "flushed prefixes still count");
+        assert_ne!(fp(many), fp(other), "folded prefixes still count");
+        let mut first = many;
+        first[0] = "Abcdefghijklmnopqrstuvwxyz0123456789";
+        assert_ne!(fp(many), fp(first), "the first value counts after folding");
     }
 }

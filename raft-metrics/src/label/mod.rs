@@ -3,6 +3,7 @@
 
 mod key;
 
+pub(crate) use key::CACHE_KEY_WORDS;
 pub use key::{Fingerprint, KeyBuilder};
 
 /// A label whose values are known at compile time: an enum that indexes an array of cells.
@@ -27,7 +28,7 @@ pub trait LabelValue {
 }
 
 impl LabelValue for str {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.str(self);
     }
@@ -37,7 +38,7 @@ impl LabelValue for str {
 }
 
 impl LabelValue for &str {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.str(self);
     }
@@ -47,7 +48,7 @@ impl LabelValue for &str {
 }
 
 impl LabelValue for String {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.str(self);
     }
@@ -57,7 +58,7 @@ impl LabelValue for String {
 }
 
 impl LabelValue for &String {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.str(self);
     }
@@ -67,7 +68,7 @@ impl LabelValue for &String {
 }
 
 impl LabelValue for bool {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.int(u64::from(*self));
     }
@@ -79,7 +80,7 @@ impl LabelValue for bool {
 macro_rules! unsigned_label {
     ($($t:ty),*) => {$(
         impl LabelValue for $t {
-            #[inline]
+            #[inline(always)]
             fn feed(&self, key: &mut KeyBuilder) {
                 key.int(*self as u64);
             }
@@ -92,7 +93,7 @@ macro_rules! unsigned_label {
 macro_rules! signed_label {
     ($($t:ty),*) => {$(
         impl LabelValue for $t {
-            #[inline]
+            #[inline(always)]
             fn feed(&self, key: &mut KeyBuilder) {
                 // Signed and unsigned values never share a family position, so the same bits
                 // for -1 and u64::MAX cannot collide.
@@ -109,7 +110,7 @@ unsigned_label!(u8, u16, u32, u64, usize);
 signed_label!(i8, i16, i32, i64, isize);
 
 impl<E: EnumLabel> LabelValue for E {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         key.int(self.index() as u64);
     }
@@ -130,13 +131,13 @@ pub trait LabelValues<const N: usize> {
 }
 
 impl LabelValues<0> for () {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, _key: &mut KeyBuilder) {}
     fn for_each(&self, _f: &mut dyn FnMut(&dyn LabelValue)) {}
 }
 
 impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
-    #[inline]
+    #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
         self.iter().for_each(|v| v.feed(key));
     }
@@ -148,7 +149,7 @@ impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
 macro_rules! tuple_labels {
     ($n:literal: $($name:ident $idx:tt),+) => {
         impl<$($name: LabelValue),+> LabelValues<$n> for ($($name,)+) {
-            #[inline]
+            #[inline(always)]
             fn feed(&self, key: &mut KeyBuilder) {
                 $(self.$idx.feed(key);)+
             }
