@@ -1,7 +1,7 @@
 //! Implementation detail of `raft-metrics`: see `raft_metrics::RaftMetrics` for the documentation.
 //!
-//! Data flows one way: attribute syntax ([`attr`]) → validated model ([`ast`], [`valid`]) →
-//! tokens ([`expand`]). Errors are collected ([`ctxt`]) so one build reports all of them.
+//! Data flows one way: attribute syntax (`attr`) → validated model (`ast`, `valid`) →
+//! tokens (`expand`). Errors are collected (`ctxt`) so one build reports all of them.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::module_name_repetitions, clippy::too_many_lines, clippy::needless_pass_by_value)]
