@@ -25,10 +25,16 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lock
 step "tests"
 cargo test --workspace --all-features --locked
 
-step "example exposition passes promtool"
+step "examples pass promtool silently"
+promtool_silent() {
+  local output
+  output=$(promtool check metrics < "$1" 2>&1) || { echo "$1: $output"; exit 1; }
+  if [ -n "$output" ]; then echo "$1: promtool: $output"; exit 1; fi
+}
 cargo run -q --locked -p raft-metrics --example exposition > target/exposition.prom
-promtool_output=$(promtool check metrics < target/exposition.prom 2>&1) || { echo "$promtool_output"; exit 1; }
-if [ -n "$promtool_output" ]; then echo "promtool: $promtool_output"; exit 1; fi
+promtool_silent target/exposition.prom
+cargo run -q --locked -p raft-metrics --example seed_guide > target/seed_guide.prom
+promtool_silent target/seed_guide.prom
 cargo run -q --locked -p raft-metrics --example exposition -- --openmetrics > target/exposition.om
 tail -n 1 target/exposition.om | grep -qx '# EOF'
 

@@ -61,6 +61,7 @@ pub mod http;
 mod label;
 mod metric;
 mod name;
+pub mod raft;
 mod registry;
 pub mod schema;
 mod sync;

@@ -417,8 +417,11 @@ fn normalize(mut info: MetricInfo, kind: MetricKind) -> Result<MetricInfo, Regis
     } else if info.name.ends_with("_total") {
         return Err(invalid(&info.name, "only counters end in _total"));
     }
-    if kind == MetricKind::Histogram && ["_bucket", "_sum", "_count"].iter().any(|s| info.name.ends_with(s)) {
-        return Err(invalid(&info.name, "histogram names cannot end in _bucket, _sum or _count"));
+    if ["_bucket", "_sum", "_count"].iter().any(|s| info.name.ends_with(s)) {
+        return Err(invalid(
+            &info.name,
+            "_bucket, _sum and _count belong to histogram samples; promtool rejects them elsewhere",
+        ));
     }
     if info.name.ends_with("_created") {
         return Err(invalid(&info.name, "_created is reserved by OpenMetrics"));

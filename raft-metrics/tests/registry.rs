@@ -26,6 +26,9 @@ fn invalid_metric_names_are_refused_with_the_reason() {
     for bad in ["h_bucket", "h_sum", "h_count", "h_created"] {
         assert_eq!(invalid_name(h(bad)), bad);
     }
+    for bad in ["leader_count", "bytes_sum"] {
+        assert_eq!(invalid_name(r.register_with::<Gauge, 0>(MetricInfo::new(bad, "help"), [], ())), bad);
+    }
     let unit = r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").unit(Unit::Seconds), [], ());
     assert_eq!(invalid_name(unit), "raft_lag");
     let err = r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").unit(Unit::Seconds), [], ()).unwrap_err();
@@ -74,8 +77,10 @@ fn duplicates_and_sample_name_collisions_are_refused() {
     r.histogram::<1, 0>(MetricInfo::new("raft_apply_seconds", "help"), [], Buckets::new(vec![1.0]).unwrap()).unwrap();
     for clash in ["raft_apply_seconds_sum", "raft_apply_seconds_count", "raft_apply_seconds_bucket"] {
         let err = r.register_with::<Gauge, 0>(MetricInfo::new(clash, "help"), [], ()).unwrap_err();
-        assert!(matches!(err, RegistrationError::Duplicate(_)), "{clash}");
+        assert!(matches!(err, RegistrationError::InvalidMetricName { .. }), "{clash}: histogram suffixes are reserved");
     }
+    let err = r.register_with::<Gauge, 0>(MetricInfo::new("raft_apply_seconds", "help"), [], ()).unwrap_err();
+    assert!(matches!(err, RegistrationError::Duplicate(_)));
     let err =
         r.register_with::<Gauge, 0>(MetricInfo::new("raft_metrics_dropped_label_sets", "help"), [], ()).unwrap_err();
     assert!(matches!(err, RegistrationError::Duplicate(_)), "the registry's own metric is reserved");

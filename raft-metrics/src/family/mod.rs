@@ -323,10 +323,37 @@ impl<G: Group> FamilyInner<G> {
     pub(crate) fn remove<const N: usize>(&self, values: &impl LabelValues<N>) -> bool {
         let fingerprint = self.fingerprint(values);
         let mut state = self.state.lock();
-        let Some(series) = self.find(fingerprint) else {
-            return false;
-        };
+        let Some(series) = self.find(fingerprint) else { return false };
         let slot = series.slot;
+        self.retire(&mut state, slot);
+        true
+    }
+
+    /// Removes every series whose first `K` label values are `values`; returns how many.
+    pub(crate) fn remove_prefix<const K: usize>(&self, values: &impl LabelValues<K>) -> usize {
+        let Some(prefix) = self.render(values) else { return 0 };
+        let mut state = self.state.lock();
+        let matching: Vec<usize> = state
+            .labels
+            .iter()
+            .enumerate()
+            .filter(|(slot, labels)| {
+                Some(*slot) != state.overflow
+                    && labels.as_deref().is_some_and(|l| {
+                        l.strip_prefix(&*prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(','))
+                    })
+            })
+            .map(|(slot, _)| slot)
+            .collect();
+        for &slot in &matching {
+            self.retire(&mut state, slot);
+        }
+        matching.len()
+    }
+
+    /// Takes a live slot out of the table and queues it for reuse. Caller holds the lock.
+    fn retire(&self, state: &mut State<G>, slot: usize) {
+        let series: &Series<G> = &state.slab[slot];
         if let Some(table) = state.tables.last() {
             table.remove(series);
         }
@@ -334,10 +361,9 @@ impl<G: Group> FamilyInner<G> {
         state.labels[slot] = None;
         let clock = state.scrape_clock;
         state.retired.push_back((slot, clock));
+        self.live.fetch_sub(1, Ordering::Relaxed);
         // Relaxed: invalidates per-thread cache entries; see `cache` for the race it leaves.
         self.removals.fetch_add(1, Ordering::Relaxed);
-        self.live.fetch_sub(1, Ordering::Relaxed);
-        true
     }
 
     pub(crate) fn bind<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Handle<G> {
@@ -466,6 +492,12 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// Outstanding handles stay valid; what they record is no longer exported.
     pub fn remove(&self, values: impl LabelValues<N>) -> bool {
         self.inner.remove(&values)
+    }
+
+    /// Removes every series whose first `K` label values are `values` (say, every peer of a
+    /// partition), under the family lock; returns how many were removed.
+    pub fn remove_prefix<const K: usize>(&self, values: impl LabelValues<K>) -> usize {
+        self.inner.remove_prefix(&values)
     }
 
     /// Number of live label sets (the overflow series not included).

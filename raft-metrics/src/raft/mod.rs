@@ -1,0 +1,403 @@
+//! The built-in Raft schema and the integration guide's API.
+//!
+//! [`RaftMetrics`] is the entry point: `RaftMetrics::new()` at every integration point (it is a
+//! copy of a `&'static`, no allocation), string-labelled calls such as
+//! `set_commit_index(topic, partition, index)` that resolve their series through the per-thread
+//! cache, and pre-bound handles (`partition`, `peer`, `node`) for loops that record with zero
+//! lookups. Latencies arrive in milliseconds, as the guide passes them, and are exported in
+//! seconds; sizes in bytes.
+//!
+//! ```
+//! use raft_metrics::raft::RaftMetrics;
+//! use raft_metrics::{Format, Registry};
+//!
+//! let registry = Registry::new();
+//! let metrics = RaftMetrics::with_registry(&registry)?;
+//! metrics.set_commit_index("orders", 7, 1200);
+//! metrics.record_commit_latency("orders", 7, 3.5, 16);
+//! let p = metrics.partition("orders", 7); // bound: no lookups from here on
+//! p.has_leader.set(1);
+//! let text = registry.encode_to_string(Format::Prometheus);
+//! assert!(text.contains(r#"chronik_raft_commit_index{topic="orders",partition="7"} 1200"#));
+//! # Ok::<(), raft_metrics::RegistrationError>(())
+//! ```
+
+mod schema;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use schema::{
+    ConfigChangeMetrics, ConfigChangeMetricsFamily, ElectionResult, NodeMetrics, NodeMetricsFamily, NodeState, Outcome,
+    PartitionMetrics, PartitionMetricsFamily, PartitionMetricsLocal, PeerMetrics, PeerMetricsFamily, PeerMetricsLocal,
+    ProposalFailure, RejectReason, ReplicaMetrics, ReplicaMetricsFamily, RpcErrorMetrics, RpcErrorMetricsFamily,
+    RpcMetrics, RpcMetricsFamily, SnapshotCreateMetrics, SnapshotCreateMetricsFamily, SnapshotTransferMetrics,
+    SnapshotTransferMetricsFamily,
+};
+
+use crate::schema::Schema;
+use crate::{ClaimError, Exclusive, Handle, RegistrationError, Registry};
+
+/// The default namespace of every Raft metric.
+pub const NAMESPACE: &str = "chronik_raft";
+
+/// Every group of the Raft schema, for documentation and dashboard checks.
+pub const SCHEMAS: &[Schema] = &[
+    PartitionMetrics::SCHEMA,
+    PeerMetrics::SCHEMA,
+    ReplicaMetrics::SCHEMA,
+    NodeMetrics::SCHEMA,
+    RpcMetrics::SCHEMA,
+    RpcErrorMetrics::SCHEMA,
+    SnapshotCreateMetrics::SCHEMA,
+    SnapshotTransferMetrics::SCHEMA,
+    ConfigChangeMetrics::SCHEMA,
+];
+
+/// The registered families of the Raft schema.
+#[derive(Debug)]
+pub struct Families {
+    /// Per group (partition).
+    pub partitions: PartitionMetricsFamily,
+    /// Per group and peer.
+    pub peers: PeerMetricsFamily,
+    /// Per group and node: the node's role.
+    pub replicas: ReplicaMetricsFamily,
+    /// Per node.
+    pub nodes: NodeMetricsFamily,
+    /// Per RPC method and target.
+    pub rpcs: RpcMetricsFamily,
+    /// Per RPC method, target and error type.
+    pub rpc_errors: RpcErrorMetricsFamily,
+    /// Per group and snapshot trigger.
+    pub snapshot_creates: SnapshotCreateMetricsFamily,
+    /// Per group and transfer direction.
+    pub snapshot_transfers: SnapshotTransferMetricsFamily,
+    /// Per group and configuration-change kind.
+    pub config_changes: ConfigChangeMetricsFamily,
+}
+
+impl Families {
+    fn register(registry: &Registry, namespace: &str) -> Result<Self, RegistrationError> {
+        Ok(Self {
+            partitions: PartitionMetrics::register_with_namespace(registry, namespace)?,
+            peers: PeerMetrics::register_with_namespace(registry, namespace)?,
+            replicas: ReplicaMetrics::register_with_namespace(registry, namespace)?,
+            nodes: NodeMetrics::register_with_namespace(registry, namespace)?,
+            rpcs: RpcMetrics::register_with_namespace(registry, namespace)?,
+            rpc_errors: RpcErrorMetrics::register_with_namespace(registry, namespace)?,
+            snapshot_creates: SnapshotCreateMetrics::register_with_namespace(registry, namespace)?,
+            snapshot_transfers: SnapshotTransferMetrics::register_with_namespace(registry, namespace)?,
+            config_changes: ConfigChangeMetrics::register_with_namespace(registry, namespace)?,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Inner {
+    Global(&'static Families),
+    Owned(Arc<Families>),
+}
+
+/// The Raft metrics of a registry, with the integration guide's calls.
+///
+/// Cheap to create and to clone: [`RaftMetrics::new`] copies a `&'static` to the families
+/// registered once on [`Registry::global`].
+#[derive(Clone, Debug)]
+pub struct RaftMetrics {
+    inner: Inner,
+}
+
+static GLOBAL: OnceLock<Result<Families, RegistrationError>> = OnceLock::new();
+/// Where the global schema lands if registering it on the global registry failed (a name taken
+/// by the application): recording still works, it is just not exported.
+static DETACHED: OnceLock<(Registry, Families)> = OnceLock::new();
+
+impl Default for RaftMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RaftMetrics {
+    /// The Raft metrics on the process-wide registry, registered on first use.
+    ///
+    /// Never fails and never allocates after the first call. If registration on the global
+    /// registry failed (see [`RaftMetrics::global_registration_error`]), the metrics record into
+    /// a private registry that nothing exports.
+    pub fn new() -> Self {
+        let families = match GLOBAL.get_or_init(|| Families::register(Registry::global(), NAMESPACE)) {
+            Ok(families) => families,
+            Err(_) => {
+                let (_, families) = DETACHED.get_or_init(|| {
+                    let registry = Registry::new();
+                    let families = Families::register(&registry, NAMESPACE);
+                    // A fresh registry has no names taken, so this cannot fail.
+                    (registry, families.unwrap_or_else(|e| unreachable!("fresh registry refused the schema: {e}")))
+                });
+                families
+            }
+        };
+        Self { inner: Inner::Global(families) }
+    }
+
+    /// Why registering on the global registry failed, if it did.
+    pub fn global_registration_error() -> Option<&'static RegistrationError> {
+        GLOBAL.get().and_then(|r| r.as_ref().err())
+    }
+
+    /// The Raft metrics on `registry`, under the default namespace.
+    ///
+    /// # Errors
+    ///
+    /// When a name is already taken in `registry`.
+    pub fn with_registry(registry: &Registry) -> Result<Self, RegistrationError> {
+        Self::with_namespace(registry, NAMESPACE)
+    }
+
+    /// The Raft metrics on `registry`, under `namespace` instead of `chronik_raft`.
+    ///
+    /// # Errors
+    ///
+    /// When `namespace` makes invalid names or a name is already taken.
+    pub fn with_namespace(registry: &Registry, namespace: &str) -> Result<Self, RegistrationError> {
+        Ok(Self { inner: Inner::Owned(Arc::new(Families::register(registry, namespace)?)) })
+    }
+
+    /// The registered families, for direct use.
+    pub fn families(&self) -> &Families {
+        match &self.inner {
+            Inner::Global(families) => families,
+            Inner::Owned(families) => families,
+        }
+    }
+
+    // ---- pre-bound handles -------------------------------------------------------------------
+
+    /// A bound handle on a partition's metrics: record with zero lookups.
+    pub fn partition(&self, topic: &str, partition: u32) -> Handle<PartitionMetrics> {
+        self.families().partitions.bind(topic, partition)
+    }
+
+    /// The single-writer handle on a partition's metrics, for the loop that owns the partition.
+    ///
+    /// # Errors
+    ///
+    /// When another single-writer handle owns the series, or the family is full.
+    pub fn claim_partition(&self, topic: &str, partition: u32) -> Result<Exclusive<PartitionMetrics>, ClaimError> {
+        self.families().partitions.claim(topic, partition)
+    }
+
+    /// A bound handle on a peer's metrics.
+    pub fn peer(&self, topic: &str, partition: u32, peer: &str) -> Handle<PeerMetrics> {
+        self.families().peers.bind(topic, partition, peer)
+    }
+
+    /// The single-writer handle on a peer's metrics.
+    ///
+    /// # Errors
+    ///
+    /// When another single-writer handle owns the series, or the family is full.
+    pub fn claim_peer(&self, topic: &str, partition: u32, peer: &str) -> Result<Exclusive<PeerMetrics>, ClaimError> {
+        self.families().peers.claim(topic, partition, peer)
+    }
+
+    /// A bound handle on a node's metrics.
+    pub fn node(&self, node_id: &str) -> Handle<NodeMetrics> {
+        self.families().nodes.bind(node_id)
+    }
+
+    /// Removes every series of a partition (it moved to another node): partition, peer, replica,
+    /// snapshot and configuration-change series. Outstanding handles stay valid, unexported.
+    /// Returns how many series were removed.
+    pub fn remove_partition(&self, topic: &str, partition: u32) -> usize {
+        let f = self.families();
+        let prefix = (topic, partition);
+        usize::from(f.partitions.remove(topic, partition))
+            + f.peers.family().remove_prefix(prefix)
+            + f.replicas.family().remove_prefix(prefix)
+            + f.snapshot_creates.family().remove_prefix(prefix)
+            + f.snapshot_transfers.family().remove_prefix(prefix)
+            + f.config_changes.family().remove_prefix(prefix)
+    }
+
+    /// Removes a peer's series of one partition (the peer left the group).
+    pub fn remove_peer(&self, topic: &str, partition: u32, peer: &str) -> bool {
+        self.families().peers.remove(topic, partition, peer)
+    }
+
+    // ---- the integration guide ---------------------------------------------------------------
+
+    /// Sets this node's role in a group: 1 leader, 2 candidate, 3 follower. Also sets `is_leader`.
+    pub fn set_node_state(&self, topic: &str, partition: u32, node_id: &str, state: i64) {
+        let f = self.families();
+        f.replicas.get(topic, partition, node_id).node_state.set(state);
+        f.partitions.get(topic, partition).is_leader.set(i64::from(state == NodeState::Leader.code()));
+    }
+
+    /// Sets how many groups `node_id` leads.
+    pub fn set_leader_count(&self, node_id: &str, n: u64) {
+        self.families().nodes.get(node_id).leader_partitions.set_u64(n);
+    }
+
+    /// Sets how many groups `node_id` follows.
+    pub fn set_follower_count(&self, node_id: &str, n: u64) {
+        self.families().nodes.get(node_id).follower_partitions.set_u64(n);
+    }
+
+    /// Sets the current term.
+    pub fn set_current_term(&self, topic: &str, partition: u32, term: u64) {
+        self.families().partitions.get(topic, partition).current_term.set_u64(term);
+    }
+
+    /// Sets the in-sync replica count.
+    pub fn set_isr_size(&self, topic: &str, partition: u32, n: u64) {
+        self.families().partitions.get(topic, partition).isr_size.set_u64(n);
+    }
+
+    /// Sets the commit index (and the apply lag).
+    pub fn set_commit_index(&self, topic: &str, partition: u32, index: u64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.commit_index.set_u64(index);
+        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+    }
+
+    /// Sets the last applied index (and the apply lag).
+    pub fn set_last_applied(&self, topic: &str, partition: u32, index: u64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.last_applied.set_u64(index);
+        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+    }
+
+    /// Sets how many entries `follower` is behind (leader side).
+    pub fn set_follower_lag_entries(&self, topic: &str, partition: u32, follower: &str, n: u64) {
+        self.families().peers.get(topic, partition, follower).follower_lag_entries.set_u64(n);
+    }
+
+    /// Sets how far behind `follower` is, in milliseconds (exported in seconds).
+    pub fn set_follower_lag_ms(&self, topic: &str, partition: u32, follower: &str, ms: f64) {
+        self.families().peers.get(topic, partition, follower).follower_lag.set(ms / 1000.0);
+    }
+
+    /// Records a heartbeat response from `follower` at `now_ms` (Unix milliseconds).
+    pub fn update_last_heartbeat(&self, topic: &str, partition: u32, follower: &str, now_ms: u64) {
+        #[allow(clippy::cast_precision_loss)] // Unix milliseconds fit a double exactly until 2^53
+        let seconds = now_ms as f64 / 1000.0;
+        self.families().peers.get(topic, partition, follower).last_heartbeat_timestamp.set(seconds);
+    }
+
+    /// Sets the largest follower lag, in entries.
+    pub fn set_max_follower_lag(&self, topic: &str, partition: u32, n: u64) {
+        self.families().partitions.get(topic, partition).max_follower_lag_entries.set_u64(n);
+    }
+
+    /// Records an election this node ran: its result and duration in milliseconds.
+    pub fn record_election(&self, topic: &str, partition: u32, success: bool, latency_ms: f64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.elections.get(if success { ElectionResult::Won } else { ElectionResult::Lost }).inc();
+        p.election_duration.observe_ms(latency_ms);
+    }
+
+    /// Sets the votes received in the current election.
+    pub fn set_votes_received(&self, topic: &str, partition: u32, n: u64) {
+        self.families().partitions.get(topic, partition).votes_received.set_u64(n);
+    }
+
+    /// Records a committed batch: its latency in milliseconds and its size in entries.
+    pub fn record_commit_latency(&self, topic: &str, partition: u32, latency_ms: f64, batch_size: u64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.commit_latency.observe_ms(latency_ms);
+        #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+        p.commit_batch_entries.observe(batch_size as f64);
+    }
+
+    /// Records a snapshot creation: trigger, size, duration in milliseconds, last included index.
+    pub fn record_snapshot_create(
+        &self,
+        topic: &str,
+        partition: u32,
+        trigger: &str,
+        size_bytes: u64,
+        latency_ms: f64,
+        last_index: u64,
+    ) {
+        let f = self.families();
+        f.snapshot_creates.get(topic, partition, trigger).snapshot_creations.inc();
+        let p = f.partitions.get(topic, partition);
+        #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
+        p.snapshot_size.observe(size_bytes as f64);
+        p.snapshot_create_duration.observe_ms(latency_ms);
+        p.snapshot_last_index.set_u64(last_index);
+        p.snapshot_last_timestamp.set(unix_now());
+    }
+
+    /// Records the installation of a received snapshot, taking `latency_ms`.
+    pub fn record_snapshot_apply(&self, topic: &str, partition: u32, latency_ms: f64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.snapshot_apply_duration.observe_ms(latency_ms);
+        p.snapshot_last_timestamp.set(unix_now());
+    }
+
+    /// Records a finished snapshot transfer in `direction` (`send` or `receive`).
+    pub fn record_snapshot_transfer(&self, topic: &str, partition: u32, direction: &str, success: bool) {
+        let transfers = self.families().snapshot_transfers.get(topic, partition, direction);
+        transfers.snapshot_transfers.get(Outcome::from(success)).inc();
+    }
+
+    /// Records an AppendEntries request sent to `target`, carrying `size_bytes`.
+    pub fn record_append_entries_sent(&self, topic: &str, partition: u32, target: &str, size_bytes: u64) {
+        let peer = self.families().peers.get(topic, partition, target);
+        peer.append_entries_sent.inc();
+        peer.append_entries_sent_bytes.add(size_bytes);
+    }
+
+    /// Records an RPC to `target`: its outcome and duration in milliseconds.
+    pub fn record_rpc_call(&self, method: &str, target: &str, success: bool, latency_ms: f64) {
+        let rpc = self.families().rpcs.get(method, target);
+        rpc.rpc_calls.get(Outcome::from(success)).inc();
+        rpc.rpc_duration.observe_ms(latency_ms);
+    }
+
+    /// Records an RPC error of `error_type`.
+    pub fn record_rpc_error(&self, method: &str, target: &str, error_type: &str) {
+        self.families().rpc_errors.get(method, target, error_type).rpc_errors.inc();
+    }
+
+    /// Records an AppendEntries request received from `leader_id`.
+    pub fn record_append_entries_received(&self, topic: &str, partition: u32, leader_id: &str) {
+        self.families().peers.get(topic, partition, leader_id).append_entries_received.inc();
+    }
+
+    /// Records a rejected AppendEntries request; `reason` is `stale_term` or `log_inconsistency`
+    /// (anything else counts as `other`).
+    pub fn record_append_entries_rejected(&self, topic: &str, partition: u32, reason: &str) {
+        let p = self.families().partitions.get(topic, partition);
+        p.append_entries_rejected.get(RejectReason::parse(reason)).inc();
+    }
+
+    /// Sets the log's size in entries and bytes.
+    pub fn set_log_size(&self, topic: &str, partition: u32, entries: u64, bytes: u64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.log_entries.set_u64(entries);
+        p.log_size.set_u64(bytes);
+    }
+
+    /// Records a log compaction.
+    pub fn record_log_compaction(&self, topic: &str, partition: u32) {
+        self.families().partitions.get(topic, partition).log_compactions.inc();
+    }
+
+    /// Sets the group's member count.
+    pub fn set_cluster_size(&self, topic: &str, partition: u32, n: u64) {
+        self.families().partitions.get(topic, partition).cluster_size.set_u64(n);
+    }
+
+    /// Records an applied configuration change of `kind`.
+    pub fn record_config_change(&self, topic: &str, partition: u32, kind: &str) {
+        self.families().config_changes.get(topic, partition, kind).config_changes.inc();
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
