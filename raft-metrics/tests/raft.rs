@@ -254,3 +254,96 @@ fn metric_reference_matches_the_schema() {
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(current == doc, "docs/metrics.md drifted from the schema; rerun with UPDATE_GOLDEN=1");
 }
+
+mod collector {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use raft_metrics::raft::{
+        collect, FollowerStatus, InSync, NodeState, PartitionStatus, RaftMetrics, RaftMetricsCollector, RaftNodeView,
+    };
+    use raft_metrics::Registry;
+
+    struct View {
+        commit: Arc<AtomicU64>,
+    }
+
+    impl RaftNodeView for View {
+        fn node_id(&self) -> String {
+            "n1".into()
+        }
+        fn visit_partitions(&self, visit: &mut dyn FnMut(&PartitionStatus<'_>)) {
+            let followers = [
+                FollowerStatus { id: "n2", match_index: 100, last_contact_ms: 10.0, voter: true },
+                FollowerStatus { id: "n3", match_index: 40, last_contact_ms: 900.0, voter: true },
+            ];
+            let commit = self.commit.load(Ordering::Relaxed);
+            visit(&PartitionStatus {
+                topic: "t",
+                partition: 0,
+                state: Some(NodeState::Leader),
+                term: 3,
+                leader: Some("n1"),
+                last_index: 100,
+                commit_index: commit,
+                last_applied: 95,
+                voters: 3,
+                learners: 0,
+                followers: &followers,
+            });
+            visit(&PartitionStatus {
+                topic: "t",
+                partition: 1,
+                state: Some(NodeState::Follower),
+                term: 2,
+                leader: None,
+                last_index: 10,
+                commit_index: 10,
+                last_applied: 10,
+                voters: 3,
+                learners: 1,
+                followers: &[],
+            });
+        }
+    }
+
+    #[test]
+    fn one_tick_sets_the_polled_gauges() {
+        let r = Registry::new();
+        let m = RaftMetrics::with_registry(&r).unwrap();
+        collect(&m, &View { commit: Arc::new(AtomicU64::new(100)) }, InSync::default());
+        let leader = m.partition("t", 0);
+        assert_eq!((leader.is_leader.get(), leader.has_leader.get(), leader.apply_lag_entries.get()), (1, 1, 5));
+        assert_eq!(leader.isr_size.get(), 2, "n3 is silent and behind");
+        assert_eq!(leader.max_follower_lag_entries.get(), 60);
+        assert_eq!(m.peer("t", 0, "n3").follower_lag_entries.get(), 60);
+        let follower = m.partition("t", 1);
+        assert_eq!((follower.is_leader.get(), follower.has_leader.get(), follower.cluster_size.get()), (0, 0, 4));
+        assert_eq!(m.node("n1").leader_partitions.get(), 1);
+        assert_eq!(m.node("n1").follower_partitions.get(), 1);
+    }
+
+    #[test]
+    fn the_collector_thread_ticks_and_stops_cleanly() {
+        let r = Arc::new(Registry::new());
+        let m = RaftMetrics::with_registry(&r).unwrap();
+        let commit = Arc::new(AtomicU64::new(1));
+        let collector = RaftMetricsCollector::start(
+            m.clone(),
+            View { commit: Arc::clone(&commit) },
+            Duration::from_millis(5),
+            InSync::default(),
+        )
+        .unwrap();
+        commit.store(77, Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while m.partition("t", 0).commit_index.get() != 77 {
+            assert!(Instant::now() < deadline, "the collector never picked up the new commit index");
+            std::thread::yield_now();
+        }
+        let started = Instant::now();
+        collector.stop();
+        assert!(started.elapsed() < Duration::from_secs(5), "stop returns promptly");
+    }
+}

@@ -22,7 +22,10 @@
 //! # Ok::<(), raft_metrics::RegistrationError>(())
 //! ```
 
+mod collector;
 mod schema;
+
+pub use collector::{collect, FollowerStatus, InSync, PartitionStatus, RaftMetricsCollector, RaftNodeView};
 
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};

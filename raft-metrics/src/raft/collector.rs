@@ -1,0 +1,181 @@
+//! The integration guide's periodic collector: reads a node's Raft state through
+//! [`RaftNodeView`] every interval and sets the gauges that describe it, on a thread of its own.
+//!
+//! Use it for state a Raft library only exposes by polling (roles, indices, follower progress);
+//! events (commits, elections, rejections) are better recorded where they happen.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{NodeState, RaftMetrics};
+
+/// A follower's replication progress, as the leader sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FollowerStatus<'a> {
+    /// The follower's id.
+    pub id: &'a str,
+    /// Highest index known replicated on the follower.
+    pub match_index: u64,
+    /// Milliseconds since the leader last heard from the follower.
+    pub last_contact_ms: f64,
+    /// Whether the follower votes (a learner does not).
+    pub voter: bool,
+}
+
+/// One group's state on this node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionStatus<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition.
+    pub partition: u32,
+    /// This node's role, `None` while unknown.
+    pub state: Option<NodeState>,
+    /// Current term.
+    pub term: u64,
+    /// The leader's id, `None` while no leader is known.
+    pub leader: Option<&'a str>,
+    /// Last index in this node's log.
+    pub last_index: u64,
+    /// Commit index.
+    pub commit_index: u64,
+    /// Last applied index.
+    pub last_applied: u64,
+    /// Voters in the configuration.
+    pub voters: u64,
+    /// Learners in the configuration.
+    pub learners: u64,
+    /// Follower progress (leader only; empty on followers).
+    pub followers: &'a [FollowerStatus<'a>],
+}
+
+/// What the collector reads: implemented by the application over its Raft node(s).
+pub trait RaftNodeView: Send + 'static {
+    /// This node's id.
+    fn node_id(&self) -> String;
+    /// Calls `visit` once per group this node hosts.
+    fn visit_partitions(&self, visit: &mut dyn FnMut(&PartitionStatus<'_>));
+}
+
+/// When a follower counts as in sync: lag and silence bounds (Consul autopilot's defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InSync {
+    /// Most entries a follower may be behind.
+    pub max_lag_entries: u64,
+    /// Longest a follower may be silent, in milliseconds.
+    pub max_silence_ms: f64,
+}
+
+impl Default for InSync {
+    fn default() -> Self {
+        Self { max_lag_entries: 250, max_silence_ms: 200.0 }
+    }
+}
+
+/// Applies one view of the node to the metrics: what each tick of the collector does.
+pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) {
+    let node = view.node_id();
+    let (mut leading, mut following) = (0u64, 0u64);
+    view.visit_partitions(&mut |status| {
+        let (topic, partition) = (status.topic, status.partition);
+        let p = metrics.families().partitions.get(topic, partition);
+        p.current_term.set_u64(status.term);
+        p.commit_index.set_u64(status.commit_index);
+        p.last_applied.set_u64(status.last_applied);
+        p.apply_lag_entries.set_u64(status.commit_index.saturating_sub(status.last_applied));
+        p.has_leader.set(i64::from(status.leader.is_some()));
+        p.voters.set_u64(status.voters);
+        p.learners.set_u64(status.learners);
+        p.cluster_size.set_u64(status.voters + status.learners);
+        let code = status.state.map_or(0, NodeState::code);
+        metrics.families().replicas.get(topic, partition, &node).node_state.set(code);
+        p.is_leader.set(i64::from(status.state == Some(NodeState::Leader)));
+        match status.state {
+            Some(NodeState::Leader) => {
+                leading += 1;
+                // The leader itself is in sync.
+                let mut isr = 1u64;
+                let mut max_lag = 0u64;
+                for follower in status.followers {
+                    let lag = status.last_index.saturating_sub(follower.match_index);
+                    max_lag = max_lag.max(lag);
+                    let peer = metrics.families().peers.get(topic, partition, follower.id);
+                    peer.follower_lag_entries.set_u64(lag);
+                    peer.follower_lag.set(follower.last_contact_ms / 1000.0);
+                    if follower.voter
+                        && lag <= in_sync.max_lag_entries
+                        && follower.last_contact_ms <= in_sync.max_silence_ms
+                    {
+                        isr += 1;
+                    }
+                }
+                p.isr_size.set_u64(isr);
+                p.max_follower_lag_entries.set_u64(max_lag);
+            }
+            Some(NodeState::Follower) => following += 1,
+            _ => {}
+        }
+    });
+    let n = metrics.families().nodes.get(&node);
+    n.leader_partitions.set_u64(leading);
+    n.follower_partitions.set_u64(following);
+}
+
+/// Runs [`collect`] every interval on its own thread until stopped (or dropped).
+#[derive(Debug)]
+pub struct RaftMetricsCollector {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RaftMetricsCollector {
+    /// Starts collecting from `view` into `metrics` every `interval`.
+    ///
+    /// # Errors
+    ///
+    /// When the thread cannot be spawned.
+    pub fn start(
+        metrics: RaftMetrics,
+        view: impl RaftNodeView,
+        interval: Duration,
+        in_sync: InSync,
+    ) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new().name("raft-metrics-collector".into()).spawn(move || {
+            let mut next = Instant::now();
+            loop {
+                // A panicking view loses one tick, never the collector.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collect(&metrics, &view, in_sync)));
+                next += interval;
+                let wait = next.saturating_duration_since(Instant::now());
+                match stopped.recv_timeout(wait) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // A stop message, or the handle was dropped.
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// Stops the collector and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RaftMetricsCollector {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
