@@ -347,3 +347,28 @@ mod collector {
         assert!(started.elapsed() < Duration::from_secs(5), "stop returns promptly");
     }
 }
+
+#[test]
+fn node_aggregation_folds_partitions_into_bounded_series() {
+    use raft_metrics::raft::{Aggregation, RaftOptions};
+    let r = Registry::new();
+    let options = RaftOptions { aggregation: Aggregation::Node, ..RaftOptions::default() };
+    let m = RaftMetrics::with_options(&r, &options).unwrap();
+    for partition in 0..1000 {
+        m.record_commit_latency("orders", partition, 2.0, 4);
+        m.set_follower_lag_entries("orders", partition, "n2", u64::from(partition % 7));
+        m.record_append_entries_rejected("orders", partition, "stale_term");
+        m.set_commit_index("orders", partition, 10); // a per-partition gauge: not exported here
+    }
+    let s = samples(&r);
+    assert_eq!(s.get("chronik_raft_commit_latency_seconds_count{}"), Some(&1000.0));
+    assert_eq!(s.get("chronik_raft_commit_batch_entries_sum{}"), Some(&4000.0));
+    assert_eq!(s.get("chronik_raft_follower_lag_entries_count{}"), Some(&1000.0));
+    assert_eq!(s.get("chronik_raft_append_entries_rejected_total{reason=stale_term}"), Some(&1000.0));
+    assert!(s.keys().all(|k| !k.contains("partition=")), "no per-partition series are exported");
+    assert!(s.len() < 300, "{} series for 1000 partitions", s.len());
+    assert!(m.aggregate().is_some());
+    // Pre-bound handles still work, into the unexported per-partition families.
+    m.partition("orders", 1).commit_index.set(5);
+    assert!(!r.encode_to_string(Format::Prometheus).contains("chronik_raft_commit_index"));
+}

@@ -76,8 +76,22 @@ impl Default for InSync {
 /// Applies one view of the node to the metrics: what each tick of the collector does.
 pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) {
     let node = view.node_id();
-    let (mut leading, mut following) = (0u64, 0u64);
+    let (mut leading, mut following, mut hosted, mut leaderless) = (0u64, 0u64, 0u64, 0u64);
+    let aggregate = metrics.aggregate();
     view.visit_partitions(&mut |status| {
+        hosted += 1;
+        leaderless += u64::from(status.leader.is_none());
+        if let Some(a) = aggregate {
+            #[allow(clippy::cast_precision_loss)] // indices are far below 2^53
+            a.apply_lag_entries.observe(status.commit_index.saturating_sub(status.last_applied) as f64);
+            if status.state == Some(NodeState::Leader) {
+                for follower in status.followers {
+                    #[allow(clippy::cast_precision_loss)]
+                    a.follower_lag_entries.observe(status.last_index.saturating_sub(follower.match_index) as f64);
+                    a.follower_lag.observe_ms(follower.last_contact_ms);
+                }
+            }
+        }
         let (topic, partition) = (status.topic, status.partition);
         let p = metrics.families().partitions.get(topic, partition);
         p.current_term.set_u64(status.term);
@@ -120,6 +134,10 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
     let n = metrics.families().nodes.get(&node);
     n.leader_partitions.set_u64(leading);
     n.follower_partitions.set_u64(following);
+    if let Some(a) = aggregate {
+        a.partitions.set_u64(hosted);
+        a.partitions_without_leader.set_u64(leaderless);
+    }
 }
 
 /// Runs [`collect`] every interval on its own thread until stopped (or dropped).

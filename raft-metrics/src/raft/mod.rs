@@ -31,11 +31,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use schema::{
-    ConfigChangeMetrics, ConfigChangeMetricsFamily, ElectionResult, NodeMetrics, NodeMetricsFamily, NodeState, Outcome,
-    PartitionMetrics, PartitionMetricsFamily, PartitionMetricsLocal, PeerMetrics, PeerMetricsFamily, PeerMetricsLocal,
-    ProposalFailure, RejectReason, ReplicaMetrics, ReplicaMetricsFamily, RpcErrorMetrics, RpcErrorMetricsFamily,
-    RpcMetrics, RpcMetricsFamily, SnapshotCreateMetrics, SnapshotCreateMetricsFamily, SnapshotTransferMetrics,
-    SnapshotTransferMetricsFamily,
+    AggregatedMetrics, AggregatedMetricsFamily, AggregatedMetricsLocal, ConfigChangeMetrics, ConfigChangeMetricsFamily,
+    ElectionResult, NodeMetrics, NodeMetricsFamily, NodeState, Outcome, PartitionMetrics, PartitionMetricsFamily,
+    PartitionMetricsLocal, PeerMetrics, PeerMetricsFamily, PeerMetricsLocal, ProposalFailure, RejectReason,
+    ReplicaMetrics, ReplicaMetricsFamily, RpcErrorMetrics, RpcErrorMetricsFamily, RpcMetrics, RpcMetricsFamily,
+    SnapshotCreateMetrics, SnapshotCreateMetricsFamily, SnapshotTransferMetrics, SnapshotTransferMetricsFamily,
 };
 
 use crate::schema::Schema;
@@ -55,7 +55,37 @@ pub const SCHEMAS: &[Schema] = &[
     SnapshotCreateMetrics::SCHEMA,
     SnapshotTransferMetrics::SCHEMA,
     ConfigChangeMetrics::SCHEMA,
+    AggregatedMetrics::SCHEMA,
 ];
+
+/// How partition-level metrics are exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregation {
+    /// One series per partition (and per peer): the default.
+    #[default]
+    Partition,
+    /// One node-wide series ([`AggregatedMetrics`]), for nodes with thousands of partitions:
+    /// counters and histograms fold across partitions, follower and apply lag become
+    /// distributions. The guide's per-partition gauge calls (term, indices, sizes) record
+    /// nothing in this mode; pre-bound partition and peer handles still work but record into a
+    /// private registry that is not exported.
+    Node,
+}
+
+/// Where and how the Raft schema is registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftOptions {
+    /// Prefix of every name (default `chronik_raft`).
+    pub namespace: String,
+    /// Per-partition or node-wide series.
+    pub aggregation: Aggregation,
+}
+
+impl Default for RaftOptions {
+    fn default() -> Self {
+        Self { namespace: NAMESPACE.to_owned(), aggregation: Aggregation::Partition }
+    }
+}
 
 /// The registered families of the Raft schema.
 #[derive(Debug)]
@@ -78,20 +108,34 @@ pub struct Families {
     pub snapshot_transfers: SnapshotTransferMetricsFamily,
     /// Per group and configuration-change kind.
     pub config_changes: ConfigChangeMetricsFamily,
+    /// The node-wide aggregate, in [`Aggregation::Node`] mode.
+    pub aggregated: Option<Handle<AggregatedMetrics>>,
 }
 
 impl Families {
-    fn register(registry: &Registry, namespace: &str) -> Result<Self, RegistrationError> {
+    fn register(registry: &Registry, options: &RaftOptions) -> Result<Self, RegistrationError> {
+        let namespace = options.namespace.as_str();
+        // In node mode the partition-level families live in a registry nobody scrapes; the
+        // families outlive it through their handles.
+        let (aggregated, detached) = match options.aggregation {
+            Aggregation::Partition => (None, None),
+            Aggregation::Node => {
+                let aggregate = AggregatedMetrics::register_with_namespace(registry, namespace)?.bind();
+                (Some(aggregate), Some(Registry::new()))
+            }
+        };
+        let scoped = detached.as_ref().unwrap_or(registry);
         Ok(Self {
-            partitions: PartitionMetrics::register_with_namespace(registry, namespace)?,
-            peers: PeerMetrics::register_with_namespace(registry, namespace)?,
-            replicas: ReplicaMetrics::register_with_namespace(registry, namespace)?,
+            partitions: PartitionMetrics::register_with_namespace(scoped, namespace)?,
+            peers: PeerMetrics::register_with_namespace(scoped, namespace)?,
+            replicas: ReplicaMetrics::register_with_namespace(scoped, namespace)?,
             nodes: NodeMetrics::register_with_namespace(registry, namespace)?,
             rpcs: RpcMetrics::register_with_namespace(registry, namespace)?,
             rpc_errors: RpcErrorMetrics::register_with_namespace(registry, namespace)?,
-            snapshot_creates: SnapshotCreateMetrics::register_with_namespace(registry, namespace)?,
-            snapshot_transfers: SnapshotTransferMetrics::register_with_namespace(registry, namespace)?,
-            config_changes: ConfigChangeMetrics::register_with_namespace(registry, namespace)?,
+            snapshot_creates: SnapshotCreateMetrics::register_with_namespace(scoped, namespace)?,
+            snapshot_transfers: SnapshotTransferMetrics::register_with_namespace(scoped, namespace)?,
+            config_changes: ConfigChangeMetrics::register_with_namespace(scoped, namespace)?,
+            aggregated,
         })
     }
 }
@@ -129,12 +173,12 @@ impl RaftMetrics {
     /// registry failed (see [`RaftMetrics::global_registration_error`]), the metrics record into
     /// a private registry that nothing exports.
     pub fn new() -> Self {
-        let families = match GLOBAL.get_or_init(|| Families::register(Registry::global(), NAMESPACE)) {
+        let families = match GLOBAL.get_or_init(|| Families::register(Registry::global(), &RaftOptions::default())) {
             Ok(families) => families,
             Err(_) => {
                 let (_, families) = DETACHED.get_or_init(|| {
                     let registry = Registry::new();
-                    let families = Families::register(&registry, NAMESPACE);
+                    let families = Families::register(&registry, &RaftOptions::default());
                     // A fresh registry has no names taken, so this cannot fail.
                     (registry, families.unwrap_or_else(|e| unreachable!("fresh registry refused the schema: {e}")))
                 });
@@ -164,7 +208,21 @@ impl RaftMetrics {
     ///
     /// When `namespace` makes invalid names or a name is already taken.
     pub fn with_namespace(registry: &Registry, namespace: &str) -> Result<Self, RegistrationError> {
-        Ok(Self { inner: Inner::Owned(Arc::new(Families::register(registry, namespace)?)) })
+        Self::with_options(registry, &RaftOptions { namespace: namespace.to_owned(), ..RaftOptions::default() })
+    }
+
+    /// The Raft metrics on `registry` with explicit options (namespace, aggregation).
+    ///
+    /// # Errors
+    ///
+    /// When the namespace makes invalid names or a name is already taken.
+    pub fn with_options(registry: &Registry, options: &RaftOptions) -> Result<Self, RegistrationError> {
+        Ok(Self { inner: Inner::Owned(Arc::new(Families::register(registry, options)?)) })
+    }
+
+    /// The node-wide aggregate, in [`Aggregation::Node`] mode.
+    pub fn aggregate(&self) -> Option<&AggregatedMetrics> {
+        self.families().aggregated.as_deref()
     }
 
     /// The registered families, for direct use.
@@ -274,11 +332,20 @@ impl RaftMetrics {
 
     /// Sets how many entries `follower` is behind (leader side).
     pub fn set_follower_lag_entries(&self, topic: &str, partition: u32, follower: &str, n: u64) {
+        if let Some(a) = self.aggregate() {
+            #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+            a.follower_lag_entries.observe(n as f64);
+            return;
+        }
         self.families().peers.get(topic, partition, follower).follower_lag_entries.set_u64(n);
     }
 
     /// Sets how far behind `follower` is, in milliseconds (exported in seconds).
     pub fn set_follower_lag_ms(&self, topic: &str, partition: u32, follower: &str, ms: f64) {
+        if let Some(a) = self.aggregate() {
+            a.follower_lag.observe_ms(ms);
+            return;
+        }
         self.families().peers.get(topic, partition, follower).follower_lag.set(ms / 1000.0);
     }
 
@@ -296,6 +363,11 @@ impl RaftMetrics {
 
     /// Records an election this node ran: its result and duration in milliseconds.
     pub fn record_election(&self, topic: &str, partition: u32, success: bool, latency_ms: f64) {
+        if let Some(a) = self.aggregate() {
+            a.elections.get(if success { ElectionResult::Won } else { ElectionResult::Lost }).inc();
+            a.election_duration.observe_ms(latency_ms);
+            return;
+        }
         let p = self.families().partitions.get(topic, partition);
         p.elections.get(if success { ElectionResult::Won } else { ElectionResult::Lost }).inc();
         p.election_duration.observe_ms(latency_ms);
@@ -308,6 +380,12 @@ impl RaftMetrics {
 
     /// Records a committed batch: its latency in milliseconds and its size in entries.
     pub fn record_commit_latency(&self, topic: &str, partition: u32, latency_ms: f64, batch_size: u64) {
+        if let Some(a) = self.aggregate() {
+            a.commit_latency.observe_ms(latency_ms);
+            #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+            a.commit_batch_entries.observe(batch_size as f64);
+            return;
+        }
         let p = self.families().partitions.get(topic, partition);
         p.commit_latency.observe_ms(latency_ms);
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
@@ -324,6 +402,13 @@ impl RaftMetrics {
         latency_ms: f64,
         last_index: u64,
     ) {
+        if let Some(a) = self.aggregate() {
+            a.snapshot_creations.inc();
+            #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
+            a.snapshot_size.observe(size_bytes as f64);
+            a.snapshot_create_duration.observe_ms(latency_ms);
+            return;
+        }
         let f = self.families();
         f.snapshot_creates.get(topic, partition, trigger).snapshot_creations.inc();
         let p = f.partitions.get(topic, partition);
@@ -336,6 +421,10 @@ impl RaftMetrics {
 
     /// Records the installation of a received snapshot, taking `latency_ms`.
     pub fn record_snapshot_apply(&self, topic: &str, partition: u32, latency_ms: f64) {
+        if let Some(a) = self.aggregate() {
+            a.snapshot_apply_duration.observe_ms(latency_ms);
+            return;
+        }
         let p = self.families().partitions.get(topic, partition);
         p.snapshot_apply_duration.observe_ms(latency_ms);
         p.snapshot_last_timestamp.set(unix_now());
@@ -343,12 +432,21 @@ impl RaftMetrics {
 
     /// Records a finished snapshot transfer in `direction` (`send` or `receive`).
     pub fn record_snapshot_transfer(&self, topic: &str, partition: u32, direction: &str, success: bool) {
+        if let Some(a) = self.aggregate() {
+            a.snapshot_transfers.get(Outcome::from(success)).inc();
+            return;
+        }
         let transfers = self.families().snapshot_transfers.get(topic, partition, direction);
         transfers.snapshot_transfers.get(Outcome::from(success)).inc();
     }
 
     /// Records an AppendEntries request sent to `target`, carrying `size_bytes`.
     pub fn record_append_entries_sent(&self, topic: &str, partition: u32, target: &str, size_bytes: u64) {
+        if let Some(a) = self.aggregate() {
+            a.append_entries_sent.inc();
+            a.append_entries_sent_bytes.add(size_bytes);
+            return;
+        }
         let peer = self.families().peers.get(topic, partition, target);
         peer.append_entries_sent.inc();
         peer.append_entries_sent_bytes.add(size_bytes);
@@ -368,12 +466,20 @@ impl RaftMetrics {
 
     /// Records an AppendEntries request received from `leader_id`.
     pub fn record_append_entries_received(&self, topic: &str, partition: u32, leader_id: &str) {
+        if let Some(a) = self.aggregate() {
+            a.append_entries_received.inc();
+            return;
+        }
         self.families().peers.get(topic, partition, leader_id).append_entries_received.inc();
     }
 
     /// Records a rejected AppendEntries request; `reason` is `stale_term` or `log_inconsistency`
     /// (anything else counts as `other`).
     pub fn record_append_entries_rejected(&self, topic: &str, partition: u32, reason: &str) {
+        if let Some(a) = self.aggregate() {
+            a.append_entries_rejected.get(RejectReason::parse(reason)).inc();
+            return;
+        }
         let p = self.families().partitions.get(topic, partition);
         p.append_entries_rejected.get(RejectReason::parse(reason)).inc();
     }
@@ -387,6 +493,10 @@ impl RaftMetrics {
 
     /// Records a log compaction.
     pub fn record_log_compaction(&self, topic: &str, partition: u32) {
+        if let Some(a) = self.aggregate() {
+            a.log_compactions.inc();
+            return;
+        }
         self.families().partitions.get(topic, partition).log_compactions.inc();
     }
 
@@ -397,6 +507,10 @@ impl RaftMetrics {
 
     /// Records an applied configuration change of `kind`.
     pub fn record_config_change(&self, topic: &str, partition: u32, kind: &str) {
+        if let Some(a) = self.aggregate() {
+            a.config_changes.inc();
+            return;
+        }
         self.families().config_changes.get(topic, partition, kind).config_changes.inc();
     }
 }

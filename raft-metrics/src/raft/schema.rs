@@ -312,3 +312,74 @@ pub struct ConfigChangeMetrics {
     #[metric(counter)]
     pub config_changes: Counter,
 }
+
+/// Node-wide aggregates of every partition, for nodes with thousands of partitions
+/// ([`Aggregation::Node`](super::Aggregation::Node)): counters and histograms fold across
+/// partitions, and per-partition gauges that cannot be summed become distributions (TiKV-style).
+#[derive(Debug, RaftMetrics)]
+#[raft_metrics(crate = crate, namespace = "chronik_raft")]
+pub struct AggregatedMetrics {
+    /// Partitions hosted on this node; set whenever one is added or removed.
+    #[metric(gauge)]
+    pub partitions: Gauge,
+    /// Partitions on this node that know no leader; set when a partition's leader appears or goes.
+    #[metric(gauge)]
+    pub partitions_without_leader: Gauge,
+    /// Leader changes observed, summed over partitions.
+    #[metric(counter)]
+    pub leader_changes_seen: Counter,
+    /// Elections this node started, by result, summed over partitions.
+    #[metric(counter, label(result: ElectionResult))]
+    pub elections: ByLabel<ElectionResult, Counter, 2>,
+    /// Time from becoming candidate to the election's end, over all partitions.
+    #[metric(histogram, unit = "seconds", buckets = exponential(0.01, 2.0, 12))]
+    pub election_duration: Histogram<12>,
+    /// Time from proposal to commit, over all partitions.
+    #[metric(histogram, unit = "seconds", buckets = exponential(0.0005, 2.0, 14))]
+    pub commit_latency: Histogram<14>,
+    /// Entries per committed batch, over all partitions.
+    #[metric(histogram, buckets = exponential(1.0, 2.0, 12))]
+    pub commit_batch_entries: Histogram<12>,
+    /// Distribution of follower lag in entries: one observation per follower per report.
+    #[metric(histogram, buckets = exponential(1.0, 4.0, 12))]
+    pub follower_lag_entries: Histogram<12>,
+    /// Distribution of follower lag in time: one observation per follower per report.
+    #[metric(histogram, unit = "seconds", buckets = exponential(0.001, 2.0, 16))]
+    pub follower_lag: Histogram<16>,
+    /// Distribution of apply lag (commit index minus last applied): one observation per report.
+    #[metric(histogram, buckets = exponential(1.0, 4.0, 12))]
+    pub apply_lag_entries: Histogram<12>,
+    /// AppendEntries requests rejected, by reason, summed over partitions.
+    #[metric(counter, label(reason: RejectReason))]
+    pub append_entries_rejected: ByLabel<RejectReason, Counter, 3>,
+    /// AppendEntries requests sent, summed over partitions and peers.
+    #[metric(counter)]
+    pub append_entries_sent: Counter,
+    /// Payload bytes of AppendEntries requests sent, summed over partitions and peers.
+    #[metric(counter, unit = "bytes", name = "append_entries_sent")]
+    pub append_entries_sent_bytes: Counter,
+    /// AppendEntries requests received, summed over partitions.
+    #[metric(counter)]
+    pub append_entries_received: Counter,
+    /// Log compactions, summed over partitions.
+    #[metric(counter)]
+    pub log_compactions: Counter,
+    /// Snapshots created, summed over partitions and triggers.
+    #[metric(counter)]
+    pub snapshot_creations: Counter,
+    /// Time to create a snapshot, over all partitions.
+    #[metric(histogram, unit = "seconds", buckets = exponential(0.01, 2.0, 14))]
+    pub snapshot_create_duration: Histogram<14>,
+    /// Size of created snapshots, over all partitions.
+    #[metric(histogram, unit = "bytes", buckets = exponential(1024.0, 4.0, 12))]
+    pub snapshot_size: Histogram<12>,
+    /// Time to apply a received snapshot, over all partitions.
+    #[metric(histogram, unit = "seconds", buckets = exponential(0.01, 2.0, 14))]
+    pub snapshot_apply_duration: Histogram<14>,
+    /// Snapshot transfers finished, by outcome, summed over partitions and directions.
+    #[metric(counter, label(result: Outcome))]
+    pub snapshot_transfers: ByLabel<Outcome, Counter, 2>,
+    /// Configuration changes applied, summed over partitions and kinds.
+    #[metric(counter)]
+    pub config_changes: Counter,
+}
