@@ -372,3 +372,45 @@ fn node_aggregation_folds_partitions_into_bounded_series() {
     m.partition("orders", 1).commit_index.set(5);
     assert!(!r.encode_to_string(Format::Prometheus).contains("chronik_raft_commit_index"));
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn the_tokio_collector_ticks_and_stops() {
+    use raft_metrics::raft::{FollowerStatus, InSync, NodeState, PartitionStatus, RaftNodeView, TokioCollector};
+    struct One;
+    impl RaftNodeView for One {
+        fn node_id(&self) -> String {
+            "n1".into()
+        }
+        fn visit_partitions(&self, visit: &mut dyn FnMut(&PartitionStatus<'_>)) {
+            let followers: [FollowerStatus<'_>; 0] = [];
+            visit(&PartitionStatus {
+                topic: "t",
+                partition: 0,
+                state: Some(NodeState::Leader),
+                term: 1,
+                leader: Some("n1"),
+                last_index: 5,
+                commit_index: 5,
+                last_applied: 5,
+                voters: 1,
+                learners: 0,
+                followers: &followers,
+            });
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let r = Registry::new();
+    let m = RaftMetrics::with_registry(&r).unwrap();
+    runtime.block_on(async {
+        let collector = TokioCollector::spawn(m.clone(), One, std::time::Duration::from_millis(5), InSync::default());
+        for _ in 0..1000 {
+            if m.partition("t", 0).commit_index.get() == 5 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        collector.stop().await;
+    });
+    assert_eq!(m.partition("t", 0).commit_index.get(), 5);
+}

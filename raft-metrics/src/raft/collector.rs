@@ -197,3 +197,56 @@ impl Drop for RaftMetricsCollector {
         self.shutdown();
     }
 }
+
+/// The collector as a tokio task (feature `tokio`): [`collect`] on every tick of a
+/// `tokio::time::interval`, until [`TokioCollector::stop`] (or drop) ends it.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub struct TokioCollector {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[cfg(feature = "tokio")]
+impl TokioCollector {
+    /// Spawns the collector on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub fn spawn(metrics: RaftMetrics, view: impl RaftNodeView + Sync, interval: Duration, in_sync: InSync) -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        // A panicking view loses one tick, never the collector.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collect(&metrics, &view, in_sync)));
+                    }
+                    _ = &mut stopped => return,
+                }
+            }
+        });
+        Self { stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the task and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for TokioCollector {
+    fn drop(&mut self) {
+        // Dropping the sender ends the task at its next poll; nothing to wait for here.
+        self.stop.take();
+    }
+}

@@ -25,6 +25,8 @@
 mod collector;
 mod schema;
 
+#[cfg(feature = "tokio")]
+pub use collector::TokioCollector;
 pub use collector::{collect, FollowerStatus, InSync, PartitionStatus, RaftMetricsCollector, RaftNodeView};
 
 use std::sync::{Arc, OnceLock};
