@@ -55,6 +55,8 @@
 mod cell;
 mod derive_docs;
 mod encode;
+#[cfg(feature = "metrics")]
+pub mod facade;
 mod family;
 #[cfg(feature = "http")]
 pub mod http;

@@ -412,6 +412,9 @@ fn normalize(mut info: MetricInfo, kind: MetricKind) -> Result<MetricInfo, Regis
     crate::name::check_metric_name(&info.name)?;
     if kind == MetricKind::Counter {
         if let Some(base) = info.name.strip_suffix("_total") {
+            if base.is_empty() {
+                return Err(invalid(&info.name, "a counter needs a name before _total"));
+            }
             info.name = base.to_owned();
         }
     } else if info.name.ends_with("_total") {

@@ -22,6 +22,7 @@ fn invalid_metric_names_are_refused_with_the_reason() {
         assert_eq!(invalid_name(r.register_with::<Gauge, 0>(MetricInfo::new(bad, "help"), [], ())), bad);
     }
     assert_eq!(invalid_name(r.register_with::<Gauge, 0>(MetricInfo::new("g_total", "help"), [], ())), "g_total");
+    assert_eq!(invalid_name(r.register_with::<Counter, 0>(MetricInfo::new("_total", "help"), [], ())), "_total");
     let h = |name: &str| r.histogram::<1, 0>(MetricInfo::new(name, "help"), [], Buckets::new(vec![1.0]).unwrap());
     for bad in ["h_bucket", "h_sum", "h_count", "h_created"] {
         assert_eq!(invalid_name(h(bad)), bad);

@@ -10,6 +10,11 @@ pub use key::{Fingerprint, KeyBuilder};
 ///
 /// `#[derive(LabelValue)]` implements it; by hand, list the exported values in variant order and
 /// map each variant to its position.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a fixed-cardinality label",
+    label = "not an `EnumLabel`",
+    note = "derive it on a fieldless enum: `#[derive(Clone, Copy, LabelValue)]`"
+)]
 pub trait EnumLabel: Copy + Send + Sync + 'static {
     /// The exported value of each variant, in index order.
     const VALUES: &'static [&'static str];
@@ -20,6 +25,11 @@ pub trait EnumLabel: Copy + Send + Sync + 'static {
 /// One label value supplied at run time.
 ///
 /// Implemented for strings, integers, `bool` and every [`EnumLabel`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a label value",
+    label = "not a `LabelValue`",
+    note = "label values are strings, integers, `bool`, or enums with `#[derive(LabelValue)]`"
+)]
 pub trait LabelValue {
     /// Feeds the value into a lookup key. Distinct values must feed distinct byte sequences.
     fn feed(&self, key: &mut KeyBuilder);
