@@ -78,7 +78,7 @@ struct ReadmeDoctests;
 pub mod __private;
 
 pub use cell::{
-    Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
+    AddCell, Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
     SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
 };
 pub use derive_docs::{LabelValue, RaftMetrics};

@@ -2,8 +2,8 @@
 //! strictly and passes promtool; nothing a facade user writes makes it panic.
 #![cfg(feature = "metrics")]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 
 use raft_metrics::facade::{Bridge, DEFAULT_HELP, HISTOGRAM_BUCKETS, MAX_LABELS, REJECTED_METRIC};
@@ -297,26 +297,7 @@ fn the_full_scrape_parses_strictly() {
     assert_eq!(s.family(&format!("{REJECTED_METRIC}_total")).unwrap().samples.len(), 3);
 }
 
-/// Where promtool is missing this test says so; in CI (`CI` set) a missing promtool fails it.
 #[test]
 fn promtool_accepts_the_full_scrape() {
-    let text = full_scrape();
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("promtool not found ({e}); install it with `apt-get install prometheus` to run this check");
-            return;
-        }
-        Err(e) => panic!("promtool is required in CI: {e}"),
-    };
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success() && said.trim().is_empty(), "promtool complained:\n{said}\n{text}");
+    common::assert_promtool_silent(&full_scrape());
 }

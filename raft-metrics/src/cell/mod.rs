@@ -15,5 +15,5 @@ pub use counter::Counter;
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot, Timer};
 pub use local::Local;
-pub use sampled::{RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
+pub use sampled::{AddCell, RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
 pub use sharded::ShardedCounter;

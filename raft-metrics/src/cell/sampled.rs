@@ -198,7 +198,27 @@ impl<C> Sampled<C> {
     }
 }
 
-impl Sampled<Counter> {
+/// Counters a [`Sampled`] wrapper can weight: one `add` each.
+pub trait AddCell {
+    /// Adds `n` through `&self`.
+    fn add(&self, n: u64);
+}
+
+impl AddCell for Counter {
+    #[inline]
+    fn add(&self, n: u64) {
+        Counter::add(self, n);
+    }
+}
+
+impl AddCell for ShardedCounter {
+    #[inline]
+    fn add(&self, n: u64) {
+        ShardedCounter::add(self, n);
+    }
+}
+
+impl<C: AddCell> Sampled<C> {
     /// Counts one event (recorded as `N` about once in `N`).
     #[inline]
     pub fn inc(&self) {
@@ -229,23 +249,6 @@ impl Local<'_, Sampled<Counter>> {
         let weight = sampled.control.weight();
         if weight != 0 {
             Local::new(&sampled.cell).add(n.wrapping_mul(weight));
-        }
-    }
-}
-
-impl Sampled<ShardedCounter> {
-    /// Counts one event.
-    #[inline]
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
-    /// Counts `n` events.
-    #[inline]
-    pub fn add(&self, n: u64) {
-        let weight = self.control.weight();
-        if weight != 0 {
-            self.cell.add(n.wrapping_mul(weight));
         }
     }
 }
