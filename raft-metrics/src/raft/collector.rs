@@ -95,6 +95,7 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
         let (topic, partition) = (status.topic, status.partition);
         let p = metrics.families().partitions.get(topic, partition);
         p.current_term.set_u64(status.term);
+        p.last_index.set_u64(status.last_index);
         p.commit_index.set_u64(status.commit_index);
         p.last_applied.set_u64(status.last_applied);
         p.apply_lag_entries.set_u64(status.commit_index.saturating_sub(status.last_applied));

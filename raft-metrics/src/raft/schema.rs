@@ -100,6 +100,9 @@ pub struct PartitionMetrics {
     /// Current Raft term on this node; set whenever the term changes.
     #[metric(gauge)]
     pub current_term: Gauge,
+    /// Last index in this node's log (committed or not); set when the log grows or is truncated.
+    #[metric(gauge)]
+    pub last_index: Gauge,
     /// Highest log index known committed on this node; set when the commit index advances.
     #[metric(gauge)]
     pub commit_index: Gauge,
@@ -221,7 +224,8 @@ pub struct PeerMetrics {
     /// Entries the peer is behind this leader's last index; set by the leader after each round.
     #[metric(gauge)]
     pub follower_lag_entries: Gauge,
-    /// Time the peer is behind this leader; set by the leader after each round.
+    /// How far the peer is behind this leader in time: the age of the oldest entry it lacks, or,
+    /// when that is unknown (the collector), the time since its last acknowledgement.
     #[metric(gauge, unit = "seconds", name = "follower_lag")]
     pub follower_lag: FloatGauge,
     /// Unix time of the last heartbeat response from the peer (leader side).
@@ -236,6 +240,9 @@ pub struct PeerMetrics {
     /// AppendEntries requests received from the peer (the leader, on a follower).
     #[metric(counter)]
     pub append_entries_received: Counter,
+    /// Heartbeats sent to the peer.
+    #[metric(counter)]
+    pub heartbeats_sent: Counter,
     /// Heartbeats to the peer that could not be sent or got no response.
     #[metric(counter)]
     pub heartbeat_failures: Counter,
