@@ -42,6 +42,9 @@ step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --locked -p raft-metrics --lib --test loom
 
+step "fuzz targets, 30 s each (cargo-fuzz, stable, no sanitizer)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 

@@ -363,6 +363,8 @@ mod tests {
             "struct S { #[metric(histogram, buckets = linear(1.0, 1.0, 100000))] x: Histogram<3> }",
             "#[raft_metrics(labels(x))] struct S { #[metric(counter)] x: Counter }",
             "#[raft_metrics(max_series = 0)] struct S { /// d\n #[metric(counter)] x: Counter }",
+            "#[raft_metrics(labels(type: u8))] struct S { /// d\n #[metric(counter)] x: Counter }",
+            "#[raft_metrics(labels(self: u8))] struct S { /// d\n #[metric(counter)] x: Counter }",
         ] {
             let input: syn::DeriveInput = syn::parse_str(source).unwrap();
             let output = super::derive(&input).to_string();

@@ -168,6 +168,14 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
 
 fn check_label_name(cx: &Ctxt, name: &syn::Ident) {
     let text = name.to_string();
+    // Labels become parameter names of `bind(…)`, so a keyword (`type`, `self`) cannot be one.
+    if syn::parse_str::<syn::Ident>(&text).is_err() {
+        cx.error_spanned_by(
+            name,
+            format!("`{text}` is a Rust keyword; label names become `bind` parameters: choose another name"),
+        );
+        return;
+    }
     let text = text.strip_prefix("r#").unwrap_or(&text);
     if text.starts_with("__") || text == "le" || text == "quantile" {
         cx.error_spanned_by(name, format!("`{text}` is a reserved label name (`le`, `quantile` and names starting with `__` belong to Prometheus)"));

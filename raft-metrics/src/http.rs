@@ -52,7 +52,12 @@
 //! **Content negotiation.** `Accept` selects OpenMetrics 1.0 when it lists
 //! `application/openmetrics-text` (with `version=1.0.0` or no version) with a q-value above zero
 //! and above the best of `text/plain` (version 0.0.4 or none), `text/*` and `*/*`; otherwise the
-//! response is Prometheus text 0.0.4. `Content-Type` is [`Format::content_type`]. The body is
+//! response is Prometheus text 0.0.4. With the `protobuf` feature, `Accept` selects
+//! `Format::Protobuf` when it lists
+//! `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+//! (both parameters required, as client_golang negotiates) with a q-value above zero and above
+//! every text choice: what Prometheus sends with native histograms enabled. `Content-Type` is
+//! [`Format::content_type`]. The body is
 //! gzip-compressed (fastest level) when `Accept-Encoding` accepts `gzip`, `x-gzip` or `*` with a
 //! q-value above zero.
 //!
@@ -879,6 +884,8 @@ fn is_forbidden_in_field(b: u8) -> bool {
 struct Negotiation {
     openmetrics: u16,
     text: u16,
+    #[cfg(feature = "protobuf")]
+    protobuf: u16,
     gzip: Option<u16>,
     any_encoding: Option<u16>,
 }
@@ -889,9 +896,16 @@ impl Negotiation {
         for range in value.split(|&b| b == b',') {
             let mut parts = range.split(|&b| b == b';');
             let media = parts.next().unwrap_or_default().trim_ascii();
-            let Some((q, version)) = params(parts) else { continue };
+            let Some(Params { q, version, proto, encoding }) = params(parts) else { continue };
             let version_is = |wanted: &[u8]| version.is_none_or(|v| v == wanted);
-            if media.eq_ignore_ascii_case(b"application/openmetrics-text") {
+            if media.eq_ignore_ascii_case(b"application/vnd.google.protobuf") {
+                #[cfg(feature = "protobuf")]
+                if proto == Some(b"io.prometheus.client.MetricFamily") && encoding == Some(b"delimited") {
+                    self.protobuf = self.protobuf.max(q);
+                }
+                #[cfg(not(feature = "protobuf"))]
+                let _ = (proto, encoding);
+            } else if media.eq_ignore_ascii_case(b"application/openmetrics-text") {
                 if version_is(b"1.0.0") {
                     self.openmetrics = self.openmetrics.max(q);
                 }
@@ -910,7 +924,7 @@ impl Negotiation {
         for item in value.split(|&b| b == b',') {
             let mut parts = item.split(|&b| b == b';');
             let coding = parts.next().unwrap_or_default().trim_ascii();
-            let Some((q, _)) = params(parts) else { continue };
+            let Some(Params { q, .. }) = params(parts) else { continue };
             let best = |old: Option<u16>| Some(old.map_or(q, |old| old.max(q)));
             if coding.eq_ignore_ascii_case(b"gzip") || coding.eq_ignore_ascii_case(b"x-gzip") {
                 self.gzip = best(self.gzip);
@@ -921,6 +935,10 @@ impl Negotiation {
     }
 
     fn format(&self) -> Format {
+        #[cfg(feature = "protobuf")]
+        if self.protobuf > 0 && self.protobuf > self.openmetrics && self.protobuf > self.text {
+            return Format::Protobuf;
+        }
         if self.openmetrics > 0 && self.openmetrics > self.text {
             Format::OpenMetrics
         } else {
@@ -933,23 +951,36 @@ impl Negotiation {
     }
 }
 
-/// The q-value (default 1000) and `version` of `;`-separated `name=value` parameters; `None`
-/// when one is malformed.
-fn params<'a>(params: impl Iterator<Item = &'a [u8]>) -> Option<(u16, Option<&'a [u8]>)> {
-    let mut q = 1000;
-    let mut version = None;
+/// The parameters of one media range or coding that negotiation looks at.
+struct Params<'a> {
+    /// In thousandths; 1000 when absent.
+    q: u16,
+    version: Option<&'a [u8]>,
+    /// `proto` and `encoding`, for `application/vnd.google.protobuf`.
+    proto: Option<&'a [u8]>,
+    encoding: Option<&'a [u8]>,
+}
+
+/// The q-value (default 1000), `version`, `proto` and `encoding` of `;`-separated `name=value`
+/// parameters (values may be quoted); `None` when one is malformed.
+fn params<'a>(params: impl Iterator<Item = &'a [u8]>) -> Option<Params<'a>> {
+    let mut parsed = Params { q: 1000, version: None, proto: None, encoding: None };
     for param in params {
         let eq = param.iter().position(|&b| b == b'=')?;
         let name = param.get(..eq)?.trim_ascii();
         let value = param.get(eq + 1..)?.trim_ascii();
+        let unquoted = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
         if name.eq_ignore_ascii_case(b"q") {
-            q = parse_q(value)?;
+            parsed.q = parse_q(value)?;
         } else if name.eq_ignore_ascii_case(b"version") {
-            let unquoted = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\""));
-            version = Some(unquoted.unwrap_or(value));
+            parsed.version = Some(unquoted);
+        } else if name.eq_ignore_ascii_case(b"proto") {
+            parsed.proto = Some(unquoted);
+        } else if name.eq_ignore_ascii_case(b"encoding") {
+            parsed.encoding = Some(unquoted);
         }
     }
-    Some((q, version))
+    Some(parsed)
 }
 
 /// RFC 9110 `qvalue` in thousandths: `0`, `0.5`, `1.000`...
@@ -975,7 +1006,8 @@ fn render(registry: &Registry, outcome: &Result<Request, Status>, response: &mut
         Ok(request) => request,
         Err(status) => return render_text(&mut response.out, *status, "", true),
     };
-    let body = request.method == Method::Get;
+    // Only HEAD omits the body: every other response carries the bytes its Content-Length promises.
+    let body = request.method != Method::Head;
     match (request.route, request.method) {
         (Route::NotFound, _) => render_text(&mut response.out, Status::NotFound, "", body),
         (_, Method::Other) => render_text(&mut response.out, Status::MethodNotAllowed, "Allow: GET, HEAD\r\n", true),
@@ -1253,6 +1285,44 @@ mod tests {
             b"GET /metrics HTTP/1.0\r\nAccept: text/plain;q=0.2\r\nAccept: application/openmetrics-text\r\n\r\n",
         );
         assert_eq!(r.format, Format::OpenMetrics);
+    }
+
+    #[test]
+    fn protobuf_negotiation() {
+        // What Prometheus 2.42 sends with `--enable-feature=native-histograms`.
+        let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,\
+                          application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;\
+                          q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        #[cfg(feature = "protobuf")]
+        let protobuf = Format::Protobuf;
+        #[cfg(not(feature = "protobuf"))]
+        let protobuf = Format::OpenMetrics;
+        assert_eq!(negotiate(prometheus), protobuf);
+        let delimited = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        #[cfg(feature = "protobuf")]
+        for (accept, expected) in [
+            (delimited.to_owned(), Format::Protobuf),
+            (format!("{delimited};q=0.5, text/plain;q=0.4"), Format::Protobuf),
+            (format!("{delimited};q=0.5, text/plain;q=0.5"), Format::Prometheus), // ties go to text
+            (format!("{delimited};q=0.5, application/openmetrics-text;q=0.9"), Format::OpenMetrics),
+            (format!("{delimited};q=0"), Format::Prometheus),
+            (
+                "Application/Vnd.Google.Protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=\"delimited\""
+                    .to_owned(),
+                Format::Protobuf,
+            ),
+            ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily".to_owned(), Format::Prometheus),
+            (
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text".to_owned(),
+                Format::Prometheus,
+            ),
+            ("application/vnd.google.protobuf;encoding=delimited".to_owned(), Format::Prometheus),
+            ("application/vnd.google.protobuf;proto=other.Message;encoding=delimited".to_owned(), Format::Prometheus),
+        ] {
+            assert_eq!(negotiate(&accept), expected, "{accept}");
+        }
+        #[cfg(not(feature = "protobuf"))]
+        assert_eq!(negotiate(delimited), Format::Prometheus);
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub use cell::{
     AddCell, Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
     SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
 };
+pub use cell::{NativeBuckets, NativeHistogram, NativeSnapshot};
 pub use derive_docs::{LabelValue, RaftMetrics};
 pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{

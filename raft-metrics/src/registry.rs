@@ -368,15 +368,30 @@ impl Registry {
     ///
     /// The registry lock is held only to copy the family list; each family then holds its own
     /// lock only to copy its series list. Recording never waits.
+    ///
+    /// With `Format::Protobuf` (feature `protobuf`) every metric is one length-delimited
+    /// `MetricFamily`; a metric without series writes nothing, as in text.
     pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
         let families = self.state.lock().families.clone();
+        // Marks this thread so that the writers the families create write protobuf; reset when
+        // dropped, also if a group's `encode` panics.
+        #[cfg(feature = "protobuf")]
+        let protobuf = (format == Format::Protobuf).then(crate::encode::proto::ScrapeGuard::begin);
         let mut overflow = Vec::new();
         for family in &families {
             family.encode(format, out);
+            #[cfg(feature = "protobuf")]
+            if let Some(scrape) = &protobuf {
+                scrape.close_family(out);
+            }
             overflow.extend(family.overflow().map(|(name, count)| (name.to_owned(), count)));
         }
         if !overflow.is_empty() {
             encode_overflow(format, &overflow, out);
+            #[cfg(feature = "protobuf")]
+            if let Some(scrape) = &protobuf {
+                scrape.close_family(out);
+            }
         }
         if format == Format::OpenMetrics {
             out.extend_from_slice(b"# EOF\n");

@@ -186,7 +186,8 @@ impl Buckets {
     ///
     /// When `resolution` is not a positive finite number.
     pub fn with_sum_resolution(self, resolution: f64) -> Result<Self, BucketsError> {
-        if !(resolution > 0.0 && resolution.is_finite()) {
+        // Normal and with a finite reciprocal: a subnormal resolution would make every sum zero.
+        if !(resolution.is_normal() && resolution > 0.0 && (1.0 / resolution).is_finite()) {
             return Err(BucketsError::InvalidParameters("the sum resolution must be positive and finite"));
         }
         Ok(Self::with_parts(self.bounds, resolution, 1.0 / resolution))
@@ -245,9 +246,10 @@ impl Buckets {
 /// converting the fixed-point sum back divides or multiplies by an exact number.
 fn default_resolution(bounds: &[f64]) -> (f64, f64) {
     let smallest = bounds.iter().map(|b| b.abs()).filter(|b| *b > 0.0).fold(f64::INFINITY, f64::min);
-    // A finite f64's decimal exponent is within ±324, so the cast cannot truncate.
+    // Clamped so that both 10^|exponent| and its reciprocal are normal, finite numbers (bounds
+    // below 1e-297 get a coarser sum); a finite f64's decimal exponent is within ±324.
     #[allow(clippy::cast_possible_truncation)]
-    let exponent = if smallest.is_finite() { smallest.log10().floor() as i32 - 3 } else { -6 };
+    let exponent = if smallest.is_finite() { (smallest.log10().floor() as i32 - 3).clamp(-300, 300) } else { -6 };
     let exact = 10f64.powi(exponent.abs());
     if exponent < 0 {
         (1.0 / exact, exact)
@@ -431,7 +433,8 @@ impl<const N: usize> Histogram<N> {
 
     /// Number of observations.
     pub fn count(&self) -> u64 {
-        self.bucket_counts().iter().sum()
+        // Wrapping, like the exposition: weighted observations can pass u64::MAX.
+        self.bucket_counts().iter().fold(0, |sum, n| sum.wrapping_add(*n))
     }
 
     /// Sum of observations (see the module docs for NaN and infinities).
@@ -751,6 +754,22 @@ mod tests {
         assert!((owned.sum() - 0.25 * f64::from((1 << 23) + 5)).abs() < 1.0);
         assert!(owned.spill_if_any().unwrap().counts.words()[0].load(Ordering::Relaxed) > 0, "a drain happened");
         assert!(histogram([1.0]).spill_if_any().is_none(), "no spill until one is needed");
+    }
+
+    /// Found by fuzzing: weights past u64::MAX, and bounds or resolutions so small that the
+    /// sum's units overflowed to infinity.
+    #[test]
+    fn extreme_weights_and_resolutions() {
+        let h = histogram([1.0]);
+        h.observe_n(0.5, u64::MAX);
+        h.observe_n(2.0, 1);
+        assert_eq!(h.count(), 0, "wraps like the exposition");
+        let tiny = Buckets::new(vec![1e-306]).unwrap();
+        assert!(tiny.sum_resolution() > 0.0 && (1.0 / tiny.sum_resolution()).is_finite());
+        let h = Histogram::<1>::new(Arc::new(tiny)).unwrap();
+        h.observe(1e-290);
+        assert!(h.sum() > 0.0);
+        assert!(Buckets::new(vec![1.0]).unwrap().with_sum_resolution(1e-310).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod counter;
 mod gauge;
 mod histogram;
 mod local;
+mod native;
 mod sampled;
 mod sharded;
 
@@ -15,5 +16,6 @@ pub use counter::Counter;
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot, Timer};
 pub use local::Local;
+pub use native::{NativeBuckets, NativeHistogram, NativeSnapshot};
 pub use sampled::{AddCell, RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
 pub use sharded::ShardedCounter;

@@ -1,11 +1,19 @@
-//! Exposition: Prometheus text 0.0.4 and OpenMetrics 1.0 text.
+//! Exposition: Prometheus text 0.0.4, OpenMetrics 1.0 text and (feature `protobuf`) Prometheus
+//! protobuf.
 //!
-//! Everything that can be rendered ahead of time is: `# HELP`/`# TYPE`/`# UNIT` lines at
-//! registration, a series' `name="value"` pairs when the series is created, `le` values with the
-//! buckets. A scrape copies those bytes and formats numbers (itoa for integers, ryu for floats).
+//! Everything that can be rendered ahead of time is: `# HELP`/`# TYPE`/`# UNIT` lines (and the
+//! protobuf `MetricFamily` header) at registration, a series' `name="value"` pairs when the series
+//! is created, `le` values with the buckets. A text scrape copies those bytes and formats numbers
+//! (itoa for integers, ryu for floats).
+//!
+//! Cells write through one [`SampleWriter`] whatever the format: it holds a *sink*, text or
+//! protobuf, chosen when it is created (see [`proto`] for how the protobuf sink is selected and
+//! how it recovers label pairs). A text scrape pays one predictable branch per sample for it.
 
 mod escape;
 pub mod parse;
+#[cfg(feature = "protobuf")]
+pub(crate) mod proto;
 
 pub use escape::unescape_label_value;
 
@@ -13,13 +21,27 @@ use crate::metric::MetricKind;
 use crate::registry::MetricInfo;
 
 /// An exposition format.
+///
+/// Non-exhaustive: `Format::Protobuf` exists only with the `protobuf` feature, and enabling a
+/// feature must not break a `match` elsewhere in the dependency graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Format {
     /// Prometheus text format 0.0.4: what every Prometheus scrapes.
     #[default]
     Prometheus,
     /// OpenMetrics 1.0 text: `# UNIT` lines, counter families without `_total`, `# EOF`.
     OpenMetrics,
+    /// Prometheus protobuf: varint-length-delimited `io.prometheus.client.MetricFamily` messages
+    /// (`prometheus/client_model`'s `metrics.proto`), what Prometheus scrapes native histograms
+    /// with. Feature `protobuf`.
+    ///
+    /// Counters, gauges and classic histograms are written as client_golang writes them, except
+    /// that classic histograms also carry their `+Inf` bucket (Prometheus accepts both). Integer
+    /// values are sent as `double`s, exact up to 2^53.
+    /// [`NativeHistogram`](crate::NativeHistogram)s are written as native histograms.
+    #[cfg(feature = "protobuf")]
+    Protobuf,
 }
 
 impl Format {
@@ -28,6 +50,8 @@ impl Format {
         match self {
             Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf => proto::CONTENT_TYPE,
         }
     }
 }
@@ -70,6 +94,9 @@ pub(crate) struct MetricText {
     count: Box<str>,
     prometheus_header: Box<str>,
     openmetrics_header: Box<str>,
+    /// The `MetricFamily` fields other than its series, encoded.
+    #[cfg(feature = "protobuf")]
+    proto_header: Box<[u8]>,
 }
 
 impl MetricText {
@@ -102,6 +129,8 @@ impl MetricText {
         escape::help(&mut openmetrics_header, info.help(), true);
         openmetrics_header.push('\n');
         Self {
+            #[cfg(feature = "protobuf")]
+            proto_header: proto::header(&primary, info.help(), kind, info.unit_of().map(crate::Unit::as_str)),
             name: name.into(),
             primary: primary.into(),
             bucket: format!("{name}_bucket").into(),
@@ -116,72 +145,228 @@ impl MetricText {
         &self.name
     }
 
+    /// The header lines to write before the metric's samples; empty for protobuf, whose header
+    /// the first [`SampleWriter`] writes.
     pub(crate) fn header(&self, format: Format) -> &str {
         match format {
             Format::Prometheus => &self.prometheus_header,
             Format::OpenMetrics => &self.openmetrics_header,
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => "",
         }
     }
 }
 
+/// One native histogram, as a cell hands it to [`SampleWriter::native_histogram`].
+#[derive(Debug)]
+// The native-only fields are read by the protobuf sink alone.
+#[cfg_attr(not(feature = "protobuf"), allow(dead_code))]
+pub(crate) struct NativeSample<'a> {
+    pub(crate) schema: i32,
+    pub(crate) zero_threshold: f64,
+    pub(crate) zero_count: u64,
+    /// The Prometheus bucket index of `positive[0]` and of `negative[0]`.
+    pub(crate) first_index: i32,
+    /// Positive bucket counts by increasing index.
+    pub(crate) positive: &'a [u64],
+    /// Negative bucket counts by increasing index (increasing magnitude); may be empty.
+    pub(crate) negative: &'a [u64],
+    pub(crate) count: u64,
+    pub(crate) sum: f64,
+    /// Text exposition: rendered `le` values, the last one `+Inf`.
+    pub(crate) le: &'a [Box<str>],
+    /// Text exposition: for each finite `le`, how many positive buckets lie at or below it.
+    pub(crate) le_positive: &'a [usize],
+}
+
 /// Writes the samples of one metric for one series. Cells call it from
-/// [`Metric::encode`](crate::Metric::encode); it owns every byte of the sample lines.
+/// [`Metric::encode`](crate::Metric::encode); it owns every byte of the exposition, in the
+/// scrape's format.
 #[derive(Debug)]
 pub struct SampleWriter<'a> {
     out: &'a mut Vec<u8>,
     text: &'a MetricText,
     labels: &'a str,
     extra: &'a str,
+    sink: Sink,
+}
+
+/// Where a [`SampleWriter`] writes. Without the `protobuf` feature there is one choice and the
+/// dispatch compiles away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// Text lines, Prometheus 0.0.4 and OpenMetrics alike (they differ only in headers).
+    Text,
+    /// One `io.prometheus.client.Metric` per sample (see [`proto`]).
+    #[cfg(feature = "protobuf")]
+    Protobuf,
 }
 
 impl<'a> SampleWriter<'a> {
+    /// A writer for one series of the metric `text`: protobuf when this thread is writing a
+    /// protobuf scrape (see [`proto`]), text otherwise.
+    #[inline]
     pub(crate) fn new(out: &'a mut Vec<u8>, text: &'a MetricText, labels: &'a str) -> Self {
-        Self { out, text, labels, extra: "" }
+        #[cfg(feature = "protobuf")]
+        let sink = if proto::is_active() {
+            proto::enter(out, core::ptr::from_ref(text) as usize, &text.proto_header);
+            Sink::Protobuf
+        } else {
+            Sink::Text
+        };
+        #[cfg(not(feature = "protobuf"))]
+        let sink = Sink::Text;
+        Self { out, text, labels, extra: "", sink }
     }
 
     /// Writes a counter sample.
     pub fn counter(&mut self, v: u64) {
-        self.start(&self.text.primary, None);
-        self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-        self.out.push(b'\n');
+        match self.sink {
+            Sink::Text => {
+                self.start(&self.text.primary, None);
+                self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                self.out.push(b'\n');
+            }
+            #[cfg(feature = "protobuf")]
+            #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
+            Sink::Protobuf => {
+                self.proto_metric(|m| m.counter = Some(proto::Counter { value: Some(v as f64) }));
+            }
+        }
     }
 
     /// Writes an integer gauge sample.
     pub fn gauge_int(&mut self, v: i64) {
-        self.start(&self.text.primary, None);
-        self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-        self.out.push(b'\n');
+        match self.sink {
+            Sink::Text => {
+                self.start(&self.text.primary, None);
+                self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                self.out.push(b'\n');
+            }
+            #[cfg(feature = "protobuf")]
+            #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
+            Sink::Protobuf => self.proto_metric(|m| m.gauge = Some(proto::Gauge { value: Some(v as f64) })),
+        }
     }
 
     /// Writes a float gauge sample.
     pub fn gauge_float(&mut self, v: f64) {
-        self.start(&self.text.primary, None);
-        write_float(self.out, v);
-        self.out.push(b'\n');
+        match self.sink {
+            Sink::Text => {
+                self.start(&self.text.primary, None);
+                write_float(self.out, v);
+                self.out.push(b'\n');
+            }
+            #[cfg(feature = "protobuf")]
+            Sink::Protobuf => self.proto_metric(|m| m.gauge = Some(proto::Gauge { value: Some(v) })),
+        }
     }
 
     /// Writes a histogram: cumulative `_bucket` lines, `_sum` and `_count`.
     /// `counts` holds one non-cumulative count per entry of `le` (the `+Inf` bucket last).
     pub(crate) fn histogram(&mut self, le: &[Box<str>], counts: &[u64], sum: f64) {
-        let mut cumulative = 0u64;
-        for (le, count) in le.iter().zip(counts) {
-            cumulative = cumulative.wrapping_add(*count);
-            self.start(&self.text.bucket, Some(le));
-            self.out.extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
-            self.out.push(b'\n');
+        match self.sink {
+            Sink::Text => {
+                let mut cumulative = 0u64;
+                for (le, count) in le.iter().zip(counts) {
+                    cumulative = cumulative.wrapping_add(*count);
+                    self.bucket_line(le, cumulative);
+                }
+                self.sum_and_count_lines(sum, cumulative);
+            }
+            #[cfg(feature = "protobuf")]
+            Sink::Protobuf => {
+                let mut cumulative = 0u64;
+                let bucket = le
+                    .iter()
+                    .zip(counts)
+                    .map(|(le, count)| {
+                        cumulative = cumulative.wrapping_add(*count);
+                        proto::Bucket { cumulative_count: Some(cumulative), upper_bound: Some(parse_le(le)) }
+                    })
+                    .collect();
+                let histogram = proto::Histogram {
+                    sample_count: Some(cumulative),
+                    sample_sum: Some(sum),
+                    bucket,
+                    ..Default::default()
+                };
+                self.proto_metric(|m| m.histogram = Some(histogram));
+            }
         }
-        self.start(&self.text.sum, None);
-        write_float(self.out, sum);
-        self.out.push(b'\n');
-        self.start(&self.text.count, None);
-        self.out.extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
-        self.out.push(b'\n');
+    }
+
+    /// Writes a native histogram: in text, as a classic histogram over the sample's coarse `le`
+    /// bounds (exact cumulative counts: every bound is a native bucket boundary); in protobuf,
+    /// as a native histogram.
+    pub(crate) fn native_histogram(&mut self, h: &NativeSample<'_>) {
+        match self.sink {
+            Sink::Text => {
+                let below = h.negative.iter().fold(h.zero_count, |a, c| a.wrapping_add(*c));
+                let mut cumulative = below;
+                let mut taken = 0;
+                for (k, le) in h.le.iter().enumerate() {
+                    match h.le_positive.get(k) {
+                        Some(&upto) => {
+                            let upto = upto.clamp(taken, h.positive.len());
+                            cumulative = h.positive[taken..upto].iter().fold(cumulative, |a, c| a.wrapping_add(*c));
+                            taken = upto;
+                        }
+                        None => cumulative = h.count,
+                    }
+                    self.bucket_line(le, cumulative);
+                }
+                self.sum_and_count_lines(h.sum, h.count);
+            }
+            #[cfg(feature = "protobuf")]
+            Sink::Protobuf => {
+                let (positive_span, positive_delta) = proto::spans(h.first_index, h.positive);
+                let (negative_span, negative_delta) = proto::spans(h.first_index, h.negative);
+                let histogram = proto::Histogram {
+                    sample_count: Some(h.count),
+                    sample_sum: Some(h.sum),
+                    bucket: Vec::new(),
+                    schema: Some(h.schema),
+                    zero_threshold: Some(h.zero_threshold),
+                    zero_count: Some(h.zero_count),
+                    negative_span,
+                    negative_delta,
+                    positive_span,
+                    positive_delta,
+                };
+                self.proto_metric(|m| m.histogram = Some(histogram));
+            }
+        }
     }
 
     /// Runs `f` with one more pre-rendered `name="value"` pair on every sample it writes.
     pub fn with_extra_label(&mut self, pair: &str, f: impl FnOnce(&mut SampleWriter<'_>)) {
-        let mut inner = SampleWriter { out: &mut *self.out, text: self.text, labels: self.labels, extra: pair };
+        let mut inner =
+            SampleWriter { out: &mut *self.out, text: self.text, labels: self.labels, extra: pair, sink: self.sink };
         f(&mut inner);
+    }
+
+    fn bucket_line(&mut self, le: &str, cumulative: u64) {
+        self.start(&self.text.bucket, Some(le));
+        self.out.extend_from_slice(itoa::Buffer::new().format(cumulative).as_bytes());
+        self.out.push(b'\n');
+    }
+
+    fn sum_and_count_lines(&mut self, sum: f64, count: u64) {
+        self.start(&self.text.sum, None);
+        write_float(self.out, sum);
+        self.out.push(b'\n');
+        self.start(&self.text.count, None);
+        self.out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        self.out.push(b'\n');
+    }
+
+    /// Appends one `Metric` with this series' labels, filled in by `fill`.
+    #[cfg(feature = "protobuf")]
+    fn proto_metric(&mut self, fill: impl FnOnce(&mut proto::Metric)) {
+        let mut metric = proto::Metric { label: proto::labels([self.labels, self.extra]), ..Default::default() };
+        fill(&mut metric);
+        proto::write_metric(self.out, &metric);
     }
 
     fn start(&mut self, name: &str, le: Option<&str>) {
@@ -210,5 +395,15 @@ impl<'a> SampleWriter<'a> {
             out.push(b'}');
         }
         out.push(b' ');
+    }
+}
+
+/// A rendered `le` value back as a number: ryu's output round-trips exactly.
+#[cfg(feature = "protobuf")]
+fn parse_le(le: &str) -> f64 {
+    if le == "+Inf" {
+        f64::INFINITY
+    } else {
+        le.parse().unwrap_or(f64::NAN)
     }
 }

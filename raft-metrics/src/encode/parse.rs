@@ -101,8 +101,13 @@ impl std::error::Error for ParseError {}
 ///
 /// # Errors
 ///
-/// The first line that breaks the format, with its number.
+/// The first line that breaks the format, with its number. `Format::Protobuf` (feature
+/// `protobuf`) is not a text format and is refused.
 pub fn parse(text: &str, format: Format) -> Result<Scrape, ParseError> {
+    #[cfg(feature = "protobuf")]
+    if format == Format::Protobuf {
+        return Err(ParseError { line: 0, message: "protobuf is not a text format".into() });
+    }
     let mut parser = Parser { format, scrape: Scrape::default(), seen: HashSet::new(), names: HashSet::new() };
     if !text.is_empty() && !text.ends_with('\n') {
         return Err(ParseError { line: text.lines().count(), message: "the last line has no newline".into() });

@@ -30,6 +30,7 @@ const WORDS: usize = 8;
 /// 16 bytes and an integer, or one string of up to 32 bytes and an integer.
 pub(crate) const CACHE_KEY_WORDS: usize = 8;
 const TAG_INT: u64 = 1;
+const TAG_NEG_INT: u64 = 5;
 const TAG_SHORT_STR: u64 = 2;
 const TAG_STR: u64 = 3;
 const TAG_LONG_STR: u64 = 4;
@@ -55,17 +56,38 @@ impl KeyBuilder {
         Self { words: [0; WORDS], len: 0, chain: 0 }
     }
 
-    /// Feeds an integer value.
+    /// Feeds an unsigned integer value: the same key as its decimal string.
     #[inline(always)]
     pub fn int(&mut self, v: u64) {
         self.push(TAG_INT);
         self.push(v);
     }
 
+    /// Feeds a signed integer value: the same key as its decimal string.
+    #[inline(always)]
+    pub fn signed(&mut self, v: i64) {
+        match u64::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => {
+                self.push(TAG_NEG_INT);
+                self.push(v.unsigned_abs());
+            }
+        }
+    }
+
     /// Feeds a string value.
+    ///
+    /// A key is a function of the exported text: a string that spells an integer the way
+    /// integers are exported (`"7"`, `"-3"`, no sign on zero, no leading zeros) feeds the same
+    /// key as that integer, so `("7",)` and `(7u32,)` name one series, not two with equal labels.
     #[inline(always)]
     pub fn str(&mut self, v: &str) {
         let bytes = v.as_bytes();
+        if let Some(&first) = bytes.first() {
+            if (first.is_ascii_digit() || first == b'-') && self.canonical_integer(bytes) {
+                return;
+            }
+        }
         let n = bytes.len();
         let tag = (n as u64) << 8;
         if n <= 16 {
@@ -90,6 +112,33 @@ impl KeyBuilder {
         } else {
             self.long_str(bytes);
         }
+    }
+
+    /// Feeds `bytes` as an integer when they spell one canonically; returns whether they did.
+    #[inline(never)]
+    fn canonical_integer(&mut self, bytes: &[u8]) -> bool {
+        let (negative, digits) = match bytes.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, bytes),
+        };
+        let canonical = match digits {
+            [] => false,
+            [b'0'] => !negative,
+            [first, ..] => *first != b'0' && digits.iter().all(u8::is_ascii_digit),
+        };
+        let Some(magnitude) = canonical.then(|| core::str::from_utf8(digits).ok()?.parse::<u64>().ok()).flatten()
+        else {
+            return false;
+        };
+        if !negative {
+            self.int(magnitude);
+        } else if magnitude <= 1 << 63 {
+            self.push(TAG_NEG_INT);
+            self.push(magnitude);
+        } else {
+            return false;
+        }
+        true
     }
 
     #[cold]
@@ -177,12 +226,29 @@ mod tests {
         }
     }
 
+    /// Values that export the same text share a key; values that export different text do not.
+    #[test]
+    fn the_key_follows_the_exported_text() {
+        assert_eq!(fp(("7",)), fp((7u32,)));
+        assert_eq!(fp(("-3",)), fp((-3i64,)));
+        assert_eq!(fp(("0",)), fp((0u8,)));
+        assert_eq!(fp(("18446744073709551615",)), fp((u64::MAX,)));
+        assert_eq!(fp(("-9223372036854775808",)), fp((i64::MIN,)));
+        assert_eq!(fp(("true",)), fp((true,)));
+        assert_ne!(fp(("-1",)), fp((u64::MAX,)));
+        assert_ne!(fp((1u8,)), fp((true,)));
+        for not_canonical in ["07", "-0", "+7", "7 ", "-", "18446744073709551616", "-9223372036854775809"] {
+            assert_ne!(fp((not_canonical,)), fp((7u32,)), "{not_canonical}");
+        }
+        assert_ne!(fp(("18446744073709551616",)), fp((0u64,)));
+    }
+
     #[test]
     fn encoding_is_prefix_free() {
         assert_ne!(fp(("a", "bc")), fp(("ab", "c")));
         assert_ne!(fp(("", "x")), fp(("x", "")));
         assert_ne!(fp((1u32, 2u32)), fp((2u32, 1u32)));
-        assert_ne!(fp(("1",)), fp((1u32,)));
+        assert_eq!(fp(("1",)), fp((1u32,)), "the key follows the exported text");
         assert_eq!(fp(("orders", 7u32)), fp((String::from("orders"), 7u64)));
     }
 

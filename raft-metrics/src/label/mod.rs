@@ -31,7 +31,9 @@ pub trait EnumLabel: Copy + Send + Sync + 'static {
     note = "label values are strings, integers, `bool`, or enums with `#[derive(LabelValue)]`"
 )]
 pub trait LabelValue {
-    /// Feeds the value into a lookup key. Distinct values must feed distinct byte sequences.
+    /// Feeds the value into a lookup key: two values must feed the same words exactly when
+    /// [`LabelValue::write`] writes the same text (use [`KeyBuilder::str`] with that text, or
+    /// [`KeyBuilder::int`]/[`KeyBuilder::signed`] for integers).
     fn feed(&self, key: &mut KeyBuilder);
     /// Writes the value as exported, before escaping.
     fn write(&self, out: &mut String);
@@ -80,7 +82,7 @@ impl LabelValue for &String {
 impl LabelValue for bool {
     #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
-        key.int(u64::from(*self));
+        key.str(if *self { "true" } else { "false" });
     }
     fn write(&self, out: &mut String) {
         out.push_str(if *self { "true" } else { "false" });
@@ -105,10 +107,7 @@ macro_rules! signed_label {
         impl LabelValue for $t {
             #[inline(always)]
             fn feed(&self, key: &mut KeyBuilder) {
-                // Signed and unsigned values never share a family position, so the same bits
-                // for -1 and u64::MAX cannot collide.
-                #[allow(clippy::cast_sign_loss)]
-                key.int(*self as i64 as u64);
+                key.signed(*self as i64);
             }
             fn write(&self, out: &mut String) {
                 out.push_str(itoa::Buffer::new().format(*self));
@@ -120,9 +119,10 @@ unsigned_label!(u8, u16, u32, u64, usize);
 signed_label!(i8, i16, i32, i64, isize);
 
 impl<E: EnumLabel> LabelValue for E {
+    // Fed as its exported name, so an enum and a string with the same text share a series.
     #[inline(always)]
     fn feed(&self, key: &mut KeyBuilder) {
-        key.int(self.index() as u64);
+        key.str(E::VALUES.get(self.index()).copied().unwrap_or_default());
     }
     fn write(&self, out: &mut String) {
         out.push_str(E::VALUES.get(self.index()).copied().unwrap_or_default());
