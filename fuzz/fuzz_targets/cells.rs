@@ -180,13 +180,14 @@ impl<const N: usize> BoundsSpec<N> {
             .unwrap_or_else(|| Buckets::exponential(0.001, 2.0, N).expect("default bounds"));
         assert!(buckets.bounds().windows(2).all(|w| w[0] < w[1]) && buckets.bounds().iter().all(|b| b.is_finite()));
         let buckets = match resolution {
+            // Accepted exactly when it is a positive normal number with a finite reciprocal.
             Some(r) => match buckets.clone().with_sum_resolution(r) {
                 Ok(b) => {
-                    assert!(r > 0.0 && r.is_finite(), "resolution {r} accepted");
+                    assert!(r > 0.0 && r.is_normal() && (1.0 / r).is_finite(), "resolution {r} accepted");
                     b
                 }
                 Err(_) => {
-                    assert!(!(r > 0.0 && r.is_finite()), "resolution {r} refused");
+                    assert!(!(r > 0.0 && r.is_normal() && (1.0 / r).is_finite()), "resolution {r} refused");
                     buckets
                 }
             },
