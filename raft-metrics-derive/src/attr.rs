@@ -8,8 +8,8 @@ use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token, Type, UnOp};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    Symbol, BUCKETS, COUNTER, CRATE, GAUGE, HISTOGRAM, KIND, LABEL, LABELS, MAX_SERIES, METRIC, NAME, NAMESPACE,
-    RAFT_METRICS, SAMPLE, SUM_RESOLUTION, UNIT,
+    Symbol, BUCKETS, COUNTER, CRATE, GAUGE, HISTOGRAM, KIND, LABEL, LABELS, MAX_EXP, MAX_SERIES, METRIC, MIN_EXP, NAME,
+    NAMESPACE, NATIVE, RAFT_METRICS, SAMPLE, SCHEMA, SUM_RESOLUTION, UNIT,
 };
 
 /// A value that may be set once; a second setting is an error at its own span.
@@ -139,8 +139,17 @@ pub(crate) struct BucketsAttr {
     pub(crate) span: Span,
 }
 
+/// `native` or `native(schema = 3, min_exp = -20, max_exp = 20)`: a native histogram's layout.
+#[derive(Default)]
+pub(crate) struct NativeAttr {
+    pub(crate) schema: Option<u8>,
+    pub(crate) min_exp: Option<i32>,
+    pub(crate) max_exp: Option<i32>,
+}
+
 /// `#[metric(...)]` on a field.
 pub(crate) struct Field {
+    pub(crate) native: Option<NativeAttr>,
     pub(crate) kind: Option<(Kind, Span)>,
     pub(crate) unit: Option<LitStr>,
     pub(crate) buckets: Option<BucketsAttr>,
@@ -167,6 +176,7 @@ impl Field {
         let mut sample = Attr::none(cx, SAMPLE);
         let mut name = Attr::none(cx, NAME);
         let mut sum_resolution = Attr::none(cx, SUM_RESOLUTION);
+        let mut native = Attr::none(cx, NATIVE);
         let mut present = false;
         let mut reported = false;
         for attr in field.attrs.iter().filter(|a| a.path() == METRIC) {
@@ -220,6 +230,27 @@ impl Field {
                             cx.error_spanned_by(&value, "`sample` takes a positive integer N (record one event in N)");
                         }
                     }
+                } else if meta.path == NATIVE {
+                    let mut layout = NativeAttr::default();
+                    if meta.input.peek(syn::token::Paren) {
+                        meta.parse_nested_meta(|inner| {
+                            let value: syn::LitInt = inner.value()?.parse()?;
+                            if inner.path == SCHEMA {
+                                match value.base10_parse::<u8>() {
+                                    Ok(n) if n <= 4 => layout.schema = Some(n),
+                                    _ => return Err(syn::Error::new(value.span(), "native histograms support schemas 0 to 4")),
+                                }
+                            } else if inner.path == MIN_EXP {
+                                layout.min_exp = Some(value.base10_parse()?);
+                            } else if inner.path == MAX_EXP {
+                                layout.max_exp = Some(value.base10_parse()?);
+                            } else {
+                                return Err(inner.error("expected `schema`, `min_exp` or `max_exp`"));
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    native.set(&meta, layout);
                 } else if meta.path == NAME {
                     let value: LitStr = meta.value()?.parse()?;
                     name.set(&meta, value);
@@ -232,7 +263,7 @@ impl Field {
                 } else {
                     let key = meta.path.get_ident().map_or_else(String::new, ToString::to_string);
                     return Err(meta.error(format!(
-                        "unknown metric attribute `{key}`; expected `counter`, `gauge`, `histogram`, `unit`, `buckets`, `label`, `sample`, `name` or `sum_resolution`"
+                        "unknown metric attribute `{key}`; expected `counter`, `gauge`, `histogram`, `unit`, `buckets`, `native`, `label`, `sample`, `name` or `sum_resolution`"
                     )));
                 }
                 Ok(())
@@ -242,6 +273,7 @@ impl Field {
             }
         }
         Self {
+            native: native.get(),
             kind: kind.get(),
             unit: unit.get(),
             buckets: buckets.get(),

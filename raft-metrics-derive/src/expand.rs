@@ -230,7 +230,16 @@ fn layout(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
             };
             quote!(#p::buckets(&[ #( #bounds ),* ], #resolution)?)
         }
-        _ => quote!(()),
+        _ => match &field.native {
+            Some(native) => {
+                let option = |v: Option<TokenStream>| v.map_or_else(|| quote!(#p::None), |v| quote!(#p::Some(#v)));
+                let schema = option(native.schema.map(|v| quote!(#v)));
+                let min = option(native.min_exp.map(|v| quote!(#v)));
+                let max = option(native.max_exp.map(|v| quote!(#v)));
+                quote!(#p::native_buckets(#schema, #min, #max)?)
+            }
+            None => quote!(()),
+        },
     };
     if let Some((n, _)) = field.sample {
         let sampling = if n == 1 {

@@ -79,6 +79,17 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
         cx.syn_error(syn::Error::new(field.name_span, "`_created` is reserved by OpenMetrics"));
     }
     match (field.kind, &field.buckets) {
+        (Kind::Histogram, Some(buckets)) if field.native.is_some() => {
+            cx.syn_error(syn::Error::new(buckets.span, "a native histogram has exponential buckets of its own: drop `buckets`"));
+        }
+        (Kind::Counter | Kind::Gauge, _) if field.native.is_some() => {
+            cx.error_spanned_by(field.ident, "`native` applies to histograms only");
+        }
+        (Kind::Histogram, None) if field.native.is_some() => {
+            if field.sample.is_some() {
+                cx.error_spanned_by(field.ident, "sampling a native histogram is not supported");
+            }
+        }
         (Kind::Histogram, None) => cx.error_spanned_by(
             field.ident,
             "a histogram needs `buckets = exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`",
@@ -103,10 +114,15 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
     let (allowed, example): (&[&str], &str) = match field.kind {
         Kind::Counter => (&["Counter", "ShardedCounter"], "Counter"),
         Kind::Gauge => (&["Gauge", "FloatGauge"], "Gauge"),
+        Kind::Histogram if field.native.is_some() => (&["NativeHistogram"], "NativeHistogram"),
         Kind::Histogram => (&["Histogram"], "Histogram<N>"),
     };
     let buckets = field.buckets.as_ref().map_or(0, |b| b.bounds.len());
-    let cell = if field.kind == Kind::Histogram { format!("Histogram<{buckets}>") } else { example.to_owned() };
+    let cell = if field.kind == Kind::Histogram && field.native.is_none() {
+        format!("Histogram<{buckets}>")
+    } else {
+        example.to_owned()
+    };
     let sampled = if field.sample.is_some() { format!("Sampled<{cell}>") } else { cell.clone() };
     let expected = match &field.label {
         Some(label) => {
@@ -157,7 +173,7 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
         }
     }
     if let Some(n) = layers.buckets_literal {
-        if field.kind == Kind::Histogram && n != buckets {
+        if field.kind == Kind::Histogram && field.native.is_none() && n != buckets {
             cx.error_spanned_by(
                 field.ty,
                 format!("the buckets declare {buckets} bounds: declare the field as `{expected}`"),

@@ -64,6 +64,7 @@
 /// | `counter` / `gauge` / `histogram` | the kind; the field type must store it: `Counter` or `ShardedCounter`; `Gauge` or `FloatGauge`; `Histogram<N>` |
 /// | `unit = "seconds"` | base unit (`seconds`, `bytes`, `ratio`); appended to the name |
 /// | `buckets = …` | `exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`, checked at compile time |
+/// | `native` / `native(schema = 3, min_exp = -20, max_exp = 20)` | a native (sparse exponential) histogram; the type is [`NativeHistogram`](crate::NativeHistogram) |
 /// | `label(name: Enum)` | one cell per enum value; the type is `ByLabel<Enum, Cell, N>` |
 /// | `sample = N` | record one event in N with weight N; the type is `Sampled<Cell>` |
 /// | `name = "x"` | the metric name instead of the field name |

@@ -43,6 +43,10 @@ impl<const N: usize> Shape for crate::Histogram<N> {
     const BUCKETS: usize = N;
     const LABEL_VALUES: usize = 0;
 }
+impl Shape for crate::NativeHistogram {
+    const BUCKETS: usize = 0;
+    const LABEL_VALUES: usize = 0;
+}
 impl<C: Shape> Shape for crate::Sampled<C> {
     const BUCKETS: usize = C::BUCKETS;
     const LABEL_VALUES: usize = C::LABEL_VALUES;
@@ -78,5 +82,22 @@ pub fn buckets(bounds: &[f64], sum_resolution: Option<f64>) -> Result<Arc<Bucket
         Some(r) => buckets.with_sum_resolution(r)?,
         None => buckets,
     };
+    Ok(Arc::new(buckets))
+}
+
+/// A native histogram's layout from the derive's `native(...)` attribute; defaults elsewhere.
+///
+/// # Errors
+///
+/// When the schema or range is out of bounds.
+pub fn native_buckets(
+    schema: Option<u8>,
+    min_exp: Option<i32>,
+    max_exp: Option<i32>,
+) -> Result<Arc<crate::NativeBuckets>, RegistrationError> {
+    let default = crate::NativeBuckets::default();
+    let (default_min, default_max) = default.range();
+    let buckets = crate::NativeBuckets::new(schema.unwrap_or(default.schema()))?
+        .with_range(min_exp.unwrap_or(default_min), max_exp.unwrap_or(default_max))?;
     Ok(Arc::new(buckets))
 }

@@ -232,3 +232,29 @@ fn a_group_is_one_allocation_per_label_set() {
     let size = std::mem::size_of::<Partition>();
     assert!(size < 512, "Partition is {size} bytes");
 }
+
+/// A native histogram field: exponential buckets of its own, classic buckets in text.
+#[derive(RaftMetrics)]
+#[raft_metrics(namespace = "n", labels(topic: &str))]
+struct Native {
+    /// Commit latency, native.
+    #[metric(histogram, unit = "seconds", native)]
+    latency: raft_metrics::NativeHistogram,
+    /// Apply latency, native with a coarser layout.
+    #[metric(histogram, unit = "seconds", native(schema = 1, min_exp = -10, max_exp = 10))]
+    apply: raft_metrics::NativeHistogram,
+}
+
+#[test]
+fn native_histogram_fields() {
+    let registry = Registry::new();
+    let family = Native::register(&registry).unwrap();
+    let h = family.bind("t");
+    h.latency.observe(0.003);
+    h.apply.observe(0.5);
+    assert_eq!(h.latency.count(), 1);
+    assert_eq!(h.apply.buckets().schema(), 1);
+    let s = scrape(&registry);
+    assert_eq!(s.value("n_latency_seconds_count", &[("topic", "t")]), Some(1.0));
+    assert!(Native::SCHEMA.metrics[0].buckets.is_empty(), "native buckets are not listed");
+}
