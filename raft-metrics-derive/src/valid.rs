@@ -85,11 +85,10 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
         (Kind::Counter | Kind::Gauge, _) if field.native.is_some() => {
             cx.error_spanned_by(field.ident, "`native` applies to histograms only");
         }
-        (Kind::Histogram, None) if field.native.is_some() => {
-            if field.sample.is_some() {
-                cx.error_spanned_by(field.ident, "sampling a native histogram is not supported");
-            }
+        (Kind::Histogram, None) if field.native.is_some() && field.sample.is_some() => {
+            cx.error_spanned_by(field.ident, "sampling a native histogram is not supported");
         }
+        (Kind::Histogram, None) if field.native.is_some() => {}
         (Kind::Histogram, None) => cx.error_spanned_by(
             field.ident,
             "a histogram needs `buckets = exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`",
