@@ -153,7 +153,7 @@ fn a_panicking_group_does_not_poison_the_registry() {
     faulty.get(("a",)).0.inc();
     faulty.get(("b",)).0.inc();
     assert!(faulty.remove(("b",)), "the family lock is free");
-    r.gauge("registered_after_panic", "help").unwrap();
+    let _late = r.gauge("registered_after_panic", "help").unwrap();
     let text = r.encode_to_string(raft_metrics::Format::Prometheus);
     assert!(
         text.contains("faulty_total{k=\"a\"} 14")
