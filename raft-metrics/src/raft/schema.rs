@@ -163,10 +163,10 @@ pub struct PartitionMetrics {
     /// Proposals that failed, by reason; counted when the failure is returned to the client.
     #[metric(counter, label(reason: ProposalFailure))]
     pub proposals_failed: ByLabel<ProposalFailure, Counter, 4>,
-    /// Time from proposal to commit; observed once per committed batch.
+    /// Time from proposal to commit; observed once per committed proposal (on the leader that proposed it).
     #[metric(histogram, unit = "seconds", buckets = exponential(0.0005, 2.0, 14))]
     pub commit_latency: Histogram<14>,
-    /// Entries per committed batch; observed with the commit latency.
+    /// Entries per committed batch; observed once per batch.
     #[metric(histogram, buckets = exponential(1.0, 2.0, 12))]
     pub commit_batch_entries: Histogram<12>,
     /// Time to append entries to the log and make them durable (write plus fsync).

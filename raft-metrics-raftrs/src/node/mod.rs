@@ -1,0 +1,717 @@
+//! [`InstrumentedNode`]: a raft-rs [`RawNode`] whose transitions record the Raft metrics.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use raft::eraftpb::{ConfState, Entry, Message, MessageType, Snapshot};
+use raft::{LightReady, RawNode, Ready, SnapshotStatus, StateRole, Storage, INVALID_ID};
+use raft_metrics::raft::{
+    AggregatedMetrics, ConfigChangeMetrics, NodeMetrics, Outcome, PartitionMetrics, PeerMetrics, ProposalFailure,
+    RaftMetrics, ReplicaMetrics, RpcMetrics, SnapshotTransferMetrics,
+};
+use raft_metrics::Handle;
+use raft_proto::ConfChangeI;
+
+use crate::classify;
+use crate::log_size::LogSize;
+
+mod observe;
+mod publish;
+
+/// When a follower counts in `isr_size`: how far behind and how long silent it may be.
+///
+/// Silence is counted in ticks (raft-rs's clock), so the rule is the same in a real cluster and
+/// in a simulation that runs faster than wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InSync {
+    /// Most entries a voter may be behind the leader's last index.
+    pub max_lag_entries: u64,
+    /// Most ticks since the voter's last append or heartbeat response.
+    pub max_silence_ticks: u64,
+}
+
+impl Default for InSync {
+    /// 250 entries (Consul autopilot's default) and 10 ticks (raft-rs's default `election_tick`).
+    fn default() -> Self {
+        Self { max_lag_entries: 250, max_silence_ticks: 10 }
+    }
+}
+
+/// The `MessageType` values, for per-type RPC handles.
+const MESSAGE_TYPES: usize = 19;
+/// Most append times the leader keeps for `follower_lag_seconds` (24 bytes each). A follower
+/// further behind gets a lower bound: the age of the oldest time kept.
+const MAX_APPEND_TIMES: usize = 1 << 16;
+
+/// What the node knows about one peer of the group.
+struct Peer {
+    id: u64,
+    metrics: Handle<PeerMetrics>,
+    /// The node's tick count at the peer's last append or heartbeat response (leader side).
+    last_ack_tick: u64,
+    /// Unix time of that response.
+    last_ack_unix: f64,
+    heartbeat_sent_at: Option<Instant>,
+}
+
+impl Peer {
+    fn new(metrics: &RaftMetrics, topic: &str, partition: u32, id: u64) -> Self {
+        Self {
+            id,
+            metrics: metrics.peer(topic, partition, &id.to_string()),
+            last_ack_tick: 0,
+            last_ack_unix: 0.0,
+            heartbeat_sent_at: None,
+        }
+    }
+}
+
+/// RPC handles to one target by `MessageType` value, bound on first use.
+type RpcHandles = [Option<Handle<RpcMetrics>>; MESSAGE_TYPES];
+
+/// The peer `id` of `peers`, added (one registry lookup) the first time it is seen.
+fn peer_slot<'a>(
+    peers: &'a mut Vec<Peer>,
+    metrics: &RaftMetrics,
+    topic: &str,
+    partition: u32,
+    id: u64,
+) -> &'a mut Peer {
+    let at = peers.iter().position(|p| p.id == id).unwrap_or_else(|| {
+        peers.push(Peer::new(metrics, topic, partition, id));
+        peers.len() - 1
+    });
+    &mut peers[at]
+}
+
+/// A proposal this node appended as leader, waiting for its commit.
+struct Pending {
+    index: u64,
+    term: u64,
+    at: Instant,
+}
+
+/// A raft-rs [`RawNode`] that records the Raft metrics of its group at every transition.
+///
+/// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
+/// forwards to raft-rs and records what changed. The handles are bound once, so recording does
+/// no registry lookup (a peer or RPC target seen for the first time costs one).
+///
+/// # The ready loop
+///
+/// The raft-rs loop, with the wrapper's calls (this is what [`sim`](crate::sim) runs):
+///
+/// ```text
+/// let mut rd = node.ready();                                 // last/commit index
+/// send(node.outgoing(rd.take_messages()));                   // appends sent, rejections, snapshots
+/// if !rd.snapshot().is_empty() {
+///     node.apply_snapshot(rd.snapshot(), |s| store.wl().apply_snapshot(s.clone()))?;
+/// }
+/// let entries = node.committed(rd.take_committed_entries()); // commit latency, batch size
+/// apply(&mut node, &entries);                                // see below
+/// node.persist_entries(rd.entries(), |e| store.wl().append(e))?; // append + fsync time, log size
+/// if let Some(hs) = rd.hs() { store.wl().set_hardstate(hs.clone()); }
+/// send(node.outgoing(rd.take_persisted_messages()));
+/// let mut light = node.advance(rd);                          // commit index, follower lag, ISR
+/// if let Some(commit) = light.commit_index() { store.wl().mut_hard_state().set_commit(commit); }
+/// send(node.outgoing(light.take_messages()));
+/// let entries = node.committed(light.take_committed_entries());
+/// apply(&mut node, &entries);
+/// node.advance_apply();                                      // last applied, apply lag
+///
+/// fn apply(node, entries) {
+///     let start = Instant::now();
+///     for entry in entries { /* state machine; conf changes: node.apply_conf_change(&cc) */ }
+///     node.observe_apply(entries, start.elapsed());          // apply time, proposals applied
+/// }
+/// ```
+///
+/// Outside the loop: [`tick`](Self::tick), [`step`](Self::step), [`propose`](Self::propose) and
+/// [`propose_conf_change`](Self::propose_conf_change) in place of the `RawNode`'s; the transport
+/// reports each sent message's fate with [`on_delivered`](Self::on_delivered) or
+/// [`on_send_failed`](Self::on_send_failed); the application reports log compaction with
+/// [`observe_compaction`](Self::observe_compaction). Each method's documentation lists what it
+/// records.
+///
+/// # Where each state comes from
+///
+/// Role, leader and term are compared with their last values after every `tick`, `step`,
+/// `campaign`, `propose` and `apply_conf_change`, so no transition hides between two readies:
+/// `node_state`, `is_leader`, `has_leader`, `current_term`, `leader_changes_seen` (every change to
+/// a known leader, as etcd counts it), `pre_votes` (entering pre-candidate), elections (a candidacy
+/// starts on entering candidate or a new term as candidate, is won on becoming leader, lost
+/// otherwise) and the node-wide `leader_partitions` / `follower_partitions` (each group adds its
+/// share). Follower lag, `isr_size` and the leader's quorum contact come from raft-rs's progress
+/// tracker after each tick and `advance`.
+///
+/// # Node-wide aggregation
+///
+/// With `Aggregation::Node` the per-partition series are not exported; the wrapper then also
+/// records into the node-wide aggregate (`partitions`, `partitions_without_leader`, the folded
+/// counters and histograms, and once per tick the follower-lag and apply-lag distributions).
+///
+/// # Examples
+///
+/// ```
+/// use raft::storage::MemStorage;
+/// use raft::{Config, RawNode};
+/// use raft_metrics::raft::RaftMetrics;
+/// use raft_metrics::Registry;
+/// use raft_metrics_raftrs::InstrumentedNode;
+///
+/// let registry = Registry::new();
+/// let metrics = RaftMetrics::with_registry(&registry)?;
+/// let config = Config { id: 1, ..Config::default() };
+/// let store = MemStorage::new_with_conf_state((vec![1], vec![]));
+/// let logger = slog::Logger::root(slog::Discard, slog::o!());
+/// let raw = RawNode::new(&config, store, &logger)?;
+/// let mut node = InstrumentedNode::new(raw, &metrics, "orders", 0);
+/// node.campaign()?; // a single voter wins at once
+/// assert_eq!(node.metrics().is_leader.get(), 1);
+/// assert_eq!(node.metrics().elections.get(raft_metrics::raft::ElectionResult::Won).get(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct InstrumentedNode<S: Storage> {
+    raw: RawNode<S>,
+    metrics: RaftMetrics,
+    topic: String,
+    partition: u32,
+    in_sync: InSync,
+    p: Handle<PartitionMetrics>,
+    /// The node-wide aggregate, in `Aggregation::Node` mode (where `p` and the peers are not
+    /// exported).
+    agg: Option<Handle<AggregatedMetrics>>,
+    replica: Handle<ReplicaMetrics>,
+    node: Handle<NodeMetrics>,
+    snapshot_send: Handle<SnapshotTransferMetrics>,
+    snapshot_receive: Handle<SnapshotTransferMetrics>,
+    config_changes: Vec<(&'static str, Handle<ConfigChangeMetrics>)>,
+    /// Members of the configuration other than this node.
+    peers: Vec<Peer>,
+    /// By target node (members or not: a message can outlive a membership).
+    rpcs: Vec<(u64, Box<RpcHandles>)>,
+    /// Role, leader and term at the last observation.
+    role: StateRole,
+    leader: u64,
+    term: u64,
+    election_started: Option<Instant>,
+    /// Leader only: when it took office, and when it appended each entry of its term that some
+    /// follower may still lack (`follower_lag_seconds`).
+    leading_since: Instant,
+    append_times: VecDeque<(u64, Instant)>,
+    /// The newest index whose append time is known (or predates this leadership).
+    last_recorded: u64,
+    /// Voters that granted this node's current candidacy (itself first).
+    votes: Vec<u64>,
+    pending: VecDeque<Pending>,
+    log: LogSize,
+    /// Index of the newest configuration-change entry in the log (0: none).
+    conf_index: u64,
+    ticks: u64,
+    snapshots_sending: u64,
+    snapshot_receiving: bool,
+    /// Reused by the quorum-contact computation.
+    scratch: Vec<f64>,
+}
+
+impl<S: Storage> InstrumentedNode<S> {
+    /// Wraps `raw`, the node of group (`topic`, `partition`), recording into `metrics`.
+    ///
+    /// Sets the state gauges from the node as it is (role, term, indices, configuration, log
+    /// size read once from the storage), so a node re-created after a restart starts right.
+    pub fn new(raw: RawNode<S>, metrics: &RaftMetrics, topic: &str, partition: u32) -> Self {
+        let node_id = raw.raft.id.to_string();
+        let transfers = &metrics.families().snapshot_transfers;
+        let mut this = Self {
+            role: raw.raft.state,
+            leader: raw.raft.leader_id,
+            term: raw.raft.term,
+            raw,
+            metrics: metrics.clone(),
+            topic: topic.to_owned(),
+            partition,
+            in_sync: InSync::default(),
+            p: metrics.partition(topic, partition),
+            agg: metrics.families().aggregated.clone(),
+            replica: metrics.families().replicas.bind(topic, partition, &node_id),
+            node: metrics.node(&node_id),
+            snapshot_send: transfers.bind(topic, partition, "send"),
+            snapshot_receive: transfers.bind(topic, partition, "receive"),
+            config_changes: Vec::new(),
+            peers: Vec::new(),
+            rpcs: Vec::new(),
+            election_started: None,
+            leading_since: Instant::now(),
+            append_times: VecDeque::new(),
+            last_recorded: 0,
+            votes: Vec::new(),
+            pending: VecDeque::new(),
+            log: LogSize::default(),
+            conf_index: 0,
+            ticks: 0,
+            snapshots_sending: 0,
+            snapshot_receiving: false,
+            scratch: Vec::new(),
+        };
+        this.seed_log();
+        this.sync_peers();
+        this.publish_role(None, this.role);
+        this.p.has_leader.set(i64::from(this.leader != INVALID_ID));
+        this.p.current_term.set_u64(this.term);
+        this.p.proposals_pending.set(0);
+        this.publish_conf();
+        this.publish_indexes();
+        this.publish_log();
+        this.publish_snapshot_progress();
+        if let Some(a) = this.agg() {
+            a.partitions.inc();
+            if this.leader == INVALID_ID {
+                a.partitions_without_leader.inc();
+            }
+        }
+        this
+    }
+
+    /// Sets when a follower counts as in sync (default: [`InSync::default`]).
+    #[must_use]
+    pub fn with_in_sync(mut self, in_sync: InSync) -> Self {
+        self.in_sync = in_sync;
+        self
+    }
+
+    /// The wrapped node, to read its state (`raw().raft.raft_log.committed`, `raw().raft.prs()`).
+    pub fn raw(&self) -> &RawNode<S> {
+        &self.raw
+    }
+
+    /// The wrapped node, mutably. Calls made through it are not observed: prefer the wrapper's.
+    pub fn raw_mut(&mut self) -> &mut RawNode<S> {
+        &mut self.raw
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.raw.raft.id
+    }
+
+    /// This node's role, as last observed.
+    pub fn role(&self) -> StateRole {
+        self.role
+    }
+
+    /// The group's topic label.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The group's partition label.
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// The group's bound partition series, for metrics the wrapper cannot see.
+    pub fn metrics(&self) -> &Handle<PartitionMetrics> {
+        &self.p
+    }
+
+    /// Unwraps the node. Takes back this group's share of the node-wide `leader_partitions` /
+    /// `follower_partitions` gauges, and with `remove_series` removes every series of the group
+    /// from the registry (the group left this node); otherwise the series stay at their last value.
+    pub fn close(self, remove_series: bool) -> RawNode<S> {
+        self.count_role(self.role, -1);
+        if let Some(a) = self.agg() {
+            a.partitions.dec();
+            if self.leader == INVALID_ID {
+                a.partitions_without_leader.dec();
+            }
+        }
+        if remove_series {
+            self.metrics.remove_partition(&self.topic, self.partition);
+        }
+        self.raw
+    }
+
+    // ---- driving the node ---------------------------------------------------------------------
+
+    /// [`RawNode::tick`]; then role changes (elections started by the timeout, a leader stepping
+    /// down on `check_quorum`), and on the leader follower lag and `isr_size`.
+    pub fn tick(&mut self) -> bool {
+        self.ticks += 1;
+        let ready = self.raw.tick();
+        self.observe_state();
+        self.refresh_progress(true);
+        if let Some(a) = self.agg() {
+            let log = &self.raw.raft.raft_log;
+            #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+            a.apply_lag_entries.observe(log.committed.saturating_sub(log.applied) as f64);
+        }
+        ready
+    }
+
+    /// [`RawNode::campaign`], observing the role change.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::campaign`].
+    pub fn campaign(&mut self) -> raft::Result<()> {
+        let result = self.raw.campaign();
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::step`] with a message from a peer.
+    ///
+    /// Before stepping: `append_entries_received` (per sender), `stale_term` rejections
+    /// ([`classify::is_stale_append`]), `last_contact_timestamp` on a follower, granted votes
+    /// (`votes_received`), and on the leader each peer's last response (ISR silence, heartbeat
+    /// timestamp, heartbeat round trip). After: role, leader and term changes.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::step`].
+    pub fn step(&mut self, msg: Message) -> raft::Result<()> {
+        self.observe_incoming(&msg);
+        let result = self.raw.step(msg);
+        if self.snapshot_receiving && self.raw.snap().is_none() {
+            // raft-rs ignored the snapshot (older than the commit index): nothing to install.
+            self.snapshot_receiving = false;
+            self.publish_snapshot_progress();
+        }
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::propose`]. On the leader, remembers the entry's index and term to time its
+    /// commit (`proposals_pending`); a refusal counts in `proposals_failed` (`not_leader` when
+    /// this node does not lead, `dropped` otherwise). A follower forwards the proposal and
+    /// records nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::propose`].
+    pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
+        let before = self.raw.raft.raft_log.last_index();
+        let result = self.raw.propose(context, data);
+        self.after_propose(before, &result, false);
+        result
+    }
+
+    /// [`RawNode::propose_conf_change`], recorded like [`propose`](Self::propose). raft-rs turns
+    /// a change proposed while another is pending into an empty entry and still returns `Ok`:
+    /// that counts as `proposals_failed{reason="dropped"}`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::propose_conf_change`].
+    pub fn propose_conf_change(&mut self, context: Vec<u8>, cc: impl ConfChangeI) -> raft::Result<()> {
+        let before = self.raw.raft.raft_log.last_index();
+        let result = self.raw.propose_conf_change(context, cc);
+        self.after_propose(before, &result, true);
+        result
+    }
+
+    /// [`RawNode::has_ready`].
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
+    /// [`RawNode::ready`]; sets the last and commit indexes and the apply lag.
+    pub fn ready(&mut self) -> Ready {
+        let ready = self.raw.ready();
+        self.publish_indexes();
+        ready
+    }
+
+    /// Records messages about to be sent and hands them back: `append_entries_sent` and its bytes
+    /// per target, `log_inconsistency` rejections this follower sends, snapshot sends
+    /// (`snapshot_in_progress`), heartbeat send times (round trip).
+    ///
+    /// Use it on `Ready::take_messages`, `Ready::take_persisted_messages` and
+    /// `LightReady::take_messages`.
+    pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
+        for msg in &msgs {
+            self.observe_outgoing(msg);
+        }
+        msgs
+    }
+
+    /// Records committed entries and hands them back: `commit_batch_entries` once per batch, and
+    /// for each proposal this node made as leader `commit_latency_seconds` (propose to commit)
+    /// and `proposals_committed`, or `proposals_failed{reason="dropped"}` when another leader's
+    /// entry took its index.
+    ///
+    /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
+    pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
+        if entries.is_empty() {
+            return entries;
+        }
+        let now = Instant::now();
+        let p = &self.p;
+        let agg = self.agg.as_deref();
+        #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+        let batch = entries.len() as f64;
+        p.commit_batch_entries.observe(batch);
+        if let Some(a) = agg {
+            a.commit_batch_entries.observe(batch);
+        }
+        for entry in &entries {
+            while let Some(front) = self.pending.front() {
+                if front.index > entry.index {
+                    break;
+                }
+                if front.index == entry.index {
+                    if front.term == entry.term {
+                        let latency = now.saturating_duration_since(front.at);
+                        p.commit_latency.observe_duration(latency);
+                        if let Some(a) = agg {
+                            a.commit_latency.observe_duration(latency);
+                        }
+                        p.proposals_committed.inc();
+                    } else {
+                        p.proposals_failed.get(ProposalFailure::Dropped).inc();
+                    }
+                }
+                // An index below the entry's was never seen committed (a snapshot covered it):
+                // its fate is unknown, so it is forgotten.
+                self.pending.pop_front();
+            }
+        }
+        p.proposals_pending.set_u64(self.pending.len() as u64);
+        entries
+    }
+
+    /// Runs `write` (the application's append of `entries` to its log, including the fsync) and,
+    /// when it succeeds with entries, observes `log_append_duration_seconds` and the log size.
+    ///
+    /// # Errors
+    ///
+    /// `write`'s error, unrecorded.
+    pub fn persist_entries<T, E>(
+        &mut self,
+        entries: &[Entry],
+        write: impl FnOnce(&[Entry]) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let start = Instant::now();
+        let written = write(entries)?;
+        self.observe_append(entries, start.elapsed());
+        Ok(written)
+    }
+
+    /// The one-line hook for an application that persists entries itself: `elapsed` is the
+    /// append plus fsync. Observes `log_append_duration_seconds`; updates `log_entries`,
+    /// `log_size_bytes`, `log_truncations_total` (when the entries overwrote a conflicting tail)
+    /// and `config_change_in_progress` (a configuration change entered the log).
+    pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
+        let Some(first) = entries.first() else { return };
+        self.p.log_append_duration.observe_duration(elapsed);
+        if self.log.append(entries) {
+            self.p.log_truncations.inc();
+        }
+        if self.raw.raft.state == StateRole::Leader {
+            let now = Instant::now();
+            while self.append_times.back().is_some_and(|&(index, _)| index >= first.index) {
+                self.append_times.pop_back();
+            }
+            self.append_times.extend(entries.iter().map(|e| (e.index, now)));
+            self.last_recorded = self.last_recorded.max(entries.last().map_or(0, |e| e.index));
+            while self.append_times.len() > MAX_APPEND_TIMES {
+                self.append_times.pop_front();
+            }
+        }
+        if self.conf_index >= first.index {
+            // Overwritten: the entry at that index may no longer be a configuration change.
+            self.conf_index = 0;
+        }
+        if let Some(conf) = entries.iter().rev().find(|e| classify::is_conf_change(e.get_entry_type())) {
+            self.conf_index = conf.index;
+        }
+        self.publish_log();
+        self.publish_indexes();
+    }
+
+    /// Runs `install` (the application installing `snapshot` from `Ready::snapshot`) and records
+    /// `snapshot_transfers_total{direction="receive"}` by outcome; on success also
+    /// `snapshot_apply_duration_seconds`, `snapshot_last_index`, `snapshot_last_timestamp_seconds`,
+    /// the (now empty) log and the configuration the snapshot carried.
+    ///
+    /// # Errors
+    ///
+    /// `install`'s error.
+    pub fn apply_snapshot<T, E>(
+        &mut self,
+        snapshot: &Snapshot,
+        install: impl FnOnce(&Snapshot) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let start = Instant::now();
+        let installed = install(snapshot);
+        let elapsed = start.elapsed();
+        self.snapshot_receive.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
+        if let Some(a) = self.agg() {
+            a.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
+            if installed.is_ok() {
+                a.snapshot_apply_duration.observe_duration(elapsed);
+            }
+        }
+        self.snapshot_receiving = false;
+        if installed.is_ok() {
+            let index = snapshot.get_metadata().index;
+            self.p.snapshot_apply_duration.observe_duration(elapsed);
+            self.p.snapshot_last_index.set_u64(index);
+            self.p.snapshot_last_timestamp.set(crate::unix_now());
+            self.log.clear();
+            if self.conf_index <= index {
+                self.conf_index = 0;
+            }
+            self.pending.retain(|p| p.index > index);
+            self.p.proposals_pending.set_u64(self.pending.len() as u64);
+            self.sync_peers();
+            self.publish_conf();
+            self.publish_log();
+        }
+        self.publish_snapshot_progress();
+        installed
+    }
+
+    /// The one-line hook after applying a batch of committed entries: `elapsed` is the state
+    /// machine's time. Observes `apply_duration_seconds` and counts `proposals_applied` (entries
+    /// with client data, and configuration changes).
+    pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
+        if entries.is_empty() {
+            return;
+        }
+        self.p.apply_duration.observe_duration(elapsed);
+        let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
+        self.p.proposals_applied.add(proposals as u64);
+    }
+
+    /// [`RawNode::apply_conf_change`]: counts `config_changes_total` by kind
+    /// ([`classify::change_kinds`]), sets `voters`, `learners` and `cluster_size`, binds added
+    /// peers and removes the series of removed ones.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::apply_conf_change`]; nothing is recorded then.
+    pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> raft::Result<ConfState> {
+        let conf_state = self.raw.apply_conf_change(cc)?;
+        let v2 = cc.as_v2();
+        for kind in classify::change_kinds(&v2) {
+            self.config_change(kind).config_changes.inc();
+            if let Some(a) = self.agg() {
+                a.config_changes.inc();
+            }
+        }
+        let self_id = self.id();
+        for change in v2.get_changes() {
+            let gone = change.node_id;
+            let member = self.raw.raft.prs().conf().voters().contains(gone)
+                || self.raw.raft.prs().conf().learners().contains(&gone);
+            if gone != self_id && !member {
+                self.peers.retain(|p| p.id != gone);
+                self.metrics.remove_peer(&self.topic, self.partition, &gone.to_string());
+            }
+        }
+        self.sync_peers();
+        self.publish_conf();
+        self.observe_state();
+        Ok(conf_state)
+    }
+
+    /// [`RawNode::advance`]; then the commit index, and on the leader follower lag and ISR.
+    pub fn advance(&mut self, ready: Ready) -> LightReady {
+        let light = self.raw.advance(ready);
+        self.publish_indexes();
+        self.refresh_progress(false);
+        light
+    }
+
+    /// [`RawNode::advance_append`], recorded like [`advance`](Self::advance).
+    pub fn advance_append(&mut self, ready: Ready) -> LightReady {
+        let light = self.raw.advance_append(ready);
+        self.publish_indexes();
+        self.refresh_progress(false);
+        light
+    }
+
+    /// [`RawNode::advance_apply`]; sets `last_applied`, `apply_lag_entries` and
+    /// `config_change_in_progress`.
+    pub fn advance_apply(&mut self) {
+        self.raw.advance_apply();
+        self.publish_indexes();
+    }
+
+    /// [`RawNode::advance_apply_to`], recorded like [`advance_apply`](Self::advance_apply).
+    pub fn advance_apply_to(&mut self, applied: u64) {
+        self.raw.advance_apply_to(applied);
+        self.publish_indexes();
+    }
+
+    /// [`RawNode::report_snapshot`]: counts `snapshot_transfers_total{direction="send"}` by
+    /// outcome and ends the send's `snapshot_in_progress`.
+    pub fn report_snapshot(&mut self, to: u64, status: SnapshotStatus) {
+        self.snapshots_sending = self.snapshots_sending.saturating_sub(1);
+        let outcome = Outcome::from(status == SnapshotStatus::Finish);
+        self.snapshot_send.snapshot_transfers.get(outcome).inc();
+        if let Some(a) = self.agg() {
+            a.snapshot_transfers.get(outcome).inc();
+        }
+        self.publish_snapshot_progress();
+        self.raw.report_snapshot(to, status);
+    }
+
+    /// The transport delivered `msg` (which this node sent) after `latency`: counts
+    /// `rpc_calls_total{result="success"}` and observes `rpc_duration_seconds` for
+    /// (`method`, `target`); a delivered snapshot is reported finished
+    /// ([`report_snapshot`](Self::report_snapshot)).
+    pub fn on_delivered(&mut self, msg: &Message, latency: Duration) {
+        let rpc = self.rpc(msg);
+        rpc.rpc_calls.get(Outcome::Success).inc();
+        rpc.rpc_duration.observe_duration(latency);
+        if msg.get_msg_type() == MessageType::MsgSnapshot {
+            self.report_snapshot(msg.to, SnapshotStatus::Finish);
+        }
+    }
+
+    /// The transport could not deliver `msg` (which this node sent): counts `messages_dropped`,
+    /// `rpc_calls_total{result="failure"}`, `rpc_errors_total{error_type="unreachable"}`, and
+    /// `heartbeat_failures` for a heartbeat; then tells raft-rs
+    /// ([`RawNode::report_unreachable`]), and reports a snapshot as failed.
+    pub fn on_send_failed(&mut self, msg: &Message) {
+        self.p.messages_dropped.inc();
+        let (to, msg_type) = (msg.to, msg.get_msg_type());
+        self.rpc(msg).rpc_calls.get(Outcome::Failure).inc();
+        let method = classify::method(msg_type);
+        self.metrics.families().rpc_errors.get(method, &to.to_string(), "unreachable").rpc_errors.inc();
+        if msg_type == MessageType::MsgHeartbeat {
+            if let Some(peer) = self.peer(to) {
+                peer.metrics.heartbeat_failures.inc();
+            }
+        }
+        self.raw.report_unreachable(to);
+        if msg_type == MessageType::MsgSnapshot {
+            self.report_snapshot(to, SnapshotStatus::Failure);
+        }
+    }
+
+    /// The one-line hook after the application compacted its log so that it now starts at
+    /// `first_index`: counts `log_compactions` and updates the log size.
+    pub fn observe_compaction(&mut self, first_index: u64) {
+        self.p.log_compactions.inc();
+        if let Some(a) = self.agg() {
+            a.log_compactions.inc();
+        }
+        self.log.compact(first_index);
+        self.publish_log();
+    }
+}
+
+impl<S: Storage> core::fmt::Debug for InstrumentedNode<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InstrumentedNode")
+            .field("id", &self.raw.raft.id)
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("role", &self.role)
+            .field("term", &self.term)
+            .finish_non_exhaustive()
+    }
+}

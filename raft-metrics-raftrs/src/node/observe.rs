@@ -1,0 +1,278 @@
+//! Observing raft-rs: incoming and outgoing messages, proposals, role changes, elections,
+//! leadership and the leader's view of follower progress.
+
+use std::time::Instant;
+
+use protobuf::Message as _;
+use raft::eraftpb::{Message, MessageType};
+use raft::{StateRole, Storage, INVALID_ID};
+use raft_metrics::raft::{ElectionResult, ProposalFailure, RejectReason};
+
+use super::{peer_slot, InstrumentedNode, Pending};
+use crate::classify;
+
+impl<S: Storage> InstrumentedNode<S> {
+    pub(super) fn observe_incoming(&mut self, msg: &Message) {
+        let (term, role, from) = (self.raw.raft.term, self.raw.raft.state, msg.from);
+        let msg_type = msg.get_msg_type();
+        if msg_type == MessageType::MsgAppend {
+            if let Some(a) = self.agg() {
+                a.append_entries_received.inc();
+            }
+            if let Some(peer) = self.peer(from) {
+                peer.metrics.append_entries_received.inc();
+            }
+        }
+        if classify::is_stale_append(msg, term) {
+            self.reject(RejectReason::StaleTerm);
+            return;
+        }
+        if classify::is_leader_contact(msg, term) {
+            self.p.last_contact_timestamp.set(crate::unix_now());
+        }
+        if msg_type == MessageType::MsgSnapshot && msg.term >= term {
+            self.snapshot_receiving = true;
+            self.publish_snapshot_progress();
+        }
+        if role == StateRole::Leader && classify::is_ack(msg) && msg.term == term {
+            let (ticks, now) = (self.ticks, crate::unix_now());
+            let Some(peer) = self.peer(from) else { return };
+            peer.last_ack_tick = ticks;
+            peer.last_ack_unix = now;
+            if msg_type == MessageType::MsgHeartbeatResponse {
+                peer.metrics.last_heartbeat_timestamp.set(now);
+                if let Some(sent) = peer.heartbeat_sent_at.take() {
+                    peer.metrics.peer_round_trip.observe_duration(sent.elapsed());
+                }
+            }
+        }
+        if role == StateRole::Candidate && classify::is_granted_vote(msg, term) && !self.votes.contains(&from) {
+            self.votes.push(from);
+            self.p.votes_received.set_u64(self.votes.len() as u64);
+        }
+    }
+
+    pub(super) fn observe_outgoing(&mut self, msg: &Message) {
+        match msg.get_msg_type() {
+            MessageType::MsgAppend => {
+                let size = msg.compute_size();
+                if let Some(a) = self.agg() {
+                    a.append_entries_sent.inc();
+                    a.append_entries_sent_bytes.add(u64::from(size));
+                }
+                if let Some(peer) = self.peer(msg.to) {
+                    peer.metrics.append_entries_sent.inc();
+                    peer.metrics.append_entries_sent_bytes.add(u64::from(size));
+                }
+            }
+            MessageType::MsgHeartbeat => {
+                if let Some(peer) = self.peer(msg.to) {
+                    peer.metrics.heartbeats_sent.inc();
+                    peer.heartbeat_sent_at = Some(Instant::now());
+                }
+            }
+            MessageType::MsgSnapshot => {
+                self.snapshots_sending += 1;
+                self.publish_snapshot_progress();
+            }
+            _ => {}
+        }
+        if classify::is_log_inconsistency(msg) {
+            self.reject(RejectReason::LogInconsistency);
+        }
+    }
+
+    pub(super) fn reject(&self, reason: RejectReason) {
+        self.p.append_entries_rejected.get(reason).inc();
+        if let Some(a) = self.agg() {
+            a.append_entries_rejected.get(reason).inc();
+        }
+    }
+
+    pub(super) fn after_propose(&mut self, before: u64, result: &raft::Result<()>, conf_change: bool) {
+        match result {
+            Ok(()) => {
+                let index = before + 1;
+                if self.raw.raft.raft_log.last_index() < index {
+                    // Forwarded to the leader: its commit is timed there.
+                } else if conf_change && self.raw.raft.pending_conf_index != index {
+                    self.p.proposals_failed.get(ProposalFailure::Dropped).inc();
+                } else {
+                    self.pending.push_back(Pending { index, term: self.raw.raft.term, at: Instant::now() });
+                    self.p.proposals_pending.set_u64(self.pending.len() as u64);
+                }
+            }
+            Err(raft::Error::ProposalDropped) if self.raw.raft.state != StateRole::Leader => {
+                self.p.proposals_failed.get(ProposalFailure::NotLeader).inc();
+            }
+            Err(raft::Error::ProposalDropped) => self.p.proposals_failed.get(ProposalFailure::Dropped).inc(),
+            Err(_) => self.p.proposals_failed.get(ProposalFailure::Other).inc(),
+        }
+        self.observe_state();
+    }
+
+    /// Compares role, leader and term with the last observation and records the transitions.
+    pub(super) fn observe_state(&mut self) {
+        let (role, leader, term) = (self.raw.raft.state, self.raw.raft.leader_id, self.raw.raft.term);
+        if (role, leader, term) == (self.role, self.leader, self.term) {
+            return;
+        }
+        let now = Instant::now();
+        let (prev_role, prev_term) = (self.role, self.term);
+        let new_term = term > prev_term;
+        if prev_role == StateRole::Candidate && (role != StateRole::Candidate || new_term) && role != StateRole::Leader
+        {
+            self.end_election(ElectionResult::Lost, now);
+        }
+        if role == StateRole::PreCandidate && prev_role != StateRole::PreCandidate {
+            self.p.pre_votes.inc();
+        }
+        if role == StateRole::Candidate && (prev_role != StateRole::Candidate || new_term) {
+            self.start_election(now);
+        }
+        if role == StateRole::Leader && prev_role != StateRole::Leader {
+            if prev_role != StateRole::Candidate {
+                // Campaigned and won within one call: a single voter.
+                self.start_election(now);
+            }
+            self.end_election(ElectionResult::Won, now);
+            self.start_leading(now);
+        } else if prev_role == StateRole::Leader && role != StateRole::Leader {
+            self.stop_leading();
+        }
+        if leader != self.leader && leader != INVALID_ID {
+            self.p.leader_changes_seen.inc();
+            if let Some(a) = self.agg() {
+                a.leader_changes_seen.inc();
+            }
+        }
+        if let Some(a) = self.agg().filter(|_| (leader == INVALID_ID) != (self.leader == INVALID_ID)) {
+            a.partitions_without_leader.add(if leader == INVALID_ID { 1 } else { -1 });
+        }
+        if role != prev_role {
+            self.publish_role(Some(prev_role), role);
+        }
+        self.p.has_leader.set(i64::from(leader != INVALID_ID));
+        self.p.current_term.set_u64(term);
+        (self.role, self.leader, self.term) = (role, leader, term);
+    }
+
+    pub(super) fn start_election(&mut self, now: Instant) {
+        self.election_started = Some(now);
+        self.votes.clear();
+        self.votes.push(self.raw.raft.id);
+        self.p.votes_received.set(1);
+    }
+
+    pub(super) fn end_election(&mut self, result: ElectionResult, now: Instant) {
+        if let Some(started) = self.election_started.take() {
+            let took = now.saturating_duration_since(started);
+            self.p.elections.get(result).inc();
+            self.p.election_duration.observe_duration(took);
+            if let Some(a) = self.agg() {
+                a.elections.get(result).inc();
+                a.election_duration.observe_duration(took);
+            }
+        }
+    }
+
+    pub(super) fn start_leading(&mut self, now: Instant) {
+        let (ticks, unix) = (self.ticks, crate::unix_now());
+        self.leading_since = now;
+        self.append_times.clear();
+        // Up to here (this term's empty entry included), entries are as old as this leadership.
+        self.last_recorded = self.raw.raft.raft_log.last_index();
+        for peer in &mut self.peers {
+            // The votes that elected this node were contact.
+            peer.last_ack_tick = ticks;
+            peer.last_ack_unix = unix;
+            peer.heartbeat_sent_at = None;
+        }
+    }
+
+    pub(super) fn stop_leading(&mut self) {
+        // Leader-only gauges: a follower exports zeros rather than its last leadership's values.
+        self.p.isr_size.set(0);
+        self.p.max_follower_lag_entries.set(0);
+        self.append_times.clear();
+        for peer in &self.peers {
+            peer.metrics.follower_lag_entries.set(0);
+            peer.metrics.follower_lag.set(0.0);
+        }
+    }
+
+    /// Leader only: follower lag (entries and time), `isr_size`, and the time of the last quorum
+    /// contact, from raft-rs's progress tracker.
+    ///
+    /// Lag time is the age of the oldest entry the follower lacks: when this leader appended
+    /// `matched + 1`. An entry from before this leader took office counts from then, so the age
+    /// is a lower bound. Right after an election raft-rs knows no follower's `matched` (it is 0
+    /// until the follower answers), so a silent follower shows the whole log as lag.
+    ///
+    /// With `report` (once per tick), the lags are also observed in the node-wide aggregate's
+    /// distributions.
+    pub(super) fn refresh_progress(&mut self, report: bool) {
+        if self.raw.raft.state != StateRole::Leader {
+            return;
+        }
+        let now = Instant::now();
+        let unix = crate::unix_now();
+        let raft = &self.raw.raft;
+        let (self_id, last_index) = (raft.id, raft.raft_log.last_index());
+        let conf = raft.prs().conf();
+        let (mut isr, mut max_lag, mut min_matched) = (1u64, 0u64, last_index);
+        // Entries appended before the oldest time kept are at least that old.
+        let oldest_known = self.append_times.front().map_or(self.leading_since, |&(_, at)| at.min(self.leading_since));
+        self.scratch.clear();
+        if conf.voters().contains(self_id) {
+            self.scratch.push(unix);
+        }
+        for (&id, progress) in raft.prs().iter() {
+            if id == self_id {
+                continue;
+            }
+            let peer = peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id);
+            let lag = last_index.saturating_sub(progress.matched);
+            peer.metrics.follower_lag_entries.set_u64(lag);
+            let behind_since = if lag == 0 {
+                now
+            } else {
+                let missing = progress.matched + 1;
+                let at = self.append_times.partition_point(|&(index, _)| index < missing);
+                match self.append_times.get(at) {
+                    // Proposed but not persisted yet: brand new.
+                    _ if missing > self.last_recorded => now,
+                    Some(&(index, appended)) if index == missing => appended,
+                    _ => oldest_known,
+                }
+            };
+            let lag_seconds = now.saturating_duration_since(behind_since).as_secs_f64();
+            peer.metrics.follower_lag.set(lag_seconds);
+            if let Some(a) = self.agg.as_deref().filter(|_| report) {
+                #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+                a.follower_lag_entries.observe(lag as f64);
+                a.follower_lag.observe(lag_seconds);
+            }
+            max_lag = max_lag.max(lag);
+            min_matched = min_matched.min(progress.matched);
+            if conf.voters().contains(id) {
+                self.scratch.push(peer.last_ack_unix);
+                let silence = self.ticks.saturating_sub(peer.last_ack_tick);
+                if lag <= self.in_sync.max_lag_entries && silence <= self.in_sync.max_silence_ticks {
+                    isr += 1;
+                }
+            }
+        }
+        self.p.isr_size.set_u64(isr);
+        self.p.max_follower_lag_entries.set_u64(max_lag);
+        // Every follower has these: their times are no longer needed.
+        while self.append_times.front().is_some_and(|&(index, _)| index <= min_matched) {
+            self.append_times.pop_front();
+        }
+        // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
+        self.scratch.sort_by(|a, b| b.total_cmp(a));
+        if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {
+            self.p.last_contact_timestamp.set(at);
+        }
+    }
+}

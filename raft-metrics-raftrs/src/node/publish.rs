@@ -1,0 +1,118 @@
+//! Setting the state gauges, and binding handles.
+
+use raft::eraftpb::Message;
+use raft::{GetEntriesContext, StateRole, Storage, NO_LIMIT};
+use raft_metrics::raft::{AggregatedMetrics, ConfigChangeMetrics, RpcMetrics};
+use raft_metrics::Handle;
+
+use super::{peer_slot, InstrumentedNode, Peer};
+use crate::classify;
+
+impl<S: Storage> InstrumentedNode<S> {
+    pub(super) fn publish_role(&self, prev: Option<StateRole>, role: StateRole) {
+        self.replica.node_state.set(classify::node_state(role).code());
+        self.p.is_leader.set(i64::from(role == StateRole::Leader));
+        if let Some(prev) = prev {
+            self.count_role(prev, -1);
+        }
+        self.count_role(role, 1);
+    }
+
+    pub(super) fn count_role(&self, role: StateRole, delta: i64) {
+        match role {
+            StateRole::Leader => self.node.leader_partitions.add(delta),
+            StateRole::Follower => self.node.follower_partitions.add(delta),
+            StateRole::Candidate | StateRole::PreCandidate => {}
+        }
+    }
+
+    pub(super) fn publish_indexes(&self) {
+        let log = &self.raw.raft.raft_log;
+        self.p.last_index.set_u64(log.last_index());
+        self.p.commit_index.set_u64(log.committed);
+        self.p.last_applied.set_u64(log.applied);
+        self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
+        self.p.config_change_in_progress.set(i64::from(self.conf_index > log.applied));
+    }
+
+    pub(super) fn publish_conf(&self) {
+        let conf = self.raw.raft.prs().conf();
+        let voters = conf.voters().ids().len() as u64;
+        let learners = conf.learners().len() as u64;
+        self.p.voters.set_u64(voters);
+        self.p.learners.set_u64(learners);
+        self.p.cluster_size.set_u64(voters + learners);
+    }
+
+    pub(super) fn publish_log(&self) {
+        self.p.log_entries.set_u64(self.log.len());
+        self.p.log_size.set_u64(self.log.bytes());
+    }
+
+    pub(super) fn publish_snapshot_progress(&self) {
+        self.p.snapshot_in_progress.set(i64::from(self.snapshots_sending > 0 || self.snapshot_receiving));
+    }
+
+    // ---- handles ----------------------------------------------------------------------------
+
+    pub(super) fn agg(&self) -> Option<&AggregatedMetrics> {
+        self.agg.as_deref()
+    }
+
+    /// The peer `id` if it is a member of the configuration: messages from or to a node that
+    /// left must not bring its series back.
+    pub(super) fn peer(&mut self, id: u64) -> Option<&mut Peer> {
+        let conf = self.raw.raft.prs().conf();
+        let member = conf.voters().contains(id) || conf.learners().contains(&id);
+        if id == self.raw.raft.id || !member {
+            return None;
+        }
+        Some(peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id))
+    }
+
+    /// Binds a peer for every member of the configuration.
+    pub(super) fn sync_peers(&mut self) {
+        let conf = self.raw.raft.prs().conf();
+        let members: Vec<u64> = conf.voters().ids().iter().chain(conf.learners().iter().copied()).collect();
+        for id in members {
+            if id != self.raw.raft.id {
+                peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id);
+            }
+        }
+    }
+
+    pub(super) fn rpc(&mut self, msg: &Message) -> &Handle<RpcMetrics> {
+        let (msg_type, to) = (msg.get_msg_type(), msg.to);
+        let rpcs = &mut self.rpcs;
+        let at = rpcs.iter().position(|(target, _)| *target == to).unwrap_or_else(|| {
+            rpcs.push((to, Box::new(std::array::from_fn(|_| None))));
+            rpcs.len() - 1
+        });
+        let metrics = &self.metrics;
+        self.rpcs[at].1[msg_type as usize]
+            .get_or_insert_with(|| metrics.families().rpcs.bind(classify::method(msg_type), &to.to_string()))
+    }
+
+    pub(super) fn config_change(&mut self, kind: &'static str) -> &Handle<ConfigChangeMetrics> {
+        let (changes, families) = (&mut self.config_changes, self.metrics.families());
+        let at = changes.iter().position(|(k, _)| *k == kind).unwrap_or_else(|| {
+            changes.push((kind, families.config_changes.bind(&self.topic, self.partition, kind)));
+            changes.len() - 1
+        });
+        &self.config_changes[at].1
+    }
+
+    /// Reads the persisted log once, for its size and any configuration change not yet applied.
+    pub(super) fn seed_log(&mut self) {
+        let store = self.raw.store();
+        let (Ok(first), Ok(last)) = (store.first_index(), store.last_index()) else { return };
+        if last < first {
+            return;
+        }
+        let Ok(entries) = store.entries(first, last + 1, NO_LIMIT, GetEntriesContext::empty(false)) else { return };
+        self.log.append(&entries);
+        if let Some(conf) = entries.iter().rev().find(|e| classify::is_conf_change(e.get_entry_type())) {
+            self.conf_index = conf.index;
+        }
+    }
+}

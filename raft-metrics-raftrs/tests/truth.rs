@@ -1,0 +1,491 @@
+//! Truth tests: drive real raft-rs groups through the deterministic cluster and check that each
+//! node's parsed scrape says what actually happened.
+
+use std::collections::BTreeMap;
+
+use raft::eraftpb::MessageType;
+use raft_metrics::parse::{self, Scrape};
+use raft_metrics::Format;
+use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, Event, HostStatus};
+
+fn cluster(partitions: u32) -> Cluster {
+    Cluster::new(ClusterConfig { partitions, ..ClusterConfig::default() }).expect("cluster")
+}
+
+/// Runs until every partition has a leader known to all its running members.
+fn elect(c: &mut Cluster) {
+    let partitions = c.config().partitions;
+    let settled = c.run_until(300, |c| {
+        (0..partitions).all(|p| {
+            c.leader(p).is_some_and(|leader| {
+                c.members(p)
+                    .iter()
+                    .filter(|&&n| c.status(n) == Some(HostStatus::Up))
+                    .all(|&n| c.replica_node(n, p).is_some_and(|r| r.raw().raft.leader_id == leader))
+            })
+        })
+    });
+    assert!(settled, "no stable leaders after 300 ticks");
+}
+
+/// Node `node`'s scrape, parsed strictly.
+fn scrape(c: &Cluster, node: u64) -> Scrape {
+    let text = c.scrape(node).expect("node exists");
+    parse::parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("node {node}: invalid exposition: {e}\n{text}"))
+}
+
+/// The value of `name` for partition `p` (plus `labels`); 0 when the series does not exist.
+fn get(s: &Scrape, name: &str, p: u32, labels: &[(&str, &str)]) -> f64 {
+    let partition = p.to_string();
+    let mut all = vec![("topic", "orders"), ("partition", partition.as_str())];
+    all.extend_from_slice(labels);
+    let n = s.samples().filter(|x| x.name == name && all.iter().all(|(k, v)| x.label(k) == Some(*v))).count();
+    assert!(n <= 1, "{name} {all:?} matches {n} series");
+    s.value(name, &all).unwrap_or(0.0)
+}
+
+fn term(c: &Cluster, node: u64, p: u32) -> u64 {
+    c.replica_node(node, p).expect("replica").raw().raft.term
+}
+
+fn followers(c: &Cluster, p: u32) -> Vec<u64> {
+    let leader = c.leader(p).expect("leader");
+    c.members(p).into_iter().filter(|&n| n != leader).collect()
+}
+
+/// Proposes `n` entries to partition `p`, one tick every `per_tick`; returns how many the
+/// leader accepted.
+fn propose(c: &mut Cluster, p: u32, n: u64, per_tick: u64) -> u64 {
+    let mut accepted = 0;
+    for i in 0..n {
+        let key = u16::try_from(i % 64).unwrap_or(0);
+        if c.propose(p, proposal(key, b"value")).is_ok() {
+            accepted += 1;
+        }
+        if (i + 1) % per_tick == 0 {
+            c.tick();
+        }
+    }
+    c.settle();
+    accepted
+}
+
+#[test]
+fn election_sets_leadership_on_every_member() {
+    let mut c = cluster(3);
+    elect(&mut c);
+    for p in 0..3 {
+        let leader = c.leader(p).expect("leader");
+        // Timeouts are staggered so that node 1 + (3 - p) % 3 always wins partition p.
+        assert_eq!(leader, 1 + (3 - u64::from(p)) % 3);
+        let mut leaders = 0;
+        for node in 1..=3 {
+            let s = scrape(&c, node);
+            let label = node.to_string();
+            assert_eq!(get(&s, "chronik_raft_has_leader", p, &[]), 1.0, "node {node} p{p}");
+            assert_eq!(get(&s, "chronik_raft_current_term", p, &[]) as u64, term(&c, leader, p));
+            assert!(get(&s, "chronik_raft_leader_changes_seen_total", p, &[]) >= 1.0, "node {node} p{p}");
+            let state = get(&s, "chronik_raft_node_state", p, &[("node", &label)]);
+            let is_leader = get(&s, "chronik_raft_is_leader", p, &[]);
+            if node == leader {
+                leaders += 1;
+                assert_eq!((state, is_leader), (1.0, 1.0));
+                assert_eq!(get(&s, "chronik_raft_elections_total", p, &[("result", "won")]), 1.0);
+                assert_eq!(get(&s, "chronik_raft_elections_total", p, &[("result", "lost")]), 0.0);
+                assert_eq!(get(&s, "chronik_raft_election_duration_seconds_count", p, &[]), 1.0);
+                assert_eq!(get(&s, "chronik_raft_pre_votes_total", p, &[]), 1.0);
+                // Itself plus at least one granted vote: a quorum of three.
+                assert!(get(&s, "chronik_raft_votes_received", p, &[]) >= 2.0);
+                assert_eq!(get(&s, "chronik_raft_isr_size", p, &[]), 3.0);
+            } else {
+                assert_eq!((state, is_leader), (3.0, 0.0));
+                assert_eq!(get(&s, "chronik_raft_elections_total", p, &[("result", "won")]), 0.0);
+            }
+        }
+        assert_eq!(leaders, 1, "partition {p}");
+    }
+    // Node-wide: each node leads one partition and follows two.
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        let label = node.to_string();
+        assert_eq!(s.value("chronik_raft_leader_partitions", &[("node", &label)]), Some(1.0));
+        assert_eq!(s.value("chronik_raft_follower_partitions", &[("node", &label)]), Some(2.0));
+    }
+}
+
+#[test]
+fn steady_proposals_commit_apply_and_time_every_proposal() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let proposed = propose(&mut c, 0, 200, 4);
+    assert_eq!(proposed, 200);
+    c.run(5);
+
+    let committed = c.replica_node(leader, 0).expect("leader").raw().raft.raft_log.committed;
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        assert_eq!(get(&s, "chronik_raft_commit_index", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_last_index", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_apply_lag_entries", 0, &[]), 0.0);
+        assert_eq!(get(&s, "chronik_raft_proposals_applied_total", 0, &[]) as u64, proposed, "node {node}");
+        assert!(get(&s, "chronik_raft_apply_duration_seconds_count", 0, &[]) >= 1.0);
+        assert!(get(&s, "chronik_raft_log_append_duration_seconds_count", 0, &[]) >= 1.0);
+        // Nothing compacted: the log holds every entry after the bootstrap snapshot (index 1).
+        assert_eq!(get(&s, "chronik_raft_log_entries", 0, &[]) as u64, committed - 1);
+        assert!(get(&s, "chronik_raft_log_size_bytes", 0, &[]) > committed as f64);
+        assert_eq!(c.state_machine(node, 0), c.state_machine(leader, 0));
+    }
+
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_commit_latency_seconds_count", 0, &[]) as u64, proposed);
+    assert_eq!(get(&s, "chronik_raft_proposals_committed_total", 0, &[]) as u64, proposed);
+    assert_eq!(get(&s, "chronik_raft_proposals_pending", 0, &[]), 0.0);
+    assert_eq!(get(&s, "chronik_raft_proposals_failed_total", 0, &[("reason", "dropped")]), 0.0);
+    // Every committed batch is observed once; together they hold every entry.
+    let batches = get(&s, "chronik_raft_commit_batch_entries_count", 0, &[]);
+    let entries = get(&s, "chronik_raft_commit_batch_entries_sum", 0, &[]);
+    assert!(batches >= 1.0 && batches <= entries);
+    assert_eq!(entries as u64, committed - 1);
+    for f in followers(&c, 0) {
+        let peer = f.to_string();
+        assert!(get(&s, "chronik_raft_append_entries_sent_total", 0, &[("peer", &peer)]) >= 1.0);
+        assert!(get(&s, "chronik_raft_append_entries_sent_bytes_total", 0, &[("peer", &peer)]) > 200.0 * 7.0);
+        assert_eq!(get(&s, "chronik_raft_follower_lag_entries", 0, &[("peer", &peer)]), 0.0);
+        assert_eq!(get(&s, "chronik_raft_follower_lag_seconds", 0, &[("peer", &peer)]), 0.0);
+        assert!(get(&s, "chronik_raft_heartbeats_sent_total", 0, &[("peer", &peer)]) >= 1.0);
+        assert!(get(&s, "chronik_raft_peer_round_trip_seconds_count", 0, &[("peer", &peer)]) >= 1.0);
+        let fs = scrape(&c, f);
+        let from = leader.to_string();
+        assert!(get(&fs, "chronik_raft_append_entries_received_total", 0, &[("peer", &from)]) >= 1.0);
+        assert_eq!(get(&fs, "chronik_raft_commit_latency_seconds_count", 0, &[]), 0.0, "followers time nothing");
+    }
+    // A follower forwards proposals; a proposal without any leader is refused as not_leader.
+    let f = followers(&c, 0)[0];
+    c.propose_on(f, 0, proposal(1, b"forwarded")).expect("forwarded");
+    c.settle();
+    assert_eq!(get(&scrape(&c, leader), "chronik_raft_commit_latency_seconds_count", 0, &[]) as u64, proposed);
+}
+
+#[test]
+fn paused_follower_lags_then_catches_up() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let [paused, other] = followers(&c, 0)[..] else { panic!("two followers") };
+    propose(&mut c, 0, 20, 4);
+    let peer = paused.to_string();
+    let before = scrape(&c, leader);
+    assert_eq!(get(&before, "chronik_raft_isr_size", 0, &[]), 3.0);
+    assert_eq!(get(&before, "chronik_raft_follower_lag_entries", 0, &[("peer", &peer)]), 0.0);
+    let contact_before = get(&scrape(&c, paused), "chronik_raft_last_contact_timestamp_seconds", 0, &[]);
+    assert!(contact_before > 0.0);
+
+    c.pause(paused);
+    let paused_at = std::time::Instant::now();
+    let heartbeat_at_pause =
+        get(&scrape(&c, leader), "chronik_raft_last_heartbeat_timestamp_seconds", 0, &[("peer", &peer)]);
+    let during = propose(&mut c, 0, 60, 2);
+    let mid = scrape(&c, leader);
+    assert_eq!(get(&mid, "chronik_raft_follower_lag_entries", 0, &[("peer", &peer)]) as u64, during);
+    assert_eq!(get(&mid, "chronik_raft_max_follower_lag_entries", 0, &[]) as u64, during);
+    assert_eq!(get(&mid, "chronik_raft_follower_lag_entries", 0, &[("peer", &other.to_string())]), 0.0);
+    assert_eq!(get(&mid, "chronik_raft_isr_size", 0, &[]), 2.0, "silent for 30 ticks > 10");
+    // The age of the oldest entry it lacks: appended after the pause began.
+    let lag_seconds = get(&mid, "chronik_raft_follower_lag_seconds", 0, &[("peer", &peer)]);
+    assert!(lag_seconds > 0.0 && lag_seconds <= paused_at.elapsed().as_secs_f64());
+    assert_eq!(
+        get(&mid, "chronik_raft_last_index", 0, &[]) - get(&scrape(&c, paused), "chronik_raft_last_index", 0, &[]),
+        during as f64
+    );
+    // The paused follower's last heartbeat response stays put while the other's advances.
+    assert_eq!(get(&mid, "chronik_raft_last_heartbeat_timestamp_seconds", 0, &[("peer", &peer)]), heartbeat_at_pause);
+    assert!(
+        get(&mid, "chronik_raft_last_heartbeat_timestamp_seconds", 0, &[("peer", &other.to_string())])
+            > heartbeat_at_pause
+    );
+    assert!(get(&mid, "chronik_raft_heartbeat_failures_total", 0, &[("peer", &peer)]) >= 1.0);
+    assert!(get(&mid, "chronik_raft_messages_dropped_total", 0, &[]) >= 1.0);
+    // Its own view froze: its last contact with the leader ages.
+    assert_eq!(get(&scrape(&c, paused), "chronik_raft_last_contact_timestamp_seconds", 0, &[]), contact_before);
+    c.run(3);
+    let later = get(&scrape(&c, leader), "chronik_raft_follower_lag_seconds", 0, &[("peer", &peer)]);
+    assert!(later > lag_seconds, "lag time grows while paused: {later} <= {lag_seconds}");
+
+    c.resume(paused);
+    c.run(20);
+    let after = scrape(&c, leader);
+    assert_eq!(get(&after, "chronik_raft_follower_lag_entries", 0, &[("peer", &peer)]), 0.0);
+    assert_eq!(get(&after, "chronik_raft_follower_lag_seconds", 0, &[("peer", &peer)]), 0.0);
+    assert_eq!(get(&after, "chronik_raft_max_follower_lag_entries", 0, &[]), 0.0);
+    assert_eq!(get(&after, "chronik_raft_isr_size", 0, &[]), 3.0);
+    assert!(get(&scrape(&c, paused), "chronik_raft_last_contact_timestamp_seconds", 0, &[]) > contact_before);
+    assert_eq!(c.state_machine(paused, 0), c.state_machine(leader, 0));
+}
+
+#[test]
+fn compaction_sends_a_snapshot_to_a_lagging_follower() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let lagging = followers(&c, 0)[0];
+    propose(&mut c, 0, 10, 2);
+    c.pause(lagging);
+    propose(&mut c, 0, 40, 2);
+    let first = c.compact(leader, 0, 0).expect("compact");
+    let behind = c.replica_node(lagging, 0).expect("replica").raw().raft.raft_log.last_index();
+    assert!(first > behind + 1, "the log the follower needs is gone: first {first}, follower at {behind}");
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_log_compactions_total", 0, &[]), 1.0);
+    let last = c.replica_node(leader, 0).expect("leader").raw().raft.raft_log.last_index();
+    assert_eq!(get(&s, "chronik_raft_log_entries", 0, &[]) as u64, last - first + 1);
+    assert_eq!(get(&s, "chronik_raft_snapshot_creations_total", 0, &[("trigger", "follower_catch_up")]), 0.0);
+
+    c.resume(lagging);
+    c.run(20);
+    let s = scrape(&c, leader);
+    assert!(get(&s, "chronik_raft_snapshot_creations_total", 0, &[("trigger", "follower_catch_up")]) >= 1.0);
+    assert!(get(&s, "chronik_raft_snapshot_size_bytes_count", 0, &[]) >= 1.0);
+    assert!(get(&s, "chronik_raft_snapshot_size_bytes_sum", 0, &[]) > 64.0, "the state machine rides along");
+    assert!(get(&s, "chronik_raft_snapshot_create_duration_seconds_count", 0, &[]) >= 1.0);
+    assert!(get(&s, "chronik_raft_snapshot_last_index", 0, &[]) as u64 >= first);
+    assert!(
+        get(&s, "chronik_raft_snapshot_transfers_total", 0, &[("direction", "send"), ("result", "success")]) >= 1.0
+    );
+    assert_eq!(get(&s, "chronik_raft_snapshot_in_progress", 0, &[]), 0.0);
+
+    let f = scrape(&c, lagging);
+    assert_eq!(
+        get(&f, "chronik_raft_snapshot_transfers_total", 0, &[("direction", "receive"), ("result", "success")]),
+        1.0
+    );
+    assert_eq!(get(&f, "chronik_raft_snapshot_apply_duration_seconds_count", 0, &[]), 1.0);
+    assert!(get(&f, "chronik_raft_snapshot_last_index", 0, &[]) as u64 >= first);
+    assert!(get(&f, "chronik_raft_snapshot_last_timestamp_seconds", 0, &[]) > 0.0);
+    assert_eq!(get(&f, "chronik_raft_snapshot_in_progress", 0, &[]), 0.0);
+    assert_eq!(get(&f, "chronik_raft_commit_index", 0, &[]), get(&s, "chronik_raft_commit_index", 0, &[]));
+    assert_eq!(c.state_machine(lagging, 0), c.state_machine(leader, 0), "restored from the snapshot's payload");
+}
+
+#[test]
+fn adding_then_removing_a_node_changes_the_configuration() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let new = c.next_node_id();
+    assert_eq!(new, 4);
+    // Keep the change from committing for a moment to see it in progress.
+    for f in followers(&c, 0) {
+        c.cut(leader, f);
+    }
+    c.add_node(0, new).expect("propose add");
+    c.settle();
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_config_change_in_progress", 0, &[]), 1.0);
+    assert_eq!(get(&s, "chronik_raft_cluster_size", 0, &[]), 3.0);
+    c.heal_all();
+    c.run(20);
+    for node in [1, 2, 3, new] {
+        let s = scrape(&c, node);
+        assert_eq!(get(&s, "chronik_raft_cluster_size", 0, &[]), 4.0, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_voters", 0, &[]), 4.0);
+        assert_eq!(get(&s, "chronik_raft_learners", 0, &[]), 0.0);
+        assert_eq!(get(&s, "chronik_raft_config_change_in_progress", 0, &[]), 0.0);
+        // The new node learned the configuration from a snapshot, not by applying the change.
+        let (applied, snapshots) = if node == new { (0.0, 1.0) } else { (1.0, 0.0) };
+        assert_eq!(get(&s, "chronik_raft_config_changes_total", 0, &[("kind", "add_voter")]), applied, "node {node}");
+        let received = [("direction", "receive"), ("result", "success")];
+        assert_eq!(get(&s, "chronik_raft_snapshot_transfers_total", 0, &received), snapshots, "node {node}");
+    }
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_isr_size", 0, &[]), 4.0);
+    assert_eq!(get(&s, "chronik_raft_follower_lag_entries", 0, &[("peer", "4")]), 0.0);
+    // A second change while one is pending is turned into an empty entry by raft-rs.
+    c.cut(leader, 2);
+    c.cut(leader, 3);
+    c.remove_node(0, new).expect("propose remove");
+    c.remove_node(0, new).expect("raft-rs accepts, then ignores");
+    c.settle();
+    assert_eq!(get(&scrape(&c, leader), "chronik_raft_proposals_failed_total", 0, &[("reason", "dropped")]), 1.0);
+    c.heal_all();
+    c.run(20);
+
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        assert_eq!(get(&s, "chronik_raft_cluster_size", 0, &[]), 3.0, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_config_changes_total", 0, &[("kind", "add_voter")]), 1.0);
+        assert_eq!(get(&s, "chronik_raft_config_changes_total", 0, &[("kind", "remove_node")]), 1.0);
+        assert!(s.samples().all(|x| x.label("peer") != Some("4")), "node {node} still exports peer 4");
+    }
+    assert_eq!(c.status(new), None, "the node that left everything ended");
+    assert_eq!(c.members(0), [1, 2, 3]);
+}
+
+#[test]
+fn rejections_are_counted_exactly_when_raft_rs_produces_them() {
+    let mut c = cluster(1);
+    c.trace();
+    elect(&mut c);
+    let old = c.leader(0).expect("leader");
+    propose(&mut c, 0, 10, 2);
+    // The old leader's messages are held (delivered late) and nothing reaches it.
+    for f in followers(&c, 0) {
+        c.cut(old, f);
+        c.delay(old, f);
+    }
+    for i in 0..3 {
+        c.propose_on(old, 0, proposal(i, b"lost")).expect("appended on the old leader only");
+    }
+    assert!(c.run_until(100, |c| c.leader(0).is_some_and(|l| l != old)), "a new leader");
+    let new = c.leader(0).expect("new leader");
+    assert!(term(&c, new, 0) > term(&c, old, 0));
+    propose(&mut c, 0, 6, 2);
+    c.heal_all();
+    c.run(30);
+    assert_eq!(c.leader(0), Some(new));
+    assert_eq!(c.state_machine(old, 0), c.state_machine(new, 0));
+    // The old leader's three uncommitted entries were overwritten: a truncation, yet no
+    // rejection, since the unreachable reports sent the new leader's probe back to the start.
+    assert_eq!(get(&scrape(&c, old), "chronik_raft_log_truncations_total", 0, &[]), 1.0);
+
+    // A follower that missed entries rejects the first append of a new leader whose log is
+    // longer than its own.
+    let [lagging, next] = followers(&c, 0)[..] else { panic!("two followers") };
+    c.pause(lagging);
+    propose(&mut c, 0, 10, 2);
+    c.crash(new);
+    c.resume(lagging);
+    assert!(c.run_until(100, |c| c.leader(0) == Some(next)), "the up-to-date follower wins");
+    c.run(10);
+
+    // Count independently, from the messages raft-rs actually sent and received.
+    let mut stale: BTreeMap<u64, f64> = BTreeMap::new();
+    let mut inconsistent: BTreeMap<u64, f64> = BTreeMap::new();
+    for event in c.take_trace() {
+        match event {
+            Event::Delivered { msg, receiver_term, .. }
+                if matches!(msg.get_msg_type(), MessageType::MsgAppend | MessageType::MsgHeartbeat)
+                    && msg.term != 0
+                    && msg.term < receiver_term =>
+            {
+                *stale.entry(msg.to).or_default() += 1.0;
+            }
+            Event::Sent { msg, .. } if msg.get_msg_type() == MessageType::MsgAppendResponse && msg.reject => {
+                *inconsistent.entry(msg.from).or_default() += 1.0;
+            }
+            _ => {}
+        }
+    }
+    assert!(stale.values().sum::<f64>() >= 1.0, "the held messages arrived stale");
+    assert!(inconsistent.get(&lagging).copied().unwrap_or(0.0) >= 1.0, "the lagging follower rejected");
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        let reason = |r| get(&s, "chronik_raft_append_entries_rejected_total", 0, &[("reason", r)]);
+        assert_eq!(reason("stale_term"), stale.get(&node).copied().unwrap_or(0.0), "node {node}");
+        assert_eq!(reason("log_inconsistency"), inconsistent.get(&node).copied().unwrap_or(0.0), "node {node}");
+        assert_eq!(reason("other"), 0.0);
+        assert!(get(&s, "chronik_raft_leader_changes_seen_total", 0, &[]) >= 2.0, "node {node} saw the failover");
+    }
+    let s = scrape(&c, old);
+    assert_eq!(get(&s, "chronik_raft_elections_total", 0, &[("result", "won")]), 1.0);
+    assert_eq!(get(&s, "chronik_raft_is_leader", 0, &[]), 0.0);
+    assert_eq!(get(&s, "chronik_raft_isr_size", 0, &[]), 0.0, "leader-only gauges reset on step-down");
+    assert_eq!(c.state_machine(lagging, 0), c.state_machine(next, 0));
+}
+
+#[test]
+fn a_restarted_node_starts_fresh_counters_and_rejoins() {
+    let mut c = cluster(2);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    propose(&mut c, 0, 10, 2);
+    c.crash(leader);
+    assert!(c.run_until(100, |c| c.leader(0).is_some_and(|l| l != leader)));
+    let new = c.leader(0).expect("new leader");
+    propose(&mut c, 0, 10, 2);
+    let old_registry = c.registry(leader).expect("registry");
+    c.restart(leader).expect("restart");
+    assert!(!std::sync::Arc::ptr_eq(&old_registry, &c.registry(leader).expect("registry")));
+    c.run(30);
+    let s = scrape(&c, leader);
+    let label = leader.to_string();
+    assert_eq!(get(&s, "chronik_raft_node_state", 0, &[("node", &label)]), 3.0);
+    assert_eq!(get(&s, "chronik_raft_has_leader", 0, &[]), 1.0);
+    assert_eq!(get(&s, "chronik_raft_elections_total", 0, &[("result", "won")]), 0.0, "a new process");
+    assert_eq!(get(&s, "chronik_raft_current_term", 0, &[]) as u64, term(&c, new, 0));
+    let committed = c.replica_node(new, 0).expect("leader").raw().raft.raft_log.committed;
+    assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]) as u64, committed);
+    // The restarted node read its log back for the size gauges.
+    assert_eq!(get(&s, "chronik_raft_log_entries", 0, &[]) as u64, committed - 1);
+    assert_eq!(c.state_machine(leader, 0), c.state_machine(new, 0));
+}
+
+#[test]
+fn every_scrape_passes_promtool() {
+    let Ok(output) = std::process::Command::new("promtool").arg("--version").output() else {
+        eprintln!("promtool not installed: skipped");
+        return;
+    };
+    assert!(output.status.success());
+    let mut c = cluster(2);
+    elect(&mut c);
+    propose(&mut c, 0, 20, 2);
+    let leader = c.leader(1).expect("leader");
+    c.add_node(1, 4).expect("add");
+    c.run(10);
+    c.crash(followers(&c, 0)[0]);
+    propose(&mut c, 0, 20, 2);
+    c.compact(c.leader(0).expect("leader"), 0, 0).expect("compact");
+    c.run(5);
+    assert_eq!(c.leader(1), Some(leader));
+    let config = ClusterConfig { aggregation: raft_metrics::raft::Aggregation::Node, ..ClusterConfig::default() };
+    let mut node_wide = Cluster::new(config).expect("cluster");
+    elect(&mut node_wide);
+    propose(&mut node_wide, 0, 20, 2);
+    for (mode, cluster) in [("partition", &c), ("node", &node_wide)] {
+        for node in cluster.node_ids() {
+            let text = cluster.scrape(node).expect("scrape");
+            let mut child = std::process::Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("promtool");
+            std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text.as_bytes()).expect("write");
+            let out = child.wait_with_output().expect("promtool");
+            let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success() && said.is_empty(), "{mode} mode, node {node}: promtool: {said}");
+        }
+    }
+}
+
+#[test]
+fn node_wide_aggregation_folds_every_partition() {
+    use raft_metrics::raft::Aggregation;
+    let config = ClusterConfig { partitions: 4, aggregation: Aggregation::Node, ..ClusterConfig::default() };
+    let mut c = Cluster::new(config).expect("cluster");
+    elect(&mut c);
+    let mut proposed_by_leader: BTreeMap<u64, u64> = BTreeMap::new();
+    for p in 0..4 {
+        let leader = c.leader(p).expect("leader");
+        *proposed_by_leader.entry(leader).or_default() += propose(&mut c, p, 25, 5);
+    }
+    c.run(12);
+    let (mut won, mut committed) = (0.0, 0.0);
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        assert!(s.samples().all(|x| x.label("partition").is_none()), "node {node}: no per-partition series");
+        assert_eq!(s.value("chronik_raft_partitions", &[]), Some(4.0));
+        assert_eq!(s.value("chronik_raft_partitions_without_leader", &[]), Some(0.0));
+        assert!(s.value("chronik_raft_leader_changes_seen_total", &[]).unwrap_or(0.0) >= 4.0);
+        assert!(s.value("chronik_raft_follower_lag_entries_count", &[]).unwrap_or(0.0) >= 1.0, "node {node}");
+        won += s.value("chronik_raft_elections_total", &[("result", "won")]).unwrap_or(0.0);
+        let latency = s.value("chronik_raft_commit_latency_seconds_count", &[]).unwrap_or(0.0);
+        assert_eq!(latency as u64, proposed_by_leader.get(&node).copied().unwrap_or(0), "node {node}");
+        committed += latency;
+    }
+    assert_eq!(won, 4.0, "one election won per partition");
+    assert_eq!(committed, 100.0);
+}
