@@ -128,6 +128,9 @@ use crate::{Format, Registry};
 /// The port [`Builder`] binds when [`Builder::bind`] is not called (on `127.0.0.1`).
 pub const DEFAULT_PORT: u16 = 9898;
 
+/// The path the scrape is served on unless [`Builder::path`] says otherwise.
+pub const DEFAULT_PATH: &str = "/metrics";
+
 /// The most worker threads a server runs; [`Builder::workers`] clamps to it.
 pub const MAX_WORKERS: usize = 4;
 
@@ -221,6 +224,7 @@ pub struct Builder {
     addrs: io::Result<Vec<SocketAddr>>,
     registry: RegistryRef,
     config: Config,
+    path: String,
 }
 
 impl Default for Builder {
@@ -243,7 +247,14 @@ impl Builder {
                 write_timeout: Duration::from_secs(10),
                 max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             },
+            path: DEFAULT_PATH.to_owned(),
         }
+    }
+
+    /// The path the scrape is served on (default `/metrics`); `/health` stays where it is.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
     }
 
     /// The address to listen on; the first of `addr`'s addresses that binds is used. Port 0
@@ -302,6 +313,15 @@ impl Builder {
     /// spawning a thread (threads already started are stopped and joined first).
     pub fn start(self) -> io::Result<Server> {
         let addrs = self.addrs?;
+        let path_ok = self.path.starts_with('/')
+            && self.path != "/health"
+            && self.path.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+        if !path_ok {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the metrics path must start with / and hold no query",
+            ));
+        }
         let listener = TcpListener::bind(&addrs[..])?;
         let local_addr = listener.local_addr()?;
         let config = self.config;
@@ -309,6 +329,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             registry: self.registry,
             config,
+            path: self.path.into_bytes().into_boxed_slice(),
             stop: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             slots: slots.clone(),
@@ -437,6 +458,8 @@ type Slot = Mutex<Option<Arc<TcpStream>>>;
 struct Shared {
     registry: RegistryRef,
     config: Config,
+    /// The scrape's path.
+    path: Box<[u8]>,
     stop: AtomicBool,
     /// Connections admitted and not yet closed. Only the acceptor increments it, so checking
     /// then incrementing cannot overshoot. Relaxed: a count that only limits admission and
@@ -553,7 +576,8 @@ fn serve(shared: &Shared, stream: &TcpStream, accepted: Instant, scratch: &mut S
     let _ = stream.set_nodelay(true); // the response goes out in one write; do not hold its tail
     let now = Instant::now();
     let deadline = after(accepted, config.read_timeout).max(after(now, config.read_timeout.min(QUEUED_GRACE)));
-    let Some(outcome) = read_head(stream, &mut scratch.request, config.max_request_bytes, deadline) else {
+    let Some(outcome) = read_head(stream, &mut scratch.request, config.max_request_bytes, &shared.path, deadline)
+    else {
         return; // timed out, closed by the client, or a socket error: nothing to answer
     };
     render(shared.registry.get(), &outcome, &mut scratch.response);
@@ -577,14 +601,20 @@ fn after(instant: Instant, duration: Duration) -> Instant {
 
 /// Reads until the head parses (or fails to); `None` when the client closed, went silent past
 /// `deadline`, or the socket failed.
-fn read_head(stream: &TcpStream, buf: &mut Vec<u8>, max: usize, deadline: Instant) -> Option<Result<Request, Status>> {
+fn read_head(
+    stream: &TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    path: &[u8],
+    deadline: Instant,
+) -> Option<Result<Request, Status>> {
     buf.clear();
     let mut socket = stream;
     let mut chunk = [0u8; 4096];
     let mut parse = true;
     loop {
         if parse {
-            if let Parsed::Done(outcome) = parse_head(buf, max) {
+            if let Parsed::Done(outcome) = parse_head_at(buf, max, path) {
                 return Some(outcome);
             }
         }
@@ -732,6 +762,11 @@ enum Parsed {
 /// the head ends at the first empty line. Lines already complete are checked even while the
 /// head is incomplete, so garbage is refused before the timeout.
 fn parse_head(buf: &[u8], max: usize) -> Parsed {
+    parse_head_at(buf, max, DEFAULT_PATH.as_bytes())
+}
+
+/// [`parse_head`] with the scrape served on `path`.
+fn parse_head_at(buf: &[u8], max: usize, path: &[u8]) -> Parsed {
     let mut pos = 0;
     let mut start: Option<(Method, Route, Version)> = None;
     let mut headers = 0;
@@ -765,7 +800,7 @@ fn parse_head(buf: &[u8], max: usize) -> Parsed {
             return fail(Status::BadRequest); // a bare CR
         }
         let Some((method, route, version)) = start else {
-            match parse_request_line(line) {
+            match parse_request_line(line, path) {
                 Ok(parsed) => start = Some(parsed),
                 Err(status) => return fail(status),
             }
@@ -804,7 +839,7 @@ fn parse_head(buf: &[u8], max: usize) -> Parsed {
 }
 
 /// `method SP request-target SP HTTP-version`, single spaces, visible ASCII only.
-fn parse_request_line(line: &[u8]) -> Result<(Method, Route, Version), Status> {
+fn parse_request_line(line: &[u8], metrics_path: &[u8]) -> Result<(Method, Route, Version), Status> {
     if !line.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
         return Err(Status::BadRequest);
     }
@@ -831,12 +866,12 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, Route, Version), Status> {
         b"HEAD" => Method::Head,
         _ => Method::Other,
     };
-    let route = route(target).ok_or(Status::BadRequest)?;
+    let route = route(target, metrics_path).ok_or(Status::BadRequest)?;
     Ok((method, route, version))
 }
 
 /// The route of an origin-form (`/path?query`) or absolute-form (`http://host/path`) target.
-fn route(target: &[u8]) -> Option<Route> {
+fn route(target: &[u8], metrics_path: &[u8]) -> Option<Route> {
     let path = if target.starts_with(b"/") {
         target
     } else {
@@ -845,10 +880,12 @@ fn route(target: &[u8]) -> Option<Route> {
         rest.iter().position(|&b| b == b'/').and_then(|slash| rest.get(slash..)).unwrap_or(b"/")
     };
     let path = path.split(|&b| b == b'?').next().unwrap_or_default();
-    Some(match path {
-        b"/metrics" => Route::Metrics,
-        b"/health" => Route::Health,
-        _ => Route::NotFound,
+    Some(if path == metrics_path {
+        Route::Metrics
+    } else if path == b"/health" {
+        Route::Health
+    } else {
+        Route::NotFound
     })
 }
 

@@ -144,6 +144,21 @@ fn get_metrics_serves_the_prometheus_scrape() {
 }
 
 #[test]
+fn the_scrape_path_is_configurable() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.path("/internal/raft"));
+    assert_eq!(get(server.local_addr(), "/internal/raft", "").status, 200);
+    assert_eq!(get(server.local_addr(), "/metrics", "").status, 404);
+    assert_eq!(get(server.local_addr(), "/health", "").status, 200);
+    drop(server);
+    for bad in ["metrics", "/health", "/m?x=1", ""] {
+        let refused = raft_metrics::http::Server::builder().bind("127.0.0.1:0").path(bad).start();
+        assert!(refused.is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn head_returns_the_headers_only() {
     let _serial = serial();
     let registry = registry();
