@@ -192,6 +192,8 @@ fn bound_handles_single_writers_and_removal() {
     m.record_snapshot_transfer("t", 1, "receive", true);
     m.set_node_state("t", 1, "n1", 3);
     m.node("n1").leader_partitions.set(2);
+    m.claim_node("n9").unwrap().view().follower_partitions.set(3);
+    assert_eq!(m.node("n9").follower_partitions.get(), 3);
     let before = samples(&r);
     assert_eq!(before.get("chronik_raft_commit_index{topic=t,partition=1}"), Some(&10.0));
     assert_eq!(m.remove_partition("t", 1), 5, "partition, 2 peers, replica, transfer");

@@ -270,6 +270,15 @@ impl RaftMetrics {
         self.families().nodes.bind(node_id)
     }
 
+    /// The single-writer handle on a node's metrics.
+    ///
+    /// # Errors
+    ///
+    /// When another single-writer handle owns the series, or the family is full.
+    pub fn claim_node(&self, node_id: &str) -> Result<Exclusive<NodeMetrics>, ClaimError> {
+        self.families().nodes.claim(node_id)
+    }
+
     /// Removes every series of a partition (it moved to another node): partition, peer, replica,
     /// snapshot and configuration-change series. Outstanding handles stay valid, unexported.
     /// Returns how many series were removed.
