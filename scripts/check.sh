@@ -48,4 +48,7 @@ bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
+step "Raft-loop instruction overhead guard (callgrind)"
+bash benches/overhead_guard.sh
+
 step "all checks passed"

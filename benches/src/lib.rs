@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 pub mod labels;
 pub mod partitions;
+pub mod raft_loop;
 
 /// The topic label value used everywhere.
 pub const TOPIC: &str = "orders";

@@ -212,6 +212,8 @@ pub struct InstrumentedNode<S: Storage> {
     snapshot_receiving: bool,
     /// Reused by the quorum-contact computation.
     scratch: Vec<f64>,
+    /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
+    recording: bool,
 }
 
 impl<S: Storage> InstrumentedNode<S> {
@@ -252,6 +254,7 @@ impl<S: Storage> InstrumentedNode<S> {
             snapshots_sending: 0,
             snapshot_receiving: false,
             scratch: Vec::new(),
+            recording: true,
         };
         this.seed_log();
         this.sync_peers();
@@ -277,6 +280,24 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn with_in_sync(mut self, in_sync: InSync) -> Self {
         self.in_sync = in_sync;
         self
+    }
+
+    /// With `false`, turns recording off: from then on every method of the wrapper only forwards
+    /// to raft-rs (the `persist_entries` / `apply_snapshot` closures still run) and records
+    /// nothing, not even its own bookkeeping (pending proposals, append times, log size). The
+    /// series keep the values set so far.
+    ///
+    /// This exists to measure the wrapper's cost: the same ready loop with recording on and off
+    /// differs only in the metrics work (`benches/benches/raft_loop.rs`). Default: on.
+    #[must_use]
+    pub fn with_recording(mut self, recording: bool) -> Self {
+        self.recording = recording;
+        self
+    }
+
+    /// Whether the wrapper records ([`with_recording`](Self::with_recording)).
+    pub fn recording(&self) -> bool {
+        self.recording
     }
 
     /// The wrapped node, to read its state (`raw().raft.raft_log.committed`, `raw().raft.prs()`).
@@ -336,6 +357,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::tick`]; then role changes (elections started by the timeout, a leader stepping
     /// down on `check_quorum`), and on the leader follower lag and `isr_size`.
     pub fn tick(&mut self) -> bool {
+        if !self.recording {
+            return self.raw.tick();
+        }
         self.ticks += 1;
         let ready = self.raw.tick();
         self.observe_state();
@@ -354,6 +378,9 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::campaign`].
     pub fn campaign(&mut self) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.campaign();
+        }
         let result = self.raw.campaign();
         self.observe_state();
         result
@@ -370,6 +397,9 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::step`].
     pub fn step(&mut self, msg: Message) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.step(msg);
+        }
         self.observe_incoming(&msg);
         let result = self.raw.step(msg);
         if self.snapshot_receiving && self.raw.snap().is_none() {
@@ -390,6 +420,9 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::propose`].
     pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.propose(context, data);
+        }
         let before = self.raw.raft.raft_log.last_index();
         let result = self.raw.propose(context, data);
         self.after_propose(before, &result, false);
@@ -404,6 +437,9 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::propose_conf_change`].
     pub fn propose_conf_change(&mut self, context: Vec<u8>, cc: impl ConfChangeI) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.propose_conf_change(context, cc);
+        }
         let before = self.raw.raft.raft_log.last_index();
         let result = self.raw.propose_conf_change(context, cc);
         self.after_propose(before, &result, true);
@@ -417,6 +453,9 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// [`RawNode::ready`]; sets the last and commit indexes and the apply lag.
     pub fn ready(&mut self) -> Ready {
+        if !self.recording {
+            return self.raw.ready();
+        }
         let ready = self.raw.ready();
         self.publish_indexes();
         ready
@@ -429,6 +468,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Use it on `Ready::take_messages`, `Ready::take_persisted_messages` and
     /// `LightReady::take_messages`.
     pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
+        if !self.recording {
+            return msgs;
+        }
         for msg in &msgs {
             self.observe_outgoing(msg);
         }
@@ -442,7 +484,7 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
-        if entries.is_empty() {
+        if entries.is_empty() || !self.recording {
             return entries;
         }
         let now = Instant::now();
@@ -491,6 +533,9 @@ impl<S: Storage> InstrumentedNode<S> {
         entries: &[Entry],
         write: impl FnOnce(&[Entry]) -> Result<T, E>,
     ) -> Result<T, E> {
+        if !self.recording {
+            return write(entries);
+        }
         let start = Instant::now();
         let written = write(entries)?;
         self.observe_append(entries, start.elapsed());
@@ -502,6 +547,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// `log_size_bytes`, `log_truncations_total` (when the entries overwrote a conflicting tail)
     /// and `config_change_in_progress` (a configuration change entered the log).
     pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
+        if !self.recording {
+            return;
+        }
         let Some(first) = entries.first() else { return };
         self.p.log_append_duration.observe_duration(elapsed);
         if self.log.append(entries) {
@@ -542,6 +590,9 @@ impl<S: Storage> InstrumentedNode<S> {
         snapshot: &Snapshot,
         install: impl FnOnce(&Snapshot) -> Result<T, E>,
     ) -> Result<T, E> {
+        if !self.recording {
+            return install(snapshot);
+        }
         let start = Instant::now();
         let installed = install(snapshot);
         let elapsed = start.elapsed();
@@ -576,7 +627,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// machine's time. Observes `apply_duration_seconds` and counts `proposals_applied` (entries
     /// with client data, and configuration changes).
     pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
-        if entries.is_empty() {
+        if entries.is_empty() || !self.recording {
             return;
         }
         self.p.apply_duration.observe_duration(elapsed);
@@ -592,6 +643,9 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::apply_conf_change`]; nothing is recorded then.
     pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> raft::Result<ConfState> {
+        if !self.recording {
+            return self.raw.apply_conf_change(cc);
+        }
         let conf_state = self.raw.apply_conf_change(cc)?;
         let v2 = cc.as_v2();
         for kind in classify::change_kinds(&v2) {
@@ -618,6 +672,9 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// [`RawNode::advance`]; then the commit index, and on the leader follower lag and ISR.
     pub fn advance(&mut self, ready: Ready) -> LightReady {
+        if !self.recording {
+            return self.raw.advance(ready);
+        }
         let light = self.raw.advance(ready);
         self.publish_indexes();
         self.refresh_progress(false);
@@ -626,6 +683,9 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// [`RawNode::advance_append`], recorded like [`advance`](Self::advance).
     pub fn advance_append(&mut self, ready: Ready) -> LightReady {
+        if !self.recording {
+            return self.raw.advance_append(ready);
+        }
         let light = self.raw.advance_append(ready);
         self.publish_indexes();
         self.refresh_progress(false);
@@ -635,12 +695,18 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::advance_apply`]; sets `last_applied`, `apply_lag_entries` and
     /// `config_change_in_progress`.
     pub fn advance_apply(&mut self) {
+        if !self.recording {
+            return self.raw.advance_apply();
+        }
         self.raw.advance_apply();
         self.publish_indexes();
     }
 
     /// [`RawNode::advance_apply_to`], recorded like [`advance_apply`](Self::advance_apply).
     pub fn advance_apply_to(&mut self, applied: u64) {
+        if !self.recording {
+            return self.raw.advance_apply_to(applied);
+        }
         self.raw.advance_apply_to(applied);
         self.publish_indexes();
     }
@@ -648,6 +714,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::report_snapshot`]: counts `snapshot_transfers_total{direction="send"}` by
     /// outcome and ends the send's `snapshot_in_progress`.
     pub fn report_snapshot(&mut self, to: u64, status: SnapshotStatus) {
+        if !self.recording {
+            return self.raw.report_snapshot(to, status);
+        }
         self.snapshots_sending = self.snapshots_sending.saturating_sub(1);
         let outcome = Outcome::from(status == SnapshotStatus::Finish);
         self.snapshot_send.snapshot_transfers.get(outcome).inc();
@@ -663,6 +732,12 @@ impl<S: Storage> InstrumentedNode<S> {
     /// (`method`, `target`); a delivered snapshot is reported finished
     /// ([`report_snapshot`](Self::report_snapshot)).
     pub fn on_delivered(&mut self, msg: &Message, latency: Duration) {
+        if !self.recording {
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(msg.to, SnapshotStatus::Finish);
+            }
+            return;
+        }
         let rpc = self.rpc(msg);
         rpc.rpc_calls.get(Outcome::Success).inc();
         rpc.rpc_duration.observe_duration(latency);
@@ -676,6 +751,13 @@ impl<S: Storage> InstrumentedNode<S> {
     /// `heartbeat_failures` for a heartbeat; then tells raft-rs
     /// ([`RawNode::report_unreachable`]), and reports a snapshot as failed.
     pub fn on_send_failed(&mut self, msg: &Message) {
+        if !self.recording {
+            self.raw.report_unreachable(msg.to);
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(msg.to, SnapshotStatus::Failure);
+            }
+            return;
+        }
         self.p.messages_dropped.inc();
         let (to, msg_type) = (msg.to, msg.get_msg_type());
         self.rpc(msg).rpc_calls.get(Outcome::Failure).inc();
@@ -695,6 +777,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// The one-line hook after the application compacted its log so that it now starts at
     /// `first_index`: counts `log_compactions` and updates the log size.
     pub fn observe_compaction(&mut self, first_index: u64) {
+        if !self.recording {
+            return;
+        }
         self.p.log_compactions.inc();
         if let Some(a) = self.agg() {
             a.log_compactions.inc();

@@ -23,7 +23,7 @@ mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Message, Snapshot};
@@ -65,6 +65,11 @@ pub struct ClusterConfig {
     pub in_sync: InSync,
     /// Per-partition series (the default) or the node-wide aggregate.
     pub aggregation: Aggregation,
+    /// `false`: every replica is built with [`InstrumentedNode::with_recording`]`(false)` and the
+    /// driver skips its own clock reads (message send times, apply durations), so the loop runs
+    /// as plain raft-rs. Registries and series are still created. For overhead benchmarks;
+    /// default `true`.
+    pub recording: bool,
 }
 
 impl Default for ClusterConfig {
@@ -83,6 +88,7 @@ impl Default for ClusterConfig {
             max_inflight_msgs: 256,
             in_sync: InSync { max_lag_entries: 250, max_silence_ticks: 10 },
             aggregation: Aggregation::Partition,
+            recording: true,
         }
     }
 }
@@ -203,7 +209,8 @@ struct Replica {
 struct Envelope {
     partition: u32,
     msg: Message,
-    sent_at: Instant,
+    /// `None` when recording is off.
+    sent_at: Option<Instant>,
 }
 
 /// Safety valve for [`Cluster::settle`]: rounds of ready handling and delivery per call.
@@ -372,7 +379,7 @@ impl Cluster {
             return;
         }
         if let Some(sender) = group.get_mut(&from) {
-            sender.node.on_delivered(&msg, sent_at.elapsed());
+            sender.node.on_delivered(&msg, sent_at.map_or(Duration::ZERO, |at| at.elapsed()));
         }
         let Some(receiver) = group.get_mut(&to) else { return };
         if let Some(trace) = &mut self.trace {
@@ -677,7 +684,9 @@ impl Cluster {
             Store::new(SimStorage::new(mem.clone(), Arc::clone(&sm)), &host.metrics, topic, partition),
             &self.logger,
         )?;
-        let node = InstrumentedNode::new(raw, &host.metrics, topic, partition).with_in_sync(self.config.in_sync);
+        let node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
+            .with_in_sync(self.config.in_sync)
+            .with_recording(self.config.recording);
         Ok(Replica { node, mem, sm })
     }
 
@@ -722,7 +731,7 @@ impl Replica {
         if !node.has_ready() {
             return false;
         }
-        let now = Instant::now();
+        let now = node.recording().then(Instant::now);
         let mut send =
             |msgs: Vec<Message>| out.extend(msgs.into_iter().map(|msg| Envelope { partition, msg, sent_at: now }));
 
@@ -787,7 +796,7 @@ fn apply(
     if entries.is_empty() {
         return;
     }
-    let start = Instant::now();
+    let start = node.recording().then(Instant::now);
     for entry in entries {
         let conf_state = match entry.get_entry_type() {
             EntryType::EntryNormal => None,
@@ -815,5 +824,7 @@ fn apply(
         }
         lock(sm).apply(entry);
     }
-    node.observe_apply(entries, start.elapsed());
+    if let Some(start) = start {
+        node.observe_apply(entries, start.elapsed());
+    }
 }

@@ -1,0 +1,55 @@
+//! Instruction counts (callgrind, via gungraun) of the raft-rs ready loop of `raft_loop.rs`:
+//! 2,000 proposals through a 3-node in-process cluster, every `raft-metrics-raftrs` integration
+//! point recording (`instrumented`) vs the identical loop with recording off (`disabled`), at
+//! both load shapes; plus one full scrape of the 3 nodes' registries after an instrumented run.
+//! Set-up (cluster creation, election) runs in the `setup` function and is not counted.
+//!
+//! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
+//! `benches/overhead_guard.sh` runs this bench and checks the overhead.
+
+use std::hint::black_box;
+
+use gungraun::{library_benchmark, library_benchmark_group, main};
+use raft_metrics_benches::raft_loop::{self, Shape};
+use raft_metrics_raftrs::sim::Cluster;
+
+fn cluster(recording: bool) -> Cluster {
+    raft_loop::cluster(recording)
+}
+
+fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
+    let mut cluster = raft_loop::cluster(recording);
+    raft_loop::run(&mut cluster, Shape::PerRound);
+    (cluster, Vec::with_capacity(1 << 20))
+}
+
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = cluster)]
+#[bench::instrumented(args = (true), setup = cluster)]
+fn one_per_round(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run(&mut cluster, Shape::PerRound));
+    cluster
+}
+
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = cluster)]
+#[bench::instrumented(args = (true), setup = cluster)]
+fn batched_100(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run(&mut cluster, Shape::Batched));
+    cluster
+}
+
+#[library_benchmark]
+#[bench::instrumented(args = (true), setup = after_run)]
+fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
+    let (cluster, mut buf) = input;
+    black_box(raft_loop::scrape_all(&cluster, &mut buf));
+    (cluster, buf)
+}
+
+library_benchmark_group!(
+    name = raft_loop_instructions;
+    benchmarks = one_per_round, batched_100, scrape_3_nodes
+);
+
+main!(library_benchmark_groups = raft_loop_instructions);

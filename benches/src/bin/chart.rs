@@ -1,0 +1,333 @@
+//! Reads criterion's estimates (`<criterion dir>/<group>/<id>/new/estimates.json`), writes an SVG
+//! bar chart (one panel per benchmark group, one bar per implementation, mean time per
+//! iteration) and prints the same figures as markdown tables on stdout, with the raft loop's
+//! overhead % = (instrumented − disabled) / disabled.
+//!
+//! ```sh
+//! cargo run --release -p raft-metrics-benches --bin chart -- "$CARGO_TARGET_DIR/criterion" benches/chart.svg
+//! ```
+//!
+//! The SVG is written by hand (no plotting dependency): plain rectangles and text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Group order in the chart and tables; groups not listed follow in name order.
+const ORDER: [&str; 11] = [
+    "counter_inc",
+    "histogram_observe",
+    "labelled_inc",
+    "contended_inc_2_threads",
+    "derived_counter_inc",
+    "derived_histogram_observe",
+    "scrape_1000_partitions",
+    "raft_loop_one_per_round",
+    "raft_loop_batched_100",
+    "raft_loop_scrape",
+    "scrape_partitions",
+];
+
+/// Mean and its 95% confidence interval, in ns.
+#[derive(Clone, Copy)]
+struct Estimate {
+    mean: f64,
+    lo: f64,
+    hi: f64,
+}
+
+fn read_estimate(path: &Path) -> Option<Estimate> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let m = v.get("mean")?;
+    let ci = m.get("confidence_interval")?;
+    Some(Estimate {
+        mean: m.get("point_estimate")?.as_f64()?,
+        lo: ci.get("lower_bound")?.as_f64()?,
+        hi: ci.get("upper_bound")?.as_f64()?,
+    })
+}
+
+/// group → [(id, estimate)], ids in name order.
+fn collect(dir: &Path) -> BTreeMap<String, Vec<(String, Estimate)>> {
+    let mut groups = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return groups };
+    for group in entries.flatten().filter(|e| e.path().is_dir()) {
+        let name = group.file_name().to_string_lossy().into_owned();
+        if name == "report" {
+            continue;
+        }
+        let mut rows = Vec::new();
+        for id in std::fs::read_dir(group.path()).into_iter().flatten().flatten() {
+            if let Some(e) = read_estimate(&id.path().join("new/estimates.json")) {
+                rows.push((id.file_name().to_string_lossy().into_owned(), e));
+            }
+        }
+        if !rows.is_empty() {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            groups.insert(name, rows);
+        }
+    }
+    groups
+}
+
+fn ordered(groups: &BTreeMap<String, Vec<(String, Estimate)>>) -> Vec<(&str, &[(String, Estimate)])> {
+    let mut out: Vec<(&str, &[(String, Estimate)])> =
+        ORDER.iter().filter_map(|g| groups.get_key_value(*g)).map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    for (k, v) in groups {
+        if !ORDER.contains(&k.as_str()) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+/// A time in ns with a readable unit.
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.2} ns")
+    }
+}
+
+fn unit(max: f64) -> (f64, &'static str) {
+    if max >= 1e6 {
+        (1e6, "ms")
+    } else if max >= 1e3 {
+        (1e3, "µs")
+    } else {
+        (1.0, "ns")
+    }
+}
+
+fn tables(groups: &[(&str, &[(String, Estimate)])]) -> String {
+    let mut s = String::new();
+    for (group, rows) in groups {
+        let _ = writeln!(s, "#### `{group}`\n\n| id | mean | 95% CI |\n|---|---:|---|");
+        for (id, e) in *rows {
+            let _ = writeln!(s, "| `{id}` | {} | {} … {} |", human(e.mean), human(e.lo), human(e.hi));
+        }
+        if *group == "scrape_partitions" {
+            s.push_str(&scale_table(rows));
+        }
+        let find = |id: &str| rows.iter().find(|(i, _)| i == id).map(|(_, e)| *e);
+        if let (Some(d), Some(i)) = (find("disabled"), find("instrumented")) {
+            let _ = writeln!(
+                s,
+                "\nOverhead (instrumented − disabled) / disabled: **{:+.3} %** (CI-based range {:+.3} % … {:+.3} %)",
+                (i.mean - d.mean) / d.mean * 100.0,
+                (i.lo - d.hi) / d.hi * 100.0,
+                (i.hi - d.lo) / d.lo * 100.0,
+            );
+            let _ = writeln!(s, "\nMetrics time per proposal (all 3 nodes): {}", human((i.mean - d.mean) / PROPOSALS));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `scrape_partitions` ids `<implementation>_<partitions>` as one row per implementation.
+fn scale_table(rows: &[(String, Estimate)]) -> String {
+    let mut by_impl: BTreeMap<&str, BTreeMap<u32, f64>> = BTreeMap::new();
+    for (id, e) in rows {
+        if let Some((imp, n)) = id.rsplit_once('_').and_then(|(i, n)| Some((i, n.parse::<u32>().ok()?))) {
+            by_impl.entry(imp).or_default().insert(n, e.mean);
+        }
+    }
+    let sizes: Vec<u32> = {
+        let mut v: Vec<u32> = by_impl.values().flat_map(|m| m.keys().copied()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut s =
+        String::from("\nScrape time by partitions (and per partition at the largest size):\n\n| implementation |");
+    for n in &sizes {
+        let _ = write!(s, " {n} |");
+    }
+    s.push_str(" per partition |\n|---|");
+    s.push_str(&"---:|".repeat(sizes.len() + 1));
+    s.push('\n');
+    for (imp, m) in &by_impl {
+        let _ = write!(s, "| `{imp}` |");
+        for n in &sizes {
+            let _ = write!(s, " {} |", m.get(n).map_or("n/a".into(), |&t| human(t)));
+        }
+        let per = m.iter().next_back().map_or("n/a".into(), |(&n, &t)| human(t / f64::from(n)));
+        let _ = writeln!(s, " {per} |");
+    }
+    s
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn svg(groups: &[(&str, &[(String, Estimate)])]) -> String {
+    const WIDTH: f64 = 900.0;
+    const LABEL: f64 = 300.0;
+    const BAR_H: f64 = 16.0;
+    const GAP: f64 = 4.0;
+    const TITLE_H: f64 = 34.0;
+    const PANEL_GAP: f64 = 18.0;
+    let plot_w = WIDTH - LABEL - 130.0;
+    let height: f64 =
+        40.0 + groups.iter().map(|(_, r)| TITLE_H + r.len() as f64 * (BAR_H + GAP) + PANEL_GAP).sum::<f64>();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="24" font-size="16" font-weight="bold">raft-metrics benchmarks: mean time per iteration (criterion), lower is better</text>"#
+    );
+    let mut y = 40.0;
+    for (group, rows) in groups {
+        let max = rows.iter().map(|(_, e)| e.mean).fold(0.0, f64::max);
+        let min = rows.iter().map(|(_, e)| e.mean).fold(f64::INFINITY, f64::min);
+        // Spans of more than 100×: a log scale from the decade below the smallest value.
+        let log_from = (max / min > 100.0).then(|| min.log10().floor());
+        let (div, u) = unit(max);
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}" font-size="14" font-weight="bold">{} ({u} per iteration{})</text>"#,
+            y + 20.0,
+            escape(group),
+            if log_from.is_some() { ", log scale" } else { "" }
+        );
+        y += TITLE_H;
+        for (id, e) in *rows {
+            let w = match log_from {
+                Some(from) => (e.mean.log10() - from) / (max.log10() - from) * plot_w,
+                None if max > 0.0 => e.mean / max * plot_w,
+                None => 0.0,
+            };
+            let ours = id.contains("raft_metrics") || id.starts_with("derived") || id == "instrumented";
+            let fill = if ours { "#d9534f" } else { "#5b8def" };
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+                LABEL - 6.0,
+                y + BAR_H - 4.0,
+                escape(id)
+            );
+            let _ = writeln!(s, r#"<rect x="{LABEL}" y="{y:.1}" width="{w:.1}" height="{BAR_H}" fill="{fill}"/>"#);
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}">{:.3} {u}</text>"#,
+                LABEL + w + 6.0,
+                y + BAR_H - 4.0,
+                e.mean / div
+            );
+            y += BAR_H + GAP;
+        }
+        y += PANEL_GAP;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(dir), Some(out)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: chart <criterion dir> <out.svg>");
+        std::process::exit(2);
+    };
+    let groups = collect(Path::new(dir));
+    let groups = ordered(&groups);
+    if groups.is_empty() {
+        eprintln!("no criterion estimates under {dir}");
+        std::process::exit(1);
+    }
+    std::fs::write(out, svg(&groups)).expect("write the SVG");
+    print!("{}", tables(&groups));
+    if let Some(log) = args.get(3) {
+        let text = std::fs::read_to_string(log).expect("read the gungraun output");
+        print!("{}", instructions(&text, &groups));
+    }
+}
+
+/// `Instructions:` of each gungraun benchmark in its output: (benchmark, id) → count.
+fn parse_gungraun(text: &str) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.contains("::") {
+            // `<bench>::<group>::<function> <id>:<args>`
+            let mut parts = line.split_whitespace();
+            let function = parts.next().and_then(|p| p.rsplit("::").next()).unwrap_or_default().to_owned();
+            let id = parts.next().and_then(|p| p.split(':').next()).unwrap_or_default().to_owned();
+            current = Some((function, id));
+        } else if let Some(rest) = line.trim_start().strip_prefix("Instructions:") {
+            let n = rest.trim_start().split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok());
+            if let (Some(key), Some(n)) = (current.take(), n) {
+                out.insert(key, n);
+            }
+        }
+    }
+    out
+}
+
+/// The instruction table, the overhead per shape and the scrape budget at a 15 s interval.
+fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String {
+    let counts = parse_gungraun(text);
+    let get = |f: &str, id: &str| counts.get(&(f.to_owned(), id.to_owned())).copied();
+    let time = |group: &str, id: &str| {
+        groups
+            .iter()
+            .find(|(g, _)| *g == group)
+            .and_then(|(_, rows)| rows.iter().find(|(i, _)| i == id))
+            .map(|r| r.1.mean)
+    };
+    let scrape = get("scrape_3_nodes", "instrumented");
+    let mut s = String::from(
+        "| shape | disabled Ir | instrumented Ir | overhead | metrics Ir per proposal | loop time (instrumented) | scrape Ir per loop at 15 s | scrape share | overhead incl. scrape |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for shape in ["one_per_round", "batched_100"] {
+        let (Some(d), Some(i)) = (get(shape, "disabled"), get(shape, "instrumented")) else { continue };
+        let overhead = (i as f64 - d as f64) / d as f64 * 100.0;
+        let loop_ns = time(&format!("raft_loop_{shape}"), "instrumented");
+        // Scrapes per loop run = loop time / 15 s; their instructions are charged to the loop.
+        let scrape_share = match (scrape, loop_ns) {
+            (Some(sc), Some(t)) => Some(sc as f64 * t / (SCRAPE_INTERVAL_S * 1e9)),
+            _ => None,
+        };
+        let with_scrape = scrape_share.map(|sh| (i as f64 + sh - d as f64) / d as f64 * 100.0);
+        let _ = writeln!(
+            s,
+            "| `{shape}` | {d} | {i} | **{overhead:+.3} %** | {:.0} | {} | {} | {} | {} |",
+            (i - d.min(i)) as f64 / PROPOSALS,
+            loop_ns.map_or("n/a".into(), human),
+            scrape_share.map_or("n/a".into(), |v| format!("{v:.1}")),
+            scrape_share.map_or("n/a".into(), |v| format!("{:+.5} %", v / d as f64 * 100.0)),
+            with_scrape.map_or("n/a".into(), |v| format!("{v:+.3} %")),
+        );
+    }
+    if let Some(sc) = scrape {
+        let _ = writeln!(
+            s,
+            "\nOne full scrape of the 3 nodes' registries: **{sc} Ir**. Scrape budget: a scrape every \
+             {SCRAPE_INTERVAL_S} s costs `scrape Ir × loop time / {SCRAPE_INTERVAL_S} s` instructions per \
+             run of the loop (the loop time is criterion's mean for the instrumented loop above)."
+        );
+        if let Some(t) = time("raft_loop_scrape", "scrape_3_nodes") {
+            let _ = writeln!(
+                s,
+                "\nIn time: one scrape takes {}, i.e. {:.6} % of one core at a {SCRAPE_INTERVAL_S} s interval.",
+                human(t),
+                t / (SCRAPE_INTERVAL_S * 1e9) * 100.0
+            );
+        }
+    }
+    s
+}
+
+/// The scrape interval the budget assumes, in seconds.
+const SCRAPE_INTERVAL_S: f64 = raft_metrics_benches::raft_loop::SCRAPE_INTERVAL_SECS;
+/// Proposals per run of the loop.
+const PROPOSALS: f64 = raft_metrics_benches::raft_loop::PROPOSALS as f64;
