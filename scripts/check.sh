@@ -49,6 +49,6 @@ step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
 step "Raft-loop instruction overhead guard (callgrind)"
-bash benches/overhead_guard.sh
+CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh
 
 step "all checks passed"
