@@ -7,6 +7,7 @@ mod index;
 mod series;
 
 use std::collections::VecDeque;
+#[cfg(not(loom))]
 use std::hash::BuildHasher;
 use std::sync::Arc;
 

@@ -28,6 +28,7 @@ impl Fingerprint {
 const WORDS: usize = 8;
 /// Keys up to this many words are cached per thread (see `family::cache`): two strings of up to
 /// 16 bytes and an integer, or one string of up to 32 bytes and an integer.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const CACHE_KEY_WORDS: usize = 8;
 const TAG_INT: u64 = 1;
 const TAG_NEG_INT: u64 = 5;
@@ -170,6 +171,7 @@ impl KeyBuilder {
     }
 
     /// The key's words, zero-padded, when it fits the per-thread cache.
+    #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) fn cache_key(&self) -> Option<&[u64; CACHE_KEY_WORDS]> {
         (self.chain == 0).then_some(&self.words)

@@ -3,6 +3,7 @@
 
 mod key;
 
+#[cfg(not(loom))]
 pub(crate) use key::CACHE_KEY_WORDS;
 pub use key::{Fingerprint, KeyBuilder};
 
