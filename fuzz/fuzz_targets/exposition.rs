@@ -1,12 +1,13 @@
-//! Arbitrary values and label values → a fresh `Registry` → both text formats → the strict
-//! parser → the same values back.
+//! Arbitrary values and label values → a fresh `Registry` → both text formats and protobuf → the
+//! strict parser or a prost decoder → the same values back.
 //!
 //! A reference model follows every operation: which label sets exist (in creation order, bounded
 //! by `max_series`), which lookups were refused into the overflow series, and what each series
-//! holds. After the operations, each format's scrape must parse strictly and agree with the
-//! model sample by sample: every accepted label value comes back byte for byte, counter and
-//! gauge values are equal (NaN-aware), histogram buckets match a reference `le` count, and the
-//! `_sum` is the histogram's own sum, exactly.
+//! holds. After the operations, each format's scrape must parse strictly (text) or decode as
+//! length-delimited `MetricFamily` messages to the last byte (protobuf), and agree with the model
+//! series by series: every accepted label value comes back byte for byte, counter and gauge
+//! values are equal (NaN-aware), histogram buckets match a reference `le` count, and the sum is
+//! the histogram's own sum, exactly.
 
 #![no_main]
 
@@ -325,6 +326,19 @@ fn run(input: Input) {
     assert_eq!(commits.overflowed(), m_commits.refused);
     assert_eq!(capped.overflowed(), m_capped.refused);
 
+    let sum_of = |topic: &str| latency.get((topic,)).sum();
+    let model = Models {
+        commits: &m_commits,
+        capped: &m_capped,
+        term: &m_term,
+        lag: &m_lag,
+        latency: &m_latency,
+        help: &help,
+        bounds: &bounds,
+        plain: (p_counter, p_gauge, p_float),
+    };
+    check_protobuf(&registry, &model, &sum_of);
+
     for format in [Format::Prometheus, Format::OpenMetrics] {
         let text = registry.encode_to_string(format);
         let scrape =
@@ -350,7 +364,7 @@ fn run(input: Input) {
         } else if !m_term.exported(1).is_empty() {
             check.fail("fz_term is missing".into());
         }
-        check.histograms(&bounds, &m_latency, |topic| latency.get((topic,)).sum());
+        check.histograms(&bounds, &m_latency, &sum_of);
 
         #[allow(clippy::cast_precision_loss)]
         {
@@ -411,7 +425,7 @@ impl Check<'_> {
         self.value(&format!("{OVERFLOW_METRIC}_total"), &[("metric", name)], model.refused as f64);
     }
 
-    fn histograms(&self, bounds: &[f64], model: &Model<Vec<f64>>, sum_of: impl Fn(&str) -> f64) {
+    fn histograms(&self, bounds: &[f64], model: &Model<Vec<f64>>, sum_of: &dyn Fn(&str) -> f64) {
         let name = "fz_latency_seconds";
         let exported = model.exported(1);
         self.family_len(name, &format!("{name}_count"), exported.len());
@@ -447,6 +461,266 @@ impl Check<'_> {
             // checked through the count and buckets above.
             if topic != OVERFLOW_LABEL_VALUE {
                 self.value(&format!("{name}_sum"), &[("topic", topic)], sum_of(topic));
+            }
+        }
+    }
+}
+
+/// Everything the scrape must show.
+struct Models<'a> {
+    commits: &'a Model<u64>,
+    capped: &'a Model<u64>,
+    term: &'a Model<i64>,
+    lag: &'a Model<f64>,
+    latency: &'a Model<Vec<f64>>,
+    help: &'a str,
+    bounds: &'a [f64],
+    /// The unlabelled counter, gauge and float gauge.
+    plain: (u64, i64, f64),
+}
+
+/// `io.prometheus.client` as this target reads it, declared from `metrics.proto` apart from the
+/// crate's own (private) encoder messages, so that both sides cannot share a mistake.
+mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPair {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub value: Option<String>,
+    }
+
+    #[derive(Clone, Copy, PartialEq, prost::Message)]
+    pub struct Value {
+        #[prost(double, optional, tag = "1")]
+        pub value: Option<f64>,
+    }
+
+    #[derive(Clone, Copy, PartialEq, prost::Message)]
+    pub struct Bucket {
+        #[prost(uint64, optional, tag = "1")]
+        pub cumulative_count: Option<u64>,
+        #[prost(double, optional, tag = "2")]
+        pub upper_bound: Option<f64>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(uint64, optional, tag = "1")]
+        pub sample_count: Option<u64>,
+        #[prost(double, optional, tag = "2")]
+        pub sample_sum: Option<f64>,
+        #[prost(message, repeated, tag = "3")]
+        pub bucket: Vec<Bucket>,
+        #[prost(sint32, optional, tag = "5")]
+        pub schema: Option<i32>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metric {
+        #[prost(message, repeated, tag = "1")]
+        pub label: Vec<LabelPair>,
+        #[prost(message, optional, tag = "2")]
+        pub gauge: Option<Value>,
+        #[prost(message, optional, tag = "3")]
+        pub counter: Option<Value>,
+        #[prost(message, optional, tag = "7")]
+        pub histogram: Option<Histogram>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricFamily {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub help: Option<String>,
+        /// 0 counter, 1 gauge, 4 histogram.
+        #[prost(int32, optional, tag = "3")]
+        pub r#type: Option<i32>,
+        #[prost(message, repeated, tag = "4")]
+        pub metric: Vec<Metric>,
+        #[prost(string, optional, tag = "5")]
+        pub unit: Option<String>,
+    }
+}
+
+const COUNTER: i32 = 0;
+const GAUGE: i32 = 1;
+const HISTOGRAM: i32 = 4;
+
+/// One decoded protobuf scrape, checked against the models.
+struct ProtoCheck {
+    families: Vec<proto::MetricFamily>,
+}
+
+fn check_protobuf(registry: &Registry, model: &Models<'_>, sum_of: &dyn Fn(&str) -> f64) {
+    use prost::Message;
+
+    let mut bytes = Vec::new();
+    registry.encode(Format::Protobuf, &mut bytes);
+    let mut rest = bytes.as_slice();
+    let mut families = Vec::new();
+    while !rest.is_empty() {
+        match proto::MetricFamily::decode_length_delimited(&mut rest) {
+            Ok(family) => families.push(family),
+            Err(e) => panic!("protobuf: family {} does not decode: {e}", families.len()),
+        }
+    }
+    let check = ProtoCheck { families };
+    let mut names: Vec<_> = check.families.iter().map(|f| f.name.clone().unwrap_or_default()).collect();
+    names.sort();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        check.fail(format!("a family is written twice: {names:?}"));
+    }
+
+    check.counters("fz_commits", &["topic", "peer"], model.commits);
+    check.counters("fz_capped", &["topic", "partition"], model.capped);
+    #[allow(clippy::cast_precision_loss)]
+    check.values("fz_term", GAUGE, None, &["topic"], &model.term.exported(1), |v| Some(*v as f64), |m| m.gauge);
+    check.values(
+        "fz_lag_seconds",
+        GAUGE,
+        Some("seconds"),
+        &["topic"],
+        &model.lag.exported(1),
+        |v| Some(*v),
+        |m| m.gauge,
+    );
+    if let Some(term) = check.family("fz_term") {
+        if term.help.as_deref() != Some(model.help) {
+            check.fail(format!("HELP {:?} came back as {:?}", model.help, term.help));
+        }
+    }
+    check.histograms(model.bounds, model.latency, sum_of);
+
+    let (counter, gauge, float) = model.plain;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        check.values("fz_plain_total", COUNTER, None, &[], &[(vec![], &counter)], |v| Some(*v as f64), |m| m.counter);
+        check.values("fz_plain_gauge", GAUGE, None, &[], &[(vec![], &gauge)], |v| Some(*v as f64), |m| m.gauge);
+    }
+    check.values("fz_plain_float", GAUGE, None, &[], &[(vec![], &float)], |v| Some(*v), |m| m.gauge);
+}
+
+impl ProtoCheck {
+    fn fail(&self, what: String) -> ! {
+        let names: Vec<_> = self.families.iter().map(|f| (f.name(), f.metric.len())).collect();
+        panic!("Protobuf: {what}\nfamilies (name, series): {names:?}")
+    }
+
+    fn family(&self, name: &str) -> Option<&proto::MetricFamily> {
+        self.families.iter().find(|f| f.name() == name)
+    }
+
+    /// The series of `name` whose labels are exactly `names` = `values`, in order.
+    fn series<'a>(&self, family: &'a proto::MetricFamily, names: &[&str], values: &[String]) -> &'a proto::Metric {
+        let found: Vec<_> = family
+            .metric
+            .iter()
+            .filter(|m| {
+                m.label.len() == names.len()
+                    && m.label.iter().zip(names.iter().zip(values)).all(|(l, (n, v))| l.name() == *n && l.value() == v)
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => one,
+            _ => self.fail(format!("{}{values:?}: {} series with these labels", family.name(), found.len())),
+        }
+    }
+
+    /// `name` holds exactly the series of `exported`, of type `kind` and unit `unit`, each with
+    /// `expected(value)` in the field `read` picks.
+    #[allow(clippy::too_many_arguments)]
+    fn values<V>(
+        &self,
+        name: &str,
+        kind: i32,
+        unit: Option<&str>,
+        label_names: &[&str],
+        exported: &[(Vec<String>, &V)],
+        expected: impl Fn(&V) -> Option<f64>,
+        read: impl Fn(&proto::Metric) -> Option<proto::Value>,
+    ) {
+        let Some(family) = self.family(name) else {
+            if exported.is_empty() {
+                return;
+            }
+            self.fail(format!("family {name} is missing"));
+        };
+        if family.r#type != Some(kind) || family.unit.as_deref() != unit {
+            self.fail(format!("{name}: type {:?} unit {:?}", family.r#type, family.unit));
+        }
+        if family.metric.len() != exported.len() {
+            self.fail(format!("{name}: expected {} series, got {}", exported.len(), family.metric.len()));
+        }
+        for (labels, v) in exported {
+            let metric = self.series(family, label_names, labels);
+            let got = read(metric).and_then(|value| value.value);
+            let want = expected(v);
+            if !matches!((got, want), (Some(g), Some(w)) if same_float(g, w)) {
+                self.fail(format!("{name}{labels:?}: expected {want:?}, got {got:?}"));
+            }
+        }
+    }
+
+    fn counters(&self, name: &str, label_names: &[&str; 2], model: &Model<u64>) {
+        #[allow(clippy::cast_precision_loss)]
+        let as_f64 = |v: &u64| Some(*v as f64);
+        let total = format!("{name}_total");
+        self.values(&total, COUNTER, None, label_names, &model.exported(2), as_f64, |m| m.counter);
+        // The overflow counter has one series per family that refused a label set.
+        let Some(dropped) = self.family(&format!("{OVERFLOW_METRIC}_total")) else {
+            self.fail("the dropped-label-sets counter is missing".into());
+        };
+        let metric = self.series(dropped, &["metric"], &[name.to_owned()]);
+        let got = metric.counter.and_then(|c| c.value);
+        if got != as_f64(&model.refused) {
+            self.fail(format!("{OVERFLOW_METRIC}_total{{metric={name:?}}}: expected {}, got {got:?}", model.refused));
+        }
+    }
+
+    fn histograms(&self, bounds: &[f64], model: &Model<Vec<f64>>, sum_of: &dyn Fn(&str) -> f64) {
+        let name = "fz_latency_seconds";
+        let exported = model.exported(1);
+        let Some(family) = self.family(name) else {
+            if exported.is_empty() {
+                return;
+            }
+            self.fail(format!("family {name} is missing"));
+        };
+        if family.r#type != Some(HISTOGRAM) || family.unit.as_deref() != Some("seconds") {
+            self.fail(format!("{name}: type {:?} unit {:?}", family.r#type, family.unit));
+        }
+        if family.metric.len() != exported.len() {
+            self.fail(format!("{name}: expected {} series, got {}", exported.len(), family.metric.len()));
+        }
+        for (labels, observations) in exported {
+            let metric = self.series(family, &["topic"], &labels);
+            let Some(histogram) = &metric.histogram else {
+                self.fail(format!("{name}{labels:?}: no histogram"));
+            };
+            if histogram.schema.is_some() {
+                self.fail(format!("{name}{labels:?}: a classic histogram with a native schema"));
+            }
+            if histogram.sample_count != Some(observations.len() as u64) {
+                self.fail(format!("{name}{labels:?}: count {:?} of {}", histogram.sample_count, observations.len()));
+            }
+            // The crate writes the +Inf bucket too.
+            if histogram.bucket.len() != bounds.len() + 1 {
+                self.fail(format!("{name}{labels:?}: {} buckets", histogram.bucket.len()));
+            }
+            for (i, bucket) in histogram.bucket.iter().enumerate() {
+                let bound = bounds.get(i).copied().unwrap_or(f64::INFINITY);
+                let expected = observations.iter().filter(|v| **v <= bound || bound == f64::INFINITY).count();
+                if bucket.upper_bound != Some(bound) || bucket.cumulative_count != Some(expected as u64) {
+                    self.fail(format!("{name}{labels:?} bucket {i}: expected ({bound}, {expected}), got {bucket:?}"));
+                }
+            }
+            if labels[0] != OVERFLOW_LABEL_VALUE {
+                let (got, want) = (histogram.sample_sum.unwrap_or(f64::NAN), sum_of(&labels[0]));
+                if !same_float(got, want) {
+                    self.fail(format!("{name}{labels:?}: sum {got} vs the histogram's {want}"));
+                }
             }
         }
     }
