@@ -50,13 +50,15 @@
 //! * [`sim`]: a deterministic in-process cluster (N nodes × P partitions, one thread, logical
 //!   ticks, fault injection) for tests and the `cluster` demo.
 //!
-//! Durations use the wall clock; raft-rs's own clock is the tick, which is what `isr_size`'s
-//! silence bound ([`InSync`]) counts. Both export modes of `raft-metrics` work: per-partition
+//! Durations use the real clock, read at most once per turn of the ready loop (plus once where a
+//! timed piece of work ends; see [`InstrumentedNode`]'s "Clock reads"); raft-rs's own clock is
+//! the tick, which is what `isr_size`'s silence bound ([`InSync`]) counts. Both export modes of `raft-metrics` work: per-partition
 //! series (the default) and `Aggregation::Node`, where the wrapper feeds the node-wide aggregate.
 
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod clock;
 mod log_size;
 mod node;
 mod storage;

@@ -3,10 +3,18 @@
 
 use std::collections::VecDeque;
 
-use protobuf::Message as _;
 use raft::eraftpb::Entry;
 
-/// Index and encoded size of every entry in the log, oldest first: 16 bytes per live entry.
+/// An entry's payload: its data and context, the bytes the application gave raft-rs.
+///
+/// Not the encoded size: computing that walks every field, which for small entries costs more
+/// than everything else the wrapper does per entry, and the framing it adds is the storage's or
+/// transport's business, not the log's content.
+pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
+    (entry.data.len() + entry.context.len()) as u64
+}
+
+/// Index and payload size of every entry in the log, oldest first: 16 bytes per live entry.
 #[derive(Debug, Default)]
 pub(crate) struct LogSize {
     entries: VecDeque<(u64, u64)>,
@@ -29,7 +37,7 @@ impl LogSize {
             truncated = true;
         }
         for entry in entries {
-            let size = u64::from(entry.compute_size());
+            let size = payload_bytes(entry);
             self.entries.push_back((entry.index, size));
             self.bytes += size;
         }
@@ -76,7 +84,7 @@ mod tests {
         assert!(!log.append(&[entry(1, 1, b"a"), entry(2, 1, b"bb"), entry(3, 1, b"ccc")]));
         assert_eq!(log.len(), 3);
         let three = log.bytes();
-        assert!(three > 6);
+        assert_eq!(three, 6);
         // A conflicting tail from index 2 replaces two entries with one.
         assert!(log.append(&[entry(2, 2, b"x")]));
         assert_eq!(log.len(), 2);
@@ -85,7 +93,7 @@ mod tests {
         assert!(!log.append(&[entry(3, 2, b"y")]));
         log.compact(3);
         assert_eq!(log.len(), 1);
-        assert_eq!(log.bytes(), u64::from(entry(3, 2, b"y").compute_size()));
+        assert_eq!(log.bytes(), 1);
         log.clear();
         assert_eq!((log.len(), log.bytes()), (0, 0));
     }

@@ -1,7 +1,7 @@
 //! [`InstrumentedNode`]: a raft-rs [`RawNode`] whose transitions record the Raft metrics.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use raft::eraftpb::{ConfState, Entry, Message, MessageType, Snapshot};
 use raft::{LightReady, RawNode, Ready, SnapshotStatus, StateRole, Storage, INVALID_ID};
@@ -13,6 +13,7 @@ use raft_metrics::Handle;
 use raft_proto::ConfChangeI;
 
 use crate::classify;
+use crate::clock::{self, Clock};
 use crate::log_size::LogSize;
 
 mod observe;
@@ -39,8 +40,8 @@ impl Default for InSync {
 
 /// The `MessageType` values, for per-type RPC handles.
 const MESSAGE_TYPES: usize = 19;
-/// Most append times the leader keeps for `follower_lag_seconds` (24 bytes each). A follower
-/// further behind gets a lower bound: the age of the oldest time kept.
+/// Most appends (batches of entries) whose time the leader keeps for `follower_lag_seconds`
+/// (24 bytes each). A follower further behind gets a lower bound: the age of the oldest kept.
 const MAX_APPEND_TIMES: usize = 1 << 16;
 
 /// What the node knows about one peer of the group.
@@ -51,7 +52,8 @@ struct Peer {
     last_ack_tick: u64,
     /// Unix time of that response.
     last_ack_unix: f64,
-    heartbeat_sent_at: Option<Instant>,
+    /// When the last heartbeat to the peer went out ([`clock`] reading).
+    heartbeat_sent_at: Option<u64>,
 }
 
 impl Peer {
@@ -88,7 +90,8 @@ fn peer_slot<'a>(
 struct Pending {
     index: u64,
     term: u64,
-    at: Instant,
+    /// The first ready after the proposal ([`clock`] reading; `None` until then).
+    at: Option<u64>,
 }
 
 /// A raft-rs [`RawNode`] that records the Raft metrics of its group at every transition.
@@ -119,10 +122,10 @@ struct Pending {
 /// apply(&mut node, &entries);
 /// node.advance_apply();                                      // last applied, apply lag
 ///
-/// fn apply(node, entries) {
-///     let start = Instant::now();
-///     for entry in entries { /* state machine; conf changes: node.apply_conf_change(&cc) */ }
-///     node.observe_apply(entries, start.elapsed());          // apply time, proposals applied
+/// fn apply(node, entries) {                                 // apply time, proposals applied
+///     node.apply_entries(entries, |node| {
+///         for entry in entries { /* state machine; conf changes: node.apply_conf_change(&cc) */ }
+///     });
 /// }
 /// ```
 ///
@@ -142,7 +145,17 @@ struct Pending {
 /// starts on entering candidate or a new term as candidate, is won on becoming leader, lost
 /// otherwise) and the node-wide `leader_partitions` / `follower_partitions` (each group adds its
 /// share). Follower lag, `isr_size` and the leader's quorum contact come from raft-rs's progress
-/// tracker after each tick and `advance`.
+/// tracker after each tick.
+///
+/// # Clock reads
+///
+/// The wrapper reads the system clock at most once per turn of the loop (a turn starts at `tick`
+/// and at `ready`), lazily, plus once where a duration it times ends (`persist_entries`,
+/// `apply_entries`, `apply_snapshot`), a heartbeat's response arrives, or the role changes. Everything else in the
+/// turn shares the reading, and Unix timestamps are derived from it: their resolution is one turn
+/// (at most a tick when the node is idle). An application timing its own work can use
+/// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
+/// time on that clock, or its own clock and the `observe_*` hooks.
 ///
 /// # Node-wide aggregation
 ///
@@ -186,7 +199,8 @@ pub struct InstrumentedNode<S: Storage> {
     snapshot_send: Handle<SnapshotTransferMetrics>,
     snapshot_receive: Handle<SnapshotTransferMetrics>,
     config_changes: Vec<(&'static str, Handle<ConfigChangeMetrics>)>,
-    /// Members of the configuration other than this node.
+    /// Members of the configuration other than this node (kept in step with raft-rs's
+    /// configuration by [`sync_peers`](Self::sync_peers), so membership is a short scan).
     peers: Vec<Peer>,
     /// By target node (members or not: a message can outlive a membership).
     rpcs: Vec<(u64, Box<RpcHandles>)>,
@@ -194,11 +208,13 @@ pub struct InstrumentedNode<S: Storage> {
     role: StateRole,
     leader: u64,
     term: u64,
-    election_started: Option<Instant>,
-    /// Leader only: when it took office, and when it appended each entry of its term that some
-    /// follower may still lack (`follower_lag_seconds`).
-    leading_since: Instant,
-    append_times: VecDeque<(u64, Instant)>,
+    /// [`clock`] readings from here on.
+    election_started: Option<u64>,
+    clock: Clock,
+    /// Leader only: when it took office, and when it appended the entries of its term that some
+    /// follower may still lack (`follower_lag_seconds`): per append, its first index and time.
+    leading_since: u64,
+    append_times: VecDeque<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
     /// Voters that granted this node's current candidacy (itself first).
@@ -224,6 +240,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn new(raw: RawNode<S>, metrics: &RaftMetrics, topic: &str, partition: u32) -> Self {
         let node_id = raw.raft.id.to_string();
         let transfers = &metrics.families().snapshot_transfers;
+        let mut clock = Clock::new();
         let mut this = Self {
             role: raw.raft.state,
             leader: raw.raft.leader_id,
@@ -243,7 +260,8 @@ impl<S: Storage> InstrumentedNode<S> {
             peers: Vec::new(),
             rpcs: Vec::new(),
             election_started: None,
-            leading_since: Instant::now(),
+            leading_since: clock.now(),
+            clock,
             append_times: VecDeque::new(),
             last_recorded: 0,
             votes: Vec::new(),
@@ -264,6 +282,7 @@ impl<S: Storage> InstrumentedNode<S> {
         this.p.proposals_pending.set(0);
         this.publish_conf();
         this.publish_indexes();
+        this.p.last_index.set_u64(this.raw.raft.raft_log.last_index());
         this.publish_log();
         this.publish_snapshot_progress();
         if let Some(a) = this.agg() {
@@ -361,6 +380,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.tick();
         }
         self.ticks += 1;
+        self.clock.tick();
         let ready = self.raw.tick();
         self.observe_state();
         self.refresh_progress(true);
@@ -401,7 +421,12 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.step(msg);
         }
         self.observe_incoming(&msg);
+        let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
         let result = self.raw.step(msg);
+        if snapshot {
+            // raft-rs restores the snapshot's configuration as it steps it.
+            self.sync_peers();
+        }
         if self.snapshot_receiving && self.raw.snap().is_none() {
             // raft-rs ignored the snapshot (older than the commit index): nothing to install.
             self.snapshot_receiving = false;
@@ -423,9 +448,8 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.propose(context, data);
         }
-        let before = self.raw.raft.raft_log.last_index();
         let result = self.raw.propose(context, data);
-        self.after_propose(before, &result, false);
+        self.after_propose(&result, false);
         result
     }
 
@@ -440,9 +464,8 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.propose_conf_change(context, cc);
         }
-        let before = self.raw.raft.raft_log.last_index();
         let result = self.raw.propose_conf_change(context, cc);
-        self.after_propose(before, &result, true);
+        self.after_propose(&result, true);
         result
     }
 
@@ -456,9 +479,16 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.ready();
         }
+        self.clock.new_turn();
         let ready = self.raw.ready();
+        self.stamp_proposals();
         self.publish_indexes();
         ready
+    }
+
+    /// The turn's clock reading, for a transport stamping the messages it sends (`sim`).
+    pub(crate) fn turn_time(&mut self) -> u64 {
+        self.clock.now()
     }
 
     /// Records messages about to be sent and hands them back: `append_entries_sent` and its bytes
@@ -478,16 +508,20 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// Records committed entries and hands them back: `commit_batch_entries` once per batch, and
-    /// for each proposal this node made as leader `commit_latency_seconds` (propose to commit)
-    /// and `proposals_committed`, or `proposals_failed{reason="dropped"}` when another leader's
-    /// entry took its index.
+    /// for each proposal this node made as leader `commit_latency_seconds` and
+    /// `proposals_committed`, or `proposals_failed{reason="dropped"}` when another leader's entry
+    /// took its index.
+    ///
+    /// Commit latency runs from the first [`ready`](Self::ready) after the proposal (which hands
+    /// its entry to the log and the followers) to the ready that hands out its commit, both on
+    /// the turn's clock (see "Clock reads" above); it leaves out the proposal's wait for the loop.
     ///
     /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
         if entries.is_empty() || !self.recording {
             return entries;
         }
-        let now = Instant::now();
+        let now = if self.pending.is_empty() { None } else { Some(self.clock.now()) };
         let p = &self.p;
         let agg = self.agg.as_deref();
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
@@ -502,11 +536,11 @@ impl<S: Storage> InstrumentedNode<S> {
                     break;
                 }
                 if front.index == entry.index {
-                    if front.term == entry.term {
-                        let latency = now.saturating_duration_since(front.at);
-                        p.commit_latency.observe_duration(latency);
+                    if let (true, Some(now)) = (front.term == entry.term, now) {
+                        let latency = front.at.map_or(0.0, |at| clock::seconds(at, now));
+                        p.commit_latency.observe(latency);
                         if let Some(a) = agg {
-                            a.commit_latency.observe_duration(latency);
+                            a.commit_latency.observe(latency);
                         }
                         p.proposals_committed.inc();
                     } else {
@@ -536,9 +570,10 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return write(entries);
         }
-        let start = Instant::now();
+        let start = self.clock.now();
         let written = write(entries)?;
-        self.observe_append(entries, start.elapsed());
+        let elapsed = clock::seconds(start, self.clock.read());
+        self.record_append(entries, elapsed);
         Ok(written)
     }
 
@@ -547,20 +582,25 @@ impl<S: Storage> InstrumentedNode<S> {
     /// `log_size_bytes`, `log_truncations_total` (when the entries overwrote a conflicting tail)
     /// and `config_change_in_progress` (a configuration change entered the log).
     pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
-        if !self.recording {
-            return;
+        if self.recording {
+            self.record_append(entries, elapsed.as_secs_f64());
         }
-        let Some(first) = entries.first() else { return };
-        self.p.log_append_duration.observe_duration(elapsed);
+    }
+
+    fn record_append(&mut self, entries: &[Entry], seconds: f64) {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
+        self.p.log_append_duration.observe(seconds);
+        // The entries replaced any tail from their first index on.
+        self.p.last_index.set_u64(last.index);
         if self.log.append(entries) {
             self.p.log_truncations.inc();
         }
         if self.raw.raft.state == StateRole::Leader {
-            let now = Instant::now();
+            let now = self.clock.now();
             while self.append_times.back().is_some_and(|&(index, _)| index >= first.index) {
                 self.append_times.pop_back();
             }
-            self.append_times.extend(entries.iter().map(|e| (e.index, now)));
+            self.append_times.push_back((first.index, now));
             self.last_recorded = self.last_recorded.max(entries.last().map_or(0, |e| e.index));
             while self.append_times.len() > MAX_APPEND_TIMES {
                 self.append_times.pop_front();
@@ -593,22 +633,24 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return install(snapshot);
         }
-        let start = Instant::now();
+        let start = self.clock.now();
         let installed = install(snapshot);
-        let elapsed = start.elapsed();
+        let elapsed = clock::seconds(start, self.clock.read());
         self.snapshot_receive.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
         if let Some(a) = self.agg() {
             a.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
             if installed.is_ok() {
-                a.snapshot_apply_duration.observe_duration(elapsed);
+                a.snapshot_apply_duration.observe(elapsed);
             }
         }
         self.snapshot_receiving = false;
         if installed.is_ok() {
             let index = snapshot.get_metadata().index;
-            self.p.snapshot_apply_duration.observe_duration(elapsed);
+            self.p.snapshot_apply_duration.observe(elapsed);
             self.p.snapshot_last_index.set_u64(index);
-            self.p.snapshot_last_timestamp.set(crate::unix_now());
+            self.p.last_index.set_u64(index);
+            let unix = self.clock.unix();
+            self.p.snapshot_last_timestamp.set(unix);
             self.log.clear();
             if self.conf_index <= index {
                 self.conf_index = 0;
@@ -627,10 +669,31 @@ impl<S: Storage> InstrumentedNode<S> {
     /// machine's time. Observes `apply_duration_seconds` and counts `proposals_applied` (entries
     /// with client data, and configuration changes).
     pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
+        if self.recording {
+            self.record_apply(entries, elapsed.as_secs_f64());
+        }
+    }
+
+    /// Runs `apply` (the application applying the committed `entries` to its state machine; it
+    /// gets the node back, for [`apply_conf_change`](Self::apply_conf_change)) and records it
+    /// like [`observe_apply`](Self::observe_apply), timed on the turn's clock: the wrapper reads
+    /// the system clock once, where the apply ends.
+    pub fn apply_entries<T>(&mut self, entries: &[Entry], apply: impl FnOnce(&mut Self) -> T) -> T {
         if entries.is_empty() || !self.recording {
+            return apply(self);
+        }
+        let start = self.clock.now();
+        let applied = apply(self);
+        let elapsed = clock::seconds(start, self.clock.read());
+        self.record_apply(entries, elapsed);
+        applied
+    }
+
+    fn record_apply(&mut self, entries: &[Entry], seconds: f64) {
+        if entries.is_empty() {
             return;
         }
-        self.p.apply_duration.observe_duration(elapsed);
+        self.p.apply_duration.observe(seconds);
         let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
         self.p.proposals_applied.add(proposals as u64);
     }
@@ -670,14 +733,14 @@ impl<S: Storage> InstrumentedNode<S> {
         Ok(conf_state)
     }
 
-    /// [`RawNode::advance`]; then the commit index, and on the leader follower lag and ISR.
+    /// [`RawNode::advance`]; then the commit index. (Follower lag and ISR are refreshed once per
+    /// [`tick`](Self::tick).)
     pub fn advance(&mut self, ready: Ready) -> LightReady {
         if !self.recording {
             return self.raw.advance(ready);
         }
         let light = self.raw.advance(ready);
         self.publish_indexes();
-        self.refresh_progress(false);
         light
     }
 
@@ -688,7 +751,6 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         let light = self.raw.advance_append(ready);
         self.publish_indexes();
-        self.refresh_progress(false);
         light
     }
 

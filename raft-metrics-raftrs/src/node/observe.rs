@@ -1,15 +1,14 @@
 //! Observing raft-rs: incoming and outgoing messages, proposals, role changes, elections,
 //! leadership and the leader's view of follower progress.
 
-use std::time::Instant;
-
-use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use raft::{StateRole, Storage, INVALID_ID};
 use raft_metrics::raft::{ElectionResult, ProposalFailure, RejectReason};
 
 use super::{peer_slot, InstrumentedNode, Pending};
 use crate::classify;
+use crate::clock;
+use crate::log_size::payload_bytes;
 
 impl<S: Storage> InstrumentedNode<S> {
     pub(super) fn observe_incoming(&mut self, msg: &Message) {
@@ -28,21 +27,25 @@ impl<S: Storage> InstrumentedNode<S> {
             return;
         }
         if classify::is_leader_contact(msg, term) {
-            self.p.last_contact_timestamp.set(crate::unix_now());
+            let unix = self.clock.unix();
+            self.p.last_contact_timestamp.set(unix);
         }
         if msg_type == MessageType::MsgSnapshot && msg.term >= term {
             self.snapshot_receiving = true;
             self.publish_snapshot_progress();
         }
         if role == StateRole::Leader && classify::is_ack(msg) && msg.term == term {
-            let (ticks, now) = (self.ticks, crate::unix_now());
+            let (ticks, unix) = (self.ticks, self.clock.unix());
+            let heartbeat = msg_type == MessageType::MsgHeartbeatResponse;
+            // Only a heartbeat's round trip needs a fresh reading; heartbeats are rare.
+            let received = if heartbeat { Some(self.clock.read()) } else { None };
             let Some(peer) = self.peer(from) else { return };
             peer.last_ack_tick = ticks;
-            peer.last_ack_unix = now;
-            if msg_type == MessageType::MsgHeartbeatResponse {
-                peer.metrics.last_heartbeat_timestamp.set(now);
+            peer.last_ack_unix = unix;
+            if let Some(received) = received {
+                peer.metrics.last_heartbeat_timestamp.set(unix);
                 if let Some(sent) = peer.heartbeat_sent_at.take() {
-                    peer.metrics.peer_round_trip.observe_duration(sent.elapsed());
+                    peer.metrics.peer_round_trip.observe(clock::seconds(sent, received));
                 }
             }
         }
@@ -55,20 +58,21 @@ impl<S: Storage> InstrumentedNode<S> {
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         match msg.get_msg_type() {
             MessageType::MsgAppend => {
-                let size = msg.compute_size();
+                let size: u64 = msg.entries.iter().map(payload_bytes).sum();
                 if let Some(a) = self.agg() {
                     a.append_entries_sent.inc();
-                    a.append_entries_sent_bytes.add(u64::from(size));
+                    a.append_entries_sent_bytes.add(size);
                 }
                 if let Some(peer) = self.peer(msg.to) {
                     peer.metrics.append_entries_sent.inc();
-                    peer.metrics.append_entries_sent_bytes.add(u64::from(size));
+                    peer.metrics.append_entries_sent_bytes.add(size);
                 }
             }
             MessageType::MsgHeartbeat => {
+                let now = self.clock.now();
                 if let Some(peer) = self.peer(msg.to) {
                     peer.metrics.heartbeats_sent.inc();
-                    peer.heartbeat_sent_at = Some(Instant::now());
+                    peer.heartbeat_sent_at = Some(now);
                 }
             }
             MessageType::MsgSnapshot => {
@@ -89,16 +93,19 @@ impl<S: Storage> InstrumentedNode<S> {
         }
     }
 
-    pub(super) fn after_propose(&mut self, before: u64, result: &raft::Result<()>, conf_change: bool) {
+    pub(super) fn after_propose(&mut self, result: &raft::Result<()>, conf_change: bool) {
         match result {
+            Ok(()) if self.raw.raft.state != StateRole::Leader => {
+                // Forwarded to the leader: its commit is timed there.
+            }
             Ok(()) => {
-                let index = before + 1;
-                if self.raw.raft.raft_log.last_index() < index {
-                    // Forwarded to the leader: its commit is timed there.
-                } else if conf_change && self.raw.raft.pending_conf_index != index {
+                // A leader's `Ok` means the entry was appended to its unstable log, so this reads
+                // no storage.
+                let index = self.raw.raft.raft_log.last_index();
+                if conf_change && self.raw.raft.pending_conf_index != index {
                     self.p.proposals_failed.get(ProposalFailure::Dropped).inc();
                 } else {
-                    self.pending.push_back(Pending { index, term: self.raw.raft.term, at: Instant::now() });
+                    self.pending.push_back(Pending { index, term: self.raw.raft.term, at: None });
                     self.p.proposals_pending.set_u64(self.pending.len() as u64);
                 }
             }
@@ -117,7 +124,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if (role, leader, term) == (self.role, self.leader, self.term) {
             return;
         }
-        let now = Instant::now();
+        let now = self.clock.read();
         let (prev_role, prev_term) = (self.role, self.term);
         let new_term = term > prev_term;
         if prev_role == StateRole::Candidate && (role != StateRole::Candidate || new_term) && role != StateRole::Leader
@@ -157,27 +164,27 @@ impl<S: Storage> InstrumentedNode<S> {
         (self.role, self.leader, self.term) = (role, leader, term);
     }
 
-    pub(super) fn start_election(&mut self, now: Instant) {
+    pub(super) fn start_election(&mut self, now: u64) {
         self.election_started = Some(now);
         self.votes.clear();
         self.votes.push(self.raw.raft.id);
         self.p.votes_received.set(1);
     }
 
-    pub(super) fn end_election(&mut self, result: ElectionResult, now: Instant) {
+    pub(super) fn end_election(&mut self, result: ElectionResult, now: u64) {
         if let Some(started) = self.election_started.take() {
-            let took = now.saturating_duration_since(started);
+            let took = clock::seconds(started, now);
             self.p.elections.get(result).inc();
-            self.p.election_duration.observe_duration(took);
+            self.p.election_duration.observe(took);
             if let Some(a) = self.agg() {
                 a.elections.get(result).inc();
-                a.election_duration.observe_duration(took);
+                a.election_duration.observe(took);
             }
         }
     }
 
-    pub(super) fn start_leading(&mut self, now: Instant) {
-        let (ticks, unix) = (self.ticks, crate::unix_now());
+    pub(super) fn start_leading(&mut self, now: u64) {
+        let (ticks, unix) = (self.ticks, self.clock.unix_at(now));
         self.leading_since = now;
         self.append_times.clear();
         // Up to here (this term's empty entry included), entries are as old as this leadership.
@@ -205,8 +212,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// contact, from raft-rs's progress tracker.
     ///
     /// Lag time is the age of the oldest entry the follower lacks: when this leader appended
-    /// `matched + 1`. An entry from before this leader took office counts from then, so the age
-    /// is a lower bound. Right after an election raft-rs knows no follower's `matched` (it is 0
+    /// `matched + 1`. An entry from before this leader took office counts from then, and one whose
+    /// append time was dropped (beyond [`MAX_APPEND_TIMES`](super::MAX_APPEND_TIMES) appends)
+    /// from the oldest time kept, so the age is a lower bound. Right after an election raft-rs knows no follower's `matched` (it is 0
     /// until the follower answers), so a silent follower shows the whole log as lag.
     ///
     /// With `report` (once per tick), the lags are also observed in the node-wide aggregate's
@@ -215,14 +223,14 @@ impl<S: Storage> InstrumentedNode<S> {
         if self.raw.raft.state != StateRole::Leader {
             return;
         }
-        let now = Instant::now();
-        let unix = crate::unix_now();
+        let now = self.clock.now();
+        let unix = self.clock.unix_at(now);
         let raft = &self.raw.raft;
         let (self_id, last_index) = (raft.id, raft.raft_log.last_index());
         let conf = raft.prs().conf();
         let (mut isr, mut max_lag, mut min_matched) = (1u64, 0u64, last_index);
         // Entries appended before the oldest time kept are at least that old.
-        let oldest_known = self.append_times.front().map_or(self.leading_since, |&(_, at)| at.min(self.leading_since));
+        let oldest_known = self.append_times.front().map_or(self.leading_since, |&(_, at)| at);
         self.scratch.clear();
         if conf.voters().contains(self_id) {
             self.scratch.push(unix);
@@ -238,15 +246,16 @@ impl<S: Storage> InstrumentedNode<S> {
                 now
             } else {
                 let missing = progress.matched + 1;
-                let at = self.append_times.partition_point(|&(index, _)| index < missing);
-                match self.append_times.get(at) {
+                // The append holding `missing`: the last one starting at or before it.
+                let after = self.append_times.partition_point(|&(first, _)| first <= missing);
+                match after.checked_sub(1).and_then(|at| self.append_times.get(at)) {
                     // Proposed but not persisted yet: brand new.
                     _ if missing > self.last_recorded => now,
-                    Some(&(index, appended)) if index == missing => appended,
-                    _ => oldest_known,
+                    Some(&(_, appended)) => appended,
+                    None => oldest_known,
                 }
             };
-            let lag_seconds = now.saturating_duration_since(behind_since).as_secs_f64();
+            let lag_seconds = clock::seconds(behind_since, now);
             peer.metrics.follower_lag.set(lag_seconds);
             if let Some(a) = self.agg.as_deref().filter(|_| report) {
                 #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
@@ -265,8 +274,12 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         self.p.isr_size.set_u64(isr);
         self.p.max_follower_lag_entries.set_u64(max_lag);
-        // Every follower has these: their times are no longer needed.
-        while self.append_times.front().is_some_and(|&(index, _)| index <= min_matched) {
+        // Appends every follower has: their times are no longer needed.
+        while !self.append_times.is_empty() {
+            let end = self.append_times.get(1).map_or(self.last_recorded + 1, |&(first, _)| first);
+            if end > min_matched + 1 {
+                break;
+            }
             self.append_times.pop_front();
         }
         // The newest time by which a quorum of voters had answered: the quorum-th newest answer.

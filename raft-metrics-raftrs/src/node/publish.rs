@@ -28,7 +28,6 @@ impl<S: Storage> InstrumentedNode<S> {
 
     pub(super) fn publish_indexes(&self) {
         let log = &self.raw.raft.raft_log;
-        self.p.last_index.set_u64(log.last_index());
         self.p.commit_index.set_u64(log.committed);
         self.p.last_applied.set_u64(log.applied);
         self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
@@ -62,21 +61,34 @@ impl<S: Storage> InstrumentedNode<S> {
     /// The peer `id` if it is a member of the configuration: messages from or to a node that
     /// left must not bring its series back.
     pub(super) fn peer(&mut self, id: u64) -> Option<&mut Peer> {
-        let conf = self.raw.raft.prs().conf();
-        let member = conf.voters().contains(id) || conf.learners().contains(&id);
-        if id == self.raw.raft.id || !member {
-            return None;
-        }
-        Some(peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id))
+        self.peers.iter_mut().find(|p| p.id == id)
     }
 
-    /// Binds a peer for every member of the configuration.
+    /// Makes `peers` the members of the configuration other than this node: binds new members,
+    /// forgets former ones (whose series [`apply_conf_change`](Self::apply_conf_change) removes).
     pub(super) fn sync_peers(&mut self) {
         let conf = self.raw.raft.prs().conf();
+        let self_id = self.raw.raft.id;
+        let is_member = |id: u64| id != self_id && (conf.voters().contains(id) || conf.learners().contains(&id));
+        self.peers.retain(|p| is_member(p.id));
         let members: Vec<u64> = conf.voters().ids().iter().chain(conf.learners().iter().copied()).collect();
         for id in members {
-            if id != self.raw.raft.id {
+            if id != self_id {
                 peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id);
+            }
+        }
+    }
+
+    /// Gives the proposals made since the last ready this turn's time, the start of their commit
+    /// latency.
+    pub(super) fn stamp_proposals(&mut self) {
+        if self.pending.back().is_some_and(|p| p.at.is_none()) {
+            let now = self.clock.now();
+            for pending in self.pending.iter_mut().rev() {
+                if pending.at.is_some() {
+                    break;
+                }
+                pending.at = Some(now);
             }
         }
     }

@@ -23,7 +23,7 @@ mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Message, Snapshot};
@@ -209,8 +209,8 @@ struct Replica {
 struct Envelope {
     partition: u32,
     msg: Message,
-    /// `None` when recording is off.
-    sent_at: Option<Instant>,
+    /// When the sender's ready loop handed it out (a `clock` reading); `None` when recording is off.
+    sent_at: Option<u64>,
 }
 
 /// Safety valve for [`Cluster::settle`]: rounds of ready handling and delivery per call.
@@ -352,13 +352,16 @@ impl Cluster {
                 return;
             }
             let batch: Vec<Envelope> = self.queue.drain(..).collect();
+            // The transport's clock: one reading per delivery round, the way a real transport
+            // stamps a batch of completions from one poll.
+            let delivered_at = self.config.recording.then(crate::clock::read);
             for envelope in batch {
-                self.deliver(envelope);
+                self.deliver(envelope, delivered_at);
             }
         }
     }
 
-    fn deliver(&mut self, envelope: Envelope) {
+    fn deliver(&mut self, envelope: Envelope, delivered_at: Option<u64>) {
         let (partition, from, to) = (envelope.partition, envelope.msg.from, envelope.msg.to);
         if self.delayed.contains(&(from, to)) {
             self.held.push(envelope);
@@ -379,7 +382,11 @@ impl Cluster {
             return;
         }
         if let Some(sender) = group.get_mut(&from) {
-            sender.node.on_delivered(&msg, sent_at.map_or(Duration::ZERO, |at| at.elapsed()));
+            let latency = match (sent_at, delivered_at) {
+                (Some(sent), Some(delivered)) => Duration::from_nanos(crate::clock::nanos(sent, delivered)),
+                _ => Duration::ZERO,
+            };
+            sender.node.on_delivered(&msg, latency);
         }
         let Some(receiver) = group.get_mut(&to) else { return };
         if let Some(trace) = &mut self.trace {
@@ -731,11 +738,11 @@ impl Replica {
         if !node.has_ready() {
             return false;
         }
-        let now = node.recording().then(Instant::now);
+        let mut rd = node.ready();
+        // Sent now: the messages go out in this turn of the loop.
+        let now = node.recording().then(|| node.turn_time());
         let mut send =
             |msgs: Vec<Message>| out.extend(msgs.into_iter().map(|msg| Envelope { partition, msg, sent_at: now }));
-
-        let mut rd = node.ready();
         send(node.outgoing(rd.take_messages()));
         if !rd.snapshot().is_empty() {
             node.apply_snapshot(rd.snapshot(), |s| {
@@ -796,35 +803,33 @@ fn apply(
     if entries.is_empty() {
         return;
     }
-    let start = node.recording().then(Instant::now);
-    for entry in entries {
-        let conf_state = match entry.get_entry_type() {
-            EntryType::EntryNormal => None,
-            EntryType::EntryConfChange => {
-                let mut cc = ConfChange::default();
-                cc.merge_from_bytes(entry.get_data()).expect("a conf change raft-rs accepted decodes");
-                if cc.get_change_type() == ConfChangeType::RemoveNode {
-                    removed.push((partition, cc.node_id));
-                }
-                Some(node.apply_conf_change(&cc))
-            }
-            EntryType::EntryConfChangeV2 => {
-                let mut cc = ConfChangeV2::default();
-                cc.merge_from_bytes(entry.get_data()).expect("a conf change raft-rs accepted decodes");
-                for change in cc.get_changes() {
-                    if change.get_change_type() == ConfChangeType::RemoveNode {
-                        removed.push((partition, change.node_id));
+    node.apply_entries(entries, |node| {
+        for entry in entries {
+            let conf_state = match entry.get_entry_type() {
+                EntryType::EntryNormal => None,
+                EntryType::EntryConfChange => {
+                    let mut cc = ConfChange::default();
+                    cc.merge_from_bytes(entry.get_data()).expect("a conf change raft-rs accepted decodes");
+                    if cc.get_change_type() == ConfChangeType::RemoveNode {
+                        removed.push((partition, cc.node_id));
                     }
+                    Some(node.apply_conf_change(&cc))
                 }
-                Some(node.apply_conf_change(&cc))
+                EntryType::EntryConfChangeV2 => {
+                    let mut cc = ConfChangeV2::default();
+                    cc.merge_from_bytes(entry.get_data()).expect("a conf change raft-rs accepted decodes");
+                    for change in cc.get_changes() {
+                        if change.get_change_type() == ConfChangeType::RemoveNode {
+                            removed.push((partition, change.node_id));
+                        }
+                    }
+                    Some(node.apply_conf_change(&cc))
+                }
+            };
+            if let Some(conf_state) = conf_state {
+                mem.wl().set_conf_state(conf_state.expect("raft-rs applies the conf changes it committed"));
             }
-        };
-        if let Some(conf_state) = conf_state {
-            mem.wl().set_conf_state(conf_state.expect("raft-rs applies the conf changes it committed"));
+            lock(sm).apply(entry);
         }
-        lock(sm).apply(entry);
-    }
-    if let Some(start) = start {
-        node.observe_apply(entries, start.elapsed());
-    }
+    });
 }

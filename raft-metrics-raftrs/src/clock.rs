@@ -1,0 +1,166 @@
+//! The wrapper's clock: at most one system clock read per turn of the ready loop, and times as
+//! plain integers.
+//!
+//! A turn starts at `tick` and at `ready`. Everything the wrapper times inside a turn shares the
+//! turn's reading, read lazily by the first thing that needs it; a turn with nothing to time
+//! reads nothing. Where a duration ends, the caller takes a fresh reading, which becomes the
+//! turn's. Readings are raw counter values of one process-wide [`quanta::Clock`] (the CPU's
+//! time-stamp counter where it is invariant, else the monotonic clock), so a reading is one
+//! instruction, a difference an integer subtraction and a scaling, and readings of different
+//! nodes compare. Unix timestamps
+//! (`*_timestamp_seconds`) are derived from a reading and an anchor re-read from the wall clock
+//! every [`REANCHOR_TICKS`] ticks, so they cost no second clock read; their resolution is the turn.
+//!
+//! Why: in an in-memory raft-rs loop a `std::time::Instant` read plus `Duration` arithmetic costs
+//! about as much as everything else the wrapper does for a message (`benches/RESULTS.md`), and a
+//! ready loop used to do several per turn.
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Ticks between two reads of the wall clock, which keep derived Unix time within the drift of
+/// the monotonic clock over that period (at raft-rs's usual 100 ms tick: about 100 s).
+pub(crate) const REANCHOR_TICKS: u64 = 1024;
+
+/// The process's clock; the first use calibrates the TSC against the monotonic clock (quanta:
+/// at most 200 ms, once).
+fn source() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// A reading: a raw counter value, only meaningful relative to another reading.
+pub(crate) fn read() -> u64 {
+    source().raw()
+}
+
+/// Nanoseconds between two readings (zero when `end` is not after `start`).
+pub(crate) fn nanos(start: u64, end: u64) -> u64 {
+    if end <= start {
+        return 0;
+    }
+    source().delta_as_nanos(start, end)
+}
+
+/// Seconds between two readings (zero when `end` is not after `start`).
+#[allow(clippy::cast_precision_loss)] // exact below 2^53 ns (104 days), then within 1 part in 2^53
+pub(crate) fn seconds(start: u64, end: u64) -> f64 {
+    nanos(start, end) as f64 / 1e9
+}
+
+/// One node's clock: the turn's reading and the anchor for Unix time.
+#[derive(Debug)]
+pub(crate) struct Clock {
+    /// A reading and the Unix time at that moment.
+    anchor: u64,
+    anchor_unix: f64,
+    /// This turn's reading, `None` until something needs it.
+    turn: Option<u64>,
+    /// Unix time of `turn`, `None` until something needs it.
+    turn_unix: Option<f64>,
+    ticks: u64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        let (anchor, anchor_unix) = read_both();
+        Self { anchor, anchor_unix, turn: Some(anchor), turn_unix: Some(anchor_unix), ticks: 0 }
+    }
+
+    /// A new turn of the ready loop: the next [`now`](Self::now) reads the system clock.
+    pub(crate) fn new_turn(&mut self) {
+        self.turn = None;
+        self.turn_unix = None;
+    }
+
+    /// A tick: a new turn, and now and then a fresh anchor for Unix time.
+    pub(crate) fn tick(&mut self) {
+        self.ticks += 1;
+        if self.ticks % REANCHOR_TICKS == 0 {
+            let (anchor, anchor_unix) = read_both();
+            (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
+            (self.turn, self.turn_unix) = (Some(anchor), Some(anchor_unix));
+        } else {
+            self.new_turn();
+        }
+    }
+
+    /// The turn's reading: the first call in a turn reads the system clock.
+    pub(crate) fn now(&mut self) -> u64 {
+        *self.turn.get_or_insert_with(read)
+    }
+
+    /// Reads the system clock (the end of a duration); the reading becomes the turn's.
+    pub(crate) fn read(&mut self) -> u64 {
+        let now = read();
+        self.turn = Some(now);
+        self.turn_unix = None;
+        now
+    }
+
+    /// Unix time of the turn's reading, in seconds.
+    pub(crate) fn unix(&mut self) -> f64 {
+        if let Some(unix) = self.turn_unix {
+            return unix;
+        }
+        let now = self.now();
+        let unix = self.unix_at(now);
+        self.turn_unix = Some(unix);
+        unix
+    }
+
+    /// Unix time of a reading, in seconds.
+    pub(crate) fn unix_at(&self, at: u64) -> f64 {
+        // A reading older than the anchor (taken before a re-anchoring) counts back from it.
+        if at >= self.anchor {
+            self.anchor_unix + seconds(self.anchor, at)
+        } else {
+            self.anchor_unix - seconds(at, self.anchor)
+        }
+    }
+}
+
+/// A reading and the wall clock, back to back.
+fn read_both() -> (u64, f64) {
+    let now = read();
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    (now, unix)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn one_reading_per_turn_until_a_fresh_one() {
+        let mut clock = Clock::new();
+        clock.new_turn();
+        let first = clock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(clock.now(), first, "the turn's reading is reused");
+        let end = clock.read();
+        assert!(seconds(first, end) >= 0.002);
+        assert_eq!(clock.now(), end, "a fresh reading becomes the turn's");
+        clock.new_turn();
+        assert!(clock.now() > end);
+        assert_eq!(seconds(end, first), 0.0, "never negative");
+    }
+
+    #[test]
+    fn unix_time_follows_the_wall_clock() {
+        let mut clock = Clock::new();
+        clock.new_turn();
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs_f64();
+        assert!((clock.unix() - wall).abs() < 0.5, "{} vs {wall}", clock.unix());
+        let earlier = clock.now();
+        for _ in 0..REANCHOR_TICKS {
+            clock.tick();
+        }
+        // Re-anchored: a reading from before the anchor still maps to the time it was taken.
+        let back = clock.unix_at(earlier);
+        assert!((back - wall).abs() < 0.5, "{back} vs {wall}");
+        assert!(clock.unix() >= back);
+    }
+}
