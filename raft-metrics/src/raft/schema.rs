@@ -181,7 +181,7 @@ pub struct PartitionMetrics {
     /// Entries in the log (after compaction); set when the log grows or is compacted.
     #[metric(gauge)]
     pub log_entries: Gauge,
-    /// Size of the log; set when the log grows or is compacted.
+    /// Payload bytes (entry data and context) in the log; set when the log grows or is compacted.
     #[metric(gauge, unit = "bytes")]
     pub log_size: Gauge,
     /// Log compactions (entries discarded after a snapshot).
