@@ -494,3 +494,118 @@ fn node_wide_aggregation_folds_every_partition() {
     assert_eq!(won, 4.0, "one election won per partition");
     assert_eq!(committed, 100.0);
 }
+
+#[test]
+fn slow_disk_and_slow_state_machine_show_in_their_histograms() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let before = scrape(&c, leader);
+    let (appends, applies) = (
+        get(&before, "chronik_raft_log_append_duration_seconds_count", 0, &[]),
+        get(&before, "chronik_raft_apply_duration_seconds_count", 0, &[]),
+    );
+    let latency = std::time::Duration::from_millis(3);
+    c.set_disk_latency(leader, latency);
+    c.set_apply_latency(leader, latency);
+    propose(&mut c, 0, 4, 1);
+    let s = scrape(&c, leader);
+    // Every append and apply since the faults took at least the latency: none is in a bucket
+    // below it (log append buckets start at 0.1 ms, apply buckets at 0.1 ms: 0.0016 < 3 ms).
+    let slow_appends = get(&s, "chronik_raft_log_append_duration_seconds_count", 0, &[]) - appends;
+    let slow_applies = get(&s, "chronik_raft_apply_duration_seconds_count", 0, &[]) - applies;
+    assert!(slow_appends >= 4.0 && slow_applies >= 4.0, "{slow_appends} appends, {slow_applies} applies");
+    let fast_appends = get(&s, "chronik_raft_log_append_duration_seconds_bucket", 0, &[("le", "0.0016")]);
+    let fast_before = get(&before, "chronik_raft_log_append_duration_seconds_bucket", 0, &[("le", "0.0016")]);
+    assert_eq!(fast_appends, fast_before, "no append under the disk latency");
+    let fast_applies = get(&s, "chronik_raft_apply_duration_seconds_bucket", 0, &[("le", "0.0016")]);
+    let fast_before = get(&before, "chronik_raft_apply_duration_seconds_bucket", 0, &[("le", "0.0016")]);
+    assert_eq!(fast_applies, fast_before, "no apply under the state machine's latency");
+    // A proposal waits for the leader's own append: its commit latency includes the disk's.
+    let commits = get(&s, "chronik_raft_commit_latency_seconds_count", 0, &[]);
+    let fast_commits = get(&s, "chronik_raft_commit_latency_seconds_bucket", 0, &[("le", "0.002")]);
+    assert_eq!(commits, 4.0);
+    assert_eq!(fast_commits, 0.0, "every commit took longer than the 3 ms append");
+}
+
+#[test]
+fn stalled_apply_shows_as_apply_lag_until_it_catches_up() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let follower = followers(&c, 0)[0];
+    let applied_before = get(&scrape(&c, follower), "chronik_raft_last_applied", 0, &[]);
+    c.stall_apply(follower, true);
+    let proposed = propose(&mut c, 0, 50, 5);
+    let s = scrape(&c, follower);
+    assert_eq!(get(&s, "chronik_raft_apply_lag_entries", 0, &[]) as u64, proposed, "exactly the proposals");
+    assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]), applied_before);
+    assert_eq!(get(&s, "chronik_raft_commit_index", 0, &[]), applied_before + proposed as f64);
+
+    c.stall_apply(follower, false);
+    c.settle();
+    let s = scrape(&c, follower);
+    assert_eq!(get(&s, "chronik_raft_apply_lag_entries", 0, &[]), 0.0);
+    assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]), get(&s, "chronik_raft_commit_index", 0, &[]));
+    let leader = c.leader(0).expect("leader");
+    assert_eq!(c.state_machine(follower, 0), c.state_machine(leader, 0));
+}
+
+#[test]
+fn link_latency_shows_in_the_round_trip_of_every_heartbeat() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let follower = followers(&c, 0)[0];
+    let peer = follower.to_string();
+    let rtt = |c: &Cluster, name: &str, le: Option<&str>| {
+        let labels: Vec<(&str, &str)> = [("peer", peer.as_str())].into_iter().chain(le.map(|le| ("le", le))).collect();
+        get(&scrape(c, leader), name, 0, &labels)
+    };
+    let count_before = rtt(&c, "chronik_raft_peer_round_trip_seconds_count", None);
+    let fast_before = rtt(&c, "chronik_raft_peer_round_trip_seconds_bucket", Some("0.0256"));
+    // Responses from the follower arrive 30 ms late; heartbeats go out every few ticks meanwhile,
+    // so several are in flight at once.
+    c.set_link_latency(follower, leader, std::time::Duration::from_millis(30));
+    for _ in 0..40 {
+        c.tick();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // The responses still travelling arrive; no tick, so no new heartbeat goes out.
+    std::thread::sleep(std::time::Duration::from_millis(35));
+    c.settle();
+    let slow = rtt(&c, "chronik_raft_peer_round_trip_seconds_count", None) - count_before;
+    assert!(slow >= 3.0, "{slow} round trips measured");
+    // Each response is matched with its own heartbeat, not the newest one sent.
+    assert_eq!(rtt(&c, "chronik_raft_peer_round_trip_seconds_bucket", Some("0.0256")), fast_before);
+    assert_eq!(c.leader(0), Some(leader), "late responses are not silence: no election");
+}
+
+#[test]
+fn failed_snapshot_transfers_are_counted_on_the_sender() {
+    let mut c = cluster(1);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let lagging = followers(&c, 0)[0];
+    c.pause(lagging);
+    propose(&mut c, 0, 40, 2);
+    c.compact(leader, 0, 0).expect("compact");
+    c.fail_snapshots_to(lagging, true);
+    c.resume(lagging);
+    c.run(30);
+    let send = |c: &Cluster, result: &str| {
+        get(
+            &scrape(c, leader),
+            "chronik_raft_snapshot_transfers_total",
+            0,
+            &[("direction", "send"), ("result", result)],
+        )
+    };
+    assert!(send(&c, "failure") >= 1.0);
+    assert_eq!(send(&c, "success"), 0.0);
+    assert_eq!(get(&scrape(&c, leader), "chronik_raft_snapshot_in_progress", 0, &[]), 0.0, "a failed send ends");
+
+    c.fail_snapshots_to(lagging, false);
+    c.run(30);
+    assert!(send(&c, "success") >= 1.0, "a later snapshot goes through");
+    assert_eq!(c.state_machine(lagging, 0), c.state_machine(leader, 0));
+}

@@ -38,6 +38,9 @@ impl Default for InSync {
     }
 }
 
+/// Most heartbeats per peer awaiting a response: a heartbeat lost without the transport saying so
+/// skews the round trips after it by at most this many heartbeat intervals, until one is dropped.
+const MAX_HEARTBEATS_IN_FLIGHT: usize = 8;
 /// The `MessageType` values, for per-type RPC handles.
 const MESSAGE_TYPES: usize = 19;
 /// Most appends (batches of entries) whose time the leader keeps for `follower_lag_seconds`
@@ -52,8 +55,10 @@ struct Peer {
     last_ack_tick: u64,
     /// Unix time of that response.
     last_ack_unix: f64,
-    /// When the last heartbeat to the peer went out ([`clock`] reading).
-    heartbeat_sent_at: Option<u64>,
+    /// When the heartbeats to the peer that await a response went out ([`clock`] readings, oldest
+    /// first). Responses carry nothing to match them by, so the oldest is the one answered:
+    /// delivery is in order, and a heartbeat the transport failed to send is taken out.
+    heartbeats_in_flight: VecDeque<u64>,
 }
 
 impl Peer {
@@ -63,7 +68,7 @@ impl Peer {
             metrics: metrics.peer(topic, partition, &id.to_string()),
             last_ack_tick: 0,
             last_ack_unix: 0.0,
-            heartbeat_sent_at: None,
+            heartbeats_in_flight: VecDeque::new(),
         }
     }
 }
@@ -825,9 +830,11 @@ impl<S: Storage> InstrumentedNode<S> {
         self.rpc(msg).rpc_calls.get(Outcome::Failure).inc();
         let method = classify::method(msg_type);
         self.metrics.families().rpc_errors.get(method, &to.to_string(), "unreachable").rpc_errors.inc();
-        if msg_type == MessageType::MsgHeartbeat {
-            if let Some(peer) = self.peer(to) {
+        if let Some(peer) = self.peer(to) {
+            if msg_type == MessageType::MsgHeartbeat {
                 peer.metrics.heartbeat_failures.inc();
+                // Sent last, so the newest in flight.
+                peer.heartbeats_in_flight.pop_back();
             }
         }
         self.raw.report_unreachable(to);

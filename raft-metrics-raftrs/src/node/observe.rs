@@ -44,7 +44,7 @@ impl<S: Storage> InstrumentedNode<S> {
             peer.last_ack_unix = unix;
             if let Some(received) = received {
                 peer.metrics.last_heartbeat_timestamp.set(unix);
-                if let Some(sent) = peer.heartbeat_sent_at.take() {
+                if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
                     peer.metrics.peer_round_trip.observe(clock::seconds(sent, received));
                 }
             }
@@ -72,7 +72,10 @@ impl<S: Storage> InstrumentedNode<S> {
                 let now = self.clock.now();
                 if let Some(peer) = self.peer(msg.to) {
                     peer.metrics.heartbeats_sent.inc();
-                    peer.heartbeat_sent_at = Some(now);
+                    if peer.heartbeats_in_flight.len() == super::MAX_HEARTBEATS_IN_FLIGHT {
+                        peer.heartbeats_in_flight.pop_front();
+                    }
+                    peer.heartbeats_in_flight.push_back(now);
                 }
             }
             MessageType::MsgSnapshot => {
@@ -193,7 +196,7 @@ impl<S: Storage> InstrumentedNode<S> {
             // The votes that elected this node were contact.
             peer.last_ack_tick = ticks;
             peer.last_ack_unix = unix;
-            peer.heartbeat_sent_at = None;
+            peer.heartbeats_in_flight.clear();
         }
     }
 
@@ -202,9 +205,10 @@ impl<S: Storage> InstrumentedNode<S> {
         self.p.isr_size.set(0);
         self.p.max_follower_lag_entries.set(0);
         self.append_times.clear();
-        for peer in &self.peers {
+        for peer in &mut self.peers {
             peer.metrics.follower_lag_entries.set(0);
             peer.metrics.follower_lag.set(0.0);
+            peer.heartbeats_in_flight.clear();
         }
     }
 

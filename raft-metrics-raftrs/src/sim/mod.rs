@@ -14,6 +14,14 @@
 //! [`delay`](Cluster::delay) / [`heal`](Cluster::heal) a link, [`compact`](Cluster::compact) a log,
 //! and [`add_node`](Cluster::add_node) / [`remove_node`](Cluster::remove_node) conf changes.
 //!
+//! Slow machines, in real time (these do sleep, so that the wrapper measures them as it would a
+//! real disk or network): [`set_disk_latency`](Cluster::set_disk_latency) (every log append of
+//! the node takes that long, like a slow fsync), [`set_apply_latency`](Cluster::set_apply_latency)
+//! (a slow state machine), [`set_link_latency`](Cluster::set_link_latency) (messages on a directed
+//! link arrive that much later), [`stall_apply`](Cluster::stall_apply) (committed entries queue up
+//! unapplied) and [`fail_snapshots_to`](Cluster::fail_snapshots_to) (every snapshot sent to the
+//! node is lost, and the sender told so).
+//!
 //! # Panics
 //!
 //! The ready loop panics if the in-memory storage refuses an operation, which would be a bug in
@@ -23,7 +31,7 @@ mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Message, Snapshot};
@@ -198,12 +206,23 @@ impl Host {
     }
 }
 
+/// The slow-machine faults of one node.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slowness {
+    disk: Duration,
+    apply: Duration,
+    apply_stalled: bool,
+    snapshots_fail: bool,
+}
+
 /// One node's replica of one group.
 struct Replica {
     node: InstrumentedNode<Store>,
     /// The log, shared with the node's storage (`MemStorage` is a handle).
     mem: MemStorage,
     sm: Arc<Mutex<StateMachine>>,
+    /// Committed entries not applied yet (only while or after the node's apply was stalled).
+    backlog: VecDeque<Entry>,
 }
 
 struct Envelope {
@@ -211,6 +230,8 @@ struct Envelope {
     msg: Message,
     /// When the sender's ready loop handed it out (a `clock` reading); `None` when recording is off.
     sent_at: Option<u64>,
+    /// On a link with latency: when it arrives (`None` until it is put on the link).
+    due: Option<Instant>,
 }
 
 /// Safety valve for [`Cluster::settle`]: rounds of ready handling and delivery per call.
@@ -229,6 +250,10 @@ pub struct Cluster {
     /// Directed links whose messages wait in `held` until healed.
     delayed: BTreeSet<(u64, u64)>,
     held: Vec<Envelope>,
+    /// Directed links with latency, and the messages travelling on them.
+    latency: BTreeMap<(u64, u64), Duration>,
+    in_flight: Vec<Envelope>,
+    slowness: BTreeMap<u64, Slowness>,
     /// Replicas whose removal from their group was applied, to drop after the round.
     removed: Vec<(u32, u64)>,
     ticks: u64,
@@ -263,6 +288,9 @@ impl Cluster {
             cut: BTreeSet::new(),
             delayed: BTreeSet::new(),
             held: Vec::new(),
+            latency: BTreeMap::new(),
+            in_flight: Vec::new(),
+            slowness: BTreeMap::new(),
             removed: Vec::new(),
             ticks: 0,
             trace: None,
@@ -334,12 +362,14 @@ impl Cluster {
     /// is left to do.
     pub fn settle(&mut self) {
         for _ in 0..MAX_SETTLE_ROUNDS {
+            self.release_arrived();
             let mut out = Vec::new();
             let mut busy = false;
             for (partition, group) in (0u32..).zip(&mut self.groups) {
                 for (id, replica) in group.iter_mut() {
                     if self.hosts.get(id).is_some_and(|h| h.status == HostStatus::Up) {
-                        busy |= replica.handle_ready(partition, &mut out, &mut self.removed);
+                        let slow = self.slowness.get(id).copied().unwrap_or_default();
+                        busy |= replica.handle_ready(partition, slow, &mut out, &mut self.removed);
                     }
                 }
             }
@@ -367,11 +397,20 @@ impl Cluster {
             self.held.push(envelope);
             return;
         }
+        let mut envelope = envelope;
+        if let (Some(&latency), None) = (self.latency.get(&(from, to)), envelope.due) {
+            envelope.due = Some(Instant::now() + latency);
+            self.in_flight.push(envelope);
+            return;
+        }
+        let snapshot_lost = envelope.msg.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot
+            && self.slowness.get(&to).is_some_and(|s| s.snapshots_fail);
         let up = |id: u64| self.hosts.get(&id).is_some_and(|h| h.status == HostStatus::Up);
         let (sender_up, receiver_up) = (up(from), up(to));
         let Some(group) = self.groups.get_mut(partition as usize) else { return };
         let Envelope { msg, sent_at, .. } = envelope;
-        let reachable = sender_up && receiver_up && !self.cut.contains(&(from, to)) && group.contains_key(&to);
+        let reachable =
+            sender_up && receiver_up && !self.cut.contains(&(from, to)) && group.contains_key(&to) && !snapshot_lost;
         if !reachable {
             if let Some(sender) = group.get_mut(&from).filter(|_| sender_up) {
                 sender.node.on_send_failed(&msg);
@@ -505,6 +544,51 @@ impl Cluster {
         self.cut.clear();
         self.delayed.clear();
         self.release_held();
+    }
+
+    /// Delays every message from `from` to `to` by `latency` of real time (zero: none). Messages
+    /// arrive in order; a settle does not wait for them, a later one delivers them.
+    pub fn set_link_latency(&mut self, from: u64, to: u64, latency: Duration) {
+        if latency.is_zero() {
+            self.latency.remove(&(from, to));
+        } else {
+            self.latency.insert((from, to), latency);
+        }
+    }
+
+    /// Makes every log append (the `persist_entries` write, i.e. append + fsync) of `node` take
+    /// `latency` longer, in real time (zero: back to normal).
+    pub fn set_disk_latency(&mut self, node: u64, latency: Duration) {
+        self.slowness.entry(node).or_default().disk = latency;
+    }
+
+    /// Makes every batch `node` applies to its state machine take `latency` longer, in real time.
+    pub fn set_apply_latency(&mut self, node: u64, latency: Duration) {
+        self.slowness.entry(node).or_default().apply = latency;
+    }
+
+    /// With `true`, `node` stops applying: committed entries queue up (its apply lag grows), and
+    /// with `false` the queue is applied at the next settle.
+    pub fn stall_apply(&mut self, node: u64, stalled: bool) {
+        self.slowness.entry(node).or_default().apply_stalled = stalled;
+    }
+
+    /// With `true`, every snapshot sent to `node` is lost, and its sender told so (a transfer
+    /// failure); the other messages go through.
+    pub fn fail_snapshots_to(&mut self, node: u64, fail: bool) {
+        self.slowness.entry(node).or_default().snapshots_fail = fail;
+    }
+
+    /// Puts the messages whose link latency has passed back in the delivery queue, in order.
+    fn release_arrived(&mut self) {
+        if self.in_flight.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let (arrived, travelling): (Vec<Envelope>, Vec<Envelope>) =
+            std::mem::take(&mut self.in_flight).into_iter().partition(|e| e.due.is_some_and(|due| due <= now));
+        self.in_flight = travelling;
+        self.queue.extend(arrived);
     }
 
     fn release_held(&mut self) {
@@ -694,7 +778,7 @@ impl Cluster {
         let node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
             .with_in_sync(self.config.in_sync)
             .with_recording(self.config.recording);
-        Ok(Replica { node, mem, sm })
+        Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 
     /// raft-rs settings of one replica. The election timeout is fixed, not random: node `i`
@@ -733,28 +817,48 @@ impl core::fmt::Debug for Cluster {
 impl Replica {
     /// One turn of the ready loop, the way `InstrumentedNode`'s docs lay it out. Returns whether
     /// there was anything to do.
-    fn handle_ready(&mut self, partition: u32, out: &mut Vec<Envelope>, removed: &mut Vec<(u32, u64)>) -> bool {
-        let Self { node, mem, sm } = self;
+    fn handle_ready(
+        &mut self,
+        partition: u32,
+        slow: Slowness,
+        out: &mut Vec<Envelope>,
+        removed: &mut Vec<(u32, u64)>,
+    ) -> bool {
+        let Self { node, mem, sm, backlog } = self;
         if !node.has_ready() {
-            return false;
+            if backlog.is_empty() || slow.apply_stalled {
+                return false;
+            }
+            // The stall is over: apply what queued up.
+            let queued: Vec<Entry> = backlog.drain(..).collect();
+            apply(node, mem, sm, partition, &queued, removed, slow.apply);
+            let applied = lock(sm).applied();
+            node.advance_apply_to(applied);
+            return true;
         }
         let mut rd = node.ready();
         // Sent now: the messages go out in this turn of the loop.
         let now = node.recording().then(|| node.turn_time());
-        let mut send =
-            |msgs: Vec<Message>| out.extend(msgs.into_iter().map(|msg| Envelope { partition, msg, sent_at: now }));
+        let mut send = |msgs: Vec<Message>| {
+            out.extend(msgs.into_iter().map(|msg| Envelope { partition, msg, sent_at: now, due: None }))
+        };
         send(node.outgoing(rd.take_messages()));
         if !rd.snapshot().is_empty() {
             node.apply_snapshot(rd.snapshot(), |s| {
                 mem.wl().apply_snapshot(s.clone())?;
                 lock(sm).restore(s.get_metadata().index, s.get_data());
+                // Entries the snapshot covers are in the state machine now.
+                backlog.retain(|e| e.index > s.get_metadata().index);
                 Ok::<_, raft::Error>(())
             })
             .expect("MemStorage refused a snapshot raft-rs handed out");
         }
         let committed = node.committed(rd.take_committed_entries());
-        apply(node, mem, sm, partition, &committed, removed);
+        apply_or_queue(node, mem, sm, backlog, partition, committed, removed, slow);
         node.persist_entries(rd.entries(), |entries| {
+            if !entries.is_empty() && !slow.disk.is_zero() {
+                std::thread::sleep(slow.disk);
+            }
             let mut store = mem.wl();
             store.append(entries)?;
             if let Some(hs) = rd.hs() {
@@ -764,14 +868,24 @@ impl Replica {
         })
         .expect("MemStorage refused entries raft-rs handed out");
         send(node.outgoing(rd.take_persisted_messages()));
-        let mut light = node.advance(rd);
+        // `advance` would also mark every committed entry applied: not while some are queued.
+        let mut light =
+            if backlog.is_empty() && !slow.apply_stalled { node.advance(rd) } else { node.advance_append(rd) };
         if let Some(commit) = light.commit_index() {
             mem.wl().mut_hard_state().set_commit(commit);
         }
         send(node.outgoing(light.take_messages()));
         let committed = node.committed(light.take_committed_entries());
-        apply(node, mem, sm, partition, &committed, removed);
-        node.advance_apply();
+        apply_or_queue(node, mem, sm, backlog, partition, committed, removed, slow);
+        if backlog.is_empty() {
+            node.advance_apply();
+        } else {
+            // Applied up to the state machine's index: the rest is queued.
+            let applied = lock(sm).applied();
+            if applied > node.raw().raft.raft_log.applied {
+                node.advance_apply_to(applied);
+            }
+        }
         true
     }
 }
@@ -792,6 +906,30 @@ fn bootstrap(voters: &[u64]) -> Result<MemStorage, Error> {
 
 /// Applies committed entries to the state machine and configuration changes to raft-rs, then
 /// reports the batch's duration.
+/// Applies committed entries, or queues them while the node's apply is stalled (and behind the
+/// ones already queued).
+#[allow(clippy::too_many_arguments)] // the replica's parts, borrowed apart
+fn apply_or_queue(
+    node: &mut InstrumentedNode<Store>,
+    mem: &MemStorage,
+    sm: &Mutex<StateMachine>,
+    backlog: &mut VecDeque<Entry>,
+    partition: u32,
+    entries: Vec<Entry>,
+    removed: &mut Vec<(u32, u64)>,
+    slow: Slowness,
+) {
+    if backlog.is_empty() && !slow.apply_stalled {
+        apply(node, mem, sm, partition, &entries, removed, slow.apply);
+        return;
+    }
+    backlog.extend(entries);
+    if !slow.apply_stalled {
+        let queued: Vec<Entry> = backlog.drain(..).collect();
+        apply(node, mem, sm, partition, &queued, removed, slow.apply);
+    }
+}
+
 fn apply(
     node: &mut InstrumentedNode<Store>,
     mem: &MemStorage,
@@ -799,11 +937,15 @@ fn apply(
     partition: u32,
     entries: &[Entry],
     removed: &mut Vec<(u32, u64)>,
+    latency: Duration,
 ) {
     if entries.is_empty() {
         return;
     }
     node.apply_entries(entries, |node| {
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
         for entry in entries {
             let conf_state = match entry.get_entry_type() {
                 EntryType::EntryNormal => None,
