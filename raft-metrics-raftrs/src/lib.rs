@@ -74,3 +74,8 @@ pub(crate) fn unix_now() -> f64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// The integration guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/RAFT_METRICS_GUIDE.md")]
+pub struct IntegrationGuide;
