@@ -23,6 +23,12 @@ step() { echo "== $* ($(( $(date +%s) - start )) s)" >&2; }
 if [ "${1:-}" != "--report-only" ]; then
 "$here/install_gungraun_runner.sh"
 
+# The replay benches read the adapter's measured operation mix: count it first, in a build with
+# the operation counters (its own target directory; the normal build never has them).
+step op_mix
+RUSTFLAGS="--cfg raft_metrics_op_count" CARGO_TARGET_DIR="$CARGO_TARGET_DIR/op-count" \
+  cargo run --release -q -p raft-metrics-benches --bin op_mix >"$logs/op_mix.log" 2>&1
+
 step build
 cargo bench -p raft-metrics-benches --no-run 2>"$logs/build.log"
 cargo build --release -p raft-metrics-benches --bins 2>>"$logs/build.log"

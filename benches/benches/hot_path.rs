@@ -314,5 +314,39 @@ fn contended_inc_2_threads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, counter_inc, histogram_observe, labelled_inc, contended_inc_2_threads);
+/// The integration guide's string-label calls (`RaftMetrics::set_commit_index`, …) as an
+/// application without pre-bound handles makes them: the label set's series exists; "hit" finds
+/// it in the calling thread's lookup cache, "miss" cycles through more partitions than the cache
+/// holds and so resolves through the family's lock-free table every time.
+fn guide_calls(c: &mut Criterion) {
+    let mut g = c.benchmark_group("guide_calls");
+    let registry = Registry::new();
+    let metrics = raft_metrics::raft::RaftMetrics::with_registry(&registry).expect("register");
+    const MISS_PARTITIONS: u32 = 4096;
+    for p in 0..MISS_PARTITIONS {
+        metrics.set_commit_index(TOPIC, p, 1);
+    }
+    let mut v = 0u64;
+    g.bench_function("set_commit_index_cache_hit", |b| {
+        b.iter(|| {
+            v += 1;
+            metrics.set_commit_index(black_box(TOPIC), black_box(PARTITION), v);
+        });
+    });
+    let mut p = 0u32;
+    g.bench_function("set_commit_index_cache_miss", |b| {
+        b.iter(|| {
+            // A stride coprime with the partition count visits them all before repeating.
+            p = (p + 97) % MISS_PARTITIONS;
+            v += 1;
+            metrics.set_commit_index(black_box(TOPIC), p, v);
+        });
+    });
+    g.bench_function("record_commit_latency_cache_hit", |b| {
+        b.iter(|| metrics.record_commit_latency(black_box(TOPIC), black_box(PARTITION), black_box(3.2), 4));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, counter_inc, histogram_observe, labelled_inc, contended_inc_2_threads, guide_calls);
 criterion_main!(benches);

@@ -5,13 +5,17 @@
 //! cluster with an elected leader (set-up and drop untimed). Overhead % =
 //! (instrumented − disabled) / disabled, computed from criterion's estimates by `benches/run.sh`.
 //!
+//! `replay_<library>`: the disabled loop plus, after each round, the instrumented loop's metric
+//! operations (`benches/op_mix.txt`) through that library's pre-resolved handles: the same
+//! recording work in raft-metrics and in its peers, in the same run.
+//!
 //! `scrape_3_nodes` times one full scrape of the 3 nodes' registries after an instrumented run
 //! (the scrape-interval budget: scrape time × loop time / 15 s).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use raft_metrics_benches::raft_loop::{cluster, run, scrape_all, Shape};
+use raft_metrics_benches::raft_loop::{cluster, op_mix, run, run_replay, scrape_all, Library, Replay, Shape};
 
 fn raft_loop(c: &mut Criterion) {
     for shape in Shape::ALL {
@@ -26,6 +30,18 @@ fn raft_loop(c: &mut Criterion) {
                     |mut cluster| {
                         black_box(run(&mut cluster, shape));
                         cluster
+                    },
+                    BatchSize::PerIteration,
+                );
+            });
+        }
+        for library in Library::ALL {
+            g.bench_function(library.name(), |b| {
+                b.iter_batched(
+                    || (cluster(false), Replay::new(library, op_mix(shape))),
+                    |(mut cluster, mut replay)| {
+                        black_box(run_replay(&mut cluster, shape, &mut replay));
+                        (cluster, replay)
                     },
                     BatchSize::PerIteration,
                 );

@@ -1,7 +1,9 @@
 //! Instruction counts (callgrind, via gungraun) of the raft-rs ready loop of `raft_loop.rs`:
 //! 2,000 proposals through a 3-node in-process cluster, every `raft-metrics-raftrs` integration
 //! point recording (`instrumented`) vs the identical loop with recording off (`disabled`), at
-//! both load shapes; plus one full scrape of the 3 nodes' registries after an instrumented run.
+//! both load shapes; the disabled loop replaying the instrumented loop's metric operations through
+//! raft-metrics and through its peers (`replay_*`, see `raft_loop::Replay`); plus one full scrape
+//! of the 3 nodes' registries after an instrumented run.
 //! Set-up (cluster creation, election) runs in the `setup` function and is not counted.
 //!
 //! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
@@ -10,7 +12,7 @@
 use std::hint::black_box;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
-use raft_metrics_benches::raft_loop::{self, Shape};
+use raft_metrics_benches::raft_loop::{self, Library, Replay, Shape};
 use raft_metrics_raftrs::sim::Cluster;
 
 fn cluster(recording: bool) -> Cluster {
@@ -39,6 +41,30 @@ fn batched_100(mut cluster: Cluster) -> Cluster {
     cluster
 }
 
+fn replaying(library: Library, shape: Shape) -> (Cluster, Replay) {
+    (raft_loop::cluster(false), Replay::new(library, raft_loop::op_mix(shape)))
+}
+
+#[library_benchmark]
+#[bench::replay_raft_metrics(args = (Library::RaftMetrics, Shape::PerRound), setup = replaying)]
+#[bench::replay_prometheus_client(args = (Library::PrometheusClient, Shape::PerRound), setup = replaying)]
+#[bench::replay_prometheus(args = (Library::Prometheus, Shape::PerRound), setup = replaying)]
+fn one_per_round_replay(input: (Cluster, Replay)) -> (Cluster, Replay) {
+    let (mut cluster, mut replay) = input;
+    black_box(raft_loop::run_replay(&mut cluster, Shape::PerRound, &mut replay));
+    (cluster, replay)
+}
+
+#[library_benchmark]
+#[bench::replay_raft_metrics(args = (Library::RaftMetrics, Shape::Batched), setup = replaying)]
+#[bench::replay_prometheus_client(args = (Library::PrometheusClient, Shape::Batched), setup = replaying)]
+#[bench::replay_prometheus(args = (Library::Prometheus, Shape::Batched), setup = replaying)]
+fn batched_100_replay(input: (Cluster, Replay)) -> (Cluster, Replay) {
+    let (mut cluster, mut replay) = input;
+    black_box(raft_loop::run_replay(&mut cluster, Shape::Batched, &mut replay));
+    (cluster, replay)
+}
+
 #[library_benchmark]
 #[bench::instrumented(args = (true), setup = after_run)]
 fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
@@ -49,7 +75,7 @@ fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
 
 library_benchmark_group!(
     name = raft_loop_instructions;
-    benchmarks = one_per_round, batched_100, scrape_3_nodes
+    benchmarks = one_per_round, batched_100, one_per_round_replay, batched_100_replay, scrape_3_nodes
 );
 
 main!(library_benchmark_groups = raft_loop_instructions);

@@ -63,6 +63,8 @@ pub mod http;
 mod label;
 mod metric;
 mod name;
+#[cfg(raft_metrics_op_count)]
+pub mod op_count;
 pub mod raft;
 mod registry;
 pub mod schema;

@@ -308,6 +308,7 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
             with_scrape.map_or("n/a".into(), |v| format!("{v:+.3} %")),
         );
     }
+    s.push_str(&replays(&counts, groups));
     if let Some(sc) = scrape {
         let _ = writeln!(
             s,
@@ -321,6 +322,52 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
                 "\nIn time: one scrape takes {}, i.e. {:.6} % of one core at a {SCRAPE_INTERVAL_S} s interval.",
                 human(t),
                 t / (SCRAPE_INTERVAL_S * 1e9) * 100.0
+            );
+        }
+    }
+    s
+}
+
+/// The replay table: the instrumented loop's metric operations through each library, in
+/// instructions (gungraun) and time (criterion), against the disabled loop.
+fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String, Estimate)])]) -> String {
+    let time = |group: &str, id: &str| {
+        groups
+            .iter()
+            .find(|(g, _)| *g == group)
+            .and_then(|(_, rows)| rows.iter().find(|(i, _)| i == id))
+            .map(|r| r.1.mean)
+    };
+    let mut s = String::from(
+        "\n#### The same recording work through other libraries\n\n\
+         `replay_<library>`: the disabled loop plus, after each round, the metric operations the instrumented \
+         loop performs (counted by `op_mix`, `benches/op_mix.txt`) through that library's pre-resolved handles. \
+         The adapter's own bookkeeping (clock reads, pending proposals, handle lookups) is the same whatever the \
+         library and is not replayed: `instrumented` − `replay_raft_metrics` is its cost.\n\n\
+         | shape | variant | Ir | Ir overhead | time | time overhead |\n|---|---|---:|---:|---:|---:|\n",
+    );
+    for shape in ["one_per_round", "batched_100"] {
+        let Some(d) = counts.get(&(shape.to_owned(), "disabled".to_owned())).copied() else { continue };
+        let group = format!("raft_loop_{shape}");
+        let d_ns = time(&group, "disabled");
+        let rows = [("instrumented", shape.to_owned())].into_iter().chain(
+            ["replay_raft_metrics", "replay_prometheus_client", "replay_prometheus"]
+                .into_iter()
+                .map(|id| (id, format!("{shape}_replay"))),
+        );
+        for (id, function) in rows {
+            let ir = counts.get(&(function, id.to_owned())).copied();
+            let ns = time(&group, id);
+            let _ = writeln!(
+                s,
+                "| `{shape}` | `{id}` | {} | {} | {} | {} |",
+                ir.map_or("n/a".into(), |v| v.to_string()),
+                ir.map_or("n/a".into(), |v| format!("{:+.3} %", (v as f64 - d as f64) / d as f64 * 100.0)),
+                ns.map_or("n/a".into(), human),
+                match (ns, d_ns) {
+                    (Some(n), Some(d)) => format!("{:+.2} %", (n - d) / d * 100.0),
+                    _ => "n/a".into(),
+                },
             );
         }
     }

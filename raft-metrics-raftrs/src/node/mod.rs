@@ -479,7 +479,7 @@ impl<S: Storage> InstrumentedNode<S> {
         self.raw.has_ready()
     }
 
-    /// [`RawNode::ready`]; sets the last and commit indexes and the apply lag.
+    /// [`RawNode::ready`]; sets the commit index and the apply lag.
     pub fn ready(&mut self) -> Ready {
         if !self.recording {
             return self.raw.ready();
@@ -487,7 +487,7 @@ impl<S: Storage> InstrumentedNode<S> {
         self.clock.new_turn();
         let ready = self.raw.ready();
         self.stamp_proposals();
-        self.publish_indexes();
+        self.publish_commit();
         ready
     }
 
@@ -619,7 +619,7 @@ impl<S: Storage> InstrumentedNode<S> {
             self.conf_index = conf.index;
         }
         self.publish_log();
-        self.publish_indexes();
+        self.publish_conf_change_in_progress();
     }
 
     /// Runs `install` (the application installing `snapshot` from `Ready::snapshot`) and records
@@ -745,7 +745,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.advance(ready);
         }
         let light = self.raw.advance(ready);
-        self.publish_indexes();
+        self.publish_commit();
         light
     }
 
@@ -755,7 +755,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.advance_append(ready);
         }
         let light = self.raw.advance_append(ready);
-        self.publish_indexes();
+        self.publish_commit();
         light
     }
 
@@ -766,7 +766,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.advance_apply();
         }
         self.raw.advance_apply();
-        self.publish_indexes();
+        self.publish_applied();
     }
 
     /// [`RawNode::advance_apply_to`], recorded like [`advance_apply`](Self::advance_apply).
@@ -775,7 +775,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.advance_apply_to(applied);
         }
         self.raw.advance_apply_to(applied);
-        self.publish_indexes();
+        self.publish_applied();
     }
 
     /// [`RawNode::report_snapshot`]: counts `snapshot_transfers_total{direction="send"}` by

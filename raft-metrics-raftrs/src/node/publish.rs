@@ -27,11 +27,29 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     pub(super) fn publish_indexes(&self) {
+        self.publish_commit();
+        self.publish_applied();
+    }
+
+    /// The commit index moved (or may have): `commit_index` and `apply_lag_entries`.
+    pub(super) fn publish_commit(&self) {
         let log = &self.raw.raft.raft_log;
         self.p.commit_index.set_u64(log.committed);
+        self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
+    }
+
+    /// The applied index moved: `last_applied`, `apply_lag_entries` and
+    /// `config_change_in_progress`.
+    pub(super) fn publish_applied(&self) {
+        let log = &self.raw.raft.raft_log;
         self.p.last_applied.set_u64(log.applied);
         self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
-        self.p.config_change_in_progress.set(i64::from(self.conf_index > log.applied));
+        self.publish_conf_change_in_progress();
+    }
+
+    /// A configuration change is in the log but not applied yet.
+    pub(super) fn publish_conf_change_in_progress(&self) {
+        self.p.config_change_in_progress.set(i64::from(self.conf_index > self.raw.raft.raft_log.applied));
     }
 
     pub(super) fn publish_conf(&self) {

@@ -35,6 +35,8 @@ impl Counter {
     /// Adds `n`, wrapping at `u64::MAX`.
     #[inline]
     pub fn add(&self, n: u64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::counter();
         // Relaxed: a count publishes no other memory; scrapes accept a slightly stale value.
         self.value.fetch_add(n, Ordering::Relaxed);
     }
@@ -62,6 +64,8 @@ impl Local<'_, Counter> {
     /// single 64-bit write, so a concurrent scraper never sees a torn value.
     #[inline]
     pub fn add(&self, n: u64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::counter();
         let cell = &self.cell().value;
         cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }

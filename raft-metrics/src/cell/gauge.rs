@@ -29,6 +29,8 @@ impl Gauge {
     /// Replaces the value.
     #[inline]
     pub fn set(&self, v: i64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
         // Relaxed: a gauge sample publishes no other memory.
         self.value.store(v, Ordering::Relaxed);
     }
@@ -42,6 +44,8 @@ impl Gauge {
     /// Adds `n` (which may be negative), wrapping at the `i64` range.
     #[inline]
     pub fn add(&self, n: i64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
         self.value.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -85,6 +89,8 @@ impl Local<'_, Gauge> {
     /// Adds `n` with a relaxed load and store: no locked instruction.
     #[inline]
     pub fn add(&self, n: i64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
         let cell = &self.cell().value;
         cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
@@ -145,11 +151,15 @@ impl FloatGauge {
     /// Replaces the value.
     #[inline]
     pub fn set(&self, v: f64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
         self.bits.store(v.to_bits(), Ordering::Relaxed);
     }
 
     /// Adds `v` with a compare-and-swap loop.
     pub fn add(&self, v: f64) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
         let mut current = self.bits.load(Ordering::Relaxed);
         loop {
             let next = (f64::from_bits(current) + v).to_bits();

@@ -400,6 +400,8 @@ impl<const N: usize> Histogram<N> {
     /// load and a store (the caller guarantees it is the only writer).
     #[inline(always)]
     fn record(&self, v: f64, n: u64, write: Write) {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::histogram();
         let buckets = &*self.buckets;
         let index = buckets.index(v);
         #[allow(clippy::cast_precision_loss)] // weights are small; beyond 2^53 precision is moot
