@@ -102,11 +102,19 @@ fn every_guide_operation_changes_exactly_its_series() {
         &r,
         || m.record_commit_latency(t, p, 4.0, 8),
         &[
-            (&g("commit_latency_seconds_count"), 1.0),
-            (&g("commit_latency_seconds_sum"), 0.004),
+            // Once per proposal of the batch.
+            (&g("commit_latency_seconds_count"), 8.0),
+            (&g("commit_latency_seconds_sum"), 0.032),
+            (&g("proposals_committed_total"), 8.0),
             (&g("commit_batch_entries_count"), 1.0),
             (&g("commit_batch_entries_sum"), 8.0),
         ],
+    );
+    assert_changes(&r, || m.set_has_leader(t, p, true), &[(&g("has_leader"), 1.0)]);
+    assert_changes(
+        &r,
+        || m.set_membership(t, p, 3, 1),
+        &[(&g("voters"), 3.0), (&g("learners"), 1.0), (&g("cluster_size"), 4.0)],
     );
     let created = changes(&r, || m.record_snapshot_create(t, p, "log_size", 2048, 500.0, 77));
     for key in [
@@ -348,6 +356,45 @@ mod collector {
         collector.stop();
         assert!(started.elapsed() < Duration::from_secs(5), "stop returns promptly");
     }
+
+    /// A view that panics on its first `panics` ticks.
+    struct Flaky {
+        view: View,
+        panics: Arc<AtomicU64>,
+    }
+
+    impl RaftNodeView for Flaky {
+        fn node_id(&self) -> String {
+            self.view.node_id()
+        }
+        fn visit_partitions(&self, visit: &mut dyn FnMut(&PartitionStatus<'_>)) {
+            if self.panics.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+                panic!("the Raft library's state is unreadable");
+            }
+            self.view.visit_partitions(visit);
+        }
+    }
+
+    /// A panicking view costs ticks, never the collector thread nor the registry.
+    #[test]
+    fn a_panicking_view_loses_ticks_not_the_collector() {
+        let r = Arc::new(Registry::new());
+        let m = RaftMetrics::with_registry(&r).unwrap();
+        let panics = Arc::new(AtomicU64::new(3));
+        let view = Flaky { view: View { commit: Arc::new(AtomicU64::new(77)) }, panics: Arc::clone(&panics) };
+        let collector =
+            RaftMetricsCollector::start(m.clone(), view, Duration::from_millis(5), InSync::default()).unwrap();
+        // A deadlock guard, not a timing claim: the ticks take milliseconds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while m.partition("t", 0).commit_index.get() != 77 {
+            assert!(Instant::now() < deadline, "the collector stopped after a panicking tick");
+            std::thread::yield_now();
+        }
+        assert_eq!(panics.load(Ordering::Relaxed), 0, "every panicking tick ran first");
+        collector.stop();
+        let text = r.encode_to_string(raft_metrics::Format::Prometheus);
+        assert!(text.contains("chronik_raft_commit_index{topic=\"t\",partition=\"0\"} 77"), "{text}");
+    }
 }
 
 #[test]
@@ -363,7 +410,7 @@ fn node_aggregation_folds_partitions_into_bounded_series() {
         m.set_commit_index("orders", partition, 10); // a per-partition gauge: not exported here
     }
     let s = samples(&r);
-    assert_eq!(s.get("chronik_raft_commit_latency_seconds_count{}"), Some(&1000.0));
+    assert_eq!(s.get("chronik_raft_commit_latency_seconds_count{}"), Some(&4000.0), "4 proposals per batch");
     assert_eq!(s.get("chronik_raft_commit_batch_entries_sum{}"), Some(&4000.0));
     assert_eq!(s.get("chronik_raft_follower_lag_entries_count{}"), Some(&1000.0));
     assert_eq!(s.get("chronik_raft_append_entries_rejected_total{reason=stale_term}"), Some(&1000.0));

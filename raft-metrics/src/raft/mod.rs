@@ -389,18 +389,31 @@ impl RaftMetrics {
         self.families().partitions.get(topic, partition).votes_received.set_u64(n);
     }
 
-    /// Records a committed batch: its latency in milliseconds and its size in entries.
+    /// Records a committed batch of `batch_size` proposals that took `latency_ms` milliseconds
+    /// from proposal to commit: `commit_latency_seconds` once per proposal (one weighted
+    /// observation), `proposals_committed` by the batch size, `commit_batch_entries` once.
     pub fn record_commit_latency(&self, topic: &str, partition: u32, latency_ms: f64, batch_size: u64) {
+        #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+        let entries = batch_size as f64;
         if let Some(a) = self.aggregate() {
-            a.commit_latency.observe_ms(latency_ms);
-            #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
-            a.commit_batch_entries.observe(batch_size as f64);
+            if batch_size > 0 {
+                a.commit_latency.observe_n(latency_ms / 1000.0, batch_size);
+            }
+            a.commit_batch_entries.observe(entries);
             return;
         }
         let p = self.families().partitions.get(topic, partition);
-        p.commit_latency.observe_ms(latency_ms);
-        #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
-        p.commit_batch_entries.observe(batch_size as f64);
+        if batch_size > 0 {
+            p.commit_latency.observe_n(latency_ms / 1000.0, batch_size);
+        }
+        p.proposals_committed.add(batch_size);
+        p.commit_batch_entries.observe(entries);
+    }
+
+    /// Sets whether the group has a leader this node knows of (`has_leader`, which the
+    /// `NoLeader` alert watches).
+    pub fn set_has_leader(&self, topic: &str, partition: u32, has_leader: bool) {
+        self.families().partitions.get(topic, partition).has_leader.set(i64::from(has_leader));
     }
 
     /// Records a snapshot creation: trigger, size, duration in milliseconds, last included index.
@@ -514,6 +527,15 @@ impl RaftMetrics {
     /// Sets the group's member count.
     pub fn set_cluster_size(&self, topic: &str, partition: u32, n: u64) {
         self.families().partitions.get(topic, partition).cluster_size.set_u64(n);
+    }
+
+    /// Sets the group's configuration: `voters` (which the quorum size of the alert rules is
+    /// computed from), `learners` and `cluster_size` (their sum).
+    pub fn set_membership(&self, topic: &str, partition: u32, voters: u64, learners: u64) {
+        let p = self.families().partitions.get(topic, partition);
+        p.voters.set_u64(voters);
+        p.learners.set_u64(learners);
+        p.cluster_size.set_u64(voters.saturating_add(learners));
     }
 
     /// Records an applied configuration change of `kind`.
