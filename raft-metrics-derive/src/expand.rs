@@ -122,6 +122,8 @@ fn expand(c: &Container<'_>) -> TokenStream {
             impl #krate::__private::LocalView for #ident {
                 type View<'a> = #local<'a>;
 
+                // Inline: a caller using one field of the view then builds only that field.
+                #[inline]
                 fn view(local: #krate::__private::Local<'_, Self>) -> #local<'_> {
                     #local { #( #fields: local.project(|group| &group.#fields), )* }
                 }

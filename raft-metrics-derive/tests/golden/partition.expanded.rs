@@ -175,6 +175,7 @@ const _: () = {
     #[automatically_derived]
     impl ::raft_metrics::__private::LocalView for PartitionMetrics {
         type View<'a> = PartitionMetricsLocal<'a>;
+        #[inline]
         fn view(
             local: ::raft_metrics::__private::Local<'_, Self>,
         ) -> PartitionMetricsLocal<'_> {

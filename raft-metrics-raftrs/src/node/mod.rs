@@ -18,6 +18,9 @@ use crate::log_size::LogSize;
 
 mod observe;
 mod publish;
+mod series;
+
+use series::{rec, Series};
 
 /// When a follower counts in `isr_size`: how far behind and how long silent it may be.
 ///
@@ -50,7 +53,7 @@ const MAX_APPEND_TIMES: usize = 1 << 16;
 /// What the node knows about one peer of the group.
 struct Peer {
     id: u64,
-    metrics: Handle<PeerMetrics>,
+    metrics: Series<PeerMetrics>,
     /// The node's tick count at the peer's last append or heartbeat response (leader side).
     last_ack_tick: u64,
     /// Unix time of that response.
@@ -65,7 +68,10 @@ impl Peer {
     fn new(metrics: &RaftMetrics, topic: &str, partition: u32, id: u64) -> Self {
         Self {
             id,
-            metrics: metrics.peer(topic, partition, &id.to_string()),
+            metrics: {
+                let peer = id.to_string();
+                Series::new(metrics.peer(topic, partition, &peer), metrics.claim_peer(topic, partition, &peer))
+            },
             last_ack_tick: 0,
             last_ack_unix: 0.0,
             heartbeats_in_flight: VecDeque::new(),
@@ -195,14 +201,17 @@ pub struct InstrumentedNode<S: Storage> {
     topic: String,
     partition: u32,
     in_sync: InSync,
-    p: Handle<PartitionMetrics>,
+    /// The group's partition series, shared (for [`metrics`](Self::metrics)) and as the
+    /// wrapper records into it (claimed when possible: see `node::series`).
+    handle: Handle<PartitionMetrics>,
+    p: Series<PartitionMetrics>,
     /// The node-wide aggregate, in `Aggregation::Node` mode (where `p` and the peers are not
     /// exported).
     agg: Option<Handle<AggregatedMetrics>>,
-    replica: Handle<ReplicaMetrics>,
+    replica: Series<ReplicaMetrics>,
     node: Handle<NodeMetrics>,
-    snapshot_send: Handle<SnapshotTransferMetrics>,
-    snapshot_receive: Handle<SnapshotTransferMetrics>,
+    snapshot_send: Series<SnapshotTransferMetrics>,
+    snapshot_receive: Series<SnapshotTransferMetrics>,
     config_changes: Vec<(&'static str, Handle<ConfigChangeMetrics>)>,
     /// Members of the configuration other than this node (kept in step with raft-rs's
     /// configuration by [`sync_peers`](Self::sync_peers), so membership is a short scan).
@@ -255,12 +264,22 @@ impl<S: Storage> InstrumentedNode<S> {
             topic: topic.to_owned(),
             partition,
             in_sync: InSync::default(),
-            p: metrics.partition(topic, partition),
+            handle: metrics.partition(topic, partition),
+            p: Series::new(metrics.partition(topic, partition), metrics.claim_partition(topic, partition)),
             agg: metrics.families().aggregated.clone(),
-            replica: metrics.families().replicas.bind(topic, partition, &node_id),
+            replica: Series::new(
+                metrics.families().replicas.bind(topic, partition, &node_id),
+                metrics.families().replicas.claim(topic, partition, &node_id),
+            ),
             node: metrics.node(&node_id),
-            snapshot_send: transfers.bind(topic, partition, "send"),
-            snapshot_receive: transfers.bind(topic, partition, "receive"),
+            snapshot_send: Series::new(
+                transfers.bind(topic, partition, "send"),
+                transfers.claim(topic, partition, "send"),
+            ),
+            snapshot_receive: Series::new(
+                transfers.bind(topic, partition, "receive"),
+                transfers.claim(topic, partition, "receive"),
+            ),
             config_changes: Vec::new(),
             peers: Vec::new(),
             rpcs: Vec::new(),
@@ -282,12 +301,12 @@ impl<S: Storage> InstrumentedNode<S> {
         this.seed_log();
         this.sync_peers();
         this.publish_role(None, this.role);
-        this.p.has_leader.set(i64::from(this.leader != INVALID_ID));
-        this.p.current_term.set_u64(this.term);
-        this.p.proposals_pending.set(0);
+        rec!(this.p => has_leader.set(i64::from(this.leader != INVALID_ID)));
+        rec!(this.p => current_term.set_u64(this.term));
+        rec!(this.p => proposals_pending.set(0));
         this.publish_conf();
         this.publish_indexes();
-        this.p.last_index.set_u64(this.raw.raft.raft_log.last_index());
+        rec!(this.p => last_index.set_u64(this.raw.raft.raft_log.last_index()));
         this.publish_log();
         this.publish_snapshot_progress();
         if let Some(a) = this.agg() {
@@ -355,8 +374,14 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// The group's bound partition series, for metrics the wrapper cannot see.
+    ///
+    /// The wrapper records into the group's series through single-writer claims (a plain load and
+    /// store per update, see `node::series`), so write through this handle from the thread that
+    /// drives the wrapper, or only into metrics the wrapper does not record (e.g.
+    /// `proposals_failed{reason="timeout"}`): an update racing the wrapper's on the same metric
+    /// from another thread can be lost.
     pub fn metrics(&self) -> &Handle<PartitionMetrics> {
-        &self.p
+        &self.handle
     }
 
     /// Unwraps the node. Takes back this group's share of the node-wide `leader_partitions` /
@@ -531,7 +556,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let agg = self.agg.as_deref();
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
         let batch = entries.len() as f64;
-        p.commit_batch_entries.observe(batch);
+        rec!(p => commit_batch_entries.observe(batch));
         if let Some(a) = agg {
             a.commit_batch_entries.observe(batch);
         }
@@ -543,13 +568,13 @@ impl<S: Storage> InstrumentedNode<S> {
                 if front.index == entry.index {
                     if let (true, Some(now)) = (front.term == entry.term, now) {
                         let latency = front.at.map_or(0.0, |at| clock::seconds(at, now));
-                        p.commit_latency.observe(latency);
+                        rec!(p => commit_latency.observe(latency));
                         if let Some(a) = agg {
                             a.commit_latency.observe(latency);
                         }
-                        p.proposals_committed.inc();
+                        rec!(p => proposals_committed.inc());
                     } else {
-                        p.proposals_failed.get(ProposalFailure::Dropped).inc();
+                        rec!(p => proposals_failed.get(ProposalFailure::Dropped).inc());
                     }
                 }
                 // An index below the entry's was never seen committed (a snapshot covered it):
@@ -557,7 +582,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 self.pending.pop_front();
             }
         }
-        p.proposals_pending.set_u64(self.pending.len() as u64);
+        rec!(p => proposals_pending.set_u64(self.pending.len() as u64));
         entries
     }
 
@@ -594,11 +619,11 @@ impl<S: Storage> InstrumentedNode<S> {
 
     fn record_append(&mut self, entries: &[Entry], seconds: f64) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
-        self.p.log_append_duration.observe(seconds);
+        rec!(self.p => log_append_duration.observe(seconds));
         // The entries replaced any tail from their first index on.
-        self.p.last_index.set_u64(last.index);
+        rec!(self.p => last_index.set_u64(last.index));
         if self.log.append(entries) {
-            self.p.log_truncations.inc();
+            rec!(self.p => log_truncations.inc());
         }
         if self.raw.raft.state == StateRole::Leader {
             let now = self.clock.now();
@@ -641,7 +666,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let start = self.clock.now();
         let installed = install(snapshot);
         let elapsed = clock::seconds(start, self.clock.read());
-        self.snapshot_receive.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
+        rec!(self.snapshot_receive => snapshot_transfers.get(Outcome::from(installed.is_ok())).inc());
         if let Some(a) = self.agg() {
             a.snapshot_transfers.get(Outcome::from(installed.is_ok())).inc();
             if installed.is_ok() {
@@ -651,17 +676,17 @@ impl<S: Storage> InstrumentedNode<S> {
         self.snapshot_receiving = false;
         if installed.is_ok() {
             let index = snapshot.get_metadata().index;
-            self.p.snapshot_apply_duration.observe(elapsed);
-            self.p.snapshot_last_index.set_u64(index);
-            self.p.last_index.set_u64(index);
+            rec!(self.p => snapshot_apply_duration.observe(elapsed));
+            rec!(self.p => snapshot_last_index.set_u64(index));
+            rec!(self.p => last_index.set_u64(index));
             let unix = self.clock.unix();
-            self.p.snapshot_last_timestamp.set(unix);
+            rec!(self.p => snapshot_last_timestamp.set(unix));
             self.log.clear();
             if self.conf_index <= index {
                 self.conf_index = 0;
             }
             self.pending.retain(|p| p.index > index);
-            self.p.proposals_pending.set_u64(self.pending.len() as u64);
+            rec!(self.p => proposals_pending.set_u64(self.pending.len() as u64));
             self.sync_peers();
             self.publish_conf();
             self.publish_log();
@@ -698,9 +723,9 @@ impl<S: Storage> InstrumentedNode<S> {
         if entries.is_empty() {
             return;
         }
-        self.p.apply_duration.observe(seconds);
+        rec!(self.p => apply_duration.observe(seconds));
         let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
-        self.p.proposals_applied.add(proposals as u64);
+        rec!(self.p => proposals_applied.add(proposals as u64));
     }
 
     /// [`RawNode::apply_conf_change`]: counts `config_changes_total` by kind
@@ -786,7 +811,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         self.snapshots_sending = self.snapshots_sending.saturating_sub(1);
         let outcome = Outcome::from(status == SnapshotStatus::Finish);
-        self.snapshot_send.snapshot_transfers.get(outcome).inc();
+        rec!(self.snapshot_send => snapshot_transfers.get(outcome).inc());
         if let Some(a) = self.agg() {
             a.snapshot_transfers.get(outcome).inc();
         }
@@ -825,14 +850,14 @@ impl<S: Storage> InstrumentedNode<S> {
             }
             return;
         }
-        self.p.messages_dropped.inc();
+        rec!(self.p => messages_dropped.inc());
         let (to, msg_type) = (msg.to, msg.get_msg_type());
         self.rpc(msg).rpc_calls.get(Outcome::Failure).inc();
         let method = classify::method(msg_type);
         self.metrics.families().rpc_errors.get(method, &to.to_string(), "unreachable").rpc_errors.inc();
         if let Some(peer) = self.peer(to) {
             if msg_type == MessageType::MsgHeartbeat {
-                peer.metrics.heartbeat_failures.inc();
+                rec!(peer.metrics => heartbeat_failures.inc());
                 // Sent last, so the newest in flight.
                 peer.heartbeats_in_flight.pop_back();
             }
@@ -849,7 +874,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return;
         }
-        self.p.log_compactions.inc();
+        rec!(self.p => log_compactions.inc());
         if let Some(a) = self.agg() {
             a.log_compactions.inc();
         }

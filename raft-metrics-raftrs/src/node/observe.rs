@@ -5,7 +5,7 @@ use raft::eraftpb::{Message, MessageType};
 use raft::{StateRole, Storage, INVALID_ID};
 use raft_metrics::raft::{ElectionResult, ProposalFailure, RejectReason};
 
-use super::{peer_slot, InstrumentedNode, Pending};
+use super::{peer_slot, rec, InstrumentedNode, Pending};
 use crate::classify;
 use crate::clock;
 use crate::log_size::payload_bytes;
@@ -19,7 +19,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 a.append_entries_received.inc();
             }
             if let Some(peer) = self.peer(from) {
-                peer.metrics.append_entries_received.inc();
+                rec!(peer.metrics => append_entries_received.inc());
             }
         }
         if classify::is_stale_append(msg, term) {
@@ -28,7 +28,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if classify::is_leader_contact(msg, term) {
             let unix = self.clock.unix();
-            self.p.last_contact_timestamp.set(unix);
+            rec!(self.p => last_contact_timestamp.set(unix));
         }
         if msg_type == MessageType::MsgSnapshot && msg.term >= term {
             self.snapshot_receiving = true;
@@ -43,15 +43,15 @@ impl<S: Storage> InstrumentedNode<S> {
             peer.last_ack_tick = ticks;
             peer.last_ack_unix = unix;
             if let Some(received) = received {
-                peer.metrics.last_heartbeat_timestamp.set(unix);
+                rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
                 if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
-                    peer.metrics.peer_round_trip.observe(clock::seconds(sent, received));
+                    rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
                 }
             }
         }
         if role == StateRole::Candidate && classify::is_granted_vote(msg, term) && !self.votes.contains(&from) {
             self.votes.push(from);
-            self.p.votes_received.set_u64(self.votes.len() as u64);
+            rec!(self.p => votes_received.set_u64(self.votes.len() as u64));
         }
     }
 
@@ -64,14 +64,14 @@ impl<S: Storage> InstrumentedNode<S> {
                     a.append_entries_sent_bytes.add(size);
                 }
                 if let Some(peer) = self.peer(msg.to) {
-                    peer.metrics.append_entries_sent.inc();
-                    peer.metrics.append_entries_sent_bytes.add(size);
+                    rec!(peer.metrics => append_entries_sent.inc());
+                    rec!(peer.metrics => append_entries_sent_bytes.add(size));
                 }
             }
             MessageType::MsgHeartbeat => {
                 let now = self.clock.now();
                 if let Some(peer) = self.peer(msg.to) {
-                    peer.metrics.heartbeats_sent.inc();
+                    rec!(peer.metrics => heartbeats_sent.inc());
                     if peer.heartbeats_in_flight.len() == super::MAX_HEARTBEATS_IN_FLIGHT {
                         peer.heartbeats_in_flight.pop_front();
                     }
@@ -90,7 +90,7 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     pub(super) fn reject(&self, reason: RejectReason) {
-        self.p.append_entries_rejected.get(reason).inc();
+        rec!(self.p => append_entries_rejected.get(reason).inc());
         if let Some(a) = self.agg() {
             a.append_entries_rejected.get(reason).inc();
         }
@@ -106,17 +106,17 @@ impl<S: Storage> InstrumentedNode<S> {
                 // no storage.
                 let index = self.raw.raft.raft_log.last_index();
                 if conf_change && self.raw.raft.pending_conf_index != index {
-                    self.p.proposals_failed.get(ProposalFailure::Dropped).inc();
+                    rec!(self.p => proposals_failed.get(ProposalFailure::Dropped).inc());
                 } else {
                     self.pending.push_back(Pending { index, term: self.raw.raft.term, at: None });
-                    self.p.proposals_pending.set_u64(self.pending.len() as u64);
+                    rec!(self.p => proposals_pending.set_u64(self.pending.len() as u64));
                 }
             }
             Err(raft::Error::ProposalDropped) if self.raw.raft.state != StateRole::Leader => {
-                self.p.proposals_failed.get(ProposalFailure::NotLeader).inc();
+                rec!(self.p => proposals_failed.get(ProposalFailure::NotLeader).inc());
             }
-            Err(raft::Error::ProposalDropped) => self.p.proposals_failed.get(ProposalFailure::Dropped).inc(),
-            Err(_) => self.p.proposals_failed.get(ProposalFailure::Other).inc(),
+            Err(raft::Error::ProposalDropped) => rec!(self.p => proposals_failed.get(ProposalFailure::Dropped).inc()),
+            Err(_) => rec!(self.p => proposals_failed.get(ProposalFailure::Other).inc()),
         }
         self.observe_state();
     }
@@ -135,7 +135,7 @@ impl<S: Storage> InstrumentedNode<S> {
             self.end_election(ElectionResult::Lost, now);
         }
         if role == StateRole::PreCandidate && prev_role != StateRole::PreCandidate {
-            self.p.pre_votes.inc();
+            rec!(self.p => pre_votes.inc());
         }
         if role == StateRole::Candidate && (prev_role != StateRole::Candidate || new_term) {
             self.start_election(now);
@@ -151,7 +151,7 @@ impl<S: Storage> InstrumentedNode<S> {
             self.stop_leading();
         }
         if leader != self.leader && leader != INVALID_ID {
-            self.p.leader_changes_seen.inc();
+            rec!(self.p => leader_changes_seen.inc());
             if let Some(a) = self.agg() {
                 a.leader_changes_seen.inc();
             }
@@ -162,8 +162,8 @@ impl<S: Storage> InstrumentedNode<S> {
         if role != prev_role {
             self.publish_role(Some(prev_role), role);
         }
-        self.p.has_leader.set(i64::from(leader != INVALID_ID));
-        self.p.current_term.set_u64(term);
+        rec!(self.p => has_leader.set(i64::from(leader != INVALID_ID)));
+        rec!(self.p => current_term.set_u64(term));
         (self.role, self.leader, self.term) = (role, leader, term);
     }
 
@@ -171,14 +171,14 @@ impl<S: Storage> InstrumentedNode<S> {
         self.election_started = Some(now);
         self.votes.clear();
         self.votes.push(self.raw.raft.id);
-        self.p.votes_received.set(1);
+        rec!(self.p => votes_received.set(1));
     }
 
     pub(super) fn end_election(&mut self, result: ElectionResult, now: u64) {
         if let Some(started) = self.election_started.take() {
             let took = clock::seconds(started, now);
-            self.p.elections.get(result).inc();
-            self.p.election_duration.observe(took);
+            rec!(self.p => elections.get(result).inc());
+            rec!(self.p => election_duration.observe(took));
             if let Some(a) = self.agg() {
                 a.elections.get(result).inc();
                 a.election_duration.observe(took);
@@ -202,12 +202,12 @@ impl<S: Storage> InstrumentedNode<S> {
 
     pub(super) fn stop_leading(&mut self) {
         // Leader-only gauges: a follower exports zeros rather than its last leadership's values.
-        self.p.isr_size.set(0);
-        self.p.max_follower_lag_entries.set(0);
+        rec!(self.p => isr_size.set(0));
+        rec!(self.p => max_follower_lag_entries.set(0));
         self.append_times.clear();
         for peer in &mut self.peers {
-            peer.metrics.follower_lag_entries.set(0);
-            peer.metrics.follower_lag.set(0.0);
+            rec!(peer.metrics => follower_lag_entries.set(0));
+            rec!(peer.metrics => follower_lag.set(0.0));
             peer.heartbeats_in_flight.clear();
         }
     }
@@ -245,7 +245,7 @@ impl<S: Storage> InstrumentedNode<S> {
             }
             let peer = peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id);
             let lag = last_index.saturating_sub(progress.matched);
-            peer.metrics.follower_lag_entries.set_u64(lag);
+            rec!(peer.metrics => follower_lag_entries.set_u64(lag));
             let behind_since = if lag == 0 {
                 now
             } else {
@@ -260,7 +260,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 }
             };
             let lag_seconds = clock::seconds(behind_since, now);
-            peer.metrics.follower_lag.set(lag_seconds);
+            rec!(peer.metrics => follower_lag.set(lag_seconds));
             if let Some(a) = self.agg.as_deref().filter(|_| report) {
                 #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
                 a.follower_lag_entries.observe(lag as f64);
@@ -276,8 +276,8 @@ impl<S: Storage> InstrumentedNode<S> {
                 }
             }
         }
-        self.p.isr_size.set_u64(isr);
-        self.p.max_follower_lag_entries.set_u64(max_lag);
+        rec!(self.p => isr_size.set_u64(isr));
+        rec!(self.p => max_follower_lag_entries.set_u64(max_lag));
         // Appends every follower has: their times are no longer needed.
         while !self.append_times.is_empty() {
             let end = self.append_times.get(1).map_or(self.last_recorded + 1, |&(first, _)| first);
@@ -289,7 +289,7 @@ impl<S: Storage> InstrumentedNode<S> {
         // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
         self.scratch.sort_by(|a, b| b.total_cmp(a));
         if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {
-            self.p.last_contact_timestamp.set(at);
+            rec!(self.p => last_contact_timestamp.set(at));
         }
     }
 }

@@ -5,13 +5,13 @@ use raft::{GetEntriesContext, StateRole, Storage, NO_LIMIT};
 use raft_metrics::raft::{AggregatedMetrics, ConfigChangeMetrics, RpcMetrics};
 use raft_metrics::Handle;
 
-use super::{peer_slot, InstrumentedNode, Peer};
+use super::{peer_slot, rec, InstrumentedNode, Peer};
 use crate::classify;
 
 impl<S: Storage> InstrumentedNode<S> {
     pub(super) fn publish_role(&self, prev: Option<StateRole>, role: StateRole) {
-        self.replica.node_state.set(classify::node_state(role).code());
-        self.p.is_leader.set(i64::from(role == StateRole::Leader));
+        rec!(self.replica => node_state.set(classify::node_state(role).code()));
+        rec!(self.p => is_leader.set(i64::from(role == StateRole::Leader)));
         if let Some(prev) = prev {
             self.count_role(prev, -1);
         }
@@ -34,40 +34,40 @@ impl<S: Storage> InstrumentedNode<S> {
     /// The commit index moved (or may have): `commit_index` and `apply_lag_entries`.
     pub(super) fn publish_commit(&self) {
         let log = &self.raw.raft.raft_log;
-        self.p.commit_index.set_u64(log.committed);
-        self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
+        rec!(self.p => commit_index.set_u64(log.committed));
+        rec!(self.p => apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied)));
     }
 
     /// The applied index moved: `last_applied`, `apply_lag_entries` and
     /// `config_change_in_progress`.
     pub(super) fn publish_applied(&self) {
         let log = &self.raw.raft.raft_log;
-        self.p.last_applied.set_u64(log.applied);
-        self.p.apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied));
+        rec!(self.p => last_applied.set_u64(log.applied));
+        rec!(self.p => apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied)));
         self.publish_conf_change_in_progress();
     }
 
     /// A configuration change is in the log but not applied yet.
     pub(super) fn publish_conf_change_in_progress(&self) {
-        self.p.config_change_in_progress.set(i64::from(self.conf_index > self.raw.raft.raft_log.applied));
+        rec!(self.p => config_change_in_progress.set(i64::from(self.conf_index > self.raw.raft.raft_log.applied)));
     }
 
     pub(super) fn publish_conf(&self) {
         let conf = self.raw.raft.prs().conf();
         let voters = conf.voters().ids().len() as u64;
         let learners = conf.learners().len() as u64;
-        self.p.voters.set_u64(voters);
-        self.p.learners.set_u64(learners);
-        self.p.cluster_size.set_u64(voters + learners);
+        rec!(self.p => voters.set_u64(voters));
+        rec!(self.p => learners.set_u64(learners));
+        rec!(self.p => cluster_size.set_u64(voters + learners));
     }
 
     pub(super) fn publish_log(&self) {
-        self.p.log_entries.set_u64(self.log.len());
-        self.p.log_size.set_u64(self.log.bytes());
+        rec!(self.p => log_entries.set_u64(self.log.len()));
+        rec!(self.p => log_size.set_u64(self.log.bytes()));
     }
 
     pub(super) fn publish_snapshot_progress(&self) {
-        self.p.snapshot_in_progress.set(i64::from(self.snapshots_sending > 0 || self.snapshot_receiving));
+        rec!(self.p => snapshot_in_progress.set(i64::from(self.snapshots_sending > 0 || self.snapshot_receiving)));
     }
 
     // ---- handles ----------------------------------------------------------------------------
