@@ -88,12 +88,16 @@ struct Faults {
     paused: Option<u64>,
     cut: Option<(u64, u64)>,
     joined: Option<u64>,
+    slow: Option<u64>,
     last: String,
     applied: u32,
 }
 
 impl Faults {
-    const STEPS: u32 = 10;
+    const STEPS: u32 = 12;
+    /// The slow-disk fault: every log append of the node takes this much longer (the whole
+    /// simulated cluster runs on one thread, so it slows down too, for one fault period).
+    const SLOW_DISK: Duration = Duration::from_millis(20);
 
     fn next(&mut self, c: &mut Cluster, at: f64) {
         let p = self.partition;
@@ -160,6 +164,18 @@ impl Faults {
                     }
                 },
                 None => "nothing to remove".to_owned(),
+            },
+            (10, _, Some(f)) => {
+                c.set_disk_latency(f, Self::SLOW_DISK);
+                self.slow = Some(f);
+                format!("slow disk on n{f}: +{} ms per append", Self::SLOW_DISK.as_millis())
+            }
+            (11, ..) => match self.slow.take() {
+                Some(n) => {
+                    c.set_disk_latency(n, Duration::ZERO);
+                    format!("n{n}'s disk is fast again")
+                }
+                None => "no slow disk".to_owned(),
             },
             _ => format!("step {} skipped: p{p} has no leader or follower", self.step),
         };
