@@ -90,11 +90,11 @@ impl Clock {
         *self.turn.get_or_insert_with(read)
     }
 
-    /// Reads the system clock (the end of a duration); the reading becomes the turn's.
+    /// Reads the system clock (the end of a duration); the reading becomes the turn's. The
+    /// turn's Unix time, if already derived, stays: it has the turn's resolution anyway.
     pub(crate) fn read(&mut self) -> u64 {
         let now = read();
         self.turn = Some(now);
-        self.turn_unix = None;
         now
     }
 
