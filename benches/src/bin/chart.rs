@@ -1,13 +1,11 @@
-//! Reads criterion's estimates (`<criterion dir>/<group>/<id>/new/estimates.json`), writes an SVG
-//! bar chart (one panel per benchmark group, one bar per implementation, mean time per
-//! iteration) and prints the same figures as markdown tables on stdout, with the raft loop's
-//! overhead % = (instrumented − disabled) / disabled.
+//! Reads criterion's estimates (`<criterion dir>/<group>/<id>/new/estimates.json`), draws an SVG
+//! chart with plotters (one bar panel per benchmark group, one bar per implementation, mean time
+//! per iteration; scrape time against partitions, log-log) and prints the same figures as markdown
+//! tables on stdout, with the raft loop's overhead % = (instrumented − disabled) / disabled.
 //!
 //! ```sh
 //! cargo run --release -p raft-metrics-benches --bin chart -- "$CARGO_TARGET_DIR/criterion" benches/chart.svg
 //! ```
-//!
-//! The SVG is written by hand (no plotting dependency): plain rectangles and text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -162,74 +160,157 @@ fn scale_table(rows: &[(String, Estimate)]) -> String {
     s
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The chart: one horizontal-bar panel per benchmark group (ours in red), then scrape time against
+/// partitions on log-log axes, drawn with plotters into an SVG at `out`.
+fn svg(groups: &[(&str, &[(String, Estimate)])], out: &Path) -> DrawResult {
+    use plotters::prelude::*;
+
+    const WIDTH: u32 = 960;
+    const ROW: u32 = 20;
+    const PANEL: u32 = 64;
+    const SCALE: u32 = 420;
+    let bar_groups: Vec<&(&str, &[(String, Estimate)])> =
+        groups.iter().filter(|(g, _)| *g != "scrape_partitions").collect();
+    let heights: Vec<u32> =
+        bar_groups.iter().map(|(_, rows)| PANEL + ROW * u32::try_from(rows.len()).unwrap_or(0)).collect();
+    let scale = groups.iter().find(|(g, _)| *g == "scrape_partitions");
+    let total = 50 + heights.iter().sum::<u32>() + if scale.is_some() { SCALE } else { 0 };
+    let root = SVGBackend::new(out, (WIDTH, total)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (title, mut rest) = root.split_vertically(50);
+    title.draw(&Text::new(
+        "raft-metrics benchmarks: mean time per iteration (criterion), lower is better; raft-metrics in red",
+        (10, 18),
+        ("sans-serif", 18).into_font().style(FontStyle::Bold),
+    ))?;
+    for ((group, rows), h) in bar_groups.into_iter().zip(heights) {
+        let (area, below) = rest.split_vertically(h);
+        rest = below;
+        bar_panel(&area, group, rows)?;
+    }
+    if let Some((_, rows)) = scale {
+        scale_panel(&rest, rows)?;
+    }
+    root.present()?;
+    Ok(())
 }
 
-fn svg(groups: &[(&str, &[(String, Estimate)])]) -> String {
-    const WIDTH: f64 = 900.0;
-    const LABEL: f64 = 300.0;
-    const BAR_H: f64 = 16.0;
-    const GAP: f64 = 4.0;
-    const TITLE_H: f64 = 34.0;
-    const PANEL_GAP: f64 = 18.0;
-    let plot_w = WIDTH - LABEL - 130.0;
-    let height: f64 =
-        40.0 + groups.iter().map(|(_, r)| TITLE_H + r.len() as f64 * (BAR_H + GAP) + PANEL_GAP).sum::<f64>();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        s,
-        r#"<text x="10" y="24" font-size="16" font-weight="bold">raft-metrics benchmarks: mean time per iteration (criterion), lower is better</text>"#
-    );
-    let mut y = 40.0;
-    for (group, rows) in groups {
-        let max = rows.iter().map(|(_, e)| e.mean).fold(0.0, f64::max);
-        let min = rows.iter().map(|(_, e)| e.mean).fold(f64::INFINITY, f64::min);
-        // Spans of more than 100×: a log scale from the decade below the smallest value.
-        let log_from = (max / min > 100.0).then(|| min.log10().floor());
-        let (div, u) = unit(max);
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="{:.1}" font-size="14" font-weight="bold">{} ({u} per iteration{})</text>"#,
-            y + 20.0,
-            escape(group),
-            if log_from.is_some() { ", log scale" } else { "" }
-        );
-        y += TITLE_H;
-        for (id, e) in *rows {
-            let w = match log_from {
-                Some(from) => (e.mean.log10() - from) / (max.log10() - from) * plot_w,
-                None if max > 0.0 => e.mean / max * plot_w,
-                None => 0.0,
-            };
-            let ours = id.contains("raft_metrics") || id.starts_with("derived") || id == "instrumented";
-            let fill = if ours { "#d9534f" } else { "#5b8def" };
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                LABEL - 6.0,
-                y + BAR_H - 4.0,
-                escape(id)
-            );
-            let _ = writeln!(s, r#"<rect x="{LABEL}" y="{y:.1}" width="{w:.1}" height="{BAR_H}" fill="{fill}"/>"#);
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}">{:.3} {u}</text>"#,
-                LABEL + w + 6.0,
-                y + BAR_H - 4.0,
-                e.mean / div
-            );
-            y += BAR_H + GAP;
+fn bar_panel<DB: plotters::prelude::DrawingBackend>(
+    area: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    group: &str,
+    rows: &[(String, Estimate)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+
+    let max = rows.iter().map(|(_, e)| e.mean).fold(0.0, f64::max);
+    let min = rows.iter().map(|(_, e)| e.mean).fold(f64::INFINITY, f64::min);
+    let (div, unit) = unit(max);
+    // Spans of more than 100×: log10 of the value on the axis, from the decade below the smallest.
+    let log_from = (max / min > 100.0 && min > 0.0).then(|| min.log10().floor());
+    let x = |v: f64| log_from.map_or(v, |from| v.log10() - from);
+    let x_max = x(max) * 1.25;
+    let n = rows.len();
+    let caption = format!("{group} ({unit} per iteration{})", if log_from.is_some() { ", log scale" } else { "" });
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 15).into_font().style(FontStyle::Bold))
+        .margin_left(8)
+        .margin_right(16)
+        .x_label_area_size(20)
+        .y_label_area_size(300)
+        .build_cartesian_2d(0.0..x_max.max(f64::MIN_POSITIVE), (0..n).into_segmented())?;
+    let label = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => rows.get(*i).map_or(String::new(), |(id, _)| id.clone()),
+        _ => String::new(),
+    };
+    let tick = |v: &f64| match log_from {
+        Some(from) => format!("{:.3}", 10f64.powf(v + from) / div),
+        None => format!("{:.3}", v / div),
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&label)
+        .x_labels(5)
+        .x_label_formatter(&tick)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    // Groups that measure only raft-metrics (the guide's calls, timers) have no peer ids.
+    let only_ours = matches!(group, "guide_calls" | "timer");
+    let ours = |id: &str| {
+        (only_ours && !id.starts_with("instant"))
+            || id.contains("raft_metrics")
+            || id.starts_with("derived")
+            || id == "instrumented"
+    };
+    chart.draw_series(rows.iter().enumerate().map(|(i, (id, e))| {
+        let color = if ours(id) { RGBColor(0xd9, 0x53, 0x4f) } else { RGBColor(0x5b, 0x8d, 0xef) };
+        let mut bar =
+            Rectangle::new([(0.0, SegmentValue::Exact(i)), (x(e.mean), SegmentValue::Exact(i + 1))], color.filled());
+        bar.set_margin(2, 2, 0, 0);
+        bar
+    }))?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, e))| {
+        Text::new(format!(" {:.3} {unit}", e.mean / div), (x(e.mean), SegmentValue::CenterOf(i)), ("sans-serif", 11))
+    }))?;
+    Ok(())
+}
+
+/// Scrape time against partitions, one line per implementation, log-log.
+fn scale_panel<DB: plotters::prelude::DrawingBackend>(
+    area: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    rows: &[(String, Estimate)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+
+    let mut lines: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for (id, e) in rows {
+        if let Some((imp, n)) = id.rsplit_once('_').and_then(|(i, n)| Some((i, n.parse::<u32>().ok()?))) {
+            lines.entry(imp).or_default().push((f64::from(n), e.mean / 1e6));
         }
-        y += PANEL_GAP;
     }
-    s.push_str("</svg>\n");
-    s
+    let points = || lines.values().flatten();
+    let (x_min, x_max) = points().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (y_min, y_max) = points().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    if !(x_min.is_finite() && y_min.is_finite()) {
+        return Ok(());
+    }
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "scrape time of the full Raft schema against partitions (ms, log-log; lower is better)",
+            ("sans-serif", 15).into_font().style(FontStyle::Bold),
+        )
+        .margin(16)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x_min / 1.5..x_max * 1.5).log_scale(), (y_min / 2.0..y_max * 2.0).log_scale())?;
+    chart.configure_mesh().x_desc("partitions").y_desc("ms per scrape").label_style(("sans-serif", 11)).draw()?;
+    for (i, (imp, mut points)) in lines.into_iter().enumerate() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let color = if imp.contains("raft_metrics") {
+            RGBColor(0xd9, 0x53, 0x4f)
+        } else {
+            {
+                let (r, g, b) = Palette99::pick(i).to_rgba().rgb();
+                RGBColor(r, g, b)
+            }
+        };
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(imp)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    Ok(())
 }
 
 fn main() {
@@ -244,7 +325,10 @@ fn main() {
         eprintln!("no criterion estimates under {dir}");
         std::process::exit(1);
     }
-    std::fs::write(out, svg(&groups)).expect("write the SVG");
+    if let Err(e) = svg(&groups, Path::new(out)) {
+        eprintln!("chart: writing {out} failed: {e}");
+        std::process::exit(1);
+    }
     print!("{}", tables(&groups));
     if let Some(log) = args.get(3) {
         let text = std::fs::read_to_string(log).expect("read the gungraun output");
