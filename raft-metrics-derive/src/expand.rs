@@ -36,8 +36,8 @@ fn expand(c: &Container<'_>) -> TokenStream {
     let tys: Vec<_> = c.fields.iter().map(|f| f.ty).collect();
     // `<T as Metric>` spanned at each field's type, so a type that is not a metric is reported there.
     let spanned = |f: &Field<'_>, item: TokenStream| {
-        let ty = f.ty;
-        quote_spanned!(ty.span()=> <#ty as #krate::__private::Metric>::#item)
+        let ty = qself(f.ty);
+        quote_spanned!(f.ty.span()=> <#ty as #krate::__private::Metric>::#item)
     };
     let layout_tys: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(Layout))).collect();
     let kinds: Vec<_> = c.fields.iter().map(|f| spanned(f, quote!(KIND))).collect();
@@ -294,7 +294,7 @@ fn schema(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let enum_label = match &field.label {
         Some(label) => {
             let name = unraw(&label.name);
-            let ty = &label.ty;
+            let ty = qself(&label.ty);
             quote!(#p::Some(#p::EnumLabelSchema { name: #name, values: <#ty as #p::EnumLabel>::VALUES }))
         }
         None => quote!(#p::None),
@@ -321,24 +321,35 @@ fn schema(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
 /// sizes written in the field type, spanned at the field.
 fn type_checks(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let p = quote!(#krate::__private);
-    let ty = field.ty;
+    let span = field.ty.span();
+    let ty = qself(field.ty);
     let mut checks = TokenStream::new();
     if let Some(buckets) = &field.buckets {
         let n = buckets.bounds.len();
         let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
-        checks.extend(
-            quote_spanned!(ty.span()=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);),
-        );
+        checks
+            .extend(quote_spanned!(span=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
     }
     if let Some(label) = &field.label {
         let label_ty = &label.ty;
+        let label_qself = qself(label_ty);
         let message = "the `ByLabel` size N must equal the number of values of the label type";
         checks.extend(quote_spanned!(label_ty.span()=> const _: () = #p::assert_enum_label::<#label_ty>();));
-        checks.extend(quote_spanned!(ty.span()=>
-            const _: () = ::core::assert!(<#ty as #p::Shape>::LABEL_VALUES == <#label_ty as #p::EnumLabel>::VALUES.len(), #message);
+        checks.extend(quote_spanned!(span=>
+            const _: () = ::core::assert!(<#ty as #p::Shape>::LABEL_VALUES == <#label_qself as #p::EnumLabel>::VALUES.len(), #message);
         ));
     }
     checks
+}
+
+/// `ty` for `<ty as Trait>`. Bounds (`A + B +`, a bare trait object, or `impl`/`dyn` types) are
+/// parenthesized: after a trailing `+` a parser takes `as` for the next bound, and the expansion
+/// would not parse. rustc then reports the type itself, at the user's tokens.
+fn qself(ty: &syn::Type) -> TokenStream {
+    match ty {
+        syn::Type::TraitObject(_) | syn::Type::ImplTrait(_) => quote!((#ty)),
+        _ => quote!(#ty),
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +369,24 @@ mod tests {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(expected == actual, "the expansion changed; rerun with UPDATE_GOLDEN=1 and review the diff");
+    }
+
+    /// Found by the `derive` fuzz target (`fuzz/regressions/derive-trait-object-label`): a label or
+    /// field type with bounds (`Re+son+`) went into `<T as Trait>` unparenthesized, and the
+    /// trailing `+` made the parser read `as` as a bound. The expansion must parse; rustc then
+    /// rejects the type itself.
+    #[test]
+    fn types_with_bounds_expand_to_items() {
+        for source in [
+            "struct S { /// d\n #[metric(counter, label(reason: Re+son+))] c: ByLabel<R, Counter, 2> }",
+            "struct S { /// d\n #[metric(counter, label(reason: dyn Re + Send))] c: ByLabel<R, Counter, 2> }",
+            "struct S { /// d\n #[metric(counter)] c: Counter + Send + }",
+            "struct S { /// d\n #[metric(histogram, buckets = [1.0])] h: impl Histogram + }",
+        ] {
+            let input: syn::DeriveInput = syn::parse_str(source).unwrap();
+            let output = super::derive(&input);
+            syn::parse2::<syn::File>(output).unwrap_or_else(|e| panic!("{source}: {e}"));
+        }
     }
 
     /// Input that is not a RaftMetrics struct yields compile errors, never a panic.
