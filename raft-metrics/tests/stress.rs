@@ -3,11 +3,14 @@
 //! histogram's `+Inf` bucket must equal its `_count` (the parser checks that law); the final
 //! scrape must equal the exact number of operations.
 //!
-//! `STRESS_OPS` scales the run (default 10^6 operations per thread per metric); the long version
-//! is `STRESS_OPS=25000000 cargo test --release --test stress -- --ignored`.
+//! `STRESS_OPS` scales the run (default 10^6 operations per thread per metric). The long version
+//! (10^8 operations per metric by default) also samples the process's RSS once per churn cycle and
+//! fails if it grows after warm-up:
+//! `STRESS_OPS=25000000 cargo test --release -p raft-metrics --test stress -- --ignored --nocapture`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use raft_metrics::parse::parse;
 use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, ShardedCounter};
@@ -18,7 +21,25 @@ fn ops() -> u64 {
     std::env::var("STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
 }
 
-fn run(ops: u64) {
+/// Churn rounds (32 series created, then removed, each) per RSS sample.
+const ROUNDS_PER_CYCLE: u64 = 4096;
+
+/// Resident set size, as `tests/bounds.rs` reads it.
+fn rss_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let resident: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(resident * 4096)
+}
+
+/// What a run did besides the exact totals it asserts.
+struct Report {
+    scrapes: u32,
+    churned_series: u64,
+    /// RSS after each churn cycle.
+    rss: Vec<usize>,
+}
+
+fn run(ops: u64) -> Report {
     let registry = Registry::new();
     let shared = registry.counter("s_shared_total", "Shared counter.").unwrap();
     let sharded = registry
@@ -40,7 +61,7 @@ fn run(ops: u64) {
     let done = AtomicBool::new(false);
     let values = [0.0005, 0.005, 0.05, 0.5, 5.0, f64::NAN, -1.0, 0.0];
 
-    let scrapes = std::thread::scope(|s| {
+    let (scrapes, (churned_series, rss)) = std::thread::scope(|s| {
         let recorders: Vec<_> = (0..THREADS)
             .map(|t| {
                 let (shared, sharded, labelled) = (&shared, &sharded, &labelled);
@@ -55,17 +76,25 @@ fn run(ops: u64) {
                 })
             })
             .collect();
+        // Every round uses label values never seen before, so a removed series that kept any
+        // memory (slot, interned key, cache entry) would show as RSS growing cycle after cycle.
         let churner = s.spawn(|| {
-            let mut round = 0u32;
+            let mut rss = Vec::new();
+            let mut round = 0u64;
             while !done.load(Ordering::Relaxed) {
+                let base = (round as u32).wrapping_mul(32);
                 for p in 0..32 {
-                    churn.get((round * 32 + p,)).inc();
+                    churn.get((base.wrapping_add(p),)).inc();
                 }
                 for p in 0..32 {
-                    assert!(churn.remove((round * 32 + p,)));
+                    assert!(churn.remove((base.wrapping_add(p),)));
                 }
-                round = round.wrapping_add(1);
+                round += 1;
+                if round % ROUNDS_PER_CYCLE == 0 {
+                    rss.extend(rss_bytes());
+                }
             }
+            (round * 32, rss)
         });
         let scraper = s.spawn(|| {
             let mut last: HashMap<String, f64> = HashMap::new();
@@ -73,10 +102,12 @@ fn run(ops: u64) {
             while !done.load(Ordering::Relaxed) {
                 let text = registry.encode_to_string(Format::Prometheus);
                 let scrape = parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
-                for sample in scrape.samples().filter(|s| !s.name.ends_with("_sum")) {
+                // Churned series restart from zero, and remembering each would grow this map
+                // without bound.
+                for sample in scrape.samples().filter(|s| !s.name.ends_with("_sum") && !s.name.starts_with("s_churn")) {
                     let key = format!("{}{:?}", sample.name, sample.labels);
                     let previous = last.insert(key.clone(), sample.value).unwrap_or(0.0);
-                    assert!(sample.value >= previous || key.starts_with("s_churn"), "{key} went back");
+                    assert!(sample.value >= previous, "{key} went back");
                 }
                 scrapes += 1;
             }
@@ -86,8 +117,8 @@ fn run(ops: u64) {
             recorder.join().unwrap();
         }
         done.store(true, Ordering::Relaxed);
-        churner.join().unwrap();
-        scraper.join().unwrap()
+        let churned = churner.join().unwrap();
+        (scraper.join().unwrap(), churned)
     });
     assert!(scrapes > 0);
 
@@ -111,6 +142,7 @@ fn run(ops: u64) {
     let sum = scrape.value("s_latency_seconds_sum", &[("node", "n1")]).unwrap();
     assert!((sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0), "sum {sum} vs {expected_sum}");
     assert_eq!(churn.len(), 0);
+    Report { scrapes, churned_series, rss }
 }
 
 #[test]
@@ -118,8 +150,55 @@ fn exact_totals_with_concurrent_scrapes_and_churn() {
     run(ops());
 }
 
+/// RSS may move by allocator noise after warm-up, not more. A removed series that leaked even
+/// 8 bytes would exceed this over the millions of series a long run churns (the test checks that
+/// it churned enough).
+const RSS_GROWTH_BOUND: usize = 4 << 20;
+
 #[test]
 #[ignore = "long: 10^8 operations; run with --release --ignored"]
-fn exact_totals_long() {
-    run(25_000_000);
+fn exact_totals_and_flat_memory_long() {
+    let ops = std::env::var("STRESS_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(25_000_000);
+    let rss_start = rss_bytes().expect("/proc/self/statm");
+    let started = Instant::now();
+    let report = run(ops);
+    let wall = started.elapsed();
+    let rss = &report.rss;
+    assert!(rss.len() >= 8, "only {} churn cycles: too short a run to judge memory", rss.len());
+    // Three quarters of the series churn after warm-up; leaking 8 bytes each must exceed the
+    // bound twice over, or the run proves nothing about leaks.
+    assert!(
+        report.churned_series * 3 / 4 * 8 > 2 * RSS_GROWTH_BOUND as u64,
+        "{} churned series: too few for a per-series leak to pass the bound",
+        report.churned_series
+    );
+    // The first quarter of the cycles (at least two) is warm-up: allocator arenas, the scrape
+    // buffer and the family's table reach their working size.
+    let warm = (rss.len() / 4).max(2);
+    let after_warm_up = rss[warm - 1];
+    let peak = rss[warm..].iter().copied().max().unwrap_or(after_warm_up);
+    let end = rss[rss.len() - 1];
+    let mib = |bytes: usize| bytes as f64 / f64::from(1u32 << 20);
+    println!(
+        "{} threads x {ops} ops x 4 metrics in {:.1} s ({} ops per metric); {} scrapes; {} series churned in {} cycles",
+        THREADS,
+        wall.as_secs_f64(),
+        THREADS * ops,
+        report.scrapes,
+        report.churned_series,
+        rss.len()
+    );
+    println!(
+        "RSS: start {:.1} MiB, after warm-up ({warm} cycles) {:.1} MiB, peak after {:.1} MiB, end {:.1} MiB",
+        mib(rss_start),
+        mib(after_warm_up),
+        mib(peak),
+        mib(end)
+    );
+    assert!(
+        peak.saturating_sub(after_warm_up) < RSS_GROWTH_BOUND,
+        "RSS grew {:.1} MiB after warm-up (bound {:.0} MiB)",
+        mib(peak - after_warm_up),
+        mib(RSS_GROWTH_BOUND)
+    );
 }
