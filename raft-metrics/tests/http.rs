@@ -423,6 +423,114 @@ fn abuse_leaves_no_descriptors_behind() {
     assert!(settled, "descriptors: {} now, {baseline} before", open_fds());
 }
 
+/// The largest send buffer the kernel grows a socket to (`tcp_wmem`'s maximum).
+fn send_buffer_max() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem").ok()?.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// A client that requests a scrape and never reads it holds the worker inside its write. New
+/// series (which take the family lock a scrape takes), registrations and increments must all go on
+/// meanwhile: the server renders into its own buffer and holds no lock while writing.
+#[test]
+fn a_client_that_never_reads_blocks_no_recording() {
+    let _serial = serial();
+    let registry = Arc::new(Registry::new());
+    let big = registry
+        .register_with::<raft_metrics::Counter, 1>(MetricInfo::new("http_test_big_total", "Big."), ["key"], ())
+        .unwrap();
+    // About 16 MiB of scrape: several times what the client's receive queue and the server's send
+    // buffer can hold together (checked below), so the worker cannot finish its write.
+    let padding = "x".repeat(1000);
+    for i in 0..16_384 {
+        big.get((format!("{i:05}{padding}").as_str(),)).inc();
+    }
+    let server = start(&registry, |b| b.workers(1).write_timeout(Duration::from_secs(3600)));
+    let mut stuck = connect(server.local_addr()).unwrap();
+    stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    // The first byte: the scrape is rendered and the worker is writing.
+    stuck.peek(&mut [0u8; 1]).unwrap();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let recorder = {
+        let (registry, big) = (Arc::clone(&registry), big.clone());
+        thread::spawn(move || {
+            for i in 0..1000 {
+                big.get((format!("new-{i}").as_str(),)).inc();
+            }
+            let late = registry.counter("http_test_late_total", "Registered during the stuck write.").unwrap();
+            late.add(5);
+            tx.send(()).unwrap();
+        })
+    };
+    // A deadlock guard, not a timing claim: the recorder needs milliseconds.
+    let recorded = rx.recv_timeout(CLIENT_TIMEOUT);
+
+    // The worker was still inside its write: more of the response is missing than the server's
+    // send buffer can hold.
+    let mut queued = vec![0u8; 64 << 20];
+    let available = stuck.peek(&mut queued).unwrap();
+    drop(queued);
+    let mut response = Vec::new();
+    stuck.read_to_end(&mut response).unwrap();
+    assert!(recorded.is_ok(), "recording was blocked by a scrape stuck in its write");
+    recorder.join().unwrap();
+    let send_max = send_buffer_max().unwrap_or(4 << 20);
+    assert!(
+        response.len() - available > send_max,
+        "the response ({} bytes, {available} queued at the client) fits the send buffer ({send_max}): \
+         the worker was not blocked",
+        response.len()
+    );
+    let reply = Reply::parse(&response);
+    assert_eq!((reply.status, reply.content_length()), (200, reply.body.len()));
+    assert!(!reply.text().contains("new-"), "the stuck scrape was rendered before the new series");
+    let after = get(server.local_addr(), "/metrics", "");
+    assert!(after.text().contains("http_test_big_total{key=\"new-999\"} 1\n"));
+    assert!(after.text().contains("http_test_late_total 5\n"));
+}
+
+/// A family whose encoding panics (a user's `Group`) turns one scrape into a 500; the worker, the
+/// registry and later scrapes are fine.
+#[test]
+fn a_panicking_scrape_is_a_500_and_the_next_one_succeeds() {
+    use raft_metrics::{Counter, FamilySpec, Group, MetricKind, RegistrationError, SampleWriter};
+
+    struct Faulty(Counter);
+    impl Group for Faulty {
+        type Layout = ();
+        const KINDS: &'static [MetricKind] = &[MetricKind::Counter];
+        fn check((): &()) -> Result<(), RegistrationError> {
+            Ok(())
+        }
+        fn new((): &()) -> Self {
+            Self(Counter::default())
+        }
+        fn reset(&self) {}
+        fn encode(&self, (): &(), _metric: usize, out: &mut SampleWriter<'_>) {
+            assert_ne!(self.0.get(), 13, "unlucky");
+            out.counter(self.0.get());
+        }
+    }
+
+    let _serial = serial();
+    let registry = registry();
+    let faulty = registry
+        .register(FamilySpec::<Faulty, 1>::new(vec![MetricInfo::new("http_test_faulty_total", "Faulty.")], ["k"], ()))
+        .unwrap();
+    faulty.get(("a",)).0.add(13);
+    // One worker: the panic and the recovery happen on the same thread.
+    let server = start(&registry, |b| b.workers(1));
+    let addr = server.local_addr();
+    for gzip in ["", "Accept-Encoding: gzip\r\n"] {
+        let reply = get(addr, "/metrics", gzip);
+        assert_eq!(reply.status, 500, "{}", reply.head);
+        assert_eq!(reply.content_length(), reply.body.len());
+    }
+    faulty.get(("a",)).0.inc();
+    assert_serves_metrics(addr, &registry);
+    assert!(get(addr, "/metrics", "").text().contains("http_test_faulty_total{k=\"a\"} 14\n"));
+}
+
 #[test]
 fn shutdown_joins_the_threads_and_closes_the_port() {
     let _serial = serial();
