@@ -241,7 +241,7 @@ where
         .label_style(("sans-serif", 11))
         .draw()?;
     // Groups that measure only raft-metrics (the guide's calls, timers) have no peer ids.
-    let only_ours = matches!(group, "guide_calls" | "timer");
+    let only_ours = matches!(group, "guide_calls" | "timer" | "raft_loop_scrape");
     let ours = |id: &str| {
         (only_ours && !id.starts_with("instant"))
             || id.contains("raft_metrics")
@@ -299,7 +299,7 @@ where
             RGBColor(0xd9, 0x53, 0x4f)
         } else {
             {
-                let (r, g, b) = Palette99::pick(i).to_rgba().rgb();
+                let (r, g, b) = Palette99::pick(i + 2).to_rgba().rgb();
                 RGBColor(r, g, b)
             }
         };
@@ -309,7 +309,12 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
         chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
 
