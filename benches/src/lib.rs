@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 pub mod labels;
 pub mod partitions;
 pub mod raft_loop;
+pub mod raft_schema;
 
 /// The topic label value used everywhere.
 pub const TOPIC: &str = "orders";

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Group order in the chart and tables; groups not listed follow in name order.
-const ORDER: [&str; 11] = [
+const ORDER: [&str; 12] = [
     "counter_inc",
     "histogram_observe",
     "labelled_inc",
@@ -24,6 +24,7 @@ const ORDER: [&str; 11] = [
     "raft_loop_batched_100",
     "raft_loop_scrape",
     "scrape_partitions",
+    "raft_schema_scrape",
 ];
 
 /// Mean and its 95% confidence interval, in ns.
@@ -108,7 +109,7 @@ fn tables(groups: &[(&str, &[(String, Estimate)])]) -> String {
         for (id, e) in *rows {
             let _ = writeln!(s, "| `{id}` | {} | {} … {} |", human(e.mean), human(e.lo), human(e.hi));
         }
-        if *group == "scrape_partitions" {
+        if matches!(*group, "scrape_partitions" | "raft_schema_scrape") {
             s.push_str(&scale_table(rows));
         }
         let find = |id: &str| rows.iter().find(|(i, _)| i == id).map(|(_, e)| *e);
@@ -241,7 +242,7 @@ where
         .label_style(("sans-serif", 11))
         .draw()?;
     // Groups that measure only raft-metrics (the guide's calls, timers) have no peer ids.
-    let only_ours = matches!(group, "guide_calls" | "timer" | "raft_loop_scrape");
+    let only_ours = matches!(group, "guide_calls" | "timer" | "raft_loop_scrape" | "raft_schema_scrape");
     let ours = |id: &str| {
         (only_ours && !id.starts_with("instant"))
             || id.contains("raft_metrics")

@@ -13,13 +13,19 @@
 //!
 //! The heap is counted again after one scrape with the scrape buffer freed, for crates that
 //! build state lazily on the first scrape.
+//!
+//! Then the built-in Raft schema (`raft_metrics_benches::raft_schema`): per-partition and
+//! node-wide modes at 100, 1,000 and 10,000 partitions, each in a fresh process
+//! (`memory_per_partition raft_schema <mode> <partitions>`): memory per partition and the bytes of
+//! one scrape, plain and gzip (level 6, what `http::Server` sends), and per second at a 15 s
+//! scrape interval.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use raft_metrics_benches::partitions::Impl;
-use raft_metrics_benches::{bucket_bounds, names, rss_bytes, PARTITIONS};
+use raft_metrics_benches::{bucket_bounds, names, raft_schema, rss_bytes, PARTITIONS};
 
 /// Counts live heap bytes (requested sizes, not allocator overhead).
 struct Counting;
@@ -109,10 +115,68 @@ fn per_partition(total: i64) -> i64 {
     total / i64::from(PARTITIONS)
 }
 
+/// The Raft schema's figures in this process: (RSS bytes, heap bytes, plain scrape bytes, gzip
+/// scrape bytes).
+fn measure_raft_schema(mode: &str, partitions: u32) -> (i64, i64, usize, usize) {
+    use std::io::Write as _;
+
+    let aggregation = raft_schema::mode(mode).unwrap_or_else(|| {
+        eprintln!("unknown mode `{mode}`");
+        std::process::exit(2);
+    });
+    let rss_before = rss_bytes();
+    let heap_before = heap_bytes();
+    let registry = raft_schema::populate(aggregation, partitions);
+    let (rss, heap) = (rss_bytes() as i64 - rss_before as i64, heap_bytes() - heap_before);
+    let mut buf = Vec::new();
+    let plain = raft_schema::scrape(&registry, &mut buf);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&buf).expect("gzip into memory");
+    let gzip = gz.finish().expect("gzip into memory").len();
+    std::hint::black_box(&registry);
+    (rss, heap, plain, gzip)
+}
+
+fn run_raft_schema() {
+    let exe = std::env::current_exe().expect("own executable path");
+    println!("\nThe built-in Raft schema (`raft_metrics_benches::raft_schema`: every partition written as a running node writes it, 2 peers), each size and mode in a fresh process; gzip at level 6, as `http::Server` sends it.\n");
+    println!("| mode | partitions | RSS bytes/partition | heap bytes/partition | scrape bytes | gzip bytes | gzip bytes/s at 15 s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (mode, _) in raft_schema::MODES {
+        for n in raft_schema::SIZES {
+            let out = Command::new(&exe)
+                .args(["raft_schema", mode, &n.to_string()])
+                .output()
+                .expect("run a child measurement");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
+                eprintln!("{mode} {n}: no result (status {}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+                continue;
+            };
+            let f: Vec<i64> = line.split_whitespace().skip(1).map(|f| f.parse().expect("numeric field")).collect();
+            let [rss, heap, plain, gzip] = f[..] else { panic!("malformed result line: {line}") };
+            let per = |v: i64| v / i64::from(n);
+            println!("| {mode} | {n} | {} | {} | {plain} | {gzip} | {} |", per(rss), per(heap), gzip / 15);
+        }
+    }
+}
+
 fn main() {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        None | Some("all") => run_all(),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, mode, n] = &args[..] {
+        if cmd == "raft_schema" {
+            let n: u32 = n.parse().expect("a partition count");
+            let (rss, heap, plain, gzip) = measure_raft_schema(mode, n);
+            println!("RESULT {rss} {heap} {plain} {gzip}");
+            return;
+        }
+    }
+    let arg = args.first();
+    match arg.map(String::as_str) {
+        None | Some("all") => {
+            run_all();
+            run_raft_schema();
+        }
         Some(name) => {
             let Some(imp) = Impl::from_name(name) else {
                 let known: Vec<_> = Impl::ALL.iter().map(|i| i.name()).collect();
