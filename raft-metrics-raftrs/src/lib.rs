@@ -51,9 +51,10 @@
 //!   ticks, fault injection) for tests and the `cluster` demo.
 //!
 //! Durations use the real clock, read at most once per turn of the ready loop (plus once where a
-//! timed piece of work ends; see [`InstrumentedNode`]'s "Clock reads"); raft-rs's own clock is
-//! the tick, which is what `isr_size`'s silence bound ([`InSync`]) counts. Both export modes of `raft-metrics` work: per-partition
-//! series (the default) and `Aggregation::Node`, where the wrapper feeds the node-wide aggregate.
+//! timed piece of work ends; see [`InstrumentedNode`]'s "Clock reads"); raft-rs's own clock is the
+//! tick, which is what `isr_size`'s silence bound ([`InSync`]) counts. Both export modes of
+//! `raft-metrics` work: per-partition series (the default) and `Aggregation::Node`, where the
+//! wrapper feeds the node-wide aggregate.
 
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]

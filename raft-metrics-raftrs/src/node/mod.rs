@@ -162,9 +162,9 @@ struct Pending {
 ///
 /// The wrapper reads the system clock at most once per turn of the loop (a turn starts at `tick`
 /// and at `ready`), lazily, plus once where a duration it times ends (`persist_entries`,
-/// `apply_entries`, `apply_snapshot`), a heartbeat's response arrives, or the role changes. Everything else in the
-/// turn shares the reading, and Unix timestamps are derived from it: their resolution is one turn
-/// (at most a tick when the node is idle). An application timing its own work can use
+/// `apply_entries`, `apply_snapshot`), a heartbeat's response arrives, or the role changes.
+/// Everything else in the turn shares the reading, and Unix timestamps are derived from it: their
+/// resolution is one turn (at most a tick when the node is idle). An application timing its own work can use
 /// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
 /// time on that clock, or its own clock and the `observe_*` hooks.
 ///
@@ -413,7 +413,7 @@ impl<S: Storage> InstrumentedNode<S> {
         self.clock.tick();
         let ready = self.raw.tick();
         self.observe_state();
-        self.refresh_progress(true);
+        self.refresh_progress();
         if let Some(a) = self.agg() {
             let log = &self.raw.raft.raft_log;
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53

@@ -217,13 +217,13 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// Lag time is the age of the oldest entry the follower lacks: when this leader appended
     /// `matched + 1`. An entry from before this leader took office counts from then, and one whose
-    /// append time was dropped (beyond [`MAX_APPEND_TIMES`](super::MAX_APPEND_TIMES) appends)
-    /// from the oldest time kept, so the age is a lower bound. Right after an election raft-rs knows no follower's `matched` (it is 0
-    /// until the follower answers), so a silent follower shows the whole log as lag.
+    /// append time was dropped (beyond [`MAX_APPEND_TIMES`](super::MAX_APPEND_TIMES) appends) from
+    /// the oldest time kept, so the age is a lower bound. Right after an election raft-rs knows no
+    /// follower's `matched` (it is 0 until the follower answers), so a silent follower shows the
+    /// whole log as lag.
     ///
-    /// With `report` (once per tick), the lags are also observed in the node-wide aggregate's
-    /// distributions.
-    pub(super) fn refresh_progress(&mut self, report: bool) {
+    /// Runs once per tick; the lags are also observed in the node-wide aggregate's distributions.
+    pub(super) fn refresh_progress(&mut self) {
         if self.raw.raft.state != StateRole::Leader {
             return;
         }
@@ -261,7 +261,7 @@ impl<S: Storage> InstrumentedNode<S> {
             };
             let lag_seconds = clock::seconds(behind_since, now);
             rec!(peer.metrics => follower_lag.set(lag_seconds));
-            if let Some(a) = self.agg.as_deref().filter(|_| report) {
+            if let Some(a) = self.agg.as_deref() {
                 #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
                 a.follower_lag_entries.observe(lag as f64);
                 a.follower_lag.observe(lag_seconds);
