@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use raft_metrics::http::{Builder, Server};
 use raft_metrics::{Format, Gauge, MetricInfo, Registry};
 
+#[path = "support/faulty.rs"]
+mod faulty;
+use faulty::{Faulty, UNLUCKY};
+
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn serial() -> MutexGuard<'static, ()> {
@@ -493,31 +497,16 @@ fn a_client_that_never_reads_blocks_no_recording() {
 /// registry and later scrapes are fine.
 #[test]
 fn a_panicking_scrape_is_a_500_and_the_next_one_succeeds() {
-    use raft_metrics::{Counter, FamilySpec, Group, MetricKind, RegistrationError, SampleWriter};
-
-    struct Faulty(Counter);
-    impl Group for Faulty {
-        type Layout = ();
-        const KINDS: &'static [MetricKind] = &[MetricKind::Counter];
-        fn check((): &()) -> Result<(), RegistrationError> {
-            Ok(())
-        }
-        fn new((): &()) -> Self {
-            Self(Counter::default())
-        }
-        fn reset(&self) {}
-        fn encode(&self, (): &(), _metric: usize, out: &mut SampleWriter<'_>) {
-            assert_ne!(self.0.get(), 13, "unlucky");
-            out.counter(self.0.get());
-        }
-    }
-
     let _serial = serial();
     let registry = registry();
     let faulty = registry
-        .register(FamilySpec::<Faulty, 1>::new(vec![MetricInfo::new("http_test_faulty_total", "Faulty.")], ["k"], ()))
+        .register(raft_metrics::FamilySpec::<Faulty, 1>::new(
+            vec![MetricInfo::new("http_test_faulty_total", "Faulty.")],
+            ["k"],
+            (),
+        ))
         .unwrap();
-    faulty.get(("a",)).0.add(13);
+    faulty.get(("a",)).0.add(UNLUCKY);
     // One worker: the panic and the recovery happen on the same thread.
     let server = start(&registry, |b| b.workers(1));
     let addr = server.local_addr();

@@ -7,6 +7,10 @@ use raft_metrics::{
     RegistrationError, Registry, Unit,
 };
 
+#[path = "support/faulty.rs"]
+mod faulty;
+use faulty::{Faulty, UNLUCKY};
+
 fn invalid_name(result: Result<impl Sized, RegistrationError>) -> String {
     match result.err() {
         Some(RegistrationError::InvalidMetricName { name, .. }) => name,
@@ -120,33 +124,12 @@ fn global_registry_is_one_instance() {
 /// that hit it, and leaves the registry, its locks and the other families fully usable.
 #[test]
 fn a_panicking_group_does_not_poison_the_registry() {
-    use raft_metrics::{FamilySpec, Group, MetricKind, SampleWriter};
-
-    struct Faulty(Counter);
-    impl Group for Faulty {
-        type Layout = ();
-        const KINDS: &'static [MetricKind] = &[MetricKind::Counter];
-        fn check((): &()) -> Result<(), RegistrationError> {
-            Ok(())
-        }
-        fn new((): &()) -> Self {
-            Self(Counter::default())
-        }
-        fn reset(&self) {}
-        fn encode(&self, (): &(), _metric: usize, out: &mut SampleWriter<'_>) {
-            if self.0.get() == 13 {
-                panic!("unlucky");
-            }
-            out.counter(self.0.get());
-        }
-    }
-
     let r = Registry::new();
     let faulty =
         r.register(FamilySpec::<Faulty, 1>::new(vec![MetricInfo::new("faulty_total", "help")], ["k"], ())).unwrap();
     let fine = r.counter("fine_total", "help").unwrap();
     fine.inc();
-    faulty.get(("a",)).0.add(13);
+    faulty.get(("a",)).0.add(UNLUCKY);
     let scrape =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.encode_to_string(raft_metrics::Format::Prometheus)));
     assert!(scrape.is_err(), "the panic reaches the caller (the HTTP server turns it into a 500)");
