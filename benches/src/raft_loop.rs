@@ -251,48 +251,52 @@ impl Replay {
         };
         let (counters, gauges, histograms) =
             (take(&mut self.owed[0]), take(&mut self.owed[1]), take(&mut self.owed[2]));
-        let mut next = self.next;
-        let mut step = || {
-            next = (next + 1) % REPLAY_SERIES;
-            next
-        };
-        match &self.handles {
+        let ops = (counters, gauges, histograms);
+        self.next = match &self.handles {
             Handles::RaftMetrics { counters: c, gauges: g, histograms: h } => {
-                for _ in 0..counters {
-                    c[step()].inc();
-                }
-                for i in 0..gauges {
-                    g[step()].set_u64(black_box(i as u64));
-                }
-                for i in 0..histograms {
-                    h[step()].observe(crate::OBSERVATIONS[i % crate::OBSERVATIONS.len()]);
-                }
+                replay_ops(self.next, ops, |i| c[i].inc(), |i, v| g[i].set(v), |i, v| h[i].observe(v))
             }
-            Handles::PrometheusClient { counters: c, gauges: g, histograms: h } => {
-                for _ in 0..counters {
-                    c[step()].inc();
-                }
-                for i in 0..gauges {
-                    g[step()].set(black_box(i64::try_from(i).unwrap_or(0)));
-                }
-                for i in 0..histograms {
-                    h[step()].observe(crate::OBSERVATIONS[i % crate::OBSERVATIONS.len()]);
-                }
-            }
+            Handles::PrometheusClient { counters: c, gauges: g, histograms: h } => replay_ops(
+                self.next,
+                ops,
+                |i| {
+                    c[i].inc();
+                },
+                |i, v| {
+                    g[i].set(v);
+                },
+                |i, v| h[i].observe(v),
+            ),
             Handles::Prometheus { counters: c, gauges: g, histograms: h } => {
-                for _ in 0..counters {
-                    c[step()].inc();
-                }
-                for i in 0..gauges {
-                    g[step()].set(black_box(i64::try_from(i).unwrap_or(0)));
-                }
-                for i in 0..histograms {
-                    h[step()].observe(crate::OBSERVATIONS[i % crate::OBSERVATIONS.len()]);
-                }
+                replay_ops(self.next, ops, |i| c[i].inc(), |i, v| g[i].set(v), |i, v| h[i].observe(v))
             }
-        }
-        self.next = next;
+        };
     }
+}
+
+/// Performs `counters`, `gauges` and `histograms` operations through the given closures, each on
+/// the next of the [`REPLAY_SERIES`] series in turn from `next`; returns where it stopped.
+fn replay_ops(
+    mut next: usize,
+    (counters, gauges, histograms): (usize, usize, usize),
+    counter: impl Fn(usize),
+    gauge: impl Fn(usize, i64),
+    histogram: impl Fn(usize, f64),
+) -> usize {
+    let mut step = || {
+        next = (next + 1) % REPLAY_SERIES;
+        next
+    };
+    for _ in 0..counters {
+        counter(step());
+    }
+    for i in 0..gauges {
+        gauge(step(), black_box(i64::try_from(i).unwrap_or(0)));
+    }
+    for i in 0..histograms {
+        histogram(step(), crate::OBSERVATIONS[i % crate::OBSERVATIONS.len()]);
+    }
+    next
 }
 
 /// [`run`] on a cluster with recording off, replaying the instrumented loop's operations through
