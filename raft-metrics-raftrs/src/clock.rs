@@ -58,13 +58,12 @@ pub(crate) struct Clock {
     turn: Option<u64>,
     /// Unix time of `turn`, `None` until something needs it.
     turn_unix: Option<f64>,
-    ticks: u64,
 }
 
 impl Clock {
     pub(crate) fn new() -> Self {
         let (anchor, anchor_unix) = read_both();
-        Self { anchor, anchor_unix, turn: Some(anchor), turn_unix: Some(anchor_unix), ticks: 0 }
+        Self { anchor, anchor_unix, turn: Some(anchor), turn_unix: Some(anchor_unix) }
     }
 
     /// A new turn of the ready loop: the next [`now`](Self::now) reads the system clock.
@@ -73,10 +72,9 @@ impl Clock {
         self.turn_unix = None;
     }
 
-    /// A tick: a new turn, and now and then a fresh anchor for Unix time.
-    pub(crate) fn tick(&mut self) {
-        self.ticks += 1;
-        if self.ticks % REANCHOR_TICKS == 0 {
+    /// Tick number `ticks` of the node: a new turn, and now and then a fresh anchor for Unix time.
+    pub(crate) fn tick(&mut self, ticks: u64) {
+        if ticks % REANCHOR_TICKS == 0 {
             let (anchor, anchor_unix) = read_both();
             (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
             (self.turn, self.turn_unix) = (Some(anchor), Some(anchor_unix));
@@ -155,8 +153,8 @@ mod tests {
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs_f64();
         assert!((clock.unix() - wall).abs() < 0.5, "{} vs {wall}", clock.unix());
         let earlier = clock.now();
-        for _ in 0..REANCHOR_TICKS {
-            clock.tick();
+        for tick in 1..=REANCHOR_TICKS {
+            clock.tick(tick);
         }
         // Re-anchored: a reading from before the anchor still maps to the time it was taken.
         let back = clock.unix_at(earlier);

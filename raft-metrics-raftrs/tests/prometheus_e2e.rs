@@ -474,6 +474,15 @@ impl Prometheus {
         Self { child, dir, addr }
     }
 
+    /// Waits (at most 30 s) until Prometheus answers `/-/ready`.
+    fn wait_ready(&self) {
+        let ready = wait_for(Duration::from_secs(30), || match http_get(self.addr, "/-/ready") {
+            Ok((200, _)) => Some(()),
+            _ => None,
+        });
+        assert!(ready.is_some(), "Prometheus not ready within 30 s; log:\n{}", self.log());
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
     }
@@ -547,6 +556,17 @@ const SLOW_NODE_ALERTS: &[&str] = &[
 /// Prometheus, and the timings of each are easier to trust on 2 cores when alone.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// This scenario's turn (the other one waits), or `None` with a message when
+/// `/usr/bin/prometheus` is missing outside CI (in CI that fails).
+fn prometheus_turn() -> Option<MutexGuard<'static, ()>> {
+    if !Path::new(PROMETHEUS).exists() {
+        assert!(std::env::var_os("CI").is_none(), "{PROMETHEUS} is missing and CI is set");
+        println!("SKIPPED: {PROMETHEUS} not found (set CI to make this a failure)");
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
 /// Panels that may stay empty in this scenario, with the reason.
 const NO_DATA_OK: &[(&str, &str)] = &[
     (
@@ -562,12 +582,7 @@ const NO_DATA_OK: &[(&str, &str)] = &[
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
-    if !Path::new(PROMETHEUS).exists() {
-        assert!(std::env::var_os("CI").is_none(), "{PROMETHEUS} is missing and CI is set");
-        println!("SKIPPED: {PROMETHEUS} not found (set CI to make this a failure)");
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(_serial) = prometheus_turn() else { return };
     let t0 = Instant::now();
     let rules = compressed_rules();
     let all_alerts = alert_names(&rules);
@@ -576,11 +591,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     let driver = Driver::start(|_| {});
     let targets = driver.targets();
     let prom = Prometheus::start(&targets, &rules);
-    let ready = wait_for(Duration::from_secs(30), || match http_get(prom.addr, "/-/ready") {
-        Ok((200, _)) => Some(()),
-        _ => None,
-    });
-    assert!(ready.is_some(), "Prometheus not ready within 30 s; log:\n{}", prom.log());
+    prom.wait_ready();
     let prom_ready = t0.elapsed();
     let mut log = AlertLog {
         prom: prom.addr,
@@ -855,12 +866,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 /// cluster waits for n3 in every round), and the leaders' round trip to n3.
 #[test]
 fn prometheus_sees_a_slow_node() {
-    if !Path::new(PROMETHEUS).exists() {
-        assert!(std::env::var_os("CI").is_none(), "{PROMETHEUS} is missing and CI is set");
-        println!("SKIPPED: {PROMETHEUS} not found (set CI to make this a failure)");
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(_serial) = prometheus_turn() else { return };
     let t0 = Instant::now();
     let driver = Driver::start(|_| {});
     for p in 0..PARTITIONS {
@@ -872,11 +878,7 @@ fn prometheus_sees_a_slow_node() {
     });
     let targets = driver.targets();
     let prom = Prometheus::start(&targets, &compressed_rules());
-    let ready = wait_for(Duration::from_secs(30), || match http_get(prom.addr, "/-/ready") {
-        Ok((200, _)) => Some(()),
-        _ => None,
-    });
-    assert!(ready.is_some(), "Prometheus not ready within 30 s; log:\n{}", prom.log());
+    prom.wait_ready();
     let mut log = AlertLog {
         prom: prom.addr,
         start: Instant::now(),

@@ -410,7 +410,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.tick();
         }
         self.ticks += 1;
-        self.clock.tick();
+        self.clock.tick(self.ticks);
         let ready = self.raw.tick();
         self.observe_state();
         self.refresh_progress();
