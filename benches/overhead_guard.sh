@@ -30,10 +30,10 @@ awk -v max_one="$max_one" -v max_batched="$max_batched" '
   /^ *Instructions:/ { n = $2; sub(/\|.*/, "", n); ir[fn "/" id] = n + 0 }
   END {
     fail = 0
-    split("one_per_round batched_100", shapes, " ")
+    split("one_per_turn batched_100", shapes, " ")
     for (i = 1; i <= 2; i++) {
       s = shapes[i]; d = ir[s "/disabled"]; m = ir[s "/instrumented"]
-      max = (s == "one_per_round") ? max_one : max_batched
+      max = (s == "one_per_turn") ? max_one : max_batched
       if (d == 0 || m == 0) { printf "FAIL %s: no instruction count in the output\n", s; fail = 1; continue }
       pct = (m - d) / d * 100
       verdict = (pct > max) ? "FAIL" : "ok"

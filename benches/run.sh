@@ -79,8 +79,8 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "## Raft loop overhead (instructions, callgrind)"
   echo
   echo "\`benches/raft_loop_instructions.rs\`: 2,000 proposals of 16 bytes through a 3-node in-process raft-rs"
-  echo "cluster (\`raft_metrics_benches::raft_loop\`: per round, the proposals then one tick of every replica"
-  echo "and a settle), every \`raft-metrics-raftrs\` integration point recording (\`instrumented\`) vs the"
+  echo "cluster (\`raft_metrics_benches::raft_loop\`: \`one_per_turn\` settles each proposal on its own,"
+  echo "\`batched_100\` 100 at a time; both tick every replica once per 100 proposals), every \`raft-metrics-raftrs\` integration point recording (\`instrumented\`) vs the"
   echo "identical loop with \`ClusterConfig::recording = false\` (\`disabled\`: the wrapper only forwards to"
   echo "raft-rs, the driver reads no clock). Set-up (cluster, election) is not counted. Overhead ="
   echo "(instrumented − disabled) / disabled. \`overhead incl. scrape\` adds one full scrape of the 3 nodes"
@@ -97,10 +97,10 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "\`Metrics time per proposal\` lines of the \`raft_loop_*\` criterion groups below)."
   echo
   if command -v python3 >/dev/null; then
-    echo "### Where the instructions go (\`one_per_round\`)"
+    echo "### Where the instructions go (\`one_per_turn\`)"
     echo
-    python3 "$here/callgrind_diff.py" "$cg/one_per_round.disabled/callgrind.one_per_round.disabled.out" \
-      "$cg/one_per_round.instrumented/callgrind.one_per_round.instrumented.out" 25
+    python3 "$here/callgrind_diff.py" "$cg/one_per_turn.disabled/callgrind.one_per_turn.disabled.out" \
+      "$cg/one_per_turn.instrumented/callgrind.one_per_turn.instrumented.out" 25
   fi
   echo
   echo "## Criterion results"

@@ -1,11 +1,11 @@
 //! The raft-rs ready loop with every `raft-metrics-raftrs` integration point recording vs the
 //! identical loop with recording off, in one run: a 3-node in-process cluster (deterministic,
 //! single-threaded, no sleeps) driving 2,000 proposals of 16 bytes, at two load shapes (one
-//! proposal per round; 100 per round). One iteration is the whole 2,000-proposal run on a fresh
-//! cluster with an elected leader (set-up and drop untimed). Overhead % =
+//! proposal per turn; 100 per turn; both a tick per 100 proposals). One iteration is the whole
+//! 2,000-proposal run on a fresh cluster with an elected leader (set-up and drop untimed). Overhead % =
 //! (instrumented − disabled) / disabled, computed from criterion's estimates by `benches/run.sh`.
 //!
-//! `replay_<library>`: the disabled loop plus, after each round, the instrumented loop's metric
+//! `replay_<library>`: the disabled loop plus, after each settle, the instrumented loop's metric
 //! operations (`benches/op_mix.txt`) through that library's pre-resolved handles: the same
 //! recording work in raft-metrics and in its peers, in the same run.
 //!
@@ -53,7 +53,7 @@ fn raft_loop(c: &mut Criterion) {
 
 fn scrape(c: &mut Criterion) {
     let mut cluster = cluster(true);
-    run(&mut cluster, Shape::PerRound);
+    run(&mut cluster, Shape::PerTurn);
     let mut buf = Vec::new();
     eprintln!("raft_loop_scrape/scrape_3_nodes: {} bytes per scrape of 3 nodes", scrape_all(&cluster, &mut buf));
     let mut g = c.benchmark_group("raft_loop_scrape");

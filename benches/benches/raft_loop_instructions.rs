@@ -21,15 +21,15 @@ fn cluster(recording: bool) -> Cluster {
 
 fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
     let mut cluster = raft_loop::cluster(recording);
-    raft_loop::run(&mut cluster, Shape::PerRound);
+    raft_loop::run(&mut cluster, Shape::PerTurn);
     (cluster, Vec::with_capacity(1 << 20))
 }
 
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
-fn one_per_round(mut cluster: Cluster) -> Cluster {
-    black_box(raft_loop::run(&mut cluster, Shape::PerRound));
+fn one_per_turn(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run(&mut cluster, Shape::PerTurn));
     cluster
 }
 
@@ -46,12 +46,12 @@ fn replaying(library: Library, shape: Shape) -> (Cluster, Replay) {
 }
 
 #[library_benchmark]
-#[bench::replay_raft_metrics(args = (Library::RaftMetrics, Shape::PerRound), setup = replaying)]
-#[bench::replay_prometheus_client(args = (Library::PrometheusClient, Shape::PerRound), setup = replaying)]
-#[bench::replay_prometheus(args = (Library::Prometheus, Shape::PerRound), setup = replaying)]
-fn one_per_round_replay(input: (Cluster, Replay)) -> (Cluster, Replay) {
+#[bench::replay_raft_metrics(args = (Library::RaftMetrics, Shape::PerTurn), setup = replaying)]
+#[bench::replay_prometheus_client(args = (Library::PrometheusClient, Shape::PerTurn), setup = replaying)]
+#[bench::replay_prometheus(args = (Library::Prometheus, Shape::PerTurn), setup = replaying)]
+fn one_per_turn_replay(input: (Cluster, Replay)) -> (Cluster, Replay) {
     let (mut cluster, mut replay) = input;
-    black_box(raft_loop::run_replay(&mut cluster, Shape::PerRound, &mut replay));
+    black_box(raft_loop::run_replay(&mut cluster, Shape::PerTurn, &mut replay));
     (cluster, replay)
 }
 
@@ -75,7 +75,7 @@ fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
 
 library_benchmark_group!(
     name = raft_loop_instructions;
-    benchmarks = one_per_round, batched_100, one_per_round_replay, batched_100_replay, scrape_3_nodes
+    benchmarks = one_per_turn, batched_100, one_per_turn_replay, batched_100_replay, scrape_3_nodes
 );
 
 main!(library_benchmark_groups = raft_loop_instructions);

@@ -16,31 +16,37 @@ pub const PAYLOAD: usize = 16;
 /// Scrape interval the scrape budget assumes, in seconds.
 pub const SCRAPE_INTERVAL_SECS: f64 = 15.0;
 
+/// Proposals between two ticks of every replica, in both shapes: raft-rs's usual 100 ms tick at
+/// 1,000 proposals per second for the group.
+pub const PROPOSALS_PER_TICK: usize = 100;
+
 /// How the proposals arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// One proposal per round (small entries at a high rate): 2,000 rounds.
-    PerRound,
-    /// 100 proposals per round (batched): 20 rounds.
+    /// Small entries at a high rate: each proposal is settled on its own (its own turn of every
+    /// ready loop), a tick every [`PROPOSALS_PER_TICK`] proposals.
+    PerTurn,
+    /// Batched: [`PROPOSALS_PER_TICK`] proposals, then one tick and one settle, so each turn of
+    /// the leader's loop carries 100 entries.
     Batched,
 }
 
 impl Shape {
     /// Both shapes.
-    pub const ALL: [Self; 2] = [Self::PerRound, Self::Batched];
+    pub const ALL: [Self; 2] = [Self::PerTurn, Self::Batched];
 
-    /// Proposals per round.
-    pub fn per_round(self) -> usize {
+    /// Proposals per settle.
+    pub fn per_settle(self) -> usize {
         match self {
-            Self::PerRound => 1,
-            Self::Batched => 100,
+            Self::PerTurn => 1,
+            Self::Batched => PROPOSALS_PER_TICK,
         }
     }
 
     /// The benchmark id.
     pub fn name(self) -> &'static str {
         match self {
-            Self::PerRound => "one_per_round",
+            Self::PerTurn => "one_per_turn",
             Self::Batched => "batched_100",
         }
     }
@@ -59,20 +65,31 @@ pub fn cluster(recording: bool) -> Cluster {
     cluster
 }
 
-/// The loop: per round, `shape.per_round()` proposals to the leader, then one tick of every
-/// replica and a settle (every ready handled, every message delivered). Returns the commit
-/// index so the work cannot be optimised away.
+/// The loop: `shape.per_settle()` proposals to the leader, then a settle (every ready handled,
+/// every message delivered), and after every [`PROPOSALS_PER_TICK`] proposals one tick of every
+/// replica (with its settle). Returns the commit index so the work cannot be optimised away.
 ///
 /// # Panics
 ///
 /// If the leader refuses a proposal.
 pub fn run(cluster: &mut Cluster, shape: Shape) -> u64 {
+    drive(cluster, shape, |_, _| {})
+}
+
+/// [`run`], calling `after_settle(cluster, proposals settled)` after each settle.
+fn drive(cluster: &mut Cluster, shape: Shape, mut after_settle: impl FnMut(&mut Cluster, usize)) -> u64 {
     let payload = [7u8; PAYLOAD];
-    for _ in 0..PROPOSALS / shape.per_round() {
-        for _ in 0..shape.per_round() {
+    let per_settle = shape.per_settle();
+    for round in 1..=PROPOSALS / per_settle {
+        for _ in 0..per_settle {
             cluster.propose(0, black_box(payload).to_vec()).expect("proposal");
         }
-        cluster.tick();
+        if (round * per_settle).is_multiple_of(PROPOSALS_PER_TICK) {
+            cluster.tick();
+        } else {
+            cluster.settle();
+        }
+        after_settle(cluster, per_settle);
     }
     cluster.commit_index(0)
 }
@@ -300,19 +317,11 @@ fn replay_ops(
 }
 
 /// [`run`] on a cluster with recording off, replaying the instrumented loop's operations through
-/// `replay` after each round.
+/// `replay` after each settle.
 ///
 /// # Panics
 ///
 /// If the leader refuses a proposal.
 pub fn run_replay(cluster: &mut Cluster, shape: Shape, replay: &mut Replay) -> u64 {
-    let payload = [7u8; PAYLOAD];
-    for _ in 0..PROPOSALS / shape.per_round() {
-        for _ in 0..shape.per_round() {
-            cluster.propose(0, black_box(payload).to_vec()).expect("proposal");
-        }
-        cluster.tick();
-        replay.record(shape.per_round());
-    }
-    cluster.commit_index(0)
+    drive(cluster, shape, |_, proposals| replay.record(proposals))
 }

@@ -67,7 +67,7 @@ mod storage;
 pub mod classify;
 pub mod sim;
 
-pub use node::{InSync, InstrumentedNode};
+pub use node::{InSync, InstrumentedNode, DEFAULT_TIMING};
 pub use storage::{InstrumentedStorage, TRIGGER_FOLLOWER_CATCH_UP};
 
 /// Unix time in seconds, for the `*_timestamp_seconds` gauges.

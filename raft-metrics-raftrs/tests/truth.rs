@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use raft::eraftpb::MessageType;
 use raft_metrics::parse::{self, Scrape};
-use raft_metrics::Format;
+use raft_metrics::{Format, Sampling};
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, Event, HostStatus};
 
+/// Every turn timed (`Sampling::All`), so duration histograms count exactly.
 fn cluster(partitions: u32) -> Cluster {
-    Cluster::new(ClusterConfig { partitions, ..ClusterConfig::default() }).expect("cluster")
+    Cluster::new(ClusterConfig { partitions, timing: Sampling::All, ..ClusterConfig::default() }).expect("cluster")
 }
 
 /// Runs until every partition has a leader known to all its running members, then one more tick:
@@ -286,6 +287,8 @@ fn adding_then_removing_a_node_changes_the_configuration() {
     }
     c.add_node(0, new).expect("propose add");
     c.settle();
+    // The next tick publishes the state gauges.
+    c.tick();
     let s = scrape(&c, leader);
     assert_eq!(get(&s, "chronik_raft_config_change_in_progress", 0, &[]), 1.0);
     assert_eq!(get(&s, "chronik_raft_cluster_size", 0, &[]), 3.0);
@@ -444,7 +447,11 @@ fn every_scrape_passes_promtool() {
     c.compact(c.leader(0).expect("leader"), 0, 0).expect("compact");
     c.run(5);
     assert_eq!(c.leader(1), Some(leader));
-    let config = ClusterConfig { aggregation: raft_metrics::raft::Aggregation::Node, ..ClusterConfig::default() };
+    let config = ClusterConfig {
+        aggregation: raft_metrics::raft::Aggregation::Node,
+        timing: Sampling::All,
+        ..ClusterConfig::default()
+    };
     let mut node_wide = Cluster::new(config).expect("cluster");
     elect(&mut node_wide);
     propose(&mut node_wide, 0, 20, 2);
@@ -469,7 +476,12 @@ fn every_scrape_passes_promtool() {
 #[test]
 fn node_wide_aggregation_folds_every_partition() {
     use raft_metrics::raft::Aggregation;
-    let config = ClusterConfig { partitions: 4, aggregation: Aggregation::Node, ..ClusterConfig::default() };
+    let config = ClusterConfig {
+        partitions: 4,
+        aggregation: Aggregation::Node,
+        timing: Sampling::All,
+        ..ClusterConfig::default()
+    };
     let mut c = Cluster::new(config).expect("cluster");
     elect(&mut c);
     let mut proposed_by_leader: BTreeMap<u64, u64> = BTreeMap::new();
@@ -543,6 +555,8 @@ fn stalled_apply_shows_as_apply_lag_until_it_catches_up() {
 
     c.stall_apply(follower, false);
     c.settle();
+    // Applied at once; the next tick publishes the indexes.
+    c.tick();
     let s = scrape(&c, follower);
     assert_eq!(get(&s, "chronik_raft_apply_lag_entries", 0, &[]), 0.0);
     assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]), get(&s, "chronik_raft_commit_index", 0, &[]));

@@ -20,7 +20,7 @@ const ORDER: [&str; 12] = [
     "derived_counter_inc",
     "derived_histogram_observe",
     "scrape_1000_partitions",
-    "raft_loop_one_per_round",
+    "raft_loop_one_per_turn",
     "raft_loop_batched_100",
     "raft_loop_scrape",
     "scrape_partitions",
@@ -378,7 +378,7 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
     let mut s = String::from(
         "| shape | disabled Ir | instrumented Ir | overhead | metrics Ir per proposal | loop time (instrumented) | scrape Ir per loop at 15 s | scrape share | overhead incl. scrape |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_round", "batched_100"] {
+    for shape in ["one_per_turn", "batched_100"] {
         let (Some(d), Some(i)) = (get(shape, "disabled"), get(shape, "instrumented")) else { continue };
         let overhead = (i as f64 - d as f64) / d as f64 * 100.0;
         let loop_ns = time(&format!("raft_loop_{shape}"), "instrumented");
@@ -430,13 +430,13 @@ fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String,
     };
     let mut s = String::from(
         "\n#### The same recording work through other libraries\n\n\
-         `replay_<library>`: the disabled loop plus, after each round, the metric operations the instrumented \
+         `replay_<library>`: the disabled loop plus, after each settle, the metric operations the instrumented \
          loop performs (counted by `op_mix`, `benches/op_mix.txt`) through that library's pre-resolved handles. \
          The adapter's own bookkeeping (clock reads, pending proposals, handle lookups) is the same whatever the \
          library and is not replayed: `instrumented` − `replay_raft_metrics` is its cost.\n\n\
          | shape | variant | Ir | Ir overhead | time | time overhead |\n|---|---|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_round", "batched_100"] {
+    for shape in ["one_per_turn", "batched_100"] {
         let Some(d) = counts.get(&(shape.to_owned(), "disabled".to_owned())).copied() else { continue };
         let group = format!("raft_loop_{shape}");
         let d_ns = time(&group, "disabled");

@@ -5,87 +5,106 @@ use raft::eraftpb::{Message, MessageType};
 use raft::{StateRole, Storage, INVALID_ID};
 use raft_metrics::raft::{ElectionResult, ProposalFailure, RejectReason};
 
-use super::{peer_slot, rec, InstrumentedNode, Pending};
+use super::{peer_slot, rec, InstrumentedNode};
 use crate::classify;
 use crate::clock;
 use crate::log_size::payload_bytes;
 
 impl<S: Storage> InstrumentedNode<S> {
+    /// Before stepping `msg`: one match on its type, so the common messages cost a comparison,
+    /// a peer lookup and an add (the `classify` predicates say the same, one per question).
+    #[inline]
     pub(super) fn observe_incoming(&mut self, msg: &Message) {
-        let (term, role, from) = (self.raw.raft.term, self.raw.raft.state, msg.from);
-        let msg_type = msg.get_msg_type();
-        if msg_type == MessageType::MsgAppend {
-            if let Some(a) = self.agg() {
-                a.append_entries_received.inc();
+        let term = self.raw.raft.term;
+        match msg.get_msg_type() {
+            MessageType::MsgAppend => {
+                if let Some(peer) = self.peer(msg.from) {
+                    peer.appends_received += 1;
+                }
+                self.observe_leader_message(msg, term);
             }
-            if let Some(peer) = self.peer(from) {
-                rec!(peer.metrics => append_entries_received.inc());
+            MessageType::MsgHeartbeat => self.observe_leader_message(msg, term),
+            MessageType::MsgSnapshot if msg.term >= term => {
+                self.contacted = true;
+                self.snapshot_receiving = true;
+                self.publish_snapshot_progress();
             }
-        }
-        if classify::is_stale_append(msg, term) {
-            self.reject(RejectReason::StaleTerm);
-            return;
-        }
-        if classify::is_leader_contact(msg, term) {
-            let unix = self.clock.unix();
-            rec!(self.p => last_contact_timestamp.set(unix));
-        }
-        if msg_type == MessageType::MsgSnapshot && msg.term >= term {
-            self.snapshot_receiving = true;
-            self.publish_snapshot_progress();
-        }
-        if role == StateRole::Leader && classify::is_ack(msg) && msg.term == term {
-            let (ticks, unix) = (self.ticks, self.clock.unix());
-            let heartbeat = msg_type == MessageType::MsgHeartbeatResponse;
-            // Only a heartbeat's round trip needs a fresh reading; heartbeats are rare.
-            let received = if heartbeat { Some(self.clock.read()) } else { None };
-            let Some(peer) = self.peer(from) else { return };
-            peer.last_ack_tick = ticks;
-            peer.last_ack_unix = unix;
-            if let Some(received) = received {
-                rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
-                if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
-                    rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
+            MessageType::MsgAppendResponse if msg.term == term && self.raw.raft.state == StateRole::Leader => {
+                let ticks = self.ticks;
+                if let Some(peer) = self.peer(msg.from) {
+                    // Its Unix time is taken at the next tick (`refresh_progress`).
+                    peer.last_ack_tick = ticks;
                 }
             }
-        }
-        if role == StateRole::Candidate && classify::is_granted_vote(msg, term) && !self.votes.contains(&from) {
-            self.votes.push(from);
-            rec!(self.p => votes_received.set_u64(self.votes.len() as u64));
+            MessageType::MsgHeartbeatResponse if msg.term == term && self.raw.raft.state == StateRole::Leader => {
+                self.observe_heartbeat_response(msg.from);
+            }
+            MessageType::MsgRequestVoteResponse
+                if self.raw.raft.state == StateRole::Candidate
+                    && classify::is_granted_vote(msg, term)
+                    && !self.votes.contains(&msg.from) =>
+            {
+                self.votes.push(msg.from);
+                rec!(self.p => votes_received.set_u64(self.votes.len() as u64));
+            }
+            _ => {}
         }
     }
 
+    /// An append or heartbeat: stale (`classify::is_stale_append`) or contact from the leader.
+    #[inline]
+    fn observe_leader_message(&mut self, msg: &Message, term: u64) {
+        if classify::is_stale_append(msg, term) {
+            self.reject(RejectReason::StaleTerm);
+        } else if classify::is_leader_contact(msg, term) {
+            self.contacted = true;
+        }
+    }
+
+    /// Heartbeats are rare (one per peer per `heartbeat_tick`): each is timed.
+    fn observe_heartbeat_response(&mut self, from: u64) {
+        let ticks = self.ticks;
+        let received = self.clock.read();
+        let unix = self.clock.unix();
+        let Some(peer) = self.peer(from) else { return };
+        rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
+        if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
+            rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
+        }
+        peer.last_ack_tick = ticks;
+    }
+
+    /// A message about to be sent.
+    #[inline]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         match msg.get_msg_type() {
             MessageType::MsgAppend => {
                 let size: u64 = msg.entries.iter().map(payload_bytes).sum();
-                if let Some(a) = self.agg() {
-                    a.append_entries_sent.inc();
-                    a.append_entries_sent_bytes.add(size);
-                }
                 if let Some(peer) = self.peer(msg.to) {
-                    rec!(peer.metrics => append_entries_sent.inc());
-                    rec!(peer.metrics => append_entries_sent_bytes.add(size));
+                    peer.appends_sent += 1;
+                    peer.append_bytes_sent += size;
                 }
             }
-            MessageType::MsgHeartbeat => {
-                let now = self.clock.now();
-                if let Some(peer) = self.peer(msg.to) {
-                    rec!(peer.metrics => heartbeats_sent.inc());
-                    if peer.heartbeats_in_flight.len() == super::MAX_HEARTBEATS_IN_FLIGHT {
-                        peer.heartbeats_in_flight.pop_front();
-                    }
-                    peer.heartbeats_in_flight.push_back(now);
-                }
+            MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
+                self.reject(RejectReason::LogInconsistency);
             }
+            MessageType::MsgHeartbeat => self.observe_heartbeat_sent(msg.to),
             MessageType::MsgSnapshot => {
                 self.snapshots_sending += 1;
                 self.publish_snapshot_progress();
             }
             _ => {}
         }
-        if classify::is_log_inconsistency(msg) {
-            self.reject(RejectReason::LogInconsistency);
+    }
+
+    fn observe_heartbeat_sent(&mut self, to: u64) {
+        let now = self.clock.now();
+        if let Some(peer) = self.peer(to) {
+            rec!(peer.metrics => heartbeats_sent.inc());
+            if peer.heartbeats_in_flight.len() == super::MAX_HEARTBEATS_IN_FLIGHT {
+                peer.heartbeats_in_flight.pop_front();
+            }
+            peer.heartbeats_in_flight.push_back(now);
         }
     }
 
@@ -108,8 +127,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 if conf_change && self.raw.raft.pending_conf_index != index {
                     rec!(self.p => proposals_failed.get(ProposalFailure::Dropped).inc());
                 } else {
-                    self.pending.push_back(Pending { index, term: self.raw.raft.term, at: None });
-                    rec!(self.p => proposals_pending.set_u64(self.pending.len() as u64));
+                    self.pending.push(index, self.raw.raft.term);
                 }
             }
             Err(raft::Error::ProposalDropped) if self.raw.raft.state != StateRole::Leader => {
@@ -122,11 +140,18 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// Compares role, leader and term with the last observation and records the transitions.
+    /// Runs after every step and proposal, so the comparison is inlined and the rest is not.
+    #[inline]
     pub(super) fn observe_state(&mut self) {
-        let (role, leader, term) = (self.raw.raft.state, self.raw.raft.leader_id, self.raw.raft.term);
-        if (role, leader, term) == (self.role, self.leader, self.term) {
-            return;
+        let raft = &self.raw.raft;
+        if raft.state != self.role || raft.leader_id != self.leader || raft.term != self.term {
+            self.observe_transition();
         }
+    }
+
+    #[inline(never)]
+    fn observe_transition(&mut self) {
+        let (role, leader, term) = (self.raw.raft.state, self.raw.raft.leader_id, self.raw.raft.term);
         let now = self.clock.read();
         let (prev_role, prev_term) = (self.role, self.term);
         let new_term = term > prev_term;
@@ -268,6 +293,10 @@ impl<S: Storage> InstrumentedNode<S> {
             }
             max_lag = max_lag.max(lag);
             min_matched = min_matched.min(progress.matched);
+            if peer.last_ack_tick + 1 >= self.ticks {
+                // Answered since the last tick: the tick's time, within one tick.
+                peer.last_ack_unix = unix;
+            }
             if conf.voters().contains(id) {
                 self.scratch.push(peer.last_ack_unix);
                 let silence = self.ticks.saturating_sub(peer.last_ack_tick);

@@ -1,8 +1,7 @@
 //! Setting the state gauges, and binding handles.
 
-use raft::eraftpb::Message;
 use raft::{GetEntriesContext, StateRole, Storage, NO_LIMIT};
-use raft_metrics::raft::{AggregatedMetrics, ConfigChangeMetrics, RpcMetrics};
+use raft_metrics::raft::{AggregatedMetrics, ConfigChangeMetrics};
 use raft_metrics::Handle;
 
 use super::{peer_slot, rec, InstrumentedNode, Peer};
@@ -26,25 +25,46 @@ impl<S: Storage> InstrumentedNode<S> {
         }
     }
 
-    pub(super) fn publish_indexes(&self) {
-        self.publish_commit();
-        self.publish_applied();
-    }
-
-    /// The commit index moved (or may have): `commit_index` and `apply_lag_entries`.
-    pub(super) fn publish_commit(&self) {
+    /// The state published once per tick (and when the wrapper is created): indexes, apply lag,
+    /// log size, pending proposals, configuration change in progress, and the follower's last
+    /// contact with its leader.
+    pub(super) fn publish_state(&mut self) {
         let log = &self.raw.raft.raft_log;
         rec!(self.p => commit_index.set_u64(log.committed));
-        rec!(self.p => apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied)));
-    }
-
-    /// The applied index moved: `last_applied`, `apply_lag_entries` and
-    /// `config_change_in_progress`.
-    pub(super) fn publish_applied(&self) {
-        let log = &self.raw.raft.raft_log;
         rec!(self.p => last_applied.set_u64(log.applied));
         rec!(self.p => apply_lag_entries.set_u64(log.committed.saturating_sub(log.applied)));
+        rec!(self.p => last_index.set_u64(log.last_index()));
+        rec!(self.p => proposals_pending.set_u64(self.pending.len()));
+        self.publish_log();
         self.publish_conf_change_in_progress();
+        if std::mem::take(&mut self.contacted) {
+            // Heard from the leader since the last tick: the tick's time, within one tick.
+            let unix = self.clock.unix();
+            rec!(self.p => last_contact_timestamp.set(unix));
+        }
+    }
+
+    /// Records the counts kept since the last tick ([`super::tally`]).
+    pub(super) fn flush_tallies(&mut self) {
+        let tally = std::mem::take(&mut self.tally);
+        rec!(self.p => proposals_committed.add(tally.proposals_committed));
+        rec!(self.p => proposals_applied.add(tally.proposals_applied));
+        let agg = self.agg.as_deref();
+        for peer in &mut self.peers {
+            let (sent, bytes, received) = (peer.appends_sent, peer.append_bytes_sent, peer.appends_received);
+            (peer.appends_sent, peer.append_bytes_sent, peer.appends_received) = (0, 0, 0);
+            rec!(peer.metrics => append_entries_sent.add(sent));
+            rec!(peer.metrics => append_entries_sent_bytes.add(bytes));
+            rec!(peer.metrics => append_entries_received.add(received));
+            if let Some(a) = agg {
+                a.append_entries_sent.add(sent);
+                a.append_entries_sent_bytes.add(bytes);
+                a.append_entries_received.add(received);
+            }
+        }
+        for target in &mut self.rpcs {
+            target.flush();
+        }
     }
 
     /// A configuration change is in the log but not applied yet.
@@ -95,32 +115,6 @@ impl<S: Storage> InstrumentedNode<S> {
                 peer_slot(&mut self.peers, &self.metrics, &self.topic, self.partition, id);
             }
         }
-    }
-
-    /// Gives the proposals made since the last ready this turn's time, the start of their commit
-    /// latency.
-    pub(super) fn stamp_proposals(&mut self) {
-        if self.pending.back().is_some_and(|p| p.at.is_none()) {
-            let now = self.clock.now();
-            for pending in self.pending.iter_mut().rev() {
-                if pending.at.is_some() {
-                    break;
-                }
-                pending.at = Some(now);
-            }
-        }
-    }
-
-    pub(super) fn rpc(&mut self, msg: &Message) -> &Handle<RpcMetrics> {
-        let (msg_type, to) = (msg.get_msg_type(), msg.to);
-        let rpcs = &mut self.rpcs;
-        let at = rpcs.iter().position(|(target, _)| *target == to).unwrap_or_else(|| {
-            rpcs.push((to, Box::new(std::array::from_fn(|_| None))));
-            rpcs.len() - 1
-        });
-        let metrics = &self.metrics;
-        self.rpcs[at].1[msg_type as usize]
-            .get_or_insert_with(|| metrics.families().rpcs.bind(classify::method(msg_type), &to.to_string()))
     }
 
     pub(super) fn config_change(&mut self, kind: &'static str) -> &Handle<ConfigChangeMetrics> {

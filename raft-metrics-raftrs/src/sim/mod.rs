@@ -38,11 +38,11 @@ use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, ConfState, Entry, 
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole, Storage};
 use raft_metrics::raft::{Aggregation, RaftMetrics, RaftOptions};
-use raft_metrics::{Format, RegistrationError, Registry};
+use raft_metrics::{Format, RegistrationError, Registry, Sampling};
 
 pub use store::{proposal, SimStorage, StateMachine};
 
-use crate::{InSync, InstrumentedNode, InstrumentedStorage};
+use crate::{InSync, InstrumentedNode, InstrumentedStorage, DEFAULT_TIMING};
 use store::lock;
 
 /// The storage of every simulated replica.
@@ -78,6 +78,9 @@ pub struct ClusterConfig {
     /// as plain raft-rs. Registries and series are still created. For overhead benchmarks;
     /// default `true`.
     pub recording: bool,
+    /// Every replica's [`InstrumentedNode::with_timing`]; default [`DEFAULT_TIMING`] (1 turn
+    /// in 8). `Sampling::All` makes every duration histogram count exactly.
+    pub timing: Sampling,
 }
 
 impl Default for ClusterConfig {
@@ -97,6 +100,7 @@ impl Default for ClusterConfig {
             in_sync: InSync { max_lag_entries: 250, max_silence_ticks: 10 },
             aggregation: Aggregation::Partition,
             recording: true,
+            timing: DEFAULT_TIMING,
         }
     }
 }
@@ -383,8 +387,9 @@ impl Cluster {
             }
             let batch: Vec<Envelope> = self.queue.drain(..).collect();
             // The transport's clock: one reading per delivery round, the way a real transport
-            // stamps a batch of completions from one poll.
-            let delivered_at = self.config.recording.then(crate::clock::read);
+            // stamps a batch of completions from one poll; none when no message was timed.
+            let delivered_at =
+                (self.config.recording && batch.iter().any(|e| e.sent_at.is_some())).then(crate::clock::read);
             for envelope in batch {
                 self.deliver(envelope, delivered_at);
             }
@@ -422,8 +427,8 @@ impl Cluster {
         }
         if let Some(sender) = group.get_mut(&from) {
             let latency = match (sent_at, delivered_at) {
-                (Some(sent), Some(delivered)) => Duration::from_nanos(crate::clock::nanos(sent, delivered)),
-                _ => Duration::ZERO,
+                (Some(sent), Some(delivered)) => Some(Duration::from_nanos(crate::clock::nanos(sent, delivered))),
+                _ => None,
             };
             sender.node.on_delivered(&msg, latency);
         }
@@ -777,7 +782,8 @@ impl Cluster {
         )?;
         let node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
             .with_in_sync(self.config.in_sync)
-            .with_recording(self.config.recording);
+            .with_recording(self.config.recording)
+            .with_timing(self.config.timing);
         Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 
@@ -838,7 +844,7 @@ impl Replica {
         }
         let mut rd = node.ready();
         // Sent now: the messages go out in this turn of the loop.
-        let now = node.recording().then(|| node.turn_time());
+        let now = node.rpc_timed().then(crate::clock::read);
         let mut send = |msgs: Vec<Message>| {
             out.extend(msgs.into_iter().map(|msg| Envelope { partition, msg, sent_at: now, due: None }))
         };

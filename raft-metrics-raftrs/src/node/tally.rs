@@ -1,0 +1,256 @@
+//! Counts kept in plain fields between ticks, and the proposals awaiting their commit.
+//!
+//! Counters that move several times per turn (messages, proposals) are added up here and
+//! recorded once per tick: a Prometheus scrape every 15 s cannot tell a counter recorded at
+//! once from one recorded up to a tick (raft-rs's usual 100 ms) later, and the turn saves a
+//! series update per event. [`InstrumentedNode::close`](super::InstrumentedNode::close) records
+//! what is left.
+
+use std::collections::VecDeque;
+
+use raft::eraftpb::{Entry, MessageType};
+use raft_metrics::raft::{Outcome, RaftMetrics, RpcMetrics};
+use raft_metrics::Handle;
+
+use crate::classify;
+
+/// The `MessageType` values, for per-type RPC handles.
+const MESSAGE_TYPES: usize = 19;
+
+/// Partition counters since the last tick.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) proposals_committed: u64,
+    pub(crate) proposals_applied: u64,
+}
+
+/// The RPCs to one target: deliveries since the last tick, and the handles, bound on first use.
+pub(crate) struct RpcTarget {
+    pub(crate) to: u64,
+    delivered: [u64; MESSAGE_TYPES],
+    handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
+}
+
+impl RpcTarget {
+    fn new(to: u64) -> Self {
+        Self { to, delivered: [0; MESSAGE_TYPES], handles: Box::new(std::array::from_fn(|_| None)) }
+    }
+
+    /// The target `to` of `targets`, added the first time it is seen.
+    #[inline]
+    pub(crate) fn of(targets: &mut Vec<Self>, to: u64) -> &mut Self {
+        let at = targets.iter().position(|t| t.to == to).unwrap_or_else(|| {
+            targets.push(Self::new(to));
+            targets.len() - 1
+        });
+        &mut targets[at]
+    }
+
+    /// Counts a delivered message of `msg_type` (binding its series the first time).
+    #[inline]
+    pub(crate) fn delivered(&mut self, metrics: &RaftMetrics, msg_type: MessageType) {
+        let at = msg_type as usize;
+        if self.handles[at].is_none() {
+            self.handle(metrics, msg_type);
+        }
+        self.delivered[at] += 1;
+    }
+
+    /// The (`method`, `target`) series of `msg_type`.
+    pub(crate) fn handle(&mut self, metrics: &RaftMetrics, msg_type: MessageType) -> &Handle<RpcMetrics> {
+        let to = self.to;
+        self.handles[msg_type as usize]
+            .get_or_insert_with(|| metrics.families().rpcs.bind(classify::method(msg_type), &to.to_string()))
+    }
+
+    /// Records the deliveries counted since the last flush.
+    pub(crate) fn flush(&mut self) {
+        for (count, handle) in self.delivered.iter_mut().zip(self.handles.iter()) {
+            if let (n @ 1.., Some(handle)) = (core::mem::take(count), handle) {
+                handle.rpc_calls.get(Outcome::Success).add(n);
+            }
+        }
+    }
+}
+
+/// A run of proposals this node appended as leader, waiting for their commit: consecutive
+/// indexes of one term, made between the same two readies.
+#[derive(Debug)]
+struct Run {
+    first: u64,
+    last: u64,
+    term: u64,
+    /// Whether a ready has handed the run out (its commit latency starts there).
+    handed_out: bool,
+    /// That ready's [`clock`](crate::clock) reading, when the turn was timed.
+    at: Option<u64>,
+}
+
+/// The leader's proposals awaiting their commit, in runs, so a batch costs one entry whatever
+/// its size.
+#[derive(Debug, Default)]
+pub(crate) struct PendingProposals {
+    runs: VecDeque<Run>,
+    len: u64,
+}
+
+impl PendingProposals {
+    /// Proposals awaiting their commit.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The leader appended a proposal at `index`, in `term`.
+    pub(crate) fn push(&mut self, index: u64, term: u64) {
+        self.len += 1;
+        if let Some(run) = self.runs.back_mut() {
+            if !run.handed_out && run.term == term && run.last + 1 == index {
+                run.last = index;
+                return;
+            }
+        }
+        self.runs.push_back(Run { first: index, last: index, term, handed_out: false, at: None });
+    }
+
+    /// A ready handed out the proposals made since the previous one; `at` is its reading when
+    /// the turn is timed (called only when some are new).
+    pub(crate) fn hand_out(&mut self, at: Option<u64>) {
+        for run in self.runs.iter_mut().rev() {
+            if run.handed_out {
+                break;
+            }
+            run.handed_out = true;
+            run.at = at;
+        }
+    }
+
+    /// Whether proposals were made since the last ready.
+    #[inline]
+    pub(crate) fn has_new(&self) -> bool {
+        self.runs.back().is_some_and(|run| !run.handed_out)
+    }
+
+    /// Forgets proposals at or below `index` (a snapshot covered them: their fate is unknown).
+    pub(crate) fn forget_through(&mut self, index: u64) {
+        while let Some(run) = self.runs.front_mut() {
+            if run.first > index {
+                break;
+            }
+            let gone = run.last.min(index) - run.first + 1;
+            self.len -= gone;
+            if run.last <= index {
+                self.runs.pop_front();
+            } else {
+                run.first = index + 1;
+            }
+        }
+    }
+
+    /// Settles the proposals `entries` (a committed batch, consecutive indexes) commits: for
+    /// each run with proposals among them, `committed(count, handed out at)`. Returns how many
+    /// of its proposals were dropped: another leader's entry took their index.
+    ///
+    /// Proposals below the batch were never seen committed (a snapshot covered them): their fate
+    /// is unknown, so they are forgotten.
+    pub(crate) fn commit(&mut self, entries: &[Entry], mut committed: impl FnMut(u64, Option<u64>)) -> u64 {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return 0 };
+        let mut dropped = 0;
+        while let Some(run) = self.runs.front_mut() {
+            if run.first > last.index {
+                break;
+            }
+            if run.last < first.index {
+                self.len -= run.last - run.first + 1;
+                self.runs.pop_front();
+                continue;
+            }
+            let (lo, hi) = (run.first.max(first.index), run.last.min(last.index));
+            let offset = |index: u64| usize::try_from(index - first.index).unwrap_or(usize::MAX);
+            let span = entries.get(offset(lo)..=offset(hi)).unwrap_or_default();
+            // Terms never decrease along the log, and an entry of this leader's term at some
+            // index means the log below it is this leader's too: its entries form a prefix.
+            let ours = if span.last().is_some_and(|e| e.term == run.term) {
+                span.len()
+            } else {
+                span.partition_point(|e| e.term == run.term)
+            } as u64;
+            let settled = hi - lo + 1;
+            dropped += settled - ours;
+            if ours > 0 {
+                committed(ours, run.at);
+            }
+            self.len -= (lo - run.first) + settled;
+            if hi >= run.last {
+                self.runs.pop_front();
+            } else {
+                run.first = hi + 1;
+                break;
+            }
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(from: u64, terms: &[u64]) -> Vec<Entry> {
+        (from..).zip(terms).map(|(index, &term)| Entry { index, term, ..Entry::default() }).collect()
+    }
+
+    fn settle(pending: &mut PendingProposals, entries: &[Entry]) -> (Vec<(u64, Option<u64>)>, u64) {
+        let mut runs = Vec::new();
+        let dropped = pending.commit(entries, |n, at| runs.push((n, at)));
+        (runs, dropped)
+    }
+
+    #[test]
+    fn runs_merge_until_handed_out_and_commit_in_pieces() {
+        let mut pending = PendingProposals::default();
+        for index in 5..=7 {
+            pending.push(index, 2);
+        }
+        assert!(pending.has_new());
+        pending.hand_out(Some(100));
+        pending.push(8, 2);
+        pending.hand_out(None);
+        assert!(!pending.has_new());
+        assert_eq!(pending.len(), 4);
+        // A batch committing 4..=6: two of the first run.
+        assert_eq!(settle(&mut pending, &batch(4, &[2, 2, 2])), (vec![(2, Some(100))], 0));
+        assert_eq!(pending.len(), 2);
+        assert_eq!(settle(&mut pending, &batch(7, &[2, 2, 2])), (vec![(1, Some(100)), (1, None)], 0));
+        assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn entries_of_another_term_count_as_dropped() {
+        let mut pending = PendingProposals::default();
+        for index in 10..=13 {
+            pending.push(index, 3);
+        }
+        pending.hand_out(Some(1));
+        // Indexes 12 and 13 were overwritten by the term-4 leader.
+        assert_eq!(settle(&mut pending, &batch(10, &[3, 3, 4, 4])), (vec![(2, Some(1))], 2));
+        // All overwritten.
+        pending.push(20, 5);
+        assert_eq!(settle(&mut pending, &batch(20, &[6])), (vec![], 1));
+        assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn proposals_skipped_by_a_snapshot_are_forgotten() {
+        let mut pending = PendingProposals::default();
+        for index in 1..=6 {
+            pending.push(index, 1);
+        }
+        pending.forget_through(2);
+        assert_eq!(pending.len(), 4);
+        // The next batch starts at 5: 3 and 4 were never seen committed.
+        assert_eq!(settle(&mut pending, &batch(5, &[1])), (vec![(1, None)], 0));
+        assert_eq!(pending.len(), 1);
+        pending.forget_through(100);
+        assert_eq!(pending.len(), 0);
+    }
+}
