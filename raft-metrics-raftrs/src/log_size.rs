@@ -14,55 +14,65 @@ pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
     (entry.data.len() + entry.context.len()) as u64
 }
 
-/// Index and payload size of every entry in the log, oldest first: 16 bytes per live entry.
+/// The payload size of every entry in the log, oldest first: 4 bytes per live entry, indexes
+/// implied by position (the log is contiguous between compactions and snapshots).
 #[derive(Debug, Default)]
 pub(crate) struct LogSize {
-    entries: VecDeque<(u64, u64)>,
+    /// Index of `sizes[0]`.
+    first: u64,
+    /// Payload sizes; one over 4 GiB counts as `u32::MAX` bytes.
+    sizes: VecDeque<u32>,
     bytes: u64,
 }
 
 impl LogSize {
-    /// Records entries written to the log. Returns whether they overwrote (truncated) entries
-    /// already there, which happens only when a follower's uncommitted tail conflicts with the
-    /// leader's.
+    /// Records entries written to the log (consecutive indexes). Returns whether they overwrote
+    /// (truncated) entries already there, which happens only when a follower's uncommitted tail
+    /// conflicts with the leader's.
     pub(crate) fn append(&mut self, entries: &[Entry]) -> bool {
         let Some(first) = entries.first() else { return false };
+        let end = self.first + self.sizes.len() as u64;
         let mut truncated = false;
-        while let Some(&(index, size)) = self.entries.back() {
-            if index < first.index {
-                break;
-            }
-            self.entries.pop_back();
-            self.bytes -= size;
+        if self.sizes.is_empty() || first.index < self.first || first.index > end {
+            // Empty, replaced from before its start, or after a gap (the entries between are
+            // not in this log): the entries start the log afresh.
+            truncated = !self.sizes.is_empty() && first.index < end;
+            self.clear();
+            self.first = first.index;
+        } else if first.index < end {
+            let keep = usize::try_from(first.index - self.first).unwrap_or(usize::MAX);
+            self.bytes -= self.sizes.range(keep..).map(|&size| u64::from(size)).sum::<u64>();
+            self.sizes.truncate(keep);
             truncated = true;
         }
         for entry in entries {
-            let size = payload_bytes(entry);
-            self.entries.push_back((entry.index, size));
-            self.bytes += size;
+            let size = u32::try_from(payload_bytes(entry)).unwrap_or(u32::MAX);
+            self.sizes.push_back(size);
+            self.bytes += u64::from(size);
         }
         truncated
     }
 
     /// Forgets entries below `first_index` (compaction).
     pub(crate) fn compact(&mut self, first_index: u64) {
-        while let Some(&(index, size)) = self.entries.front() {
-            if index >= first_index {
+        while self.first < first_index {
+            let Some(size) = self.sizes.pop_front() else {
+                self.first = first_index;
                 break;
-            }
-            self.entries.pop_front();
-            self.bytes -= size;
+            };
+            self.bytes -= u64::from(size);
+            self.first += 1;
         }
     }
 
     /// Forgets everything (a snapshot replaced the log).
     pub(crate) fn clear(&mut self) {
-        self.entries.clear();
+        self.sizes.clear();
         self.bytes = 0;
     }
 
     pub(crate) fn len(&self) -> u64 {
-        self.entries.len() as u64
+        self.sizes.len() as u64
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -96,5 +106,19 @@ mod tests {
         assert_eq!(log.bytes(), 1);
         log.clear();
         assert_eq!((log.len(), log.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_gap_or_an_overwrite_from_before_the_start_starts_afresh() {
+        let mut log = LogSize::default();
+        log.append(&[entry(5, 1, b"aa"), entry(6, 1, b"bb")]);
+        assert!(!log.append(&[entry(9, 1, b"c")]), "after a gap: nothing overwritten");
+        assert_eq!((log.len(), log.bytes()), (1, 1));
+        assert!(log.append(&[entry(8, 2, b"dddd")]), "from before the start: overwritten");
+        assert_eq!((log.len(), log.bytes()), (1, 4));
+        log.compact(20);
+        assert_eq!((log.len(), log.bytes()), (0, 0));
+        log.append(&[entry(20, 2, b"e")]);
+        assert_eq!((log.len(), log.bytes()), (1, 1));
     }
 }

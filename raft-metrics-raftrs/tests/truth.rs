@@ -623,3 +623,51 @@ fn failed_snapshot_transfers_are_counted_on_the_sender() {
     assert!(send(&c, "success") >= 1.0, "a later snapshot goes through");
     assert_eq!(c.state_machine(lagging, 0), c.state_machine(leader, 0));
 }
+
+/// The default timing (one turn in 8, weight 8): counters stay exact, duration histograms count
+/// about every event. Deterministic (each node's sampler has a fixed seed), so the bounds are
+/// not a flaky tolerance: they are what a broken weight (count / 8) or a stuck sampler (0 or
+/// every turn) would miss by far.
+#[test]
+fn sampled_timing_keeps_counters_exact_and_histogram_counts_unbiased() {
+    let mut c = Cluster::new(ClusterConfig::default()).expect("cluster");
+    assert_eq!(c.config().timing, raft_metrics_raftrs::DEFAULT_TIMING);
+    elect(&mut c);
+    let leader = c.leader(0).expect("leader");
+    let before = scrape(&c, leader);
+    let mut accepted = 0u64;
+    for i in 0..4_000u64 {
+        let key = u16::try_from(i % 64).unwrap_or(0);
+        accepted += u64::from(c.propose(0, proposal(key, b"value")).is_ok());
+        // Small entries at a high rate: each proposal in its own turns, a tick per 100.
+        if (i + 1) % 100 == 0 {
+            c.tick();
+        } else {
+            c.settle();
+        }
+    }
+    c.settle();
+    c.tick();
+    let s = scrape(&c, leader);
+    let delta = |name: &str, labels: &[(&str, &str)]| get(&s, name, 0, labels) - get(&before, name, 0, labels);
+    assert_eq!(delta("chronik_raft_proposals_committed_total", &[]) as u64, accepted, "exact");
+    let near = |estimate: f64, truth: f64, what: &str| {
+        assert!(estimate % 8.0 == 0.0, "{what}: weight 8 per observation, got {estimate}");
+        assert!((estimate - truth).abs() <= 0.2 * truth, "{what}: estimate {estimate} for {truth}");
+    };
+    near(delta("chronik_raft_commit_latency_seconds_count", &[]), accepted as f64, "commit latency");
+    // Every proposal is one append on the leader (it is alone in its turn).
+    near(delta("chronik_raft_log_append_duration_seconds_count", &[]), accepted as f64, "log append");
+    let follower = followers(&c, 0)[0].to_string();
+    let rpc = |s: &Scrape, name: &str| {
+        s.value(name, &[("method", "append_entries"), ("target", follower.as_str()), ("result", "success")])
+            .or_else(|| s.value(name, &[("method", "append_entries"), ("target", follower.as_str())]))
+            .unwrap_or(0.0)
+    };
+    let calls = rpc(&s, "chronik_raft_rpc_calls_total") - rpc(&before, "chronik_raft_rpc_calls_total");
+    let sent = delta("chronik_raft_append_entries_sent_total", &[("peer", follower.as_str())]);
+    assert_eq!(calls, sent, "every append sent to the follower was delivered and counted");
+    let timed =
+        rpc(&s, "chronik_raft_rpc_duration_seconds_count") - rpc(&before, "chronik_raft_rpc_duration_seconds_count");
+    near(timed, calls, "rpc duration");
+}
