@@ -15,7 +15,13 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use raft_metrics_benches::raft_loop::{cluster, op_mix, run, run_replay, scrape_all, Library, Replay, Shape};
+use raft_metrics_benches::raft_loop::{
+    cluster, cluster_timing_every_turn, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,
+};
+use raft_metrics_raftrs::sim::Cluster;
+
+/// Builds a fresh cluster for one iteration.
+type MakeCluster = fn() -> Cluster;
 
 fn raft_loop(c: &mut Criterion) {
     for shape in Shape::ALL {
@@ -23,10 +29,15 @@ fn raft_loop(c: &mut Criterion) {
         let (mut on, mut off) = (cluster(true), cluster(false));
         assert_eq!(run(&mut on, shape), run(&mut off, shape), "recording changed the raft-rs run");
         let mut g = c.benchmark_group(format!("raft_loop_{}", shape.name()));
-        for (id, recording) in [("disabled", false), ("instrumented", true)] {
+        let variants: [(&str, MakeCluster); 3] = [
+            ("disabled", || cluster(false)),
+            ("instrumented", || cluster(true)),
+            ("instrumented_every_turn", cluster_timing_every_turn),
+        ];
+        for (id, make) in variants {
             g.bench_function(id, |b| {
                 b.iter_batched(
-                    || cluster(recording),
+                    make,
                     |mut cluster| {
                         black_box(run(&mut cluster, shape));
                         cluster

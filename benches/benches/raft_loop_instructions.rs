@@ -19,6 +19,10 @@ fn cluster(recording: bool) -> Cluster {
     raft_loop::cluster(recording)
 }
 
+fn cluster_timing_every_turn(_: ()) -> Cluster {
+    raft_loop::cluster_timing_every_turn()
+}
+
 fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
     let mut cluster = raft_loop::cluster(recording);
     raft_loop::run(&mut cluster, Shape::PerTurn);
@@ -28,6 +32,7 @@ fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
+#[bench::instrumented_every_turn(args = (()), setup = cluster_timing_every_turn)]
 fn one_per_turn(mut cluster: Cluster) -> Cluster {
     black_box(raft_loop::run(&mut cluster, Shape::PerTurn));
     cluster
@@ -36,6 +41,7 @@ fn one_per_turn(mut cluster: Cluster) -> Cluster {
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
+#[bench::instrumented_every_turn(args = (()), setup = cluster_timing_every_turn)]
 fn batched_100(mut cluster: Cluster) -> Cluster {
     black_box(raft_loop::run(&mut cluster, Shape::Batched));
     cluster

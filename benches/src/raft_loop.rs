@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use raft_metrics::Format;
+use raft_metrics::{Format, Sampling};
 use raft_metrics_raftrs::sim::{Cluster, ClusterConfig};
 
 /// Proposals per run of the loop.
@@ -58,7 +58,17 @@ impl Shape {
 ///
 /// If raft-rs refuses the configuration or no leader is elected within 200 ticks.
 pub fn cluster(recording: bool) -> Cluster {
-    let mut cluster = Cluster::new(ClusterConfig { recording, ..ClusterConfig::default() }).expect("cluster");
+    cluster_with(ClusterConfig { recording, ..ClusterConfig::default() })
+}
+
+/// An instrumented cluster ([`cluster`]`(true)`) whose wrappers time every turn
+/// (`Sampling::All`) instead of the default one in 8: what the sampling saves.
+pub fn cluster_timing_every_turn() -> Cluster {
+    cluster_with(ClusterConfig { timing: Sampling::All, ..ClusterConfig::default() })
+}
+
+fn cluster_with(config: ClusterConfig) -> Cluster {
+    let mut cluster = Cluster::new(config).expect("cluster");
     assert!(cluster.run_until(200, |c| c.leader(0).is_some()), "no leader elected");
     // Let the election's aftermath (the leader's empty entry, its commit) settle.
     cluster.run(5);
