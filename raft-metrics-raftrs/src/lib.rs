@@ -1,5 +1,6 @@
 //! Prometheus metrics for [tikv raft-rs](https://docs.rs/raft/0.7.0) through `raft-metrics`:
-//! wrap a `RawNode` and every Raft metric is recorded where raft-rs makes the transition.
+//! wrap a `RawNode` and every Raft metric is observed where raft-rs makes the transition
+//! (counts and state gauges reach the series at the next tick, durations on sampled turns).
 //!
 //! # Example
 //!
@@ -7,7 +8,7 @@
 //! use raft::storage::MemStorage;
 //! use raft::{Config, RawNode};
 //! use raft_metrics::raft::RaftMetrics;
-//! use raft_metrics::{parse, Format, Registry};
+//! use raft_metrics::{parse, Format, Registry, Sampling};
 //! use raft_metrics_raftrs::{InstrumentedNode, InstrumentedStorage};
 //!
 //! let registry = Registry::new();
@@ -16,7 +17,8 @@
 //! let storage = InstrumentedStorage::new(store.clone(), &metrics, "orders", 0);
 //! let logger = slog::Logger::root(slog::Discard, slog::o!());
 //! let raw = RawNode::new(&Config { id: 1, ..Config::default() }, storage, &logger)?;
-//! let mut node = InstrumentedNode::new(raw, &metrics, "orders", 0);
+//! // Every turn timed, so this one-proposal example sees its commit latency (default: 1 in 8).
+//! let mut node = InstrumentedNode::new(raw, &metrics, "orders", 0).with_timing(Sampling::All);
 //!
 //! node.campaign()?; // one voter: leader at once
 //! node.propose(vec![], b"hello".to_vec())?;
@@ -31,6 +33,7 @@
 //! let entries = node.committed(light.take_committed_entries());
 //! node.observe_apply(&entries, std::time::Duration::from_micros(5));
 //! node.advance_apply();
+//! node.tick(); // publishes the indexes and the counts kept since the last tick
 //!
 //! let scrape = parse::parse(&registry.encode_to_string(Format::Prometheus), Format::Prometheus)?;
 //! let p = [("topic", "orders"), ("partition", "0")];
@@ -50,8 +53,8 @@
 //! * [`sim`]: a deterministic in-process cluster (N nodes × P partitions, one thread, logical
 //!   ticks, fault injection) for tests and the `cluster` demo.
 //!
-//! Durations use the real clock, read at most once per turn of the ready loop (plus once where a
-//! timed piece of work ends; see [`InstrumentedNode`]'s "Clock reads"); raft-rs's own clock is the
+//! Durations use the real clock, on about one turn of the ready loop in 8 (weighted 8; see
+//! [`InstrumentedNode::with_timing`] and the "Clock reads" section); raft-rs's own clock is the
 //! tick, which is what `isr_size`'s silence bound ([`InSync`]) counts. Both export modes of
 //! `raft-metrics` work: per-partition series (the default) and `Aggregation::Node`, where the
 //! wrapper feeds the node-wide aggregate.

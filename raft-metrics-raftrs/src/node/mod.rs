@@ -108,18 +108,31 @@ fn peer_slot<'a>(
     &mut peers[at]
 }
 
-/// A raft-rs [`RawNode`] that records the Raft metrics of its group at every transition.
+/// A raft-rs [`RawNode`] that records the Raft metrics of its group, observing every transition.
 ///
 /// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
-/// forwards to raft-rs and records what changed. The handles are bound once, so recording does
+/// forwards to raft-rs and notes what changed. The handles are bound once, so recording does
 /// no registry lookup (a peer or RPC target seen for the first time costs one).
+///
+/// # What reaches the series when
+///
+/// * At once: role, leader and term changes, elections, rejections, failures and drops,
+///   snapshots, configuration changes, heartbeats and their round trips.
+/// * At the next [`tick`](Self::tick) (raft-rs's clock, typically 100 ms; a scrape every 15 s
+///   cannot tell): counts that move several times per turn (messages sent, received and
+///   delivered, proposals committed and applied; kept in plain fields meanwhile, and recorded by
+///   [`close`](Self::close) too), and the state gauges (commit and applied index, apply lag, last
+///   index, log size, pending proposals, configuration change in progress, the follower's last
+///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress.
+/// * On timed turns (about one in 8, weight 8: [`with_timing`](Self::with_timing)): append,
+///   apply, commit and RPC durations and commit batch sizes.
 ///
 /// # The ready loop
 ///
 /// The raft-rs loop, with the wrapper's calls (this is what [`sim`](crate::sim) runs):
 ///
 /// ```text
-/// let mut rd = node.ready();                                 // last/commit index
+/// let mut rd = node.ready();                                 // a turn starts: timed or not
 /// send(node.outgoing(rd.take_messages()));                   // appends sent, rejections, snapshots
 /// if !rd.snapshot().is_empty() {
 ///     node.apply_snapshot(rd.snapshot(), |s| store.wl().apply_snapshot(s.clone()))?;
@@ -129,12 +142,12 @@ fn peer_slot<'a>(
 /// node.persist_entries(rd.entries(), |e| store.wl().append(e))?; // append + fsync time, log size
 /// if let Some(hs) = rd.hs() { store.wl().set_hardstate(hs.clone()); }
 /// send(node.outgoing(rd.take_persisted_messages()));
-/// let mut light = node.advance(rd);                          // commit index, follower lag, ISR
+/// let mut light = node.advance(rd);
 /// if let Some(commit) = light.commit_index() { store.wl().mut_hard_state().set_commit(commit); }
 /// send(node.outgoing(light.take_messages()));
 /// let entries = node.committed(light.take_committed_entries());
 /// apply(&mut node, &entries);
-/// node.advance_apply();                                      // last applied, apply lag
+/// node.advance_apply();
 ///
 /// fn apply(node, entries) {                                 // apply time, proposals applied
 ///     node.apply_entries(entries, |node| {
@@ -163,11 +176,12 @@ fn peer_slot<'a>(
 ///
 /// # Clock reads
 ///
-/// The wrapper reads the system clock at most once per turn of the loop (a turn starts at `tick`
-/// and at `ready`), lazily, plus once where a duration it times ends (`persist_entries`,
-/// `apply_entries`, `apply_snapshot`), a heartbeat's response arrives, or the role changes.
-/// Everything else in the turn shares the reading, and Unix timestamps are derived from it: their
-/// resolution is one turn (at most a tick when the node is idle). An application timing its own work can use
+/// An untimed turn reads no clock. A timed turn ([`with_timing`](Self::with_timing)) reads it at
+/// most once, lazily, plus once where a duration it times ends (`persist_entries`,
+/// `apply_entries`); so do rare events: a tick (once), a heartbeat's response, a snapshot, a
+/// role change, a commit of proposals handed out on a timed turn. Everything else in the turn
+/// shares the reading, and Unix timestamps are derived from it (`last_contact_timestamp` and the
+/// quorum contact at tick resolution). An application timing its own work can use
 /// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
 /// time on that clock, or its own clock and the `observe_*` hooks.
 ///
