@@ -1,4 +1,4 @@
-//! Setting the state gauges, and binding handles.
+//! Setting the state gauges, recording the counts kept since the last tick, and binding handles.
 
 use raft::{GetEntriesContext, StateRole, Storage, NO_LIMIT};
 use raft_metrics::raft::{AggregatedMetrics, ConfigChangeMetrics};
