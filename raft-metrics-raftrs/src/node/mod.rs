@@ -248,6 +248,8 @@ pub struct InstrumentedNode<S: Storage> {
     append_times: VecDeque<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
+    /// The clock reading of the last tick.
+    tick_at: u64,
     /// Voters that granted this node's current candidacy (itself first).
     votes: Vec<u64>,
     pending: PendingProposals,
@@ -278,6 +280,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let transfers = &metrics.families().snapshot_transfers;
         let mut clock = Clock::new();
         let sampler = TurnSampler::new(DEFAULT_TIMING, u64::from(partition) << 32 ^ raw.raft.id);
+        let created = clock.now();
         let mut this = Self {
             role: raw.raft.state,
             leader: raw.raft.leader_id,
@@ -307,10 +310,11 @@ impl<S: Storage> InstrumentedNode<S> {
             peers: Vec::new(),
             rpcs: Vec::new(),
             election_started: None,
-            leading_since: clock.now(),
+            leading_since: created,
             clock,
             append_times: VecDeque::new(),
             last_recorded: 0,
+            tick_at: created,
             votes: Vec::new(),
             pending: PendingProposals::default(),
             tally: Tally::default(),
@@ -461,6 +465,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         self.ticks += 1;
         self.clock.tick(self.ticks);
+        self.tick_at = self.clock.now();
         let ready = self.raw.tick();
         self.observe_state();
         self.refresh_progress();
@@ -527,6 +532,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// # Errors
     ///
     /// As [`RawNode::propose`].
+    #[inline]
     pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
         if !self.recording {
             return self.raw.propose(context, data);
@@ -560,6 +566,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::ready`]: starts a turn of the loop (timed or not, see
     /// [`with_timing`](Self::with_timing)); the proposals made since the last ready start their
     /// commit latency.
+    #[inline]
     pub fn ready(&mut self) -> Ready {
         if !self.recording {
             return self.raw.ready();
@@ -608,6 +615,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// the turn's clock (see "Clock reads" above); it leaves out the proposal's wait for the loop.
     ///
     /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
+    #[inline]
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
         if entries.is_empty() || !self.recording {
             return entries;
@@ -653,19 +661,25 @@ impl<S: Storage> InstrumentedNode<S> {
         entries: &[Entry],
         write: impl FnOnce(&[Entry]) -> Result<T, E>,
     ) -> Result<T, E> {
-        if !self.recording {
+        if !self.recording || entries.is_empty() {
             return write(entries);
         }
+        // The result is handed back as it is (no `?` and re-wrap, which copies a large error
+        // type on every call).
         if !self.sampler.timed() {
-            let written = write(entries)?;
-            self.record_append(entries, None);
-            return Ok(written);
+            let written = write(entries);
+            if written.is_ok() {
+                self.record_append(entries, None);
+            }
+            return written;
         }
         let start = self.clock.now();
-        let written = write(entries)?;
-        let elapsed = clock::seconds(start, self.clock.read());
-        self.record_append(entries, Some((elapsed, self.sampler.weight())));
-        Ok(written)
+        let written = write(entries);
+        if written.is_ok() {
+            let elapsed = clock::seconds(start, self.clock.read());
+            self.record_append(entries, Some((elapsed, self.sampler.weight())));
+        }
+        written
     }
 
     /// The one-line hook for an application that persists entries itself: `elapsed` is the
@@ -689,7 +703,9 @@ impl<S: Storage> InstrumentedNode<S> {
             rec!(self.p => log_truncations.inc());
         }
         if self.raw.raft.state == StateRole::Leader {
-            let now = self.clock.now();
+            // The last tick's reading: follower lag in seconds has a tick's resolution, and an
+            // untimed turn reads no clock.
+            let now = self.tick_at;
             while self.append_times.back().is_some_and(|&(index, _)| index >= first.index) {
                 self.append_times.pop_back();
             }
@@ -834,6 +850,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// [`RawNode::advance`]. (The indexes it moves are published once per
     /// [`tick`](Self::tick), with follower lag and ISR.)
+    #[inline]
     pub fn advance(&mut self, ready: Ready) -> LightReady {
         self.raw.advance(ready)
     }

@@ -241,7 +241,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// contact, from raft-rs's progress tracker.
     ///
     /// Lag time is the age of the oldest entry the follower lacks: when this leader appended
-    /// `matched + 1`. An entry from before this leader took office counts from then, and one whose
+    /// `matched + 1`, to a tick's resolution (an append is stamped with the last tick's reading,
+    /// so an untimed turn reads no clock). An entry from before this leader took office counts from then, and one whose
     /// append time was dropped (beyond [`MAX_APPEND_TIMES`](super::MAX_APPEND_TIMES) appends) from
     /// the oldest time kept, so the age is a lower bound. Right after an election raft-rs knows no
     /// follower's `matched` (it is 0 until the follower answers), so a silent follower shows the

@@ -387,16 +387,16 @@ impl Cluster {
             }
             let batch: Vec<Envelope> = self.queue.drain(..).collect();
             // The transport's clock: one reading per delivery round, the way a real transport
-            // stamps a batch of completions from one poll; none when no message was timed.
-            let delivered_at =
-                (self.config.recording && batch.iter().any(|e| e.sent_at.is_some())).then(crate::clock::read);
+            // stamps a batch of completions from one poll, taken at the round's first timed
+            // message (none when no message was timed).
+            let mut delivered_at = None;
             for envelope in batch {
-                self.deliver(envelope, delivered_at);
+                self.deliver(envelope, &mut delivered_at);
             }
         }
     }
 
-    fn deliver(&mut self, envelope: Envelope, delivered_at: Option<u64>) {
+    fn deliver(&mut self, envelope: Envelope, delivered_at: &mut Option<u64>) {
         let (partition, from, to) = (envelope.partition, envelope.msg.from, envelope.msg.to);
         if self.delayed.contains(&(from, to)) {
             self.held.push(envelope);
@@ -426,10 +426,10 @@ impl Cluster {
             return;
         }
         if let Some(sender) = group.get_mut(&from) {
-            let latency = match (sent_at, delivered_at) {
-                (Some(sent), Some(delivered)) => Some(Duration::from_nanos(crate::clock::nanos(sent, delivered))),
-                _ => None,
-            };
+            let latency = sent_at.map(|sent| {
+                let delivered = *delivered_at.get_or_insert_with(crate::clock::read);
+                Duration::from_nanos(crate::clock::nanos(sent, delivered))
+            });
             sender.node.on_delivered(&msg, latency);
         }
         let Some(receiver) = group.get_mut(&to) else { return };
