@@ -66,7 +66,7 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "| machine | $cpu, $cores cores ($(uname -m), Linux $(uname -r)) |"
   echo "| rustc | $(rustc -V) |"
   echo "| raft-metrics | $(version raft-metrics) (path) |"
-  for c in prometheus prometheus-client metrics metrics-exporter-prometheus measured raft criterion gungraun; do
+  for c in prometheus prometheus-client metrics metrics-exporter-prometheus measured raft criterion gungraun mimalloc; do
     echo "| $c | $(version $c) |"
   done
   echo "| valgrind | $(valgrind --version 2>/dev/null || echo n/a) |"
@@ -82,7 +82,8 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "cluster (\`raft_metrics_benches::raft_loop\`: \`one_per_turn\` settles each proposal on its own,"
   echo "\`batched_100\` 100 at a time; both tick every replica once per 100 proposals), every \`raft-metrics-raftrs\` integration point recording (\`instrumented\`) vs the"
   echo "identical loop with \`ClusterConfig::recording = false\` (\`disabled\`: the wrapper only forwards to"
-  echo "raft-rs, the driver reads no clock). Set-up (cluster, election) is not counted. Overhead ="
+  echo "raft-rs, the driver reads no clock). Both variants run on mimalloc (why: the bench's source)."
+  echo "Set-up (cluster, election) is not counted. Overhead ="
   echo "(instrumented − disabled) / disabled. \`overhead incl. scrape\` adds one full scrape of the 3 nodes"
   echo "every 15 s: scrape Ir × (instrumented loop time / 15 s)."
   echo

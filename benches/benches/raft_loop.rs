@@ -14,6 +14,11 @@
 
 use std::hint::black_box;
 
+/// mimalloc, as in `raft_loop_instructions.rs` (see there): neither variant depends on glibc
+/// growing a vector in place.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use raft_metrics_benches::raft_loop::{
     cluster, cluster_timing_every_turn, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,

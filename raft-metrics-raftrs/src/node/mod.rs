@@ -568,17 +568,16 @@ impl<S: Storage> InstrumentedNode<S> {
     /// commit latency.
     #[inline]
     pub fn ready(&mut self) -> Ready {
-        if !self.recording {
-            return self.raw.ready();
+        if self.recording {
+            self.clock.new_turn();
+            self.sampler.next_turn();
+            if self.pending.has_new() {
+                let at = if self.sampler.timed() { Some(self.clock.now()) } else { None };
+                self.pending.hand_out(at);
+            }
         }
-        self.clock.new_turn();
-        self.sampler.next_turn();
-        let ready = self.raw.ready();
-        if self.pending.has_new() {
-            let at = if self.sampler.timed() { Some(self.clock.now()) } else { None };
-            self.pending.hand_out(at);
-        }
-        ready
+        // Last, so the (large) `Ready` goes straight to the caller without a copy.
+        self.raw.ready()
     }
 
     /// For the transport: whether this turn is timed ([`with_timing`](Self::with_timing)), so
