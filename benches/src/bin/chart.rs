@@ -367,13 +367,7 @@ fn parse_gungraun(text: &str) -> BTreeMap<(String, String), u64> {
 fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String {
     let counts = parse_gungraun(text);
     let get = |f: &str, id: &str| counts.get(&(f.to_owned(), id.to_owned())).copied();
-    let time = |group: &str, id: &str| {
-        groups
-            .iter()
-            .find(|(g, _)| *g == group)
-            .and_then(|(_, rows)| rows.iter().find(|(i, _)| i == id))
-            .map(|r| r.1.mean)
-    };
+    let time = |group: &str, id: &str| mean_ns(groups, group, id);
     let scrape = get("scrape_3_nodes", "instrumented");
     let mut s = String::from(
         "| shape | disabled Ir | instrumented Ir | overhead | metrics Ir per proposal | loop time (instrumented) | scrape Ir per loop at 15 s | scrape share | overhead incl. scrape |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -418,16 +412,15 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
     s
 }
 
+/// Criterion's mean for `id` in `group`, in ns.
+fn mean_ns(groups: &[(&str, &[(String, Estimate)])], group: &str, id: &str) -> Option<f64> {
+    groups.iter().find(|(g, _)| *g == group).and_then(|(_, rows)| rows.iter().find(|(i, _)| i == id)).map(|r| r.1.mean)
+}
+
 /// The replay table: the instrumented loop's metric operations through each library, in
 /// instructions (gungraun) and time (criterion), against the disabled loop.
 fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String, Estimate)])]) -> String {
-    let time = |group: &str, id: &str| {
-        groups
-            .iter()
-            .find(|(g, _)| *g == group)
-            .and_then(|(_, rows)| rows.iter().find(|(i, _)| i == id))
-            .map(|r| r.1.mean)
-    };
+    let time = |group: &str, id: &str| mean_ns(groups, group, id);
     let mut s = String::from(
         "\n#### The same recording work through other libraries\n\n\
          `replay_<library>`: the disabled loop plus, after each settle, the metric operations the instrumented \
