@@ -48,7 +48,7 @@ pub fn populate(aggregation: Aggregation, partitions: u32) -> Registry {
             if leads {
                 m.set_follower_lag_entries(t, p, peer, u64::from(p % 7));
                 m.set_follower_lag_ms(t, p, peer, 1.5);
-                m.update_last_heartbeat(t, p, peer, 1_700_000_000_000);
+                m.update_last_heartbeat(t, p, peer, 1_700_000_000_000u64);
                 m.record_append_entries_sent(t, p, peer, 4_096);
             } else {
                 m.record_append_entries_received(t, p, peer);

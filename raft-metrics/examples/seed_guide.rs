@@ -17,7 +17,7 @@ fn main() {
     metrics.set_last_applied(topic, partition, 118);
     metrics.set_follower_lag_entries(topic, partition, "node-2", 4);
     metrics.set_follower_lag_ms(topic, partition, "node-2", 12.5);
-    metrics.update_last_heartbeat(topic, partition, "node-2", 1_764_000_000_000);
+    metrics.update_last_heartbeat(topic, partition, "node-2", 1_764_000_000_000u64);
     metrics.set_max_follower_lag(topic, partition, 4);
     metrics.record_election(topic, partition, true, 153.0);
     metrics.set_votes_received(topic, partition, 2);

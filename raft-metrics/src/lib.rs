@@ -85,6 +85,8 @@ pub use cell::{
 };
 pub use cell::{NativeBuckets, NativeHistogram, NativeSnapshot};
 pub use derive_docs::{LabelValue, RaftMetrics};
+// The guide's `use raft_metrics::RaftMetrics;` names the schema's entry point and the derive at
+// once: a struct lives in the type namespace, a derive macro in the macro namespace.
 pub use encode::{parse, unescape_label_value, Format, SampleWriter};
 pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
@@ -92,4 +94,5 @@ pub use family::{
 pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
 pub use metric::{ByLabel, ByLabelLayout, Group, LocalView, Metric, MetricKind};
 pub use name::{is_valid_label_name, is_valid_metric_name};
+pub use raft::RaftMetrics;
 pub use registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit, UnknownMetric, OVERFLOW_METRIC};

@@ -64,7 +64,7 @@ fn every_hot_call(m: &RaftMetrics, partition: u32) {
     m.set_last_applied(t, p, 99);
     m.set_follower_lag_entries(t, p, "node-2", 3);
     m.set_follower_lag_ms(t, p, "node-2", 1.5);
-    m.update_last_heartbeat(t, p, "node-2", 1_700_000_000_000);
+    m.update_last_heartbeat(t, p, "node-2", 1_700_000_000_000u64);
     m.record_commit_latency(t, p, 2.0, 8);
     m.record_append_entries_sent(t, p, "node-2", 512);
     m.record_append_entries_received(t, p, "node-1");

@@ -84,7 +84,7 @@ fn every_guide_operation_changes_exactly_its_series() {
     assert_changes(&r, || m.set_follower_lag_ms(t, p, "n2", 250.0), &[(&gl("follower_lag_seconds", "peer=n2"), 0.25)]);
     assert_changes(
         &r,
-        || m.update_last_heartbeat(t, p, "n2", 1_700_000_000_500),
+        || m.update_last_heartbeat(t, p, "n2", 1_700_000_000_500u64),
         &[(&gl("last_heartbeat_timestamp_seconds", "peer=n2"), 1_700_000_000.5)],
     );
     assert_changes(&r, || m.set_max_follower_lag(t, p, 12), &[(&g("max_follower_lag_entries"), 12.0)]);
@@ -405,7 +405,7 @@ fn node_aggregation_folds_partitions_into_bounded_series() {
     let m = RaftMetrics::with_options(&r, &options).unwrap();
     for partition in 0..1000 {
         m.record_commit_latency("orders", partition, 2.0, 4);
-        m.set_follower_lag_entries("orders", partition, "n2", u64::from(partition % 7));
+        m.set_follower_lag_entries("orders", partition, "n2", partition % 7);
         m.record_append_entries_rejected("orders", partition, "stale_term");
         m.set_commit_index("orders", partition, 10); // a per-partition gauge: not exported here
     }

@@ -838,7 +838,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 || self.raw.raft.prs().conf().learners().contains(&gone);
             if gone != self_id && !member {
                 self.peers.retain(|p| p.id != gone);
-                self.metrics.remove_peer(&self.topic, self.partition, &gone.to_string());
+                self.metrics.remove_peer(&self.topic, self.partition, gone);
             }
         }
         self.sync_peers();
@@ -923,7 +923,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let (to, msg_type) = (msg.to, msg.get_msg_type());
         RpcTarget::of(&mut self.rpcs, to).handle(&self.metrics, msg_type).rpc_calls.get(Outcome::Failure).inc();
         let method = classify::method(msg_type);
-        self.metrics.families().rpc_errors.get(method, &to.to_string(), "unreachable").rpc_errors.inc();
+        self.metrics.record_rpc_error(method, to, "unreachable");
         if let Some(peer) = self.peer(to) {
             if msg_type == MessageType::MsgHeartbeat {
                 rec!(peer.metrics => heartbeat_failures.inc());

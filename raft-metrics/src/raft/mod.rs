@@ -22,8 +22,11 @@
 //! # Ok::<(), raft_metrics::RegistrationError>(())
 //! ```
 
+mod args;
 mod collector;
 mod schema;
+
+pub use args::{Count, Millis, Named, NodeId, PartitionId, StateCode};
 
 #[cfg(feature = "tokio")]
 pub use collector::TokioCollector;
@@ -33,11 +36,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use schema::{
-    AggregatedMetrics, AggregatedMetricsFamily, AggregatedMetricsLocal, ConfigChangeMetrics, ConfigChangeMetricsFamily,
-    ElectionResult, NodeMetrics, NodeMetricsFamily, NodeState, Outcome, PartitionMetrics, PartitionMetricsFamily,
-    PartitionMetricsLocal, PeerMetrics, PeerMetricsFamily, PeerMetricsLocal, ProposalFailure, RejectReason,
-    ReplicaMetrics, ReplicaMetricsFamily, RpcErrorMetrics, RpcErrorMetricsFamily, RpcMetrics, RpcMetricsFamily,
-    SnapshotCreateMetrics, SnapshotCreateMetricsFamily, SnapshotTransferMetrics, SnapshotTransferMetricsFamily,
+    AggregatedMetrics, AggregatedMetricsFamily, AggregatedMetricsLocal, ConfigChangeKind, ConfigChangeMetrics,
+    ConfigChangeMetricsFamily, ElectionResult, NodeMetrics, NodeMetricsFamily, NodeState, Outcome, PartitionMetrics,
+    PartitionMetricsFamily, PartitionMetricsLocal, PeerMetrics, PeerMetricsFamily, PeerMetricsLocal, ProposalFailure,
+    RejectReason, ReplicaMetrics, ReplicaMetricsFamily, RpcErrorMetrics, RpcErrorMetricsFamily, RpcMetrics,
+    RpcMetricsFamily, SnapshotCreateMetrics, SnapshotCreateMetricsFamily, SnapshotDirection, SnapshotTransferMetrics,
+    SnapshotTransferMetricsFamily, SnapshotTrigger,
 };
 
 use crate::schema::Schema;
@@ -238,8 +242,8 @@ impl RaftMetrics {
     // ---- pre-bound handles -------------------------------------------------------------------
 
     /// A bound handle on a partition's metrics: record with zero lookups.
-    pub fn partition(&self, topic: &str, partition: u32) -> Handle<PartitionMetrics> {
-        self.families().partitions.bind(topic, partition)
+    pub fn partition(&self, topic: &str, partition: impl PartitionId) -> Handle<PartitionMetrics> {
+        self.families().partitions.family().bind((topic, partition))
     }
 
     /// The single-writer handle on a partition's metrics, for the loop that owns the partition.
@@ -247,13 +251,17 @@ impl RaftMetrics {
     /// # Errors
     ///
     /// When another single-writer handle owns the series, or the family is full.
-    pub fn claim_partition(&self, topic: &str, partition: u32) -> Result<Exclusive<PartitionMetrics>, ClaimError> {
-        self.families().partitions.claim(topic, partition)
+    pub fn claim_partition(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+    ) -> Result<Exclusive<PartitionMetrics>, ClaimError> {
+        self.families().partitions.family().claim((topic, partition))
     }
 
     /// A bound handle on a peer's metrics.
-    pub fn peer(&self, topic: &str, partition: u32, peer: &str) -> Handle<PeerMetrics> {
-        self.families().peers.bind(topic, partition, peer)
+    pub fn peer(&self, topic: &str, partition: impl PartitionId, peer: impl NodeId) -> Handle<PeerMetrics> {
+        self.families().peers.family().bind((topic, partition, peer.label()))
     }
 
     /// The single-writer handle on a peer's metrics.
@@ -261,13 +269,18 @@ impl RaftMetrics {
     /// # Errors
     ///
     /// When another single-writer handle owns the series, or the family is full.
-    pub fn claim_peer(&self, topic: &str, partition: u32, peer: &str) -> Result<Exclusive<PeerMetrics>, ClaimError> {
-        self.families().peers.claim(topic, partition, peer)
+    pub fn claim_peer(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        peer: impl NodeId,
+    ) -> Result<Exclusive<PeerMetrics>, ClaimError> {
+        self.families().peers.family().claim((topic, partition, peer.label()))
     }
 
     /// A bound handle on a node's metrics.
-    pub fn node(&self, node_id: &str) -> Handle<NodeMetrics> {
-        self.families().nodes.bind(node_id)
+    pub fn node(&self, node_id: impl NodeId) -> Handle<NodeMetrics> {
+        self.families().nodes.family().bind((node_id.label(),))
     }
 
     /// The single-writer handle on a node's metrics.
@@ -275,17 +288,17 @@ impl RaftMetrics {
     /// # Errors
     ///
     /// When another single-writer handle owns the series, or the family is full.
-    pub fn claim_node(&self, node_id: &str) -> Result<Exclusive<NodeMetrics>, ClaimError> {
-        self.families().nodes.claim(node_id)
+    pub fn claim_node(&self, node_id: impl NodeId) -> Result<Exclusive<NodeMetrics>, ClaimError> {
+        self.families().nodes.family().claim((node_id.label(),))
     }
 
     /// Removes every series of a partition (it moved to another node): partition, peer, replica,
     /// snapshot and configuration-change series. Outstanding handles stay valid, unexported.
     /// Returns how many series were removed.
-    pub fn remove_partition(&self, topic: &str, partition: u32) -> usize {
+    pub fn remove_partition(&self, topic: &str, partition: impl PartitionId) -> usize {
         let f = self.families();
         let prefix = (topic, partition);
-        usize::from(f.partitions.remove(topic, partition))
+        usize::from(f.partitions.family().remove(prefix))
             + f.peers.family().remove_prefix(prefix)
             + f.replicas.family().remove_prefix(prefix)
             + f.snapshot_creates.family().remove_prefix(prefix)
@@ -294,117 +307,162 @@ impl RaftMetrics {
     }
 
     /// Removes a peer's series of one partition (the peer left the group).
-    pub fn remove_peer(&self, topic: &str, partition: u32, peer: &str) -> bool {
-        self.families().peers.remove(topic, partition, peer)
+    pub fn remove_peer(&self, topic: &str, partition: impl PartitionId, peer: impl NodeId) -> bool {
+        self.families().peers.family().remove((topic, partition, peer.label()))
     }
 
     // ---- the integration guide ---------------------------------------------------------------
+    //
+    // Each call takes the argument types of `args`, so the guide's code compiles with whatever
+    // integer, id and duration types the caller has; the series are resolved through the
+    // families' lookup (per-thread cache, then the lock-free table).
 
-    /// Sets this node's role in a group: 1 leader, 2 candidate, 3 follower. Also sets `is_leader`.
-    pub fn set_node_state(&self, topic: &str, partition: u32, node_id: &str, state: i64) {
+    fn partition_of(&self, topic: &str, partition: impl PartitionId) -> &PartitionMetrics {
+        self.families().partitions.family().get((topic, partition))
+    }
+
+    fn peer_of(&self, topic: &str, partition: impl PartitionId, peer: &impl NodeId) -> &PeerMetrics {
+        self.families().peers.family().get((topic, partition, peer.label()))
+    }
+
+    /// Sets this node's role in a group: 1 leader, 2 candidate, 3 follower, as the guide's
+    /// integer or a [`NodeState`]. Also sets `is_leader`.
+    pub fn set_node_state(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        node_id: impl NodeId,
+        state: impl StateCode,
+    ) {
         let f = self.families();
-        f.replicas.get(topic, partition, node_id).node_state.set(state);
-        f.partitions.get(topic, partition).is_leader.set(i64::from(state == NodeState::Leader.code()));
+        let code = state.code();
+        f.replicas.family().get((topic, partition, node_id.label())).node_state.set(code);
+        self.partition_of(topic, partition).is_leader.set(i64::from(code == NodeState::Leader.code()));
     }
 
     /// Sets how many groups `node_id` leads.
-    pub fn set_leader_count(&self, node_id: &str, n: u64) {
-        self.families().nodes.get(node_id).leader_partitions.set_u64(n);
+    pub fn set_leader_count(&self, node_id: impl NodeId, n: impl Count) {
+        self.families().nodes.family().get((node_id.label(),)).leader_partitions.set_u64(n.to_u64());
     }
 
     /// Sets how many groups `node_id` follows.
-    pub fn set_follower_count(&self, node_id: &str, n: u64) {
-        self.families().nodes.get(node_id).follower_partitions.set_u64(n);
+    pub fn set_follower_count(&self, node_id: impl NodeId, n: impl Count) {
+        self.families().nodes.family().get((node_id.label(),)).follower_partitions.set_u64(n.to_u64());
     }
 
     /// Sets the current term.
-    pub fn set_current_term(&self, topic: &str, partition: u32, term: u64) {
-        self.families().partitions.get(topic, partition).current_term.set_u64(term);
+    pub fn set_current_term(&self, topic: &str, partition: impl PartitionId, term: impl Count) {
+        self.partition_of(topic, partition).current_term.set_u64(term.to_u64());
     }
 
     /// Sets the in-sync replica count.
-    pub fn set_isr_size(&self, topic: &str, partition: u32, n: u64) {
-        self.families().partitions.get(topic, partition).isr_size.set_u64(n);
+    pub fn set_isr_size(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
+        self.partition_of(topic, partition).isr_size.set_u64(n.to_u64());
     }
 
     /// Sets the commit index (and the apply lag).
-    pub fn set_commit_index(&self, topic: &str, partition: u32, index: u64) {
-        let p = self.families().partitions.get(topic, partition);
-        p.commit_index.set_u64(index);
+    pub fn set_commit_index(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
+        let p = self.partition_of(topic, partition);
+        p.commit_index.set_u64(index.to_u64());
         p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
     }
 
     /// Sets the last applied index (and the apply lag).
-    pub fn set_last_applied(&self, topic: &str, partition: u32, index: u64) {
-        let p = self.families().partitions.get(topic, partition);
-        p.last_applied.set_u64(index);
+    pub fn set_last_applied(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
+        let p = self.partition_of(topic, partition);
+        p.last_applied.set_u64(index.to_u64());
         p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
     }
 
     /// Sets how many entries `follower` is behind (leader side).
-    pub fn set_follower_lag_entries(&self, topic: &str, partition: u32, follower: &str, n: u64) {
+    pub fn set_follower_lag_entries(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        follower: impl NodeId,
+        n: impl Count,
+    ) {
         if let Some(a) = self.aggregate() {
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
-            a.follower_lag_entries.observe(n as f64);
+            a.follower_lag_entries.observe(n.to_u64() as f64);
             return;
         }
-        self.families().peers.get(topic, partition, follower).follower_lag_entries.set_u64(n);
+        self.peer_of(topic, partition, &follower).follower_lag_entries.set_u64(n.to_u64());
     }
 
     /// Sets how far behind `follower` is, in milliseconds (exported in seconds).
-    pub fn set_follower_lag_ms(&self, topic: &str, partition: u32, follower: &str, ms: f64) {
+    pub fn set_follower_lag_ms(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        follower: impl NodeId,
+        ms: impl Millis,
+    ) {
         if let Some(a) = self.aggregate() {
-            a.follower_lag.observe_ms(ms);
+            a.follower_lag.observe(ms.to_seconds());
             return;
         }
-        self.families().peers.get(topic, partition, follower).follower_lag.set(ms / 1000.0);
+        self.peer_of(topic, partition, &follower).follower_lag.set(ms.to_seconds());
     }
 
-    /// Records a heartbeat response from `follower` at `now_ms` (Unix milliseconds).
-    pub fn update_last_heartbeat(&self, topic: &str, partition: u32, follower: &str, now_ms: u64) {
-        #[allow(clippy::cast_precision_loss)] // Unix milliseconds fit a double exactly until 2^53
-        let seconds = now_ms as f64 / 1000.0;
-        self.families().peers.get(topic, partition, follower).last_heartbeat_timestamp.set(seconds);
+    /// Records a heartbeat response from `follower` at `now_ms`, milliseconds since the Unix
+    /// epoch (exported as Unix seconds).
+    pub fn update_last_heartbeat(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        follower: impl NodeId,
+        now_ms: impl Millis,
+    ) {
+        self.peer_of(topic, partition, &follower).last_heartbeat_timestamp.set(now_ms.to_seconds());
     }
 
     /// Sets the largest follower lag, in entries.
-    pub fn set_max_follower_lag(&self, topic: &str, partition: u32, n: u64) {
-        self.families().partitions.get(topic, partition).max_follower_lag_entries.set_u64(n);
+    pub fn set_max_follower_lag(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
+        self.partition_of(topic, partition).max_follower_lag_entries.set_u64(n.to_u64());
     }
 
     /// Records an election this node ran: its result and duration in milliseconds.
-    pub fn record_election(&self, topic: &str, partition: u32, success: bool, latency_ms: f64) {
+    pub fn record_election(&self, topic: &str, partition: impl PartitionId, success: bool, latency_ms: impl Millis) {
+        let result = if success { ElectionResult::Won } else { ElectionResult::Lost };
         if let Some(a) = self.aggregate() {
-            a.elections.get(if success { ElectionResult::Won } else { ElectionResult::Lost }).inc();
-            a.election_duration.observe_ms(latency_ms);
+            a.elections.get(result).inc();
+            a.election_duration.observe(latency_ms.to_seconds());
             return;
         }
-        let p = self.families().partitions.get(topic, partition);
-        p.elections.get(if success { ElectionResult::Won } else { ElectionResult::Lost }).inc();
-        p.election_duration.observe_ms(latency_ms);
+        let p = self.partition_of(topic, partition);
+        p.elections.get(result).inc();
+        p.election_duration.observe(latency_ms.to_seconds());
     }
 
     /// Sets the votes received in the current election.
-    pub fn set_votes_received(&self, topic: &str, partition: u32, n: u64) {
-        self.families().partitions.get(topic, partition).votes_received.set_u64(n);
+    pub fn set_votes_received(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
+        self.partition_of(topic, partition).votes_received.set_u64(n.to_u64());
     }
 
     /// Records a committed batch of `batch_size` proposals that took `latency_ms` milliseconds
     /// from proposal to commit: `commit_latency_seconds` once per proposal (one weighted
     /// observation), `proposals_committed` by the batch size, `commit_batch_entries` once.
-    pub fn record_commit_latency(&self, topic: &str, partition: u32, latency_ms: f64, batch_size: u64) {
+    pub fn record_commit_latency(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        latency_ms: impl Millis,
+        batch_size: impl Count,
+    ) {
+        let batch_size = batch_size.to_u64();
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
         let entries = batch_size as f64;
         if let Some(a) = self.aggregate() {
             if batch_size > 0 {
-                a.commit_latency.observe_n(latency_ms / 1000.0, batch_size);
+                a.commit_latency.observe_n(latency_ms.to_seconds(), batch_size);
             }
             a.commit_batch_entries.observe(entries);
             return;
         }
-        let p = self.families().partitions.get(topic, partition);
+        let p = self.partition_of(topic, partition);
         if batch_size > 0 {
-            p.commit_latency.observe_n(latency_ms / 1000.0, batch_size);
+            p.commit_latency.observe_n(latency_ms.to_seconds(), batch_size);
         }
         p.proposals_committed.add(batch_size);
         p.commit_batch_entries.observe(entries);
@@ -412,139 +470,164 @@ impl RaftMetrics {
 
     /// Sets whether the group has a leader this node knows of (`has_leader`, which the
     /// `NoLeader` alert watches).
-    pub fn set_has_leader(&self, topic: &str, partition: u32, has_leader: bool) {
-        self.families().partitions.get(topic, partition).has_leader.set(i64::from(has_leader));
+    pub fn set_has_leader(&self, topic: &str, partition: impl PartitionId, has_leader: bool) {
+        self.partition_of(topic, partition).has_leader.set(i64::from(has_leader));
     }
 
-    /// Records a snapshot creation: trigger, size, duration in milliseconds, last included index.
+    /// Records a snapshot creation: trigger (text or [`SnapshotTrigger`]), size, duration in
+    /// milliseconds, last included index.
     pub fn record_snapshot_create(
         &self,
         topic: &str,
-        partition: u32,
-        trigger: &str,
-        size_bytes: u64,
-        latency_ms: f64,
-        last_index: u64,
+        partition: impl PartitionId,
+        trigger: impl Named<SnapshotTrigger>,
+        size_bytes: impl Count,
+        latency_ms: impl Millis,
+        last_index: impl Count,
     ) {
+        #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
+        let size = size_bytes.to_u64() as f64;
         if let Some(a) = self.aggregate() {
             a.snapshot_creations.inc();
-            #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
-            a.snapshot_size.observe(size_bytes as f64);
-            a.snapshot_create_duration.observe_ms(latency_ms);
+            a.snapshot_size.observe(size);
+            a.snapshot_create_duration.observe(latency_ms.to_seconds());
             return;
         }
         let f = self.families();
-        f.snapshot_creates.get(topic, partition, trigger).snapshot_creations.inc();
-        let p = f.partitions.get(topic, partition);
-        #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
-        p.snapshot_size.observe(size_bytes as f64);
-        p.snapshot_create_duration.observe_ms(latency_ms);
-        p.snapshot_last_index.set_u64(last_index);
+        f.snapshot_creates.family().get((topic, partition, trigger)).snapshot_creations.inc();
+        let p = self.partition_of(topic, partition);
+        p.snapshot_size.observe(size);
+        p.snapshot_create_duration.observe(latency_ms.to_seconds());
+        p.snapshot_last_index.set_u64(last_index.to_u64());
         p.snapshot_last_timestamp.set(unix_now());
     }
 
     /// Records the installation of a received snapshot, taking `latency_ms`.
-    pub fn record_snapshot_apply(&self, topic: &str, partition: u32, latency_ms: f64) {
+    pub fn record_snapshot_apply(&self, topic: &str, partition: impl PartitionId, latency_ms: impl Millis) {
         if let Some(a) = self.aggregate() {
-            a.snapshot_apply_duration.observe_ms(latency_ms);
+            a.snapshot_apply_duration.observe(latency_ms.to_seconds());
             return;
         }
-        let p = self.families().partitions.get(topic, partition);
-        p.snapshot_apply_duration.observe_ms(latency_ms);
+        let p = self.partition_of(topic, partition);
+        p.snapshot_apply_duration.observe(latency_ms.to_seconds());
         p.snapshot_last_timestamp.set(unix_now());
     }
 
-    /// Records a finished snapshot transfer in `direction` (`send` or `receive`).
-    pub fn record_snapshot_transfer(&self, topic: &str, partition: u32, direction: &str, success: bool) {
+    /// Records a finished snapshot transfer in `direction` (`"send"` or `"receive"`, or a
+    /// [`SnapshotDirection`]).
+    pub fn record_snapshot_transfer(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        direction: impl Named<SnapshotDirection>,
+        success: bool,
+    ) {
         if let Some(a) = self.aggregate() {
             a.snapshot_transfers.get(Outcome::from(success)).inc();
             return;
         }
-        let transfers = self.families().snapshot_transfers.get(topic, partition, direction);
+        let transfers = self.families().snapshot_transfers.family().get((topic, partition, direction));
         transfers.snapshot_transfers.get(Outcome::from(success)).inc();
     }
 
     /// Records an AppendEntries request sent to `target`, carrying `size_bytes`.
-    pub fn record_append_entries_sent(&self, topic: &str, partition: u32, target: &str, size_bytes: u64) {
+    ///
+    /// `size_bytes` is a `u64`, not any [`Count`]: the guide computes it as
+    /// `entries.iter().map(|e| e.data.len() as u64).sum()`, and `sum` needs a concrete parameter
+    /// type to infer what it sums into.
+    pub fn record_append_entries_sent(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        target: impl NodeId,
+        size_bytes: u64,
+    ) {
         if let Some(a) = self.aggregate() {
             a.append_entries_sent.inc();
             a.append_entries_sent_bytes.add(size_bytes);
             return;
         }
-        let peer = self.families().peers.get(topic, partition, target);
+        let peer = self.peer_of(topic, partition, &target);
         peer.append_entries_sent.inc();
         peer.append_entries_sent_bytes.add(size_bytes);
     }
 
     /// Records an RPC to `target`: its outcome and duration in milliseconds.
-    pub fn record_rpc_call(&self, method: &str, target: &str, success: bool, latency_ms: f64) {
-        let rpc = self.families().rpcs.get(method, target);
+    pub fn record_rpc_call(&self, method: &str, target: impl NodeId, success: bool, latency_ms: impl Millis) {
+        let rpc = self.families().rpcs.family().get((method, target.label()));
         rpc.rpc_calls.get(Outcome::from(success)).inc();
-        rpc.rpc_duration.observe_ms(latency_ms);
+        rpc.rpc_duration.observe(latency_ms.to_seconds());
     }
 
     /// Records an RPC error of `error_type`.
-    pub fn record_rpc_error(&self, method: &str, target: &str, error_type: &str) {
-        self.families().rpc_errors.get(method, target, error_type).rpc_errors.inc();
+    pub fn record_rpc_error(&self, method: &str, target: impl NodeId, error_type: &str) {
+        self.families().rpc_errors.family().get((method, target.label(), error_type)).rpc_errors.inc();
     }
 
     /// Records an AppendEntries request received from `leader_id`.
-    pub fn record_append_entries_received(&self, topic: &str, partition: u32, leader_id: &str) {
+    pub fn record_append_entries_received(&self, topic: &str, partition: impl PartitionId, leader_id: impl NodeId) {
         if let Some(a) = self.aggregate() {
             a.append_entries_received.inc();
             return;
         }
-        self.families().peers.get(topic, partition, leader_id).append_entries_received.inc();
+        self.peer_of(topic, partition, &leader_id).append_entries_received.inc();
     }
 
-    /// Records a rejected AppendEntries request; `reason` is `stale_term` or `log_inconsistency`
-    /// (anything else counts as `other`).
-    pub fn record_append_entries_rejected(&self, topic: &str, partition: u32, reason: &str) {
+    /// Records a rejected AppendEntries request; `reason` is a [`RejectReason`] or its text,
+    /// `stale_term` or `log_inconsistency` (any other text counts as `other`).
+    pub fn record_append_entries_rejected(
+        &self,
+        topic: &str,
+        partition: impl PartitionId,
+        reason: impl Into<RejectReason>,
+    ) {
+        let reason = reason.into();
         if let Some(a) = self.aggregate() {
-            a.append_entries_rejected.get(RejectReason::parse(reason)).inc();
+            a.append_entries_rejected.get(reason).inc();
             return;
         }
-        let p = self.families().partitions.get(topic, partition);
-        p.append_entries_rejected.get(RejectReason::parse(reason)).inc();
+        self.partition_of(topic, partition).append_entries_rejected.get(reason).inc();
     }
 
     /// Sets the log's size in entries and bytes.
-    pub fn set_log_size(&self, topic: &str, partition: u32, entries: u64, bytes: u64) {
-        let p = self.families().partitions.get(topic, partition);
-        p.log_entries.set_u64(entries);
-        p.log_size.set_u64(bytes);
+    pub fn set_log_size(&self, topic: &str, partition: impl PartitionId, entries: impl Count, bytes: impl Count) {
+        let p = self.partition_of(topic, partition);
+        p.log_entries.set_u64(entries.to_u64());
+        p.log_size.set_u64(bytes.to_u64());
     }
 
     /// Records a log compaction.
-    pub fn record_log_compaction(&self, topic: &str, partition: u32) {
+    pub fn record_log_compaction(&self, topic: &str, partition: impl PartitionId) {
         if let Some(a) = self.aggregate() {
             a.log_compactions.inc();
             return;
         }
-        self.families().partitions.get(topic, partition).log_compactions.inc();
+        self.partition_of(topic, partition).log_compactions.inc();
     }
 
     /// Sets the group's member count.
-    pub fn set_cluster_size(&self, topic: &str, partition: u32, n: u64) {
-        self.families().partitions.get(topic, partition).cluster_size.set_u64(n);
+    pub fn set_cluster_size(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
+        self.partition_of(topic, partition).cluster_size.set_u64(n.to_u64());
     }
 
     /// Sets the group's configuration: `voters` (which the quorum size of the alert rules is
     /// computed from), `learners` and `cluster_size` (their sum).
-    pub fn set_membership(&self, topic: &str, partition: u32, voters: u64, learners: u64) {
-        let p = self.families().partitions.get(topic, partition);
+    pub fn set_membership(&self, topic: &str, partition: impl PartitionId, voters: impl Count, learners: impl Count) {
+        let (voters, learners) = (voters.to_u64(), learners.to_u64());
+        let p = self.partition_of(topic, partition);
         p.voters.set_u64(voters);
         p.learners.set_u64(learners);
         p.cluster_size.set_u64(voters.saturating_add(learners));
     }
 
-    /// Records an applied configuration change of `kind`.
-    pub fn record_config_change(&self, topic: &str, partition: u32, kind: &str) {
+    /// Records an applied configuration change of `kind` (text such as the guide's `"add_node"`,
+    /// or a [`ConfigChangeKind`]).
+    pub fn record_config_change(&self, topic: &str, partition: impl PartitionId, kind: impl Named<ConfigChangeKind>) {
         if let Some(a) = self.aggregate() {
             a.config_changes.inc();
             return;
         }
-        self.families().config_changes.get(topic, partition, kind).config_changes.inc();
+        self.families().config_changes.family().get((topic, partition, kind)).config_changes.inc();
     }
 }
 

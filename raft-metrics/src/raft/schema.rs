@@ -93,6 +93,47 @@ pub enum ProposalFailure {
     Other,
 }
 
+/// Which way a snapshot travelled, as `record_snapshot_transfer` labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, LabelValue)]
+#[label(crate = crate, rename_all = "snake_case")]
+pub enum SnapshotDirection {
+    /// This node sent it (a leader catching up a follower).
+    Send,
+    /// This node received and installed it.
+    Receive,
+}
+
+/// What started a snapshot creation, as the guide's `record_snapshot_create` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, LabelValue)]
+#[label(crate = crate, rename_all = "snake_case")]
+pub enum SnapshotTrigger {
+    /// The log outgrew its size threshold.
+    Size,
+    /// A snapshot interval elapsed.
+    Time,
+    /// An operator asked for it.
+    Manual,
+}
+
+/// One kind of configuration change, as `record_config_change` labels it. `AddNode` and
+/// `RemoveNode` are the guide's; the rest are what raft-rs and openraft distinguish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, LabelValue)]
+#[label(crate = crate, rename_all = "snake_case")]
+pub enum ConfigChangeKind {
+    /// The group grew (the guide's `add_node`).
+    AddNode,
+    /// The group shrank.
+    RemoveNode,
+    /// A voter joined.
+    AddVoter,
+    /// A learner (non-voting member) joined.
+    AddLearner,
+    /// Joint consensus began.
+    EnterJoint,
+    /// Joint consensus ended.
+    LeaveJoint,
+}
+
 /// Metrics of one Raft group (a partition) on this node.
 #[derive(Debug, RaftMetrics)]
 #[raft_metrics(crate = crate, namespace = "chronik_raft", labels(topic: &str, partition: u32))]
