@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Instructions per guide call (`set_commit_index` cache hit and miss, `record_commit_latency`),
-# this working tree against another revision, counted by callgrind: the check that a change to
-# the guide API's signatures costs nothing. About 2 minutes on 2 cores; needs valgrind.
+# Instructions and nanoseconds per guide call (`set_commit_index` cache hit and miss,
+# `record_commit_latency`), this working tree against another revision: instructions counted by
+# callgrind (10^6 calls), time the best of 5 interleaved runs of 2*10^7 calls. The check that a
+# change to the guide API's signatures costs nothing. About 3 minutes on 2 cores; needs valgrind.
 #
 #   benches/guide_calls_ab.sh [REV]     # REV defaults to HEAD~1
 set -euo pipefail
@@ -36,11 +37,22 @@ done
 count() { # binary case -> instructions
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-printf '%-34s %10s %10s %8s\n' "instructions per call" "$rev" "this" "ratio"
-for side in base this; do eval "none_$side=$(count "$work/target-$side/release/guide-ab-$side" none)"; done
+printf '%-34s %9s %9s %7s %9s %9s %7s\n' "per call" "Ir $rev" "Ir this" ratio "ns $rev" "ns this" ratio
+base_bin="$work/target-base/release/guide-ab-base"
+this_bin="$work/target-this/release/guide-ab-this"
+none_base=$(count "$base_bin" none)
+none_this=$(count "$this_bin" none)
+best() { sort -g | head -n 1; }
 for case in set_commit_index_cache_hit set_commit_index_cache_miss record_commit_latency_cache_hit; do
-  base=$(count "$work/target-base/release/guide-ab-base" "$case")
-  this=$(count "$work/target-this/release/guide-ab-this" "$case")
+  base=$(count "$base_bin" "$case")
+  this=$(count "$this_bin" "$case")
+  : >"$work/ns-base"; : >"$work/ns-this"
+  for _ in 1 2 3 4 5; do
+    "$base_bin" "$case" 20000000 >>"$work/ns-base"
+    "$this_bin" "$case" 20000000 >>"$work/ns-this"
+  done
   awk -v c="$case" -v b="$base" -v t="$this" -v nb="$none_base" -v nt="$none_this" \
-    'BEGIN { pb = (b - nb) / 1e6; pt = (t - nt) / 1e6; printf "%-34s %10.1f %10.1f %8.3f\n", c, pb, pt, pt / pb }'
+    -v tb="$(best <"$work/ns-base")" -v tt="$(best <"$work/ns-this")" \
+    'BEGIN { pb = (b - nb) / 1e6; pt = (t - nt) / 1e6
+             printf "%-34s %9.1f %9.1f %7.3f %9.2f %9.2f %7.3f\n", c, pb, pt, pt / pb, tb, tt, tt / tb }'
 done

@@ -1,11 +1,10 @@
-//! One guide call repeated 10^6 times, for `benches/guide_calls_ab.sh`: built against two
-//! revisions of raft-metrics and counted under callgrind, so a change to the guide API's
-//! signatures can be compared instruction by instruction. Uses only the API both sides have
-//! (`u32` partitions, `u64` values, `f64` milliseconds).
+//! One guide call repeated (10^6 times, or the count given second), for
+//! `benches/guide_calls_ab.sh`: built against two revisions of raft-metrics, counted under
+//! callgrind and timed, so a change to the guide API's signatures can be compared call by call.
+//! Uses only the API both sides have (`u32` partitions, `u64` values, `f64` milliseconds).
 
 use std::hint::black_box;
 
-const CALLS: u64 = 1_000_000;
 const PARTITIONS: u32 = 4096;
 
 fn main() {
@@ -14,26 +13,31 @@ fn main() {
     for p in 0..PARTITIONS {
         metrics.set_commit_index("orders", p, 1u64);
     }
+    let calls: u64 = std::env::args().nth(2).map_or(1_000_000, |n| n.parse().expect("a call count"));
+    let start = std::time::Instant::now();
     match std::env::args().nth(1).as_deref() {
         // The set-up alone, subtracted from the others.
         Some("none") => {}
         Some("set_commit_index_cache_hit") => {
-            for v in 0..CALLS {
+            for v in 0..calls {
                 metrics.set_commit_index(black_box("orders"), black_box(7u32), v);
             }
         }
         Some("set_commit_index_cache_miss") => {
             let mut p = 0u32;
-            for v in 0..CALLS {
+            for v in 0..calls {
                 p = (p + 97) % PARTITIONS;
                 metrics.set_commit_index(black_box("orders"), p, v);
             }
         }
         Some("record_commit_latency_cache_hit") => {
-            for _ in 0..CALLS {
+            for _ in 0..calls {
                 metrics.record_commit_latency(black_box("orders"), black_box(7u32), black_box(3.2f64), 4u64);
             }
         }
         other => panic!("unknown case {other:?}"),
     }
+    #[allow(clippy::cast_precision_loss)]
+    let per_call = start.elapsed().as_nanos() as f64 / calls as f64;
+    println!("{per_call:.2}");
 }

@@ -54,7 +54,7 @@ pub trait PartitionId: LabelValue + Copy + Sealed {}
 ///
 /// ```
 /// use raft_metrics::raft::NodeId;
-/// use raft_metrics::LabelValue;
+/// use raft_metrics::{Format, LabelValue, RaftMetrics, Registry};
 ///
 /// struct BrokerId(u32);
 /// impl NodeId for BrokerId {
@@ -62,6 +62,14 @@ pub trait PartitionId: LabelValue + Copy + Sealed {}
 ///         self.0
 ///     }
 /// }
+///
+/// let registry = Registry::new();
+/// let metrics = RaftMetrics::with_registry(&registry)?;
+/// let leader = BrokerId(3);
+/// metrics.record_append_entries_received("orders", 7, &leader);
+/// let text = registry.encode_to_string(Format::Prometheus);
+/// assert!(text.contains(r#"append_entries_received_total{topic="orders",partition="7",peer="3"} 1"#));
+/// # Ok::<(), raft_metrics::RegistrationError>(())
 /// ```
 pub trait NodeId {
     /// The label value the id is exported as.

@@ -316,6 +316,11 @@ impl RaftMetrics {
     // Each call takes the argument types of `args`, so the guide's code compiles with whatever
     // integer, id and duration types the caller has; the series are resolved through the
     // families' lookup (per-thread cache, then the lock-free table).
+    //
+    // Each call is `#[inline(never)]`: being generic, it is compiled in the caller's crate, and
+    // inlined into a caller's loop the lookup ran about 30 % slower in wall time (fewer
+    // instructions, but slower: `benches/guide_calls_ab.sh`); out of line it runs as the
+    // concrete functions did.
 
     fn partition_of(&self, topic: &str, partition: impl PartitionId) -> &PartitionMetrics {
         self.families().partitions.family().get((topic, partition))
@@ -327,6 +332,7 @@ impl RaftMetrics {
 
     /// Sets this node's role in a group: 1 leader, 2 candidate, 3 follower, as the guide's
     /// integer or a [`NodeState`]. Also sets `is_leader`.
+    #[inline(never)]
     pub fn set_node_state(
         &self,
         topic: &str,
@@ -341,26 +347,31 @@ impl RaftMetrics {
     }
 
     /// Sets how many groups `node_id` leads.
+    #[inline(never)]
     pub fn set_leader_count(&self, node_id: impl NodeId, n: impl Count) {
         self.families().nodes.family().get((node_id.label(),)).leader_partitions.set_u64(n.to_u64());
     }
 
     /// Sets how many groups `node_id` follows.
+    #[inline(never)]
     pub fn set_follower_count(&self, node_id: impl NodeId, n: impl Count) {
         self.families().nodes.family().get((node_id.label(),)).follower_partitions.set_u64(n.to_u64());
     }
 
     /// Sets the current term.
+    #[inline(never)]
     pub fn set_current_term(&self, topic: &str, partition: impl PartitionId, term: impl Count) {
         self.partition_of(topic, partition).current_term.set_u64(term.to_u64());
     }
 
     /// Sets the in-sync replica count.
+    #[inline(never)]
     pub fn set_isr_size(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
         self.partition_of(topic, partition).isr_size.set_u64(n.to_u64());
     }
 
     /// Sets the commit index (and the apply lag).
+    #[inline(never)]
     pub fn set_commit_index(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
         let p = self.partition_of(topic, partition);
         p.commit_index.set_u64(index.to_u64());
@@ -368,6 +379,7 @@ impl RaftMetrics {
     }
 
     /// Sets the last applied index (and the apply lag).
+    #[inline(never)]
     pub fn set_last_applied(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
         let p = self.partition_of(topic, partition);
         p.last_applied.set_u64(index.to_u64());
@@ -375,6 +387,7 @@ impl RaftMetrics {
     }
 
     /// Sets how many entries `follower` is behind (leader side).
+    #[inline(never)]
     pub fn set_follower_lag_entries(
         &self,
         topic: &str,
@@ -391,6 +404,7 @@ impl RaftMetrics {
     }
 
     /// Sets how far behind `follower` is, in milliseconds (exported in seconds).
+    #[inline(never)]
     pub fn set_follower_lag_ms(
         &self,
         topic: &str,
@@ -407,6 +421,7 @@ impl RaftMetrics {
 
     /// Records a heartbeat response from `follower` at `now_ms`, milliseconds since the Unix
     /// epoch (exported as Unix seconds).
+    #[inline(never)]
     pub fn update_last_heartbeat(
         &self,
         topic: &str,
@@ -418,11 +433,13 @@ impl RaftMetrics {
     }
 
     /// Sets the largest follower lag, in entries.
+    #[inline(never)]
     pub fn set_max_follower_lag(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
         self.partition_of(topic, partition).max_follower_lag_entries.set_u64(n.to_u64());
     }
 
     /// Records an election this node ran: its result and duration in milliseconds.
+    #[inline(never)]
     pub fn record_election(&self, topic: &str, partition: impl PartitionId, success: bool, latency_ms: impl Millis) {
         let result = if success { ElectionResult::Won } else { ElectionResult::Lost };
         if let Some(a) = self.aggregate() {
@@ -436,6 +453,7 @@ impl RaftMetrics {
     }
 
     /// Sets the votes received in the current election.
+    #[inline(never)]
     pub fn set_votes_received(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
         self.partition_of(topic, partition).votes_received.set_u64(n.to_u64());
     }
@@ -443,6 +461,7 @@ impl RaftMetrics {
     /// Records a committed batch of `batch_size` proposals that took `latency_ms` milliseconds
     /// from proposal to commit: `commit_latency_seconds` once per proposal (one weighted
     /// observation), `proposals_committed` by the batch size, `commit_batch_entries` once.
+    #[inline(never)]
     pub fn record_commit_latency(
         &self,
         topic: &str,
@@ -470,12 +489,14 @@ impl RaftMetrics {
 
     /// Sets whether the group has a leader this node knows of (`has_leader`, which the
     /// `NoLeader` alert watches).
+    #[inline(never)]
     pub fn set_has_leader(&self, topic: &str, partition: impl PartitionId, has_leader: bool) {
         self.partition_of(topic, partition).has_leader.set(i64::from(has_leader));
     }
 
     /// Records a snapshot creation: trigger (text or [`SnapshotTrigger`]), size, duration in
     /// milliseconds, last included index.
+    #[inline(never)]
     pub fn record_snapshot_create(
         &self,
         topic: &str,
@@ -503,6 +524,7 @@ impl RaftMetrics {
     }
 
     /// Records the installation of a received snapshot, taking `latency_ms`.
+    #[inline(never)]
     pub fn record_snapshot_apply(&self, topic: &str, partition: impl PartitionId, latency_ms: impl Millis) {
         if let Some(a) = self.aggregate() {
             a.snapshot_apply_duration.observe(latency_ms.to_seconds());
@@ -515,6 +537,7 @@ impl RaftMetrics {
 
     /// Records a finished snapshot transfer in `direction` (`"send"` or `"receive"`, or a
     /// [`SnapshotDirection`]).
+    #[inline(never)]
     pub fn record_snapshot_transfer(
         &self,
         topic: &str,
@@ -535,6 +558,7 @@ impl RaftMetrics {
     /// `size_bytes` is a `u64`, not any [`Count`]: the guide computes it as
     /// `entries.iter().map(|e| e.data.len() as u64).sum()`, and `sum` needs a concrete parameter
     /// type to infer what it sums into.
+    #[inline(never)]
     pub fn record_append_entries_sent(
         &self,
         topic: &str,
@@ -553,6 +577,7 @@ impl RaftMetrics {
     }
 
     /// Records an RPC to `target`: its outcome and duration in milliseconds.
+    #[inline(never)]
     pub fn record_rpc_call(&self, method: &str, target: impl NodeId, success: bool, latency_ms: impl Millis) {
         let rpc = self.families().rpcs.family().get((method, target.label()));
         rpc.rpc_calls.get(Outcome::from(success)).inc();
@@ -560,11 +585,13 @@ impl RaftMetrics {
     }
 
     /// Records an RPC error of `error_type`.
+    #[inline(never)]
     pub fn record_rpc_error(&self, method: &str, target: impl NodeId, error_type: &str) {
         self.families().rpc_errors.family().get((method, target.label(), error_type)).rpc_errors.inc();
     }
 
     /// Records an AppendEntries request received from `leader_id`.
+    #[inline(never)]
     pub fn record_append_entries_received(&self, topic: &str, partition: impl PartitionId, leader_id: impl NodeId) {
         if let Some(a) = self.aggregate() {
             a.append_entries_received.inc();
@@ -575,6 +602,7 @@ impl RaftMetrics {
 
     /// Records a rejected AppendEntries request; `reason` is a [`RejectReason`] or its text,
     /// `stale_term` or `log_inconsistency` (any other text counts as `other`).
+    #[inline(never)]
     pub fn record_append_entries_rejected(
         &self,
         topic: &str,
@@ -590,6 +618,7 @@ impl RaftMetrics {
     }
 
     /// Sets the log's size in entries and bytes.
+    #[inline(never)]
     pub fn set_log_size(&self, topic: &str, partition: impl PartitionId, entries: impl Count, bytes: impl Count) {
         let p = self.partition_of(topic, partition);
         p.log_entries.set_u64(entries.to_u64());
@@ -597,6 +626,7 @@ impl RaftMetrics {
     }
 
     /// Records a log compaction.
+    #[inline(never)]
     pub fn record_log_compaction(&self, topic: &str, partition: impl PartitionId) {
         if let Some(a) = self.aggregate() {
             a.log_compactions.inc();
@@ -606,12 +636,14 @@ impl RaftMetrics {
     }
 
     /// Sets the group's member count.
+    #[inline(never)]
     pub fn set_cluster_size(&self, topic: &str, partition: impl PartitionId, n: impl Count) {
         self.partition_of(topic, partition).cluster_size.set_u64(n.to_u64());
     }
 
     /// Sets the group's configuration: `voters` (which the quorum size of the alert rules is
     /// computed from), `learners` and `cluster_size` (their sum).
+    #[inline(never)]
     pub fn set_membership(&self, topic: &str, partition: impl PartitionId, voters: impl Count, learners: impl Count) {
         let (voters, learners) = (voters.to_u64(), learners.to_u64());
         let p = self.partition_of(topic, partition);
@@ -622,6 +654,7 @@ impl RaftMetrics {
 
     /// Records an applied configuration change of `kind` (text such as the guide's `"add_node"`,
     /// or a [`ConfigChangeKind`]).
+    #[inline(never)]
     pub fn record_config_change(&self, topic: &str, partition: impl PartitionId, kind: impl Named<ConfigChangeKind>) {
         if let Some(a) = self.aggregate() {
             a.config_changes.inc();
