@@ -62,6 +62,7 @@ mod family;
 pub mod http;
 mod label;
 mod metric;
+mod model;
 mod name;
 #[cfg(raft_metrics_op_count)]
 pub mod op_count;
@@ -80,19 +81,21 @@ struct ReadmeDoctests;
 pub mod __private;
 
 pub use cell::{
-    AddCell, Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler,
-    SampleControl, Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
+    AddCell, Buckets, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler, SampleControl,
+    Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
 };
 pub use cell::{NativeBuckets, NativeHistogram, NativeSnapshot};
 pub use derive_docs::{LabelValue, RaftMetrics};
 // The guide's `use raft_metrics::RaftMetrics;` names the schema's entry point and the derive at
 // once: a struct lives in the type namespace, a derive macro in the macro namespace.
-pub use encode::{parse, unescape_label_value, Format, SampleWriter};
+pub use cell::Metric;
+pub use encode::{parse, unescape_label_value, Format, LabelPair, SampleWriter};
 pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
-pub use metric::{ByLabel, ByLabelLayout, Group, LocalView, Metric, MetricKind};
+pub use metric::{ByLabel, ByLabelLayout, Group, LocalView};
+pub use model::{BucketsError, MetricInfo, MetricKind, RegistrationError, Unit};
 pub use name::{is_valid_label_name, is_valid_metric_name};
 pub use raft::RaftMetrics;
-pub use registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit, UnknownMetric, OVERFLOW_METRIC};
+pub use registry::{FamilySpec, Registry, UnknownMetric, OVERFLOW_METRIC};

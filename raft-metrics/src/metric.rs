@@ -2,69 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::cell::SampleControl;
-use crate::encode::SampleWriter;
+use crate::cell::{Metric, SampleControl};
+use crate::encode::{LabelPair, SampleWriter};
 use crate::label::EnumLabel;
-use crate::RegistrationError;
-
-/// The Prometheus type of a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MetricKind {
-    /// Monotonic count, exported with a `_total` suffix.
-    Counter,
-    /// Value that goes up and down.
-    Gauge,
-    /// Bucketed distribution with `_bucket`, `_sum` and `_count` samples.
-    Histogram,
-}
-
-impl MetricKind {
-    /// The word used on `# TYPE` lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-        }
-    }
-}
-
-/// The storage of one metric for one label set: a cell, or an array of cells indexed by an enum.
-///
-/// Implemented by [`Counter`](crate::Counter), [`Gauge`](crate::Gauge),
-/// [`FloatGauge`](crate::FloatGauge), [`Histogram`](crate::Histogram),
-/// [`ShardedCounter`](crate::ShardedCounter) and [`ByLabel`].
-pub trait Metric: Send + Sync + Sized + 'static {
-    /// Configuration shared by every series of a family (histogram buckets, say).
-    type Layout: Send + Sync + 'static;
-    /// The exported type.
-    const KIND: MetricKind;
-
-    /// Checks a layout at registration, so that [`Metric::new`] cannot fail later.
-    ///
-    /// # Errors
-    ///
-    /// When the layout does not fit this metric type.
-    fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
-        let _ = layout;
-        Ok(())
-    }
-
-    /// Fresh, zeroed storage.
-    fn new(layout: &Self::Layout) -> Self;
-
-    /// Zeroes the storage, for a series slot that is reused for another label set.
-    fn reset(&self);
-
-    /// Writes this metric's samples for one series.
-    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>);
-
-    /// The run-time sampling control, for [`Sampled`](crate::Sampled) metrics.
-    fn sample_control(layout: &Self::Layout) -> Option<&Arc<SampleControl>> {
-        let _ = layout;
-        None
-    }
-}
+use crate::model::{MetricKind, RegistrationError};
 
 /// Everything recorded for one label set: one or more metrics laid out in one allocation.
 ///
@@ -169,10 +110,10 @@ pub struct ByLabel<E, C, const K: usize> {
     _label: core::marker::PhantomData<fn(E)>,
 }
 
-/// The layout of a [`ByLabel`]: the label's name and each value's rendered `name="value"` pair.
+/// The layout of a [`ByLabel`]: the label's name and each value's `name="value"` pair.
 pub struct ByLabelLayout<E, L> {
     name: Box<str>,
-    pairs: Box<[Box<str>]>,
+    pairs: Box<[LabelPair]>,
     inner: L,
     _label: core::marker::PhantomData<fn(E)>,
 }
@@ -185,14 +126,7 @@ impl<E: EnumLabel, L> ByLabelLayout<E, L> {
     /// [`RegistrationError::InvalidLabelName`] when `name` is not a valid, unreserved label name.
     pub fn new(name: &str, inner: L) -> Result<Self, RegistrationError> {
         crate::name::check_label_name(name)?;
-        let pairs = E::VALUES
-            .iter()
-            .map(|value| {
-                let mut pair = String::new();
-                crate::encode::write_label_pair(&mut pair, name, value);
-                pair.into_boxed_str()
-            })
-            .collect();
+        let pairs = E::VALUES.iter().map(|value| LabelPair::new(name, value)).collect();
         Ok(Self { name: name.into(), pairs, inner, _label: core::marker::PhantomData })
     }
 

@@ -1,6 +1,6 @@
 //! Metric and label name rules, checked once at registration.
 
-use crate::RegistrationError;
+use crate::model::RegistrationError;
 
 /// Whether `name` matches the Prometheus metric name grammar `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 ///

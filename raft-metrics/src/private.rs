@@ -7,12 +7,14 @@ pub use core::result::Result::{self, Err, Ok};
 pub use std::sync::Arc;
 pub use std::vec::Vec;
 
+pub use crate::cell::Metric;
 pub use crate::cell::{Buckets, Local, SampleControl, SampledLayout, Sampling};
 pub use crate::encode::SampleWriter;
 pub use crate::family::{ClaimError, Exclusive, Family, Handle};
 pub use crate::label::{EnumLabel, LabelValue};
-pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalView, Metric, MetricKind};
-pub use crate::registry::{FamilySpec, MetricInfo, RegistrationError, Registry, Unit};
+pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalView};
+pub use crate::model::{MetricInfo, MetricKind, RegistrationError, Unit};
+pub use crate::registry::{FamilySpec, Registry};
 pub use crate::schema::{EnumLabelSchema, MetricSchema, Schema};
 
 /// Compile-time facts the derive checks a field's type against.

@@ -3,147 +3,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use crate::cell::{Buckets, BucketsError, Counter, FloatGauge, Gauge, Histogram, SampleControl, Sampling};
-use crate::encode::{Format, MetricText};
+use crate::cell::{Buckets, Counter, FloatGauge, Gauge, Histogram, SampleControl, Sampling};
+use crate::encode::{Encoder, Format, LabelSet, MetricText};
 use crate::family::{Family, FamilyInner, Handle, DEFAULT_MAX_SERIES};
-use crate::metric::{Group, MetricKind};
+use crate::metric::Group;
+use crate::model::{MetricInfo, MetricKind, RegistrationError};
 use crate::sync::Mutex;
-
-/// A Prometheus base unit. A metric with a unit must end its name with `_<unit>`; OpenMetrics
-/// exposition adds a `# UNIT` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Unit {
-    /// Durations.
-    Seconds,
-    /// Sizes.
-    Bytes,
-    /// Dimensionless fractions (0–1).
-    Ratio,
-}
-
-impl Unit {
-    /// The unit as it appears in names and `# UNIT` lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Seconds => "seconds",
-            Self::Bytes => "bytes",
-            Self::Ratio => "ratio",
-        }
-    }
-}
-
-/// Name, HELP text and unit of one metric, as given at registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricInfo {
-    name: String,
-    help: String,
-    unit: Option<Unit>,
-}
-
-impl MetricInfo {
-    /// A metric called `name` (counters may include or omit `_total`) described by `help`.
-    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
-        Self { name: name.into(), help: help.into(), unit: None }
-    }
-
-    /// Declares the unit; the name must end with `_<unit>` (before `_total` for counters).
-    #[must_use]
-    pub fn unit(mut self, unit: Unit) -> Self {
-        self.unit = Some(unit);
-        self
-    }
-
-    /// The family name (counters: without `_total`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The HELP text.
-    pub fn help(&self) -> &str {
-        &self.help
-    }
-
-    /// The declared unit.
-    pub fn unit_of(&self) -> Option<Unit> {
-        self.unit
-    }
-}
-
-/// Why a family could not be registered. Registration never panics.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum RegistrationError {
-    /// The metric name breaks the grammar or a convention.
-    InvalidMetricName {
-        /// The offending name.
-        name: String,
-        /// What rule it breaks.
-        reason: &'static str,
-    },
-    /// A label name breaks the grammar or is reserved.
-    InvalidLabelName {
-        /// The offending name.
-        name: String,
-        /// What rule it breaks.
-        reason: &'static str,
-    },
-    /// The same label name appears twice in one family.
-    DuplicateLabel(String),
-    /// A metric (or one of its `_total`/`_bucket`/`_sum`/`_count` samples) is already registered.
-    Duplicate(String),
-    /// The HELP text is empty; promtool rejects metrics without it.
-    MissingHelp(String),
-    /// Bad histogram buckets.
-    InvalidBuckets(BucketsError),
-    /// A group got the wrong number of [`MetricInfo`]s.
-    MetricCount {
-        /// What the group declares.
-        expected: usize,
-        /// What was given.
-        found: usize,
-    },
-    /// Sampling applies to counters and histograms; a gauge's last value cannot be weighted.
-    SampledGauge,
-    /// An enum label's value count does not match its array size.
-    LabelCardinality {
-        /// The array size.
-        expected: usize,
-        /// The enum's value count.
-        found: usize,
-    },
-}
-
-impl core::fmt::Display for RegistrationError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::InvalidMetricName { name, reason } => {
-                write!(f, "invalid metric name `{name}`: {reason}")
-            }
-            Self::InvalidLabelName { name, reason } => {
-                write!(f, "invalid label name `{name}`: {reason}")
-            }
-            Self::DuplicateLabel(name) => write!(f, "label `{name}` appears twice in one family"),
-            Self::Duplicate(name) => write!(f, "metric `{name}` is already registered"),
-            Self::MissingHelp(name) => write!(f, "metric `{name}` needs a non-empty HELP text"),
-            Self::InvalidBuckets(e) => write!(f, "invalid histogram buckets: {e}"),
-            Self::MetricCount { expected, found } => {
-                write!(f, "the group exports {expected} metrics but {found} names were given")
-            }
-            Self::SampledGauge => f.write_str("sampling applies to counters and histograms, not gauges"),
-            Self::LabelCardinality { expected, found } => {
-                write!(f, "the enum label has {found} values but its array holds {expected}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for RegistrationError {}
-
-impl From<BucketsError> for RegistrationError {
-    fn from(e: BucketsError) -> Self {
-        Self::InvalidBuckets(e)
-    }
-}
 
 /// No sampled metric has this name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,14 +48,14 @@ impl<G: Group, const N: usize> FamilySpec<G, N> {
 
 /// Object-safe view of a family for the registry.
 trait Collect: Send + Sync {
-    fn encode(&self, format: Format, out: &mut Vec<u8>);
+    fn encode(&self, encoder: &mut Encoder<'_>);
     /// `(first metric name, overflow count)` for families that have labels.
     fn overflow(&self) -> Option<(&str, u64)>;
 }
 
 impl<G: Group> Collect for FamilyInner<G> {
-    fn encode(&self, format: Format, out: &mut Vec<u8>) {
-        FamilyInner::encode(self, format, out);
+    fn encode(&self, encoder: &mut Encoder<'_>) {
+        FamilyInner::encode(self, encoder);
     }
 
     fn overflow(&self) -> Option<(&str, u64)> {
@@ -373,29 +238,16 @@ impl Registry {
     /// `MetricFamily`; a metric without series writes nothing, as in text.
     pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
         let families = self.state.lock().families.clone();
-        // Marks this thread so that the writers the families create write protobuf; reset when
-        // dropped, also if a group's `encode` panics.
-        #[cfg(feature = "protobuf")]
-        let protobuf = (format == Format::Protobuf).then(crate::encode::proto::ScrapeGuard::begin);
+        let mut encoder = Encoder::new(out, format);
         let mut overflow = Vec::new();
         for family in &families {
-            family.encode(format, out);
-            #[cfg(feature = "protobuf")]
-            if let Some(scrape) = &protobuf {
-                scrape.close_family(out);
-            }
+            family.encode(&mut encoder);
             overflow.extend(family.overflow().map(|(name, count)| (name.to_owned(), count)));
         }
         if !overflow.is_empty() {
-            encode_overflow(format, &overflow, out);
-            #[cfg(feature = "protobuf")]
-            if let Some(scrape) = &protobuf {
-                scrape.close_family(out);
-            }
+            encode_overflow(&mut encoder, &overflow);
         }
-        if format == Format::OpenMetrics {
-            out.extend_from_slice(b"# EOF\n");
-        }
+        encoder.finish();
     }
 
     /// [`Registry::encode`] into a new `String`.
@@ -407,17 +259,17 @@ impl Registry {
     }
 }
 
-fn encode_overflow(format: Format, overflow: &[(String, u64)], out: &mut Vec<u8>) {
+fn encode_overflow(encoder: &mut Encoder<'_>, overflow: &[(String, u64)]) {
     let info = MetricInfo::new(
         OVERFLOW_METRIC,
         "Label-set lookups that found their family full (or a label value too long) and were recorded in the family's overflow series.",
     );
     let text = MetricText::new(&info, MetricKind::Counter);
-    out.extend_from_slice(text.header(format).as_bytes());
+    let names: [Box<str>; 1] = ["metric".into()];
+    encoder.metric(&text);
     for (name, count) in overflow {
-        let mut labels = String::new();
-        crate::encode::write_label_pair(&mut labels, "metric", name);
-        crate::encode::SampleWriter::new(out, &text, &labels).counter(*count);
+        let labels = LabelSet::new(&names, [name.as_str()]);
+        encoder.series(&text, &names, &labels).counter(*count);
     }
 }
 

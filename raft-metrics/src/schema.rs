@@ -1,7 +1,7 @@
 //! The `const` description of a derived metric group: names, kinds, HELP, units, labels,
 //! buckets and sampling, readable by code, docs and tests (a metric reference, dashboard checks).
 
-use crate::metric::MetricKind;
+use crate::model::MetricKind;
 
 /// A metric group as declared with `#[derive(RaftMetrics)]`.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,6 @@
+use super::Metric;
 use crate::encode::SampleWriter;
-use crate::metric::{Metric, MetricKind};
+use crate::model::MetricKind;
 use crate::sync::{AtomicI64, AtomicU64, Ordering};
 
 use super::Local;

@@ -38,8 +38,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Metric;
 use crate::encode::SampleWriter;
-use crate::metric::{Metric, MetricKind};
+use crate::model::{BucketsError, MetricKind};
 use crate::sync::{fence, yield_now, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 
 use super::Local;
@@ -76,42 +77,6 @@ pub struct Buckets {
     per_unit: f64,
     rendered: Box<[Box<str>]>,
 }
-
-/// Why a set of bucket bounds was refused.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BucketsError {
-    /// No bounds were given.
-    Empty,
-    /// A bound is NaN or infinite (the `+Inf` bucket is implicit).
-    NotFinite {
-        /// Position of the bound.
-        index: usize,
-    },
-    /// A bound is not greater than the one before it.
-    NotIncreasing {
-        /// Position of the bound.
-        index: usize,
-    },
-    /// A helper's parameters cannot produce valid bounds.
-    InvalidParameters(&'static str),
-}
-
-impl core::fmt::Display for BucketsError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Empty => f.write_str("a histogram needs at least one bucket bound"),
-            Self::NotFinite { index } => {
-                write!(f, "bucket bound {index} is not finite; the +Inf bucket is implicit")
-            }
-            Self::NotIncreasing { index } => {
-                write!(f, "bucket bound {index} is not greater than the bound before it")
-            }
-            Self::InvalidParameters(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for BucketsError {}
 
 impl Buckets {
     /// Buckets with the given upper bounds. A trailing `+Inf` is accepted and dropped.
@@ -638,8 +603,8 @@ impl<const N: usize> Metric for Histogram<N> {
     type Layout = Arc<Buckets>;
     const KIND: MetricKind = MetricKind::Histogram;
 
-    fn check(layout: &Arc<Buckets>) -> Result<(), crate::RegistrationError> {
-        check_len::<N>(layout).map_err(crate::RegistrationError::InvalidBuckets)
+    fn check(layout: &Arc<Buckets>) -> Result<(), crate::model::RegistrationError> {
+        check_len::<N>(layout).map_err(crate::model::RegistrationError::InvalidBuckets)
     }
 
     fn new(layout: &Arc<Buckets>) -> Self {

@@ -12,10 +12,52 @@ mod native;
 mod sampled;
 mod sharded;
 
+use std::sync::Arc;
+
+use crate::encode::SampleWriter;
+use crate::model::{MetricKind, RegistrationError};
+
 pub use counter::Counter;
 pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{Buckets, BucketsError, Histogram, HistogramSnapshot, Timer};
+pub use histogram::{Buckets, Histogram, HistogramSnapshot, Timer};
 pub use local::Local;
 pub use native::{NativeBuckets, NativeHistogram, NativeSnapshot};
 pub use sampled::{AddCell, RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
 pub use sharded::ShardedCounter;
+
+/// The storage of one metric for one label set: a cell, or an array of cells indexed by an enum.
+///
+/// Implemented by [`Counter`](crate::Counter), [`Gauge`](crate::Gauge),
+/// [`FloatGauge`](crate::FloatGauge), [`Histogram`](crate::Histogram),
+/// [`ShardedCounter`](crate::ShardedCounter) and [`ByLabel`](crate::ByLabel).
+pub trait Metric: Send + Sync + Sized + 'static {
+    /// Configuration shared by every series of a family (histogram buckets, say).
+    type Layout: Send + Sync + 'static;
+    /// The exported type.
+    const KIND: MetricKind;
+
+    /// Checks a layout at registration, so that [`Metric::new`] cannot fail later.
+    ///
+    /// # Errors
+    ///
+    /// When the layout does not fit this metric type.
+    fn check(layout: &Self::Layout) -> Result<(), RegistrationError> {
+        let _ = layout;
+        Ok(())
+    }
+
+    /// Fresh, zeroed storage.
+    fn new(layout: &Self::Layout) -> Self;
+
+    /// Zeroes the storage, for a series slot that is reused for another label set.
+    fn reset(&self);
+
+    /// Writes this metric's samples for one series.
+    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>);
+
+    /// The run-time sampling control, for [`Sampled`](crate::Sampled) metrics.
+    fn sample_control(layout: &Self::Layout) -> Option<&Arc<SampleControl>> {
+        let _ = layout;
+        None
+    }
+}

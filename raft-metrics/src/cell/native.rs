@@ -54,9 +54,11 @@
 use core::time::Duration;
 use std::sync::Arc;
 
-use super::{BucketsError, Local};
+use super::Local;
+use super::Metric;
 use crate::encode::{NativeSample, SampleWriter};
-use crate::metric::{Metric, MetricKind};
+use crate::model::BucketsError;
+use crate::model::MetricKind;
 use crate::sync::{fence, yield_now, AtomicPtr, AtomicU64, Ordering};
 
 const COUNT_SHIFT: u32 = 44;

@@ -11,9 +11,10 @@ use core::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Metric;
 use super::{Counter, Histogram, Local, ShardedCounter, Timer};
 use crate::encode::SampleWriter;
-use crate::metric::{Metric, MetricKind};
+use crate::model::MetricKind;
 use crate::sync::{AtomicU32, Ordering};
 
 /// How often a sampled metric records.
@@ -307,9 +308,9 @@ impl<C: Metric> Metric for Sampled<C> {
     type Layout = SampledLayout<C::Layout>;
     const KIND: MetricKind = C::KIND;
 
-    fn check(layout: &Self::Layout) -> Result<(), crate::RegistrationError> {
+    fn check(layout: &Self::Layout) -> Result<(), crate::model::RegistrationError> {
         if C::KIND == MetricKind::Gauge {
-            return Err(crate::RegistrationError::SampledGauge);
+            return Err(crate::model::RegistrationError::SampledGauge);
         }
         C::check(&layout.inner)
     }

@@ -3,8 +3,9 @@ use std::sync::OnceLock;
 
 use crossbeam_utils::CachePadded;
 
+use super::Metric;
 use crate::encode::SampleWriter;
-use crate::metric::{Metric, MetricKind};
+use crate::model::MetricKind;
 use crate::sync::unmodeled::AtomicUsize;
 use crate::sync::{AtomicU64, Ordering};
 

@@ -6,19 +6,24 @@
 //! is created, `le` values with the buckets. A text scrape copies those bytes and formats numbers
 //! (itoa for integers, ryu for floats).
 //!
-//! Cells write through one [`SampleWriter`] whatever the format: it holds a *sink*, text or
-//! protobuf, chosen when it is created (see [`proto`] for how the protobuf sink is selected and
-//! how it recovers label pairs). A text scrape pays one predictable branch per sample for it.
+//! A scrape is one [`Encoder`], created with the output buffer and the format; families write
+//! metric after metric into it, and cells write each series through the [`SampleWriter`] it hands
+//! them. The format travels as a value: a text scrape pays one predictable branch per sample for
+//! the protobuf case.
 
+mod encoder;
 mod escape;
+mod labels;
 pub mod parse;
 #[cfg(feature = "protobuf")]
 pub(crate) mod proto;
 
+pub(crate) use encoder::Encoder;
 pub use escape::unescape_label_value;
+pub use labels::LabelPair;
+pub(crate) use labels::LabelSet;
 
-use crate::metric::MetricKind;
-use crate::registry::MetricInfo;
+use crate::model::{MetricInfo, MetricKind};
 
 /// An exposition format.
 ///
@@ -75,14 +80,6 @@ fn write_float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-/// Appends `name="escaped value"`.
-pub(crate) fn write_label_pair(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push_str("=\"");
-    escape::label_value(out, value);
-    out.push('"');
-}
-
 /// The names and pre-rendered header lines of one metric.
 #[derive(Debug)]
 pub(crate) struct MetricText {
@@ -130,7 +127,7 @@ impl MetricText {
         openmetrics_header.push('\n');
         Self {
             #[cfg(feature = "protobuf")]
-            proto_header: proto::header(&primary, info.help(), kind, info.unit_of().map(crate::Unit::as_str)),
+            proto_header: proto::header(&primary, info.help(), kind, info.unit_of().map(crate::model::Unit::as_str)),
             name: name.into(),
             primary: primary.into(),
             bucket: format!("{name}_bucket").into(),
@@ -145,14 +142,14 @@ impl MetricText {
         &self.name
     }
 
-    /// The header lines to write before the metric's samples; empty for protobuf, whose header
-    /// the first [`SampleWriter`] writes.
-    pub(crate) fn header(&self, format: Format) -> &str {
+    /// The header to write before the metric's samples: text lines, or the protobuf
+    /// `MetricFamily` fields other than its series.
+    pub(crate) fn header(&self, format: Format) -> &[u8] {
         match format {
-            Format::Prometheus => &self.prometheus_header,
-            Format::OpenMetrics => &self.openmetrics_header,
+            Format::Prometheus => self.prometheus_header.as_bytes(),
+            Format::OpenMetrics => self.openmetrics_header.as_bytes(),
             #[cfg(feature = "protobuf")]
-            Format::Protobuf => "",
+            Format::Protobuf => &self.proto_header,
         }
     }
 }
@@ -186,8 +183,9 @@ pub(crate) struct NativeSample<'a> {
 pub struct SampleWriter<'a> {
     out: &'a mut Vec<u8>,
     text: &'a MetricText,
-    labels: &'a str,
-    extra: &'a str,
+    names: &'a [Box<str>],
+    labels: &'a LabelSet,
+    extra: Option<&'a LabelPair>,
     sink: Sink,
 }
 
@@ -203,20 +201,21 @@ enum Sink {
 }
 
 impl<'a> SampleWriter<'a> {
-    /// A writer for one series of the metric `text`: protobuf when this thread is writing a
-    /// protobuf scrape (see [`proto`]), text otherwise.
+    /// A writer for one series (`labels` under `names`) of the metric `text`, in `format`.
     #[inline]
-    pub(crate) fn new(out: &'a mut Vec<u8>, text: &'a MetricText, labels: &'a str) -> Self {
-        #[cfg(feature = "protobuf")]
-        let sink = if proto::is_active() {
-            proto::enter(out, core::ptr::from_ref(text) as usize, &text.proto_header);
-            Sink::Protobuf
-        } else {
-            Sink::Text
+    fn new(
+        out: &'a mut Vec<u8>,
+        format: Format,
+        text: &'a MetricText,
+        names: &'a [Box<str>],
+        labels: &'a LabelSet,
+    ) -> Self {
+        let sink = match format {
+            Format::Prometheus | Format::OpenMetrics => Sink::Text,
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => Sink::Protobuf,
         };
-        #[cfg(not(feature = "protobuf"))]
-        let sink = Sink::Text;
-        Self { out, text, labels, extra: "", sink }
+        Self { out, text, names, labels, extra: None, sink }
     }
 
     /// Writes a counter sample.
@@ -339,10 +338,17 @@ impl<'a> SampleWriter<'a> {
         }
     }
 
-    /// Runs `f` with one more pre-rendered `name="value"` pair on every sample it writes.
-    pub fn with_extra_label(&mut self, pair: &str, f: impl FnOnce(&mut SampleWriter<'_>)) {
-        let mut inner =
-            SampleWriter { out: &mut *self.out, text: self.text, labels: self.labels, extra: pair, sink: self.sink };
+    /// Runs `f` with one more label pair on every sample it writes (replacing any extra pair
+    /// this writer already adds).
+    pub fn with_extra_label(&mut self, pair: &LabelPair, f: impl FnOnce(&mut SampleWriter<'_>)) {
+        let mut inner = SampleWriter {
+            out: &mut *self.out,
+            text: self.text,
+            names: self.names,
+            labels: self.labels,
+            extra: Some(pair),
+            sink: self.sink,
+        };
         f(&mut inner);
     }
 
@@ -364,7 +370,9 @@ impl<'a> SampleWriter<'a> {
     /// Appends one `Metric` with this series' labels, filled in by `fill`.
     #[cfg(feature = "protobuf")]
     fn proto_metric(&mut self, fill: impl FnOnce(&mut proto::Metric)) {
-        let mut metric = proto::Metric { label: proto::labels([self.labels, self.extra]), ..Default::default() };
+        let pairs = self.names.iter().map(|n| &**n).zip(self.labels.values());
+        let extra = self.extra.map(|pair| (pair.name(), pair.value()));
+        let mut metric = proto::Metric { label: proto::labels(pairs.chain(extra)), ..Default::default() };
         fill(&mut metric);
         proto::write_metric(self.out, &metric);
     }
@@ -372,10 +380,10 @@ impl<'a> SampleWriter<'a> {
     fn start(&mut self, name: &str, le: Option<&str>) {
         let out = &mut *self.out;
         out.extend_from_slice(name.as_bytes());
-        if !self.labels.is_empty() || !self.extra.is_empty() || le.is_some() {
+        if !self.labels.text().is_empty() || self.extra.is_some() || le.is_some() {
             out.push(b'{');
             let mut first = true;
-            for part in [self.labels, self.extra] {
+            for part in [self.labels.text(), self.extra.map_or("", LabelPair::rendered)] {
                 if !part.is_empty() {
                     if !first {
                         out.push(b',');

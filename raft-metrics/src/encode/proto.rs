@@ -7,24 +7,9 @@
 //! They are private: public `Metric`, `Counter`, `Gauge` and `Histogram` types here would make
 //! rustc print longer paths for ours in users' error messages.
 //!
-//! # How a scrape is written
-//!
-//! Families and cells write through [`SampleWriter`](crate::SampleWriter), which is handed only
-//! the output buffer, the metric's pre-rendered text and its series' rendered labels. For a
-//! protobuf scrape, [`Registry::encode`](crate::Registry::encode) marks the scraping thread (a
-//! thread-local, reset by a guard even on panic); each writer created on a marked thread writes
-//! protobuf instead of text:
-//!
-//! 1. The first writer of a metric appends that metric's `MetricFamily` header (name, HELP, type,
-//!    unit), pre-encoded at registration.
-//! 2. Every sample appends one `Metric` (field 4). Protobuf concatenates repeated fields, so the
-//!    bytes so far always form one valid `MetricFamily`.
-//! 3. When the next metric starts, or the family ends, its length is inserted before its header.
-//!
-//! Label pairs are recovered from the series' rendered `name="escaped value",…` string, whose
-//! format is ours and strict (see [`label_pairs`]).
-
-use core::cell::Cell;
+//! The [`Encoder`](super::Encoder) writes each family's pre-encoded header, then one `Metric`
+//! (field 4) per sample, then inserts the family's length in front ([`prefix_length`]). Label
+//! pairs come from the series' raw values, kept beside their rendered text.
 
 use prost::Message;
 
@@ -172,11 +157,11 @@ pub(crate) struct MetricFamily {
 }
 
 /// The pre-encoded fields of a `MetricFamily` without its series.
-pub(crate) fn header(name: &str, help: &str, kind: crate::MetricKind, unit: Option<&str>) -> Box<[u8]> {
+pub(crate) fn header(name: &str, help: &str, kind: crate::model::MetricKind, unit: Option<&str>) -> Box<[u8]> {
     let r#type = match kind {
-        crate::MetricKind::Counter => MetricType::Counter,
-        crate::MetricKind::Gauge => MetricType::Gauge,
-        crate::MetricKind::Histogram => MetricType::Histogram,
+        crate::model::MetricKind::Counter => MetricType::Counter,
+        crate::model::MetricKind::Gauge => MetricType::Gauge,
+        crate::model::MetricKind::Histogram => MetricType::Histogram,
     };
     MetricFamily {
         name: Some(name.to_owned()),
@@ -189,71 +174,13 @@ pub(crate) fn header(name: &str, help: &str, kind: crate::MetricKind, unit: Opti
     .into_boxed_slice()
 }
 
-/// What this thread's protobuf scrape has written so far.
-#[derive(Clone, Copy)]
-struct Scrape {
-    active: bool,
-    /// The family being written: the address of its `MetricText` and where its bytes start.
-    open: Option<(usize, usize)>,
-}
-
-const IDLE: Scrape = Scrape { active: false, open: None };
-
-thread_local! {
-    static SCRAPE: Cell<Scrape> = const { Cell::new(IDLE) };
-}
-
-/// Marks this thread as writing a protobuf scrape until dropped.
-pub(crate) struct ScrapeGuard {
-    _not_send: core::marker::PhantomData<*const ()>,
-}
-
-impl ScrapeGuard {
-    pub(crate) fn begin() -> Self {
-        SCRAPE.with(|s| s.set(Scrape { active: true, open: None }));
-        Self { _not_send: core::marker::PhantomData }
-    }
-
-    /// Ends the family being written, inserting its length before it.
-    pub(crate) fn close_family(&self, out: &mut Vec<u8>) {
-        close(out);
-    }
-}
-
-impl Drop for ScrapeGuard {
-    fn drop(&mut self) {
-        SCRAPE.with(|s| s.set(IDLE));
-    }
-}
-
-/// Whether this thread is writing a protobuf scrape.
-#[inline]
-pub(crate) fn is_active() -> bool {
-    SCRAPE.with(|s| s.get().active)
-}
-
-/// Starts the family of `text` unless it is the one being written.
-pub(crate) fn enter(out: &mut Vec<u8>, text: usize, header: &[u8]) {
-    let scrape = SCRAPE.with(Cell::get);
-    if scrape.open.is_some_and(|(open, _)| open == text) {
-        return;
-    }
-    close(out);
-    let start = out.len();
-    out.extend_from_slice(header);
-    SCRAPE.with(|s| s.set(Scrape { active: true, open: Some((text, start)) }));
-}
-
-fn close(out: &mut Vec<u8>) {
-    let scrape = SCRAPE.with(Cell::get);
-    if let Some((_, start)) = scrape.open {
-        let len = out.len() - start;
-        let mut prefix = Vec::with_capacity(prost::length_delimiter_len(len));
-        // Writing into a Vec cannot fail for lack of space.
-        let _ = prost::encode_length_delimiter(len, &mut prefix);
-        out.splice(start..start, prefix);
-        SCRAPE.with(|s| s.set(Scrape { active: scrape.active, open: None }));
-    }
+/// Inserts the varint length of `out[start..]` at `start`: ends one length-delimited message.
+pub(crate) fn prefix_length(out: &mut Vec<u8>, start: usize) {
+    let len = out.len() - start;
+    let mut prefix = Vec::with_capacity(prost::length_delimiter_len(len));
+    // Writing into a Vec cannot fail for lack of space.
+    let _ = prost::encode_length_delimiter(len, &mut prefix);
+    out.splice(start..start, prefix);
 }
 
 /// Appends one `Metric` (field 4 of the open `MetricFamily`).
@@ -261,34 +188,9 @@ pub(crate) fn write_metric(out: &mut Vec<u8>, metric: &Metric) {
     prost::encoding::message::encode(4, metric, out);
 }
 
-/// The label pairs of rendered `name="escaped",…` strings (series labels, then extra pairs).
-pub(crate) fn labels(parts: [&str; 2]) -> Vec<LabelPair> {
-    let mut pairs = Vec::new();
-    for part in parts {
-        label_pairs(part, &mut pairs);
-    }
-    pairs
-}
-
-/// Parses `name="escaped value",…` as written by `write_label_pair`: names never contain `=`
-/// or `"`, values escape exactly `\\`, `\"` and `\n`, so the first `="` ends a name and the first
-/// unescaped `"` ends a value.
-pub(crate) fn label_pairs(rendered: &str, pairs: &mut Vec<LabelPair>) {
-    let mut rest = rendered;
-    while let Some(eq) = rest.find("=\"") {
-        let name = &rest[..eq];
-        let body = &rest[eq + 2..];
-        let bytes = body.as_bytes();
-        let mut end = 0;
-        while end < bytes.len() && bytes[end] != b'"' {
-            end += if bytes[end] == b'\\' { 2 } else { 1 };
-        }
-        let escaped = body.get(..end).unwrap_or(body);
-        let value = super::unescape_label_value(escaped).unwrap_or_else(|| escaped.to_owned());
-        pairs.push(LabelPair { name: Some(name.to_owned()), value: Some(value) });
-        rest = body.get(end + 1..).unwrap_or_default();
-        rest = rest.strip_prefix(',').unwrap_or(rest);
-    }
+/// The label pairs of a sample, from raw names and values.
+pub(crate) fn labels<'l>(pairs: impl Iterator<Item = (&'l str, &'l str)>) -> Vec<LabelPair> {
+    pairs.map(|(name, value)| LabelPair { name: Some(name.to_owned()), value: Some(value.to_owned()) }).collect()
 }
 
 /// Spans and deltas of native buckets: `counts[p]` is bucket index `first_index + p`.
@@ -340,24 +242,6 @@ fn delta(count: u64, previous: u64) -> i64 {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rendered_labels_parse_back() {
-        let mut rendered = String::new();
-        for (name, value) in [("a", ""), ("b", "q\"uo\\te\nnl"), ("c", "ünï,=\"")] {
-            if !rendered.is_empty() {
-                rendered.push(',');
-            }
-            crate::encode::write_label_pair(&mut rendered, name, value);
-        }
-        let pairs = labels([&rendered, "d=\"x\""]);
-        let got: Vec<_> = pairs.iter().map(|p| (p.name.clone().unwrap(), p.value.clone().unwrap())).collect::<Vec<_>>();
-        let want = [("a", ""), ("b", "q\"uo\\te\nnl"), ("c", "ünï,=\""), ("d", "x")]
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .to_vec();
-        assert_eq!(got, want);
-        assert!(labels(["", ""]).is_empty());
-    }
 
     #[test]
     fn spans_merge_small_gaps() {

@@ -15,7 +15,7 @@ pub use handle::{ClaimError, Exclusive, Handle};
 
 use self::index::Table;
 use self::series::Series;
-use crate::encode::{Format, MetricText, SampleWriter};
+use crate::encode::{Encoder, LabelSet, MetricText};
 use crate::label::{Fingerprint, KeyBuilder, LabelValue, LabelValues};
 use crate::metric::Group;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -68,7 +68,7 @@ pub(crate) struct FamilyInner<G: Group> {
 struct State<G> {
     slab: Vec<Box<Series<G>>>,
     /// Rendered `name="value",…` per slab slot; `None` while the slot is removed.
-    labels: Vec<Option<Arc<str>>>,
+    labels: Vec<Option<Arc<LabelSet>>>,
     /// Removed slots, oldest first, with the scrape clock at their removal.
     retired: VecDeque<(usize, u64)>,
     // Boxed: a table's address is published in `FamilyInner::table` and must not move when
@@ -225,26 +225,22 @@ impl<G: Group> FamilyInner<G> {
         unsafe { &*core::ptr::from_ref::<Series<G>>(series) }
     }
 
-    fn render<const N: usize>(&self, values: &impl LabelValues<N>) -> Option<Arc<str>> {
-        let mut rendered = String::new();
-        let mut raw = String::new();
-        let mut names = self.label_names.iter();
+    fn render<const N: usize>(&self, values: &impl LabelValues<N>) -> Option<Arc<LabelSet>> {
+        let mut raw: Vec<String> = Vec::with_capacity(N);
         let mut fits = true;
         values.for_each(&mut |value: &dyn LabelValue| {
-            raw.clear();
-            value.write(&mut raw);
-            fits &= raw.len() <= MAX_LABEL_VALUE_LEN && raw != OVERFLOW_LABEL_VALUE;
-            if let Some(name) = names.next() {
-                if !rendered.is_empty() {
-                    rendered.push(',');
-                }
-                crate::encode::write_label_pair(&mut rendered, name, &raw);
-            }
+            let mut text = String::new();
+            value.write(&mut text);
+            fits &= text.len() <= MAX_LABEL_VALUE_LEN && text != OVERFLOW_LABEL_VALUE;
+            raw.push(text);
         });
-        fits.then(|| rendered.into())
+        if !fits {
+            return None;
+        }
+        Some(Arc::new(LabelSet::new(&self.label_names, raw.iter().map(String::as_str))))
     }
 
-    fn create<'s>(&self, state: &'s mut State<G>, fingerprint: Fingerprint, labels: Arc<str>) -> &'s Series<G> {
+    fn create<'s>(&self, state: &'s mut State<G>, fingerprint: Fingerprint, labels: Arc<LabelSet>) -> &'s Series<G> {
         let slot = match self.reusable_slot(state) {
             Some(slot) => {
                 let series = &state.slab[slot];
@@ -303,16 +299,11 @@ impl<G: Group> FamilyInner<G> {
             Some(slot) => slot,
             None => {
                 let slot = state.slab.len();
-                let mut labels = String::new();
-                for name in &*self.label_names {
-                    if !labels.is_empty() {
-                        labels.push(',');
-                    }
-                    crate::encode::write_label_pair(&mut labels, name, OVERFLOW_LABEL_VALUE);
-                }
+                let values = self.label_names.iter().map(|_| OVERFLOW_LABEL_VALUE);
+                let labels = LabelSet::new(&self.label_names, values);
                 // The overflow series is never in the table, so its fingerprint is never matched.
                 state.slab.push(Box::new(Series::new(Fingerprint(0), slot, G::new(&self.layout))));
-                state.labels.push(Some(labels.into()));
+                state.labels.push(Some(Arc::new(labels)));
                 state.overflow = Some(slot);
                 slot
             }
@@ -341,7 +332,8 @@ impl<G: Group> FamilyInner<G> {
             .filter(|(slot, labels)| {
                 Some(*slot) != state.overflow
                     && labels.as_deref().is_some_and(|l| {
-                        l.strip_prefix(&*prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(','))
+                        let rest = l.text().strip_prefix(prefix.text());
+                        rest.is_some_and(|rest| rest.is_empty() || rest.starts_with(','))
                     })
             })
             .map(|(slot, _)| slot)
@@ -402,20 +394,20 @@ impl<G: Group> FamilyInner<G> {
         !self.label_names.is_empty()
     }
 
-    /// Writes every metric of the family in `format`.
+    /// Writes every metric of the family into the scrape.
     ///
     /// The lock is held only to copy the list of live series (a pointer and a label `Arc` each);
     /// encoding runs unlocked, so series creation waits at most for that copy and recording never
     /// waits. Slots removed during the scrape are not reused until it ends (see
     /// `State::oldest_scrape`), so every line carries the labels its values belong to; a series
     /// removed mid-scrape is exported one last time.
-    pub(crate) fn encode(&self, format: Format, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, encoder: &mut Encoder<'_>) {
         let (snapshot, scrape) = {
             let mut state = self.state.lock();
             state.scrape_clock += 1;
             let clock = state.scrape_clock;
             state.active_scrapes.push(clock);
-            let snapshot: Vec<(&Series<G>, Arc<str>)> = state
+            let snapshot: Vec<(&Series<G>, Arc<LabelSet>)> = state
                 .slab
                 .iter()
                 .zip(&state.labels)
@@ -429,9 +421,10 @@ impl<G: Group> FamilyInner<G> {
         };
         if !snapshot.is_empty() {
             for (metric, text) in self.texts.iter().enumerate() {
-                out.extend_from_slice(text.header(format).as_bytes());
+                encoder.metric(text);
                 for (series, labels) in &snapshot {
-                    series.cells.encode(&self.layout, metric, &mut SampleWriter::new(out, text, labels));
+                    let mut writer = encoder.series(text, &self.label_names, labels);
+                    series.cells.encode(&self.layout, metric, &mut writer);
                 }
             }
         }
