@@ -239,13 +239,19 @@ impl Registry {
     pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
         let families = self.state.lock().families.clone();
         let mut encoder = Encoder::new(out, format);
-        let mut overflow = Vec::new();
+        let (mut labelled, mut overflowed) = (false, Vec::new());
         for family in &families {
             family.encode(&mut encoder);
-            overflow.extend(family.overflow().map(|(name, count)| (name.to_owned(), count)));
+            if let Some((name, count)) = family.overflow() {
+                labelled = true;
+                if count > 0 {
+                    overflowed.push((name.to_owned(), count));
+                }
+            }
         }
-        if !overflow.is_empty() {
-            encode_overflow(&mut encoder, &overflow);
+        // Only a labelled family can drop label sets.
+        if labelled {
+            encode_overflow(&mut encoder, &overflowed);
         }
         encoder.finish();
     }
@@ -259,15 +265,19 @@ impl Registry {
     }
 }
 
-fn encode_overflow(encoder: &mut Encoder<'_>, overflow: &[(String, u64)]) {
+/// The registry's total of dropped label sets, always exported (from zero, so that `increase()`
+/// sees its first step), then one series per family that has dropped any.
+fn encode_overflow(encoder: &mut Encoder<'_>, overflowed: &[(String, u64)]) {
     let info = MetricInfo::new(
         OVERFLOW_METRIC,
-        "Label-set lookups that found their family full (or a label value too long) and were recorded in the family's overflow series.",
+        "Label-set lookups that found their family full (or a label value too long) and were recorded in the family's overflow series: the registry's total (no labels) and, once it drops any, each family's count (label metric).",
     );
     let text = MetricText::new(&info, MetricKind::Counter);
-    let names: [Box<str>; 1] = ["metric".into()];
+    let total = overflowed.iter().fold(0u64, |sum, (_, count)| sum.wrapping_add(*count));
     encoder.metric(&text);
-    for (name, count) in overflow {
+    encoder.series(&text, &[], &LabelSet::new(&[], [])).counter(total);
+    let names: [Box<str>; 1] = ["metric".into()];
+    for (name, count) in overflowed {
         let labels = LabelSet::new(&names, [name.as_str()]);
         encoder.series(&text, &names, &labels).counter(*count);
     }
