@@ -133,10 +133,19 @@ impl Kind {
     }
 }
 
-/// Bucket bounds evaluated at compile time, with the tokens they came from.
+/// Bucket bounds, with the tokens they came from.
 pub(crate) struct BucketsAttr {
-    pub(crate) bounds: Vec<f64>,
+    pub(crate) bounds: Bounds,
     pub(crate) span: Span,
+}
+
+/// Where a histogram's bounds come from.
+pub(crate) enum Bounds {
+    /// `[…]`, `exponential(…)` or `linear(…)`: evaluated and checked by the macro.
+    Literal(Vec<f64>),
+    /// `buckets = SOME_CONST`: a `[f64; N]` or `&[f64]` const the macro cannot see into; the
+    /// expansion checks it at compile time (`__private::assert_bucket_bounds`).
+    Const(syn::ExprPath),
 }
 
 /// `native` or `native(schema = 3, min_exp = -20, max_exp = 20)`: a native histogram's layout.
@@ -332,10 +341,17 @@ fn number(expr: &Expr) -> Option<f64> {
     }
 }
 
+const BUCKET_FORMS: &str =
+    "expected `exponential(start, factor, count)`, `linear(start, width, count)`, `[bounds…]` or the path of a const";
+
 /// `[a, b, c]`, `exponential(start, factor, count)` or `linear(start, width, count)`, evaluated
-/// and checked (non-empty, finite, strictly increasing).
-fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Vec<f64>> {
+/// and checked (non-empty, finite, strictly increasing); or the path of a const, kept for the
+/// expansion to check.
+fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Bounds> {
     let bounds = match expr {
+        Expr::Group(group) => return parse_buckets(cx, &group.expr),
+        Expr::Paren(paren) => return parse_buckets(cx, &paren.expr),
+        Expr::Path(path) => return Some(Bounds::Const(path.clone())),
         Expr::Array(array) => {
             let mut bounds = Vec::new();
             for element in &array.elems {
@@ -356,10 +372,7 @@ fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Vec<f64>> {
             };
             let args: Vec<_> = call.args.iter().map(number).collect();
             let (Some(helper), [Some(a), Some(b), Some(count)]) = (helper.as_deref(), args.as_slice()) else {
-                cx.error_spanned_by(
-                    expr,
-                    "expected `exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`",
-                );
+                cx.error_spanned_by(expr, BUCKET_FORMS);
                 return None;
             };
             if count.fract() != 0.0 || *count < 1.0 || *count > 1024.0 {
@@ -398,10 +411,7 @@ fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Vec<f64>> {
             }
         }
         _ => {
-            cx.error_spanned_by(
-                expr,
-                "expected `exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`",
-            );
+            cx.error_spanned_by(expr, BUCKET_FORMS);
             return None;
         }
     };
@@ -420,5 +430,5 @@ fn parse_buckets(cx: &Ctxt, expr: &Expr) -> Option<Vec<f64>> {
         );
         return None;
     }
-    Some(bounds)
+    Some(Bounds::Literal(bounds))
 }

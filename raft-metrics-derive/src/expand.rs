@@ -1,11 +1,11 @@
 //! Tokens from the validated model only.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::ast::{Container, Field};
-use crate::attr::Kind;
+use crate::attr::{Bounds, Kind};
 use crate::ctxt::Ctxt;
 
 /// Entry point of `#[derive(RaftMetrics)]`.
@@ -17,9 +17,57 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
     }
     match (cx.check(), container) {
         (Ok(()), Some(container)) => expand(&container),
-        (Err(errors), _) => crate::fallback::expand(input, errors),
-        (Ok(()), None) => crate::fallback::expand(input, syn::Error::new(Span::call_site(), "unsupported input")),
+        // The names are checked in the fallback too, so one build reports every mistake.
+        (Err(errors), Some(container)) => crate::fallback::expand(input, errors, name_checks(&container)),
+        (Err(errors), None) => crate::fallback::expand(input, errors, TokenStream::new()),
+        (Ok(()), None) => {
+            crate::fallback::expand(input, syn::Error::new(Span::call_site(), "unsupported input"), TokenStream::new())
+        }
     }
+}
+
+/// Compile-time checks of every name against the runtime's rules (`raft_metrics::name`, through
+/// `__private::assert_*_name`), each spanned at the tokens that wrote the name: the rules live
+/// once, in `const fn`s, and a bad name fails to compile at its attribute.
+fn name_checks(c: &Container<'_>) -> TokenStream {
+    let krate = &c.krate;
+    let mut checks = TokenStream::new();
+    if !c.namespace.is_empty() {
+        let namespace = &c.namespace;
+        let check = quote!(const _: () = #krate::__private::assert_metric_name(#namespace););
+        checks.extend(respan(check, c.namespace_span));
+    }
+    let labels = c.labels.iter().chain(c.fields.iter().filter_map(|f| f.label.as_ref()));
+    for label in labels {
+        let name = unraw(&label.name);
+        let check = quote!(const _: () = #krate::__private::assert_label_name(#name););
+        checks.extend(respan(check, label.name.span()));
+    }
+    for field in &c.fields {
+        let name = &field.name;
+        let check = quote!(const _: () = #krate::__private::assert_metric_name(#name););
+        checks.extend(respan(check, field.name_span));
+    }
+    checks
+}
+
+/// `tokens` with every span set to `span`. A const-eval panic is reported at the caller of a
+/// `#[track_caller]` const fn, and rustc takes the macro call site when a call's tokens mix
+/// spans; re-spanned, the call (crate path included) sits at the user's attribute.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let TokenTree::Group(group) = &tree {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                tree = TokenTree::Group(respanned);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 fn expand(c: &Container<'_>) -> TokenStream {
@@ -50,6 +98,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
     let infos: Vec<_> = c.fields.iter().map(|f| info(krate, f)).collect();
     let schemas: Vec<_> = c.fields.iter().map(|f| schema(krate, f)).collect();
     let checks: Vec<_> = c.fields.iter().map(|f| type_checks(krate, f)).collect();
+    let name_checks = name_checks(c);
     let label_checks = c.labels.iter().map(|l| {
         let ty = &l.ty;
         quote_spanned!(ty.span()=> const _: () = #krate::__private::assert_label_value::<#ty>();)
@@ -80,6 +129,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
         #[allow(unused_qualifications, clippy::all, clippy::pedantic)]
         const _: () = {
             #( #label_checks )*
+            #name_checks
             #( #checks )*
 
             #[automatically_derived]
@@ -222,7 +272,7 @@ fn layout(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let p = quote!(#krate::__private);
     let mut layout = match (&field.buckets, field.kind) {
         (Some(buckets), Kind::Histogram) => {
-            let bounds = buckets.bounds.iter().map(|b| float(*b));
+            let bounds = bounds(&buckets.bounds);
             let resolution = match field.sum_resolution {
                 Some(r) => {
                     let r = float(r);
@@ -230,7 +280,7 @@ fn layout(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
                 }
                 None => quote!(#p::None),
             };
-            quote!(#p::buckets(&[ #( #bounds ),* ], #resolution)?)
+            quote!(#p::buckets(#bounds, #resolution)?)
         }
         _ => match &field.native {
             Some(native) => {
@@ -257,6 +307,18 @@ fn layout(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
         layout = quote!(#p::ByLabelLayout::<#ty, _>::new(#name, #layout)?);
     }
     layout
+}
+
+/// A `&[f64]` expression of the bounds: literals, or a reference to the user's const (a
+/// `&[f64; N]` or `&&[f64]` that coerces).
+fn bounds(bounds: &Bounds) -> TokenStream {
+    match bounds {
+        Bounds::Literal(bounds) => {
+            let bounds = bounds.iter().map(|b| float(*b));
+            quote!(&[ #( #bounds ),* ])
+        }
+        Bounds::Const(path) => quote!(&#path),
+    }
 }
 
 /// An exact float literal: its bits, so no rounding happens between the macro and the binary.
@@ -299,7 +361,7 @@ fn schema(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
         }
         None => quote!(#p::None),
     };
-    let buckets = field.buckets.iter().flat_map(|b| b.bounds.iter()).map(|b| float(*b));
+    let buckets = field.buckets.as_ref().map_or_else(|| quote!(&[]), |b| bounds(&b.bounds));
     let sample = match field.sample {
         Some((n, _)) => quote!(#p::Some(#n)),
         None => quote!(#p::None),
@@ -311,7 +373,7 @@ fn schema(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
             help: #help,
             unit: #unit,
             enum_label: #enum_label,
-            buckets: &[ #( #buckets ),* ],
+            buckets: #buckets,
             sample: #sample,
         }
     }
@@ -324,11 +386,21 @@ fn type_checks(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let span = field.ty.span();
     let ty = qself(field.ty);
     let mut checks = TokenStream::new();
-    if let Some(buckets) = &field.buckets {
-        let n = buckets.bounds.len();
-        let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
-        checks
-            .extend(quote_spanned!(span=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);));
+    match field.buckets.as_ref().map(|b| (&b.bounds, b.span)) {
+        Some((Bounds::Literal(bounds), _)) => {
+            let n = bounds.len();
+            let message = format!("the field type's bucket count must equal the {n} bounds in `buckets`");
+            checks.extend(
+                quote_spanned!(span=> const _: () = ::core::assert!(<#ty as #p::Shape>::BUCKETS == #n, #message);),
+            );
+        }
+        // The macro cannot see a const's values: the expansion checks length, finiteness and
+        // order where the compiler can, spanned at the path in the attribute.
+        Some((Bounds::Const(path), path_span)) => {
+            let check = quote!(const _: () = #p::assert_bucket_bounds(&#path, <#ty as #p::Shape>::BUCKETS););
+            checks.extend(respan(check, path_span));
+        }
+        None => {}
     }
     if let Some(label) = &field.label {
         let label_ty = &label.ty;
@@ -405,6 +477,9 @@ mod tests {
             "#[raft_metrics(max_series = 0)] struct S { /// d\n #[metric(counter)] x: Counter }",
             "#[raft_metrics(labels(type: u8))] struct S { /// d\n #[metric(counter)] x: Counter }",
             "#[raft_metrics(labels(self: u8))] struct S { /// d\n #[metric(counter)] x: Counter }",
+            "struct S { /// d\n #[metric(gauge, buckets = BOUNDS)] x: Gauge }",
+            "struct S { /// d\n #[metric(histogram, native, buckets = BOUNDS)] x: NativeHistogram }",
+            "struct S { /// d\n #[metric(histogram, buckets = BOUNDS(1))] x: Histogram<1> }",
         ] {
             let input: syn::DeriveInput = syn::parse_str(source).unwrap();
             let output = super::derive(&input).to_string();

@@ -1,13 +1,18 @@
 //! Rules across fields, or between a field's attributes and its type. Only reads the model.
+//!
+//! The name grammar, the reserved `__` prefix, non-base units and reserved label names are not
+//! here: they live once in the runtime's `name` module (`const fn`s), and the expansion checks
+//! every name against them at compile time (`expand::name_checks`). What stays are the rules
+//! only the derive can check: duplicate names across fields, suffixes reserved for another kind,
+//! and label names that must be Rust identifiers.
 
 use std::collections::HashMap;
 
 use crate::ast::{Container, Field, TypeLayers};
-use crate::attr::Kind;
+use crate::attr::{Bounds, Kind};
 use crate::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
-    check_namespace(cx, container);
     let mut label_names: HashMap<String, &syn::Ident> = HashMap::new();
     for label in &container.labels {
         check_label_name(cx, &label.name);
@@ -36,16 +41,6 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
     }
 }
 
-fn check_namespace(cx: &Ctxt, container: &Container<'_>) {
-    let ns = &container.namespace;
-    if !ns.is_empty() && (!is_metric_name(ns) || ns.starts_with("__")) {
-        cx.syn_error(syn::Error::new(
-            container.namespace_span,
-            format!("invalid namespace `{ns}`: names match [a-zA-Z_:][a-zA-Z0-9_:]* and do not start with __"),
-        ));
-    }
-}
-
 fn check_field(cx: &Ctxt, field: &Field<'_>) {
     if field.help.is_empty() {
         cx.error_spanned_by(
@@ -54,18 +49,6 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
         );
     }
     let name = &field.name;
-    if !is_metric_name(name) || name.starts_with("__") {
-        cx.syn_error(syn::Error::new(
-            field.name_span,
-            format!("invalid metric name `{name}`: names match [a-zA-Z_:][a-zA-Z0-9_:]* and do not start with __"),
-        ));
-    }
-    if let Some(word) = name.split('_').find(|w| NON_BASE_UNITS.contains(w)) {
-        cx.syn_error(syn::Error::new(
-            field.name_span,
-            format!("`{name}` names the unit `{word}`: Prometheus names use base units; rename it and set `unit = \"seconds\"` or `unit = \"bytes\"`"),
-        ));
-    }
     if field.kind != Kind::Counter && name.ends_with("_total") {
         cx.syn_error(syn::Error::new(field.name_span, "only counters end in `_total`"));
     }
@@ -91,7 +74,7 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
         (Kind::Histogram, None) if field.native.is_some() => {}
         (Kind::Histogram, None) => cx.error_spanned_by(
             field.ident,
-            "a histogram needs `buckets = exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`",
+            "a histogram needs `buckets = exponential(start, factor, count)`, `linear(start, width, count)`, `[bounds…]` or `SOME_CONST`",
         ),
         (Kind::Counter | Kind::Gauge, Some(buckets)) => {
             cx.syn_error(syn::Error::new(buckets.span, "`buckets` applies to histograms only"));
@@ -116,9 +99,13 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
         Kind::Histogram if field.native.is_some() => (&["NativeHistogram"], "NativeHistogram"),
         Kind::Histogram => (&["Histogram"], "Histogram<N>"),
     };
-    let buckets = field.buckets.as_ref().map_or(0, |b| b.bounds.len());
+    // `None` for `buckets = SOME_CONST`: the expansion checks its length against the type.
+    let buckets = field.buckets.as_ref().map_or(Some(0), |b| match &b.bounds {
+        Bounds::Literal(bounds) => Some(bounds.len()),
+        Bounds::Const(_) => None,
+    });
     let cell = if field.kind == Kind::Histogram && field.native.is_none() {
-        format!("Histogram<{buckets}>")
+        buckets.map_or_else(|| "Histogram<N>".to_owned(), |n| format!("Histogram<{n}>"))
     } else {
         example.to_owned()
     };
@@ -171,7 +158,7 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
             return;
         }
     }
-    if let Some(n) = layers.buckets_literal {
+    if let (Some(n), Some(buckets)) = (layers.buckets_literal, buckets) {
         if field.kind == Kind::Histogram && field.native.is_none() && n != buckets {
             cx.error_spanned_by(
                 field.ty,
@@ -181,53 +168,17 @@ fn check_type(cx: &Ctxt, field: &Field<'_>) {
     }
 }
 
+/// A label name becomes a parameter of `bind(…)`, so it must be a Rust identifier; the Prometheus
+/// rules on it are checked by the expansion.
 fn check_label_name(cx: &Ctxt, name: &syn::Ident) {
     let text = name.to_string();
-    // Labels become parameter names of `bind(…)`, so a keyword (`type`, `self`) cannot be one.
+    // A keyword (`type`, `self`) cannot be a parameter name.
     if syn::parse_str::<syn::Ident>(&text).is_err() {
         cx.error_spanned_by(
             name,
             format!("`{text}` is a Rust keyword; label names become `bind` parameters: choose another name"),
         );
-        return;
     }
-    let text = text.strip_prefix("r#").unwrap_or(&text);
-    if text.starts_with("__") || text == "le" || text == "quantile" {
-        cx.error_spanned_by(name, format!("`{text}` is a reserved label name (`le`, `quantile` and names starting with `__` belong to Prometheus)"));
-    }
-}
-
-/// Words that name a unit other than a base unit.
-const NON_BASE_UNITS: &[&str] = &[
-    "ms",
-    "msec",
-    "millis",
-    "milliseconds",
-    "us",
-    "usec",
-    "micros",
-    "microseconds",
-    "ns",
-    "nanoseconds",
-    "minutes",
-    "hours",
-    "days",
-    "kb",
-    "kib",
-    "kilobytes",
-    "mb",
-    "mib",
-    "megabytes",
-    "gb",
-    "gib",
-    "gigabytes",
-    "percent",
-];
-
-fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 fn sample_names(name: &str, kind: Kind) -> Vec<String> {

@@ -63,7 +63,7 @@
 /// |---|---|
 /// | `counter` / `gauge` / `histogram` | the kind; the field type must store it: `Counter` or `ShardedCounter`; `Gauge` or `FloatGauge`; `Histogram<N>` |
 /// | `unit = "seconds"` | base unit (`seconds`, `bytes`, `ratio`); appended to the name |
-/// | `buckets = …` | `exponential(start, factor, count)`, `linear(start, width, count)` or `[bounds…]`, checked at compile time |
+/// | `buckets = …` | `exponential(start, factor, count)`, `linear(start, width, count)`, `[bounds…]`, or the path of a `const` of type `[f64; N]` or `&[f64]` (see [below](#shared-buckets)); all checked at compile time |
 /// | `native` / `native(schema = 3, min_exp = -20, max_exp = 20)` | a native (sparse exponential) histogram; the type is [`NativeHistogram`](crate::NativeHistogram) |
 /// | `label(name: Enum)` | one cell per enum value; the type is `ByLabel<Enum, Cell, N>` |
 /// | `sample = N` | record one event in N with weight N; the type is `Sampled<Cell>` |
@@ -72,6 +72,58 @@
 ///
 /// The field's `///` doc comment is its HELP text; a field without one does not compile.
 /// Counters are exported with `_total`.
+///
+/// Names are checked at compile time by the rules registration applies
+/// ([`is_valid_metric_name`](crate::is_valid_metric_name), the reserved `__` prefix, base units,
+/// reserved label names `le` and `quantile`): a bad namespace, metric name or label name fails to
+/// build, with the error at the attribute that wrote it.
+///
+/// # Shared buckets
+///
+/// `buckets = PATH` takes a `const` holding the bounds, so several histograms (in one struct or
+/// many) share one layout. The macro cannot read a const's value, so the expansion checks it with
+/// `const` assertions: its length must equal the field type's `N`, and its bounds must be finite
+/// and strictly increasing. A mistake fails to compile at the path, for instance
+/// "the bounds in the `buckets` const must increase strictly".
+///
+/// ```
+/// use raft_metrics::{Histogram, RaftMetrics, Registry};
+///
+/// /// Commit and apply latencies share one layout, in seconds.
+/// pub const LATENCY_BUCKETS: [f64; 5] = [0.0005, 0.001, 0.005, 0.025, 0.1];
+///
+/// /// Per-node latencies.
+/// #[derive(RaftMetrics)]
+/// #[raft_metrics(namespace = "raft")]
+/// pub struct Latencies {
+///     /// Time from proposal to commit.
+///     #[metric(histogram, unit = "seconds", buckets = LATENCY_BUCKETS)]
+///     pub commit_latency: Histogram<5>,
+///     /// Time from commit to apply.
+///     #[metric(histogram, unit = "seconds", buckets = LATENCY_BUCKETS)]
+///     pub apply_latency: Histogram<5>,
+/// }
+///
+/// let registry = Registry::new();
+/// let node = Latencies::register(&registry)?;
+/// node.get().commit_latency.observe(0.002);
+/// assert_eq!(Latencies::SCHEMA.metrics[1].buckets, &LATENCY_BUCKETS);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Bounds out of order, or a length other than the type's `N`, do not compile:
+///
+/// ```compile_fail
+/// # use raft_metrics::{Histogram, RaftMetrics};
+/// const LATENCY_BUCKETS: &[f64] = &[0.001, 0.1, 0.01];
+///
+/// #[derive(RaftMetrics)]
+/// struct Latencies {
+///     /// Time from proposal to commit.
+///     #[metric(histogram, unit = "seconds", buckets = LATENCY_BUCKETS)]
+///     commit_latency: Histogram<3>,
+/// }
+/// ```
 ///
 /// # Outputs
 ///

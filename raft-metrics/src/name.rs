@@ -40,7 +40,8 @@ pub const fn is_valid_label_name(name: &str) -> bool {
     true
 }
 
-/// Words that name a unit other than the Prometheus base unit; promtool rejects them.
+/// Words that name a unit other than the Prometheus base unit; promtool rejects them. Compared
+/// case-insensitively with each `_`-separated word of a name.
 const NON_BASE_UNITS: &[&str] = &[
     "ms",
     "msec",
@@ -67,33 +68,111 @@ const NON_BASE_UNITS: &[&str] = &[
     "percent",
 ];
 
-pub(crate) fn check_metric_name(name: &str) -> Result<(), RegistrationError> {
-    let invalid = |reason: &'static str| RegistrationError::InvalidMetricName { name: name.to_owned(), reason };
+/// Why `name` cannot name a metric, or `None` when it can: the grammar, the reserved `__` prefix
+/// and base units. Registration and the derive's compile-time checks both ask this function, so
+/// the rules live here only. Suffixes that depend on the kind (`_total`, `_bucket`, …) are checked
+/// by whoever knows the kind.
+///
+/// `const`, so a name can be checked at compile time:
+/// `const _: () = assert!(metric_name_error("x").is_none());`.
+pub(crate) const fn metric_name_error(name: &str) -> Option<&'static str> {
     if !is_valid_metric_name(name) {
-        return Err(invalid("metric names match [a-zA-Z_:][a-zA-Z0-9_:]*"));
+        return Some("metric names and namespaces match [a-zA-Z_:][a-zA-Z0-9_:]*");
     }
-    if name.starts_with("__") {
-        return Err(invalid("names starting with __ are reserved for Prometheus"));
+    if starts_with_dunder(name) {
+        return Some("names starting with __ are reserved for Prometheus");
     }
-    if let Some(word) = name.split('_').find(|word| NON_BASE_UNITS.contains(&word.to_ascii_lowercase().as_str())) {
-        let _ = word;
-        return Err(invalid("use base units in names: _seconds and _bytes, not milliseconds or kilobytes"));
+    if names_non_base_unit(name) {
+        return Some(
+            "names use base units (_seconds, _bytes), not ms, milliseconds or kilobytes: record \
+             seconds or bytes and name the unit (the derive's `unit = \"seconds\"` appends it)",
+        );
     }
-    Ok(())
+    None
+}
+
+/// Why `name` cannot name a label, or `None` when it can: the grammar and the names Prometheus
+/// reserves (`__…`, `le`, `quantile`). `const` for the same reason as [`metric_name_error`].
+pub(crate) const fn label_name_error(name: &str) -> Option<&'static str> {
+    if !is_valid_label_name(name) {
+        return Some("label names match [a-zA-Z_][a-zA-Z0-9_]*");
+    }
+    if starts_with_dunder(name) {
+        return Some("label names starting with __ are reserved for Prometheus");
+    }
+    if bytes_eq(name.as_bytes(), b"le") || bytes_eq(name.as_bytes(), b"quantile") {
+        return Some("`le` and `quantile` are reserved for histogram and summary buckets");
+    }
+    None
+}
+
+pub(crate) fn check_metric_name(name: &str) -> Result<(), RegistrationError> {
+    match metric_name_error(name) {
+        Some(reason) => Err(RegistrationError::InvalidMetricName { name: name.to_owned(), reason }),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn check_label_name(name: &str) -> Result<(), RegistrationError> {
-    let invalid = |reason: &'static str| RegistrationError::InvalidLabelName { name: name.to_owned(), reason };
-    if !is_valid_label_name(name) {
-        return Err(invalid("label names match [a-zA-Z_][a-zA-Z0-9_]*"));
+    match label_name_error(name) {
+        Some(reason) => Err(RegistrationError::InvalidLabelName { name: name.to_owned(), reason }),
+        None => Ok(()),
     }
-    if name.starts_with("__") {
-        return Err(invalid("label names starting with __ are reserved for Prometheus"));
+}
+
+const fn starts_with_dunder(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() >= 2 && bytes[0] == b'_' && bytes[1] == b'_'
+}
+
+/// Whether one `_`-separated word of `name` is in [`NON_BASE_UNITS`], ignoring ASCII case.
+const fn names_non_base_unit(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'_' {
+            end += 1;
+        }
+        let mut unit = 0;
+        while unit < NON_BASE_UNITS.len() {
+            if word_eq_ignore_case(bytes, start, end, NON_BASE_UNITS[unit].as_bytes()) {
+                return true;
+            }
+            unit += 1;
+        }
+        start = end + 1;
     }
-    if name == "le" || name == "quantile" {
-        return Err(invalid("`le` and `quantile` are reserved for histogram and summary buckets"));
+    false
+}
+
+/// `bytes[start..end]` equals the lower-case `word`, ignoring ASCII case.
+const fn word_eq_ignore_case(bytes: &[u8], start: usize, end: usize, word: &[u8]) -> bool {
+    if end - start != word.len() {
+        return false;
     }
-    Ok(())
+    let mut i = 0;
+    while i < word.len() {
+        if bytes[start + i].to_ascii_lowercase() != word[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 #[cfg(all(test, not(loom)))]
@@ -122,5 +201,20 @@ mod tests {
         for bad in ["le", "quantile", "__name__", "a-b", ""] {
             assert!(check_label_name(bad).is_err(), "{bad}");
         }
+        for ok in ["LE", "leader", "reason", "_a"] {
+            assert!(check_label_name(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn unit_words_are_whole_words_in_any_case() {
+        for bad in ["lag_ms", "ms", "Lag_MS_x", "a__kb", "size_KiB", "_ms"] {
+            assert!(metric_name_error(bad).is_some(), "{bad}");
+        }
+        for ok in ["msgs_total", "items", "mbox", "a_", "_", "lag_seconds", "s_ms2"] {
+            assert!(metric_name_error(ok).is_none(), "{ok}");
+        }
+        const _: () = assert!(metric_name_error("raft_follower_lag_ms").is_some());
+        const _: () = assert!(label_name_error("le").is_some());
     }
 }

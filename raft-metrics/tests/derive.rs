@@ -258,3 +258,39 @@ fn native_histogram_fields() {
     assert_eq!(s.value("n_latency_seconds_count", &[("topic", "t")]), Some(1.0));
     assert!(Native::SCHEMA.metrics[0].buckets.is_empty(), "native buckets are not listed");
 }
+
+#[test]
+fn buckets_from_a_const_array_or_slice() {
+    const LATENCY_BUCKETS: [f64; 4] = [0.001, 0.01, 0.1, 1.0];
+    mod sizes {
+        pub(super) const BATCH_BYTES: &[f64] = &[64.0, 4096.0];
+    }
+
+    /// Histograms whose bounds are shared consts.
+    #[derive(RaftMetrics)]
+    #[raft_metrics(namespace = "c")]
+    struct Shared {
+        /// Commit latency.
+        #[metric(histogram, unit = "seconds", buckets = LATENCY_BUCKETS)]
+        commit_latency: Histogram<4>,
+        /// Apply latency, same bounds, sampled.
+        #[metric(histogram, unit = "seconds", buckets = LATENCY_BUCKETS, sample = 1)]
+        apply_latency: Sampled<Histogram<4>>,
+        /// Batch sizes.
+        #[metric(histogram, unit = "bytes", buckets = sizes::BATCH_BYTES)]
+        batch: Histogram<2>,
+    }
+
+    let registry = Registry::new();
+    let family = Shared::register(&registry).unwrap();
+    let h = family.bind();
+    h.commit_latency.observe(0.05);
+    h.batch.observe(100.0);
+    let s = scrape(&registry);
+    assert_eq!(s.value("c_commit_latency_seconds_bucket", &[("le", "0.01")]), Some(0.0));
+    assert_eq!(s.value("c_commit_latency_seconds_bucket", &[("le", "0.1")]), Some(1.0));
+    assert_eq!(s.value("c_batch_bytes_bucket", &[("le", "4096.0")]), Some(1.0));
+    assert_eq!(Shared::SCHEMA.metrics[0].buckets, &LATENCY_BUCKETS);
+    assert_eq!(Shared::SCHEMA.metrics[1].buckets, &LATENCY_BUCKETS);
+    assert_eq!(Shared::SCHEMA.metrics[2].buckets, sizes::BATCH_BYTES);
+}

@@ -17,11 +17,28 @@ pub struct PartitionMetricsLocal<'a> {
     >,
     #[allow(missing_docs)]
     pub rpc_round_trip: ::raft_metrics::__private::Local<'a, Sampled<Histogram<3>>>,
+    #[allow(missing_docs)]
+    pub append_batch: ::raft_metrics::__private::Local<'a, Histogram<8>>,
 }
 #[allow(unused_qualifications, clippy::all, clippy::pedantic)]
 const _: () = {
     const _: () = ::raft_metrics::__private::assert_label_value::<&str>();
     const _: () = ::raft_metrics::__private::assert_label_value::<u32>();
+    const _: () = ::raft_metrics::__private::assert_metric_name("chronik_raft");
+    const _: () = ::raft_metrics::__private::assert_label_name("topic");
+    const _: () = ::raft_metrics::__private::assert_label_name("partition");
+    const _: () = ::raft_metrics::__private::assert_label_name("reason");
+    const _: () = ::raft_metrics::__private::assert_metric_name("current_term");
+    const _: () = ::raft_metrics::__private::assert_metric_name(
+        "commit_latency_seconds",
+    );
+    const _: () = ::raft_metrics::__private::assert_metric_name(
+        "append_entries_rejected",
+    );
+    const _: () = ::raft_metrics::__private::assert_metric_name(
+        "rpc_round_trip_seconds",
+    );
+    const _: () = ::raft_metrics::__private::assert_metric_name("append_batch_bytes");
     const _: () = ::core::assert!(
         < Histogram < 14 > as ::raft_metrics::__private::Shape > ::BUCKETS == 14usize,
         "the field type's bucket count must equal the 14 bounds in `buckets`"
@@ -37,6 +54,10 @@ const _: () = {
         < Sampled < Histogram < 3 > > as ::raft_metrics::__private::Shape > ::BUCKETS ==
         3usize, "the field type's bucket count must equal the 3 bounds in `buckets`"
     );
+    const _: () = ::raft_metrics::__private::assert_bucket_bounds(
+        &BATCH_BYTES_BUCKETS,
+        <Histogram<8> as ::raft_metrics::__private::Shape>::BUCKETS,
+    );
     #[automatically_derived]
     impl ::raft_metrics::__private::Group for PartitionMetrics {
         type Layout = (
@@ -48,6 +69,7 @@ const _: () = {
                 2,
             > as ::raft_metrics::__private::Metric>::Layout,
             <Sampled<Histogram<3>> as ::raft_metrics::__private::Metric>::Layout,
+            <Histogram<8> as ::raft_metrics::__private::Metric>::Layout,
         );
         const KINDS: &'static [::raft_metrics::__private::MetricKind] = &[
             <Gauge as ::raft_metrics::__private::Metric>::KIND,
@@ -58,6 +80,7 @@ const _: () = {
                 2,
             > as ::raft_metrics::__private::Metric>::KIND,
             <Sampled<Histogram<3>> as ::raft_metrics::__private::Metric>::KIND,
+            <Histogram<8> as ::raft_metrics::__private::Metric>::KIND,
         ];
         fn check(
             layout: &Self::Layout,
@@ -75,6 +98,7 @@ const _: () = {
             <Sampled<
                 Histogram<3>,
             > as ::raft_metrics::__private::Metric>::check(&layout.3)?;
+            <Histogram<8> as ::raft_metrics::__private::Metric>::check(&layout.4)?;
             ::raft_metrics::__private::Ok(())
         }
         fn new(layout: &Self::Layout) -> Self {
@@ -93,6 +117,9 @@ const _: () = {
                 rpc_round_trip: <Sampled<
                     Histogram<3>,
                 > as ::raft_metrics::__private::Metric>::new(&layout.3),
+                append_batch: <Histogram<
+                    8,
+                > as ::raft_metrics::__private::Metric>::new(&layout.4),
             }
         }
         fn reset(&self) {
@@ -100,6 +127,7 @@ const _: () = {
             ::raft_metrics::__private::Metric::reset(&self.commit_latency);
             ::raft_metrics::__private::Metric::reset(&self.append_entries_rejected);
             ::raft_metrics::__private::Metric::reset(&self.rpc_round_trip);
+            ::raft_metrics::__private::Metric::reset(&self.append_batch);
         }
         fn encode(
             &self,
@@ -136,6 +164,13 @@ const _: () = {
                         out,
                     )
                 }
+                4 => {
+                    ::raft_metrics::__private::Metric::encode(
+                        &self.append_batch,
+                        &layout.4,
+                        out,
+                    )
+                }
                 _ => {}
             }
         }
@@ -168,6 +203,11 @@ const _: () = {
                         Histogram<3>,
                     > as ::raft_metrics::__private::Metric>::sample_control(&layout.3)
                 }
+                4 => {
+                    <Histogram<
+                        8,
+                    > as ::raft_metrics::__private::Metric>::sample_control(&layout.4)
+                }
                 _ => ::raft_metrics::__private::None,
             }
         }
@@ -185,6 +225,7 @@ const _: () = {
                 append_entries_rejected: local
                     .project(|group| &group.append_entries_rejected),
                 rpc_round_trip: local.project(|group| &group.rpc_round_trip),
+                append_batch: local.project(|group| &group.append_batch),
             }
         }
     }
@@ -253,6 +294,15 @@ const _: () = {
                         f64::from_bits(4591870180066957722u64),
                     ],
                     sample: ::raft_metrics::__private::Some(16u32),
+                },
+                ::raft_metrics::__private::MetricSchema {
+                    name: "append_batch_bytes",
+                    kind: ::raft_metrics::__private::MetricKind::Histogram,
+                    help: "Size of appended batches.",
+                    unit: ::raft_metrics::__private::Some("bytes"),
+                    enum_label: ::raft_metrics::__private::None,
+                    buckets: &BATCH_BYTES_BUCKETS,
+                    sample: ::raft_metrics::__private::None,
                 },
             ],
         };
@@ -332,8 +382,12 @@ const _: () = {
                             ::raft_metrics::__private::Sampling::OneIn,
                         ),
                 ),
+                ::raft_metrics::__private::buckets(
+                    &BATCH_BYTES_BUCKETS,
+                    ::raft_metrics::__private::None,
+                )?,
             );
-            let mut infos = ::raft_metrics::__private::Vec::with_capacity(4usize);
+            let mut infos = ::raft_metrics::__private::Vec::with_capacity(5usize);
             infos
                 .push(
                     ::raft_metrics::__private::MetricInfo::new(
@@ -375,6 +429,17 @@ const _: () = {
                             "Round trip of outgoing RPCs.",
                         )
                         .unit(::raft_metrics::__private::Unit::Seconds),
+                );
+            infos
+                .push(
+                    ::raft_metrics::__private::MetricInfo::new(
+                            ::raft_metrics::__private::metric_name(
+                                namespace,
+                                "append_batch_bytes",
+                            ),
+                            "Size of appended batches.",
+                        )
+                        .unit(::raft_metrics::__private::Unit::Bytes),
                 );
             let spec = ::raft_metrics::__private::FamilySpec::<
                 Self,

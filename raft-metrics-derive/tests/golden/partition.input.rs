@@ -14,4 +14,7 @@ pub struct PartitionMetrics {
     /// Round trip of outgoing RPCs.
     #[metric(histogram, unit = "seconds", buckets = [0.001, 0.01, 0.1], sample = 16)]
     pub rpc_round_trip: Sampled<Histogram<3>>,
+    /// Size of appended batches.
+    #[metric(histogram, unit = "bytes", buckets = BATCH_BYTES_BUCKETS)]
+    pub append_batch: Histogram<8>,
 }
