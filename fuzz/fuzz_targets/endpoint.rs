@@ -1,5 +1,5 @@
-//! Arbitrary request bytes → `raft_metrics::http::respond_to_bytes` (the server's parser and
-//! responder without sockets) over a small registry.
+//! Arbitrary request bytes → `raft_metrics::http::fuzz::respond` (the server's parser and
+//! responder without sockets; compiled under cargo-fuzz's `--cfg fuzzing`) over a small registry.
 //!
 //! The response is empty (the server would close without answering: an incomplete head) or a
 //! well-formed HTTP/1.1 response: `HTTP/1.1 ` and a 3-digit status, headers ending in CRLF CRLF,
@@ -14,7 +14,8 @@ use std::io::Read;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use raft_metrics::http::{respond_to_bytes, DEFAULT_MAX_REQUEST_BYTES};
+use raft_metrics::http::fuzz::respond;
+use raft_metrics::http::DEFAULT_MAX_REQUEST_BYTES;
 use raft_metrics::parse::parse;
 use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, Unit};
 
@@ -63,7 +64,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fuzz_target!(|request: &[u8]| {
-    let response = respond_to_bytes(registry(), request);
+    let response = respond(registry(), request);
     if response.is_empty() {
         // Only an incomplete head, which cannot be longer than the limit, gets no answer.
         assert!(request.len() < DEFAULT_MAX_REQUEST_BYTES, "no answer to a {}-byte request", request.len());

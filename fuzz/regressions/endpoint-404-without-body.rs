@@ -2,16 +2,16 @@
 // `X / HTTP/1.0\n\n`; replay with `base64 -d fuzz/regressions/endpoint-404-without-body > /tmp/in &&
 //  cargo fuzz run --sanitizer none endpoint /tmp/in`).
 //
-// `render` (raft-metrics/src/http.rs) computes `body = request.method == Method::Get` and passes it
-// to `render_text` for the 404, so a 404 to any method other than GET or HEAD (POST, PUT, an
-// unknown token) announces `Content-Length: 10` and sends no body; a client waits for 10 bytes that
-// never come (curl: "transfer closed with 10 bytes remaining to read"). Only HEAD may omit it.
-// A unit test for raft-metrics/src/http.rs `mod tests`:
+// `render` (raft-metrics/src/http/response.rs) computes `body = request.method == Method::Get` and
+// passes it to `render_text` for the 404, so a 404 to any method other than GET or HEAD (POST, PUT,
+// an unknown token) announces `Content-Length: 10` and sends no body; a client waits for 10 bytes
+// that never come (curl: "transfer closed with 10 bytes remaining to read"). Only HEAD may omit it.
+// A unit test for raft-metrics/src/http/response.rs `mod tests` (`respond`: `http::fuzz::respond`):
 #[test]
 fn not_found_to_other_methods_carries_its_body() {
     let registry = Registry::new();
     for request in [&b"POST /nope HTTP/1.1\r\nHost: a\r\n\r\n"[..], b"X / HTTP/1.0\n\n"] {
-        let response = respond_to_bytes(&registry, request);
+        let response = respond(&registry, request);
         let text = String::from_utf8(response).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
         assert!(text.ends_with("\r\n\r\nnot found\n"), "{text}"); // fails: no body

@@ -1,0 +1,186 @@
+//! The response bytes: status lines and headers, the scrape in the negotiated format (a panic
+//! while encoding becomes a 500), gzip, and the canned 503 the acceptor writes without a worker.
+
+use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::request::{Method, Request, Route, Status};
+use crate::Registry;
+
+/// What a connection beyond `max_connections` gets, written by the acceptor itself.
+pub(super) const BUSY_RESPONSE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nservice unavailable\n";
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+/// The buffers one response is rendered into; a worker keeps them from one connection to the
+/// next, so they grow to the largest scrape once instead of being allocated per request.
+#[derive(Default)]
+pub(super) struct Response {
+    /// The scrape as encoded.
+    scrape: Vec<u8>,
+    /// The scrape gzip-compressed, when negotiated.
+    gzip: Vec<u8>,
+    /// The whole response: status line, headers and body.
+    pub(super) out: Vec<u8>,
+}
+
+/// Renders into `response.out` the answer to a parsed head or to the status it was refused with.
+pub(super) fn render(registry: &Registry, outcome: &Result<Request, Status>, response: &mut Response) {
+    response.out.clear();
+    let request = match outcome {
+        Ok(request) => request,
+        Err(status) => return render_text(&mut response.out, *status, "", true),
+    };
+    // Only HEAD omits the body: every other response carries the bytes its Content-Length promises.
+    let body = request.method != Method::Head;
+    match (request.route, request.method) {
+        (Route::NotFound, _) => render_text(&mut response.out, Status::NotFound, "", body),
+        (_, Method::Other) => render_text(&mut response.out, Status::MethodNotAllowed, "Allow: GET, HEAD\r\n", true),
+        (Route::Health, _) => {
+            write_head(&mut response.out, Status::Ok, TEXT_PLAIN, false, 2, "");
+            if body {
+                response.out.extend_from_slice(b"ok");
+            }
+        }
+        (Route::Metrics, _) => render_metrics(registry, request, response),
+    }
+}
+
+/// A plain-text response whose body is the status line's reason, lower-cased.
+fn render_text(out: &mut Vec<u8>, status: Status, extra_headers: &str, body: bool) {
+    let reason = status.code_and_reason().get(4..).unwrap_or_default().to_ascii_lowercase();
+    write_head(out, status, TEXT_PLAIN, false, reason.len() + 1, extra_headers);
+    if body {
+        out.extend_from_slice(reason.as_bytes());
+        out.push(b'\n');
+    }
+}
+
+fn render_metrics(registry: &Registry, request: &Request, response: &mut Response) {
+    let Response { scrape, gzip, out } = response;
+    scrape.clear();
+    let format = request.format;
+    if catch_unwind(AssertUnwindSafe(|| registry.encode(format, scrape))).is_err() {
+        return render_text(out, Status::InternalServerError, "", true);
+    }
+    let body: &[u8] = if request.gzip {
+        gzip.clear();
+        if compress(scrape, gzip).is_err() {
+            return render_text(out, Status::InternalServerError, "", true);
+        }
+        gzip
+    } else {
+        scrape
+    };
+    write_head(out, Status::Ok, format.content_type(), request.gzip, body.len(), "Vary: Accept, Accept-Encoding\r\n");
+    if request.method == Method::Get {
+        out.extend_from_slice(body);
+    }
+}
+
+fn compress(input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let mut encoder = GzEncoder::new(out, Compression::fast());
+    encoder.write_all(input)?;
+    encoder.finish().map(drop)
+}
+
+/// The status line and headers; `extra_headers` are whole lines, each ending in CRLF.
+fn write_head(out: &mut Vec<u8>, status: Status, content_type: &str, gzip: bool, len: usize, extra_headers: &str) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.code_and_reason().as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(content_type.as_bytes());
+    if gzip {
+        out.extend_from_slice(b"\r\nContent-Encoding: gzip");
+    }
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(extra_headers.as_bytes());
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::fuzz::respond;
+    use crate::http::DEFAULT_MAX_REQUEST_BYTES;
+    use crate::Format;
+
+    fn split(response: &[u8]) -> (String, &[u8]) {
+        let end = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+        (String::from_utf8(response[..end].to_vec()).unwrap(), &response[end..])
+    }
+
+    #[test]
+    fn responses() {
+        let registry = Registry::new();
+        registry.counter("r_total", "R.").unwrap().inc();
+        let prometheus = registry.encode_to_string(Format::Prometheus);
+
+        let response = respond(&registry, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (head, body) = split(&response);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains(&format!("Content-Type: {}\r\n", Format::Prometheus.content_type())), "{head}");
+        assert!(head.contains(&format!("Content-Length: {}\r\n", prometheus.len())), "{head}");
+        assert!(head.ends_with("Connection: close\r\n\r\n"), "{head}");
+        assert_eq!(body, prometheus.as_bytes());
+
+        let response = respond(&registry, b"HEAD /metrics HTTP/1.0\r\n\r\n");
+        let (head, body) = split(&response);
+        assert!(head.contains(&format!("Content-Length: {}\r\n", prometheus.len())), "{head}");
+        assert!(body.is_empty());
+
+        let response = respond(&registry, b"GET /health HTTP/1.0\r\n\r\n");
+        assert_eq!(split(&response).1, b"ok");
+
+        for (request, status_line, body) in [
+            (&b"GET /nope HTTP/1.0\r\n\r\n"[..], "HTTP/1.1 404 Not Found\r\n", &b"not found\n"[..]),
+            (b"HEAD /nope HTTP/1.0\r\n\r\n", "HTTP/1.1 404 Not Found\r\n", b""),
+            (b"DELETE /metrics HTTP/1.0\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n", b"method not allowed\n"),
+            (b"\x00", "HTTP/1.1 400 Bad Request\r\n", b"bad request\n"),
+            (b"GET / HTTP/3.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n", b"http version not supported\n"),
+        ] {
+            let response = respond(&registry, request);
+            let (head, got) = split(&response);
+            assert!(head.starts_with(status_line), "{head}");
+            if !body.is_empty() {
+                assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
+            }
+            assert_eq!(got, body, "{head}");
+        }
+        assert!(split(&respond(&registry, b"POST /health HTTP/1.0\r\n\r\n")).0.contains("Allow: GET, HEAD\r\n"));
+        assert!(respond(&registry, b"GET /metrics HTTP/1.1\r\n").is_empty());
+        let huge = vec![b'a'; DEFAULT_MAX_REQUEST_BYTES + 1];
+        assert!(split(&respond(&registry, &huge)).0.starts_with("HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn gzip_responses_decompress_to_the_scrape() {
+        use std::io::Read as _;
+        let registry = Registry::new();
+        registry.gauge("g", "G.").unwrap().set(3);
+        let response = respond(
+            &registry,
+            b"GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text\r\nAccept-Encoding: gzip\r\n\r\n",
+        );
+        let (head, body) = split(&response);
+        assert!(head.contains("Content-Encoding: gzip\r\n"), "{head}");
+        assert!(head.contains(&format!("Content-Type: {}\r\n", Format::OpenMetrics.content_type())), "{head}");
+        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(body).read_to_string(&mut text).unwrap();
+        assert_eq!(text, registry.encode_to_string(Format::OpenMetrics));
+    }
+
+    #[test]
+    fn the_busy_response_is_well_formed() {
+        let (head, body) = split(BUSY_RESPONSE);
+        assert!(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
+    }
+}
