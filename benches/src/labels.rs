@@ -5,7 +5,8 @@ use std::sync::Arc;
 use measured::label::{FixedCardinalitySet, LabelSet, LabelValue, LabelVisitor};
 use measured::lasso::{Rodeo, RodeoReader, Spur};
 use paracord::ParaCord;
-use raft_metrics::{Buckets, Counter, Gauge, Group, Histogram, Metric, MetricKind, RegistrationError, SampleWriter};
+use raft_metrics::advanced::{Group, Metric, MetricKind, SampleWriter};
+use raft_metrics::{Buckets, Counter, Gauge, Histogram, RegistrationError};
 use rustc_hash::FxBuildHasher;
 
 use crate::{BUCKETS, COUNTERS, GAUGES, HISTOGRAMS, METRICS};

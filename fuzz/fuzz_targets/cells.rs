@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use raft_metrics::{Buckets, Counter, FloatGauge, Gauge, Histogram, Metric};
+use raft_metrics::advanced::Metric;
+use raft_metrics::{Buckets, Counter, FloatGauge, Gauge, Histogram};
 
 /// A float with the special values made likely.
 #[derive(Debug, Arbitrary, Clone, Copy)]

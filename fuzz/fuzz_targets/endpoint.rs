@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use raft_metrics::http::fuzz::respond;
 use raft_metrics::http::DEFAULT_MAX_REQUEST_BYTES;
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, Unit};
 
 fn registry() -> &'static Registry {

@@ -13,7 +13,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use raft_metrics::parse::{parse, Scrape};
+use raft_metrics::advanced::parse::{parse, Scrape};
 use raft_metrics::{
     Buckets, Counter, FamilySpec, FloatGauge, Format, Gauge, MetricInfo, Registry, Unit, MAX_LABEL_VALUE_LEN,
     OVERFLOW_LABEL_VALUE, OVERFLOW_METRIC,

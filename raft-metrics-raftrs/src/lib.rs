@@ -8,7 +8,8 @@
 //! use raft::storage::MemStorage;
 //! use raft::{Config, RawNode};
 //! use raft_metrics::raft::RaftMetrics;
-//! use raft_metrics::{parse, Format, Registry, Sampling};
+//! use raft_metrics::advanced::parse;
+//! use raft_metrics::{Format, Registry, Sampling};
 //! use raft_metrics_raftrs::{InstrumentedNode, InstrumentedStorage};
 //!
 //! let registry = Registry::new();

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use raft::eraftpb::MessageType;
-use raft_metrics::parse::{self, Scrape};
+use raft_metrics::advanced::parse::{self, Scrape};
 use raft_metrics::{Format, Sampling};
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, Event, HostStatus};
 

@@ -8,9 +8,9 @@
 use std::error::Error;
 use std::io::Write;
 
+use raft_metrics::advanced::ByLabelLayout;
 use raft_metrics::{
-    Buckets, ByLabel, ByLabelLayout, Counter, EnumLabel, FloatGauge, Format, Gauge, MetricInfo, Registry,
-    ShardedCounter, Unit,
+    Buckets, ByLabel, Counter, EnumLabel, FloatGauge, Format, Gauge, MetricInfo, Registry, ShardedCounter, Unit,
 };
 
 #[derive(Clone, Copy)]

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::http::Server;
-use raft_metrics::parse::parse;
 use raft_metrics::raft::RaftMetrics;
 use raft_metrics::{Format, Registry};
 

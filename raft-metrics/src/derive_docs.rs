@@ -74,7 +74,7 @@
 /// Counters are exported with `_total`.
 ///
 /// Names are checked at compile time by the rules registration applies
-/// ([`is_valid_metric_name`](crate::is_valid_metric_name), the reserved `__` prefix, base units,
+/// ([`is_valid_metric_name`](crate::advanced::is_valid_metric_name), the reserved `__` prefix, base units,
 /// reserved label names `le` and `quantile`): a bad namespace, metric name or label name fails to
 /// build, with the error at the attribute that wrote it.
 ///

@@ -96,8 +96,9 @@ use std::sync::Arc;
 
 use metrics::{Key, KeyName, Metadata, SetRecorderError, SharedString};
 
+use crate::advanced::Group;
 use crate::sync::Mutex;
-use crate::{Buckets, BucketsError, Counter, Family, FloatGauge, Group, Handle, Histogram, MetricInfo, Registry, Unit};
+use crate::{Buckets, BucketsError, Counter, Family, FloatGauge, Handle, Histogram, MetricInfo, Registry, Unit};
 
 /// The number of bucket bounds of every facade histogram (the `+Inf` bucket not counted).
 pub const HISTOGRAM_BUCKETS: usize = 20;

@@ -31,12 +31,23 @@
 //!
 //! # Architecture
 //!
-//! * [`cell`](crate::Counter): lock-free storage for one series ([`Counter`], [`Gauge`],
-//!   [`FloatGauge`], [`Histogram`], [`ShardedCounter`]), each with a single-writer [`Local`] view.
-//! * [`Group`]: what one label set stores, one metric or many laid out together.
-//! * [`Family`]: label values → series, through a lock-free fingerprint table, bounded.
-//! * [`Registry`]: registration with validation, and the scrape in Prometheus text 0.0.4 or
-//!   OpenMetrics 1.0 ([`Format`]).
+//! Each layer imports only the ones above it:
+//!
+//! * `model`: the shared vocabulary ([`MetricInfo`], [`Unit`], [`RegistrationError`]); imports
+//!   nothing.
+//! * `encode`: exposition, one [`Format`] per scrape passed down as a value; knows no storage.
+//! * `cell`: lock-free storage for one series ([`Counter`], [`Gauge`], [`FloatGauge`],
+//!   [`Histogram`], [`NativeHistogram`], [`ShardedCounter`]), each with a single-writer [`Local`]
+//!   view, and the [`Metric`](advanced::Metric) trait they implement.
+//! * `metric`: [`Group`](advanced::Group), what one label set stores, and [`ByLabel`].
+//! * `family`: label values → series through a lock-free fingerprint table, bounded ([`Family`],
+//!   [`Handle`], [`Exclusive`]).
+//! * `registry`: registration with validation, and the scrape ([`Registry`]).
+//! * On top: the built-in Raft schema and the guide's API ([`raft`]), the `/metrics` endpoint
+//!   (`http`) and the `metrics` facade bridge (`facade`).
+//!
+//! The root re-exports what recording, registering and serving need; [`advanced`] has the
+//! building blocks for custom storage, exposition and tests.
 //!
 //! # Costs
 //!
@@ -80,22 +91,21 @@ struct ReadmeDoctests;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cell::{
-    AddCell, Buckets, Counter, FloatGauge, Gauge, Histogram, HistogramSnapshot, Local, RandomSampler, SampleControl,
-    Sampled, SampledLayout, Sampler, Sampling, ShardedCounter, Timer,
-};
-pub use cell::{NativeBuckets, NativeHistogram, NativeSnapshot};
-pub use derive_docs::{LabelValue, RaftMetrics};
+pub mod advanced;
+
+// The root holds what a user of the derive, the guide's API and a registry names; building
+// blocks for custom storage, exposition and tests live in `advanced`.
+pub use cell::{Buckets, Counter, FloatGauge, Gauge, Histogram, Local, Sampled, Sampling, ShardedCounter, Timer};
+pub use cell::{NativeBuckets, NativeHistogram};
 // The guide's `use raft_metrics::RaftMetrics;` names the schema's entry point and the derive at
 // once: a struct lives in the type namespace, a derive macro in the macro namespace.
-pub use cell::Metric;
-pub use encode::{parse, unescape_label_value, Format, LabelPair, SampleWriter};
+pub use derive_docs::{LabelValue, RaftMetrics};
+pub use encode::Format;
 pub use family::{
     ClaimError, Exclusive, Family, Handle, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
-pub use label::{EnumLabel, Fingerprint, KeyBuilder, LabelValue, LabelValues};
-pub use metric::{ByLabel, ByLabelLayout, Group, LocalView};
-pub use model::{BucketsError, MetricInfo, MetricKind, RegistrationError, Unit};
-pub use name::{is_valid_label_name, is_valid_metric_name};
+pub use label::{EnumLabel, LabelValue};
+pub use metric::ByLabel;
+pub use model::{BucketsError, MetricInfo, RegistrationError, Unit};
 pub use raft::RaftMetrics;
 pub use registry::{FamilySpec, Registry, UnknownMetric, OVERFLOW_METRIC};

@@ -96,7 +96,7 @@ pub trait LocalView: Group {
 ///     .register_with::<ByLabel<Reject, Counter, 2>, 0>(
 ///         raft_metrics::MetricInfo::new("raft_append_rejected", "Rejected appends."),
 ///         [],
-///         raft_metrics::ByLabelLayout::new("reason", ())?,
+///         raft_metrics::advanced::ByLabelLayout::new("reason", ())?,
 ///     )?
 ///     .bind(());
 /// rejected.get(Reject::StaleTerm).inc();

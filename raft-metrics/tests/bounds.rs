@@ -2,7 +2,7 @@
 //! /proc/self/statm; each test runs its own family, and the bounds leave room for the test
 //! harness's other threads.
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::{
     Counter, FamilySpec, Format, Gauge, MetricInfo, Registry, DEFAULT_MAX_SERIES, OVERFLOW_LABEL_VALUE,
 };

@@ -3,10 +3,11 @@
 
 use std::num::NonZeroU32;
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
+use raft_metrics::advanced::MetricKind;
 use raft_metrics::{
-    ByLabel, Counter, FloatGauge, Format, Gauge, Histogram, LabelValue, MetricKind, RaftMetrics, RegistrationError,
-    Registry, Sampled, Sampling, ShardedCounter,
+    ByLabel, Counter, FloatGauge, Format, Gauge, Histogram, LabelValue, RaftMetrics, RegistrationError, Registry,
+    Sampled, Sampling, ShardedCounter,
 };
 
 #[derive(Clone, Copy, Debug, LabelValue)]
@@ -73,7 +74,7 @@ struct ByRole {
     pub elections_total: Counter,
 }
 
-fn scrape(registry: &Registry) -> raft_metrics::parse::Scrape {
+fn scrape(registry: &Registry) -> raft_metrics::advanced::parse::Scrape {
     let text = registry.encode_to_string(Format::Prometheus);
     parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }

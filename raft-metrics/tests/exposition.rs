@@ -5,10 +5,10 @@
 
 mod common;
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
+use raft_metrics::advanced::ByLabelLayout;
 use raft_metrics::{
-    Buckets, ByLabel, ByLabelLayout, Counter, EnumLabel, FloatGauge, Format, Gauge, MetricInfo, Registry,
-    ShardedCounter, Unit,
+    Buckets, ByLabel, Counter, EnumLabel, FloatGauge, Format, Gauge, MetricInfo, Registry, ShardedCounter, Unit,
 };
 
 #[derive(Clone, Copy)]

@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
+use raft_metrics::advanced::parse::{parse, Scrape};
 use raft_metrics::facade::{Bridge, DEFAULT_HELP, HISTOGRAM_BUCKETS, MAX_LABELS, REJECTED_METRIC};
-use raft_metrics::parse::{parse, Scrape};
 use raft_metrics::{Buckets, Format, Registry};
 
 fn bridge() -> (Arc<Registry>, Bridge) {

@@ -1,12 +1,12 @@
 //! Series lifecycle: binding, removal with outstanding handles, slot reuse, the cardinality bound,
 //! hostile label values and single-writer claims.
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::{
     ClaimError, Counter, FamilySpec, Format, Gauge, MetricInfo, Registry, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 
-fn scrape(registry: &Registry) -> raft_metrics::parse::Scrape {
+fn scrape(registry: &Registry) -> raft_metrics::advanced::parse::Scrape {
     let text = registry.encode_to_string(Format::Prometheus);
     parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }

@@ -141,7 +141,7 @@ fn get_metrics_serves_the_prometheus_scrape() {
     let expected = registry.encode_to_string(Format::Prometheus);
     assert_eq!(reply.text(), expected);
     assert!(expected.contains("http_test_term{node=\"n2\"} 4"), "{expected}");
-    raft_metrics::parse::parse(reply.text(), Format::Prometheus).unwrap();
+    raft_metrics::advanced::parse::parse(reply.text(), Format::Prometheus).unwrap();
     // A query string and HTTP/1.0 without Host are fine too.
     let reply = Reply::parse(&exchange(server.local_addr(), b"GET /metrics?x=1 HTTP/1.0\r\n\r\n").unwrap());
     assert_eq!(reply.text(), expected);

@@ -7,7 +7,8 @@ mod models {
     use std::sync::Arc;
 
     use loom::thread;
-    use raft_metrics::{Buckets, Counter, FamilySpec, Format, Histogram, Metric, MetricInfo, Registry};
+    use raft_metrics::advanced::Metric;
+    use raft_metrics::{Buckets, Counter, FamilySpec, Format, Histogram, MetricInfo, Registry};
 
     fn histogram() -> Histogram<2> {
         Histogram::new(Arc::new(Buckets::new(vec![1.0, 2.0]).unwrap())).unwrap()

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use prost::Message;
 use proto::{MetricFamily, MetricType};
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
+use raft_metrics::advanced::ByLabelLayout;
 use raft_metrics::{
-    Buckets, ByLabel, ByLabelLayout, Counter, EnumLabel, FamilySpec, FloatGauge, Format, Gauge, MetricInfo,
-    NativeBuckets, NativeHistogram, Registry, Unit,
+    Buckets, ByLabel, Counter, EnumLabel, FamilySpec, FloatGauge, Format, Gauge, MetricInfo, NativeBuckets,
+    NativeHistogram, Registry, Unit,
 };
 
 const HOSTILE: &[&str] = &["", "plain", "quote\"d", "back\\slash", "new\nline", "\\n", "ünïcødé ✓", "}{,=\"", "\t\r"];
@@ -433,9 +434,9 @@ fn concurrent_text_and_protobuf_scrapes_do_not_mix() {
 #[derive(Debug)]
 struct Boom;
 
-impl raft_metrics::Metric for Boom {
+impl raft_metrics::advanced::Metric for Boom {
     type Layout = ();
-    const KIND: raft_metrics::MetricKind = raft_metrics::MetricKind::Gauge;
+    const KIND: raft_metrics::advanced::MetricKind = raft_metrics::advanced::MetricKind::Gauge;
 
     fn new(_layout: &()) -> Self {
         Boom
@@ -443,7 +444,7 @@ impl raft_metrics::Metric for Boom {
 
     fn reset(&self) {}
 
-    fn encode(&self, _layout: &(), out: &mut raft_metrics::SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut raft_metrics::advanced::SampleWriter<'_>) {
         out.gauge_int(1);
         panic!("boom");
     }

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
+use raft_metrics::advanced::MetricKind;
 use raft_metrics::raft::{RaftMetrics, SCHEMAS};
-use raft_metrics::{Format, MetricKind, Registry};
+use raft_metrics::{Format, Registry};
 
 type Samples = BTreeMap<String, f64>;
 

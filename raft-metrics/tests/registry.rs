@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use raft_metrics::advanced::ByLabelLayout;
 use raft_metrics::{
-    Buckets, BucketsError, ByLabel, ByLabelLayout, Counter, EnumLabel, FamilySpec, Gauge, Histogram, MetricInfo,
-    RegistrationError, Registry, Unit,
+    Buckets, BucketsError, ByLabel, Counter, EnumLabel, FamilySpec, Gauge, Histogram, MetricInfo, RegistrationError,
+    Registry, Unit,
 };
 
 #[path = "support/faulty.rs"]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use raft_metrics::parse::parse;
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, ShardedCounter};
 
 const THREADS: u64 = 4;

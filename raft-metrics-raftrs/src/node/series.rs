@@ -7,7 +7,8 @@
 //! refused (another wrapper of the same group records into the same registry, or the family is
 //! full), the wrapper records through the shared handle instead, correct either way.
 
-use raft_metrics::{ClaimError, Exclusive, Group, Handle, LocalView};
+use raft_metrics::advanced::{Group, LocalView};
+use raft_metrics::{ClaimError, Exclusive, Handle};
 
 /// One series, claimed or shared; record into it with [`rec!`].
 pub(crate) enum Series<G: Group> {

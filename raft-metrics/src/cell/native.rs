@@ -898,7 +898,7 @@ mod tests {
         family.get(("b",));
         for format in [Format::Prometheus, Format::OpenMetrics] {
             let text = registry.encode_to_string(format);
-            let scrape = crate::parse::parse(&text, format).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let scrape = crate::encode::parse::parse(&text, format).unwrap_or_else(|e| panic!("{e}\n{text}"));
             let count = |topic| scrape.value("t_apply_seconds_count", &[("topic", topic)]);
             assert_eq!((count("a"), count("b")), (Some(8.0), Some(0.0)), "{text}");
             // 2^-20 and then every second power of two up to 2^20, plus +Inf.

@@ -164,7 +164,8 @@ impl<L> SampledLayout<L> {
 ///
 /// ```
 /// use std::num::NonZeroU32;
-/// use raft_metrics::{Counter, MetricInfo, Registry, Sampled, SampledLayout, Sampling};
+/// use raft_metrics::advanced::SampledLayout;
+/// use raft_metrics::{Counter, MetricInfo, Registry, Sampled, Sampling};
 ///
 /// let registry = Registry::new();
 /// let sent = registry

@@ -177,7 +177,7 @@ pub(crate) struct NativeSample<'a> {
 }
 
 /// Writes the samples of one metric for one series. Cells call it from
-/// [`Metric::encode`](crate::Metric::encode); it owns every byte of the exposition, in the
+/// [`Metric::encode`](crate::advanced::Metric::encode); it owns every byte of the exposition, in the
 /// scrape's format.
 #[derive(Debug)]
 pub struct SampleWriter<'a> {

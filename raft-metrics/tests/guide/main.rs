@@ -29,7 +29,7 @@
     clippy::needless_borrows_for_generic_args
 )]
 
-use raft_metrics::parse::{parse, Scrape};
+use raft_metrics::advanced::parse::{parse, Scrape};
 use raft_metrics::{Format, Registry};
 
 /// The global registry's scrape, strictly parsed.

@@ -1,7 +1,8 @@
 //! A user's hand-written `Group` whose encoding panics: the counter's value 13 is "unlucky".
 //! Shared by the tests that check a panicking scrape leaves the registry and the server usable.
 
-use raft_metrics::{Counter, Group, MetricKind, RegistrationError, SampleWriter};
+use raft_metrics::advanced::{Group, MetricKind, SampleWriter};
+use raft_metrics::{Counter, RegistrationError};
 
 /// One counter; encoding it while it holds 13 panics.
 pub(crate) struct Faulty(pub(crate) Counter);
