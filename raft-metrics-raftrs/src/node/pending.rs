@@ -1,77 +1,9 @@
-//! Counts kept in plain fields between ticks, and the proposals awaiting their commit.
-//!
-//! Counters that move several times per turn (messages, proposals) are added up here and
-//! recorded once per tick: a Prometheus scrape every 15 s cannot tell a counter recorded at
-//! once from one recorded up to a tick (raft-rs's usual 100 ms) later, and the turn saves a
-//! series update per event. [`InstrumentedNode::close`](super::InstrumentedNode::close) records
-//! what is left.
+//! The leader's proposals awaiting their commit, kept in runs so that a batch costs one entry
+//! whatever its size.
 
 use std::collections::VecDeque;
 
-use raft::eraftpb::{Entry, MessageType};
-use raft_metrics::raft::{Outcome, RaftMetrics, RpcMetrics};
-use raft_metrics::Handle;
-
-use crate::classify;
-
-/// The `MessageType` values, for per-type RPC handles.
-const MESSAGE_TYPES: usize = 19;
-
-/// Partition counters since the last tick.
-#[derive(Debug, Default)]
-pub(crate) struct Tally {
-    pub(crate) proposals_committed: u64,
-    pub(crate) proposals_applied: u64,
-}
-
-/// The RPCs to one target: deliveries since the last tick, and the handles, bound on first use.
-pub(crate) struct RpcTarget {
-    pub(crate) to: u64,
-    delivered: [u64; MESSAGE_TYPES],
-    handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
-}
-
-impl RpcTarget {
-    fn new(to: u64) -> Self {
-        Self { to, delivered: [0; MESSAGE_TYPES], handles: Box::new(std::array::from_fn(|_| None)) }
-    }
-
-    /// The target `to` of `targets`, added the first time it is seen.
-    #[inline]
-    pub(crate) fn of(targets: &mut Vec<Self>, to: u64) -> &mut Self {
-        let at = targets.iter().position(|t| t.to == to).unwrap_or_else(|| {
-            targets.push(Self::new(to));
-            targets.len() - 1
-        });
-        &mut targets[at]
-    }
-
-    /// Counts a delivered message of `msg_type` (binding its series the first time).
-    #[inline]
-    pub(crate) fn delivered(&mut self, metrics: &RaftMetrics, msg_type: MessageType) {
-        let at = msg_type as usize;
-        if self.handles[at].is_none() {
-            self.handle(metrics, msg_type);
-        }
-        self.delivered[at] += 1;
-    }
-
-    /// The (`method`, `target`) series of `msg_type`.
-    pub(crate) fn handle(&mut self, metrics: &RaftMetrics, msg_type: MessageType) -> &Handle<RpcMetrics> {
-        let to = self.to;
-        self.handles[msg_type as usize]
-            .get_or_insert_with(|| metrics.families().rpcs.bind(classify::method(msg_type), &to.to_string()))
-    }
-
-    /// Records the deliveries counted since the last flush.
-    pub(crate) fn flush(&mut self) {
-        for (count, handle) in self.delivered.iter_mut().zip(self.handles.iter()) {
-            if let (n @ 1.., Some(handle)) = (core::mem::take(count), handle) {
-                handle.rpc_calls.get(Outcome::Success).add(n);
-            }
-        }
-    }
-}
+use raft::eraftpb::Entry;
 
 /// A run of proposals this node appended as leader, waiting for their commit: consecutive
 /// indexes of one term, made between the same two readies.

@@ -1,0 +1,380 @@
+//! Driving the node: the wrapper's `RawNode` methods and hooks. Each forwards to raft-rs (or
+//! runs the application's closure) and hands what changed to the states that record it.
+
+use std::time::Duration;
+
+use raft::eraftpb::{ConfState, Entry, Message, MessageType, Snapshot};
+use raft::{LightReady, Ready, SnapshotStatus, Storage};
+use raft_proto::ConfChangeI;
+
+#[cfg(doc)] // the methods' docs link to the `RawNode` methods they stand for
+use raft::RawNode;
+
+use super::log::Log;
+use super::membership::Membership;
+use super::InstrumentedNode;
+use crate::clock;
+
+impl<S: Storage> InstrumentedNode<S> {
+    /// [`RawNode::tick`]; then role changes (elections started by the timeout, a leader stepping
+    /// down on `check_quorum`), on the leader follower lag and `isr_size`, and the state the
+    /// wrapper publishes once per tick: indexes, apply lag, log size, pending proposals, the
+    /// follower's last leader contact, and the counters kept since the last tick.
+    pub fn tick(&mut self) -> bool {
+        if !self.recording {
+            return self.raw.tick();
+        }
+        self.turn.tick();
+        let ready = self.raw.tick();
+        self.observe_state();
+        self.refresh_progress();
+        self.flush_tallies();
+        self.publish_state();
+        Log::observe_apply_lag(&self.raw.raft.raft_log, &self.group);
+        ready
+    }
+
+    /// [`RawNode::campaign`], observing the role change.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::campaign`].
+    pub fn campaign(&mut self) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.campaign();
+        }
+        let result = self.raw.campaign();
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::step`] with a message from a peer.
+    ///
+    /// Before stepping: `append_entries_received` (per sender), `stale_term` rejections
+    /// ([`classify::is_stale_append`](crate::classify::is_stale_append)),
+    /// `last_contact_timestamp` on a follower, granted votes
+    /// (`votes_received`), and on the leader each peer's last response (ISR silence, heartbeat
+    /// timestamp, heartbeat round trip). After: role, leader and term changes.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::step`].
+    #[inline]
+    pub fn step(&mut self, msg: Message) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.step(msg);
+        }
+        self.observe_incoming(&msg);
+        let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
+        let result = self.raw.step(msg);
+        if snapshot {
+            // raft-rs restores the snapshot's configuration as it steps it.
+            self.sync_peers();
+        }
+        if self.snapshots.receiving() && self.raw.snap().is_none() {
+            self.snapshots.receive_ignored(&self.group);
+        }
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::propose`]. On the leader, remembers the entry's index and term to time its
+    /// commit (`proposals_pending`); a refusal counts in `proposals_failed` (`not_leader` when
+    /// this node does not lead, `dropped` otherwise). A follower forwards the proposal and
+    /// records nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::propose`].
+    #[inline]
+    pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.propose(context, data);
+        }
+        let result = self.raw.propose(context, data);
+        self.proposals.proposed(&result, false, &self.raw, &self.group);
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::propose_conf_change`], recorded like [`propose`](Self::propose). raft-rs turns
+    /// a change proposed while another is pending into an empty entry and still returns `Ok`:
+    /// that counts as `proposals_failed{reason="dropped"}`.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::propose_conf_change`].
+    pub fn propose_conf_change(&mut self, context: Vec<u8>, cc: impl ConfChangeI) -> raft::Result<()> {
+        if !self.recording {
+            return self.raw.propose_conf_change(context, cc);
+        }
+        let result = self.raw.propose_conf_change(context, cc);
+        self.proposals.proposed(&result, true, &self.raw, &self.group);
+        self.observe_state();
+        result
+    }
+
+    /// [`RawNode::has_ready`].
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
+    }
+
+    /// [`RawNode::ready`]: starts a turn of the loop (timed or not, see
+    /// [`with_timing`](Self::with_timing)); the proposals made since the last ready start their
+    /// commit latency.
+    #[inline]
+    pub fn ready(&mut self) -> Ready {
+        if self.recording {
+            self.turn.start();
+            self.proposals.hand_out(&mut self.turn);
+        }
+        // Last, so the (large) `Ready` goes straight to the caller without a copy.
+        self.raw.ready()
+    }
+
+    /// For the transport: whether this turn is timed ([`with_timing`](Self::with_timing)), so
+    /// the latency of the messages it sends should be measured and passed to
+    /// [`on_delivered`](Self::on_delivered); the others are delivered with `None`.
+    pub fn rpc_timed(&self) -> bool {
+        self.recording && self.turn.timed()
+    }
+
+    /// Records messages about to be sent and hands them back: `append_entries_sent` and its bytes
+    /// per target, `log_inconsistency` rejections this follower sends, snapshot sends
+    /// (`snapshot_in_progress`), heartbeat send times (round trip).
+    ///
+    /// Use it on `Ready::take_messages`, `Ready::take_persisted_messages` and
+    /// `LightReady::take_messages`.
+    #[inline]
+    pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
+        if !self.recording {
+            return msgs;
+        }
+        for msg in &msgs {
+            self.observe_outgoing(msg);
+        }
+        msgs
+    }
+
+    /// Records committed entries and hands them back: `commit_batch_entries` once per batch (in
+    /// a timed turn), and for the proposals this node made as leader `proposals_committed` and
+    /// `commit_latency_seconds` (proposals handed out in a timed turn), or
+    /// `proposals_failed{reason="dropped"}` when another leader's entry took their index.
+    ///
+    /// Commit latency runs from the first [`ready`](Self::ready) after the proposal (which hands
+    /// its entry to the log and the followers) to the ready that hands out its commit, both on
+    /// the turn's clock (see "Clock reads" above); it leaves out the proposal's wait for the loop.
+    ///
+    /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
+    #[inline]
+    pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
+        if entries.is_empty() || !self.recording {
+            return entries;
+        }
+        self.proposals.committed(&entries, &self.group, &mut self.turn);
+        entries
+    }
+
+    /// Runs `write` (the application's append of `entries` to its log, including the fsync) and,
+    /// when it succeeds with entries, observes `log_append_duration_seconds` and the log size.
+    ///
+    /// # Errors
+    ///
+    /// `write`'s error, unrecorded.
+    pub fn persist_entries<T, E>(
+        &mut self,
+        entries: &[Entry],
+        write: impl FnOnce(&[Entry]) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.recording || entries.is_empty() {
+            return write(entries);
+        }
+        // The result is handed back as it is (no `?` and re-wrap, which copies a large error
+        // type on every call).
+        if !self.turn.timed() {
+            let written = write(entries);
+            if written.is_ok() {
+                self.record_append(entries, None);
+            }
+            return written;
+        }
+        let start = self.turn.clock.now();
+        let written = write(entries);
+        if written.is_ok() {
+            let elapsed = clock::seconds(start, self.turn.clock.read());
+            self.record_append(entries, Some((elapsed, self.turn.weight())));
+        }
+        written
+    }
+
+    /// The one-line hook for an application that persists entries itself: `elapsed` is the
+    /// append plus fsync, observed in `log_append_duration_seconds` (every call: the caller
+    /// chose to time it); updates the log size (`log_entries`, `log_size_bytes`, published at
+    /// the next tick), `log_truncations_total` (when the entries overwrote a conflicting tail)
+    /// and `config_change_in_progress` (a configuration change entered the log).
+    pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
+        if self.recording {
+            self.record_append(entries, Some((elapsed.as_secs_f64(), 1)));
+        }
+    }
+
+    /// Runs `install` (the application installing `snapshot` from `Ready::snapshot`) and records
+    /// `snapshot_transfers_total{direction="receive"}` by outcome; on success also
+    /// `snapshot_apply_duration_seconds`, `snapshot_last_index`, `snapshot_last_timestamp_seconds`,
+    /// the (now empty) log and the configuration the snapshot carried.
+    ///
+    /// # Errors
+    ///
+    /// `install`'s error.
+    pub fn apply_snapshot<T, E>(
+        &mut self,
+        snapshot: &Snapshot,
+        install: impl FnOnce(&Snapshot) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.recording {
+            return install(snapshot);
+        }
+        let start = self.turn.clock.now();
+        let installed = install(snapshot);
+        let elapsed = clock::seconds(start, self.turn.clock.read());
+        let index = installed.is_ok().then(|| snapshot.get_metadata().index);
+        self.snapshots.received(index, elapsed, &self.group, &mut self.turn.clock);
+        if let Some(index) = index {
+            self.log.replaced(index, &self.group);
+            self.proposals.forget_through(index);
+            self.sync_peers();
+            Membership::publish(self.raw.raft.prs(), &self.group);
+        }
+        installed
+    }
+
+    /// The one-line hook after applying a batch of committed entries: `elapsed` is the state
+    /// machine's time, observed in `apply_duration_seconds` (every call: the caller chose to time
+    /// it). Counts `proposals_applied` (entries with client data, and configuration changes).
+    pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
+        if self.recording {
+            self.proposals.applied(entries, Some((elapsed.as_secs_f64(), 1)), &self.group);
+        }
+    }
+
+    /// Runs `apply` (the application applying the committed `entries` to its state machine; it
+    /// gets the node back, for [`apply_conf_change`](Self::apply_conf_change)) and records it
+    /// like [`observe_apply`](Self::observe_apply); in a timed turn
+    /// ([`with_timing`](Self::with_timing)) the apply is timed on the turn's clock: the wrapper
+    /// reads the system clock once, where the apply ends.
+    pub fn apply_entries<T>(&mut self, entries: &[Entry], apply: impl FnOnce(&mut Self) -> T) -> T {
+        if entries.is_empty() || !self.recording {
+            return apply(self);
+        }
+        if !self.turn.timed() {
+            let applied = apply(self);
+            self.proposals.applied(entries, None, &self.group);
+            return applied;
+        }
+        let start = self.turn.clock.now();
+        let applied = apply(self);
+        let elapsed = clock::seconds(start, self.turn.clock.read());
+        self.proposals.applied(entries, Some((elapsed, self.turn.weight())), &self.group);
+        applied
+    }
+
+    /// [`RawNode::apply_conf_change`]: counts `config_changes_total` by kind
+    /// ([`classify::change_kinds`](crate::classify::change_kinds)), sets `voters`, `learners`
+    /// and `cluster_size`, binds added peers and removes the series of removed ones.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawNode::apply_conf_change`]; nothing is recorded then.
+    pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> raft::Result<ConfState> {
+        if !self.recording {
+            return self.raw.apply_conf_change(cc);
+        }
+        let conf_state = self.raw.apply_conf_change(cc)?;
+        let raft = &self.raw.raft;
+        self.membership.applied(&cc.as_v2(), raft.prs(), raft.id, &mut self.peers, &self.group);
+        self.observe_state();
+        Ok(conf_state)
+    }
+
+    /// [`RawNode::advance`]. (The indexes it moves are published once per
+    /// [`tick`](Self::tick), with follower lag and ISR.)
+    #[inline]
+    pub fn advance(&mut self, ready: Ready) -> LightReady {
+        self.raw.advance(ready)
+    }
+
+    /// [`RawNode::advance_append`].
+    pub fn advance_append(&mut self, ready: Ready) -> LightReady {
+        self.raw.advance_append(ready)
+    }
+
+    /// [`RawNode::advance_apply`]. (`last_applied`, `apply_lag_entries` and
+    /// `config_change_in_progress` are published once per [`tick`](Self::tick).)
+    pub fn advance_apply(&mut self) {
+        self.raw.advance_apply();
+    }
+
+    /// [`RawNode::advance_apply_to`], like [`advance_apply`](Self::advance_apply).
+    pub fn advance_apply_to(&mut self, applied: u64) {
+        self.raw.advance_apply_to(applied);
+    }
+
+    /// [`RawNode::report_snapshot`]: counts `snapshot_transfers_total{direction="send"}` by
+    /// outcome and ends the send's `snapshot_in_progress`.
+    pub fn report_snapshot(&mut self, to: u64, status: SnapshotStatus) {
+        if !self.recording {
+            return self.raw.report_snapshot(to, status);
+        }
+        self.snapshots.sent(status == SnapshotStatus::Finish, &self.group);
+        self.raw.report_snapshot(to, status);
+    }
+
+    /// The transport delivered `msg` (which this node sent), after `latency` when it measured
+    /// it (messages sent in a timed turn, [`rpc_timed`](Self::rpc_timed)): counts
+    /// `rpc_calls_total{result="success"}` (recorded at the next tick) and observes
+    /// `rpc_duration_seconds` with the timing weight, for (`method`, `target`); a delivered
+    /// snapshot is reported finished ([`report_snapshot`](Self::report_snapshot)).
+    #[inline]
+    pub fn on_delivered(&mut self, msg: &Message, latency: Option<Duration>) {
+        let msg_type = msg.get_msg_type();
+        if self.recording {
+            let timed = latency.map(|latency| (latency, self.turn.weight().max(1)));
+            self.rpcs.delivered(&self.group.metrics, msg.to, msg_type, timed);
+        }
+        if msg_type == MessageType::MsgSnapshot {
+            self.report_snapshot(msg.to, SnapshotStatus::Finish);
+        }
+    }
+
+    /// The transport could not deliver `msg` (which this node sent): counts `messages_dropped`,
+    /// `rpc_calls_total{result="failure"}`, `rpc_errors_total{error_type="unreachable"}`, and
+    /// `heartbeat_failures` for a heartbeat; then tells raft-rs
+    /// ([`RawNode::report_unreachable`]), and reports a snapshot as failed.
+    pub fn on_send_failed(&mut self, msg: &Message) {
+        if !self.recording {
+            self.raw.report_unreachable(msg.to);
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                self.raw.report_snapshot(msg.to, SnapshotStatus::Failure);
+            }
+            return;
+        }
+        let (to, msg_type) = (msg.to, msg.get_msg_type());
+        self.rpcs.failed(to, msg_type, &self.group);
+        if msg_type == MessageType::MsgHeartbeat {
+            self.peers.heartbeat_failed(to);
+        }
+        self.raw.report_unreachable(to);
+        if msg_type == MessageType::MsgSnapshot {
+            self.report_snapshot(to, SnapshotStatus::Failure);
+        }
+    }
+
+    /// The one-line hook after the application compacted its log so that it now starts at
+    /// `first_index`: counts `log_compactions` and updates the log size.
+    pub fn observe_compaction(&mut self, first_index: u64) {
+        if !self.recording {
+            return;
+        }
+        self.log.compacted(first_index, &self.group);
+    }
+}

@@ -1,0 +1,82 @@
+//! Routing the messages the node steps and sends to the states they concern, with one match on
+//! the message type, so the common messages cost a comparison, a peer lookup and an add (the
+//! [`classify`] predicates say the same, one per question).
+
+use raft::eraftpb::{Message, MessageType};
+use raft::{StateRole, Storage};
+use raft_metrics::raft::RejectReason;
+
+use super::group::GroupSeries;
+use super::series::rec;
+use super::InstrumentedNode;
+use crate::classify;
+use crate::log_size::payload_bytes;
+
+impl<S: Storage> InstrumentedNode<S> {
+    /// Before stepping `msg`.
+    #[inline]
+    pub(super) fn observe_incoming(&mut self, msg: &Message) {
+        let (term, role) = (self.raw.raft.term, self.raw.raft.state);
+        match msg.get_msg_type() {
+            MessageType::MsgAppend => {
+                self.peers.append_received(msg.from);
+                self.observe_leader_message(msg, term);
+            }
+            MessageType::MsgHeartbeat => self.observe_leader_message(msg, term),
+            MessageType::MsgSnapshot if msg.term >= term => {
+                self.role.leader_contacted();
+                self.snapshots.receive_started(&self.group);
+            }
+            MessageType::MsgAppendResponse if msg.term == term && role == StateRole::Leader => {
+                self.peers.append_answered(msg.from, self.turn.ticks);
+            }
+            MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
+                self.peers.heartbeat_answered(msg.from, self.turn.ticks, &mut self.turn.clock);
+            }
+            MessageType::MsgRequestVoteResponse
+                if role == StateRole::Candidate && classify::is_granted_vote(msg, term) =>
+            {
+                self.role.election.vote_granted(msg.from, &self.group);
+            }
+            _ => {}
+        }
+    }
+
+    /// An append or heartbeat: stale (`classify::is_stale_append`) or contact from the leader.
+    #[inline]
+    fn observe_leader_message(&mut self, msg: &Message, term: u64) {
+        if classify::is_stale_append(msg, term) {
+            reject(&self.group, RejectReason::StaleTerm);
+        } else if classify::is_leader_contact(msg, term) {
+            self.role.leader_contacted();
+        }
+    }
+
+    /// A message about to be sent.
+    #[inline]
+    pub(super) fn observe_outgoing(&mut self, msg: &Message) {
+        match msg.get_msg_type() {
+            MessageType::MsgAppend => {
+                let size: u64 = msg.entries.iter().map(payload_bytes).sum();
+                self.peers.append_sent(msg.to, size);
+            }
+            MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
+                reject(&self.group, RejectReason::LogInconsistency);
+            }
+            MessageType::MsgHeartbeat => {
+                let now = self.turn.clock.now();
+                self.peers.heartbeat_sent(msg.to, now);
+            }
+            MessageType::MsgSnapshot => self.snapshots.send_started(&self.group),
+            _ => {}
+        }
+    }
+}
+
+/// An append rejected, by this node (a stale term) or to its leader (a log inconsistency).
+fn reject(group: &GroupSeries, reason: RejectReason) {
+    rec!(group.series => append_entries_rejected.get(reason).inc());
+    if let Some(a) = group.agg() {
+        a.append_entries_rejected.get(reason).inc();
+    }
+}

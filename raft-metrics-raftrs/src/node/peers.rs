@@ -1,0 +1,191 @@
+//! The other members of the group as this node sees them: their series, the appends exchanged
+//! with each since the last tick, heartbeats and their round trips, and each peer's last answer
+//! to the leader.
+
+use std::collections::VecDeque;
+
+use raft::ProgressTracker;
+use raft_metrics::raft::{AggregatedMetrics, PeerMetrics};
+
+use super::group::GroupSeries;
+use super::series::{rec, Series};
+use crate::clock::{self, Clock};
+
+/// Most heartbeats per peer awaiting a response: a heartbeat lost without the transport saying so
+/// skews the round trips after it by at most this many heartbeat intervals, until one is dropped.
+const MAX_HEARTBEATS_IN_FLIGHT: usize = 8;
+
+/// What the node knows about one peer of the group.
+pub(super) struct Peer {
+    id: u64,
+    pub(super) metrics: Series<PeerMetrics>,
+    /// The node's tick count at the peer's last append or heartbeat response (leader side).
+    pub(super) last_ack_tick: u64,
+    /// Unix time of that response.
+    pub(super) last_ack_unix: f64,
+    /// When the heartbeats to the peer that await a response went out ([`clock`] readings, oldest
+    /// first). Responses carry nothing to match them by, so the oldest is the one answered:
+    /// delivery is in order, and a heartbeat the transport failed to send is taken out.
+    heartbeats_in_flight: VecDeque<u64>,
+    /// Appends to and from the peer since the last tick, which records them.
+    appends_sent: u64,
+    append_bytes_sent: u64,
+    appends_received: u64,
+}
+
+impl Peer {
+    fn new(group: &GroupSeries, id: u64) -> Self {
+        let GroupSeries { metrics, topic, partition, .. } = group;
+        let peer = id.to_string();
+        Self {
+            id,
+            metrics: Series::new(metrics.peer(topic, *partition, &peer), metrics.claim_peer(topic, *partition, &peer)),
+            last_ack_tick: 0,
+            last_ack_unix: 0.0,
+            heartbeats_in_flight: VecDeque::new(),
+            appends_sent: 0,
+            append_bytes_sent: 0,
+            appends_received: 0,
+        }
+    }
+}
+
+/// The members of the configuration other than this node, kept in step with raft-rs's
+/// configuration by [`sync`](Self::sync), so membership is a short scan.
+#[derive(Default)]
+pub(super) struct Peers {
+    members: Vec<Peer>,
+}
+
+impl Peers {
+    /// The peer `id` if it is a member of the configuration: messages from or to a node that
+    /// left must not bring its series back.
+    #[inline]
+    fn member(&mut self, id: u64) -> Option<&mut Peer> {
+        self.members.iter_mut().find(|p| p.id == id)
+    }
+
+    /// The peer `id`, added (one registry lookup) the first time it is seen.
+    pub(super) fn slot(&mut self, group: &GroupSeries, id: u64) -> &mut Peer {
+        let at = self.members.iter().position(|p| p.id == id).unwrap_or_else(|| {
+            self.members.push(Peer::new(group, id));
+            self.members.len() - 1
+        });
+        &mut self.members[at]
+    }
+
+    /// Makes the peers the members of `prs`'s configuration other than `self_id`: binds new
+    /// members, forgets former ones (whose series [`forget`](Self::forget) removes).
+    pub(super) fn sync(&mut self, group: &GroupSeries, prs: &ProgressTracker, self_id: u64) {
+        let conf = prs.conf();
+        let is_member = |id: u64| id != self_id && (conf.voters().contains(id) || conf.learners().contains(&id));
+        self.members.retain(|p| is_member(p.id));
+        let members: Vec<u64> = conf.voters().ids().iter().chain(conf.learners().iter().copied()).collect();
+        for id in members {
+            if id != self_id {
+                self.slot(group, id);
+            }
+        }
+    }
+
+    /// `id` left the group: forgets it and removes its series from the registry.
+    pub(super) fn forget(&mut self, group: &GroupSeries, id: u64) {
+        self.members.retain(|p| p.id != id);
+        group.metrics.remove_peer(&group.topic, group.partition, id);
+    }
+
+    /// An append from `from`, counted at the next tick.
+    #[inline]
+    pub(super) fn append_received(&mut self, from: u64) {
+        if let Some(peer) = self.member(from) {
+            peer.appends_received += 1;
+        }
+    }
+
+    /// An append of `bytes` of payload to `to`, counted at the next tick.
+    #[inline]
+    pub(super) fn append_sent(&mut self, to: u64, bytes: u64) {
+        if let Some(peer) = self.member(to) {
+            peer.appends_sent += 1;
+            peer.append_bytes_sent += bytes;
+        }
+    }
+
+    /// Leader: `from` answered an append at tick `ticks` (its Unix time is taken at the next tick,
+    /// by [`LeaderProgress::refresh`](super::progress::LeaderProgress::refresh)).
+    #[inline]
+    pub(super) fn append_answered(&mut self, from: u64, ticks: u64) {
+        if let Some(peer) = self.member(from) {
+            peer.last_ack_tick = ticks;
+        }
+    }
+
+    /// A heartbeat to `to` goes out at `now` (a [`clock`] reading): `heartbeats_sent`, and the
+    /// send time for its round trip.
+    pub(super) fn heartbeat_sent(&mut self, to: u64, now: u64) {
+        if let Some(peer) = self.member(to) {
+            rec!(peer.metrics => heartbeats_sent.inc());
+            if peer.heartbeats_in_flight.len() == MAX_HEARTBEATS_IN_FLIGHT {
+                peer.heartbeats_in_flight.pop_front();
+            }
+            peer.heartbeats_in_flight.push_back(now);
+        }
+    }
+
+    /// Leader: `from` answered a heartbeat at tick `ticks`. Heartbeats are rare (one per peer per
+    /// `heartbeat_tick`): each is timed, `last_heartbeat_timestamp` and `peer_round_trip`.
+    pub(super) fn heartbeat_answered(&mut self, from: u64, ticks: u64, clock: &mut Clock) {
+        let received = clock.read();
+        let unix = clock.unix();
+        let Some(peer) = self.member(from) else { return };
+        rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
+        if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
+            rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
+        }
+        peer.last_ack_tick = ticks;
+    }
+
+    /// The transport could not send a heartbeat to `to`: `heartbeat_failures`, and no round trip.
+    pub(super) fn heartbeat_failed(&mut self, to: u64) {
+        if let Some(peer) = self.member(to) {
+            rec!(peer.metrics => heartbeat_failures.inc());
+            // Sent last, so the newest in flight.
+            peer.heartbeats_in_flight.pop_back();
+        }
+    }
+
+    /// This node became leader at tick `ticks`, Unix time `unix`: the votes that elected it were
+    /// contact from every peer.
+    pub(super) fn leadership_gained(&mut self, ticks: u64, unix: f64) {
+        for peer in &mut self.members {
+            peer.last_ack_tick = ticks;
+            peer.last_ack_unix = unix;
+            peer.heartbeats_in_flight.clear();
+        }
+    }
+
+    /// This node stopped leading: a follower exports zero lag rather than its last leadership's.
+    pub(super) fn leadership_lost(&mut self) {
+        for peer in &mut self.members {
+            rec!(peer.metrics => follower_lag_entries.set(0));
+            rec!(peer.metrics => follower_lag.set(0.0));
+            peer.heartbeats_in_flight.clear();
+        }
+    }
+
+    /// Records the appends counted since the last tick, per peer and in the aggregate `agg`.
+    pub(super) fn flush(&mut self, agg: Option<&AggregatedMetrics>) {
+        for peer in &mut self.members {
+            let (sent, bytes, received) = (peer.appends_sent, peer.append_bytes_sent, peer.appends_received);
+            (peer.appends_sent, peer.append_bytes_sent, peer.appends_received) = (0, 0, 0);
+            rec!(peer.metrics => append_entries_sent.add(sent));
+            rec!(peer.metrics => append_entries_sent_bytes.add(bytes));
+            rec!(peer.metrics => append_entries_received.add(received));
+            if let Some(a) = agg {
+                a.append_entries_sent.add(sent);
+                a.append_entries_sent_bytes.add(bytes);
+                a.append_entries_received.add(received);
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The leader's view of its followers: how far behind each is (entries and time), `isr_size`,
+//! and when a quorum last answered, from raft-rs's progress tracker once per tick.
+
+use std::collections::VecDeque;
+
+use raft::ProgressTracker;
+
+use super::group::GroupSeries;
+use super::peers::Peers;
+use super::series::rec;
+use super::turn::Turn;
+use crate::clock;
+
+/// When a follower counts in `isr_size`: how far behind and how long silent it may be.
+///
+/// Silence is counted in ticks (raft-rs's clock), so the rule is the same in a real cluster and
+/// in a simulation that runs faster than wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InSync {
+    /// Most entries a voter may be behind the leader's last index.
+    pub max_lag_entries: u64,
+    /// Most ticks since the voter's last append or heartbeat response.
+    pub max_silence_ticks: u64,
+}
+
+impl Default for InSync {
+    /// 250 entries (Consul autopilot's default) and 10 ticks (raft-rs's default `election_tick`).
+    fn default() -> Self {
+        Self { max_lag_entries: 250, max_silence_ticks: 10 }
+    }
+}
+
+/// Most appends (batches of entries) whose time the leader keeps for `follower_lag_seconds`
+/// (24 bytes each). A follower further behind gets a lower bound: the age of the oldest kept.
+const MAX_APPEND_TIMES: usize = 1 << 16;
+
+/// Leader only: when it took office, and when it appended the entries of its term that some
+/// follower may still lack.
+pub(super) struct LeaderProgress {
+    pub(super) in_sync: InSync,
+    /// When this leadership started (a [`clock`] reading).
+    leading_since: u64,
+    /// Per append: its first index and time (the last tick's reading), oldest first.
+    append_times: VecDeque<(u64, u64)>,
+    /// The newest index whose append time is known (or predates this leadership).
+    last_recorded: u64,
+    /// Reused by the quorum-contact computation.
+    scratch: Vec<f64>,
+}
+
+impl LeaderProgress {
+    /// `created`: a [`clock`] reading standing for "this leadership started" until one does.
+    pub(super) fn new(created: u64) -> Self {
+        Self {
+            in_sync: InSync::default(),
+            leading_since: created,
+            append_times: VecDeque::new(),
+            last_recorded: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// This node became leader at `now` with `last_index` the end of its log.
+    pub(super) fn leadership_gained(&mut self, now: u64, last_index: u64) {
+        self.leading_since = now;
+        self.append_times.clear();
+        // Up to here (this term's empty entry included), entries are as old as this leadership.
+        self.last_recorded = last_index;
+    }
+
+    /// This node stopped leading: a follower exports zeros rather than its last leadership's.
+    pub(super) fn leadership_lost(&mut self, group: &GroupSeries) {
+        rec!(group.series => isr_size.set(0));
+        rec!(group.series => max_follower_lag_entries.set(0));
+        self.append_times.clear();
+    }
+
+    /// The leader appended `first..=last` to its log at `at` (the last tick's reading: follower
+    /// lag in seconds has a tick's resolution, and an untimed turn reads no clock).
+    pub(super) fn appended(&mut self, first: u64, last: u64, at: u64) {
+        while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
+            self.append_times.pop_back();
+        }
+        self.append_times.push_back((first, at));
+        self.last_recorded = self.last_recorded.max(last);
+        while self.append_times.len() > MAX_APPEND_TIMES {
+            self.append_times.pop_front();
+        }
+    }
+
+    /// Leader only, once per tick: follower lag (entries and time), `isr_size`, and the time of
+    /// the last quorum contact, from raft-rs's progress tracker `prs` (`last_index`: the
+    /// leader's).
+    ///
+    /// Lag time is the age of the oldest entry the follower lacks: when this leader appended
+    /// `matched + 1`, to a tick's resolution (an append is stamped with the last tick's reading,
+    /// so an untimed turn reads no clock). An entry from before this leader took office counts
+    /// from then, and one whose append time was dropped (beyond [`MAX_APPEND_TIMES`] appends)
+    /// from the oldest time kept, so the age is a lower bound. Right after an election raft-rs
+    /// knows no follower's `matched` (it is 0 until the follower answers), so a silent follower
+    /// shows the whole log as lag.
+    ///
+    /// The lags are also observed in the node-wide aggregate's distributions.
+    pub(super) fn refresh(
+        &mut self,
+        prs: &ProgressTracker,
+        self_id: u64,
+        last_index: u64,
+        peers: &mut Peers,
+        group: &GroupSeries,
+        turn: &mut Turn,
+    ) {
+        let now = turn.clock.now();
+        let unix = turn.clock.unix_at(now);
+        let ticks = turn.ticks;
+        let conf = prs.conf();
+        let (mut isr, mut max_lag, mut min_matched) = (1u64, 0u64, last_index);
+        // Entries appended before the oldest time kept are at least that old.
+        let oldest_known = self.append_times.front().map_or(self.leading_since, |&(_, at)| at);
+        self.scratch.clear();
+        if conf.voters().contains(self_id) {
+            self.scratch.push(unix);
+        }
+        for (&id, progress) in prs.iter() {
+            if id == self_id {
+                continue;
+            }
+            let peer = peers.slot(group, id);
+            let lag = last_index.saturating_sub(progress.matched);
+            rec!(peer.metrics => follower_lag_entries.set_u64(lag));
+            let behind_since = if lag == 0 {
+                now
+            } else {
+                let missing = progress.matched + 1;
+                // The append holding `missing`: the last one starting at or before it.
+                let after = self.append_times.partition_point(|&(first, _)| first <= missing);
+                match after.checked_sub(1).and_then(|at| self.append_times.get(at)) {
+                    // Proposed but not persisted yet: brand new.
+                    _ if missing > self.last_recorded => now,
+                    Some(&(_, appended)) => appended,
+                    None => oldest_known,
+                }
+            };
+            let lag_seconds = clock::seconds(behind_since, now);
+            rec!(peer.metrics => follower_lag.set(lag_seconds));
+            if let Some(a) = group.agg() {
+                #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+                a.follower_lag_entries.observe(lag as f64);
+                a.follower_lag.observe(lag_seconds);
+            }
+            max_lag = max_lag.max(lag);
+            min_matched = min_matched.min(progress.matched);
+            if peer.last_ack_tick + 1 >= ticks {
+                // Answered since the last tick: the tick's time, within one tick.
+                peer.last_ack_unix = unix;
+            }
+            if conf.voters().contains(id) {
+                self.scratch.push(peer.last_ack_unix);
+                let silence = ticks.saturating_sub(peer.last_ack_tick);
+                if lag <= self.in_sync.max_lag_entries && silence <= self.in_sync.max_silence_ticks {
+                    isr += 1;
+                }
+            }
+        }
+        rec!(group.series => isr_size.set_u64(isr));
+        rec!(group.series => max_follower_lag_entries.set_u64(max_lag));
+        // Appends every follower has: their times are no longer needed.
+        while !self.append_times.is_empty() {
+            let end = self.append_times.get(1).map_or(self.last_recorded + 1, |&(first, _)| first);
+            if end > min_matched + 1 {
+                break;
+            }
+            self.append_times.pop_front();
+        }
+        // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
+        self.scratch.sort_by(|a, b| b.total_cmp(a));
+        if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {
+            rec!(group.series => last_contact_timestamp.set(at));
+        }
+    }
+}

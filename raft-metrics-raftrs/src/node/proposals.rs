@@ -1,0 +1,135 @@
+//! Entries from proposal to apply: the proposals this node made as leader until their commit
+//! (commit latency, failures), commit batches, and applies (duration, proposals applied).
+
+use raft::eraftpb::Entry;
+use raft::{RawNode, StateRole, Storage};
+use raft_metrics::raft::ProposalFailure;
+
+use super::group::GroupSeries;
+use super::pending::PendingProposals;
+use super::series::rec;
+use super::turn::Turn;
+use crate::classify;
+use crate::clock;
+
+/// The leader's pending proposals, and the commits and applies counted since the last tick
+/// (recorded then: see "Counts kept between ticks" in [`node`](super)).
+#[derive(Debug, Default)]
+pub(super) struct Proposals {
+    pending: PendingProposals,
+    committed: u64,
+    applied: u64,
+}
+
+impl Proposals {
+    /// After [`RawNode::propose`] or `propose_conf_change` (`conf_change`) returned `result`: on
+    /// the leader, remembers the entry to time its commit; a refusal counts in
+    /// `proposals_failed` by reason.
+    pub(super) fn proposed<S: Storage>(
+        &mut self,
+        result: &raft::Result<()>,
+        conf_change: bool,
+        raw: &RawNode<S>,
+        group: &GroupSeries,
+    ) {
+        let raft = &raw.raft;
+        match result {
+            Ok(()) if raft.state != StateRole::Leader => {
+                // Forwarded to the leader: its commit is timed there.
+            }
+            Ok(()) => {
+                // A leader's `Ok` means the entry was appended to its unstable log, so this reads
+                // no storage.
+                let index = raft.raft_log.last_index();
+                if conf_change && raft.pending_conf_index != index {
+                    rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).inc());
+                } else {
+                    self.pending.push(index, raft.term);
+                }
+            }
+            Err(raft::Error::ProposalDropped) if raft.state != StateRole::Leader => {
+                rec!(group.series => proposals_failed.get(ProposalFailure::NotLeader).inc());
+            }
+            Err(raft::Error::ProposalDropped) => {
+                rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).inc());
+            }
+            Err(_) => rec!(group.series => proposals_failed.get(ProposalFailure::Other).inc()),
+        }
+    }
+
+    /// A ready started `turn`: the proposals made since the last one start their commit latency
+    /// (timed when the turn is).
+    #[inline]
+    pub(super) fn hand_out(&mut self, turn: &mut Turn) {
+        if self.pending.has_new() {
+            let at = if turn.timed() { Some(turn.clock.now()) } else { None };
+            self.pending.hand_out(at);
+        }
+    }
+
+    /// A batch of committed `entries` (not empty): `commit_batch_entries` in a timed turn, and
+    /// for this node's proposals `proposals_committed`, `commit_latency_seconds` or
+    /// `proposals_failed{reason="dropped"}`.
+    #[inline]
+    pub(super) fn committed(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
+        let weight = turn.weight();
+        let agg = group.agg();
+        if turn.timed() {
+            #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+            let batch = entries.len() as f64;
+            rec!(group.series => commit_batch_entries.observe_n(batch, weight));
+            if let Some(a) = agg {
+                a.commit_batch_entries.observe_n(batch, weight);
+            }
+        }
+        if self.pending.len() == 0 {
+            return;
+        }
+        let Self { pending, committed, .. } = self;
+        let clock = &mut turn.clock;
+        let dropped = pending.commit(entries, |proposals, at| {
+            *committed += proposals;
+            if let Some(at) = at {
+                let latency = clock::seconds(at, clock.now());
+                rec!(group.series => commit_latency.observe_n(latency, proposals * weight));
+                if let Some(a) = agg {
+                    a.commit_latency.observe_n(latency, proposals * weight);
+                }
+            }
+        });
+        if dropped > 0 {
+            rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).add(dropped));
+        }
+    }
+
+    /// A batch of committed `entries` was applied; `timed`: the apply's duration in seconds, and
+    /// its weight (`apply_duration_seconds`). Counts the proposals among them (entries with
+    /// client data, and configuration changes).
+    pub(super) fn applied(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Some((seconds, weight)) = timed {
+            rec!(group.series => apply_duration.observe_n(seconds, weight));
+        }
+        let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
+        self.applied += proposals as u64;
+    }
+
+    /// A snapshot covered the log through `index`: the fate of proposals there is unknown.
+    pub(super) fn forget_through(&mut self, index: u64) {
+        self.pending.forget_through(index);
+    }
+
+    /// Records the commits and applies counted since the last tick.
+    pub(super) fn flush(&mut self, group: &GroupSeries) {
+        let (committed, applied) = (std::mem::take(&mut self.committed), std::mem::take(&mut self.applied));
+        rec!(group.series => proposals_committed.add(committed));
+        rec!(group.series => proposals_applied.add(applied));
+    }
+
+    /// Sets `proposals_pending`.
+    pub(super) fn publish(&self, group: &GroupSeries) {
+        rec!(group.series => proposals_pending.set_u64(self.pending.len()));
+    }
+}
