@@ -19,8 +19,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,9 +31,7 @@ use raft_metrics::http::Server;
 use raft_metrics::{Counter, FamilySpec, MetricInfo, Registry};
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 
-#[path = "../../raft-metrics/tests/support/json.rs"]
-mod json;
-use json::{json_string, json_string_members};
+use serde_json::Value;
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const DASHBOARD: &str = "docs/grafana/chronik_raft_dashboard.json";
@@ -78,24 +75,29 @@ fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
     }
 }
 
-// ---- JSON: the dashboard test's scanner, shared ----------------------------------------------
+// ---- the dashboard -------------------------------------------------------------------------
 
 /// Every panel target of the dashboard as (panel title, expression with the Grafana variables
-/// substituted). Panel `title`s precede their `targets` in the file, so the last title seen
-/// names the expression.
+/// substituted), rows' nested panels after the row's title.
 fn dashboard_panels() -> Vec<(String, String)> {
-    let text = workspace_file(DASHBOARD);
-    let mut title = String::new();
+    let dashboard: Value =
+        serde_json::from_str(&workspace_file(DASHBOARD)).unwrap_or_else(|e| panic!("{DASHBOARD} is not JSON: {e}"));
     let mut panels = Vec::new();
-    for (key, value) in json_string_members(&text, &["title", "expr"]) {
-        if key == "title" {
-            title = value;
-        } else {
-            panels.push((title.clone(), grafana_to_promql(&value)));
-        }
-    }
+    collect_panels(&dashboard["panels"], &mut panels);
     assert!(panels.len() > 20, "found only {} panel expressions in {DASHBOARD}", panels.len());
     panels
+}
+
+fn collect_panels(list: &Value, out: &mut Vec<(String, String)>) {
+    for panel in list.as_array().into_iter().flatten() {
+        let title = panel["title"].as_str().unwrap_or_default();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = target["expr"].as_str() {
+                out.push((title.to_owned(), grafana_to_promql(expr)));
+            }
+        }
+        collect_panels(&panel["panels"], out);
+    }
 }
 
 /// Grafana's variables as the dashboard's "All" would set them: `$topic` and `$partition` are
@@ -160,54 +162,24 @@ fn alert_names(rules: &str) -> Vec<String> {
 
 // ---- HTTP ----------------------------------------------------------------------------------
 
-/// Percent-encodes a query parameter value (RFC 3986 unreserved characters stay).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// A GET to 127.0.0.1 with percent-encoded query parameters; returns (status code, body).
+/// Bounded by a 10 s timeout.
+fn http_get(addr: SocketAddr, path: &str, params: &[(&str, &str)]) -> Result<(u16, String), String> {
+    let mut request = minreq::get(format!("http://{addr}{path}")).with_timeout(10);
+    for (key, value) in params {
+        request = request.with_param(*key, *value);
     }
-    out
+    let response = request.send().map_err(|e| format!("GET {path}: {e}"))?;
+    Ok((response.status_code, String::from_utf8_lossy(response.as_bytes()).into_owned()))
 }
 
-/// A plain HTTP/1.1 GET to 127.0.0.1; returns (status code, body). Bounded by timeouts.
-fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("no end of headers")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line in {head:?}"))?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let body = if chunked { dechunk(body)? } else { body.to_owned() };
-    Ok((status, body))
-}
-
-fn dechunk(mut body: &str) -> Result<String, String> {
-    let mut out = String::new();
-    loop {
-        let (size, rest) = body.split_once("\r\n").ok_or("truncated chunk size")?;
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|e| format!("bad chunk size {size:?}: {e}"))?;
-        if size == 0 {
-            return Ok(out);
-        }
-        out.push_str(rest.get(..size).ok_or("truncated chunk")?);
-        body = rest.get(size + 2..).ok_or("truncated chunk end")?;
+/// A Prometheus API call's JSON, if it answered 200 with `"status": "success"`.
+fn api_get(prom: SocketAddr, path: &str, params: &[(&str, &str)]) -> Result<Value, String> {
+    let (status, body) = http_get(prom, path, params)?;
+    let json: Option<Value> = serde_json::from_str(&body).ok();
+    match json {
+        Some(json) if status == 200 && json["status"] == "success" => Ok(json),
+        _ => Err(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>())),
     }
 }
 
@@ -219,14 +191,10 @@ struct QueryResult {
 }
 
 fn query(prom: SocketAddr, expr: &str) -> Result<QueryResult, String> {
-    let (status, body) = http_get(prom, &format!("/api/v1/query?query={}", percent_encode(expr)))?;
-    if status != 200 || !body.contains(r#""status":"success""#) {
-        return Err(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()));
-    }
-    let members = json_string_members(&body, &["resultType"]);
-    let result_type = members.first().map(|(_, v)| v.clone()).unwrap_or_default();
+    let json = api_get(prom, "/api/v1/query", &[("query", expr)])?;
+    let result_type = json["data"]["resultType"].as_str().unwrap_or_default().to_owned();
     let series = match result_type.as_str() {
-        "vector" | "matrix" => body.matches(r#""metric":"#).count(),
+        "vector" | "matrix" => json["data"]["result"].as_array().map_or(0, Vec::len),
         "scalar" | "string" => 1,
         _ => 0,
     };
@@ -235,46 +203,19 @@ fn query(prom: SocketAddr, expr: &str) -> Result<QueryResult, String> {
 
 /// Active alerts as (alertname, labels rendered `k=v,…` without alertname/severity, state).
 fn alerts(prom: SocketAddr) -> Result<Vec<(String, String, String)>, String> {
-    let (status, body) = http_get(prom, "/api/v1/alerts")?;
-    if status != 200 || !body.contains(r#""status":"success""#) {
-        return Err(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()));
-    }
-    // Each alert object starts with its labels; split there and read the members of each part.
+    let json = api_get(prom, "/api/v1/alerts", &[])?;
     let mut out = Vec::new();
-    for part in body.split(r#"{"labels":{"#).skip(1) {
-        let labels_end = part.find('}').unwrap_or(part.len());
-        let labels = format!("{{{}}}", &part[..labels_end]);
-        let pairs = json_string_members_all(&labels);
-        let name = pairs.iter().find(|(k, _)| k == "alertname").map(|(_, v)| v.clone()).unwrap_or_default();
-        let rendered: Vec<String> = pairs
-            .iter()
+    for alert in json["data"]["alerts"].as_array().into_iter().flatten() {
+        let labels = alert["labels"].as_object().into_iter().flatten();
+        let label = |name: &str| alert["labels"][name].as_str().unwrap_or_default().to_owned();
+        let rendered: Vec<String> = labels
             .filter(|(k, _)| !matches!(k.as_str(), "alertname" | "severity" | "job"))
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
             .collect();
-        let state = json_string_members(&part[labels_end..], &["state"]).first().map(|(_, v)| v.clone());
-        out.push((name, rendered.join(","), state.unwrap_or_default()));
+        let state = alert["state"].as_str().unwrap_or_default().to_owned();
+        out.push((label("alertname"), rendered.join(","), state));
     }
     Ok(out)
-}
-
-/// Every string member of a flat JSON object.
-fn json_string_members_all(object: &str) -> Vec<(String, String)> {
-    let bytes = object.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'"' {
-            let (k, next) = json_string(object, i);
-            let colon = next + object[next..].find(':').unwrap_or(0);
-            let value_start = colon + 1 + object[colon + 1..].find('"').unwrap_or(0);
-            let (v, after) = json_string(object, value_start);
-            out.push((k, v));
-            i = after;
-        } else {
-            i += 1;
-        }
-    }
-    out
 }
 
 // ---- the cluster, served -------------------------------------------------------------------
@@ -476,7 +417,7 @@ impl Prometheus {
 
     /// Waits (at most 30 s) until Prometheus answers `/-/ready`.
     fn wait_ready(&self) {
-        let ready = wait_for(Duration::from_secs(30), || match http_get(self.addr, "/-/ready") {
+        let ready = wait_for(Duration::from_secs(30), || match http_get(self.addr, "/-/ready", &[]) {
             Ok((200, _)) => Some(()),
             _ => None,
         });

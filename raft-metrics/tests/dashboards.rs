@@ -6,19 +6,19 @@
 //! the rule files only) the recording rules the rule file defines. A renamed or removed metric
 //! fails here before it silently empties a panel or disarms an alert.
 //!
-//! JSON and YAML are read with small hand-written scanners (no dependencies): enough for these
-//! files, not general parsers.
+//! The dashboard is read with `serde_json`, the rule files with `yaml_serde` into the fields
+//! promtool reads, and every query is parsed with `promql-parser`: metric names come from the
+//! selectors of its syntax tree, never from scanning text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
+use promql_parser::label::{MatchOp, Matcher, METRIC_NAME};
+use promql_parser::parser::{Expr, VectorSelector};
 use raft_metrics::raft::{NAMESPACE, SCHEMAS};
 use raft_metrics::OVERFLOW_METRIC;
-
-#[path = "support/json.rs"]
-mod json;
-use json::json_string_members;
+use serde::Deserialize;
 
 const DASHBOARD: &str = "docs/grafana/chronik_raft_dashboard.json";
 const RULES: &str = "docs/alerts/chronik_raft_alerts.yml";
@@ -37,145 +37,190 @@ fn exported_names() -> BTreeSet<String> {
     names
 }
 
+// ---- JSON --------------------------------------------------------------------------------------
+
 /// Every PromQL query of the dashboard: panel targets and template-variable queries.
 fn dashboard_queries() -> Vec<String> {
     let (_, text) = workspace_file(DASHBOARD);
-    let queries: Vec<String> = json_string_members(&text, &["expr", "query", "definition"])
-        .into_iter()
-        .map(|(_, value)| value)
-        .filter(|value| value != "prometheus") // the datasource variable's plugin id
-        .collect();
-    assert!(queries.len() > 20, "found only {} queries in {DASHBOARD}: is the scanner broken?", queries.len());
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{DASHBOARD} is not JSON: {e}"));
+    let mut queries = Vec::new();
+    string_members(&dashboard, &["expr", "query", "definition"], &mut queries);
+    queries.retain(|value| value != "prometheus"); // the datasource variable's plugin id
+    assert!(queries.len() > 20, "found only {} queries in {DASHBOARD}", queries.len());
     queries
+}
+
+/// The string values of every member named one of `keys`, at any depth.
+fn string_members(value: &serde_json::Value, keys: &[&str], found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(members) => {
+            for (key, value) in members {
+                match value {
+                    serde_json::Value::String(s) if keys.contains(&key.as_str()) => found.push(s.clone()),
+                    _ => string_members(value, keys, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| string_members(item, keys, found)),
+        _ => {}
+    }
 }
 
 // ---- YAML --------------------------------------------------------------------------------------
 
-/// A value of `key` in a line-oriented YAML file, with the 1-based line it starts on.
-#[derive(Debug)]
-struct YamlValue {
-    line: usize,
-    value: String,
+/// `docs/alerts/chronik_raft_alerts.yml`: the fields of promtool's rule files these tests read.
+#[derive(Debug, Deserialize)]
+struct RuleFile {
+    groups: Vec<RuleGroup>,
 }
 
-/// The scalar values of every mapping entry named `key` (plain, quoted or block scalars).
-fn yaml_values(text: &str, key: &str) -> Vec<YamlValue> {
-    let lines: Vec<&str> = text.lines().collect();
-    let prefix = format!("{key}:");
-    let mut found = Vec::new();
-    for (n, line) in lines.iter().enumerate() {
-        let trimmed = line.trim_start();
-        let item = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        let Some(rest) = item.strip_prefix(&prefix) else { continue };
-        if !(rest.is_empty() || rest.starts_with(' ')) {
-            continue; // a longer key with the same prefix
+#[derive(Debug, Deserialize)]
+struct RuleGroup {
+    rules: Vec<Rule>,
+}
+
+/// A recording rule (`record`) or an alerting rule (`alert`).
+#[derive(Debug, Deserialize)]
+struct Rule {
+    record: Option<String>,
+    alert: Option<String>,
+    expr: Option<String>,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+impl Rule {
+    /// `alert NAME` or `record NAME`, for messages.
+    fn place(&self) -> String {
+        match (&self.alert, &self.record) {
+            (Some(alert), _) => format!("{RULES}: alert {alert}"),
+            (None, Some(record)) => format!("{RULES}: record {record}"),
+            (None, None) => format!("{RULES}: a rule with neither alert nor record"),
         }
-        let column = line.len() - item.len();
-        let rest = rest.trim();
-        // Lines indented deeper than the key continue its value.
-        let continuation: Vec<&str> = lines[n + 1..]
-            .iter()
-            .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > column)
-            .copied()
-            .collect();
-        let value = if rest.starts_with('|') || rest.starts_with('>') {
-            continuation.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n")
-        } else if let Some(quoted) = rest.strip_prefix('\'') {
-            quoted
-                .strip_suffix('\'')
-                .unwrap_or_else(|| panic!("line {}: multi-line quoted scalar", n + 1))
-                .replace("''", "'")
-        } else if let Some(quoted) = rest.strip_prefix('"') {
-            let inner = quoted.strip_suffix('"').unwrap_or_else(|| panic!("line {}: multi-line quoted scalar", n + 1));
-            inner.replace("\\\"", "\"").replace("\\\\", "\\")
-        } else {
-            std::iter::once(rest).chain(continuation.iter().map(|l| l.trim())).collect::<Vec<_>>().join(" ")
-        };
-        found.push(YamlValue { line: n + 1, value: value.trim().to_owned() });
     }
-    found
+}
+
+/// `docs/alerts/chronik_raft_alerts_test.yml`: the fields of promtool's rule tests these tests read.
+#[derive(Debug, Deserialize)]
+struct RuleTestFile {
+    tests: Vec<RuleTest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RuleTest {
+    #[serde(default)]
+    input_series: Vec<InputSeries>,
+    #[serde(default)]
+    promql_expr_test: Vec<ExprTest>,
+    #[serde(default)]
+    alert_rule_test: Vec<AlertTest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InputSeries {
+    series: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExprTest {
+    expr: String,
+    #[serde(default)]
+    exp_samples: Vec<ExpSample>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExpSample {
+    labels: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct AlertTest {
+    alertname: String,
+    /// `[]`: the alert stays silent at `eval_time`. A case without the field counts neither way.
+    exp_alerts: Option<Vec<yaml_serde::Value>>,
+}
+
+fn rule_file() -> RuleFile {
+    let (_, text) = workspace_file(RULES);
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{RULES}: {e}"))
+}
+
+fn rule_test_file() -> RuleTestFile {
+    let (_, text) = workspace_file(RULE_TESTS);
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{RULE_TESTS}: {e}"))
+}
+
+fn rules(file: &RuleFile) -> impl Iterator<Item = &Rule> {
+    file.groups.iter().flat_map(|group| &group.rules)
 }
 
 // ---- PromQL ------------------------------------------------------------------------------------
 
-/// Index just past the bracket matching the opener at `start`, skipping string literals.
-fn skip_group(chars: &[char], start: usize, open: char, close: char) -> usize {
-    let mut depth = 0;
-    let mut i = start;
-    while i < chars.len() {
-        match chars[i] {
-            '"' | '\'' | '`' => i = skip_string(chars, i) - 1,
-            c if c == open => depth += 1,
-            c if c == close => {
-                depth -= 1;
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
+/// A dashboard query as plain PromQL: Grafana's interval variables become a fixed window, and a
+/// `label_values(selector, label)` variable query becomes its selector (`None` for the
+/// selector-less `label_values(label)`). `$topic` and friends stay inside their label-matcher
+/// strings.
+fn grafana_to_promql(query: &str) -> Option<String> {
+    let query = query.replace("$__rate_interval", "5m").replace("$__interval", "5m").replace("$__range", "5m");
+    match query.trim().strip_prefix("label_values(").and_then(|args| args.strip_suffix(')')) {
+        Some(args) => args.rsplit_once(',').map(|(selector, _label)| selector.trim().to_owned()),
+        None => Some(query),
     }
-    chars.len()
 }
 
-/// Index just past the string literal whose quote is at `start`.
-fn skip_string(chars: &[char], start: usize) -> usize {
-    let quote = chars[start];
-    let mut i = start + 1;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' if quote != '`' => i += 2,
-            c if c == quote => return i + 1,
-            _ => i += 1,
-        }
-    }
-    chars.len()
+/// Names of ours: `chronik_raft…`, `raft_metrics_…` and recording-rule names (with a `:`).
+/// Anything else (`up`, another exporter's metric) is not this crate's to check.
+fn is_ours(name: &str) -> bool {
+    name.starts_with("chronik_raft") || name.starts_with("raft_metrics_") || name.contains(':')
 }
 
-/// Metric names in a PromQL expression: identifiers starting with `chronik_raft` or
-/// `raft_metrics_`, and recording-rule names (identifiers with a `:`). Label matchers `{...}`,
-/// ranges and subqueries `[...]`, string literals, comments and the label lists of `by`,
-/// `without`, `on`, `ignoring`, `group_left` and `group_right` are skipped.
+/// Our metric names in a PromQL expression (Grafana variables allowed, see
+/// [`grafana_to_promql`]): the names of its vector and range selectors, written before the
+/// braces or as a `__name__` equality matcher. Panics where the query does not parse.
 fn metric_names(expr: &str) -> Vec<String> {
-    const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
-    let chars: Vec<char> = expr.chars().collect();
+    let Some(promql) = grafana_to_promql(expr) else { return Vec::new() };
+    let ast = promql_parser::parser::parse(&promql).unwrap_or_else(|e| panic!("not PromQL: {expr}\n{e}"));
     let mut names = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '"' || c == '\'' || c == '`' {
-            i = skip_string(&chars, i);
-        } else if c == '{' {
-            i = skip_group(&chars, i, '{', '}');
-        } else if c == '[' {
-            i = skip_group(&chars, i, '[', ']');
-        } else if c == '#' {
-            i = chars[i..].iter().position(|&c| c == '\n').map_or(chars.len(), |p| i + p);
-        } else if c.is_ascii_digit() {
-            // A number or a duration (`1e-9`, `5m`): not an identifier.
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
-        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' || c == '$' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | ':' | '$')) {
-                i += 1;
-            }
-            let ident: String = chars[start..i].iter().collect();
-            if LABEL_LISTS.contains(&ident.to_ascii_lowercase().as_str()) {
-                let open = i + chars[i..].iter().take_while(|c| c.is_whitespace()).count();
-                if chars.get(open) == Some(&'(') {
-                    i = skip_group(&chars, open, '(', ')');
-                }
-            } else if ident.starts_with("chronik_raft") || ident.starts_with("raft_metrics_") || ident.contains(':') {
-                names.push(ident);
-            }
-        } else {
-            i += 1;
-        }
-    }
+    selector_names(&ast, &mut names);
+    names.retain(|name| is_ours(name));
     names
+}
+
+/// The metric names of every selector in `expr`, in the order they are written.
+fn selector_names(expr: &Expr, names: &mut Vec<String>) {
+    fn selector(vs: &VectorSelector, names: &mut Vec<String>) {
+        let mut own: Vec<&String> = vs.name.iter().collect();
+        for Matcher { op, name, value } in vs.matchers.matchers.iter().chain(vs.matchers.or_matchers.iter().flatten()) {
+            if name == METRIC_NAME && matches!(op, MatchOp::Equal) && !own.contains(&value) {
+                own.push(value);
+            }
+        }
+        names.extend(own.into_iter().cloned());
+    }
+    match expr {
+        Expr::VectorSelector(vs) => selector(vs, names),
+        Expr::MatrixSelector(ms) => selector(&ms.vs, names),
+        Expr::Aggregate(aggregate) => {
+            if let Some(param) = &aggregate.param {
+                selector_names(param, names);
+            }
+            selector_names(&aggregate.expr, names);
+        }
+        Expr::Binary(binary) => {
+            selector_names(&binary.lhs, names);
+            selector_names(&binary.rhs, names);
+        }
+        Expr::Unary(unary) => selector_names(&unary.expr, names),
+        Expr::Paren(paren) => selector_names(&paren.expr, names),
+        Expr::Subquery(subquery) => selector_names(&subquery.expr, names),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| selector_names(arg, names)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
 }
 
 /// `(where, name)` for every name in `queries` not in `allowed`.
@@ -195,8 +240,7 @@ fn unknown_names<'a>(
 }
 
 fn recording_rules() -> BTreeSet<String> {
-    let (_, rules) = workspace_file(RULES);
-    yaml_values(&rules, "record").into_iter().map(|v| v.value).collect()
+    rules(&rule_file()).filter_map(|rule| rule.record.clone()).collect()
 }
 
 fn report(unknown: &[(String, String)]) -> String {
@@ -206,7 +250,7 @@ fn report(unknown: &[(String, String)]) -> String {
 // ---- tests -------------------------------------------------------------------------------------
 
 #[test]
-fn the_promql_scanner_finds_metric_names_only() {
+fn metric_names_come_from_selectors_only() {
     let expr = r#"histogram_quantile(0.99, sum without (topic, chronik_raft_label) (rate(chronik_raft_x_bucket{chronik_raft_y="chronik_raft_z", le=~"$le"}[$__rate_interval])))
         / on (instance) group_left (chronik_raft_other) chronik_raft:recorded:p99_5m
         + sum(raft_metrics_dropped_label_sets_total offset 5m) by (metric) # chronik_raft_comment
@@ -224,6 +268,12 @@ fn the_promql_scanner_finds_metric_names_only() {
         metric_names(r#"label_values(chronik_raft_has_leader{topic=~"$topic"}, partition)"#),
         ["chronik_raft_has_leader"]
     );
+    // Written as a matcher, in topk's parameter, or not ours.
+    assert_eq!(
+        metric_names(r#"topk(scalar(chronik_raft_a), {__name__="chronik_raft_b", topic="t"}) or up or chronik_raft_a"#),
+        ["chronik_raft_a", "chronik_raft_b", "chronik_raft_a"]
+    );
+    assert!(metric_names("label_values(topic)").is_empty());
 }
 
 #[test]
@@ -260,75 +310,64 @@ fn the_rules_name_only_exported_metrics_and_their_own_recording_rules() {
         assert!(!allowed.contains(name), "recording rule {name} shadows an exported metric");
     }
     allowed.extend(recorded);
-    let (_, rules) = workspace_file(RULES);
-    let exprs = yaml_values(&rules, "expr");
+    let file = rule_file();
+    let exprs: Vec<(String, &str)> =
+        rules(&file).filter_map(|rule| Some((rule.place(), rule.expr.as_deref()?))).collect();
     assert!(exprs.len() > 20, "found only {} expressions in {RULES}", exprs.len());
-    let unknown = unknown_names(exprs.iter().map(|v| (format!("{RULES}:{}", v.line), v.value.as_str())), &allowed);
+    let unknown = unknown_names(exprs, &allowed);
     assert!(unknown.is_empty(), "rules use names the schema does not export:\n{}", report(&unknown));
 
     // The unit tests feed and expect real names too, or they prove nothing.
-    let (_, tests) = workspace_file(RULE_TESTS);
-    let mut values = yaml_values(&tests, "expr");
-    values.extend(yaml_values(&tests, "series"));
-    values.extend(yaml_values(&tests, "labels"));
+    let tests = rule_test_file();
+    let mut values: Vec<(String, &str)> = Vec::new();
+    for (t, test) in tests.tests.iter().enumerate() {
+        for (i, input) in test.input_series.iter().enumerate() {
+            values.push((format!("{RULE_TESTS}: tests[{t}].input_series[{i}]"), &input.series));
+        }
+        for (i, case) in test.promql_expr_test.iter().enumerate() {
+            values.push((format!("{RULE_TESTS}: tests[{t}].promql_expr_test[{i}]"), &case.expr));
+            for (j, sample) in case.exp_samples.iter().enumerate() {
+                values
+                    .push((format!("{RULE_TESTS}: tests[{t}].promql_expr_test[{i}].exp_samples[{j}]"), &sample.labels));
+            }
+        }
+    }
     assert!(values.len() > 20, "found only {} series and expressions in {RULE_TESTS}", values.len());
-    let unknown =
-        unknown_names(values.iter().map(|v| (format!("{RULE_TESTS}:{}", v.line), v.value.as_str())), &allowed);
+    let unknown = unknown_names(values, &allowed);
     assert!(unknown.is_empty(), "rule tests use names the schema does not export:\n{}", report(&unknown));
 }
 
 #[test]
 fn every_alert_is_complete_and_tested_firing_and_silent() {
-    let (_, rules) = workspace_file(RULES);
-    // Split the rules into entries at `- alert:` / `- record:` and check each alert's fields.
+    let file = rule_file();
     let mut alerts = BTreeSet::new();
-    let mut entry: Vec<&str> = Vec::new();
-    let mut check = |entry: &[&str]| {
-        let Some(name) = entry.first().and_then(|l| l.trim().strip_prefix("- alert:")) else { return };
-        let name = name.trim().to_owned();
-        for field in ["expr:", "for:", "severity:", "summary:", "description:"] {
-            assert!(entry.iter().any(|l| l.trim_start().starts_with(field)), "alert {name} has no `{field}`");
+    for rule in rules(&file) {
+        let Some(name) = &rule.alert else { continue };
+        let fields = [
+            ("expr", rule.expr.is_some()),
+            ("for", rule.for_.is_some()),
+            ("severity", rule.labels.contains_key("severity")),
+            ("summary", rule.annotations.contains_key("summary")),
+            ("description", rule.annotations.contains_key("description")),
+        ];
+        for (field, present) in fields {
+            assert!(present, "alert {name} has no `{field}`");
         }
-        alerts.insert(name);
-    };
-    for line in rules.lines() {
-        let t = line.trim_start();
-        if t.starts_with("- alert:") || t.starts_with("- record:") || t.starts_with("- name:") {
-            check(&entry);
-            entry.clear();
-        }
-        entry.push(line);
+        alerts.insert(name.clone());
     }
-    check(&entry);
     assert!(alerts.len() >= 13, "only {} alerts in {RULES}", alerts.len());
 
     // alertname -> (has a firing case, has a silent case), from the alert_rule_test cases.
-    let (_, tests) = workspace_file(RULE_TESTS);
     let mut cases: BTreeMap<String, (bool, bool)> = BTreeMap::new();
-    let (mut alertname, mut firing): (Option<String>, Option<bool>) = (None, None);
-    let mut close = |alertname: &mut Option<String>, firing: &mut Option<bool>| {
-        if let (Some(name), Some(fires)) = (alertname.take(), firing.take()) {
-            let case = cases.entry(name).or_default();
-            if fires {
-                case.0 = true;
-            } else {
-                case.1 = true;
-            }
-        }
-    };
-    for line in tests.lines() {
-        let t = line.trim_start();
-        if t.starts_with("- eval_time:") || t.starts_with("- alertname:") || t.starts_with("- name:") {
-            close(&mut alertname, &mut firing);
-        }
-        let t = t.strip_prefix("- ").unwrap_or(t);
-        if let Some(name) = t.strip_prefix("alertname:") {
-            alertname = Some(name.trim().to_owned());
-        } else if let Some(rest) = t.strip_prefix("exp_alerts:") {
-            firing = Some(rest.trim() != "[]");
+    for case in rule_test_file().tests.iter().flat_map(|test| &test.alert_rule_test) {
+        let Some(expected) = &case.exp_alerts else { continue };
+        let seen = cases.entry(case.alertname.clone()).or_default();
+        if expected.is_empty() {
+            seen.1 = true;
+        } else {
+            seen.0 = true;
         }
     }
-    close(&mut alertname, &mut firing);
 
     let mut missing = Vec::new();
     for alert in &alerts {
