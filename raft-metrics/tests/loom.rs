@@ -8,7 +8,9 @@ mod models {
 
     use loom::thread;
     use raft_metrics::advanced::Metric;
-    use raft_metrics::{Buckets, Counter, FamilySpec, Format, Histogram, MetricInfo, Registry};
+    use raft_metrics::{
+        Buckets, Counter, FamilySpec, Format, Histogram, MetricInfo, NativeBuckets, NativeHistogram, Registry,
+    };
 
     fn histogram() -> Histogram<2> {
         Histogram::new(Arc::new(Buckets::new(vec![1.0, 2.0]).unwrap())).unwrap()
@@ -38,6 +40,33 @@ mod models {
             }
             assert_eq!(h.bucket_counts(), vec![2, 1, 0]);
             assert!((h.sum() - 2.5).abs() < 1e-9);
+        });
+    }
+
+    /// The same packed-word protocol under a native histogram, whose spilled sum is an `f64` and
+    /// whose words live on the heap: two observers and a reader, as above.
+    #[test]
+    fn native_observe_drain_and_read() {
+        loom::model(|| {
+            let buckets = Arc::new(NativeBuckets::new(0).unwrap().with_range(-1, 1).unwrap());
+            let h = Arc::new(NativeHistogram::new(buckets));
+            let observers: Vec<_> = [(0.75, 2), (1.5, 1)]
+                .into_iter()
+                .map(|(v, times)| {
+                    let h = Arc::clone(&h);
+                    thread::spawn(move || (0..times).for_each(|_| h.observe(v)))
+                })
+                .collect();
+            let s = h.snapshot();
+            let expected = 0.75 * s.positive[0] as f64 + 1.5 * s.positive[1] as f64;
+            assert!((s.sum - expected).abs() < 1e-9, "sum {} for counts {:?}", s.sum, s.positive);
+            assert!(s.positive[0] <= 2 && s.positive[1] <= 1 && s.zero_count == 0);
+            for o in observers {
+                o.join().unwrap();
+            }
+            let s = h.snapshot();
+            assert_eq!(s.positive, vec![2, 1]);
+            assert!((s.sum - 3.0).abs() < 1e-9);
         });
     }
 

@@ -4,26 +4,31 @@
 //! and a scrape accepts a value that is a few nanoseconds stale. The single-writer flavour of each
 //! cell is [`Local`]: a relaxed load and a relaxed store, no locked instruction at all.
 
+mod buckets;
 mod counter;
 mod gauge;
 mod histogram;
 mod local;
 mod native;
+mod native_buckets;
+mod packed;
 mod sampled;
 mod sharded;
+
+pub use buckets::Buckets;
+pub use counter::Counter;
+pub use gauge::{FloatGauge, Gauge};
+pub use histogram::{Histogram, HistogramSnapshot, Timer};
+pub use local::Local;
+pub use native::{NativeHistogram, NativeSnapshot};
+pub use native_buckets::NativeBuckets;
+pub use sampled::{AddCell, RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
+pub use sharded::ShardedCounter;
 
 use std::sync::Arc;
 
 use crate::encode::SampleWriter;
 use crate::model::{MetricKind, RegistrationError};
-
-pub use counter::Counter;
-pub use gauge::{FloatGauge, Gauge};
-pub use histogram::{Buckets, Histogram, HistogramSnapshot, Timer};
-pub use local::Local;
-pub use native::{NativeBuckets, NativeHistogram, NativeSnapshot};
-pub use sampled::{AddCell, RandomSampler, SampleControl, Sampled, SampledLayout, Sampler, Sampling};
-pub use sharded::ShardedCounter;
 
 /// The storage of one metric for one label set: a cell, or an array of cells indexed by an enum.
 ///
