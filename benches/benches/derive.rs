@@ -39,7 +39,7 @@ fn derived_vs_core(c: &mut Criterion) {
         .bind(("orders", 7u32));
     let core_histogram = registry
         .histogram::<12, 2>(
-            MetricInfo::new("core_latency_seconds", "Core.").unit(Unit::Seconds),
+            MetricInfo::new("core_latency_seconds", "Core.").with_unit(Unit::Seconds),
             ["topic", "partition"],
             Buckets::exponential(0.0005, 2.0, 12).expect("buckets"),
         )
@@ -52,7 +52,7 @@ fn derived_vs_core(c: &mut Criterion) {
     let mut g = c.benchmark_group("derived_counter_inc");
     g.bench_function("core_handle", |b| b.iter(|| black_box(&core_counter).inc()));
     g.bench_function("derived_handle", |b| b.iter(|| black_box(&derived).commits.inc()));
-    g.bench_function("derived_single_writer", |b| b.iter(|| black_box(&owned).view().commits.inc()));
+    g.bench_function("derived_single_writer", |b| b.iter(|| black_box(&owned).fields().commits.inc()));
     g.bench_function("derived_sampled_1_in_16", |b| b.iter(|| black_box(&derived).messages_sent.inc()));
     g.finish();
 
@@ -73,7 +73,7 @@ fn derived_vs_core(c: &mut Criterion) {
     g.bench_function("derived_single_writer", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(&owned).view().commit_latency.observe(VALUES[i & 3]);
+            black_box(&owned).fields().commit_latency.observe(VALUES[i & 3]);
         });
     });
     g.finish();

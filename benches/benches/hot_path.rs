@@ -95,7 +95,7 @@ fn histogram_observe(c: &mut Criterion) {
     let registry = Registry::new();
     let shared = registry
         .histogram::<BUCKETS, 0>(
-            MetricInfo::new("bench_latency_seconds", "Benchmark histogram.").unit(Unit::Seconds),
+            MetricInfo::new("bench_latency_seconds", "Benchmark histogram.").with_unit(Unit::Seconds),
             [],
             raft_buckets(),
         )
@@ -105,7 +105,7 @@ fn histogram_observe(c: &mut Criterion) {
 
     let exclusive = registry
         .histogram::<BUCKETS, 0>(
-            MetricInfo::new("bench_exclusive_seconds", "Benchmark histogram.").unit(Unit::Seconds),
+            MetricInfo::new("bench_exclusive_seconds", "Benchmark histogram.").with_unit(Unit::Seconds),
             [],
             raft_buckets(),
         )

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use measured::label::{FixedCardinalitySet, LabelSet, LabelValue, LabelVisitor};
 use measured::lasso::{Rodeo, RodeoReader, Spur};
 use paracord::ParaCord;
-use raft_metrics::advanced::{Group, Metric, MetricKind, SampleWriter};
+use raft_metrics::advanced::{Group, Metric, MetricKind, SeriesWriter};
 use raft_metrics::{Buckets, Counter, Gauge, Histogram, RegistrationError};
 use rustc_hash::FxBuildHasher;
 
@@ -64,7 +64,7 @@ impl Group for RaftPartition {
         self.hists.iter().for_each(Metric::reset);
     }
 
-    fn encode(&self, layout: &Arc<Buckets>, metric: usize, out: &mut SampleWriter<'_>) {
+    fn encode(&self, layout: &Arc<Buckets>, metric: usize, out: &mut SeriesWriter<'_>) {
         match metric {
             m if m < GAUGES => Metric::encode(&self.gauges[m], &(), out),
             m if m < GAUGES + COUNTERS => Metric::encode(&self.counters[m - GAUGES], &(), out),

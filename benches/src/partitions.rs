@@ -133,7 +133,7 @@ impl RaftSetup {
             infos.push(MetricInfo::new(n.counters[i], n.counter_help[i]));
         }
         for i in 0..HISTOGRAMS {
-            infos.push(MetricInfo::new(n.hists[i], n.hist_help[i]).unit(Unit::Seconds));
+            infos.push(MetricInfo::new(n.hists[i], n.hist_help[i]).with_unit(Unit::Seconds));
         }
         let buckets = Arc::new(Buckets::new(bucket_bounds().to_vec()).expect("valid buckets"));
         let registry = raft_metrics::Registry::new();

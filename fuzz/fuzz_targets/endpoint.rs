@@ -32,7 +32,7 @@ fn registry() -> &'static Registry {
         commits.get(("quo\"te\\new\nline ✓",)).add(2);
         let latency = r
             .histogram::<3, 0>(
-                MetricInfo::new("raft_commit_latency_seconds", "Commit latency.").unit(Unit::Seconds),
+                MetricInfo::new("raft_commit_latency_seconds", "Commit latency.").with_unit(Unit::Seconds),
                 [],
                 Buckets::new(vec![0.001, 0.01, 0.1]).expect("bounds"),
             )

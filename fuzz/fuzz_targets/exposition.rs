@@ -175,7 +175,7 @@ fn run(input: Input) {
         }
     };
     let lag = registry
-        .register_with::<FloatGauge, 1>(MetricInfo::new("fz_lag_seconds", "Lag.").unit(Unit::Seconds), ["topic"], ())
+        .register_with::<FloatGauge, 1>(MetricInfo::new("fz_lag_seconds", "Lag.").with_unit(Unit::Seconds), ["topic"], ())
         .expect("register lag");
     let mut bounds = input.bounds;
     bounds.sort_by(f64::total_cmp);
@@ -186,7 +186,7 @@ fn run(input: Input) {
         .unwrap_or_else(|| Buckets::new(DEFAULT_BOUNDS.to_vec()).expect("bounds"));
     let bounds: Vec<f64> = buckets.bounds().to_vec();
     let latency = registry
-        .histogram::<3, 1>(MetricInfo::new("fz_latency_seconds", "Latency.").unit(Unit::Seconds), ["topic"], buckets)
+        .histogram::<3, 1>(MetricInfo::new("fz_latency_seconds", "Latency.").with_unit(Unit::Seconds), ["topic"], buckets)
         .expect("register latency");
     let plain_counter = registry.counter("fz_plain_total", "Plain counter.").expect("plain counter");
     let plain_gauge = registry.gauge("fz_plain_gauge", "Plain gauge.").expect("plain gauge");
@@ -402,7 +402,7 @@ impl Check<'_> {
             }
             self.fail(format!("family {family} is missing"));
         };
-        let got = parsed.samples.iter().filter(|s| s.name == sample).count();
+        let got = parsed.lines.iter().filter(|s| s.name == sample).count();
         if got != n {
             self.fail(format!("{family}: expected {n} {sample} samples, got {got}"));
         }
@@ -437,7 +437,7 @@ impl Check<'_> {
             self.value(&format!("{name}_count"), &[("topic", topic)], count);
             let buckets: Vec<_> = self
                 .scrape
-                .samples()
+                .lines()
                 .filter(|s| s.name == format!("{name}_bucket") && s.label("topic") == Some(topic))
                 .collect();
             if buckets.len() != bounds.len() + 1 {

@@ -4,7 +4,7 @@
 // `Histogram::count()` (raft-metrics/src/cell/histogram.rs) is `bucket_counts().iter().sum()`,
 // which panics with "attempt to add with overflow" in debug builds (and in cargo-fuzz's default
 // build) once the bucket counts add up past u64::MAX, e.g. after `observe_n` with a huge weight;
-// every other count path wraps (`SampleWriter::histogram` uses `wrapping_add`, counters wrap by
+// every other count path wraps (`SeriesWriter::histogram` uses `wrapping_add`, counters wrap by
 // design). `Local::<Histogram<N>>::count()` goes through the same code. Fix: fold with
 // `wrapping_add` (and document the wrap, like `Counter`'s).
 // A unit test for raft-metrics/src/cell/histogram.rs `mod tests`:

@@ -150,7 +150,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
                     #( #krate::__private::Metric::reset(&self.#fields); )*
                 }
 
-                fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut #krate::__private::SampleWriter<'_>) {
+                fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut #krate::__private::SeriesWriter<'_>) {
                     match metric {
                         #( #indices => #krate::__private::Metric::encode(&self.#fields, &layout.#indices, out), )*
                         _ => {}
@@ -169,12 +169,12 @@ fn expand(c: &Container<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl #krate::__private::LocalView for #ident {
-                type View<'a> = #local<'a>;
+            impl #krate::__private::LocalFields for #ident {
+                type Fields<'a> = #local<'a>;
 
                 // Inline: a caller using one field of the view then builds only that field.
                 #[inline]
-                fn view(local: #krate::__private::Local<'_, Self>) -> #local<'_> {
+                fn fields(local: #krate::__private::Local<'_, Self>) -> #local<'_> {
                     #local { #( #fields: local.project(|group| &group.#fields), )* }
                 }
             }
@@ -332,9 +332,9 @@ fn info(krate: &syn::Path, field: &Field<'_>) -> TokenStream {
     let name = &field.name;
     let help = &field.help;
     let unit = match field.unit.as_deref() {
-        Some("seconds") => quote!(.unit(#p::Unit::Seconds)),
-        Some("bytes") => quote!(.unit(#p::Unit::Bytes)),
-        Some("ratio") => quote!(.unit(#p::Unit::Ratio)),
+        Some("seconds") => quote!(.with_unit(#p::Unit::Seconds)),
+        Some("bytes") => quote!(.with_unit(#p::Unit::Bytes)),
+        Some("ratio") => quote!(.with_unit(#p::Unit::Ratio)),
         _ => quote!(),
     };
     quote!(#p::MetricInfo::new(#p::metric_name(namespace, #name), #help) #unit)

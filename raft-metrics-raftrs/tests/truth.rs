@@ -42,7 +42,7 @@ fn get(s: &Scrape, name: &str, p: u32, labels: &[(&str, &str)]) -> f64 {
     let partition = p.to_string();
     let mut all = vec![("topic", "orders"), ("partition", partition.as_str())];
     all.extend_from_slice(labels);
-    let n = s.samples().filter(|x| x.name == name && all.iter().all(|(k, v)| x.label(k) == Some(*v))).count();
+    let n = s.lines().filter(|x| x.name == name && all.iter().all(|(k, v)| x.label(k) == Some(*v))).count();
     assert!(n <= 1, "{name} {all:?} matches {n} series");
     s.value(name, &all).unwrap_or(0.0)
 }
@@ -324,7 +324,7 @@ fn adding_then_removing_a_node_changes_the_configuration() {
         assert_eq!(get(&s, "chronik_raft_cluster_size", 0, &[]), 3.0, "node {node}");
         assert_eq!(get(&s, "chronik_raft_config_changes_total", 0, &[("kind", "add_voter")]), 1.0);
         assert_eq!(get(&s, "chronik_raft_config_changes_total", 0, &[("kind", "remove_node")]), 1.0);
-        assert!(s.samples().all(|x| x.label("peer") != Some("4")), "node {node} still exports peer 4");
+        assert!(s.lines().all(|x| x.label("peer") != Some("4")), "node {node} still exports peer 4");
     }
     assert_eq!(c.status(new), None, "the node that left everything ended");
     assert_eq!(c.members(0), [1, 2, 3]);
@@ -493,7 +493,7 @@ fn node_wide_aggregation_folds_every_partition() {
     let (mut won, mut committed) = (0.0, 0.0);
     for node in 1..=3 {
         let s = scrape(&c, node);
-        assert!(s.samples().all(|x| x.label("partition").is_none()), "node {node}: no per-partition series");
+        assert!(s.lines().all(|x| x.label("partition").is_none()), "node {node}: no per-partition series");
         assert_eq!(s.value("chronik_raft_partitions", &[]), Some(4.0));
         assert_eq!(s.value("chronik_raft_partitions_without_leader", &[]), Some(0.0));
         assert!(s.value("chronik_raft_leader_changes_seen_total", &[]).unwrap_or(0.0) >= 4.0);

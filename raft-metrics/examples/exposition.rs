@@ -48,12 +48,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         (),
     )?;
     let lag = registry.register_with::<FloatGauge, 3>(
-        MetricInfo::new("raft_follower_lag_seconds", "Time since the follower last acknowledged.").unit(Unit::Seconds),
+        MetricInfo::new("raft_follower_lag_seconds", "Time since the follower last acknowledged.")
+            .with_unit(Unit::Seconds),
         ["topic", "partition", "follower"],
         (),
     )?;
     let latency = registry.histogram::<14, 2>(
-        MetricInfo::new("raft_commit_latency_seconds", "Time from proposal to commit.").unit(Unit::Seconds),
+        MetricInfo::new("raft_commit_latency_seconds", "Time from proposal to commit.").with_unit(Unit::Seconds),
         ["topic", "partition"],
         Buckets::exponential(0.0005, 2.0, 14)?,
     )?;

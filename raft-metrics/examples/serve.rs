@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let commits = registry.counter("raft_commits_total", "Entries committed.")?;
     let term = registry.gauge("raft_term", "Current term.")?;
     let latency = registry.histogram::<8, 0>(
-        MetricInfo::new("raft_commit_latency_seconds", "Proposal to commit.").unit(Unit::Seconds),
+        MetricInfo::new("raft_commit_latency_seconds", "Proposal to commit.").with_unit(Unit::Seconds),
         [],
         Buckets::exponential(0.0005, 4.0, 8)?,
     )?;

@@ -4,7 +4,7 @@
 //! reach for when you go further:
 //!
 //! * your own storage: implement [`Metric`] for a cell or [`Group`] for a set of cells sharing
-//!   a label set, writing samples through [`SampleWriter`];
+//!   a label set, writing samples through [`SeriesWriter`];
 //! * the pieces of a family's lookup: [`LabelValues`], [`Fingerprint`], [`KeyBuilder`];
 //! * snapshots of cells ([`HistogramSnapshot`], [`NativeSnapshot`]) and sampling controls;
 //! * a strict parser of the exposition formats, for tests that assert on a scrape ([`parse`]).
@@ -12,8 +12,8 @@
 pub use crate::cell::{
     AddCell, HistogramSnapshot, Metric, NativeSnapshot, RandomSampler, SampleControl, SampledLayout, Sampler,
 };
-pub use crate::encode::{parse, unescape_label_value, LabelPair, SampleWriter};
+pub use crate::encode::{parse, unescape_label_value, LabelPair, SeriesWriter};
 pub use crate::label::{Fingerprint, KeyBuilder, LabelValues};
-pub use crate::metric::{ByLabelLayout, Group, LocalView};
+pub use crate::metric::{ByLabelLayout, Group, LocalFields};
 pub use crate::model::MetricKind;
 pub use crate::name::{is_valid_label_name, is_valid_metric_name};

@@ -37,7 +37,7 @@
 ///
 /// // The single-writer flavour for state one Raft loop owns: no locked instructions.
 /// let owned = partitions.claim("orders", 8)?;
-/// let view = owned.view();
+/// let view = owned.fields();
 /// view.current_term.set(4);
 /// view.commit_latency.observe(0.004);
 ///

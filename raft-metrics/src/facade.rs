@@ -98,7 +98,9 @@ use metrics::{Key, KeyName, Metadata, SetRecorderError, SharedString};
 
 use crate::advanced::Group;
 use crate::sync::Mutex;
-use crate::{Buckets, BucketsError, Counter, Family, FloatGauge, Handle, Histogram, MetricInfo, Registry, Unit};
+use crate::{
+    Buckets, BucketsError, Counter, Family, FloatGauge, Handle, Histogram, MetricInfo, Registry, RegistryRef, Unit,
+};
 
 /// The number of bucket bounds of every facade histogram (the `+Inf` bucket not counted).
 pub const HISTOGRAM_BUCKETS: usize = 20;
@@ -130,22 +132,6 @@ pub const REJECTED_METRIC: &str = "raft_metrics_facade_rejected";
 const REJECTED_HELP: &str =
     "Registrations through the metrics facade that were refused and got a no-op handle, by reason.";
 
-/// The registry a bridge registers into.
-#[derive(Debug, Clone)]
-enum Target {
-    Static(&'static Registry),
-    Shared(Arc<Registry>),
-}
-
-impl Target {
-    fn get(&self) -> &Registry {
-        match self {
-            Self::Static(registry) => registry,
-            Self::Shared(registry) => registry,
-        }
-    }
-}
-
 /// Configures a [`Bridge`]: its registry and histogram layouts.
 ///
 /// # Examples
@@ -171,7 +157,7 @@ impl Target {
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
-    registry: Target,
+    registry: RegistryRef,
     /// Sanitized prefix → layout, longest prefix first; always ends with the `""` default.
     buckets: Vec<(String, Arc<Buckets>)>,
 }
@@ -185,18 +171,18 @@ impl Default for Builder {
 impl Builder {
     /// A builder for a bridge into [`Registry::global`] with [`DEFAULT_BUCKETS`].
     pub fn new() -> Self {
-        Self { registry: Target::Static(Registry::global()), buckets: vec![(String::new(), default_buckets())] }
+        Self { registry: RegistryRef::default(), buckets: vec![(String::new(), default_buckets())] }
     }
 
     /// Registers into `registry` instead of [`Registry::global`].
     pub fn registry(mut self, registry: Arc<Registry>) -> Self {
-        self.registry = Target::Shared(registry);
+        self.registry = RegistryRef::from(registry);
         self
     }
 
     /// Registers into a `'static` registry instead of [`Registry::global`].
     pub fn static_registry(mut self, registry: &'static Registry) -> Self {
-        self.registry = Target::Static(registry);
+        self.registry = RegistryRef::from(registry);
         self
     }
 
@@ -350,7 +336,7 @@ impl metrics::Recorder for Bridge {
 }
 
 struct Inner {
-    registry: Target,
+    registry: RegistryRef,
     /// As in [`Builder`]: longest prefix first, `""` last.
     buckets: Vec<(String, Arc<Buckets>)>,
     state: Mutex<State>,
@@ -564,7 +550,7 @@ impl Description {
         let help = if self.help.trim().is_empty() { DEFAULT_HELP } else { &self.help };
         let info = MetricInfo::new(name, help);
         match self.unit.and_then(|unit| unit_for(unit, name)) {
-            Some(unit) => info.unit(unit),
+            Some(unit) => info.with_unit(unit),
             None => info,
         }
     }

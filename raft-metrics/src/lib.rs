@@ -17,7 +17,7 @@
 //!
 //! // A histogram with 14 exponential buckets from 0.5 ms.
 //! let latency = registry.histogram::<14, 0>(
-//!     MetricInfo::new("raft_commit_latency_seconds", "Proposal to commit.").unit(Unit::Seconds),
+//!     MetricInfo::new("raft_commit_latency_seconds", "Proposal to commit.").with_unit(Unit::Seconds),
 //!     [],
 //!     Buckets::exponential(0.0005, 2.0, 14)?,
 //! )?;
@@ -108,4 +108,4 @@ pub use label::{EnumLabel, LabelValue};
 pub use metric::ByLabel;
 pub use model::{BucketsError, MetricInfo, RegistrationError, Unit};
 pub use raft::RaftMetrics;
-pub use registry::{FamilySpec, Registry, UnknownMetric, OVERFLOW_METRIC};
+pub use registry::{FamilySpec, Registry, RegistryRef, UnknownMetric, OVERFLOW_METRIC};

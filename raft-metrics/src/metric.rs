@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::cell::{Metric, SampleControl};
-use crate::encode::{LabelPair, SampleWriter};
+use crate::encode::{LabelPair, SeriesWriter};
 use crate::label::EnumLabel;
 use crate::model::{MetricKind, RegistrationError};
 
@@ -32,7 +32,7 @@ pub trait Group: Send + Sync + Sized + 'static {
     fn reset(&self);
 
     /// Writes the samples of metric number `metric` (an index into [`Group::KINDS`]).
-    fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut SampleWriter<'_>);
+    fn encode(&self, layout: &Self::Layout, metric: usize, out: &mut SeriesWriter<'_>);
 
     /// The run-time sampling control of metric number `metric`, if it is sampled.
     fn sample_control(layout: &Self::Layout, metric: usize) -> Option<&Arc<SampleControl>> {
@@ -57,7 +57,7 @@ impl<M: Metric> Group for M {
         M::reset(self);
     }
 
-    fn encode(&self, layout: &Self::Layout, _metric: usize, out: &mut SampleWriter<'_>) {
+    fn encode(&self, layout: &Self::Layout, _metric: usize, out: &mut SeriesWriter<'_>) {
         M::encode(self, layout, out);
     }
 
@@ -67,12 +67,12 @@ impl<M: Metric> Group for M {
 }
 
 /// A group with a single-writer view: `#[derive(RaftMetrics)]` generates a struct of
-/// [`Local`](crate::Local) fields, reached through [`Exclusive::view`](crate::Exclusive::view).
-pub trait LocalView: Group {
+/// [`Local`](crate::Local) fields, reached through [`Exclusive::fields`](crate::Exclusive::fields).
+pub trait LocalFields: Group {
     /// The view: one single-writer handle per field.
-    type View<'a>;
+    type Fields<'a>;
     /// Splits a single-writer view of the group into its fields.
-    fn view(local: crate::Local<'_, Self>) -> Self::View<'_>;
+    fn fields(local: crate::Local<'_, Self>) -> Self::Fields<'_>;
 }
 
 /// One cell per value of a fixed-cardinality label: the label value indexes an array, no hashing.
@@ -179,7 +179,7 @@ impl<E: EnumLabel, C: Metric, const K: usize> Metric for ByLabel<E, C, K> {
         self.cells.iter().for_each(C::reset);
     }
 
-    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>) {
+    fn encode(&self, layout: &Self::Layout, out: &mut SeriesWriter<'_>) {
         for (cell, pair) in self.cells.iter().zip(&*layout.pairs) {
             out.with_extra_label(pair, |out| cell.encode(&layout.inner, out));
         }

@@ -64,7 +64,7 @@ impl MetricInfo {
 
     /// Declares the unit; the name must end with `_<unit>` (before `_total` for counters).
     #[must_use]
-    pub fn unit(mut self, unit: Unit) -> Self {
+    pub fn with_unit(mut self, unit: Unit) -> Self {
         self.unit = Some(unit);
         self
     }
@@ -80,7 +80,7 @@ impl MetricInfo {
     }
 
     /// The declared unit.
-    pub fn unit_of(&self) -> Option<Unit> {
+    pub fn unit(&self) -> Option<Unit> {
         self.unit
     }
 }

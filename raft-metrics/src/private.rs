@@ -9,10 +9,10 @@ pub use std::vec::Vec;
 
 pub use crate::cell::Metric;
 pub use crate::cell::{Buckets, Local, SampleControl, SampledLayout, Sampling};
-pub use crate::encode::SampleWriter;
+pub use crate::encode::SeriesWriter;
 pub use crate::family::{ClaimError, Exclusive, Family, Handle};
 pub use crate::label::{EnumLabel, LabelValue};
-pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalView};
+pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalFields};
 pub use crate::model::{MetricInfo, MetricKind, RegistrationError, Unit};
 pub use crate::registry::{FamilySpec, Registry};
 pub use crate::schema::{EnumLabelSchema, MetricSchema, Schema};

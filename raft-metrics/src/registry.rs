@@ -325,3 +325,44 @@ fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
     };
     suffixes.iter().map(|suffix| format!("{name}{suffix}")).collect()
 }
+
+/// A registry held either way a program keeps one: a `&'static Registry` (such as
+/// [`Registry::global`], the default) or an `Arc<Registry>`. The `/metrics` server scrapes one,
+/// the `metrics` facade bridge registers into one.
+#[derive(Debug, Clone)]
+pub struct RegistryRef(Source);
+
+#[derive(Debug, Clone)]
+enum Source {
+    Static(&'static Registry),
+    Shared(Arc<Registry>),
+}
+
+impl RegistryRef {
+    /// The registry.
+    pub fn get(&self) -> &Registry {
+        match &self.0 {
+            Source::Static(registry) => registry,
+            Source::Shared(registry) => registry,
+        }
+    }
+}
+
+impl Default for RegistryRef {
+    /// [`Registry::global`].
+    fn default() -> Self {
+        Self(Source::Static(Registry::global()))
+    }
+}
+
+impl From<&'static Registry> for RegistryRef {
+    fn from(registry: &'static Registry) -> Self {
+        Self(Source::Static(registry))
+    }
+}
+
+impl From<Arc<Registry>> for RegistryRef {
+    fn from(registry: Arc<Registry>) -> Self {
+        Self(Source::Shared(registry))
+    }
+}

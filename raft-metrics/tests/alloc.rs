@@ -92,8 +92,8 @@ fn repeated_calls_allocate_nothing() {
             bound.commit_latency.observe(0.002);
             bound.proposals_committed.inc();
             peer.follower_lag_entries.set(1);
-            owned.view().commit_index.set(i64::from(round));
-            owned.view().commit_latency.observe(0.001);
+            owned.fields().commit_index.set(i64::from(round));
+            owned.fields().commit_latency.observe(0.001);
         }
     });
     assert_eq!(cached, 0, "the hot path allocated {cached} times");

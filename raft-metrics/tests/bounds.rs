@@ -41,7 +41,7 @@ fn a_cardinality_bomb_is_contained() {
         scrape.value("bomb_total", &[("topic", OVERFLOW_LABEL_VALUE)]),
         Some((bombs - DEFAULT_MAX_SERIES as u64) as f64)
     );
-    assert_eq!(scrape.family("bomb_total").unwrap().samples.len(), DEFAULT_MAX_SERIES + 1);
+    assert_eq!(scrape.family("bomb_total").unwrap().lines.len(), DEFAULT_MAX_SERIES + 1);
     assert!(text.len() < 64 * DEFAULT_MAX_SERIES, "scrape of {} bytes", text.len());
     if let Some(grown) = grown {
         // 65 536 series of ~64 bytes, their labels (~48) and the index (~2 MiB): ~10 MiB measured.

@@ -109,7 +109,7 @@ fn get_claim_and_remove_use_the_declared_label_types() {
     let partitions = Partition::register(&registry).unwrap();
     partitions.get("orders", 1).commits.inc();
     let owned = partitions.claim("orders", 1).unwrap();
-    let view = owned.view();
+    let view = owned.fields();
     view.commits.add(4);
     view.term.set(9);
     view.rejected.get(Reject::StaleTerm).inc();
@@ -221,7 +221,7 @@ fn the_schema_describes_every_metric() {
     let registry = Registry::new();
     let _bound = Partition::register(&registry).unwrap().bind("a", 1);
     let exported: std::collections::BTreeSet<_> =
-        scrape(&registry).samples().map(|s| s.name.clone()).filter(|n| n.starts_with("t_")).collect();
+        scrape(&registry).lines().map(|s| s.name.clone()).filter(|n| n.starts_with("t_")).collect();
     let declared: std::collections::BTreeSet<_> = schema.sample_names("t").into_iter().collect();
     assert_eq!(exported, declared);
 }

@@ -38,11 +38,15 @@ fn full_registry() -> Registry {
         .unwrap();
     let gauge = r.register_with::<Gauge, 1>(MetricInfo::new("t_term", "Term."), ["topic"], ()).unwrap();
     let float = r
-        .register_with::<FloatGauge, 1>(MetricInfo::new("t_lag_seconds", "Lag.").unit(Unit::Seconds), ["topic"], ())
+        .register_with::<FloatGauge, 1>(
+            MetricInfo::new("t_lag_seconds", "Lag.").with_unit(Unit::Seconds),
+            ["topic"],
+            (),
+        )
         .unwrap();
     let histogram = r
         .histogram::<3, 1>(
-            MetricInfo::new("t_latency_seconds", "Latency.").unit(Unit::Seconds),
+            MetricInfo::new("t_latency_seconds", "Latency.").with_unit(Unit::Seconds),
             ["topic"],
             Buckets::new(vec![0.001, 0.01, 0.1]).unwrap(),
         )

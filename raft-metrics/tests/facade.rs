@@ -56,7 +56,7 @@ fn counters_gauges_and_histograms_land_in_the_scrape() {
     assert_eq!(s.value("latency_seconds_bucket", &[("le", "+Inf")]), Some(7.0));
     let sum = s.value("latency_seconds_sum", &[]).unwrap();
     assert!((sum - 1000.3087).abs() < 1e-6, "{sum}");
-    let buckets = s.samples().filter(|x| x.name == "latency_seconds_bucket").count();
+    let buckets = s.lines().filter(|x| x.name == "latency_seconds_bucket").count();
     assert_eq!(buckets, HISTOGRAM_BUCKETS + 1);
     assert_eq!(bridge.rejected(), 0);
     assert!(s.family(&format!("{REJECTED_METRIC}_total")).is_none(), "registered on the first refusal only");
@@ -104,7 +104,7 @@ fn labels_bind_series_in_any_order() {
     let s = scrape(&registry);
     assert_eq!(s.value("rpcs_total", &[("peer", "2"), ("kind", "append")]), Some(2.0));
     assert_eq!(s.value("rpcs_total", &[("peer", "3"), ("kind", "vote")]), Some(5.0));
-    let labels: Vec<_> = s.family("rpcs_total").unwrap().samples[0].labels.iter().map(|(k, _)| k.clone()).collect();
+    let labels: Vec<_> = s.family("rpcs_total").unwrap().lines[0].labels.iter().map(|(k, _)| k.clone()).collect();
     assert_eq!(labels, ["peer", "kind"], "the first key's order");
     assert_eq!(s.value("lag_seconds", &[("peer", "quote\" back\\ new\nline ✓")]), Some(0.25));
     assert_eq!(s.value("batch_count", &[("topic", "orders"), ("partition", "7")]), Some(1.0));
@@ -149,7 +149,7 @@ fn mismatched_label_sets_are_dropped_and_counted() {
     assert_eq!(s.value("ops_total", &[("a", "1")]), Some(1.0));
     assert_eq!(s.value("ops_total", &[("a", "2")]), Some(1.0));
     assert_eq!(s.value("ops_total", &[("a", "3")]), Some(4.0));
-    assert_eq!(s.family("ops_total").unwrap().samples.len(), 3);
+    assert_eq!(s.family("ops_total").unwrap().lines.len(), 3);
     assert!(s.family("dup_total").is_none());
     assert_eq!(rejected(&s, "labels"), Some(4.0));
     assert_eq!(rejected(&s, "registration"), Some(1.0));
@@ -294,7 +294,7 @@ fn the_full_scrape_parses_strictly() {
     let text = full_scrape();
     let s = parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(s.value("raft_commits_total", &[("topic", "orders\"\n"), ("partition", "8")]), Some(4.0));
-    assert_eq!(s.family(&format!("{REJECTED_METRIC}_total")).unwrap().samples.len(), 3);
+    assert_eq!(s.family(&format!("{REJECTED_METRIC}_total")).unwrap().lines.len(), 3);
 }
 
 #[test]

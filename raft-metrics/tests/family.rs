@@ -78,7 +78,7 @@ fn cardinality_bound_routes_new_label_sets_to_one_overflow_series() {
     assert_eq!(f.overflowed(), 990);
     let s = scrape(&r);
     assert_eq!(s.value("bounded_total", &[("topic", OVERFLOW_LABEL_VALUE)]), Some(990.0));
-    assert_eq!(s.family("bounded_total").unwrap().samples.len(), 11);
+    assert_eq!(s.family("bounded_total").unwrap().lines.len(), 11);
     assert_eq!(s.value("raft_metrics_dropped_label_sets_total", &[("metric", "bounded")]), Some(990.0));
     assert_eq!(f.claim(("topic-999",)).unwrap_err(), ClaimError::Overflow);
     // Removing a series makes room again.

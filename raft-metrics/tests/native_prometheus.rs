@@ -136,14 +136,14 @@ fn prometheus_ingests_native_histograms_over_protobuf() {
     let registry = Arc::new(Registry::new());
     let native = registry
         .register_with::<NativeHistogram, 1>(
-            MetricInfo::new("it_apply_seconds", "Apply latency.").unit(Unit::Seconds),
+            MetricInfo::new("it_apply_seconds", "Apply latency.").with_unit(Unit::Seconds),
             ["topic"],
             Arc::new(NativeBuckets::new(3).unwrap()),
         )
         .unwrap();
     let classic = registry
         .histogram::<3, 1>(
-            MetricInfo::new("it_commit_seconds", "Commit latency.").unit(Unit::Seconds),
+            MetricInfo::new("it_commit_seconds", "Commit latency.").with_unit(Unit::Seconds),
             ["topic"],
             Buckets::new(vec![0.001, 0.01, 0.1]).unwrap(),
         )

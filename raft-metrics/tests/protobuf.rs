@@ -162,7 +162,11 @@ fn counters_gauges_and_hostile_labels_round_trip() {
         .unwrap();
     let term = r.register_with::<Gauge, 1>(MetricInfo::new("t_term", "Term."), ["topic"], ()).unwrap();
     let lag = r
-        .register_with::<FloatGauge, 1>(MetricInfo::new("t_lag_seconds", "Lag.").unit(Unit::Seconds), ["topic"], ())
+        .register_with::<FloatGauge, 1>(
+            MetricInfo::new("t_lag_seconds", "Lag.").with_unit(Unit::Seconds),
+            ["topic"],
+            (),
+        )
         .unwrap();
     let rejected = r
         .register_with::<ByLabel<Reason, Counter, 2>, 1>(
@@ -227,7 +231,7 @@ fn classic_histograms_carry_cumulative_buckets_and_inf() {
     let r = Registry::new();
     let latency = r
         .histogram::<3, 1>(
-            MetricInfo::new("t_latency_seconds", "Latency.").unit(Unit::Seconds),
+            MetricInfo::new("t_latency_seconds", "Latency.").with_unit(Unit::Seconds),
             ["topic"],
             Buckets::new(vec![0.001, 0.01, 0.1]).unwrap(),
         )
@@ -280,7 +284,7 @@ fn native_histograms_carry_spans_and_deltas() {
     let buckets = Arc::new(NativeBuckets::new(3).unwrap().with_negative(true));
     let native_family = r
         .register_with::<NativeHistogram, 1>(
-            MetricInfo::new("t_apply_seconds", "Apply latency.").unit(Unit::Seconds),
+            MetricInfo::new("t_apply_seconds", "Apply latency.").with_unit(Unit::Seconds),
             ["topic"],
             Arc::clone(&buckets),
         )
@@ -330,7 +334,7 @@ fn native_histograms_are_classic_in_text() {
     let r = Registry::new();
     let apply = r
         .register_with::<NativeHistogram, 0>(
-            MetricInfo::new("t_apply_seconds", "Apply latency.").unit(Unit::Seconds),
+            MetricInfo::new("t_apply_seconds", "Apply latency.").with_unit(Unit::Seconds),
             [],
             Arc::new(NativeBuckets::new(3).unwrap().with_range(-10, 4).unwrap().with_text_step(2).unwrap()),
         )
@@ -355,7 +359,7 @@ fn native_histograms_are_classic_in_text() {
         let sum = scrape.value("t_apply_seconds_sum", &[]).unwrap();
         // -1 is recorded as zero and 0.0005 is in the zero bucket: neither adds to the sum.
         assert!((sum - 103.003).abs() < 1e-4, "{sum}");
-        assert_eq!(scrape.samples().filter(|s| s.name == "t_apply_seconds_bucket").count(), 9);
+        assert_eq!(scrape.lines().filter(|s| s.name == "t_apply_seconds_bucket").count(), 9);
     }
     common::assert_promtool_silent(&r.encode_to_string(Format::Prometheus));
 }
@@ -444,7 +448,7 @@ impl raft_metrics::advanced::Metric for Boom {
 
     fn reset(&self) {}
 
-    fn encode(&self, _layout: &(), out: &mut raft_metrics::advanced::SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut raft_metrics::advanced::SeriesWriter<'_>) {
         out.gauge_int(1);
         panic!("boom");
     }

@@ -14,7 +14,7 @@ fn samples(registry: &Registry) -> Samples {
     let text = registry.encode_to_string(Format::Prometheus);
     let scrape = parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
     scrape
-        .samples()
+        .lines()
         .filter(|s| !s.name.starts_with("raft_metrics_"))
         .map(|s| {
             let labels: Vec<_> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -191,7 +191,7 @@ fn bound_handles_single_writers_and_removal() {
     let r = Registry::new();
     let m = RaftMetrics::with_registry(&r).unwrap();
     let owned = m.claim_partition("t", 1).unwrap();
-    let view = owned.view();
+    let view = owned.fields();
     view.commit_index.set(10);
     view.proposals_committed.add(3);
     view.commit_latency.observe(0.002);
@@ -201,7 +201,7 @@ fn bound_handles_single_writers_and_removal() {
     m.record_snapshot_transfer("t", 1, "receive", true);
     m.set_node_state("t", 1, "n1", 3);
     m.node("n1").leader_partitions.set(2);
-    m.claim_node("n9").unwrap().view().follower_partitions.set(3);
+    m.claim_node("n9").unwrap().fields().follower_partitions.set(3);
     assert_eq!(m.node("n9").follower_partitions.get(), 3);
     let before = samples(&r);
     assert_eq!(before.get("chronik_raft_commit_index{topic=t,partition=1}"), Some(&10.0));

@@ -35,9 +35,10 @@ fn invalid_metric_names_are_refused_with_the_reason() {
     for bad in ["leader_count", "bytes_sum"] {
         assert_eq!(invalid_name(r.register_with::<Gauge, 0>(MetricInfo::new(bad, "help"), [], ())), bad);
     }
-    let unit = r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").unit(Unit::Seconds), [], ());
+    let unit = r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").with_unit(Unit::Seconds), [], ());
     assert_eq!(invalid_name(unit), "raft_lag");
-    let err = r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").unit(Unit::Seconds), [], ()).unwrap_err();
+    let err =
+        r.register_with::<Gauge, 0>(MetricInfo::new("raft_lag", "help").with_unit(Unit::Seconds), [], ()).unwrap_err();
     assert!(err.to_string().contains("_seconds"), "{err}");
 }
 

@@ -104,7 +104,7 @@ fn run(ops: u64) -> Report {
                 let scrape = parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
                 // Churned series restart from zero, and remembering each would grow this map
                 // without bound.
-                for sample in scrape.samples().filter(|s| !s.name.ends_with("_sum") && !s.name.starts_with("s_churn")) {
+                for sample in scrape.lines().filter(|s| !s.name.ends_with("_sum") && !s.name.starts_with("s_churn")) {
                     let key = format!("{}{:?}", sample.name, sample.labels);
                     let previous = last.insert(key.clone(), sample.value).unwrap_or(0.0);
                     assert!(sample.value >= previous, "{key} went back");

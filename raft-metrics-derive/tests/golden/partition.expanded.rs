@@ -133,7 +133,7 @@ const _: () = {
             &self,
             layout: &Self::Layout,
             metric: usize,
-            out: &mut ::raft_metrics::__private::SampleWriter<'_>,
+            out: &mut ::raft_metrics::__private::SeriesWriter<'_>,
         ) {
             match metric {
                 0 => {
@@ -213,10 +213,10 @@ const _: () = {
         }
     }
     #[automatically_derived]
-    impl ::raft_metrics::__private::LocalView for PartitionMetrics {
-        type View<'a> = PartitionMetricsLocal<'a>;
+    impl ::raft_metrics::__private::LocalFields for PartitionMetrics {
+        type Fields<'a> = PartitionMetricsLocal<'a>;
         #[inline]
-        fn view(
+        fn fields(
             local: ::raft_metrics::__private::Local<'_, Self>,
         ) -> PartitionMetricsLocal<'_> {
             PartitionMetricsLocal {
@@ -407,7 +407,7 @@ const _: () = {
                             ),
                             "Time from proposal to commit.",
                         )
-                        .unit(::raft_metrics::__private::Unit::Seconds),
+                        .with_unit(::raft_metrics::__private::Unit::Seconds),
                 );
             infos
                 .push(
@@ -428,7 +428,7 @@ const _: () = {
                             ),
                             "Round trip of outgoing RPCs.",
                         )
-                        .unit(::raft_metrics::__private::Unit::Seconds),
+                        .with_unit(::raft_metrics::__private::Unit::Seconds),
                 );
             infos
                 .push(
@@ -439,7 +439,7 @@ const _: () = {
                             ),
                             "Size of appended batches.",
                         )
-                        .unit(::raft_metrics::__private::Unit::Bytes),
+                        .with_unit(::raft_metrics::__private::Unit::Bytes),
                 );
             let spec = ::raft_metrics::__private::FamilySpec::<
                 Self,

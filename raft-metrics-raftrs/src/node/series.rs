@@ -7,7 +7,7 @@
 //! refused (another wrapper of the same group records into the same registry, or the family is
 //! full), the wrapper records through the shared handle instead, correct either way.
 
-use raft_metrics::advanced::{Group, LocalView};
+use raft_metrics::advanced::{Group, LocalFields};
 use raft_metrics::{ClaimError, Exclusive, Handle};
 
 /// One series, claimed or shared; record into it with [`rec!`].
@@ -16,7 +16,7 @@ pub(crate) enum Series<G: Group> {
     Shared(Handle<G>),
 }
 
-impl<G: Group + LocalView> Series<G> {
+impl<G: Group + LocalFields> Series<G> {
     /// The claimed series, or `shared` when the claim was refused.
     pub(crate) fn new(shared: Handle<G>, claim: Result<Exclusive<G>, ClaimError>) -> Self {
         claim.map_or(Self::Shared(shared), Self::Own)
@@ -29,7 +29,7 @@ macro_rules! rec {
     ($series:expr => $($op:tt)+) => {
         match &$series {
             $crate::node::series::Series::Own(own) => {
-                let view = own.view();
+                let view = own.fields();
                 view.$($op)+
             }
             $crate::node::series::Series::Shared(shared) => shared.$($op)+,

@@ -1,5 +1,5 @@
 use super::Metric;
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::MetricKind;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -90,7 +90,7 @@ impl Metric for Counter {
         self.value.store(0, Ordering::Relaxed);
     }
 
-    fn encode(&self, _layout: &(), out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut SeriesWriter<'_>) {
         out.counter(self.get());
     }
 }

@@ -1,5 +1,5 @@
 use super::Metric;
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::MetricKind;
 use crate::sync::{AtomicI64, AtomicU64, Ordering};
 
@@ -127,7 +127,7 @@ impl Metric for Gauge {
         self.set(0);
     }
 
-    fn encode(&self, _layout: &(), out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut SeriesWriter<'_>) {
         out.gauge_int(self.get());
     }
 }
@@ -215,7 +215,7 @@ impl Metric for FloatGauge {
         self.set(0.0);
     }
 
-    fn encode(&self, _layout: &(), out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut SeriesWriter<'_>) {
         out.gauge_float(self.get());
     }
 }

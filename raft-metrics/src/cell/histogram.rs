@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Metric;
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::MetricKind;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -328,7 +328,7 @@ impl<const N: usize> Metric for Histogram<N> {
         self.state.reset();
     }
 
-    fn encode(&self, _layout: &Arc<Buckets>, out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &Arc<Buckets>, out: &mut SeriesWriter<'_>) {
         // A stack buffer for the usual sizes keeps scrapes allocation-free.
         let mut stack = [0u64; 65];
         let mut heap = Vec::new();

@@ -27,7 +27,7 @@ pub use sharded::ShardedCounter;
 
 use std::sync::Arc;
 
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::{MetricKind, RegistrationError};
 
 /// The storage of one metric for one label set: a cell, or an array of cells indexed by an enum.
@@ -58,7 +58,7 @@ pub trait Metric: Send + Sync + Sized + 'static {
     fn reset(&self);
 
     /// Writes this metric's samples for one series.
-    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>);
+    fn encode(&self, layout: &Self::Layout, out: &mut SeriesWriter<'_>);
 
     /// The run-time sampling control, for [`Sampled`](crate::Sampled) metrics.
     fn sample_control(layout: &Self::Layout) -> Option<&Arc<SampleControl>> {

@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use super::packed::{PackedState, Scale, Write};
 use super::{Local, Metric, NativeBuckets};
-use crate::encode::{NativeSample, SampleWriter};
+use crate::encode::{NativeValue, SeriesWriter};
 use crate::model::MetricKind;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -280,13 +280,13 @@ impl Metric for NativeHistogram {
         self.nan.store(0, Ordering::Relaxed);
     }
 
-    fn encode(&self, _layout: &Arc<NativeBuckets>, out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &Arc<NativeBuckets>, out: &mut SeriesWriter<'_>) {
         let buckets = &*self.buckets;
         let mut counts = vec![0; self.state.len()];
         let sum = self.state.read_into(&mut counts, buckets);
         let count = counts.iter().fold(0u64, |a, c| a.wrapping_add(*c));
         let (positive, negative) = counts[1..].split_at(buckets.width);
-        out.native_histogram(&NativeSample {
+        out.native_histogram(&NativeValue {
             schema: i32::from(buckets.schema),
             zero_threshold: buckets.zero_threshold(),
             zero_count: counts[0],
@@ -409,7 +409,7 @@ mod tests {
             assert_eq!((count("a"), count("b")), (Some(8.0), Some(0.0)), "{text}");
             // 2^-20 and then every second power of two up to 2^20, plus +Inf.
             let a_buckets =
-                scrape.samples().filter(|s| s.name == "t_apply_seconds_bucket" && s.label("topic") == Some("a"));
+                scrape.lines().filter(|s| s.name == "t_apply_seconds_bucket" && s.label("topic") == Some("a"));
             assert_eq!(a_buckets.count(), 22);
             let le = |bound| scrape.value("t_apply_seconds_bucket", &[("topic", "a"), ("le", bound)]);
             assert_eq!(le("9.5367431640625e-7"), Some(2.0), "zero and the negative value\n{text}");

@@ -228,8 +228,8 @@ impl NativeBuckets {
     /// The Prometheus bucket index of position 0 of [`NativeSnapshot::positive`] (and
     /// [`NativeSnapshot::negative`]); position `p` is index `first_index() + p`.
     ///
-    /// [`NativeSnapshot::positive`]: crate::NativeSnapshot::positive
-    /// [`NativeSnapshot::negative`]: crate::NativeSnapshot::negative
+    /// [`NativeSnapshot::positive`]: crate::advanced::NativeSnapshot::positive
+    /// [`NativeSnapshot::negative`]: crate::advanced::NativeSnapshot::negative
     pub fn first_index(&self) -> i32 {
         // `min_exp << 4` is within ±16000.
         i32::try_from(self.first_key).unwrap_or(i32::MIN)

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::Metric;
 use super::{Counter, Histogram, Local, ShardedCounter, Timer};
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::MetricKind;
 use crate::sync::{AtomicU32, Ordering};
 
@@ -324,7 +324,7 @@ impl<C: Metric> Metric for Sampled<C> {
         self.cell.reset();
     }
 
-    fn encode(&self, layout: &Self::Layout, out: &mut SampleWriter<'_>) {
+    fn encode(&self, layout: &Self::Layout, out: &mut SeriesWriter<'_>) {
         self.cell.encode(&layout.inner, out);
     }
 

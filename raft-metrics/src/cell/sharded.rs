@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use crossbeam_utils::CachePadded;
 
 use super::Metric;
-use crate::encode::SampleWriter;
+use crate::encode::SeriesWriter;
 use crate::model::MetricKind;
 use crate::sync::unmodeled::AtomicUsize;
 use crate::sync::{AtomicU64, Ordering};
@@ -90,7 +90,7 @@ impl Metric for ShardedCounter {
         }
     }
 
-    fn encode(&self, _layout: &(), out: &mut SampleWriter<'_>) {
+    fn encode(&self, _layout: &(), out: &mut SeriesWriter<'_>) {
         out.counter(self.get());
     }
 }

@@ -1,7 +1,7 @@
 //! One scrape being written: the output, its format and, for protobuf, the `MetricFamily` whose
 //! length prefix is still to be inserted.
 
-use super::{Format, LabelSet, MetricText, SampleWriter};
+use super::{Format, LabelSet, MetricText, SeriesWriter};
 
 /// Writes one scrape, metric after metric, in one [`Format`].
 ///
@@ -41,8 +41,8 @@ impl<'a> Encoder<'a> {
         text: &'s MetricText,
         names: &'s [Box<str>],
         labels: &'s LabelSet,
-    ) -> SampleWriter<'s> {
-        SampleWriter::new(self.out, self.format, text, names, labels)
+    ) -> SeriesWriter<'s> {
+        SeriesWriter::new(self.out, self.format, text, names, labels)
     }
 
     /// Ends the scrape: the last family's length, and OpenMetrics' `# EOF`.

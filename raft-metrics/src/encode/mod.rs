@@ -7,7 +7,7 @@
 //! (itoa for integers, ryu for floats).
 //!
 //! A scrape is one [`Encoder`], created with the output buffer and the format; families write
-//! metric after metric into it, and cells write each series through the [`SampleWriter`] it hands
+//! metric after metric into it, and cells write each series through the [`SeriesWriter`] it hands
 //! them. The format travels as a value: a text scrape pays one predictable branch per sample for
 //! the protobuf case.
 
@@ -119,7 +119,7 @@ impl MetricText {
             prometheus_header.push('\n');
         }
         let mut openmetrics_header = format!("# TYPE {name} {}\n", kind.as_str());
-        if let Some(unit) = info.unit_of() {
+        if let Some(unit) = info.unit() {
             openmetrics_header.push_str(&format!("# UNIT {name} {}\n", unit.as_str()));
         }
         openmetrics_header.push_str(&format!("# HELP {name} "));
@@ -127,7 +127,7 @@ impl MetricText {
         openmetrics_header.push('\n');
         Self {
             #[cfg(feature = "protobuf")]
-            proto_header: proto::header(&primary, info.help(), kind, info.unit_of().map(crate::model::Unit::as_str)),
+            proto_header: proto::header(&primary, info.help(), kind, info.unit().map(crate::model::Unit::as_str)),
             name: name.into(),
             primary: primary.into(),
             bucket: format!("{name}_bucket").into(),
@@ -154,11 +154,11 @@ impl MetricText {
     }
 }
 
-/// One native histogram, as a cell hands it to [`SampleWriter::native_histogram`].
+/// One native histogram, as a cell hands it to [`SeriesWriter::native_histogram`].
 #[derive(Debug)]
 // The native-only fields are read by the protobuf sink alone.
 #[cfg_attr(not(feature = "protobuf"), allow(dead_code))]
-pub(crate) struct NativeSample<'a> {
+pub(crate) struct NativeValue<'a> {
     pub(crate) schema: i32,
     pub(crate) zero_threshold: f64,
     pub(crate) zero_count: u64,
@@ -180,7 +180,7 @@ pub(crate) struct NativeSample<'a> {
 /// [`Metric::encode`](crate::advanced::Metric::encode); it owns every byte of the exposition, in the
 /// scrape's format.
 #[derive(Debug)]
-pub struct SampleWriter<'a> {
+pub struct SeriesWriter<'a> {
     out: &'a mut Vec<u8>,
     text: &'a MetricText,
     names: &'a [Box<str>],
@@ -189,7 +189,7 @@ pub struct SampleWriter<'a> {
     sink: Sink,
 }
 
-/// Where a [`SampleWriter`] writes. Without the `protobuf` feature there is one choice and the
+/// Where a [`SeriesWriter`] writes. Without the `protobuf` feature there is one choice and the
 /// dispatch compiles away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sink {
@@ -200,7 +200,7 @@ enum Sink {
     Protobuf,
 }
 
-impl<'a> SampleWriter<'a> {
+impl<'a> SeriesWriter<'a> {
     /// A writer for one series (`labels` under `names`) of the metric `text`, in `format`.
     #[inline]
     fn new(
@@ -298,7 +298,7 @@ impl<'a> SampleWriter<'a> {
     /// Writes a native histogram: in text, as a classic histogram over the sample's coarse `le`
     /// bounds (exact cumulative counts: every bound is a native bucket boundary); in protobuf,
     /// as a native histogram.
-    pub(crate) fn native_histogram(&mut self, h: &NativeSample<'_>) {
+    pub(crate) fn native_histogram(&mut self, h: &NativeValue<'_>) {
         match self.sink {
             Sink::Text => {
                 let below = h.negative.iter().fold(h.zero_count, |a, c| a.wrapping_add(*c));
@@ -340,8 +340,8 @@ impl<'a> SampleWriter<'a> {
 
     /// Runs `f` with one more label pair on every sample it writes (replacing any extra pair
     /// this writer already adds).
-    pub fn with_extra_label(&mut self, pair: &LabelPair, f: impl FnOnce(&mut SampleWriter<'_>)) {
-        let mut inner = SampleWriter {
+    pub fn with_extra_label(&mut self, pair: &LabelPair, f: impl FnOnce(&mut SeriesWriter<'_>)) {
+        let mut inner = SeriesWriter {
             out: &mut *self.out,
             text: self.text,
             names: self.names,

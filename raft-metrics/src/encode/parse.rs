@@ -1,7 +1,7 @@
 //! A strict parser for the text formats this crate writes, for tests that assert on scrapes.
 //!
 //! Strict means: a line that a conforming Prometheus or OpenMetrics parser could read differently
-//! is an error. Label values must use only the `\\`, `\"`, `\n` escapes; samples must follow the
+//! is an error. Label values must use only the `\\`, `\"`, `\n` escapes; lines must follow the
 //! `# TYPE` of their family and carry a suffix that type allows; a series may appear once; a
 //! histogram's buckets must be cumulative and its `+Inf` bucket must equal `_count`; OpenMetrics
 //! text must end with `# EOF`.
@@ -12,9 +12,9 @@ use super::escape::unescape_label_value;
 use super::Format;
 use crate::name::{is_valid_label_name, is_valid_metric_name};
 
-/// One sample line.
+/// One sample line of the exposition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub struct Line {
     /// The sample name, with its suffix (`x_total`, `x_bucket`).
     pub name: String,
     /// Label pairs in the order written, values unescaped.
@@ -23,14 +23,14 @@ pub struct Sample {
     pub value: f64,
 }
 
-impl Sample {
+impl Line {
     /// The value of label `name`.
     pub fn label(&self, name: &str) -> Option<&str> {
         self.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
-/// One metric family: its metadata lines and its samples.
+/// One metric family: its metadata and its sample lines.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedFamily {
     /// The name on the `# TYPE` line.
@@ -42,7 +42,7 @@ pub struct ParsedFamily {
     /// The `# UNIT` (OpenMetrics only).
     pub unit: Option<String>,
     /// Samples in order.
-    pub samples: Vec<Sample>,
+    pub lines: Vec<Line>,
 }
 
 /// A parsed scrape.
@@ -54,8 +54,8 @@ pub struct Scrape {
 
 impl Scrape {
     /// Every sample of every family.
-    pub fn samples(&self) -> impl Iterator<Item = &Sample> {
-        self.families.iter().flat_map(|f| f.samples.iter())
+    pub fn lines(&self) -> impl Iterator<Item = &Line> {
+        self.families.iter().flat_map(|f| f.lines.iter())
     }
 
     /// The family named `name` (the `# TYPE` name).
@@ -66,14 +66,14 @@ impl Scrape {
     /// The value of the sample `name` whose labels include every pair in `labels`; `None` when
     /// no sample or more than one matches.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut found = self.samples().filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)));
+        let mut found = self.lines().filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)));
         let first = found.next()?;
         found.next().is_none().then_some(first.value)
     }
 
-    /// The sum of the samples `name` whose labels include every pair in `labels`.
+    /// The sum of the lines `name` whose labels include every pair in `labels`.
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.samples()
+        self.lines()
             .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
             .map(|s| s.value)
             .sum()
@@ -199,7 +199,7 @@ impl Parser {
 
     /// The current family if it is `name`, else a new one (a name may not come back later).
     fn family_for(&mut self, name: &str) -> Result<&mut ParsedFamily, String> {
-        let is_current = self.scrape.families.last().is_some_and(|f| f.name == name && f.samples.is_empty());
+        let is_current = self.scrape.families.last().is_some_and(|f| f.name == name && f.lines.is_empty());
         if !is_current {
             if !self.names.insert(name.to_owned()) {
                 return Err(format!("family `{name}` appears in two places"));
@@ -236,7 +236,7 @@ impl Parser {
         if !self.seen.insert(format!("{name}{{{}}}", key.join(","))) {
             return Err(format!("duplicate series `{name}`"));
         }
-        family.samples.push(Sample { name: name.to_owned(), labels, value });
+        family.lines.push(Line { name: name.to_owned(), labels, value });
         Ok(())
     }
 }
@@ -330,14 +330,14 @@ fn check_family(family: &ParsedFamily) -> Result<(), String> {
     if family.kind != "histogram" {
         return Ok(());
     }
-    let series_key = |s: &Sample| {
+    let series_key = |s: &Line| {
         let mut key: Vec<_> = s.labels.iter().filter(|(k, _)| k != "le").map(|(k, v)| format!("{k}={v:?}")).collect();
         key.sort();
         key.join(",")
     };
     let mut buckets: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
     let mut counts: HashMap<String, f64> = HashMap::new();
-    for sample in &family.samples {
+    for sample in &family.lines {
         if sample.name.ends_with("_bucket") {
             let le = sample.label("le").ok_or_else(|| format!("{}: a bucket without le", family.name))?;
             buckets.entry(series_key(sample)).or_default().push((parse_value(le)?, sample.value));

@@ -130,11 +130,11 @@ impl<G: Group> Exclusive<G> {
 
     /// The single-writer view split into fields, for groups from `#[derive(RaftMetrics)]`.
     #[inline]
-    pub fn view(&self) -> G::View<'_>
+    pub fn fields(&self) -> G::Fields<'_>
     where
-        G: crate::metric::LocalView,
+        G: crate::metric::LocalFields,
     {
-        G::view(self.local())
+        G::fields(self.local())
     }
 }
 

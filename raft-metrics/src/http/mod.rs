@@ -130,7 +130,7 @@ mod server;
 #[doc(hidden)]
 pub mod fuzz;
 
-pub use server::{Builder, RegistryRef, Server};
+pub use server::{Builder, Server};
 
 /// The port [`Builder`] binds when [`Builder::bind`] is not called (on `127.0.0.1`).
 pub const DEFAULT_PORT: u16 = 9898;

@@ -15,7 +15,7 @@ use super::connection::{serve, Limits, Scratch};
 use super::response::BUSY_RESPONSE;
 use super::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PATH, DEFAULT_PORT, MAX_WORKERS};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
-use crate::Registry;
+use crate::RegistryRef;
 
 /// How long `shutdown` waits to connect to its own listener.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -23,45 +23,6 @@ const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The registry a [`Server`] scrapes: a `&'static Registry` (such as [`Registry::global`], the
-/// default) or an `Arc<Registry>`.
-#[derive(Debug, Clone)]
-pub struct RegistryRef(Source);
-
-#[derive(Debug, Clone)]
-enum Source {
-    Static(&'static Registry),
-    Shared(Arc<Registry>),
-}
-
-impl RegistryRef {
-    fn get(&self) -> &Registry {
-        match &self.0 {
-            Source::Static(registry) => registry,
-            Source::Shared(registry) => registry,
-        }
-    }
-}
-
-impl Default for RegistryRef {
-    /// [`Registry::global`].
-    fn default() -> Self {
-        Self(Source::Static(Registry::global()))
-    }
-}
-
-impl From<&'static Registry> for RegistryRef {
-    fn from(registry: &'static Registry) -> Self {
-        Self(Source::Static(registry))
-    }
-}
-
-impl From<Arc<Registry>> for RegistryRef {
-    fn from(registry: Arc<Registry>) -> Self {
-        Self(Source::Shared(registry))
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Config {
@@ -114,7 +75,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder with the defaults: `127.0.0.1:9898`, [`Registry::global`], 2 workers, 64
+    /// A builder with the defaults: `127.0.0.1:9898`, [`Registry::global`](crate::Registry::global), 2 workers, 64
     /// connections, 5 s to read a request, 10 s to write a response, 8 KiB of request head.
     pub fn new() -> Self {
         Self {

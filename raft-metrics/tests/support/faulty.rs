@@ -1,7 +1,7 @@
 //! A user's hand-written `Group` whose encoding panics: the counter's value 13 is "unlucky".
 //! Shared by the tests that check a panicking scrape leaves the registry and the server usable.
 
-use raft_metrics::advanced::{Group, MetricKind, SampleWriter};
+use raft_metrics::advanced::{Group, MetricKind, SeriesWriter};
 use raft_metrics::{Counter, RegistrationError};
 
 /// One counter; encoding it while it holds 13 panics.
@@ -24,7 +24,7 @@ impl Group for Faulty {
 
     fn reset(&self) {}
 
-    fn encode(&self, (): &(), _metric: usize, out: &mut SampleWriter<'_>) {
+    fn encode(&self, (): &(), _metric: usize, out: &mut SeriesWriter<'_>) {
         assert_ne!(self.0.get(), UNLUCKY, "unlucky");
         out.counter(self.0.get());
     }
