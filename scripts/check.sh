@@ -16,6 +16,9 @@ fi
 step "format"
 cargo fmt --all -- --check
 
+step "no import cycle among the core's top-level modules"
+python3 scripts/module_cycles.py raft-metrics/src
+
 step "clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
