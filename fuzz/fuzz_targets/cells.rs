@@ -196,7 +196,11 @@ impl<const N: usize> BoundsSpec<N> {
         };
         let r = buckets.sum_resolution();
         // Regression (fuzz/regressions/cells-zero-sum-resolution): the sum always has a unit.
-        assert!(r > 0.0 && r.is_finite() && (1.0 / r).is_finite(), "sum_resolution() is {r} for bounds {:?}", buckets.bounds());
+        assert!(
+            r > 0.0 && r.is_finite() && (1.0 / r).is_finite(),
+            "sum_resolution() is {r} for bounds {:?}",
+            buckets.bounds()
+        );
         Arc::new(buckets)
     }
 }

@@ -14,9 +14,9 @@ use std::io::Read;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use raft_metrics::advanced::parse::parse;
 use raft_metrics::http::fuzz::respond;
 use raft_metrics::http::DEFAULT_MAX_REQUEST_BYTES;
-use raft_metrics::advanced::parse::parse;
 use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, Unit};
 
 fn registry() -> &'static Registry {

@@ -175,7 +175,11 @@ fn run(input: Input) {
         }
     };
     let lag = registry
-        .register_with::<FloatGauge, 1>(MetricInfo::new("fz_lag_seconds", "Lag.").with_unit(Unit::Seconds), ["topic"], ())
+        .register_with::<FloatGauge, 1>(
+            MetricInfo::new("fz_lag_seconds", "Lag.").with_unit(Unit::Seconds),
+            ["topic"],
+            (),
+        )
         .expect("register lag");
     let mut bounds = input.bounds;
     bounds.sort_by(f64::total_cmp);
@@ -186,7 +190,11 @@ fn run(input: Input) {
         .unwrap_or_else(|| Buckets::new(DEFAULT_BOUNDS.to_vec()).expect("bounds"));
     let bounds: Vec<f64> = buckets.bounds().to_vec();
     let latency = registry
-        .histogram::<3, 1>(MetricInfo::new("fz_latency_seconds", "Latency.").with_unit(Unit::Seconds), ["topic"], buckets)
+        .histogram::<3, 1>(
+            MetricInfo::new("fz_latency_seconds", "Latency.").with_unit(Unit::Seconds),
+            ["topic"],
+            buckets,
+        )
         .expect("register latency");
     let plain_counter = registry.counter("fz_plain_total", "Plain counter.").expect("plain counter");
     let plain_gauge = registry.gauge("fz_plain_gauge", "Plain gauge.").expect("plain gauge");
@@ -347,6 +355,7 @@ fn run(input: Input) {
 
         check.counters("fz_commits", &["topic", "peer"], &m_commits);
         check.counters("fz_capped", &["topic", "partition"], &m_capped);
+        check.dropped_total();
         check.family_len("fz_term", "fz_term", m_term.exported(1).len());
         for (labels, v) in m_term.exported(1) {
             #[allow(clippy::cast_precision_loss)]
@@ -421,8 +430,28 @@ impl Check<'_> {
             #[allow(clippy::cast_precision_loss)]
             self.value(&total, &pairs, *v as f64);
         }
-        #[allow(clippy::cast_precision_loss)]
-        self.value(&format!("{OVERFLOW_METRIC}_total"), &[("metric", name)], model.refused as f64);
+        // A family's dropped-label-sets series exists only once it has dropped one.
+        let dropped = format!("{OVERFLOW_METRIC}_total");
+        if model.refused == 0 {
+            if let Some(got) = self.scrape.value(&dropped, &[("metric", name)]) {
+                self.fail(format!("{dropped}{{metric={name:?}}}: dropped nothing, yet exported {got}"));
+            }
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            self.value(&dropped, &[("metric", name)], model.refused as f64);
+        }
+    }
+
+    /// The registry's total of dropped label sets: one series without labels, the sum of the
+    /// families' series (every family's own count is checked exactly elsewhere).
+    fn dropped_total(&self) {
+        let dropped = format!("{OVERFLOW_METRIC}_total");
+        let lines = || self.scrape.lines().filter(|l| l.name == dropped);
+        let totals: Vec<f64> = lines().filter(|l| l.labels.is_empty()).map(|l| l.value).collect();
+        let sum: f64 = lines().filter(|l| !l.labels.is_empty()).map(|l| l.value).sum();
+        if totals != [sum] {
+            self.fail(format!("{dropped}: expected one total of {sum}, got {totals:?}"));
+        }
     }
 
     fn histograms(&self, bounds: &[f64], model: &Model<Vec<f64>>, sum_of: &dyn Fn(&str) -> f64) {
@@ -575,6 +604,7 @@ fn check_protobuf(registry: &Registry, model: &Models<'_>, sum_of: &dyn Fn(&str)
 
     check.counters("fz_commits", &["topic", "peer"], model.commits);
     check.counters("fz_capped", &["topic", "partition"], model.capped);
+    check.dropped_total();
     #[allow(clippy::cast_precision_loss)]
     check.values("fz_term", GAUGE, None, &["topic"], &model.term.exported(1), |v| Some(*v as f64), |m| m.gauge);
     check.values(
@@ -668,14 +698,34 @@ impl ProtoCheck {
         let as_f64 = |v: &u64| Some(*v as f64);
         let total = format!("{name}_total");
         self.values(&total, COUNTER, None, label_names, &model.exported(2), as_f64, |m| m.counter);
-        // The overflow counter has one series per family that refused a label set.
+        // The overflow counter has one series per family that refused a label set, plus the
+        // registry's total without labels.
         let Some(dropped) = self.family(&format!("{OVERFLOW_METRIC}_total")) else {
             self.fail("the dropped-label-sets counter is missing".into());
         };
+        if model.refused == 0 {
+            if dropped.metric.iter().any(|m| m.label.iter().any(|l| l.name() == "metric" && l.value() == name)) {
+                self.fail(format!("{OVERFLOW_METRIC}_total{{metric={name:?}}}: dropped nothing, yet exported"));
+            }
+            return;
+        }
         let metric = self.series(dropped, &["metric"], &[name.to_owned()]);
         let got = metric.counter.and_then(|c| c.value);
         if got != as_f64(&model.refused) {
             self.fail(format!("{OVERFLOW_METRIC}_total{{metric={name:?}}}: expected {}, got {got:?}", model.refused));
+        }
+    }
+
+    /// The registry's total: the sum of the families' series.
+    fn dropped_total(&self) {
+        let Some(dropped) = self.family(&format!("{OVERFLOW_METRIC}_total")) else {
+            self.fail("the dropped-label-sets counter is missing".into());
+        };
+        let value = |m: &proto::Metric| m.counter.and_then(|c| c.value).unwrap_or(f64::NAN);
+        let sum: f64 = dropped.metric.iter().filter(|m| !m.label.is_empty()).map(value).sum();
+        let total = self.series(dropped, &[], &[]);
+        if value(total) != sum {
+            self.fail(format!("{OVERFLOW_METRIC}_total: expected a total of {sum}, got {total:?}"));
         }
     }
 
