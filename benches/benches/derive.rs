@@ -46,8 +46,8 @@ fn derived_vs_core(c: &mut Criterion) {
         .expect("register")
         .bind(("orders", 7u32));
     let family = Partition::register(&registry).expect("register");
-    let derived = family.bind("orders", 7);
-    let owned = family.claim("orders", 8).expect("claim");
+    let derived = family.bind(("orders", 7));
+    let owned = family.claim(("orders", 8)).expect("claim");
 
     let mut g = c.benchmark_group("derived_counter_inc");
     g.bench_function("core_handle", |b| b.iter(|| black_box(&core_counter).inc()));
@@ -82,7 +82,7 @@ fn derived_vs_core(c: &mut Criterion) {
 fn timers(c: &mut Criterion) {
     let registry = Registry::new();
     let family = Partition::register(&registry).expect("register");
-    let derived = family.bind("orders", 7);
+    let derived = family.bind(("orders", 7));
     let mut g = c.benchmark_group("timer");
     // A timer around nothing: the cost of timing itself.
     g.bench_function("unsampled", |b| b.iter(|| black_box(&derived).apply_duration.start_timer().stop()));

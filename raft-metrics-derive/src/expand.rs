@@ -104,8 +104,16 @@ fn expand(c: &Container<'_>) -> TokenStream {
         quote_spanned!(ty.span()=> const _: () = #krate::__private::assert_label_value::<#ty>();)
     });
     let label_names: Vec<_> = c.labels.iter().map(|l| unraw(&l.name)).collect();
-    let label_idents: Vec<_> = c.labels.iter().map(|l| &l.name).collect();
-    let label_tys: Vec<_> = c.labels.iter().map(|l| &l.ty).collect();
+    let labels_shape = labels_shape(c);
+    let bind_doc = format!(
+        "A handle on the series for {labels_shape}, taken as `Family::bind` takes them: records with no lookup."
+    );
+    let get_doc = format!("The series for {labels_shape}, resolved on every call (no lock when it exists).");
+    let claim_doc = format!(
+        "The single-writer handle on the series for {labels_shape}; its `fields()` record without locked instructions."
+    );
+    let remove_doc =
+        format!("Removes the series for {labels_shape} (say, a partition moved away); its handles stay valid.");
     let max_series = c.max_series.as_ref().map(|m| quote!(.max_series(#m)));
     let field_vis: Vec<_> = c.fields.iter().map(|f| f.vis).collect();
     let label_list = label_names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
@@ -226,31 +234,30 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
             #[automatically_derived]
             impl #family {
-                /// A handle on the series for these label values: records with no lookup.
+                #[doc = #bind_doc]
                 #[inline]
-                #vis fn bind(&self, #( #label_idents: #label_tys ),* ) -> #krate::__private::Handle<#ident> {
-                    self.family.bind(( #( #label_idents, )* ))
+                #vis fn bind(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> #krate::__private::Handle<#ident> {
+                    self.family.bind(labels)
                 }
 
-                /// The series for these label values, resolved on every call (no lock when it exists).
+                #[doc = #get_doc]
                 #[inline]
-                #vis fn get(&self, #( #label_idents: #label_tys ),* ) -> &#ident {
-                    self.family.get(( #( #label_idents, )* ))
+                #vis fn get(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> &#ident {
+                    self.family.get(labels)
                 }
 
-                /// The single-writer handle on the series; its `view()` records without locked
-                /// instructions.
+                #[doc = #claim_doc]
                 ///
                 /// # Errors
                 ///
                 /// When another single-writer handle owns the series, or the family is full.
-                #vis fn claim(&self, #( #label_idents: #label_tys ),* ) -> #krate::__private::Result<#krate::__private::Exclusive<#ident>, #krate::__private::ClaimError> {
-                    self.family.claim(( #( #label_idents, )* ))
+                #vis fn claim(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> #krate::__private::Result<#krate::__private::Exclusive<#ident>, #krate::__private::ClaimError> {
+                    self.family.claim(labels)
                 }
 
-                /// Removes the series (a partition moved away); its handles stay valid.
-                #vis fn remove(&self, #( #label_idents: #label_tys ),* ) -> bool {
-                    self.family.remove(( #( #label_idents, )* ))
+                #[doc = #remove_doc]
+                #vis fn remove(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> bool {
+                    self.family.remove(labels)
                 }
 
                 /// The underlying family.
@@ -259,6 +266,26 @@ fn expand(c: &Container<'_>) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// How the family's methods take the label values, for their docs: `(topic, partition)` with
+/// the declared types, a bare value for one label, `()` for none.
+fn labels_shape(c: &Container<'_>) -> String {
+    let typed: Vec<_> = c
+        .labels
+        .iter()
+        .map(|l| {
+            let ty = &l.ty;
+            let ty = quote!(#ty).to_string();
+            let ty = ty.replace("& ", "&").replace(" <", "<").replace("< ", "<").replace(" >", ">");
+            format!("{}: {ty}", unraw(&l.name))
+        })
+        .collect();
+    match typed.as_slice() {
+        [] => "the one label set, `()`".to_owned(),
+        [one] => format!("a label value (`{one}`, bare or as a 1-tuple)"),
+        many => format!("the label values `({})`", many.join(", ")),
     }
 }
 

@@ -50,7 +50,7 @@ impl<S> InstrumentedStorage<S> {
         Self {
             inner,
             partition: metrics.partition(topic, partition),
-            creations: metrics.families().snapshot_creates.bind(topic, partition, TRIGGER_FOLLOWER_CATCH_UP),
+            creations: metrics.families().snapshot_creates.bind((topic, partition, TRIGGER_FOLLOWER_CATCH_UP)),
             aggregate: metrics.families().aggregated.clone(),
         }
     }

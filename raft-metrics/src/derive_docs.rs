@@ -27,7 +27,7 @@
 ///
 /// let registry = Registry::new();
 /// let partitions = PartitionMetrics::register(&registry)?;
-/// let p = partitions.bind("orders", 7); // one lookup, then none
+/// let p = partitions.bind(("orders", 7)); // one lookup, then none
 /// p.current_term.set(3);
 /// p.commit_latency.observe_ms(2.5);
 /// p.append_entries_rejected.get(RejectReason::StaleTerm).inc();
@@ -36,7 +36,7 @@
 /// drop(timer);
 ///
 /// // The single-writer flavour for state one Raft loop owns: no locked instructions.
-/// let owned = partitions.claim("orders", 8)?;
+/// let owned = partitions.claim(("orders", 8))?;
 /// let view = owned.fields();
 /// view.current_term.set(4);
 /// view.commit_latency.observe(0.004);
@@ -106,7 +106,7 @@
 ///
 /// let registry = Registry::new();
 /// let node = Latencies::register(&registry)?;
-/// node.get().commit_latency.observe(0.002);
+/// node.get(()).commit_latency.observe(0.002);
 /// assert_eq!(Latencies::SCHEMA.metrics[1].buckets, &LATENCY_BUCKETS);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -11,7 +11,7 @@ pub use crate::cell::Metric;
 pub use crate::cell::{Buckets, Local, SampleControl, SampledLayout, Sampling};
 pub use crate::encode::SeriesWriter;
 pub use crate::family::{ClaimError, Exclusive, Family, Handle};
-pub use crate::label::{EnumLabel, LabelValue};
+pub use crate::label::{EnumLabel, LabelValue, LabelValues};
 pub use crate::metric::{ByLabel, ByLabelLayout, Group, LocalFields};
 pub use crate::model::{MetricInfo, MetricKind, RegistrationError, Unit};
 pub use crate::registry::{FamilySpec, Registry};

@@ -83,7 +83,7 @@ fn scrape(registry: &Registry) -> raft_metrics::advanced::parse::Scrape {
 fn names_help_and_labels_follow_the_declaration() {
     let registry = Registry::new();
     let partitions = Partition::register(&registry).unwrap();
-    let p = partitions.bind("orders", 7);
+    let p = partitions.bind(("orders", 7));
     p.term.set(3);
     p.commits.add(2);
     p.lag.set(0.5);
@@ -107,17 +107,17 @@ fn names_help_and_labels_follow_the_declaration() {
 fn get_claim_and_remove_use_the_declared_label_types() {
     let registry = Registry::new();
     let partitions = Partition::register(&registry).unwrap();
-    partitions.get("orders", 1).commits.inc();
-    let owned = partitions.claim("orders", 1).unwrap();
+    partitions.get(("orders", 1)).commits.inc();
+    let owned = partitions.claim(("orders", 1)).unwrap();
     let view = owned.fields();
     view.commits.add(4);
     view.term.set(9);
     view.rejected.get(Reject::StaleTerm).inc();
     view.commit_latency.observe(0.002);
     view.lag.set(1.5);
-    assert!(partitions.claim("orders", 1).is_err(), "one single writer per series");
-    assert_eq!(partitions.bind("orders", 1).commits.get(), 5);
-    assert!(partitions.remove("orders", 1));
+    assert!(partitions.claim(("orders", 1)).is_err(), "one single writer per series");
+    assert_eq!(partitions.bind(("orders", 1)).commits.get(), 5);
+    assert!(partitions.remove(("orders", 1)));
     assert!(owned.is_removed());
     assert!(scrape(&registry).value("t_commits_total", &[("partition", "1")]).is_none());
     assert_eq!(partitions.family().len(), 0);
@@ -126,7 +126,7 @@ fn get_claim_and_remove_use_the_declared_label_types() {
 #[test]
 fn unlabelled_groups_and_enum_runtime_labels() {
     let registry = Registry::new();
-    let node = Node::register(&registry).unwrap().bind();
+    let node = Node::register(&registry).unwrap().bind(());
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| (0..1000).for_each(|_| node.rpcs.inc()));
@@ -134,9 +134,9 @@ fn unlabelled_groups_and_enum_runtime_labels() {
     });
     node.role_time.get(Role::Leader).add(3);
     let by_role = ByRole::register(&registry).unwrap();
-    by_role.get(Role::Follower, 2).elections_total.inc();
+    by_role.get((Role::Follower, 2)).elections_total.inc();
     for node in 10..20 {
-        by_role.get(Role::Leader, node).elections_total.inc();
+        by_role.get((Role::Leader, node)).elections_total.inc();
     }
     let s = scrape(&registry);
     assert_eq!(s.value("t_node_rpcs_total", &[]), Some(4000.0));
@@ -151,7 +151,7 @@ fn registering_twice_is_an_error_value_and_namespaces_are_configurable() {
     Partition::register(&registry).unwrap();
     assert!(matches!(Partition::register(&registry), Err(RegistrationError::Duplicate(_))));
     let other = Partition::register_with_namespace(&registry, "other").unwrap();
-    other.get("x", 0).commits.inc();
+    other.get(("x", 0)).commits.inc();
     assert_eq!(scrape(&registry).value("other_commits_total", &[("topic", "x")]), Some(1.0));
     assert!(matches!(
         Partition::register_with_namespace(&registry, "bad-namespace"),
@@ -163,7 +163,7 @@ fn registering_twice_is_an_error_value_and_namespaces_are_configurable() {
 fn sampled_estimates_converge_and_the_rate_changes_at_run_time() {
     let registry = Registry::new();
     let partitions = Partition::register(&registry).unwrap();
-    let p = partitions.bind("orders", 1);
+    let p = partitions.bind(("orders", 1));
     let events = 400_000u64;
     for _ in 0..events {
         p.sent.inc();
@@ -191,7 +191,7 @@ fn sampled_estimates_converge_and_the_rate_changes_at_run_time() {
     registry.set_sampling("t_append_size_bytes", Sampling::Off).unwrap();
     let timer = p.append_size.inner().start_timer();
     timer.discard();
-    let skipped = partitions.bind("orders", 2);
+    let skipped = partitions.bind(("orders", 2));
     drop(skipped.append_size.start_timer());
     assert_eq!(skipped.append_size.inner().count(), 0, "a skipped timer records nothing");
 }
@@ -219,7 +219,7 @@ fn the_schema_describes_every_metric() {
     assert!(schema.sample_names("t").contains(&"t_commit_latency_seconds_bucket".to_owned()));
     // Every declared sample name is what a scrape exports, and nothing else is.
     let registry = Registry::new();
-    let _bound = Partition::register(&registry).unwrap().bind("a", 1);
+    let _bound = Partition::register(&registry).unwrap().bind(("a", 1));
     let exported: std::collections::BTreeSet<_> =
         scrape(&registry).lines().map(|s| s.name.clone()).filter(|n| n.starts_with("t_")).collect();
     let declared: std::collections::BTreeSet<_> = schema.sample_names("t").into_iter().collect();
@@ -284,7 +284,7 @@ fn buckets_from_a_const_array_or_slice() {
 
     let registry = Registry::new();
     let family = Shared::register(&registry).unwrap();
-    let h = family.bind();
+    let h = family.bind(());
     h.commit_latency.observe(0.05);
     h.batch.observe(100.0);
     let s = scrape(&registry);

@@ -452,39 +452,42 @@ const _: () = {
     }
     #[automatically_derived]
     impl PartitionMetricsFamily {
-        /// A handle on the series for these label values: records with no lookup.
+        ///A handle on the series for the label values `(topic: &str, partition: u32)`, taken as `Family::bind` takes them: records with no lookup.
         #[inline]
         pub fn bind(
             &self,
-            topic: &str,
-            partition: u32,
+            labels: impl ::raft_metrics::__private::LabelValues<2usize>,
         ) -> ::raft_metrics::__private::Handle<PartitionMetrics> {
-            self.family.bind((topic, partition))
+            self.family.bind(labels)
         }
-        /// The series for these label values, resolved on every call (no lock when it exists).
+        ///The series for the label values `(topic: &str, partition: u32)`, resolved on every call (no lock when it exists).
         #[inline]
-        pub fn get(&self, topic: &str, partition: u32) -> &PartitionMetrics {
-            self.family.get((topic, partition))
+        pub fn get(
+            &self,
+            labels: impl ::raft_metrics::__private::LabelValues<2usize>,
+        ) -> &PartitionMetrics {
+            self.family.get(labels)
         }
-        /// The single-writer handle on the series; its `view()` records without locked
-        /// instructions.
+        ///The single-writer handle on the series for the label values `(topic: &str, partition: u32)`; its `fields()` record without locked instructions.
         ///
         /// # Errors
         ///
         /// When another single-writer handle owns the series, or the family is full.
         pub fn claim(
             &self,
-            topic: &str,
-            partition: u32,
+            labels: impl ::raft_metrics::__private::LabelValues<2usize>,
         ) -> ::raft_metrics::__private::Result<
             ::raft_metrics::__private::Exclusive<PartitionMetrics>,
             ::raft_metrics::__private::ClaimError,
         > {
-            self.family.claim((topic, partition))
+            self.family.claim(labels)
         }
-        /// Removes the series (a partition moved away); its handles stay valid.
-        pub fn remove(&self, topic: &str, partition: u32) -> bool {
-            self.family.remove((topic, partition))
+        ///Removes the series for the label values `(topic: &str, partition: u32)` (say, a partition moved away); its handles stay valid.
+        pub fn remove(
+            &self,
+            labels: impl ::raft_metrics::__private::LabelValues<2usize>,
+        ) -> bool {
+            self.family.remove(labels)
         }
         /// The underlying family.
         pub fn family(

@@ -60,7 +60,7 @@ impl Membership {
         let changes = &mut self.config_changes;
         let at = changes.iter().position(|(k, _)| *k == kind).unwrap_or_else(|| {
             let families = group.metrics.families();
-            changes.push((kind, families.config_changes.bind(&group.topic, group.partition, kind)));
+            changes.push((kind, families.config_changes.bind((&group.topic, group.partition, kind))));
             changes.len() - 1
         });
         &changes[at].1

@@ -191,7 +191,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let replicas = &metrics.families().replicas;
         let role = Role::new(
             Standing::of(&raw),
-            Series::new(replicas.bind(topic, partition, &node_id), replicas.claim(topic, partition, &node_id)),
+            Series::new(replicas.bind((topic, partition, &node_id)), replicas.claim((topic, partition, &node_id))),
             metrics.node(&node_id),
             &group,
         );

@@ -40,7 +40,7 @@ impl RpcTarget {
     fn handle(&mut self, metrics: &RaftMetrics, msg_type: MessageType) -> &Handle<RpcMetrics> {
         let to = self.to;
         self.handles[msg_type as usize]
-            .get_or_insert_with(|| metrics.families().rpcs.bind(classify::method(msg_type), &to.to_string()))
+            .get_or_insert_with(|| metrics.families().rpcs.bind((classify::method(msg_type), &to.to_string())))
     }
 
     /// Records the deliveries counted since the last flush.

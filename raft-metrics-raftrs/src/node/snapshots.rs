@@ -23,10 +23,10 @@ impl Snapshots {
         let transfers = &group.metrics.families().snapshot_transfers;
         let (topic, partition) = (group.topic.as_str(), group.partition);
         let snapshots = Self {
-            send: Series::new(transfers.bind(topic, partition, "send"), transfers.claim(topic, partition, "send")),
+            send: Series::new(transfers.bind((topic, partition, "send")), transfers.claim((topic, partition, "send"))),
             receive: Series::new(
-                transfers.bind(topic, partition, "receive"),
-                transfers.claim(topic, partition, "receive"),
+                transfers.bind((topic, partition, "receive")),
+                transfers.claim((topic, partition, "receive")),
             ),
             sending: 0,
             receiving: false,

@@ -15,13 +15,19 @@ pub(crate) struct Encoder<'a> {
     out: &'a mut Vec<u8>,
     format: Format,
     /// Protobuf: where the open `MetricFamily` starts.
+    #[cfg(feature = "protobuf")]
     open: Option<usize>,
 }
 
 impl<'a> Encoder<'a> {
     /// A scrape in `format`, appended to `out`.
     pub(crate) fn new(out: &'a mut Vec<u8>, format: Format) -> Self {
-        Self { out, format, open: None }
+        Self {
+            out,
+            format,
+            #[cfg(feature = "protobuf")]
+            open: None,
+        }
     }
 
     /// Starts the metric `text`.

@@ -132,7 +132,8 @@ impl<E: EnumLabel> LabelValue for E {
 
 /// The values of all `N` labels of a family, in the order the family declared the names.
 ///
-/// Implemented for tuples of [`LabelValue`]s (up to 6), for arrays `[V; N]` and for `()`.
+/// Implemented for tuples of [`LabelValue`]s (up to 6), for arrays `[V; N]`, for `()` and, for
+/// one label, for a bare value.
 /// The arity is part of the type, so a call with the wrong number of values does not compile.
 pub trait LabelValues<const N: usize> {
     /// Feeds every value into the lookup key.
@@ -145,6 +146,17 @@ impl LabelValues<0> for () {
     #[inline(always)]
     fn feed(&self, _key: &mut KeyBuilder) {}
     fn for_each(&self, _f: &mut dyn FnMut(&dyn LabelValue)) {}
+}
+
+/// One label's value, bare: `family.get("orders")` as well as `family.get(("orders",))`.
+impl<V: LabelValue> LabelValues<1> for V {
+    #[inline(always)]
+    fn feed(&self, key: &mut KeyBuilder) {
+        LabelValue::feed(self, key);
+    }
+    fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
+        f(self);
+    }
 }
 
 impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {

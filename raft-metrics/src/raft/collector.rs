@@ -93,7 +93,7 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
             }
         }
         let (topic, partition) = (status.topic, status.partition);
-        let p = metrics.families().partitions.get(topic, partition);
+        let p = metrics.families().partitions.get((topic, partition));
         p.current_term.set_u64(status.term);
         p.last_index.set_u64(status.last_index);
         p.commit_index.set_u64(status.commit_index);
@@ -104,7 +104,7 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
         p.learners.set_u64(status.learners);
         p.cluster_size.set_u64(status.voters + status.learners);
         let code = status.state.map_or(0, NodeState::code);
-        metrics.families().replicas.get(topic, partition, &node).node_state.set(code);
+        metrics.families().replicas.get((topic, partition, &node)).node_state.set(code);
         p.is_leader.set(i64::from(status.state == Some(NodeState::Leader)));
         match status.state {
             Some(NodeState::Leader) => {
@@ -115,7 +115,7 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
                 for follower in status.followers {
                     let lag = status.last_index.saturating_sub(follower.match_index);
                     max_lag = max_lag.max(lag);
-                    let peer = metrics.families().peers.get(topic, partition, follower.id);
+                    let peer = metrics.families().peers.get((topic, partition, follower.id));
                     peer.follower_lag_entries.set_u64(lag);
                     peer.follower_lag.set(follower.last_contact_ms / 1000.0);
                     if follower.voter

@@ -126,7 +126,7 @@ impl Families {
         let (aggregated, detached) = match options.aggregation {
             Aggregation::Partition => (None, None),
             Aggregation::Node => {
-                let aggregate = AggregatedMetrics::register_with_namespace(registry, namespace)?.bind();
+                let aggregate = AggregatedMetrics::register_with_namespace(registry, namespace)?.bind(());
                 (Some(aggregate), Some(Registry::new()))
             }
         };
