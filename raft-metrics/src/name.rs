@@ -6,24 +6,16 @@ use crate::model::RegistrationError;
 ///
 /// `const`, so a name can be checked at compile time: `const _: () = assert!(is_valid_metric_name("x"));`.
 pub const fn is_valid_metric_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    if bytes.is_empty() {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let ok = b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit());
-        if !ok {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    matches_grammar(name, true)
 }
 
 /// Whether `name` matches the label name grammar `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub const fn is_valid_label_name(name: &str) -> bool {
+    matches_grammar(name, false)
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, with `:` allowed anywhere when `colon` (metric names).
+const fn matches_grammar(name: &str, colon: bool) -> bool {
     let bytes = name.as_bytes();
     if bytes.is_empty() {
         return false;
@@ -31,7 +23,7 @@ pub const fn is_valid_label_name(name: &str) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let ok = b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit());
+        let ok = b.is_ascii_alphabetic() || b == b'_' || (colon && b == b':') || (i > 0 && b.is_ascii_digit());
         if !ok {
             return false;
         }

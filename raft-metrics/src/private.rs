@@ -25,28 +25,19 @@ pub trait Shape {
     const LABEL_VALUES: usize;
 }
 
-impl Shape for crate::Counter {
-    const BUCKETS: usize = 0;
-    const LABEL_VALUES: usize = 0;
+/// Cells without buckets or an enum label.
+macro_rules! plain_shape {
+    ($($cell:ty),*) => {$(
+        impl Shape for $cell {
+            const BUCKETS: usize = 0;
+            const LABEL_VALUES: usize = 0;
+        }
+    )*};
 }
-impl Shape for crate::ShardedCounter {
-    const BUCKETS: usize = 0;
-    const LABEL_VALUES: usize = 0;
-}
-impl Shape for crate::Gauge {
-    const BUCKETS: usize = 0;
-    const LABEL_VALUES: usize = 0;
-}
-impl Shape for crate::FloatGauge {
-    const BUCKETS: usize = 0;
-    const LABEL_VALUES: usize = 0;
-}
+plain_shape!(crate::Counter, crate::ShardedCounter, crate::Gauge, crate::FloatGauge, crate::NativeHistogram);
+
 impl<const N: usize> Shape for crate::Histogram<N> {
     const BUCKETS: usize = N;
-    const LABEL_VALUES: usize = 0;
-}
-impl Shape for crate::NativeHistogram {
-    const BUCKETS: usize = 0;
     const LABEL_VALUES: usize = 0;
 }
 impl<C: Shape> Shape for crate::Sampled<C> {

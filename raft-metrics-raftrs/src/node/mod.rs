@@ -18,6 +18,7 @@
 
 use raft::eraftpb::Entry;
 use raft::{RawNode, StateRole, Storage};
+use raft_metrics::raft::{InSync, Ticks};
 use raft_metrics::raft::{PartitionMetrics, RaftMetrics};
 use raft_metrics::{Handle, Sampling};
 
@@ -37,8 +38,6 @@ mod series;
 mod snapshots;
 mod timing;
 mod turn;
-
-pub use progress::InSync;
 
 use group::GroupSeries;
 use log::Log;
@@ -221,7 +220,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// Sets when a follower counts as in sync (default: [`InSync::default`]).
     #[must_use]
-    pub fn with_in_sync(mut self, in_sync: InSync) -> Self {
+    pub fn with_in_sync(mut self, in_sync: InSync<Ticks>) -> Self {
         self.progress.in_sync = in_sync;
         self
     }

@@ -10,25 +10,7 @@ use super::peers::Peers;
 use super::series::rec;
 use super::turn::Turn;
 use crate::clock;
-
-/// When a follower counts in `isr_size`: how far behind and how long silent it may be.
-///
-/// Silence is counted in ticks (raft-rs's clock), so the rule is the same in a real cluster and
-/// in a simulation that runs faster than wall-clock time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InSync {
-    /// Most entries a voter may be behind the leader's last index.
-    pub max_lag_entries: u64,
-    /// Most ticks since the voter's last append or heartbeat response.
-    pub max_silence_ticks: u64,
-}
-
-impl Default for InSync {
-    /// 250 entries (Consul autopilot's default) and 10 ticks (raft-rs's default `election_tick`).
-    fn default() -> Self {
-        Self { max_lag_entries: 250, max_silence_ticks: 10 }
-    }
-}
+use raft_metrics::raft::{InSync, Ticks};
 
 /// Most appends (batches of entries) whose time the leader keeps for `follower_lag_seconds`
 /// (24 bytes each). A follower further behind gets a lower bound: the age of the oldest kept.
@@ -37,7 +19,7 @@ const MAX_APPEND_TIMES: usize = 1 << 16;
 /// Leader only: when it took office, and when it appended the entries of its term that some
 /// follower may still lack.
 pub(super) struct LeaderProgress {
-    pub(super) in_sync: InSync,
+    pub(super) in_sync: InSync<Ticks>,
     /// When this leadership started (a [`clock`] reading).
     leading_since: u64,
     /// Per append: its first index and time (the last tick's reading), oldest first.
@@ -157,7 +139,7 @@ impl LeaderProgress {
             if conf.voters().contains(id) {
                 self.scratch.push(peer.last_ack_unix);
                 let silence = ticks.saturating_sub(peer.last_ack_tick);
-                if lag <= self.in_sync.max_lag_entries && silence <= self.in_sync.max_silence_ticks {
+                if self.in_sync.holds(lag, &Ticks(silence)) {
                     isr += 1;
                 }
             }

@@ -3,7 +3,7 @@
 use raft_metrics::raft::Aggregation;
 use raft_metrics::Sampling;
 
-use crate::{InSync, DEFAULT_TIMING};
+use crate::{InSync, Ticks, DEFAULT_TIMING};
 
 /// The shape and Raft settings of a [`Cluster`](super::Cluster).
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct ClusterConfig {
     /// raft-rs `max_inflight_msgs`.
     pub max_inflight_msgs: usize,
     /// When a follower counts in `isr_size`.
-    pub in_sync: InSync,
+    pub in_sync: InSync<Ticks>,
     /// Per-partition series (the default) or the node-wide aggregate.
     pub aggregation: Aggregation,
     /// `false`: every replica is built with
@@ -56,7 +56,7 @@ impl Default for ClusterConfig {
             check_quorum: true,
             max_size_per_msg: 1024 * 1024,
             max_inflight_msgs: 256,
-            in_sync: InSync { max_lag_entries: 250, max_silence_ticks: 10 },
+            in_sync: InSync::default(),
             aggregation: Aggregation::Partition,
             recording: true,
             timing: DEFAULT_TIMING,

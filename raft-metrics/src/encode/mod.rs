@@ -219,23 +219,20 @@ impl<'a> SeriesWriter<'a> {
     }
 
     /// Writes a counter sample.
+    #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
     pub fn counter(&mut self, v: u64) {
-        match self.sink {
-            Sink::Text => {
-                self.start(&self.text.primary, None);
-                self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-                self.out.push(b'\n');
-            }
-            #[cfg(feature = "protobuf")]
-            #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
-            Sink::Protobuf => {
-                self.proto_metric(|m| m.counter = Some(proto::Counter { value: Some(v as f64) }));
-            }
-        }
+        self.integer(v, v as f64, true);
     }
 
     /// Writes an integer gauge sample.
+    #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
     pub fn gauge_int(&mut self, v: i64) {
+        self.integer(v, v as f64, false);
+    }
+
+    /// An integer sample: exact digits in text, a `double` in protobuf (`approx`).
+    #[cfg_attr(not(feature = "protobuf"), allow(unused_variables))] // `approx`, `counter`: protobuf only
+    fn integer(&mut self, v: impl itoa::Integer, approx: f64, counter: bool) {
         match self.sink {
             Sink::Text => {
                 self.start(&self.text.primary, None);
@@ -243,8 +240,11 @@ impl<'a> SeriesWriter<'a> {
                 self.out.push(b'\n');
             }
             #[cfg(feature = "protobuf")]
-            #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
-            Sink::Protobuf => self.proto_metric(|m| m.gauge = Some(proto::Gauge { value: Some(v as f64) })),
+            Sink::Protobuf if counter => {
+                self.proto_metric(|m| m.counter = Some(proto::Counter { value: Some(approx) }));
+            }
+            #[cfg(feature = "protobuf")]
+            Sink::Protobuf => self.proto_metric(|m| m.gauge = Some(proto::Gauge { value: Some(approx) })),
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{NodeState, RaftMetrics};
+use super::{InSync, NodeState, RaftMetrics};
 
 /// A follower's replication progress, as the leader sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,21 +58,6 @@ pub trait RaftNodeView: Send + 'static {
     fn visit_partitions(&self, visit: &mut dyn FnMut(&PartitionStatus<'_>));
 }
 
-/// When a follower counts as in sync: lag and silence bounds (Consul autopilot's defaults).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InSync {
-    /// Most entries a follower may be behind.
-    pub max_lag_entries: u64,
-    /// Longest a follower may be silent, in milliseconds.
-    pub max_silence_ms: f64,
-}
-
-impl Default for InSync {
-    fn default() -> Self {
-        Self { max_lag_entries: 250, max_silence_ms: 200.0 }
-    }
-}
-
 /// Applies one view of the node to the metrics: what each tick of the collector does.
 pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) {
     let node = view.node_id();
@@ -118,10 +103,9 @@ pub fn collect(metrics: &RaftMetrics, view: &dyn RaftNodeView, in_sync: InSync) 
                     let peer = metrics.families().peers.get((topic, partition, follower.id));
                     peer.follower_lag_entries.set_u64(lag);
                     peer.follower_lag.set(follower.last_contact_ms / 1000.0);
-                    if follower.voter
-                        && lag <= in_sync.max_lag_entries
-                        && follower.last_contact_ms <= in_sync.max_silence_ms
-                    {
+                    let silence =
+                        Duration::try_from_secs_f64(follower.last_contact_ms / 1000.0).unwrap_or(Duration::MAX);
+                    if follower.voter && in_sync.holds(lag, &silence) {
                         isr += 1;
                     }
                 }

@@ -24,13 +24,15 @@
 
 mod args;
 mod collector;
+mod in_sync;
 mod schema;
 
 pub use args::{Count, Millis, Named, NodeId, PartitionId, StateCode};
 
 #[cfg(feature = "tokio")]
 pub use collector::TokioCollector;
-pub use collector::{collect, FollowerStatus, InSync, PartitionStatus, RaftMetricsCollector, RaftNodeView};
+pub use collector::{collect, FollowerStatus, PartitionStatus, RaftMetricsCollector, RaftNodeView};
+pub use in_sync::{InSync, Ticks};
 
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
