@@ -3,9 +3,10 @@
 //!
 //! The response is empty (the server would close without answering: an incomplete head) or a
 //! well-formed HTTP/1.1 response: `HTTP/1.1 ` and a 3-digit status, headers ending in CRLF CRLF,
-//! `Content-Length` and `Connection: close` present, and a body of exactly `Content-Length` bytes
-//! (none for `HEAD`). A 200 from `/metrics` carries the registry's scrape in the format its
-//! `Content-Type` names, gzip-compressed when `Content-Encoding: gzip` says so, and it parses
+//! an IMF-fixdate `Date`, `Content-Length` (which only a 200 to `HEAD` may omit) and
+//! `Connection: close` present, and a body of exactly `Content-Length` bytes, or none at all for
+//! `HEAD` whatever the status. A 200 from `/metrics` carries the registry's scrape in the format
+//! its `Content-Type` names, gzip-compressed when `Content-Encoding: gzip` says so, and it parses
 //! strictly.
 
 #![no_main]
@@ -92,6 +93,7 @@ fuzz_target!(|request: &[u8]| {
     let mut content_type = None;
     let mut gzip = false;
     let mut close = false;
+    let mut date = None;
     for line in head.split("\r\n").skip(1) {
         let Some((name, value)) = line.split_once(": ") else { fail("a header line without `: `") };
         if name.is_empty() || value.contains(['\r', '\n']) {
@@ -107,20 +109,38 @@ fuzz_target!(|request: &[u8]| {
             "content-type" => content_type = Some(value),
             "content-encoding" => gzip = value == "gzip",
             "connection" => close = value == "close",
+            "date" => date = Some(value),
             _ => {}
         }
     }
-    let Some(content_length) = content_length else { fail("no Content-Length") };
     if !close {
         fail("no Connection: close");
     }
-    let head_request = request.starts_with(b"HEAD ");
-    // Regression (fuzz/regressions/endpoint-404-without-body): only HEAD omits the body.
-    if body.len() != content_length && !(body.is_empty() && head_request) {
-        fail("the body length differs from Content-Length");
+    // IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    let imf_fixdate = |d: &str| d.len() == 29 && d.ends_with(" GMT") && d.as_bytes()[3] == b',';
+    if !date.is_some_and(imf_fixdate) {
+        fail("no IMF-fixdate Date header");
     }
-    if !body.is_empty() && head_request && status.starts_with(b"2") {
-        fail("a body in a successful HEAD response");
+    // Empty lines before the request line are ignored (RFC 9112 §2.2).
+    let start = request.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(request.len());
+    let mut skipped = &request[..start];
+    while let Some(rest) = skipped.strip_prefix(b"\r\n").or_else(|| skipped.strip_prefix(b"\n")) {
+        skipped = rest;
+    }
+    let head_request = skipped.is_empty() && request[start..].starts_with(b"HEAD ");
+    // RFC 9110 §9.3.2: no body in any response to HEAD, errors included.
+    if head_request && !body.is_empty() {
+        fail("a body in a response to HEAD");
+    }
+    let content_length = match content_length {
+        Some(length) => length,
+        // HEAD /metrics does not encode the scrape, so it cannot know its length.
+        None if head_request && status.starts_with(b"200") => 0,
+        None => fail("no Content-Length"),
+    };
+    // Regression (fuzz/regressions/endpoint-404-without-body): only HEAD omits the body.
+    if body.len() != content_length && !head_request {
+        fail("the body length differs from Content-Length");
     }
 
     // A scrape: the body is the registry's text in the announced format.

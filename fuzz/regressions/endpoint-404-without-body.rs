@@ -6,7 +6,10 @@
 // passes it to `render_text` for the 404, so a 404 to any method other than GET or HEAD (POST, PUT,
 // an unknown token) announces `Content-Length: 10` and sends no body; a client waits for 10 bytes
 // that never come (curl: "transfer closed with 10 bytes remaining to read"). Only HEAD may omit it.
-// A unit test for raft-metrics/src/http/response.rs `mod tests` (`respond`: `http::fuzz::respond`):
+// Since issue #15 an unknown method such as `X` gets 501 Not Implemented (RFC 9110 §9.1), with its
+// body too; `POST /nope` still gets 404. Both cases are in response.rs's `responses` test.
+// A unit test for raft-metrics/src/http/response.rs `mod tests` (`respond`: `http::fuzz::respond`),
+// as it was when found:
 #[test]
 fn not_found_to_other_methods_carries_its_body() {
     let registry = Registry::new();

@@ -170,7 +170,8 @@ fn head_returns_the_headers_only() {
     let reply = Reply::parse(&exchange(server.local_addr(), b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some(Format::Prometheus.content_type()));
-    assert_eq!(reply.content_length(), registry.encode_to_string(Format::Prometheus).len());
+    // The scrape is not encoded for HEAD, so its length is not sent (RFC 9110 §9.3.2 allows that).
+    assert_eq!(reply.header("content-length"), None);
     assert!(reply.body.is_empty());
 }
 
@@ -276,8 +277,9 @@ fn oversized_requests_get_431() {
     let addr = server.local_addr();
     let long_header = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "a".repeat(20_000));
     assert_eq!(Reply::parse(&exchange(addr, long_header.as_bytes()).unwrap()).status, 431);
+    // A request line past the limit is a long target: 414 URI Too Long (RFC 9110 §15.5.15).
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "m".repeat(5000));
-    assert_eq!(Reply::parse(&exchange(addr, long_target.as_bytes()).unwrap()).status, 431);
+    assert_eq!(Reply::parse(&exchange(addr, long_target.as_bytes()).unwrap()).status, 414);
     let many_headers = format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{}\r\n", "X: y\r\n".repeat(100));
     assert_eq!(Reply::parse(&exchange(addr, many_headers.as_bytes()).unwrap()).status, 431);
     assert_serves_metrics(addr, &registry);
@@ -485,6 +487,8 @@ fn a_client_that_never_reads_blocks_no_recording() {
          the worker was not blocked",
         response.len()
     );
+    // The server waits (up to the write timeout) for the client to close after the response.
+    drop(stuck);
     let reply = Reply::parse(&response);
     assert_eq!((reply.status, reply.content_length()), (200, reply.body.len()));
     assert!(!reply.text().contains("new-"), "the stuck scrape was rendered before the new series");
@@ -554,4 +558,315 @@ fn start_reports_errors_as_values() {
     assert_eq!(taken.err().map(|e| e.kind()), Some(io::ErrorKind::AddrInUse));
     // An address that does not resolve.
     assert!(Server::builder().bind("not an address").start().is_err());
+}
+
+/// A registry whose Prometheus scrape is about `series` KB (each series has a 1000-byte label).
+fn big_registry(series: usize) -> Arc<Registry> {
+    let registry = Arc::new(Registry::new());
+    let big = registry
+        .register_with::<raft_metrics::Counter, 1>(MetricInfo::new("http_test_big_total", "Big."), ["key"], ())
+        .unwrap();
+    let padding = "x".repeat(1000);
+    for i in 0..series {
+        big.get((format!("{i:05}{padding}").as_str(),)).inc();
+    }
+    registry
+}
+
+/// A connection from `source` (another loopback address, say) to `addr`, with the client timeouts.
+fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), CLIENT_TIMEOUT)?;
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// Issue #15, defect 1: bytes the client sends after its request (a stray CRLF in a second
+/// packet) were left unread when the server closed, and closing with unread input resets the
+/// connection, which cut a large scrape short at the client. The server now half-closes and
+/// reads until the client closes.
+#[test]
+fn bytes_after_the_request_do_not_cut_a_large_scrape_short() {
+    let _serial = serial();
+    let registry = big_registry(9000); // about 9 MB: more than the socket buffers hold
+    let expected_len = registry.encode_to_string(Format::Prometheus).len();
+    assert!(expected_len > 8 << 20, "{expected_len}");
+    let server = start(&registry, |b| b.workers(1));
+    for _ in 0..3 {
+        let mut client = connect(server.local_addr()).unwrap();
+        client.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        // The response is being written: now the stray bytes, in a packet of their own.
+        client.peek(&mut [0u8; 1]).unwrap();
+        client.write_all(b"\r\n").unwrap();
+        let mut response = Vec::new();
+        client.read_to_end(&mut response).expect("the whole response, then a clean close");
+        let reply = Reply::parse(&response);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.content_length(), reply.body.len());
+        assert_eq!(reply.body.len(), expected_len);
+    }
+}
+
+/// Issue #15, defect 2: CR-only line ends held a worker for the whole read timeout and then
+/// closed silently; they get 400 at once.
+#[test]
+fn cr_only_line_ends_get_400_at_once() {
+    let _serial = serial();
+    let registry = registry();
+    // A read timeout far beyond the client's: waiting it out would fail the exchange.
+    let server = start(&registry, |b| b.read_timeout(Duration::from_secs(60)));
+    for request in [&b"GET /metrics HTTP/1.1\rHost: x\r\r"[..], b"GET /metrics HTTP/1.1\r\nHost: x\rAccept: */*\r"] {
+        let reply = Reply::parse(&exchange(server.local_addr(), request).unwrap());
+        assert_eq!(reply.status, 400, "{:?}", String::from_utf8_lossy(request));
+    }
+    assert_serves_metrics(server.local_addr(), &registry);
+}
+
+/// Issue #15, defect 3: framing the server cannot trust (RFC 9112 §6.3) got 200; it gets 400.
+#[test]
+fn invalid_framing_gets_400() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    for framing in [
+        "Content-Length: abc\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: 12345678901234567890123\r\n",
+        "Content-Length: 1\r\nContent-Length: 2\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+    ] {
+        let reply = get(server.local_addr(), "/metrics", framing);
+        assert_eq!(reply.status, 400, "{framing:?}");
+    }
+    // Valid framing: the scrape, and the unread body is drained.
+    let reply = get(server.local_addr(), "/metrics", "Content-Length: 3\r\n\r\nabc");
+    assert_eq!(reply.status, 200);
+    let reply = get(server.local_addr(), "/metrics", "Transfer-Encoding: chunked\r\n\r\n0\r\n");
+    assert_eq!(reply.status, 200);
+}
+
+/// Issue #15, defect 4: responses to HEAD carry no body, errors included, and HEAD does not
+/// encode the scrape (a scrape that would panic still answers HEAD with 200).
+#[test]
+fn head_responses_have_no_body_and_do_not_encode_the_scrape() {
+    let _serial = serial();
+    let registry = registry();
+    let faulty = registry
+        .register(raft_metrics::FamilySpec::<Faulty, 1>::new(
+            vec![MetricInfo::new("http_test_faulty_total", "Faulty.")],
+            ["k"],
+            (),
+        ))
+        .unwrap();
+    faulty.get(("a",)).0.add(UNLUCKY);
+    let server = start(&registry, |b| b);
+    let addr = server.local_addr();
+    assert_eq!(get(addr, "/metrics", "").status, 500); // encoding panics
+    for (request, status) in [
+        (&b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"[..], 200),
+        (b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n", 200),
+        (b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+        (b"HEAD /metrics HTTP/1.1\r\n\r\n", 400),
+        (b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n", 400),
+        (b"HEAD /metrics HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ] {
+        let reply = Reply::parse(&exchange(addr, request).unwrap());
+        assert_eq!(reply.status, status, "{:?}", String::from_utf8_lossy(request));
+        assert!(reply.body.is_empty(), "{:?}: {:?}", String::from_utf8_lossy(request), reply.body);
+    }
+}
+
+/// Issue #15, defect 5: RFC 9110/9112 statuses and headers.
+#[test]
+fn statuses_and_headers_follow_the_rfcs() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let addr = server.local_addr();
+    // Date, as an IMF-fixdate (RFC 9110 §6.6.1, §5.6.7), on successes and errors.
+    for reply in [get(addr, "/metrics", ""), get(addr, "/nope", "")] {
+        let date = reply.header("date").expect("a Date header");
+        assert_eq!(date.len(), "Sun, 06 Nov 1994 08:49:37 GMT".len(), "{date}");
+        assert!(date.ends_with(" GMT"), "{date}");
+        httpdate::parse_http_date(date).unwrap();
+    }
+    // An unknown method is 501 (RFC 9110 §9.1); a known one not allowed on the route is 405 with
+    // Allow (§15.5.6); off the routes, 404.
+    let brew = Reply::parse(&exchange(addr, b"BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!((brew.status, brew.header("allow")), (501, None));
+    let put = Reply::parse(&exchange(addr, b"PUT /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!((put.status, put.header("allow")), (405, Some("GET, HEAD")));
+    let delete = Reply::parse(&exchange(addr, b"DELETE /nope HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(delete.status, 404);
+    // Host must be a valid authority (RFC 9110 §7.2, RFC 3986 §3.2), present once in HTTP/1.1.
+    for host in ["a b", "a/b", "user@localhost", "a\tb", "local host:80", "[::1", "h:port", "h?x"] {
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(Reply::parse(&exchange(addr, request.as_bytes()).unwrap()).status, 400, "{host:?}");
+    }
+    for request in [&b"GET /metrics HTTP/1.1\r\n\r\n"[..], b"GET /metrics HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"] {
+        assert_eq!(Reply::parse(&exchange(addr, request).unwrap()).status, 400);
+    }
+    for host in ["localhost:9898", "127.0.0.1", "[::1]:80", "node-1.raft.example"] {
+        assert_eq!(get_with_host(addr, host).status, 200, "{host}");
+    }
+    // Empty lines before the request line are ignored (RFC 9112 §2.2).
+    let reply = Reply::parse(&exchange(addr, b"\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), registry.encode_to_string(Format::Prometheus));
+}
+
+fn get_with_host(addr: SocketAddr, host: &str) -> Reply {
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    Reply::parse(&exchange(addr, request.as_bytes()).unwrap())
+}
+
+/// Issue #15, defect 6: one client re-opening idle connections in a loop kept every legitimate
+/// scrape at 503. Its connections are now capped per address, and evicted when they send nothing
+/// within the first-byte timeout.
+#[test]
+fn an_idle_connection_flood_from_one_address_does_not_starve_scrapes() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b);
+    let addr = server.local_addr();
+    let attacker_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    if connect_from(attacker_ip, addr).is_err() {
+        eprintln!("skipped: cannot bind a client to {attacker_ip}");
+        return;
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut idle = std::collections::VecDeque::new();
+            let (mut opened, mut refused) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match connect_from(attacker_ip, addr) {
+                    Ok(stream) => {
+                        opened += 1;
+                        // Refused connections get a 503 at once; admitted ones get nothing yet.
+                        stream.set_nonblocking(true).unwrap();
+                        if stream.peek(&mut [0u8; 1]).is_ok() {
+                            refused += 1;
+                        }
+                        idle.push_back(stream);
+                    }
+                    Err(_) => refused += 1,
+                }
+                // Keep the last few hundred open; the server decides when they go.
+                if idle.len() > 300 {
+                    idle.pop_front();
+                }
+                thread::sleep(Duration::from_millis(10)); // about 100 connections a second
+            }
+            (opened, refused)
+        })
+    };
+    thread::sleep(Duration::from_secs(2)); // the flood is under way
+    let expected = registry.encode_to_string(Format::Prometheus);
+    let attempts = 20;
+    let served = (0..attempts)
+        .filter(|_| {
+            thread::sleep(Duration::from_millis(100));
+            scrape_or_refusal(addr, &expected)
+        })
+        .count();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (opened, refused) = attacker.join().unwrap();
+    assert!(opened > 100, "the attacker opened only {opened} connections");
+    assert!(refused > 0, "the per-address cap never refused the attacker");
+    assert!(served * 10 >= attempts * 8, "{served} of {attempts} scrapes served during the flood");
+}
+
+#[test]
+fn connections_beyond_the_per_address_cap_get_503_and_idle_ones_are_evicted() {
+    let _serial = serial();
+    let registry = registry();
+    let long = Duration::from_secs(60);
+    let server =
+        start(&registry, |b| b.workers(1).max_connections_per_ip(2).first_byte_timeout(long).read_timeout(long));
+    let addr = server.local_addr();
+    let holders = [connect(addr).unwrap(), connect(addr).unwrap()];
+    let refused = Reply::parse(&exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap());
+    assert_eq!(refused.status, 503);
+    // Another address is not limited by this one's connections.
+    if let Ok(mut other) = connect_from("127.0.0.2".parse().unwrap(), addr) {
+        other.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        drop(holders); // the worker is busy with the first holder until it closes
+        let mut response = Vec::new();
+        other.read_to_end(&mut response).unwrap();
+        assert_eq!(Reply::parse(&response).status, 200);
+    } else {
+        drop(holders);
+    }
+    assert!(eventually(CLIENT_TIMEOUT, || exchange(addr, b"GET /health HTTP/1.0\r\n\r\n")
+        .is_ok_and(|r| !r.is_empty() && Reply::parse(&r).status == 200)));
+    drop(server);
+
+    // A connection that sends nothing is closed at the first-byte timeout, long before the read
+    // timeout, without a response.
+    let server = start(&registry, |b| b.first_byte_timeout(Duration::from_millis(200)).read_timeout(long));
+    let mut idle = connect(server.local_addr()).unwrap();
+    let mut buf = [0u8; 64];
+    match idle.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0, "the server answered a silent client"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    assert_serves_metrics(server.local_addr(), &registry);
+}
+
+/// Issue #15, defect 7: a response not taken within the write timeout ended in a clean close, so
+/// the client could not tell the body was cut short (and the kernel kept sending the rest). The
+/// server now resets the connection.
+#[test]
+fn a_response_not_taken_in_time_ends_in_a_reset() {
+    let _serial = serial();
+    let registry = big_registry(16_384); // about 16 MB: more than the socket buffers hold
+    let server = start(&registry, |b| b.workers(1).write_timeout(Duration::from_millis(300)));
+    let mut stuck = connect(server.local_addr()).unwrap();
+    stuck.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    stuck.peek(&mut [0u8; 1]).unwrap(); // the worker is writing
+                                        // Not a timing claim: this only lets the server's write deadline pass before we read.
+    thread::sleep(Duration::from_secs(2));
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    let end = loop {
+        match stuck.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    let error = end.expect_err("a clean end of stream on a truncated response");
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
+    assert!(received < registry.encode_to_string(Format::Prometheus).len(), "{received} bytes");
+    assert_serves_metrics(server.local_addr(), &registry);
+}
+
+/// Issue #15, defect 8: an optional `Host` allow-list against DNS rebinding; other hosts get 421.
+#[test]
+fn the_host_allow_list_refuses_other_hosts_with_421() {
+    let _serial = serial();
+    let registry = registry();
+    let server = start(&registry, |b| b.allowed_hosts(["localhost", "127.0.0.1:9898", "[::1]"]));
+    let addr = server.local_addr();
+    for host in ["localhost", "LOCALHOST:1234", "127.0.0.1", "[::1]:9898"] {
+        assert_eq!(get_with_host(addr, host).status, 200, "{host}");
+    }
+    for host in ["rebound.attacker.example", "rebound.attacker.example:9898", "127.0.0.2", ""] {
+        let reply = get_with_host(addr, host);
+        assert_eq!(reply.status, 421, "{host}");
+        assert_eq!(reply.content_length(), reply.body.len());
+    }
+    // HTTP/1.0 without Host names no host.
+    assert_eq!(Reply::parse(&exchange(addr, b"GET /metrics HTTP/1.0\r\n\r\n").unwrap()).status, 421);
+    // Off by default.
+    let open = start(&registry, |b| b);
+    assert_eq!(get_with_host(open.local_addr(), "rebound.attacker.example").status, 200);
 }

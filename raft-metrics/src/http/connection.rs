@@ -6,24 +6,26 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::request::{parse_head, Parsed, Request, Status};
+use super::request::{parse_head, Parsed, Refusal, Request, Site};
 use super::response::{render, Response};
 use crate::Registry;
 
 /// The least read time a queued connection gets once a worker takes it.
 const QUEUED_GRACE: Duration = Duration::from_millis(20);
-/// How long, and how much, to drain a connection before closing it with unread input.
+/// The least time to wait for the client to close after the response, if the write timeout
+/// allows that much: a response written just before its deadline still gets read.
 const LINGER_TIME: Duration = Duration::from_millis(500);
-const LINGER_BYTES: usize = 64 * 1024;
 
 /// What bounds one connection, as [`Builder`](super::Builder) set it (timeouts already clamped).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
+    /// For the first byte of the request, counted from `accept`.
+    pub(super) first_byte_timeout: Duration,
     /// For the whole request head, counted from `accept`.
     pub(super) read_timeout: Duration,
-    /// For the whole response.
+    /// For the whole response, and then for the client to close.
     pub(super) write_timeout: Duration,
-    /// The longest request head, line ends included; a longer one gets 431.
+    /// The longest request head, line ends included; a longer one gets 414 or 431.
     pub(super) max_request_bytes: usize,
 }
 
@@ -34,34 +36,40 @@ pub(super) struct Scratch {
     response: Response,
 }
 
-/// Answers the one request on `stream`, accepted at `accepted`, with the scrape of `registry`
-/// served on `path`. Returns without answering when the head does not arrive in time.
+/// Answers the one request on `stream`, accepted at `accepted`, for `site` with the scrape of
+/// `registry`. Returns without answering when the head does not arrive in time.
+///
+/// After the response: a write that misses its deadline resets the connection (SO_LINGER 0),
+/// so that the client sees the truncation as an error rather than as a short body ending in a
+/// clean close, and the kernel drops the unsent rest at once. A complete response is followed by
+/// a half-close and by reading (and discarding) whatever the client sends until it closes or the
+/// write deadline passes: closing a socket with unread input resets it, and a reset discards
+/// response bytes the client has not read yet.
 pub(super) fn serve(
     stream: &TcpStream,
     accepted: Instant,
     registry: &Registry,
-    path: &[u8],
+    site: &Site,
     limits: &Limits,
     scratch: &mut Scratch,
 ) {
     let _ = stream.set_nodelay(true); // the response goes out in one write; do not hold its tail
     let now = Instant::now();
-    let deadline = after(accepted, limits.read_timeout).max(after(now, limits.read_timeout.min(QUEUED_GRACE)));
-    let Some(outcome) = read_head(stream, &mut scratch.request, limits.max_request_bytes, path, deadline) else {
+    let by = |timeout: Duration| after(accepted, timeout).max(after(now, timeout.min(QUEUED_GRACE)));
+    let deadline = by(limits.read_timeout);
+    let first_byte = by(limits.first_byte_timeout.min(limits.read_timeout)).min(deadline);
+    let outcome = read_head(stream, &mut scratch.request, limits.max_request_bytes, site, first_byte, deadline);
+    let Some(outcome) = outcome else {
         return; // timed out, closed by the client, or a socket error: nothing to answer
     };
     render(registry, &outcome, &mut scratch.response);
-    if write_by(stream, &scratch.response.out, after(Instant::now(), limits.write_timeout)).is_err() {
+    let write_deadline = after(Instant::now(), limits.write_timeout);
+    if write_by(stream, &scratch.response.out, write_deadline).is_err() {
+        reset(stream);
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
-    let unread_input = match &outcome {
-        Ok(request) => request.has_body || scratch.request.len() > request.head_len,
-        Err(_) => true,
-    };
-    if unread_input {
-        linger(stream, after(Instant::now(), limits.read_timeout.min(LINGER_TIME)));
-    }
+    linger(stream, write_deadline.max(after(Instant::now(), limits.write_timeout.min(LINGER_TIME))));
 }
 
 fn after(instant: Instant, duration: Duration) -> Instant {
@@ -69,28 +77,35 @@ fn after(instant: Instant, duration: Duration) -> Instant {
     instant.checked_add(duration).unwrap_or(instant)
 }
 
-/// Reads until the head parses (or fails to); `None` when the client closed, went silent past
-/// `deadline`, or the socket failed.
+/// Makes the coming close send a reset and drop unsent data (SO_LINGER with a zero timeout).
+fn reset(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+}
+
+/// Reads until the head parses (or fails to); `None` when the client closed, sent nothing by
+/// `first_byte`, went silent past `deadline`, or the socket failed.
 fn read_head(
     stream: &TcpStream,
     buf: &mut Vec<u8>,
     max: usize,
-    path: &[u8],
+    site: &Site,
+    first_byte: Instant,
     deadline: Instant,
-) -> Option<Result<Request, Status>> {
+) -> Option<Result<Request, Refusal>> {
     buf.clear();
     let mut socket = stream;
     let mut chunk = [0u8; 4096];
     let mut parse = true;
     loop {
         if parse {
-            if let Parsed::Done(outcome) = parse_head(buf, max, path) {
+            if let Parsed::Done(outcome) = parse_head(buf, max, site) {
                 return Some(outcome);
             }
         }
-        // `parse_head` answers 431 at `max`, so there is room here; the guard keeps it panic-free.
+        // `parse_head` answers 414 or 431 at `max`, so there is room here; the guard keeps it panic-free.
         let room = max.saturating_sub(buf.len()).min(chunk.len());
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let until = if buf.is_empty() { first_byte } else { deadline };
+        let remaining = until.saturating_duration_since(Instant::now());
         if room == 0 || remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
             return None;
         }
@@ -101,10 +116,10 @@ fn read_head(
             Err(_) => return None,
         };
         buf.extend_from_slice(read);
-        // Re-parse only when a line may have ended or a byte may be invalid: a client
-        // trickling one byte at a time costs one scan per line, not per byte.
+        // Re-parse only when a line may have ended or a byte may be invalid (a CR may be bare):
+        // a client trickling one byte at a time costs one scan per line, not per byte.
         parse =
-            buf.len() >= max || read.iter().any(|&b| b == b'\n' || b < 0x20 && b != b'\t' && b != b'\r' || b >= 0x7f);
+            buf.len() >= max || read.iter().any(|&b| b == b'\n' || b == b'\r' || b < 0x20 && b != b'\t' || b >= 0x7f);
     }
 }
 
@@ -127,19 +142,18 @@ fn write_by(stream: &TcpStream, mut data: &[u8], deadline: Instant) -> io::Resul
     Ok(())
 }
 
-/// Discards input until the client closes, [`LINGER_BYTES`] or `deadline`.
+/// Discards input until the client closes or `deadline`.
 fn linger(stream: &TcpStream, deadline: Instant) {
     let mut socket = stream;
     let mut sink = [0u8; 4096];
-    let mut drained = 0;
-    while drained < LINGER_BYTES {
+    loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
             return;
         }
         match socket.read(&mut sink) {
             Ok(0) => return,
-            Ok(n) => drained += n,
+            Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }

@@ -2,7 +2,7 @@
 //! the `endpoint` fuzz target (cargo-fuzz passes `--cfg fuzzing`) and for this crate's tests; it
 //! is not part of the public API.
 
-use super::request::{parse_head, Parsed};
+use super::request::{parse_head, Parsed, Site};
 use super::response::{render, Response};
 use super::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PATH};
 use crate::Registry;
@@ -10,12 +10,12 @@ use crate::Registry;
 /// The response the server would write for `request`, everything a client sent before closing
 /// its side; empty when the server would close the connection without answering (an incomplete
 /// request head). Requests are limited to [`DEFAULT_MAX_REQUEST_BYTES`] and the scrape is at
-/// [`DEFAULT_PATH`].
+/// [`DEFAULT_PATH`], with no `Host` allow-list.
 ///
 /// Never panics, whatever the bytes: the fuzz target checks that and that the response is
 /// well-formed.
 pub fn respond(registry: &Registry, request: &[u8]) -> Vec<u8> {
-    match parse_head(request, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PATH.as_bytes()) {
+    match parse_head(request, DEFAULT_MAX_REQUEST_BYTES, &Site::new(DEFAULT_PATH.as_bytes())) {
         Parsed::Incomplete => Vec::new(),
         Parsed::Done(outcome) => {
             let mut response = Response::default();

@@ -37,17 +37,41 @@
 //!
 //! | request | response |
 //! |---|---|
-//! | `GET /metrics`, `HEAD /metrics` | 200, the scrape ([`Registry::encode`](crate::Registry::encode)) |
+//! | `GET /metrics` | 200, the scrape ([`Registry::encode`](crate::Registry::encode)); 500 if encoding panics |
+//! | `HEAD /metrics` | 200, the headers of the scrape without `Content-Length` (see below) |
 //! | `GET /health`, `HEAD /health` | 200, `ok` |
+//! | a method this server does not know (not GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH) | 501 |
 //! | any other path | 404 |
-//! | another method on `/metrics` or `/health` | 405, `Allow: GET, HEAD` |
-//! | a malformed request line or header, HTTP/1.1 without exactly one `Host` | 400 |
-//! | a request head longer than `max_request_bytes`, or more than 64 header lines | 431 |
+//! | another known method on `/metrics` or `/health` | 405, `Allow: GET, HEAD` |
+//! | a malformed request line or header; a bare CR (not followed by LF); HTTP/1.1 without `Host`, or two `Host`s; a `Host` (or absolute-form authority) that is not an RFC 3986 `host [":" port]` | 400 |
+//! | framing the server cannot trust (RFC 9112 §6.3): a `Content-Length` that is not one decimal number fitting 64 bits, two different ones, a `Transfer-Encoding` other than a single `chunked`, or both headers | 400 |
+//! | a request line longer than `max_request_bytes` | 414 |
+//! | a `Host` not in [`allowed_hosts`](Builder::allowed_hosts), when set (or no `Host`) | 421 |
+//! | a longer request head, or more than 64 header lines | 431 |
 //! | an HTTP version other than 1.0 or 1.1 | 505 |
-//! | a connection beyond `max_connections` | 503, written without blocking, then closed |
+//! | a connection beyond `max_connections`, or beyond `max_connections_per_ip` from one address | 503, written without blocking, then closed |
 //!
-//! The query string is ignored; a request body is never read. Every response carries
-//! `Content-Length` and `Connection: close`, and the connection closes after one response.
+//! Empty lines before the request line are ignored (RFC 9112 §2.2). The query string is ignored;
+//! a request body is never read. Every response carries `Date` (an IMF-fixdate) and
+//! `Connection: close`, and the connection closes after one response; every response but a 200 to
+//! `HEAD /metrics` carries `Content-Length`. No response to `HEAD` has a body, errors included
+//! (RFC 9110 §9.3.2), except the acceptor's 503, which is written before the request is read.
+//!
+//! **HEAD.** `HEAD /metrics` does not encode the scrape: the length of a scrape is known only by
+//! encoding it, which for a large registry costs as much as a `GET`, so a `HEAD` flood would cost
+//! as much as a scrape flood. The response carries the headers a `GET` would (`Content-Type`,
+//! `Content-Encoding`, `Vary`) but not `Content-Length`, which RFC 9110 §9.3.2 lets a server omit
+//! when it is determined only while generating the content.
+//!
+//! **Host allow-list.** [`Builder::allowed_hosts`] (off by default) answers only requests whose
+//! `Host` (or absolute-form target) names one of the given hosts, port ignored. It is a defence
+//! against DNS rebinding: a page in a browser on the node's machine can make a name it controls
+//! resolve to 127.0.0.1 and read the loopback endpoint, but the browser sends that name in
+//! `Host`. Other hosts get **421 Misdirected Request** rather than 403: RFC 9110 §15.5.20 defines
+//! 421 for a request directed at a server that is unable or unwilling to produce an
+//! authoritative response for the target URI, which is the case here, whereas 403 says the server
+//! understood the request for its own resource and refuses this client, whom no credentials
+//! would help.
 //!
 //! **Content negotiation.** `Accept` selects OpenMetrics 1.0 when it lists
 //! `application/openmetrics-text` (with `version=1.0.0` or no version) with a q-value above zero
@@ -68,19 +92,31 @@
 //! | [`bind`](Builder::bind) | `127.0.0.1:9898` | loopback only unless told otherwise |
 //! | [`workers`](Builder::workers) | 2 | clamped to `1..=`[`MAX_WORKERS`]; plus one acceptor thread |
 //! | [`max_connections`](Builder::max_connections) | 64 | connections being served or queued; at least 1 |
+//! | [`max_connections_per_ip`](Builder::max_connections_per_ip) | 8 | the same, per client IP address; at least 1 |
+//! | [`first_byte_timeout`](Builder::first_byte_timeout) | 1 s | first byte of the request, counted from `accept`; at most `read_timeout` |
 //! | [`read_timeout`](Builder::read_timeout) | 5 s | whole request head, counted from `accept` |
-//! | [`write_timeout`](Builder::write_timeout) | 10 s | whole response |
+//! | [`write_timeout`](Builder::write_timeout) | 10 s | whole response; then waiting for the client to close |
 //! | [`max_request_bytes`](Builder::max_request_bytes) | 8 KiB | request line plus headers |
+//! | [`allowed_hosts`](Builder::allowed_hosts) | any | `Host` names answered |
 //!
 //! Timeouts are clamped to 1 ms..=1 day. A worker serves one connection at a time, so a client
-//! that sends nothing holds a worker for at most `read_timeout`, however slowly it trickles
-//! bytes (the deadline covers the whole head, not each `read`). A queued connection's deadline
-//! also runs from `accept`: once a worker reaches it, it gets what is left, or 20 ms if that is
-//! less, which is enough for a request already in the socket buffer; so a burst of idle
-//! connections drains in milliseconds each instead of `read_timeout` each. After an error
-//! response, or when a request carried a body, the worker half-closes and drains up to 64 KiB
-//! for up to 500 ms, so that closing does not reset the connection before the client has read
-//! the response.
+//! that sends nothing holds a worker for at most `first_byte_timeout`, and one that trickles bytes
+//! for at most `read_timeout` (the deadline covers the whole head, not each `read`). A queued
+//! connection's deadlines also run from `accept`: once a worker reaches it, it gets what is left,
+//! or 20 ms if that is less, which is enough for a request already in the socket buffer; so a
+//! burst of idle connections drains in milliseconds each. One address holds at most
+//! `max_connections_per_ip` places, so a client re-opening idle connections in a loop cannot take
+//! the `max_connections` other clients need (behind a reverse proxy every client has the proxy's
+//! address: raise the per-address cap there).
+//!
+//! After writing the response, the worker half-closes the connection and reads, and discards,
+//! whatever the client still sends until the client closes, for at most the rest of
+//! `write_timeout` (and at least 500 ms, if `write_timeout` is that long): closing a socket with
+//! unread input resets the connection, and a reset destroys response bytes the client has not
+//! read yet, so a stray byte after the request could cut a large scrape short. A response that
+//! is not taken within `write_timeout` is cut short with a reset (`SO_LINGER` 0), so that the
+//! client sees an error rather than a clean end of stream on a truncated body, and the kernel
+//! drops the unsent rest instead of sending it.
 //!
 //! Memory: each worker keeps its buffers (request head, scrape, gzip copy, response) between
 //! requests, so it holds about twice the largest scrape it served.
@@ -104,7 +140,9 @@
 //! header line into a growing buffer with no length limit, and its accept thread is detached
 //! rather than joined. The subset of HTTP/1.1 needed here (one request per connection, no
 //! body, fixed-length responses) is a few hundred lines on `std::net`, with a strict parser
-//! that the `endpoint` fuzz target drives without sockets.
+//! that the `endpoint` fuzz target drives without sockets (why not `httparse`: see
+//! `request.rs`). `socket2` sets `SO_LINGER` (std's `set_linger` is unstable) and `httpdate`
+//! formats `Date`.
 //!
 //! # Self-metrics
 //!
@@ -114,7 +152,7 @@
 // One file per job. The arrows are the only imports between them (besides the constants below),
 // so none imports another in a circle:
 //   server     lifecycle: bind, acceptor, workers, shutdown         -> connection, response
-//   connection one socket: read the head, write, linger, by deadline -> request, response
+//   connection one socket: read the head, write, drain or reset, by deadline -> request, response
 //   request    the request-head grammar and its limits               -> negotiate
 //   negotiate  Accept and Accept-Encoding -> format and gzip
 //   response   status lines, the scrape, gzip                        -> request

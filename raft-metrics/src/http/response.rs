@@ -3,14 +3,17 @@
 
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::SystemTime;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::request::{Method, Request, Route, Status};
+use super::request::{Method, Refusal, Request, Route, Status};
 use crate::Registry;
 
-/// What a connection beyond `max_connections` gets, written by the acceptor itself.
+/// What a connection beyond `max_connections` or `max_connections_per_ip` gets, written by the
+/// acceptor itself (before any request is read, so also to a `HEAD`; RFC 9110 §6.6.1 makes
+/// `Date` optional on a 5xx, and this one has none, so it can stay a constant).
 pub(super) const BUSY_RESPONSE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
 Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nservice unavailable\n";
@@ -29,23 +32,36 @@ pub(super) struct Response {
 }
 
 /// Renders into `response.out` the answer to a parsed head or to the status it was refused with.
-pub(super) fn render(registry: &Registry, outcome: &Result<Request, Status>, response: &mut Response) {
+///
+/// A response to `HEAD` never has a body, errors included (RFC 9110 §9.3.2). `HEAD /metrics` does
+/// not encode the scrape: its length is known only by encoding it, so the response omits
+/// `Content-Length` (which RFC 9110 §9.3.2 allows for fields computed while generating content)
+/// and costs no more than `/health`.
+pub(super) fn render(registry: &Registry, outcome: &Result<Request, Refusal>, response: &mut Response) {
     response.out.clear();
     let request = match outcome {
         Ok(request) => request,
-        Err(status) => return render_text(&mut response.out, *status, "", true),
+        Err(refusal) => return render_text(&mut response.out, refusal.status, "", !refusal.head),
     };
-    // Only HEAD omits the body: every other response carries the bytes its Content-Length promises.
     let body = request.method != Method::Head;
     match (request.route, request.method) {
+        (_, Method::Unknown) => render_text(&mut response.out, Status::NotImplemented, "", body),
         (Route::NotFound, _) => render_text(&mut response.out, Status::NotFound, "", body),
-        (_, Method::Other) => render_text(&mut response.out, Status::MethodNotAllowed, "Allow: GET, HEAD\r\n", true),
+        (_, Method::Other) => render_text(&mut response.out, Status::MethodNotAllowed, "Allow: GET, HEAD\r\n", body),
         (Route::Health, _) => {
-            write_head(&mut response.out, Status::Ok, TEXT_PLAIN, false, 2, "");
+            write_head(&mut response.out, Status::Ok, TEXT_PLAIN, false, Some(2), "");
             if body {
                 response.out.extend_from_slice(b"ok");
             }
         }
+        (Route::Metrics, Method::Head) => write_head(
+            &mut response.out,
+            Status::Ok,
+            request.format.content_type(),
+            request.gzip,
+            None,
+            "Vary: Accept, Accept-Encoding\r\n",
+        ),
         (Route::Metrics, _) => render_metrics(registry, request, response),
     }
 }
@@ -53,7 +69,7 @@ pub(super) fn render(registry: &Registry, outcome: &Result<Request, Status>, res
 /// A plain-text response whose body is the status line's reason, lower-cased.
 fn render_text(out: &mut Vec<u8>, status: Status, extra_headers: &str, body: bool) {
     let reason = status.code_and_reason().get(4..).unwrap_or_default().to_ascii_lowercase();
-    write_head(out, status, TEXT_PLAIN, false, reason.len() + 1, extra_headers);
+    write_head(out, status, TEXT_PLAIN, false, Some(reason.len() + 1), extra_headers);
     if body {
         out.extend_from_slice(reason.as_bytes());
         out.push(b'\n');
@@ -76,10 +92,9 @@ fn render_metrics(registry: &Registry, request: &Request, response: &mut Respons
     } else {
         scrape
     };
-    write_head(out, Status::Ok, format.content_type(), request.gzip, body.len(), "Vary: Accept, Accept-Encoding\r\n");
-    if request.method == Method::Get {
-        out.extend_from_slice(body);
-    }
+    let vary = "Vary: Accept, Accept-Encoding\r\n";
+    write_head(out, Status::Ok, format.content_type(), request.gzip, Some(body.len()), vary);
+    out.extend_from_slice(body);
 }
 
 fn compress(input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
@@ -88,17 +103,29 @@ fn compress(input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     encoder.finish().map(drop)
 }
 
-/// The status line and headers; `extra_headers` are whole lines, each ending in CRLF.
-fn write_head(out: &mut Vec<u8>, status: Status, content_type: &str, gzip: bool, len: usize, extra_headers: &str) {
+/// The status line and headers, with `Date` (IMF-fixdate, RFC 9110 §5.6.7) and `Content-Length`
+/// when `len` is known; `extra_headers` are whole lines, each ending in CRLF.
+fn write_head(
+    out: &mut Vec<u8>,
+    status: Status,
+    content_type: &str,
+    gzip: bool,
+    len: Option<usize>,
+    extra_headers: &str,
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.code_and_reason().as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+    out.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
     out.extend_from_slice(b"\r\nContent-Type: ");
     out.extend_from_slice(content_type.as_bytes());
     if gzip {
         out.extend_from_slice(b"\r\nContent-Encoding: gzip");
     }
-    out.extend_from_slice(b"\r\nContent-Length: ");
-    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    if let Some(len) = len {
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(extra_headers.as_bytes());
     out.extend_from_slice(b"Connection: close\r\n\r\n");
@@ -130,9 +157,14 @@ mod tests {
         assert!(head.ends_with("Connection: close\r\n\r\n"), "{head}");
         assert_eq!(body, prometheus.as_bytes());
 
+        assert!(head.contains("\r\nDate: "), "{head}");
+
+        // HEAD does not encode the scrape, so its length is unknown: no Content-Length.
         let response = respond(&registry, b"HEAD /metrics HTTP/1.0\r\n\r\n");
         let (head, body) = split(&response);
-        assert!(head.contains(&format!("Content-Length: {}\r\n", prometheus.len())), "{head}");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains(&format!("Content-Type: {}\r\n", Format::Prometheus.content_type())), "{head}");
+        assert!(!head.contains("Content-Length"), "{head}");
         assert!(body.is_empty());
 
         let response = respond(&registry, b"GET /health HTTP/1.0\r\n\r\n");
@@ -142,12 +174,20 @@ mod tests {
             (&b"GET /nope HTTP/1.0\r\n\r\n"[..], "HTTP/1.1 404 Not Found\r\n", &b"not found\n"[..]),
             (b"HEAD /nope HTTP/1.0\r\n\r\n", "HTTP/1.1 404 Not Found\r\n", b""),
             (b"DELETE /metrics HTTP/1.0\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n", b"method not allowed\n"),
+            (b"BREW /metrics HTTP/1.0\r\n\r\n", "HTTP/1.1 501 Not Implemented\r\n", b"not implemented\n"),
+            (b"X / HTTP/1.0\n\n", "HTTP/1.1 501 Not Implemented\r\n", b"not implemented\n"),
+            (b"POST /nope HTTP/1.0\r\n\r\n", "HTTP/1.1 404 Not Found\r\n", b"not found\n"),
+            // Errors to HEAD carry no body (RFC 9110 §9.3.2).
+            (b"HEAD /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n", b""),
+            (b"HEAD /metrics HTTP/3.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n", b""),
+            (b"HEAD /metrics HTTP/1.0\r\nContent-Length: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n", b""),
             (b"\x00", "HTTP/1.1 400 Bad Request\r\n", b"bad request\n"),
             (b"GET / HTTP/3.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n", b"http version not supported\n"),
         ] {
             let response = respond(&registry, request);
             let (head, got) = split(&response);
             assert!(head.starts_with(status_line), "{head}");
+            assert!(head.contains("Content-Length: "), "{head}");
             if !body.is_empty() {
                 assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())), "{head}");
             }

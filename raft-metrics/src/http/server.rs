@@ -3,6 +3,7 @@
 //! connections it takes off the queue one at a time, and [`Server::shutdown`] stops and joins
 //! them all.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,6 +13,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::connection::{serve, Limits, Scratch};
+use super::request::{host_name, Site};
 use super::response::BUSY_RESPONSE;
 use super::{DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PATH, DEFAULT_PORT, MAX_WORKERS};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -28,6 +30,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 struct Config {
     workers: usize,
     max_connections: usize,
+    max_connections_per_ip: usize,
+    first_byte_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
     max_request_bytes: usize,
@@ -37,6 +41,7 @@ impl Config {
     /// The part of the configuration that bounds each connection.
     fn limits(&self) -> Limits {
         Limits {
+            first_byte_timeout: self.first_byte_timeout,
             read_timeout: self.read_timeout,
             write_timeout: self.write_timeout,
             max_request_bytes: self.max_request_bytes,
@@ -66,6 +71,7 @@ pub struct Builder {
     registry: RegistryRef,
     config: Config,
     path: String,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 impl Default for Builder {
@@ -76,7 +82,8 @@ impl Default for Builder {
 
 impl Builder {
     /// A builder with the defaults: `127.0.0.1:9898`, [`Registry::global`](crate::Registry::global), 2 workers, 64
-    /// connections, 5 s to read a request, 10 s to write a response, 8 KiB of request head.
+    /// connections, 8 per client address, 1 s to the first byte of a request and 5 s to its end,
+    /// 10 s to write a response, 8 KiB of request head, any `Host`.
     pub fn new() -> Self {
         Self {
             addrs: Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT))]),
@@ -84,11 +91,14 @@ impl Builder {
             config: Config {
                 workers: 2,
                 max_connections: 64,
+                max_connections_per_ip: 8,
+                first_byte_timeout: Duration::from_secs(1),
                 read_timeout: Duration::from_secs(5),
                 write_timeout: Duration::from_secs(10),
                 max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             },
             path: DEFAULT_PATH.to_owned(),
+            allowed_hosts: None,
         }
     }
 
@@ -126,6 +136,59 @@ impl Builder {
         self
     }
 
+    /// Connections from one client IP address being served or waiting for a worker; the acceptor
+    /// answers any beyond with a non-blocking 503 and closes them. At least 1; default 8.
+    ///
+    /// This keeps one client (say, one re-opening idle connections in a loop) from taking all of
+    /// [`max_connections`](Self::max_connections). Behind a reverse proxy every client has the
+    /// proxy's address, so raise it there. IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn max_connections_per_ip(mut self, max: usize) -> Self {
+        self.config.max_connections_per_ip = max.max(1);
+        self
+    }
+
+    /// The time a client has, from `accept`, to send the first byte of its request (default 1 s);
+    /// clamped to 1 ms..=1 day, and never more than [`read_timeout`](Self::read_timeout). A
+    /// client that sends nothing by then is disconnected without a response, so idle
+    /// connections cannot hold workers and connection places for the whole read timeout.
+    pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.config.first_byte_timeout = timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT);
+        self
+    }
+
+    /// Answers only requests that name one of `hosts` (in `Host`, or in an absolute-form
+    /// request-target); any other gets 421 Misdirected Request, and so does an HTTP/1.0
+    /// request without `Host`. Off (any host) by default.
+    ///
+    /// This defends against DNS rebinding: a web page in a browser on the same machine can make
+    /// a name it controls resolve to 127.0.0.1 and then read the endpoint, but the browser still
+    /// sends that name in `Host`. Entries are host names or IP addresses, IPv6 in brackets
+    /// (`"[::1]"`), compared case-insensitively; a port in a request (or in an entry) is ignored.
+    /// An empty list refuses every request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = raft_metrics::http::Server::builder()
+    ///     .bind("127.0.0.1:0")
+    ///     .allowed_hosts(["localhost", "127.0.0.1", "[::1]"])
+    ///     .start()?;
+    /// server.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn allowed_hosts<I>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let hosts = hosts.into_iter().map(|host| {
+            let host = host.as_ref().trim();
+            host_name(host.as_bytes()).map_or(host, |name| host.get(..name.len()).unwrap_or(host)).to_ascii_lowercase()
+        });
+        self.allowed_hosts = Some(hosts.collect());
+        self
+    }
+
     /// The time a client has, from `accept`, to send its whole request head; clamped to
     /// 1 ms..=1 day. A client that runs out is disconnected without a response.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
@@ -133,14 +196,16 @@ impl Builder {
         self
     }
 
-    /// The time a client has to take the whole response; clamped to 1 ms..=1 day.
+    /// The time a client has to take the whole response; clamped to 1 ms..=1 day. A response not
+    /// taken in time is cut short with a connection reset. After a complete response the server
+    /// waits up to the rest of this time for the client to close.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.config.write_timeout = timeout.clamp(MIN_TIMEOUT, MAX_TIMEOUT);
         self
     }
 
     /// The longest request head (request line and headers, with line ends) accepted; a longer
-    /// one gets 431.
+    /// one gets 414 when the request line alone is longer, else 431.
     pub fn max_request_bytes(mut self, max: usize) -> Self {
         self.config.max_request_bytes = max;
         self
@@ -170,9 +235,15 @@ impl Builder {
         let shared = Arc::new(Shared {
             registry: self.registry,
             config,
-            path: self.path.into_bytes().into_boxed_slice(),
+            site: Site {
+                path: self.path.into_bytes().into_boxed_slice(),
+                allowed_hosts: self
+                    .allowed_hosts
+                    .map(|hosts| hosts.into_iter().map(|h| h.into_bytes().into()).collect()),
+            },
             stop: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
             slots: slots.clone(),
         });
         // The channel never fills: the acceptor admits at most `max_connections` at once.
@@ -299,20 +370,47 @@ type Slot = Mutex<Option<Arc<TcpStream>>>;
 struct Shared {
     registry: RegistryRef,
     config: Config,
-    /// The scrape's path.
-    path: Box<[u8]>,
+    /// The scrape's path and the hosts served.
+    site: Site,
     stop: AtomicBool,
     /// Connections admitted and not yet closed. Only the acceptor increments it, so checking
     /// then incrementing cannot overshoot. Relaxed: a count that only limits admission and
     /// publishes no memory.
     in_flight: AtomicUsize,
+    /// Connections admitted and not yet closed, per client address (no entry for none).
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
     slots: Vec<Arc<Slot>>,
+}
+
+impl Shared {
+    /// Counts a connection from `ip` unless it already has `max_connections_per_ip`.
+    fn enter(&self, ip: IpAddr) -> bool {
+        let mut per_ip = self.per_ip.lock();
+        let count = per_ip.entry(ip).or_insert(0);
+        let admitted = *count < self.config.max_connections_per_ip;
+        if admitted {
+            *count += 1;
+        }
+        admitted
+    }
+
+    /// Uncounts a connection from `ip`.
+    fn leave(&self, ip: IpAddr) {
+        let mut per_ip = self.per_ip.lock();
+        if let Some(count) = per_ip.get_mut(&ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_ip.remove(&ip);
+            }
+        }
+    }
 }
 
 /// An admitted connection waiting for a worker; its read deadline runs from `accepted`.
 struct Connection {
     stream: TcpStream,
     accepted: Instant,
+    ip: IpAddr,
 }
 
 fn run_acceptor(shared: &Shared, listener: &TcpListener, queue: &SyncSender<Connection>) {
@@ -322,7 +420,7 @@ fn run_acceptor(shared: &Shared, listener: &TcpListener, queue: &SyncSender<Conn
             return; // dropping the sender (with this thread) disconnects the workers
         }
         match accepted {
-            Ok((stream, _)) => admit(shared, queue, stream),
+            Ok((stream, peer)) => admit(shared, queue, stream, peer.ip().to_canonical()),
             Err(error) if is_transient(&error) => {}
             // Out of descriptors or buffers: back off instead of spinning; nothing to do better.
             Err(_) => thread::sleep(ACCEPT_BACKOFF),
@@ -337,16 +435,17 @@ fn is_transient(error: &io::Error) -> bool {
     )
 }
 
-fn admit(shared: &Shared, queue: &SyncSender<Connection>, stream: TcpStream) {
-    if shared.in_flight.load(Ordering::Relaxed) >= shared.config.max_connections {
+fn admit(shared: &Shared, queue: &SyncSender<Connection>, stream: TcpStream, ip: IpAddr) {
+    if shared.in_flight.load(Ordering::Relaxed) >= shared.config.max_connections || !shared.enter(ip) {
         refuse(&stream);
         return;
     }
     shared.in_flight.fetch_add(1, Ordering::Relaxed);
     if let Err(TrySendError::Full(refused) | TrySendError::Disconnected(refused)) =
-        queue.try_send(Connection { stream, accepted: Instant::now() })
+        queue.try_send(Connection { stream, accepted: Instant::now(), ip })
     {
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        shared.leave(ip);
         refuse(&refused.stream);
     }
 }
@@ -390,7 +489,7 @@ fn run_worker(shared: &Shared, slot: &Slot, queue: &Mutex<Receiver<Connection>>)
         if admitted {
             let served = catch_unwind(AssertUnwindSafe(|| {
                 let (registry, limits) = (shared.registry.get(), shared.config.limits());
-                serve(&stream, connection.accepted, registry, &shared.path, &limits, &mut scratch);
+                serve(&stream, connection.accepted, registry, &shared.site, &limits, &mut scratch);
             }));
             if served.is_err() {
                 scratch = Scratch::default();
@@ -398,6 +497,7 @@ fn run_worker(shared: &Shared, slot: &Slot, queue: &Mutex<Receiver<Connection>>)
             *slot.lock() = None;
         }
         drop(stream); // the last reference: closes the socket
+        shared.leave(connection.ip);
         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
