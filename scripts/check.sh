@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, then runs format,
-# lint, docs, unit/integration/doc tests, the promtool check of the example, the loom models and
-# a build of every benchmark. CI runs exactly this (through .ci/run).
+# lint, docs, unit/integration/doc tests, the promtool check of the example, the loom models, Miri
+# and a build of every benchmark. CI runs exactly this (through .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +46,9 @@ tail -n 1 target/exposition.om | grep -qx '# EOF'
 step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --locked -p raft-metrics --lib --test loom
+
+step "Miri: the core's unsafe code under Stacked Borrows and Tree Borrows (nightly)"
+bash scripts/miri.sh
 
 step "fuzz targets, 30 s each (cargo-fuzz, stable, no sanitizer)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

@@ -29,35 +29,45 @@ pub(crate) fn yield_now() {
 
 /// A mutex that never poisons: a panic while it is held (say, in a user's collector) must not
 /// take the registry down with it.
+///
+/// Under Miri it is `std`'s mutex (poison ignored): parking_lot_core 0.9's Linux parker passes
+/// `&AtomicI32` where `syscall(SYS_futex, …)` takes `*mut u32`, which Miri reports as undefined
+/// behaviour as soon as a lock is contended, ending the run before it reaches our own code.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T> {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, miri)))]
     inner: parking_lot::Mutex<T>,
     #[cfg(loom)]
     inner: loom::sync::Mutex<T>,
+    #[cfg(all(miri, not(loom)))]
+    inner: std::sync::Mutex<T>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, miri)))]
 pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 #[cfg(loom)]
 pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+#[cfg(all(miri, not(loom)))]
+pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Self {
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, miri)))]
             inner: parking_lot::Mutex::new(value),
             #[cfg(loom)]
             inner: loom::sync::Mutex::new(value),
+            #[cfg(all(miri, not(loom)))]
+            inner: std::sync::Mutex::new(value),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, miri)))]
         {
             self.inner.lock()
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, miri))]
         {
             self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
         }

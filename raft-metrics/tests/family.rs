@@ -6,6 +6,10 @@ use raft_metrics::{
     ClaimError, Counter, FamilySpec, Format, Gauge, MetricInfo, Registry, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 
+/// Miri interprets every instruction; it checks the same code paths with fewer repetitions.
+const CHURN_ROUNDS: u32 = if cfg!(miri) { 3 } else { 50 };
+const LABEL_SETS: u32 = if cfg!(miri) { 40 } else { 1000 };
+
 fn scrape(registry: &Registry) -> raft_metrics::advanced::parse::Scrape {
     let text = registry.encode_to_string(Format::Prometheus);
     parse(&text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -47,7 +51,8 @@ fn churn_reuses_slots_instead_of_growing() {
     let f = r.register_with::<Counter, 1>(MetricInfo::new("churn_total", "help"), ["partition"], ()).unwrap();
     let pinned = f.bind((u32::MAX,));
     assert!(f.remove((u32::MAX,)));
-    for round in 0..50u32 {
+    // 100 removals a round: more than wait before reuse, so every round after the first reuses.
+    for round in 0..CHURN_ROUNDS {
         for p in 0..100u32 {
             f.get((round * 1000 + p,)).inc();
         }
@@ -71,16 +76,17 @@ fn cardinality_bound_routes_new_label_sets_to_one_overflow_series() {
             FamilySpec::<Counter, 1>::new(vec![MetricInfo::new("bounded_total", "help")], ["topic"], ()).max_series(10),
         )
         .unwrap();
-    for i in 0..1000u32 {
+    for i in 0..LABEL_SETS {
         f.get((format!("topic-{i}"),)).inc();
     }
+    let dropped = u64::from(LABEL_SETS - 10);
     assert_eq!(f.len(), 10);
-    assert_eq!(f.overflowed(), 990);
+    assert_eq!(f.overflowed(), dropped);
     let s = scrape(&r);
-    assert_eq!(s.value("bounded_total", &[("topic", OVERFLOW_LABEL_VALUE)]), Some(990.0));
+    assert_eq!(s.value("bounded_total", &[("topic", OVERFLOW_LABEL_VALUE)]), Some(dropped as f64));
     assert_eq!(s.family("bounded_total").unwrap().lines.len(), 11);
-    assert_eq!(s.value("raft_metrics_dropped_label_sets_total", &[("metric", "bounded")]), Some(990.0));
-    assert_eq!(f.claim(("topic-999",)).unwrap_err(), ClaimError::Overflow);
+    assert_eq!(s.value("raft_metrics_dropped_label_sets_total", &[("metric", "bounded")]), Some(dropped as f64));
+    assert_eq!(f.claim((format!("topic-{}", LABEL_SETS - 1),)).unwrap_err(), ClaimError::Overflow);
     // Removing a series makes room again.
     assert!(f.remove(("topic-0",)));
     f.get(("newcomer",)).inc();
@@ -133,4 +139,29 @@ fn unlabelled_families_export_zero_from_registration() {
     let r = Registry::new();
     let _c = r.counter("idle_total", "help").unwrap();
     assert_eq!(scrape(&r).value("idle_total", &[]), Some(0.0));
+}
+
+/// The per-thread lookup cache checks the series' generation on every hit: after the label set is
+/// removed and its slot handed to another label set (at once, in a full family), a lookup of the
+/// old label set creates a new series instead of returning the cached slot.
+#[test]
+fn a_cached_lookup_never_returns_a_reused_slot() {
+    let r = Registry::new();
+    let f = r
+        .register(FamilySpec::<Counter, 1>::new(vec![MetricInfo::new("cached_total", "help")], ["k"], ()).max_series(1))
+        .unwrap();
+    let a: *const Counter = f.get(("a",));
+    f.get(("a",)).add(1); // a cache hit
+    assert!(f.remove(("a",)));
+    let b: *const Counter = f.get(("b",));
+    assert!(std::ptr::eq(a, b), "a full family reuses the removed slot at once");
+    f.get(("b",)).add(10);
+    assert!(f.remove(("b",)));
+    // The cache still names `a` -> the slot; the slot's generation moved on twice.
+    f.get(("a",)).add(100);
+    assert_eq!(f.get(("a",)).get(), 100, "the write went to a fresh series of `a`");
+    assert_eq!(f.overflowed(), 0);
+    let s = scrape(&r);
+    assert_eq!(s.value("cached_total", &[("k", "a")]), Some(100.0));
+    assert_eq!(s.value("cached_total", &[("k", "b")]), None);
 }

@@ -124,6 +124,36 @@ mod models {
         });
     }
 
+    /// The limit of `Family::get`, machine-checked: its `&G` is a plain reference that no code
+    /// sees being used or dropped, so nothing can keep the series from being removed and its slot
+    /// handed to another label set (at once, in a full family) between the lookup and the write.
+    /// loom finds the interleaving where the write lands in the slot's new owner; the model
+    /// asserts that it does, so a change that closes the gap makes this model fail (flip it then).
+    /// The lookup itself never returns a removed or reused series (the per-thread cache checks the
+    /// series' generation, `tests/family.rs`, `tests/stress.rs`); `bind_races_remove_and_reuse`
+    /// proves that writes through a pinned [`Handle`](raft_metrics::Handle) never move.
+    #[test]
+    #[should_panic(expected = "landed in the new owner")]
+    fn get_then_write_can_land_in_a_reused_slot() {
+        loom::model(|| {
+            let registry = Registry::new();
+            let family = registry
+                .register(
+                    FamilySpec::<Counter, 1>::new(vec![MetricInfo::new("c_total", "help")], ["k"], ()).max_series(1),
+                )
+                .unwrap();
+            family.get(("a",));
+            let writer = {
+                let family = family.clone();
+                thread::spawn(move || family.get(("a",)).inc())
+            };
+            family.remove(("a",));
+            family.get(("b",));
+            writer.join().unwrap();
+            assert_eq!(family.get(("b",)).get(), 0, "a's write landed in the new owner");
+        });
+    }
+
     /// A scrape racing with removal never exports a series under the wrong labels.
     #[test]
     fn scrape_races_remove() {

@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use raft_metrics::advanced::parse::parse;
-use raft_metrics::{Buckets, Counter, Format, MetricInfo, Registry, ShardedCounter};
+use raft_metrics::{
+    Buckets, Counter, FamilySpec, Format, Histogram, MetricInfo, NativeBuckets, NativeHistogram, Registry,
+    ShardedCounter,
+};
 
 const THREADS: u64 = 4;
 
@@ -201,4 +204,126 @@ fn exact_totals_and_flat_memory_long() {
         mib(peak - after_warm_up),
         mib(RSS_GROWTH_BOUND)
     );
+}
+
+/// Writers of the attribution test; each owns one 16-bit digit of every counter it writes.
+const WRITERS: u32 = 3;
+/// Writes per writer. Each writer splits them over two label sets, so a digit never carries.
+const ATTRIBUTION_WRITES: u32 = if cfg!(miri) { 150 } else { 100_000 };
+
+/// A write through `Family::get` lands in its own label set's series, or in that label set's
+/// removed series, never in another label set's.
+///
+/// Writer `k` only ever adds `1 << 16k` to its label sets `(k, 0)` and `(k, 1)`; the churner adds
+/// `1 << 48` to fresh label sets `(3, n)` it creates and removes, and keeps removing `(k, 1)`
+/// under the writers. The family is full, so every creation reuses the slot just removed. Every
+/// value is then a sum of digits, and a series holding a digit that is not its own shows a
+/// misattributed write. The churner checks each of its series just before removing it, and each
+/// `(k, 1)` series it is about to remove; at the end, `(k, 0)` (never removed) holds exactly
+/// writer `k`'s writes.
+#[test]
+fn writes_stay_with_their_label_set_under_remove_and_reuse() {
+    let registry = Registry::new();
+    // 3 writers x 2 label sets + 1 churn set live at once; one spare so nothing overflows.
+    let family = registry
+        .register(
+            FamilySpec::<Counter, 2>::new(vec![MetricInfo::new("a_total", "Attribution.")], ["writer", "set"], ())
+                .max_series(8),
+        )
+        .unwrap();
+    let digit = |k: u32| 1u64 << (16 * k);
+    let foreign = |k: u32, value: u64| value & !(0xffff * digit(k));
+    let done = AtomicBool::new(false);
+    let churned = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|k| {
+                let family = &family;
+                s.spawn(move || {
+                    for i in 0..ATTRIBUTION_WRITES {
+                        family.get((k, i % 2)).add(digit(k));
+                    }
+                })
+            })
+            .collect();
+        let churner = s.spawn(|| {
+            let mut n = 0u32;
+            while !done.load(Ordering::Relaxed) {
+                let k = n % WRITERS;
+                let value = family.get((k, 1u32)).get();
+                assert_eq!(foreign(k, value), 0, "({k}, 1) = {value:#x} holds another label set's writes");
+                family.remove((k, 1u32));
+                let churn = family.get((WRITERS, n));
+                for _ in 0..3 {
+                    churn.add(digit(WRITERS));
+                }
+                let value = family.get((WRITERS, n)).get();
+                assert_eq!(value, 3 * digit(WRITERS), "churn series {n} = {value:#x}: a writer's write landed in it");
+                assert!(family.remove((WRITERS, n)));
+                n += 1;
+            }
+            n
+        });
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        churner.join().unwrap()
+    });
+    assert!(churned > 0);
+    assert_eq!(family.overflowed(), 0, "the family never overflowed, so no write was shared");
+    for k in 0..WRITERS {
+        let writes = u64::from(ATTRIBUTION_WRITES.div_ceil(2));
+        assert_eq!(family.get((k, 0u32)).get(), writes * digit(k), "writer {k}'s never-removed series");
+        let value = family.get((k, 1u32)).get();
+        assert_eq!(foreign(k, value), 0, "({k}, 1) = {value:#x}");
+        assert!(value <= u64::from(ATTRIBUTION_WRITES / 2) * digit(k));
+    }
+}
+
+/// Observations per thread in the drain test: enough for several drains of the big values.
+const DRAIN_OBSERVATIONS: u64 = if cfg!(miri) { 1_200 } else { 200_000 };
+
+/// The packed-word protocol (cell/packed.rs) with its drains and spilled totals, on threads: two
+/// observers per histogram record values that drain a word every ~550 observations (1e6 at a
+/// 1e-3 sum resolution) and values that go straight to the spilled totals, while a reader reads
+/// counts that must only grow. The final count is exact. Small enough for Miri, which checks the
+/// spill's allocation and every access for data races.
+#[test]
+fn histograms_drain_exactly_under_concurrent_observers_and_readers() {
+    let classic = Histogram::<1>::new(std::sync::Arc::new(Buckets::new(vec![1.0]).unwrap())).unwrap();
+    let native = NativeHistogram::new(std::sync::Arc::new(NativeBuckets::default()));
+    let huge = |i: u64| i % 100 == 99;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let observers: Vec<_> = (0..2)
+            .map(|_| {
+                let (classic, native) = (&classic, &native);
+                s.spawn(move || {
+                    for i in 0..DRAIN_OBSERVATIONS {
+                        classic.observe(if huge(i) { 1e12 } else { 1e6 });
+                        native.observe(if huge(i) { 1e300 } else { 0.75 });
+                    }
+                })
+            })
+            .collect();
+        s.spawn(|| {
+            let (mut classic_seen, mut native_seen) = (0, 0);
+            while !done.load(Ordering::Relaxed) {
+                let (c, n) = (classic.count(), native.count());
+                assert!(c >= classic_seen && n >= native_seen, "a count went back");
+                assert!(c <= 2 * DRAIN_OBSERVATIONS && n <= 2 * DRAIN_OBSERVATIONS);
+                (classic_seen, native_seen) = (c, n);
+            }
+        });
+        for observer in observers {
+            observer.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(classic.count(), 2 * DRAIN_OBSERVATIONS);
+    assert_eq!(native.count(), 2 * DRAIN_OBSERVATIONS);
+    let huge_per_thread = (0..DRAIN_OBSERVATIONS).filter(|&i| huge(i)).count() as f64;
+    let small_per_thread = DRAIN_OBSERVATIONS as f64 - huge_per_thread;
+    let expected = 2.0 * (huge_per_thread * 1e12 + small_per_thread * 1e6);
+    assert!((classic.sum() - expected).abs() <= 1e-9 * expected, "sum {} vs {expected}", classic.sum());
 }

@@ -8,8 +8,9 @@ use super::Local;
 /// An integer value that goes up and down: a term, an index, a queue depth.
 ///
 /// `set` is one relaxed store; `add` is one relaxed `fetch_add` and wraps at the `i64` range.
-/// Indices above `i64::MAX` are stored as their two's complement and exported negative; no Raft
-/// log reaches 2^63 entries.
+/// Unsigned quantities (indices, counts) go through [`Gauge::set_u64`], which saturates: a value
+/// above `i64::MAX` is stored and exported as `i64::MAX` (9223372036854775807), never as a
+/// negative number. No Raft log reaches 2^63 entries.
 ///
 /// # Examples
 ///
@@ -240,6 +241,28 @@ mod tests {
         let mut owned = Gauge::default();
         owned.local().dec();
         assert_eq!(owned.get(), -1);
+    }
+
+    /// The type's docs promise saturation for unsigned values, in the cell and in the export.
+    #[test]
+    fn unsigned_values_above_i64_max_saturate_and_export_positive() {
+        let g = Gauge::default();
+        for v in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX - 1, u64::MAX] {
+            g.set_u64(v);
+            assert_eq!(g.get(), i64::MAX, "{v}");
+        }
+        g.set_u64(42);
+        assert_eq!(g.get(), 42);
+        let mut owned = Gauge::default();
+        owned.local().set_u64(1 << 63);
+        assert_eq!(owned.get(), i64::MAX);
+
+        let registry = crate::Registry::new();
+        let gauge = registry.gauge("big_index", "An index past i64::MAX.").unwrap();
+        gauge.set_u64(u64::MAX);
+        let text = registry.encode_to_string(crate::Format::Prometheus);
+        assert!(text.contains("big_index 9223372036854775807\n"), "{text}");
+        assert!(!text.contains("big_index -"), "{text}");
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl<G: Group> Handle<G> {
     }
 
     pub(crate) fn series(&self) -> &Series<G> {
-        // SAFETY: the series is a `Box` in `self.family`'s slab, freed only when the family drops;
+        // SAFETY: the series is owned by `self.family`'s slab, freed only when the family drops;
         // `self.family` keeps it alive for as long as `self` exists.
         unsafe { self.series.as_ref() }
     }

@@ -39,7 +39,7 @@ impl<G> Table<G> {
             if series.is_null() {
                 return None;
             }
-            // SAFETY: non-null slots point into `Box<Series>`es owned by the family's slab, which
+            // SAFETY: non-null slots point to series owned by the family's slab, which
             // frees them only when the family itself drops; `&self` borrows a table the family
             // also keeps until then, so the series outlives the returned reference.
             let series = unsafe { &*series };

@@ -4,6 +4,7 @@
 mod cache;
 mod handle;
 mod index;
+mod owned;
 mod series;
 
 use std::collections::VecDeque;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub use handle::{ClaimError, Exclusive, Handle};
 
 use self::index::Table;
+use self::owned::Owned;
 use self::series::Series;
 use crate::encode::{Encoder, LabelSet, MetricText};
 use crate::label::{Fingerprint, KeyBuilder, LabelValue, LabelValues};
@@ -60,21 +62,20 @@ pub(crate) struct FamilyInner<G: Group> {
     /// Process-unique, never reused: names this family in the per-thread lookup cache.
     #[cfg_attr(loom, allow(dead_code))]
     id: u64,
-    /// Removals so far; a change invalidates this family's per-thread cache entries.
-    removals: AtomicU64,
     state: Mutex<State<G>>,
 }
 
 struct State<G> {
-    slab: Vec<Box<Series<G>>>,
+    /// Every series ever created, by slot. `Owned`, not `Box`: their addresses are published to
+    /// lock-free readers and must survive the vector moving its elements (see `owned`).
+    slab: Vec<Owned<Series<G>>>,
     /// Rendered `name="value",…` per slab slot; `None` while the slot is removed.
     labels: Vec<Option<Arc<LabelSet>>>,
     /// Removed slots, oldest first, with the scrape clock at their removal.
     retired: VecDeque<(usize, u64)>,
-    // Boxed: a table's address is published in `FamilyInner::table` and must not move when
-    // this vector grows.
-    #[allow(clippy::vec_box)]
-    tables: Vec<Box<Table<G>>>,
+    /// Every table so far, the current one last; older ones stay for readers still probing them.
+    /// `Owned` for the same reason as `slab`: `FamilyInner::table` publishes their addresses.
+    tables: Vec<Owned<Table<G>>>,
     overflow: Option<usize>,
     /// Counts scrape starts; stamps removals.
     scrape_clock: u64,
@@ -116,8 +117,8 @@ impl<G: Group> FamilyInner<G> {
         layout: G::Layout,
         max_series: usize,
     ) -> Self {
-        let table = Box::new(Table::with_capacity(8));
-        let current = core::ptr::from_ref::<Table<G>>(&table).cast_mut();
+        let table = Owned::new(Table::with_capacity(8));
+        let current = table.as_ptr();
         Self {
             texts,
             label_names,
@@ -128,7 +129,6 @@ impl<G: Group> FamilyInner<G> {
             live: AtomicUsize::new(0),
             overflowed: AtomicU64::new(0),
             id: next_family_id(),
-            removals: AtomicU64::new(0),
             state: Mutex::new(State {
                 slab: Vec::new(),
                 labels: Vec::new(),
@@ -165,27 +165,35 @@ impl<G: Group> FamilyInner<G> {
         values.feed(&mut key);
         #[cfg(not(loom))]
         if let Some(words) = key.cache_key() {
-            // Relaxed: a stale count can only reuse an entry as an uncached racing lookup would.
-            let removals = self.removals.load(Ordering::Relaxed);
-            if let Some(series) = cache::get(self.id, removals, words) {
+            if let Some((series, state)) = cache::get(self.id, words) {
                 // SAFETY: entries are only returned to the family (unique id) that stored them,
                 // and they point into this family's slab, which lives as long as `self`.
-                return unsafe { &*series.cast::<Series<G>>() };
+                let series = unsafe { &*series.cast::<Series<G>>() };
+                // Neither removed nor reused since it was found holding these label values.
+                if series.is_still(state) {
+                    return series;
+                }
             }
             let overflowed = self.overflowed.load(Ordering::Relaxed);
-            let series = self.resolve_key(values, &key);
+            let fingerprint = key.finish(self.seed);
+            let series = self.resolve_fingerprint(values, fingerprint);
             // The overflow series is not cached, so every refused lookup is counted.
             if self.overflowed.load(Ordering::Relaxed) == overflowed {
-                cache::put(self.id, removals, words, core::ptr::from_ref(series).cast());
+                if let Some(state) = series.identity(fingerprint) {
+                    cache::put(self.id, words, core::ptr::from_ref(series).cast(), state);
+                }
             }
             return series;
         }
-        self.resolve_key(values, &key)
+        self.resolve_fingerprint(values, key.finish(self.seed))
     }
 
     #[inline]
-    fn resolve_key<const N: usize>(&self, values: &impl LabelValues<N>, key: &KeyBuilder) -> &Series<G> {
-        let fingerprint = key.finish(self.seed);
+    fn resolve_fingerprint<const N: usize>(
+        &self,
+        values: &impl LabelValues<N>,
+        fingerprint: Fingerprint,
+    ) -> &Series<G> {
         match self.find(fingerprint) {
             Some(series) => series,
             None => self.resolve_locked(values, fingerprint),
@@ -220,7 +228,7 @@ impl<G: Group> FamilyInner<G> {
                 self.overflow_series(state)
             }
         };
-        // SAFETY: slab boxes are freed only when `self` drops, so the series outlives `&self`
+        // SAFETY: slab entries are freed only when `self` drops, so the series outlives `&self`
         // even after the guard that protects `state` is released.
         unsafe { &*core::ptr::from_ref::<Series<G>>(series) }
     }
@@ -250,7 +258,7 @@ impl<G: Group> FamilyInner<G> {
             }
             None => {
                 let slot = state.slab.len();
-                state.slab.push(Box::new(Series::new(fingerprint, slot, G::new(&self.layout))));
+                state.slab.push(Owned::new(Series::new(fingerprint, slot, G::new(&self.layout))));
                 state.labels.push(None);
                 slot
             }
@@ -280,12 +288,12 @@ impl<G: Group> FamilyInner<G> {
         let live = self.live.load(Ordering::Relaxed);
         let table = state.tables.last().map_or(0, |t| t.capacity());
         if live * 2 > table {
-            let bigger = Box::new(Table::with_capacity(live * 4));
+            let bigger = Owned::new(Table::with_capacity(live * 4));
             for series in state.tables.last().into_iter().flat_map(|t| t.entries()) {
                 bigger.insert(series);
             }
             bigger.insert(&state.slab[slot]);
-            let current = core::ptr::from_ref::<Table<G>>(&bigger).cast_mut();
+            let current = bigger.as_ptr();
             state.tables.push(bigger);
             // Release: publishes the filled table to `find`'s Acquire load.
             self.table.store(current, Ordering::Release);
@@ -302,7 +310,7 @@ impl<G: Group> FamilyInner<G> {
                 let values = self.label_names.iter().map(|_| OVERFLOW_LABEL_VALUE);
                 let labels = LabelSet::new(&self.label_names, values);
                 // The overflow series is never in the table, so its fingerprint is never matched.
-                state.slab.push(Box::new(Series::new(Fingerprint(0), slot, G::new(&self.layout))));
+                state.slab.push(Owned::new(Series::new(Fingerprint(0), slot, G::new(&self.layout))));
                 state.labels.push(Some(Arc::new(labels)));
                 state.overflow = Some(slot);
                 slot
@@ -355,8 +363,6 @@ impl<G: Group> FamilyInner<G> {
         let clock = state.scrape_clock;
         state.retired.push_back((slot, clock));
         self.live.fetch_sub(1, Ordering::Relaxed);
-        // Relaxed: invalidates per-thread cache entries; see `cache` for the race it leaves.
-        self.removals.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn bind<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Handle<G> {
@@ -412,8 +418,8 @@ impl<G: Group> FamilyInner<G> {
                 .iter()
                 .zip(&state.labels)
                 .filter_map(|(series, labels)| {
-                    // SAFETY: slab boxes live as long as `self`.
-                    let series = unsafe { &*core::ptr::from_ref::<Series<G>>(series) };
+                    // SAFETY: slab entries are freed only when `self` drops.
+                    let series = unsafe { &*series.as_ptr() };
                     Some((series, Arc::clone(labels.as_ref()?)))
                 })
                 .collect();
@@ -454,9 +460,16 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// [`Handle`] from [`Family::bind`] instead. If the family is full, or a value is longer than
     /// [`MAX_LABEL_VALUE_LEN`], the overflow series is returned and the overflow count grows.
     ///
-    /// A write through the returned reference that races with [`Family::remove`] of the same
-    /// label set may be lost with the removed series; if the slot is then reused (after at least
-    /// 64 other removals) the write may land in its new owner.
+    /// The lookup never returns a series that was removed, or handed to another label set, before
+    /// the lookup checked it: the per-thread cache compares the series' generation on every hit.
+    ///
+    /// The returned reference is a plain `&G`, and no code runs when it is used or dropped, so
+    /// nothing can keep its series alive for the write that follows. A write racing with
+    /// [`Family::remove`] of the same label set may therefore be lost with the removed series, and
+    /// if the slot is handed to another label set before the write lands (in a full family, by
+    /// the next creation; otherwise after more than 64 further removals), the write is counted in
+    /// that label set's series. Where attribution must be exact under removal, record through
+    /// [`Family::bind`]: a [`Handle`] pins its series, and a pinned slot is never reused.
     #[inline]
     pub fn get(&self, values: impl LabelValues<N>) -> &G {
         &self.inner.resolve(&values).cells

@@ -52,6 +52,25 @@ impl<G> Series<G> {
         low & mask
     }
 
+    /// The state to remember with this series as the one holding `fingerprint`, or `None` if it
+    /// does not hold it (removed, reused, or the overflow series). The Acquire load pairs with
+    /// `reuse`'s Release: a state written by a reuse comes with the new fingerprint, which then
+    /// fails the comparison; a state from before the removal stays valid only until it changes.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn identity(&self, fingerprint: Fingerprint) -> Option<u64> {
+        let state = self.state.load(Ordering::Acquire);
+        (state & RETIRED == 0 && self.holds(fingerprint)).then_some(state)
+    }
+
+    /// Whether the series still has the identity `identity` returned: neither removed nor reused
+    /// since. The state only grows, so equality means no removal happened in between.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn is_still(&self, state: u64) -> bool {
+        self.state.load(Ordering::Acquire) == state
+    }
+
     /// Gives a removed series a new identity. Called under the family lock, with no handles.
     pub(crate) fn reuse(&self, fingerprint: Fingerprint) {
         self.fingerprint_low.store(fingerprint.low(), Ordering::Relaxed);
