@@ -355,18 +355,52 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// One line: leader per partition, commit rate, largest lag, last fault.
+/// Above this many partitions the status line counts leaders per node instead of naming each
+/// partition's leader (at 2 000 partitions the list was a 30 KB line every second).
+const LIST_LEADERS_UP_TO: u32 = 16;
+/// How many leaderless partitions the status line names.
+const NAME_LEADERLESS: usize = 5;
+
+/// One line: leaders (per partition, or per node and the partitions without one), commit rate,
+/// largest lag and where, last fault.
 fn report(c: &Cluster, args: &Args, elapsed: Duration, commits: u64, fault: &str) {
-    let leaders: Vec<String> =
-        (0..args.partitions).map(|p| c.leader(p).map_or_else(|| format!("p{p}=-"), |l| format!("p{p}=n{l}"))).collect();
-    let lag = (0..args.partitions)
-        .filter_map(|p| c.max_lag(p).map(|(f, lag)| (lag, p, f)))
-        .max()
-        .map_or_else(|| "-".to_owned(), |(lag, p, f)| format!("{lag} (p{p}->n{f})"));
+    let leader: Vec<Option<u64>> = (0..args.partitions).map(|p| c.leader(p)).collect();
+    let leaders = if args.partitions <= LIST_LEADERS_UP_TO {
+        let each =
+            leader.iter().enumerate().map(|(p, l)| l.map_or_else(|| format!("p{p}=-"), |l| format!("p{p}=n{l}")));
+        each.collect::<Vec<_>>().join(" ")
+    } else {
+        summarize_leaders(&leader)
+    };
+    let lag = (0..args.partitions).filter_map(|p| c.max_lag(p).map(|(f, lag)| (lag, p, f))).max().map_or_else(
+        || "-".to_owned(),
+        // Where only when someone is behind: at 0 every follower ties.
+        |(lag, p, f)| if lag == 0 { "0".to_owned() } else { format!("{lag} (p{p}->n{f})") },
+    );
     let total = args.duration.map_or_else(String::new, |d| format!("/{}s", d.as_secs()));
     println!(
-        "[{:>5.1}s{total}] leaders {} | commits {commits}/s | max lag {lag} | last fault: {fault}",
+        "[{:>5.1}s{total}] leaders {leaders} | commits {commits}/s | max lag {lag} | last fault: {fault}",
         elapsed.as_secs_f64(),
-        leaders.join(" ")
     );
+}
+
+/// `n1=667 n2=666 n3=665, none: 2 (p17 p903)`: leaders per node, then the partitions without one.
+fn summarize_leaders(leader: &[Option<u64>]) -> String {
+    let mut per_node = std::collections::BTreeMap::<u64, usize>::new();
+    let mut leaderless = Vec::new();
+    for (p, l) in leader.iter().enumerate() {
+        match l {
+            Some(node) => *per_node.entry(*node).or_default() += 1,
+            None => leaderless.push(p),
+        }
+    }
+    let nodes: Vec<String> = per_node.iter().map(|(n, count)| format!("n{n}={count}")).collect();
+    let mut line = nodes.join(" ");
+    line.push_str(&format!(", none: {}", leaderless.len()));
+    if !leaderless.is_empty() {
+        let named: Vec<String> = leaderless.iter().take(NAME_LEADERLESS).map(|p| format!("p{p}")).collect();
+        let more = if leaderless.len() > NAME_LEADERLESS { " …" } else { "" };
+        line.push_str(&format!(" ({}{more})", named.join(" ")));
+    }
+    line
 }
