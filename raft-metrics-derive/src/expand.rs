@@ -108,7 +108,9 @@ fn expand(c: &Container<'_>) -> TokenStream {
     let bind_doc = format!(
         "A handle on the series for {labels_shape}, taken as `Family::bind` takes them: records with no lookup."
     );
-    let get_doc = format!("The series for {labels_shape}, resolved on every call (no lock when it exists).");
+    let get_doc = format!(
+        "The series for {labels_shape}, resolved on every call (no lock when it exists), pinned to its label set while the guard lives."
+    );
     let claim_doc = format!(
         "The single-writer handle on the series for {labels_shape}; its `fields()` record without locked instructions."
     );
@@ -242,7 +244,7 @@ fn expand(c: &Container<'_>) -> TokenStream {
 
                 #[doc = #get_doc]
                 #[inline]
-                #vis fn get(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> &#ident {
+                #vis fn get(&self, labels: impl #krate::__private::LabelValues<#n_labels>) -> #krate::Pinned<'_, #ident> {
                     self.family.get(labels)
                 }
 

@@ -141,27 +141,70 @@ fn unlabelled_families_export_zero_from_registration() {
     assert_eq!(scrape(&r).value("idle_total", &[]), Some(0.0));
 }
 
-/// The per-thread lookup cache checks the series' generation on every hit: after the label set is
-/// removed and its slot handed to another label set (at once, in a full family), a lookup of the
-/// old label set creates a new series instead of returning the cached slot.
+/// The per-thread lookup cache checks the series' generation on every hit, and its entry pins the
+/// series: after the label set is removed, its slot is not handed to another label set while this
+/// thread's cache names it (even in a full family), and a lookup of the old label set creates a
+/// new series instead of returning the cached slot.
 #[test]
 fn a_cached_lookup_never_returns_a_reused_slot() {
     let r = Registry::new();
     let f = r
         .register(FamilySpec::<Counter, 1>::new(vec![MetricInfo::new("cached_total", "help")], ["k"], ()).max_series(1))
         .unwrap();
-    let a: *const Counter = f.get(("a",));
+    let a: *const Counter = &*f.get(("a",));
     f.get(("a",)).add(1); // a cache hit
     assert!(f.remove(("a",)));
-    let b: *const Counter = f.get(("b",));
-    assert!(std::ptr::eq(a, b), "a full family reuses the removed slot at once");
+    let b: *const Counter = &*f.get(("b",));
+    assert!(!std::ptr::eq(a, b), "the cache entry pins the removed slot");
     f.get(("b",)).add(10);
     assert!(f.remove(("b",)));
-    // The cache still names `a` -> the slot; the slot's generation moved on twice.
+    // The cache still names `a` -> its old slot, whose generation moved on.
     f.get(("a",)).add(100);
     assert_eq!(f.get(("a",)).get(), 100, "the write went to a fresh series of `a`");
     assert_eq!(f.overflowed(), 0);
     let s = scrape(&r);
     assert_eq!(s.value("cached_total", &[("k", "a")]), Some(100.0));
     assert_eq!(s.value("cached_total", &[("k", "b")]), None);
+}
+
+/// A `Pinned` guard from `Family::get` held across the removal of its label set and many
+/// creations in a full family (each of which would take a free removed slot at once): its slot
+/// is never handed to another label set, and its writes never show up under one. Covers both
+/// kinds of guard: a cached label set (the cache entry pins, the guard counts a use) and one too
+/// long for the cache (the guard pins on its own).
+#[test]
+fn a_pinned_series_keeps_its_slot_across_remove_and_reuse() {
+    let long = "l".repeat(200);
+    for label in ["a", long.as_str()] {
+        let r = Registry::new();
+        let f = r
+            .register(
+                FamilySpec::<Counter, 1>::new(vec![MetricInfo::new("pinned_total", "help")], ["k"], ()).max_series(1),
+            )
+            .unwrap();
+        let guard = f.get((label,));
+        let pinned: *const Counter = &*guard;
+        guard.add(1);
+        assert!(f.remove((label,)));
+        // Any number shows it (each creation in a full family would take a free removed slot);
+        // fewer under Miri, where every creation scans the growing queue of removed slots.
+        let creations = if cfg!(miri) { 40 } else { 300 };
+        for i in 0..creations {
+            let k = format!("n{i}");
+            let series = f.get((k.as_str(),));
+            assert!(!std::ptr::eq(&*series, pinned), "label set {k} got the pinned slot");
+            series.add(1);
+            drop(series);
+            assert_eq!(f.get((k.as_str(),)).get(), 1, "{k} holds only its own write");
+            guard.add(1000);
+            assert!(f.remove((k.as_str(),)));
+        }
+        assert_eq!(guard.get(), 1 + 1000 * creations, "every write through the guard went to its own series");
+        drop(guard);
+        assert_eq!(f.overflowed(), 0);
+        assert_eq!(f.get(("fresh",)).get(), 0);
+        let text = r.encode_to_string(raft_metrics::Format::Prometheus);
+        let total = (1 + 1000 * creations).to_string();
+        assert!(!text.contains(&total) && !text.contains("1001"), "a guard's writes were exported:\n{text}");
+    }
 }

@@ -216,7 +216,8 @@ const ATTRIBUTION_WRITES: u32 = if cfg!(miri) { 150 } else { 100_000 };
 ///
 /// Writer `k` only ever adds `1 << 16k` to its label sets `(k, 0)` and `(k, 1)`; the churner adds
 /// `1 << 48` to fresh label sets `(3, n)` it creates and removes, and keeps removing `(k, 1)`
-/// under the writers. The family is full, so every creation reuses the slot just removed. Every
+/// under the writers. The family is full, so every creation would take a slot just removed if
+/// nothing pinned it: the `Pinned` guards of `get` (and the cache entries behind them) do. Every
 /// value is then a sum of digits, and a series holding a digit that is not its own shows a
 /// misattributed write. The churner checks each of its series just before removing it, and each
 /// `(k, 1)` series it is about to remove; at the end, `(k, 0)` (never removed) holds exactly
@@ -240,7 +241,13 @@ fn writes_stay_with_their_label_set_under_remove_and_reuse() {
                 let family = &family;
                 s.spawn(move || {
                     for i in 0..ATTRIBUTION_WRITES {
-                        family.get((k, i % 2)).add(digit(k));
+                        let series = family.get((k, i % 2));
+                        // Now and then the guard is held across a yield, which widens the window
+                        // in which the churner removes the label set and creates others.
+                        if i % 16 == 0 {
+                            std::thread::yield_now();
+                        }
+                        series.add(digit(k));
                     }
                 })
             })

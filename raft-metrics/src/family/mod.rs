@@ -5,6 +5,7 @@ mod cache;
 mod handle;
 mod index;
 mod owned;
+mod pinned;
 mod series;
 
 use std::collections::VecDeque;
@@ -13,6 +14,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 pub use handle::{ClaimError, Exclusive, Handle};
+pub use pinned::Pinned;
 
 use self::index::Table;
 use self::owned::Owned;
@@ -110,6 +112,27 @@ fn random_seed() -> u64 {
     0x5eed
 }
 
+/// Cache-entry operations on a type-erased family (`Arc::as_ptr`) and series.
+#[cfg(not(loom))]
+unsafe fn retain<G: Group>(owner: *const ()) {
+    // SAFETY: `owner` came from `Arc::as_ptr` of a family that is alive (see `cache::Ops`).
+    unsafe { Arc::increment_strong_count(owner.cast::<FamilyInner<G>>()) }
+}
+
+#[cfg(not(loom))]
+unsafe fn drop_owner<G: Group>(owner: *const ()) {
+    // SAFETY: gives back a reference counted by `retain` (see `cache::Ops`).
+    unsafe { Arc::decrement_strong_count(owner.cast::<FamilyInner<G>>()) }
+}
+
+#[cfg(not(loom))]
+unsafe fn unpin<G: Group>(series: *const ()) {
+    // SAFETY: `series` is in the slab of a family the caller still holds a reference to.
+    let series = unsafe { &*series.cast::<Series<G>>() };
+    // Release: our writes happen-before a reuser that sees zero and resets the cells.
+    series.handles.fetch_sub(1, Ordering::Release);
+}
+
 impl<G: Group> FamilyInner<G> {
     pub(crate) fn new(
         texts: Box<[MetricText]>,
@@ -157,54 +180,79 @@ impl<G: Group> FamilyInner<G> {
         unsafe { &*table }.find(fingerprint)
     }
 
-    /// Finds or creates the series for `values`; past the bound, the overflow series.
+    /// Finds or creates the series for `values` (past the bound, the overflow series) and pins
+    /// it for the returned guard: its slot is not reused for another label set until the guard
+    /// drops.
+    ///
+    /// A per-thread cache hit adds no atomic read-modify-write: the cache entry itself holds a
+    /// pin on the series (taken on the miss that filled it) and the guard only counts a use of
+    /// the entry, in plain thread-local memory (see `cache`). Every other path takes a pin of
+    /// its own with the pin protocol (`Series::pin`), as `bind` does.
     // Always inlined: with the key's words in registers, a cache hit is a handful of compares.
     #[inline(always)]
-    pub(crate) fn resolve<const N: usize>(&self, values: &impl LabelValues<N>) -> &Series<G> {
+    pub(crate) fn resolve<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
         let mut key = KeyBuilder::new();
         values.feed(&mut key);
         #[cfg(not(loom))]
         if let Some(words) = key.cache_key() {
-            if let Some((series, state)) = cache::get(self.id, words) {
-                // SAFETY: entries are only returned to the family (unique id) that stored them,
-                // and they point into this family's slab, which lives as long as `self`.
-                let series = unsafe { &*series.cast::<Series<G>>() };
-                // Neither removed nor reused since it was found holding these label values.
+            if let Some(entry) = cache::get(self.id, words) {
+                // SAFETY: entries are only returned to the family (unique id) that stored them;
+                // they point into this family's slab, which lives as long as `self`. The entry is
+                // this thread's and read through its raw pointer (see `cache::get`).
+                let (series, state) = unsafe { (&*(*entry).series.cast::<Series<G>>(), (*entry).state) };
+                // Not removed since it was found holding these label values. It cannot have been
+                // reused: the entry pins it.
                 if series.is_still(state) {
-                    return series;
+                    // SAFETY: as above; the guard gives the use back on drop, on this thread.
+                    unsafe { (*entry).in_use += 1 };
+                    return Pinned::cached(series, entry);
                 }
             }
-            let overflowed = self.overflowed.load(Ordering::Relaxed);
-            let fingerprint = key.finish(self.seed);
-            let series = self.resolve_fingerprint(values, fingerprint);
-            // The overflow series is not cached, so every refused lookup is counted.
-            if self.overflowed.load(Ordering::Relaxed) == overflowed {
-                if let Some(state) = series.identity(fingerprint) {
-                    cache::put(self.id, words, core::ptr::from_ref(series).cast(), state);
-                }
-            }
-            return series;
+            return self.resolve_and_cache(values, words, key.finish(self.seed));
         }
-        self.resolve_fingerprint(values, key.finish(self.seed))
+        Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
     }
 
-    #[inline]
-    fn resolve_fingerprint<const N: usize>(
+    /// The cache-miss path: resolves and pins, then hands the pin to a cache entry.
+    #[cfg(not(loom))]
+    #[inline(never)]
+    fn resolve_and_cache<const N: usize>(
+        self: &Arc<Self>,
+        values: &impl LabelValues<N>,
+        words: &[u64; crate::label::CACHE_KEY_WORDS],
+        fingerprint: Fingerprint,
+    ) -> Pinned<'_, G> {
+        let (series, identity) = self.resolve_pinned(values, fingerprint);
+        // The overflow series (no identity) is not cached, so every refused lookup is counted.
+        if let Some(state) = identity {
+            let owner = Arc::as_ptr(self).cast::<()>();
+            let ops = cache::Ops { retain: retain::<G>, unpin: unpin::<G>, drop_owner: drop_owner::<G> };
+            if let Some(entry) = cache::put(self.id, words, core::ptr::from_ref(series).cast(), state, owner, ops) {
+                return Pinned::cached(series, entry);
+            }
+        }
+        Pinned::held(series)
+    }
+
+    /// Finds or creates the series for `values` and takes a pin on it (a count in `handles`),
+    /// with the state it was pinned at if it is a regular series (`None` for the overflow one).
+    fn resolve_pinned<const N: usize>(
         &self,
         values: &impl LabelValues<N>,
         fingerprint: Fingerprint,
-    ) -> &Series<G> {
-        match self.find(fingerprint) {
-            Some(series) => series,
-            None => self.resolve_locked(values, fingerprint),
+    ) -> (&Series<G>, Option<u64>) {
+        if let Some(series) = self.find(fingerprint) {
+            if let Some(state) = series.pin(fingerprint) {
+                return (series, Some(state));
+            }
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn resolve_locked<const N: usize>(&self, values: &impl LabelValues<N>, fingerprint: Fingerprint) -> &Series<G> {
         let mut state = self.state.lock();
-        self.resolve_in(&mut state, values, fingerprint)
+        let series = self.resolve_in(&mut state, values, fingerprint);
+        // Under the lock nothing is removed or reused, so the count can be taken directly.
+        series.handles.fetch_add(1, Ordering::AcqRel);
+        let identity = if state.overflow == Some(series.slot) { None } else { series.identity(fingerprint) };
+        drop(state);
+        (series, identity)
     }
 
     /// Finds or creates under the lock, which makes the table exact: a lock-free miss may have
@@ -366,17 +414,7 @@ impl<G: Group> FamilyInner<G> {
     }
 
     pub(crate) fn bind<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Handle<G> {
-        let fingerprint = self.fingerprint(values);
-        if let Some(series) = self.find(fingerprint) {
-            if series.pin(fingerprint) {
-                return Handle::new(Arc::clone(self), series);
-            }
-        }
-        let mut state = self.state.lock();
-        let series = self.resolve_in(&mut state, values, fingerprint);
-        // Under the lock nothing is removed or reused, so the count can be taken directly.
-        series.handles.fetch_add(1, Ordering::AcqRel);
-        drop(state);
+        let (series, _) = self.resolve_pinned(values, self.fingerprint(values));
         Handle::new(Arc::clone(self), series)
     }
 
@@ -454,25 +492,31 @@ impl<G: Group> Drop for ActiveScrape<'_, G> {
 }
 
 impl<G: Group, const N: usize> Family<G, N> {
-    /// The series for `values`, created on first use. No lock when it exists.
+    /// The series for `values`, created on first use, pinned to that label set for as long as
+    /// the returned [`Pinned`] guard lives. No lock when it exists.
     ///
-    /// Use it for one-off recording (`family.get(("orders", 7)).inc()`); on a hot path, keep a
-    /// [`Handle`] from [`Family::bind`] instead. If the family is full, or a value is longer than
-    /// [`MAX_LABEL_VALUE_LEN`], the overflow series is returned and the overflow count grows.
+    /// Use it for one-off recording (`family.get(("orders", 7)).inc()`, which drops the guard at
+    /// the end of the statement); on a hot path, keep a [`Handle`] from [`Family::bind`] instead.
+    /// If the family is full, or a value is longer than [`MAX_LABEL_VALUE_LEN`], the overflow
+    /// series is returned and the overflow count grows.
     ///
-    /// The lookup never returns a series that was removed, or handed to another label set, before
-    /// the lookup checked it: the per-thread cache compares the series' generation on every hit.
+    /// **A write never lands in another label set's series.** The lookup never returns a series
+    /// that was removed before it checked (the per-thread cache compares the series' generation
+    /// on every hit), and while the guard lives the series' slot is pinned: [`Family::remove`]
+    /// can still remove the label set (writes through the guard then go to the removed series,
+    /// which is no longer exported), but the slot is not handed to another label set until every
+    /// guard, handle and per-thread cache entry on it is gone.
     ///
-    /// The returned reference is a plain `&G`, and no code runs when it is used or dropped, so
-    /// nothing can keep its series alive for the write that follows. A write racing with
-    /// [`Family::remove`] of the same label set may therefore be lost with the removed series, and
-    /// if the slot is handed to another label set before the write lands (in a full family, by
-    /// the next creation; otherwise after more than 64 further removals), the write is counted in
-    /// that label set's series. Where attribution must be exact under removal, record through
-    /// [`Family::bind`]: a [`Handle`] pins its series, and a pinned slot is never reused.
+    /// Cost: a hit in the calling thread's lookup cache (64 entries) adds no atomic
+    /// read-modify-write: the cache entry itself holds a pin on the series and the guard only
+    /// counts a use of the entry in thread-local memory (a few instructions). A cache miss, the
+    /// overflow series, and label values too long for the cache take an atomic pin on the series
+    /// and release it when the guard drops. Each cache entry also keeps a reference to its
+    /// family, so a dropped family's memory is freed once the threads that used it have replaced
+    /// its entries or exited. The guard is neither `Send` nor `Sync`.
     #[inline]
-    pub fn get(&self, values: impl LabelValues<N>) -> &G {
-        &self.inner.resolve(&values).cells
+    pub fn get(&self, values: impl LabelValues<N>) -> Pinned<'_, G> {
+        self.inner.resolve(&values)
     }
 
     /// A handle on the series for `values`, created on first use: recording through it does

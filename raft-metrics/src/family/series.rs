@@ -13,7 +13,8 @@ pub(crate) struct Series<G> {
     fingerprint_low: AtomicU64,
     fingerprint_high: AtomicU64,
     pub(crate) state: AtomicU64,
-    /// Live [`Handle`](crate::Handle)s. A removed series is reused only when this is zero;
+    /// Pins: live [`Handle`](crate::Handle)s, [`Pinned`](crate::Pinned) guards that hold their
+    /// own pin, and per-thread cache entries. A removed series is reused only when this is zero;
     /// every access is a read-modify-write so the pin protocol needs no SeqCst (see `pin`).
     pub(crate) handles: AtomicUsize,
     /// Whether an [`Exclusive`](crate::Exclusive) single-writer handle owns this series.
@@ -88,17 +89,19 @@ impl<G> Series<G> {
     /// which case it reads from that AcqRel RMW and synchronizes with it: the retirement, which
     /// happens-before the reuser's RMW (program order or the family lock), happens-before our
     /// state load below, which therefore sees RETIRED or a newer generation and backs off.
-    pub(crate) fn pin(&self, fingerprint: Fingerprint) -> bool {
+    ///
+    /// Returns the state the series was pinned at (its identity, as `identity` gives it).
+    pub(crate) fn pin(&self, fingerprint: Fingerprint) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
         if state & RETIRED != 0 {
-            return false;
+            return None;
         }
         self.handles.fetch_add(1, Ordering::AcqRel);
         if self.state.load(Ordering::Acquire) == state && self.holds(fingerprint) {
-            return true;
+            return Some(state);
         }
         self.handles.fetch_sub(1, Ordering::Release);
-        false
+        None
     }
 
     /// Whether no handle pins this removed series, so its slot may be reused. An RMW, not a load:
@@ -128,7 +131,7 @@ mod loom_tests {
             let series = Arc::new(Series::new(a, 0, ()));
             let pinner = {
                 let series = Arc::clone(&series);
-                loom::thread::spawn(move || series.pin(a))
+                loom::thread::spawn(move || series.pin(a).is_some())
             };
             series.retire();
             let reused = series.unpinned();

@@ -47,7 +47,7 @@ pub use schema::{
 };
 
 use crate::schema::Schema;
-use crate::{ClaimError, Exclusive, Handle, RegistrationError, Registry};
+use crate::{ClaimError, Exclusive, Handle, Pinned, RegistrationError, Registry};
 
 /// The default namespace of every Raft metric.
 pub const NAMESPACE: &str = "chronik_raft";
@@ -317,18 +317,19 @@ impl RaftMetrics {
     //
     // Each call takes the argument types of `args`, so the guide's code compiles with whatever
     // integer, id and duration types the caller has; the series are resolved through the
-    // families' lookup (per-thread cache, then the lock-free table).
+    // families' lookup (per-thread cache, then the lock-free table). The lookup returns a
+    // `Pinned` guard, held for the whole call: its writes stay with the label set it resolved.
     //
     // Each call is `#[inline(never)]`: being generic, it is compiled in the caller's crate, and
     // inlined into a caller's loop the lookup ran about 30 % slower in wall time (fewer
     // instructions, but slower: `benches/guide_calls_ab.sh`); out of line it runs as the
     // concrete functions did.
 
-    fn partition_of(&self, topic: &str, partition: impl PartitionId) -> &PartitionMetrics {
+    fn partition_of(&self, topic: &str, partition: impl PartitionId) -> Pinned<'_, PartitionMetrics> {
         self.families().partitions.family().get((topic, partition))
     }
 
-    fn peer_of(&self, topic: &str, partition: impl PartitionId, peer: &impl NodeId) -> &PeerMetrics {
+    fn peer_of(&self, topic: &str, partition: impl PartitionId, peer: &impl NodeId) -> Pinned<'_, PeerMetrics> {
         self.families().peers.family().get((topic, partition, peer.label()))
     }
 

@@ -1,0 +1,73 @@
+use super::series::Series;
+use crate::metric::Group;
+use crate::sync::Ordering;
+
+#[cfg(not(loom))]
+type CacheEntry = super::cache::Entry;
+#[cfg(loom)]
+type CacheEntry = ();
+
+/// The series [`Family::get`](crate::Family::get) resolved, pinned for as long as this guard
+/// lives: its slot cannot be handed to another label set meanwhile, so every write through the
+/// guard lands in the series of the label values it was resolved from (or, if that label set is
+/// removed meanwhile, in the removed series, which is no longer exported), never in another
+/// label set's series.
+///
+/// Dereferences to the series' storage, so `family.get(values).inc()` records as before. It is
+/// neither `Send` nor `Sync`: the pin it holds may be an entry of this thread's lookup cache.
+/// Keep it for a statement or a few; to record to one series for long, use a
+/// [`Handle`](crate::Handle) from [`Family::bind`](crate::Family::bind).
+pub struct Pinned<'a, G: Group> {
+    series: &'a Series<G>,
+    /// The cache entry this guard counts a use of (the entry pins the series), or null if the
+    /// guard holds a pin of its own in `Series::handles`. One word, so the guard is returned in
+    /// registers. Also makes the guard `!Send` and `!Sync`: a use is counted in a thread-local.
+    entry: *mut CacheEntry,
+}
+
+impl<'a, G: Group> Pinned<'a, G> {
+    /// Caller has counted this guard in `series.handles`.
+    #[inline]
+    pub(super) fn held(series: &'a Series<G>) -> Self {
+        Self { series, entry: core::ptr::null_mut() }
+    }
+
+    /// Caller has counted this guard in the entry's `in_use`; the entry pins `series`.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(super) fn cached(series: &'a Series<G>, entry: *mut CacheEntry) -> Self {
+        Self { series, entry }
+    }
+}
+
+impl<G: Group> core::ops::Deref for Pinned<'_, G> {
+    type Target = G;
+
+    #[inline(always)]
+    fn deref(&self) -> &G {
+        &self.series.cells
+    }
+}
+
+impl<G: Group> Drop for Pinned<'_, G> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.entry.is_null() {
+            // Release: our writes happen-before a reuser that sees zero and resets the cells.
+            self.series.handles.fetch_sub(1, Ordering::Release);
+        } else {
+            #[cfg(not(loom))]
+            // SAFETY: the entry lives in this thread's cache for the thread's lifetime, and the
+            // guard is `!Send`, so this is the thread that counted the use; raw access only.
+            unsafe {
+                (*self.entry).in_use -= 1;
+            }
+        }
+    }
+}
+
+impl<G: Group + core::fmt::Debug> core::fmt::Debug for Pinned<'_, G> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Pinned").field(&**self).finish()
+    }
+}
