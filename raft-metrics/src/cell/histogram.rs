@@ -31,7 +31,7 @@
 //! * The sum is exact to one sum unit per observation (see [`Buckets::sum_resolution`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Metric;
 use crate::encode::SeriesWriter;
@@ -132,17 +132,7 @@ impl<const N: usize> Histogram<N> {
         self.record(v, n, Write::Shared);
     }
 
-    /// Records a duration given in milliseconds, for histograms in seconds.
-    #[inline]
-    pub fn observe_ms(&self, ms: f64) {
-        self.observe(ms / 1000.0);
-    }
-
-    /// Records a duration, in seconds.
-    #[inline]
-    pub fn observe_duration(&self, elapsed: Duration) {
-        self.observe(elapsed.as_secs_f64());
-    }
+    duration_observers!();
 
     /// Starts a timer that records the elapsed seconds when dropped (or [`Timer::stop`]ped).
     /// Reads the clock twice; see [`Sampled`](crate::Sampled) for timing only sampled events.
@@ -234,17 +224,7 @@ impl<const N: usize> Local<'_, Histogram<N>> {
         self.cell().record(v, n, Write::Single);
     }
 
-    /// Records a duration given in milliseconds, for histograms in seconds.
-    #[inline]
-    pub fn observe_ms(&self, ms: f64) {
-        self.observe(ms / 1000.0);
-    }
-
-    /// Records a duration, in seconds.
-    #[inline]
-    pub fn observe_duration(&self, elapsed: Duration) {
-        self.observe(elapsed.as_secs_f64());
-    }
+    duration_observers!();
 
     /// Number of observations.
     pub fn count(&self) -> u64 {

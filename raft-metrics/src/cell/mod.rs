@@ -4,6 +4,24 @@
 //! and a scrape accepts a value that is a few nanoseconds stale. The single-writer flavour of each
 //! cell is [`Local`]: a relaxed load and a relaxed store, no locked instruction at all.
 
+/// `observe_ms` and `observe_duration` for a type with `observe(&self, seconds: f64)`: every
+/// histogram flavour (shared, single-writer, sampled) takes durations the same way.
+macro_rules! duration_observers {
+    () => {
+        /// Records a duration given in milliseconds, for histograms in seconds.
+        #[inline]
+        pub fn observe_ms(&self, ms: f64) {
+            self.observe(ms / 1000.0);
+        }
+
+        /// Records a duration, in seconds.
+        #[inline]
+        pub fn observe_duration(&self, elapsed: std::time::Duration) {
+            self.observe(elapsed.as_secs_f64());
+        }
+    };
+}
+
 mod buckets;
 mod counter;
 mod gauge;

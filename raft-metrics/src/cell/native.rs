@@ -135,17 +135,7 @@ impl NativeHistogram {
         self.record(v, Write::Shared);
     }
 
-    /// Records a duration given in milliseconds, for histograms in seconds.
-    #[inline]
-    pub fn observe_ms(&self, ms: f64) {
-        self.observe(ms / 1000.0);
-    }
-
-    /// Records a duration, in seconds.
-    #[inline]
-    pub fn observe_duration(&self, elapsed: Duration) {
-        self.observe(elapsed.as_secs_f64());
-    }
+    duration_observers!();
 
     #[inline(always)]
     fn record(&self, v: f64, write: Write) {

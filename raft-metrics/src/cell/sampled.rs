@@ -9,7 +9,6 @@
 use core::cell::Cell;
 use core::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::Metric;
 use super::{Counter, Histogram, Local, ShardedCounter, Timer};
@@ -265,17 +264,7 @@ impl<const N: usize> Sampled<Histogram<N>> {
         }
     }
 
-    /// Records a duration given in milliseconds, for histograms in seconds.
-    #[inline]
-    pub fn observe_ms(&self, ms: f64) {
-        self.observe(ms / 1000.0);
-    }
-
-    /// Records a duration, in seconds.
-    #[inline]
-    pub fn observe_duration(&self, elapsed: Duration) {
-        self.observe(elapsed.as_secs_f64());
-    }
+    duration_observers!();
 
     /// Starts a timer. The sampling decision is made now: a skipped event reads no clock at all.
     #[inline]
