@@ -460,12 +460,12 @@ const _: () = {
         ) -> ::raft_metrics::__private::Handle<PartitionMetrics> {
             self.family.bind(labels)
         }
-        ///The series for the label values `(topic: &str, partition: u32)`, resolved on every call (no lock when it exists).
+        ///The series for the label values `(topic: &str, partition: u32)`, resolved on every call (no lock when it exists), pinned to its label set while the guard lives.
         #[inline]
         pub fn get(
             &self,
             labels: impl ::raft_metrics::__private::LabelValues<2usize>,
-        ) -> &PartitionMetrics {
+        ) -> ::raft_metrics::Pinned<'_, PartitionMetrics> {
             self.family.get(labels)
         }
         ///The single-writer handle on the series for the label values `(topic: &str, partition: u32)`; its `fields()` record without locked instructions.
