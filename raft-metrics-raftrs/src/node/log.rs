@@ -39,6 +39,7 @@ impl Log {
     /// `entries` (not empty) were written to the log; `timed`: the append's duration in seconds,
     /// and its weight (`log_append_duration_seconds`). Counts `log_truncations` when they
     /// overwrote a conflicting tail.
+    #[inline]
     pub(super) fn appended(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
         let Some(first) = entries.first() else { return };
         if let Some((seconds, weight)) = timed {

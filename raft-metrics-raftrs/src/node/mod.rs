@@ -363,7 +363,7 @@ impl<S: Storage> InstrumentedNode<S> {
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
         self.peers.flush(self.group.agg());
-        self.rpcs.flush();
+        self.rpcs.flush(&self.group.metrics);
     }
 
     /// The state published once per tick: indexes, apply lag, log size, pending proposals,
@@ -381,6 +381,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// `entries` were written to the log; `timed`: the append's duration in seconds, and its
     /// weight.
+    #[inline]
     fn record_append(&mut self, entries: &[Entry], timed: Option<(f64, u64)>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         self.log.appended(entries, timed, &self.group);

@@ -105,6 +105,7 @@ impl Proposals {
     /// A batch of committed `entries` was applied; `timed`: the apply's duration in seconds, and
     /// its weight (`apply_duration_seconds`). Counts the proposals among them (entries with
     /// client data, and configuration changes).
+    #[inline]
     pub(super) fn applied(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
         if entries.is_empty() {
             return;
