@@ -102,17 +102,15 @@ impl Proposals {
         }
     }
 
-    /// A batch of committed `entries` was applied; `timed`: the apply's duration in seconds, and
-    /// its weight (`apply_duration_seconds`). Counts the proposals among them (entries with
-    /// client data, and configuration changes).
+    /// Applying a batch of entries took `seconds` (`apply_duration_seconds`, with `weight`).
+    pub(super) fn observe_apply_duration(seconds: f64, weight: u64, group: &GroupSeries) {
+        rec!(group.series => apply_duration.observe_n(seconds, weight));
+    }
+
+    /// A batch of committed `entries` was applied: counts the proposals among them (entries
+    /// with client data, and configuration changes), recorded at the next tick.
     #[inline]
-    pub(super) fn applied(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
-        if entries.is_empty() {
-            return;
-        }
-        if let Some((seconds, weight)) = timed {
-            rec!(group.series => apply_duration.observe_n(seconds, weight));
-        }
+    pub(super) fn applied(&mut self, entries: &[Entry]) {
         let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
         self.applied += proposals as u64;
     }
