@@ -41,12 +41,14 @@ pub fn method(msg_type: MessageType) -> &'static str {
 /// raft-rs never sends a reject for these: it drops them or, with `check_quorum` or `pre_vote`,
 /// answers with an empty `MsgAppendResponse` at its newer term. `term` is the receiver's term
 /// before it steps the message; term 0 marks a local message.
+#[inline]
 pub fn is_stale_append(msg: &Message, term: u64) -> bool {
     matches!(msg.get_msg_type(), MessageType::MsgAppend | MessageType::MsgHeartbeat) && msg.term != 0 && msg.term < term
 }
 
 /// A message only a current leader sends (append, heartbeat, snapshot) at a term no older than
 /// the receiver's: the receiver's `last_contact_timestamp` moves.
+#[inline]
 pub fn is_leader_contact(msg: &Message, term: u64) -> bool {
     matches!(msg.get_msg_type(), MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot)
         && msg.term >= term
@@ -54,17 +56,20 @@ pub fn is_leader_contact(msg: &Message, term: u64) -> bool {
 
 /// A follower's answer to the leader's replication traffic: the peer is alive (ISR silence,
 /// quorum contact).
+#[inline]
 pub fn is_ack(msg: &Message) -> bool {
     matches!(msg.get_msg_type(), MessageType::MsgAppendResponse | MessageType::MsgHeartbeatResponse)
 }
 
 /// A granted vote for the election at `term` (not a pre-vote).
+#[inline]
 pub fn is_granted_vote(msg: &Message, term: u64) -> bool {
     msg.get_msg_type() == MessageType::MsgRequestVoteResponse && !msg.reject && msg.term == term
 }
 
 /// A follower's rejection of an `AppendEntries` request whose previous entry it does not hold:
 /// `append_entries_rejected{reason="log_inconsistency"}`, counted by the follower as it sends it.
+#[inline]
 pub fn is_log_inconsistency(msg: &Message) -> bool {
     msg.get_msg_type() == MessageType::MsgAppendResponse && msg.reject
 }
@@ -106,6 +111,7 @@ pub fn change_kinds(cc: &ConfChangeV2) -> Vec<&'static str> {
 /// An entry a client proposed: a normal entry with data (the empty entry a new leader appends is
 /// not), or a configuration change.
 #[must_use]
+#[inline]
 pub fn is_proposal(entry_type: EntryType, data: &[u8]) -> bool {
     match entry_type {
         EntryType::EntryNormal => !data.is_empty(),
@@ -115,6 +121,7 @@ pub fn is_proposal(entry_type: EntryType, data: &[u8]) -> bool {
 
 /// A configuration-change entry.
 #[must_use]
+#[inline]
 pub fn is_conf_change(entry_type: EntryType) -> bool {
     matches!(entry_type, EntryType::EntryConfChange | EntryType::EntryConfChangeV2)
 }

@@ -30,6 +30,7 @@ fn source() -> &'static quanta::Clock {
 }
 
 /// A reading: a raw counter value, only meaningful relative to another reading.
+#[inline]
 pub(crate) fn read() -> u64 {
     source().raw()
 }
@@ -67,6 +68,7 @@ impl Clock {
     }
 
     /// A new turn of the ready loop: the next [`now`](Self::now) reads the system clock.
+    #[inline]
     pub(crate) fn new_turn(&mut self) {
         self.turn = None;
         self.turn_unix = None;
@@ -84,6 +86,7 @@ impl Clock {
     }
 
     /// The turn's reading: the first call in a turn reads the system clock.
+    #[inline]
     pub(crate) fn now(&mut self) -> u64 {
         *self.turn.get_or_insert_with(read)
     }

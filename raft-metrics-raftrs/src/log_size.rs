@@ -10,6 +10,7 @@ use raft::eraftpb::Entry;
 /// Not the encoded size: computing that walks every field, which for small entries costs more
 /// than everything else the wrapper does per entry, and the framing it adds is the storage's or
 /// transport's business, not the log's content.
+#[inline]
 pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
     (entry.data.len() + entry.context.len()) as u64
 }
@@ -29,7 +30,20 @@ impl LogSize {
     /// Records entries written to the log (consecutive indexes). Returns whether they overwrote
     /// (truncated) entries already there, which happens only when a follower's uncommitted tail
     /// conflicts with the leader's.
+    #[inline]
     pub(crate) fn append(&mut self, entries: &[Entry]) -> bool {
+        let Some(first) = entries.first() else { return false };
+        // The common case, every turn: the entries continue the log.
+        if first.index == self.first + self.sizes.len() as u64 && !self.sizes.is_empty() {
+            self.push(entries);
+            return false;
+        }
+        self.append_elsewhere(entries)
+    }
+
+    /// [`append`](Self::append) of entries that start the log afresh or overwrite its tail.
+    #[inline(never)]
+    fn append_elsewhere(&mut self, entries: &[Entry]) -> bool {
         let Some(first) = entries.first() else { return false };
         let end = self.first + self.sizes.len() as u64;
         let mut truncated = false;
@@ -45,12 +59,17 @@ impl LogSize {
             self.sizes.truncate(keep);
             truncated = true;
         }
+        self.push(entries);
+        truncated
+    }
+
+    #[inline]
+    fn push(&mut self, entries: &[Entry]) {
         for entry in entries {
             let size = u32::try_from(payload_bytes(entry)).unwrap_or(u32::MAX);
             self.sizes.push_back(size);
             self.bytes += u64::from(size);
         }
-        truncated
     }
 
     /// Forgets entries below `first_index` (compaction).

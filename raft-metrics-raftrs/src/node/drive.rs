@@ -12,6 +12,7 @@ use raft::RawNode;
 
 use super::log::Log;
 use super::membership::Membership;
+use super::proposals::Proposals;
 use super::InstrumentedNode;
 use crate::clock;
 
@@ -67,15 +68,25 @@ impl<S: Storage> InstrumentedNode<S> {
         self.observe_incoming(&msg);
         let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
         let result = self.raw.step(msg);
-        if snapshot {
+        // One branch for the common messages; snapshots are rare.
+        if snapshot || self.snapshots.receiving() {
+            self.after_snapshot_step(snapshot);
+        }
+        self.observe_state();
+        result
+    }
+
+    /// After stepping a snapshot (`stepped`) or any message while a stepped snapshot awaits its
+    /// install.
+    #[inline(never)]
+    fn after_snapshot_step(&mut self, stepped: bool) {
+        if stepped {
             // raft-rs restores the snapshot's configuration as it steps it.
             self.sync_peers();
         }
         if self.snapshots.receiving() && self.raw.snap().is_none() {
             self.snapshots.receive_ignored(&self.group);
         }
-        self.observe_state();
-        result
     }
 
     /// [`RawNode::propose`]. On the leader, remembers the entry's index and term to time its
@@ -194,7 +205,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.turn.timed() {
             let written = write(entries);
             if written.is_ok() {
-                self.record_append(entries, None);
+                self.record_append(entries);
             }
             return written;
         }
@@ -202,7 +213,8 @@ impl<S: Storage> InstrumentedNode<S> {
         let written = write(entries);
         if written.is_ok() {
             let elapsed = clock::seconds(start, self.turn.clock.read());
-            self.record_append(entries, Some((elapsed, self.turn.weight())));
+            Log::observe_append_duration(elapsed, self.turn.weight(), &self.group);
+            self.record_append(entries);
         }
         written
     }
@@ -214,7 +226,10 @@ impl<S: Storage> InstrumentedNode<S> {
     /// and `config_change_in_progress` (a configuration change entered the log).
     pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
         if self.recording {
-            self.record_append(entries, Some((elapsed.as_secs_f64(), 1)));
+            if !entries.is_empty() {
+                Log::observe_append_duration(elapsed.as_secs_f64(), 1, &self.group);
+            }
+            self.record_append(entries);
         }
     }
 
@@ -253,7 +268,10 @@ impl<S: Storage> InstrumentedNode<S> {
     /// it). Counts `proposals_applied` (entries with client data, and configuration changes).
     pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
         if self.recording {
-            self.proposals.applied(entries, Some((elapsed.as_secs_f64(), 1)), &self.group);
+            if !entries.is_empty() {
+                Proposals::observe_apply_duration(elapsed.as_secs_f64(), 1, &self.group);
+            }
+            self.proposals.applied(entries);
         }
     }
 
@@ -268,13 +286,14 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if !self.turn.timed() {
             let applied = apply(self);
-            self.proposals.applied(entries, None, &self.group);
+            self.proposals.applied(entries);
             return applied;
         }
         let start = self.turn.clock.now();
         let applied = apply(self);
         let elapsed = clock::seconds(start, self.turn.clock.read());
-        self.proposals.applied(entries, Some((elapsed, self.turn.weight())), &self.group);
+        Proposals::observe_apply_duration(elapsed, self.turn.weight(), &self.group);
+        self.proposals.applied(entries);
         applied
     }
 

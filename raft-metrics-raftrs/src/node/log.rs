@@ -36,14 +36,16 @@ impl Log {
         log
     }
 
-    /// `entries` (not empty) were written to the log; `timed`: the append's duration in seconds,
-    /// and its weight (`log_append_duration_seconds`). Counts `log_truncations` when they
+    /// An append of entries took `seconds` (`log_append_duration_seconds`, with `weight`).
+    pub(super) fn observe_append_duration(seconds: f64, weight: u64, group: &GroupSeries) {
+        rec!(group.series => log_append_duration.observe_n(seconds, weight));
+    }
+
+    /// `entries` (not empty) were written to the log. Counts `log_truncations` when they
     /// overwrote a conflicting tail.
-    pub(super) fn appended(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
+    #[inline]
+    pub(super) fn appended(&mut self, entries: &[Entry], group: &GroupSeries) {
         let Some(first) = entries.first() else { return };
-        if let Some((seconds, weight)) = timed {
-            rec!(group.series => log_append_duration.observe_n(seconds, weight));
-        }
         if self.size.append(entries) {
             rec!(group.series => log_truncations.inc());
         }

@@ -363,7 +363,7 @@ impl<S: Storage> InstrumentedNode<S> {
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
         self.peers.flush(self.group.agg());
-        self.rpcs.flush();
+        self.rpcs.flush(&self.group.metrics);
     }
 
     /// The state published once per tick: indexes, apply lag, log size, pending proposals,
@@ -379,11 +379,12 @@ impl<S: Storage> InstrumentedNode<S> {
         self.peers.sync(&self.group, self.raw.raft.prs(), self.raw.raft.id);
     }
 
-    /// `entries` were written to the log; `timed`: the append's duration in seconds, and its
-    /// weight.
-    fn record_append(&mut self, entries: &[Entry], timed: Option<(f64, u64)>) {
+    /// `entries` were written to the log (its duration, when timed, is observed apart: the
+    /// untimed turns, most of them, pass nothing more than the entries).
+    #[inline]
+    fn record_append(&mut self, entries: &[Entry]) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
-        self.log.appended(entries, timed, &self.group);
+        self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
             self.progress.appended(first.index, last.index, self.turn.tick_at);
         }

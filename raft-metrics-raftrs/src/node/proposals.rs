@@ -72,19 +72,15 @@ impl Proposals {
     /// `proposals_failed{reason="dropped"}`.
     #[inline]
     pub(super) fn committed(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
-        let weight = turn.weight();
-        let agg = group.agg();
         if turn.timed() {
-            #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
-            let batch = entries.len() as f64;
-            rec!(group.series => commit_batch_entries.observe_n(batch, weight));
-            if let Some(a) = agg {
-                a.commit_batch_entries.observe_n(batch, weight);
-            }
+            Self::observe_batch(entries.len(), turn.weight(), group);
         }
+        // A follower's commits (and most of the leader's empty turns) stop here.
         if self.pending.len() == 0 {
             return;
         }
+        let weight = turn.weight();
+        let agg = group.agg();
         let Self { pending, committed, .. } = self;
         let clock = &mut turn.clock;
         let dropped = pending.commit(entries, |proposals, at| {
@@ -102,16 +98,25 @@ impl Proposals {
         }
     }
 
-    /// A batch of committed `entries` was applied; `timed`: the apply's duration in seconds, and
-    /// its weight (`apply_duration_seconds`). Counts the proposals among them (entries with
-    /// client data, and configuration changes).
-    pub(super) fn applied(&mut self, entries: &[Entry], timed: Option<(f64, u64)>, group: &GroupSeries) {
-        if entries.is_empty() {
-            return;
+    /// Applying a batch of entries took `seconds` (`apply_duration_seconds`, with `weight`).
+    pub(super) fn observe_apply_duration(seconds: f64, weight: u64, group: &GroupSeries) {
+        rec!(group.series => apply_duration.observe_n(seconds, weight));
+    }
+
+    /// `commit_batch_entries`, on a timed turn.
+    fn observe_batch(entries: usize, weight: u64, group: &GroupSeries) {
+        #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+        let batch = entries as f64;
+        rec!(group.series => commit_batch_entries.observe_n(batch, weight));
+        if let Some(a) = group.agg() {
+            a.commit_batch_entries.observe_n(batch, weight);
         }
-        if let Some((seconds, weight)) = timed {
-            rec!(group.series => apply_duration.observe_n(seconds, weight));
-        }
+    }
+
+    /// A batch of committed `entries` was applied: counts the proposals among them (entries
+    /// with client data, and configuration changes), recorded at the next tick.
+    #[inline]
+    pub(super) fn applied(&mut self, entries: &[Entry]) {
         let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
         self.applied += proposals as u64;
     }

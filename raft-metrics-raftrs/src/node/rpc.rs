@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use protobuf::ProtobufEnum as _;
 use raft::eraftpb::MessageType;
 use raft_metrics::raft::{Outcome, RaftMetrics, RpcMetrics};
 use raft_metrics::Handle;
@@ -26,14 +27,11 @@ impl RpcTarget {
         Self { to, delivered: [0; MESSAGE_TYPES], handles: Box::new(std::array::from_fn(|_| None)) }
     }
 
-    /// Counts a delivered message of `msg_type` (binding its series the first time).
+    /// Counts a delivered message of `msg_type`: one indexed add (its series is bound when
+    /// the count is recorded, at the next flush).
     #[inline]
-    fn delivered(&mut self, metrics: &RaftMetrics, msg_type: MessageType) {
-        let at = msg_type as usize;
-        if self.handles[at].is_none() {
-            self.handle(metrics, msg_type);
-        }
-        self.delivered[at] += 1;
+    fn delivered(&mut self, msg_type: MessageType) {
+        self.delivered[msg_type as usize] += 1;
     }
 
     /// The (`method`, `target`) series of `msg_type`.
@@ -43,11 +41,12 @@ impl RpcTarget {
             .get_or_insert_with(|| metrics.families().rpcs.bind((classify::method(msg_type), &to.to_string())))
     }
 
-    /// Records the deliveries counted since the last flush.
-    fn flush(&mut self) {
-        for (count, handle) in self.delivered.iter_mut().zip(self.handles.iter()) {
-            if let (n @ 1.., Some(handle)) = (core::mem::take(count), handle) {
-                handle.rpc_calls.get(Outcome::Success).add(n);
+    /// Records the deliveries counted since the last flush, binding the series of a method
+    /// delivered for the first time.
+    fn flush(&mut self, metrics: &RaftMetrics) {
+        for &msg_type in MessageType::values() {
+            if let n @ 1.. = core::mem::take(&mut self.delivered[msg_type as usize]) {
+                self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(n);
             }
         }
     }
@@ -81,7 +80,7 @@ impl Rpcs {
         timed: Option<(Duration, u64)>,
     ) {
         let target = self.target(to);
-        target.delivered(metrics, msg_type);
+        target.delivered(msg_type);
         if let Some((latency, weight)) = timed {
             target.handle(metrics, msg_type).rpc_duration.observe_n(latency.as_secs_f64(), weight);
         }
@@ -96,9 +95,9 @@ impl Rpcs {
     }
 
     /// Records the deliveries counted since the last tick.
-    pub(super) fn flush(&mut self) {
+    pub(super) fn flush(&mut self, metrics: &RaftMetrics) {
         for target in &mut self.targets {
-            target.flush();
+            target.flush(metrics);
         }
     }
 }
