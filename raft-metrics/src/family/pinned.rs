@@ -1,3 +1,5 @@
+//! The guard `Family::get` returns: a series pinned against reuse while a write goes through it.
+
 use super::series::Series;
 use crate::metric::Group;
 use crate::sync::Ordering;
