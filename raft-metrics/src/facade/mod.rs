@@ -96,6 +96,11 @@ use std::sync::Arc;
 
 use metrics::{Key, KeyName, Metadata, SetRecorderError, SharedString};
 
+mod cells;
+mod names;
+
+use self::cells::{CounterCell, GaugeCell, HistogramCell};
+use self::names::{is_label_char, is_metric_char, sanitize, sanitizes_to, strip_total};
 use crate::advanced::Group;
 use crate::sync::Mutex;
 use crate::{
@@ -608,83 +613,6 @@ fn default_buckets() -> Arc<Buckets> {
 
 /// Strips every trailing `_total`: the registry adds one back. A name that was only `_total`s
 /// becomes empty, which the registry refuses.
-fn strip_total(mut name: &str) -> &str {
-    while let Some(base) = name.strip_suffix("_total") {
-        name = base;
-    }
-    name
-}
-
-fn is_metric_char(c: char, first: bool) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || c == ':' || (!first && c.is_ascii_digit())
-}
-
-fn is_label_char(c: char, first: bool) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || (!first && c.is_ascii_digit())
-}
-
-/// Each character of `name` that `valid` refuses replaced by `_` (one `_` per `char`, as
-/// `metrics-exporter-prometheus` does); borrowed when nothing changes.
-fn sanitize(name: &str, valid: fn(char, bool) -> bool) -> Cow<'_, str> {
-    if name.chars().enumerate().all(|(i, c)| valid(c, i == 0)) {
-        return Cow::Borrowed(name);
-    }
-    Cow::Owned(sanitized(name, valid).collect())
-}
-
-fn sanitized(name: &str, valid: fn(char, bool) -> bool) -> impl Iterator<Item = char> + '_ {
-    name.chars().enumerate().map(move |(i, c)| if valid(c, i == 0) { c } else { '_' })
-}
-
-/// Whether `raw` sanitizes to `sanitized`, without allocating.
-fn sanitizes_to(raw: &str, sanitized_name: &str, valid: fn(char, bool) -> bool) -> bool {
-    sanitized(raw, valid).eq(sanitized_name.chars())
-}
-
-struct CounterCell(Handle<Counter>);
-
-impl metrics::CounterFn for CounterCell {
-    fn increment(&self, value: u64) {
-        self.0.add(value);
-    }
-
-    /// Raises the count to at least `value`; see the module's limitations.
-    fn absolute(&self, value: u64) {
-        let current = self.0.get();
-        if value > current {
-            self.0.add(value - current);
-        }
-    }
-}
-
-struct GaugeCell(Handle<FloatGauge>);
-
-impl metrics::GaugeFn for GaugeCell {
-    fn increment(&self, value: f64) {
-        self.0.add(value);
-    }
-
-    fn decrement(&self, value: f64) {
-        self.0.add(-value);
-    }
-
-    fn set(&self, value: f64) {
-        self.0.set(value);
-    }
-}
-
-struct HistogramCell(Handle<Histogram<HISTOGRAM_BUCKETS>>);
-
-impl metrics::HistogramFn for HistogramCell {
-    fn record(&self, value: f64) {
-        self.0.observe(value);
-    }
-
-    fn record_many(&self, value: f64, count: usize) {
-        self.0.observe_n(value, u64::try_from(count).unwrap_or(u64::MAX));
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
