@@ -129,7 +129,7 @@ mod models {
     /// resolved to (removed or not) or in none, never in the slot's new owner. loom has no
     /// per-thread cache, so every guard here takes its own pin (`Series::pin`, or the count under
     /// the family lock); the cache path reduces to this one, because a cache entry holds exactly
-    /// such a pin for as long as it exists and a guard from a hit keeps the entry (`in_use`).
+    /// such a pin for as long as it exists, and nothing is released while a guard from a hit lives.
     #[test]
     fn get_then_write_never_lands_in_a_reused_slot() {
         loom::model(|| {

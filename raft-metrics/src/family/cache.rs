@@ -1,8 +1,15 @@
-//! A small per-thread cache from label bytes to series, in front of the fingerprint table.
+//! A per-thread cache from label bytes to series, in front of the fingerprint table.
 //!
-//! The integration-guide style `set_commit_index(topic, partition, v)` resolves the same few label
-//! sets over and over on one thread. A hit here compares the key's words (at most 8) and skips the
-//! 128-bit hash and the table probe.
+//! The integration-guide style `set_commit_index(topic, partition, v)` resolves label sets from
+//! strings on every call, and a node's Raft thread makes such calls for every partition it
+//! serves: thousands of label sets, cycled. A hit here hashes the key's words (at most 8) with a
+//! few shifts and one multiply, then compares them, and skips the 128-bit hash, the family's
+//! table probe and the atomics of a pin. So the cache must hold the whole working set of a
+//! thread, not a fixed few: it is an open-addressing table (linear probing, at most half full)
+//! that grows with the label sets a thread actually resolves, from 64 entries up to
+//! [`MAX_CAPACITY`] (about 6.5 MiB, 32 768 label sets). A hand-written table rather than a
+//! crate's map: a hit must be a handful of instructions with no hasher state, and an entry must
+//! not move while a guard from it is alive, which no general-purpose map lets its user control.
 //!
 //! An entry names its family by a process-unique id, never reused, so an entry can only be read
 //! back by the family that wrote it. It also records the series' `state` (generation) as it was
@@ -10,24 +17,38 @@
 //! state is still that value: removal changes the state, so a hit never returns a series that was
 //! removed before the check. Removing one label set leaves every other entry valid.
 //!
-//! Every filled entry holds a real pin on its series (a count in `Series::handles`, taken with
-//! the pin protocol on the miss that filled it) and a strong reference to the family, so the
-//! slot is never reused for another label set while the entry exists and the later unpin never
-//! touches freed memory. A [`Pinned`](super::Pinned) made from a hit only bumps the entry's
-//! `in_use`, a plain thread-local count: no atomic read-modify-write on the hot path. An entry
-//! in use is never replaced; the miss that wanted its place pins on its own instead. An entry is
-//! released (unpinned, family reference dropped) when it is replaced, and when the thread exits
-//! unless it is still in use then, in which case its pin is leaked: that slot is never reused,
-//! which is safe, and costs at most `ENTRIES` series per thread.
+//! Every entry holds a real pin on its series (a count in `Series::handles`, taken with the pin
+//! protocol on the miss that filled it) and a strong reference to the family, so the slot is
+//! never reused for another label set while the entry exists and the later unpin never touches
+//! freed memory. A [`Pinned`](super::Pinned) made from a hit takes no pin of its own: it counts
+//! itself in the thread's `guards`, a plain thread-local count (no atomic read-modify-write on
+//! the hot path). While any such guard is alive, the cache releases and moves nothing (a miss
+//! then pins on its own instead), so the guard's series keeps its pin for as long as the guard.
+//!
+//! Memory stays bounded and follows the working set. When the table reaches half full, entries
+//! whose series were removed are released (which lets their slots be reused) and the rest are
+//! compacted in place; if more than a quarter is still live, the table doubles (the only
+//! allocation, at most 10 times per thread). At [`MAX_CAPACITY`] it stays half full: a new entry
+//! replaces the one at its key's first slot, so a working set larger than the cache costs what a
+//! lookup without it costs, plus one compare. At thread exit
+//! every entry is released and the table freed, unless a guard from it is still alive then, in
+//! which case the whole table is leaked: its slots are never reused, which is safe, and that can
+//! only happen when another thread-local's destructor holds a guard.
 
 use core::cell::UnsafeCell;
 
 use crate::label::CACHE_KEY_WORDS;
 
-const ENTRIES: usize = 64;
+// `home` and `holds` are written out for eight words.
+const _: () = assert!(CACHE_KEY_WORDS == 8);
+
+/// The first table's size, allocated by a thread's first miss.
+const MIN_CAPACITY: usize = 64;
+/// The largest table: 2^16 entries of 104 bytes.
+pub(super) const MAX_CAPACITY: usize = 1 << 16;
 
 /// What an entry does with its type-erased family (`Arc::as_ptr`) and series.
-#[derive(Clone, Copy)]
+#[derive(Debug)]
 pub(super) struct Ops {
     /// Counts one more strong reference to a live family.
     pub(super) retain: unsafe fn(owner: *const ()),
@@ -35,124 +56,230 @@ pub(super) struct Ops {
     pub(super) unpin: unsafe fn(series: *const ()),
     /// Gives back a strong reference counted by `retain`.
     pub(super) drop_owner: unsafe fn(owner: *const ()),
+    /// Whether the series (of a family the entry holds) still has the state `state`.
+    pub(super) current: unsafe fn(series: *const (), state: u64) -> bool,
 }
 
-pub(super) struct Entry {
-    /// 0 for an empty entry; family ids start at 1.
+#[derive(Clone, Copy)]
+struct Entry {
+    /// 0 for a vacant entry; family ids start at 1.
     family: u64,
     key: [u64; CACHE_KEY_WORDS],
-    pub(super) series: *const (),
+    series: *const (),
     /// The series' `state` when it was found holding `key`.
-    pub(super) state: u64,
-    /// Live `Pinned`s made from this entry (this thread's only).
-    pub(super) in_use: usize,
+    state: u64,
     /// The family (`Arc::as_ptr`), one strong reference of which the entry holds.
     owner: *const (),
-    ops: Option<Ops>,
+    ops: Option<&'static Ops>,
 }
 
-const EMPTY: Entry = Entry {
+const VACANT: Entry = Entry {
     family: 0,
     key: [0; CACHE_KEY_WORDS],
     series: core::ptr::null(),
     state: 0,
-    in_use: 0,
     owner: core::ptr::null(),
     ops: None,
 };
 
+/// The one entry a thread's table points at before its first miss: a lookup reads it and finds
+/// it vacant, so a hit needs no "is there a table" check.
+struct Unallocated(Entry);
+
+// SAFETY: never written (every write goes to an allocated table, `capacity > 0`), and its
+// pointers are null.
+unsafe impl Sync for Unallocated {}
+
+static UNALLOCATED: Unallocated = Unallocated(VACANT);
+
+struct Table {
+    /// `capacity` entries, or `UNALLOCATED` while `capacity` is 0.
+    entries: *mut Entry,
+    /// 0 while unallocated, else a power of two.
+    capacity: usize,
+    /// `capacity - 1` (0 while unallocated).
+    mask: usize,
+    /// `64 - log2(capacity)`: a key's first slot is the top bits of its mixed hash.
+    shift: u32,
+    /// Filled entries.
+    len: usize,
+    /// Live `Pinned` guards made from hits on this thread; while non-zero, nothing moves.
+    guards: usize,
+}
+
 thread_local! {
     // No destructor of its own, so a hit pays no registration check; `Cleanup` releases it.
-    static CACHE: UnsafeCell<[Entry; ENTRIES]> = const { UnsafeCell::new([EMPTY; ENTRIES]) };
+    static CACHE: UnsafeCell<Table> = const {
+        UnsafeCell::new(Table {
+            entries: core::ptr::addr_of!(UNALLOCATED.0).cast_mut(),
+            capacity: 0,
+            mask: 0,
+            shift: 63,
+            len: 0,
+            guards: 0,
+        })
+    };
     static CLEANUP: Cleanup = const { Cleanup };
 }
 
-/// Releases this thread's entries when it exits (registered by the first fill).
+#[cfg(test)]
+thread_local! {
+    /// Fills on this thread (misses the cache took over), for tests of the hit rate.
+    static FILLS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Releases this thread's entries and table when it exits (registered by the first fill).
 struct Cleanup;
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         // A const thread-local without a destructor stays accessible during thread exit.
         let _ = CACHE.try_with(|cache| {
-            let base = cache.get().cast::<Entry>();
-            for i in 0..ENTRIES {
-                // SAFETY: `i < ENTRIES`; the cache is this thread's own, accessed only through
-                // raw pointers, and nothing else runs on this thread meanwhile.
-                let entry = unsafe { base.add(i) };
-                // SAFETY: as above.
-                unsafe {
-                    // Entries still in use keep their pin (leaked): their slot is never reused.
-                    if (*entry).in_use == 0 {
-                        let old = core::ptr::replace(entry, EMPTY);
-                        let old = Old { family: old.family, series: old.series, owner: old.owner, ops: old.ops };
-                        release(&old, false);
-                    } else {
-                        // A hit on it can still occur; no fill replaces it any more.
-                        (*entry).family = u64::MAX;
-                    }
+            let table = cache.get();
+            // SAFETY: the table is this thread's own, accessed only through raw pointers, and
+            // nothing else runs on this thread meanwhile.
+            unsafe {
+                if (*table).guards != 0 || (*table).capacity == 0 {
+                    // A guard in another thread-local's destructor still uses an entry: leak
+                    // the table with every pin in it.
+                    return;
                 }
+                let (entries, capacity) = ((*table).entries, (*table).capacity);
+                // Lookups from later destructors find nothing; fills are refused.
+                (*table).entries = core::ptr::addr_of!(UNALLOCATED.0).cast_mut();
+                (*table).capacity = 0;
+                (*table).mask = 0;
+                (*table).shift = 63;
+                (*table).len = 0;
+                for i in 0..capacity {
+                    release(*entries.add(i));
+                }
+                free(entries, capacity);
             }
         });
     }
 }
 
-/// What releasing a replaced entry needs.
-struct Old {
-    family: u64,
-    series: *const (),
-    owner: *const (),
-    ops: Option<Ops>,
-}
-
-/// Unpins the entry's series, then drops its family reference unless `keep_owner`.
+/// Unpins the entry's series and drops its family reference (nothing for a vacant entry).
 ///
 /// # Safety
-/// `entry` was filled by `put` (or is empty) and has just been taken out of the cache.
-unsafe fn release(entry: &Old, keep_owner: bool) {
+/// `entry` was filled by `put` and is out of the table now (or vacant).
+unsafe fn release(entry: Entry) {
     if let Some(ops) = entry.ops {
         // SAFETY: `put`'s caller gave an owner it counted and a series it pinned, matching `ops`;
         // the series is unpinned while the family reference still keeps it alive.
         unsafe {
             (ops.unpin)(entry.series);
-            if !keep_owner {
-                (ops.drop_owner)(entry.owner);
-            }
+            (ops.drop_owner)(entry.owner);
         }
     }
 }
 
+fn allocate(capacity: usize) -> *mut Entry {
+    Box::into_raw(vec![VACANT; capacity].into_boxed_slice()).cast::<Entry>()
+}
+
+/// # Safety
+/// `entries` came from `allocate(capacity)` and is not used afterwards.
+unsafe fn free(entries: *mut Entry, capacity: usize) {
+    // SAFETY: as the caller promises; `Entry` has no destructor, so only the memory goes.
+    drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(entries, capacity)) });
+}
+
+/// The key's first slot, before masking: every word moves the top bits.
 #[inline(always)]
-fn slot(family: u64, key: &[u64; CACHE_KEY_WORDS]) -> usize {
-    // The family and the first content word pick the slot; collisions only cost a miss.
-    let mixed = (family ^ key[0] ^ key[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    // The top bits of a multiplicative hash are the well-mixed ones.
+fn home(family: u64, key: &[u64; CACHE_KEY_WORDS], shift: u32) -> usize {
+    // Rotations keep equal words in different positions from cancelling. They stay small so
+    // that a small integer (a partition, a node id) lands low in its word, below every bit the
+    // multiply carries into the top bits the index is taken from.
+    let k = key;
+    // Written out: as a loop over the rotations it is not unrolled.
+    let mixed = family
+        ^ k[0]
+        ^ k[1].rotate_left(5)
+        ^ k[2].rotate_left(10)
+        ^ k[3].rotate_left(15)
+        ^ k[4].rotate_left(20)
+        ^ k[5].rotate_left(25)
+        ^ k[6].rotate_left(30)
+        ^ k[7].rotate_left(35);
+    let hashed = mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // `shift` ≥ 48 with the capacity bound, so the index fits any `usize` of 32 bits or more.
     #[allow(clippy::cast_possible_truncation)]
-    let index = (mixed >> 58) as usize;
-    index % ENTRIES
+    let index = (hashed >> shift) as usize;
+    index
 }
 
-/// The entry for `key` in `family`, if cached. The caller checks its `state` against the
-/// series' before using it. The pointer stays valid for the thread's lifetime; it must only be
-/// used on this thread, through raw accesses.
 #[inline(always)]
-pub(super) fn get(family: u64, key: &[u64; CACHE_KEY_WORDS]) -> Option<*mut Entry> {
-    CACHE.with(|cache| {
-        // SAFETY: in bounds (`slot < ENTRIES`); the cache is this thread's own and only ever
-        // accessed through raw pointers, so no reference to it is invalidated or outstanding.
-        let entry = unsafe { cache.get().cast::<Entry>().add(slot(family, key)) };
-        // SAFETY: as above; reading plain fields.
-        let (stored, words) = unsafe { ((*entry).family, &(*entry).key) };
-        // A branch-free word compare: array `==` would call memcmp.
-        let differs = words.iter().zip(key).fold(stored ^ family, |acc, (a, b)| acc | (a ^ b));
-        (differs == 0).then_some(entry)
-    })
+fn holds(entry: &Entry, family: u64, key: &[u64; CACHE_KEY_WORDS]) -> bool {
+    // A branch-free word compare, written out: array `==` would call memcmp.
+    let (e, k) = (&entry.key, key);
+    let differs = (entry.family ^ family)
+        | (e[0] ^ k[0])
+        | (e[1] ^ k[1])
+        | (e[2] ^ k[2])
+        | (e[3] ^ k[3])
+        | (e[4] ^ k[4])
+        | (e[5] ^ k[5])
+        | (e[6] ^ k[6])
+        | (e[7] ^ k[7]);
+    differs == 0
 }
 
-/// Stores `series` for `key` in `family`, as found holding `key` while its state was `state`,
-/// with one use already counted, and returns the entry. Takes over the caller's pin on `series`
-/// and counts a strong reference to the family `owner` (alive: the caller borrows it), both
-/// given back through `ops` when the entry is released. Returns `None`, taking nothing, if the
-/// place is in use or the thread is exiting.
+/// The series cached for `key` in `family`, if `accept(series, state)` takes it; then one guard
+/// is counted, which the caller gives back with [`end_use`] on this thread. The caller's
+/// `accept` checks the recorded state against the series' current one.
+#[inline(always)]
+pub(super) fn get(
+    family: u64,
+    key: &[u64; CACHE_KEY_WORDS],
+    accept: impl FnOnce(*const (), u64) -> bool,
+) -> Option<*const ()> {
+    let table = table();
+    // SAFETY: the table is this thread's own and only ever accessed through raw pointers, so no
+    // reference to it is outstanding. Slots are masked into `entries`, which has `capacity`
+    // entries (one, `UNALLOCATED`, while `mask` is 0); the probe ends at a vacant entry, and the
+    // table is never more than half full (`UNALLOCATED` is vacant).
+    unsafe {
+        let (entries, mask) = ((*table).entries, (*table).mask);
+        let mut slot = home(family, key, (*table).shift);
+        loop {
+            let entry = &*entries.add(slot & mask);
+            if entry.family == 0 {
+                return None;
+            }
+            if holds(entry, family, key) {
+                if !accept(entry.series, entry.state) {
+                    return None;
+                }
+                (*table).guards += 1;
+                return Some(entry.series);
+            }
+            slot = slot.wrapping_add(1);
+        }
+    }
+}
+
+/// This thread's table. The pointer stays valid for the thread's lifetime (a const
+/// thread-local without a destructor); it must only be used on this thread, through raw
+/// accesses. Outside `LocalKey::with`'s closure so that a hit inlines whole.
+#[inline(always)]
+fn table() -> *mut Table {
+    CACHE.with(UnsafeCell::get)
+}
+
+/// Gives back a guard counted by [`get`] or [`put`].
+#[inline(always)]
+pub(super) fn end_use() {
+    // SAFETY: this thread's table, raw access; the guard being given back was counted.
+    unsafe { (*table()).guards -= 1 };
+}
+
+/// Stores `series` for `key` in `family`, found holding `key` while its state was `state`, and
+/// counts one guard (given back with [`end_use`]). Takes over the caller's pin on `series` and
+/// counts a strong reference to the family `owner` (alive: the caller borrows it), both given
+/// back through `ops` when the entry is released. Returns `false`, taking nothing, while a guard
+/// from this thread's cache is alive or once the thread is exiting.
 #[inline(never)]
 pub(super) fn put(
     family: u64,
@@ -160,40 +287,332 @@ pub(super) fn put(
     series: *const (),
     state: u64,
     owner: *const (),
-    ops: Ops,
-) -> Option<*mut Entry> {
+    ops: &'static Ops,
+) -> bool {
     // Registers the destructor; fails once the thread is exiting.
-    CLEANUP.try_with(|_| ()).ok()?;
-    let (entry, old) = CACHE.with(|cache| {
-        // SAFETY: as in `get`.
-        let entry = unsafe { cache.get().cast::<Entry>().add(slot(family, key)) };
-        // SAFETY: as in `get`: raw field accesses to this thread's entry. A `Pinned` from the
-        // entry keeps it (and its pin) in place. Field by field, not a whole-entry copy: the
-        // miss path runs for every lookup of a working set larger than the cache.
-        unsafe {
-            if (*entry).in_use != 0 {
-                return None;
-            }
-            let old =
-                Old { family: (*entry).family, series: (*entry).series, owner: (*entry).owner, ops: (*entry).ops };
-            (*entry).family = family;
-            (*entry).key = *key;
-            (*entry).series = series;
-            (*entry).state = state;
-            (*entry).in_use = 1;
-            (*entry).owner = owner;
-            (*entry).ops = Some(ops);
-            Some((entry, old))
-        }
-    })?;
-    // The same family: the old entry's reference carries over to the new one.
-    let same_family = old.family == family;
-    if !same_family {
-        // SAFETY: the caller borrows the family, so it is alive.
-        unsafe { (ops.retain)(owner) };
+    if CLEANUP.try_with(|_| ()).is_err() {
+        return false;
     }
-    // Outside the cache access: releasing may drop the last reference to a family.
-    // SAFETY: `old` was filled by `put` (or is empty) and is out of the cache now.
-    unsafe { release(&old, same_family) };
-    Some(entry)
+    let filled = Entry { family, key: *key, series, state, owner, ops: Some(ops) };
+    CACHE.with(|cache| {
+        let table = cache.get();
+        // SAFETY: this thread's table, raw accesses only (see `get`); no guard is alive when
+        // anything is released or moved.
+        unsafe {
+            if (*table).guards != 0 {
+                return false;
+            }
+            let slot = match probe(table, family, key) {
+                Ok(slot) => {
+                    // The same label set, found stale by the caller: replace it in place.
+                    let entry = (*table).entries.add(slot);
+                    let old = *entry;
+                    *entry = filled;
+                    (*table).guards += 1;
+                    #[cfg(test)]
+                    FILLS.with(|fills| fills.set(fills.get() + 1));
+                    // The entry's family reference carries over; the old pin goes.
+                    (ops.unpin)(old.series);
+                    return true;
+                }
+                Err(slot) if ((*table).len + 1) * 2 <= (*table).capacity => slot,
+                Err(_) if (*table).capacity >= MAX_CAPACITY => {
+                    // Full at the largest size: the entry at the key's first slot gives way.
+                    // The slot stays filled, so every probe sequence through it stays unbroken.
+                    let slot = home(family, key, (*table).shift) & (*table).mask;
+                    let entry = (*table).entries.add(slot);
+                    let old = *entry;
+                    *entry = filled;
+                    (*table).guards += 1;
+                    #[cfg(test)]
+                    FILLS.with(|fills| fills.set(fills.get() + 1));
+                    if old.family == family {
+                        // The family reference carries over; the old pin goes.
+                        (ops.unpin)(old.series);
+                    } else {
+                        // SAFETY: the caller borrows the family, so it is alive.
+                        (ops.retain)(owner);
+                        release(old);
+                    }
+                    return true;
+                }
+                Err(_) => {
+                    make_room(table);
+                    match probe(table, family, key) {
+                        Err(slot) => slot,
+                        Ok(_) => unreachable!("the key was absent and nothing was added"),
+                    }
+                }
+            };
+            // SAFETY: the caller borrows the family, so it is alive.
+            (ops.retain)(owner);
+            *(*table).entries.add(slot) = filled;
+            (*table).len += 1;
+            (*table).guards += 1;
+            #[cfg(test)]
+            FILLS.with(|fills| fills.set(fills.get() + 1));
+            true
+        }
+    })
+}
+
+/// The slot holding `key` (`Ok`) or the vacant slot where it would go (`Err`).
+///
+/// # Safety
+/// `table` is this thread's, not full.
+unsafe fn probe(table: *mut Table, family: u64, key: &[u64; CACHE_KEY_WORDS]) -> Result<usize, usize> {
+    // SAFETY: as in `get`.
+    unsafe {
+        let mut slot = home(family, key, (*table).shift) & (*table).mask;
+        loop {
+            let entry = &*(*table).entries.add(slot);
+            if entry.family == 0 {
+                return Err(slot);
+            }
+            if holds(entry, family, key) {
+                return Ok(slot);
+            }
+            slot = (slot + 1) & (*table).mask;
+        }
+    }
+}
+
+/// Makes room for one more entry (or allocates the first table): releases the entries whose
+/// series were removed, then doubles the table if more than a quarter of it is still live. At
+/// the largest size the table is left half full; `put` then replaces entries instead.
+///
+/// # Safety
+/// `table` is this thread's and no guard from it is alive.
+#[cold]
+unsafe fn make_room(table: *mut Table) {
+    // SAFETY: as the caller promises; every entry is moved or released at most once.
+    unsafe {
+        let capacity = (*table).capacity;
+        // At the largest size `put` replaces entries instead.
+        debug_assert!(capacity < MAX_CAPACITY);
+        if capacity == 0 {
+            set_entries(table, allocate(MIN_CAPACITY), MIN_CAPACITY);
+            return;
+        }
+        purge(table);
+        if ((*table).len + 1) * 4 <= capacity {
+            return;
+        }
+        let old = (*table).entries;
+        set_entries(table, allocate(capacity * 2), capacity * 2);
+        for i in 0..capacity {
+            let entry = *old.add(i);
+            if entry.family != 0 {
+                let Err(slot) = probe(table, entry.family, &entry.key) else {
+                    unreachable!("keys are unique in a table")
+                };
+                *(*table).entries.add(slot) = entry;
+                (*table).len += 1;
+            }
+        }
+        free(old, capacity);
+    }
+}
+
+/// # Safety
+/// `entries` came from `allocate(capacity)`; the old entries were taken care of.
+unsafe fn set_entries(table: *mut Table, entries: *mut Entry, capacity: usize) {
+    // SAFETY: this thread's table, raw access.
+    unsafe {
+        (*table).entries = entries;
+        (*table).capacity = capacity;
+        (*table).mask = capacity - 1;
+        (*table).shift = 64 - capacity.trailing_zeros();
+        (*table).len = 0;
+    }
+}
+
+/// Releases the entries whose series were removed since they were filled, then re-inserts the
+/// rest in place so that every probe sequence is unbroken again.
+///
+/// # Safety
+/// `table` is this thread's, allocated, and no guard from it is alive.
+unsafe fn purge(table: *mut Table) {
+    // SAFETY: as the caller promises; entries move only within the table.
+    unsafe {
+        let (entries, capacity, mask) = ((*table).entries, (*table).capacity, (*table).mask);
+        for i in 0..capacity {
+            let entry = &*entries.add(i);
+            if let Some(ops) = entry.ops {
+                if !(ops.current)(entry.series, entry.state) {
+                    release(core::ptr::replace(entries.add(i), VACANT));
+                    (*table).len -= 1;
+                }
+            }
+        }
+        // Re-insert each entry from its home, in probe order from a vacant slot (one exists: the
+        // table is at most half full): an entry can only move back into a hole before it.
+        let Some(start) = (0..capacity).find(|&i| (*entries.add(i)).family == 0) else {
+            unreachable!("a table at most half full has a vacant slot")
+        };
+        for step in 1..=capacity {
+            let i = (start + step) & mask;
+            let entry = core::ptr::replace(entries.add(i), VACANT);
+            if entry.family != 0 {
+                let Err(slot) = probe(table, entry.family, &entry.key) else {
+                    unreachable!("keys are unique in a table")
+                };
+                *entries.add(slot) = entry;
+            }
+        }
+    }
+}
+
+/// This thread's table: (capacity, filled entries, fills so far), for tests.
+#[cfg(test)]
+pub(super) fn stats() -> (usize, usize, u64) {
+    // SAFETY: this thread's table, raw reads.
+    let (capacity, len) = CACHE.with(|cache| unsafe { ((*cache.get()).capacity, (*cache.get()).len) });
+    (capacity, len, FILLS.with(core::cell::Cell::get))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{stats, MAX_CAPACITY};
+    use crate::{Counter, Family, MetricInfo, Registry};
+
+    /// Label sets per test: a Raft thread's partitions, at a size Miri finishes.
+    const SETS: u32 = if cfg!(miri) { 200 } else { 4096 };
+
+    fn family(registry: &Registry) -> Family<Counter, 2> {
+        registry
+            .register_with::<Counter, 2>(MetricInfo::new("cached_total", "help"), ["topic", "partition"], ())
+            .expect("register")
+    }
+
+    fn slab_len(family: &Family<Counter, 2>) -> usize {
+        family.inner.state.lock().slab.len()
+    }
+
+    /// One thread cycling through thousands of label sets: after the first pass every lookup
+    /// is a hit (no fill), and every write is counted in its own series.
+    #[test]
+    fn a_thread_cycling_thousands_of_label_sets_hits_from_the_second_pass() {
+        std::thread::spawn(|| {
+            let registry = Registry::new();
+            let f = family(&registry);
+            for p in 0..SETS {
+                f.get(("orders", p)).inc();
+            }
+            let (capacity, len, fills) = stats();
+            assert_eq!((len, fills), (SETS as usize, u64::from(SETS)));
+            assert!(capacity <= 4 * SETS as usize, "capacity {capacity} for {SETS} label sets");
+            for round in 1..4 {
+                for p in 0..SETS {
+                    f.get(("orders", p)).add(round);
+                }
+            }
+            assert_eq!(stats().2, u64::from(SETS), "a lookup missed after the first pass");
+            for p in 0..SETS {
+                assert_eq!(f.get(("orders", p)).get(), 1 + 1 + 2 + 3);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Label sets that come and go (partitions moving away): the cache releases the entries of
+    /// removed series when it needs room, so their slots are reused and the slab stays bounded.
+    #[test]
+    fn entries_of_removed_series_are_released_so_slots_are_reused() {
+        std::thread::spawn(|| {
+            let registry = Registry::new();
+            let f = family(&registry);
+            let per_round = if cfg!(miri) { 40 } else { 500 };
+            let rounds = if cfg!(miri) { 12 } else { 60 };
+            for round in 0..rounds {
+                for p in 0..per_round {
+                    f.get((format!("t{round}").as_str(), p)).inc();
+                }
+                for p in 0..per_round {
+                    assert!(f.remove((format!("t{round}").as_str(), p)));
+                }
+            }
+            let slab = slab_len(&f);
+            // Without release, every round would add `per_round` slots.
+            assert!(slab < 6 * per_round as usize, "{slab} slots after {rounds} rounds of {per_round}");
+            assert!(stats().0 <= 8 * per_round as usize, "the table grew for removed series");
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// While a guard from a hit lives, the cache neither moves nor releases entries: misses
+    /// then pin on their own and are not cached.
+    #[test]
+    fn a_live_guard_freezes_the_table() {
+        std::thread::spawn(|| {
+            let registry = Registry::new();
+            let f = family(&registry);
+            f.get(("orders", 0)).inc();
+            let fills = stats().2;
+            let held = f.get(("orders", 0));
+            // Enough misses to grow the table several times, were it not frozen.
+            for p in 1..SETS {
+                f.get(("orders", p)).inc();
+            }
+            assert_eq!(stats().2, fills, "a miss was cached while a guard was alive");
+            held.inc();
+            drop(held);
+            f.get(("orders", 1)).inc();
+            assert_eq!(stats().2, fills + 1);
+            assert_eq!(f.get(("orders", 0)).get(), 2);
+            assert_eq!(f.get(("orders", 1)).get(), 2);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread's exit gives back every pin and every family reference its cache held.
+    #[test]
+    fn thread_exit_releases_every_pin_and_family_reference() {
+        let registry = Registry::new();
+        let f = family(&registry);
+        let before = Arc::strong_count(&f.inner);
+        // `join` returns once the thread has exited, its thread-local destructors included.
+        let on_thread = f.clone();
+        std::thread::spawn(move || {
+            for p in 0..SETS {
+                on_thread.get(("orders", p)).inc();
+            }
+            assert!(Arc::strong_count(&on_thread.inner) >= before + SETS as usize);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(Arc::strong_count(&f.inner), before);
+        let state = f.inner.state.lock();
+        assert!(state.slab.iter().all(|series| series.unpinned()), "a pin outlived its thread");
+    }
+
+    /// Past the largest table the cache replaces entries instead of growing: memory stays
+    /// bounded whatever the working set, and lookups stay exact.
+    #[test]
+    #[cfg_attr(miri, ignore = "hundreds of thousands of lookups")]
+    fn the_table_never_grows_past_its_bound() {
+        std::thread::spawn(|| {
+            let registry = Registry::new();
+            let f = family(&registry);
+            let sets = (MAX_CAPACITY as u32) * 3 / 4;
+            for _ in 0..2 {
+                for p in 0..sets {
+                    f.get(("orders", p)).inc();
+                }
+            }
+            let (capacity, len, _) = stats();
+            assert_eq!(capacity, MAX_CAPACITY);
+            assert!(len * 2 <= capacity);
+            for p in (0..sets).step_by(997) {
+                assert_eq!(f.get(("orders", p)).get(), 2);
+            }
+        })
+        .join()
+        .unwrap();
+    }
 }

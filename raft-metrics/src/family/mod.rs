@@ -133,7 +133,18 @@ unsafe fn unpin<G: Group>(series: *const ()) {
     series.handles.fetch_sub(1, Ordering::Release);
 }
 
+#[cfg(not(loom))]
+unsafe fn current<G: Group>(series: *const (), state: u64) -> bool {
+    // SAFETY: `series` is in the slab of a family the caller still holds a reference to.
+    unsafe { &*series.cast::<Series<G>>() }.is_still(state)
+}
+
 impl<G: Group> FamilyInner<G> {
+    /// What this family's cache entries do with it and its series.
+    #[cfg(not(loom))]
+    const CACHE_OPS: &'static cache::Ops =
+        &cache::Ops { retain: retain::<G>, unpin: unpin::<G>, drop_owner: drop_owner::<G>, current: current::<G> };
+
     pub(crate) fn new(
         texts: Box<[MetricText]>,
         label_names: Box<[Box<str>]>,
@@ -185,8 +196,8 @@ impl<G: Group> FamilyInner<G> {
     /// drops.
     ///
     /// A per-thread cache hit adds no atomic read-modify-write: the cache entry itself holds a
-    /// pin on the series (taken on the miss that filled it) and the guard only counts a use of
-    /// the entry, in plain thread-local memory (see `cache`). Every other path takes a pin of
+    /// pin on the series (taken on the miss that filled it) and the guard only counts itself in
+    /// plain thread-local memory (see `cache`). Every other path takes a pin of
     /// its own with the pin protocol (`Series::pin`), as `bind` does.
     // Always inlined: with the key's words in registers, a cache hit is a handful of compares.
     #[inline(always)]
@@ -195,18 +206,14 @@ impl<G: Group> FamilyInner<G> {
         values.feed(&mut key);
         #[cfg(not(loom))]
         if let Some(words) = key.cache_key() {
-            if let Some(entry) = cache::get(self.id, words) {
-                // SAFETY: entries are only returned to the family (unique id) that stored them;
-                // they point into this family's slab, which lives as long as `self`. The entry is
-                // this thread's and read through its raw pointer (see `cache::get`).
-                let (series, state) = unsafe { (&*(*entry).series.cast::<Series<G>>(), (*entry).state) };
-                // Not removed since it was found holding these label values. It cannot have been
-                // reused: the entry pins it.
-                if series.is_still(state) {
-                    // SAFETY: as above; the guard gives the use back on drop, on this thread.
-                    unsafe { (*entry).in_use += 1 };
-                    return Pinned::cached(series, entry);
-                }
+            // Not removed since it was found holding these label values. It cannot have been
+            // reused: the entry pins it.
+            // SAFETY: entries are only returned to the family (unique id) that stored them; they
+            // point into this family's slab, which lives as long as `self`.
+            let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
+            if let Some(series) = cache::get(self.id, words, current) {
+                // SAFETY: as above.
+                return Pinned::cached(unsafe { &*series.cast::<Series<G>>() });
             }
             return self.resolve_and_cache(values, words, key.finish(self.seed));
         }
@@ -226,9 +233,8 @@ impl<G: Group> FamilyInner<G> {
         // The overflow series (no identity) is not cached, so every refused lookup is counted.
         if let Some(state) = identity {
             let owner = Arc::as_ptr(self).cast::<()>();
-            let ops = cache::Ops { retain: retain::<G>, unpin: unpin::<G>, drop_owner: drop_owner::<G> };
-            if let Some(entry) = cache::put(self.id, words, core::ptr::from_ref(series).cast(), state, owner, ops) {
-                return Pinned::cached(series, entry);
+            if cache::put(self.id, words, core::ptr::from_ref(series).cast(), state, owner, Self::CACHE_OPS) {
+                return Pinned::cached(series);
             }
         }
         Pinned::held(series)
@@ -507,13 +513,15 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// which is no longer exported), but the slot is not handed to another label set until every
     /// guard, handle and per-thread cache entry on it is gone.
     ///
-    /// Cost: a hit in the calling thread's lookup cache (64 entries) adds no atomic
-    /// read-modify-write: the cache entry itself holds a pin on the series and the guard only
-    /// counts a use of the entry in thread-local memory (a few instructions). A cache miss, the
-    /// overflow series, and label values too long for the cache take an atomic pin on the series
-    /// and release it when the guard drops. Each cache entry also keeps a reference to its
-    /// family, so a dropped family's memory is freed once the threads that used it have replaced
-    /// its entries or exited. The guard is neither `Send` nor `Sync`.
+    /// Cost: a hit in the calling thread's lookup cache adds no atomic read-modify-write: the
+    /// cache entry itself holds a pin on the series and the guard only counts itself in
+    /// thread-local memory (a few instructions). The cache grows with the label sets the thread
+    /// resolves, up to 32 768 of them (about 6.5 MiB per thread at most), so a thread that walks
+    /// thousands of partitions hits it too. A cache miss, the overflow series, and label values
+    /// too long for the cache take an atomic pin on the series and release it when the guard
+    /// drops. Each cache entry also keeps a reference to its family, so a dropped family's memory
+    /// is freed once the threads that used it have replaced its entries or exited. The guard is
+    /// neither `Send` nor `Sync`.
     #[inline]
     pub fn get(&self, values: impl LabelValues<N>) -> Pinned<'_, G> {
         self.inner.resolve(&values)

@@ -4,11 +4,6 @@ use super::series::Series;
 use crate::metric::Group;
 use crate::sync::Ordering;
 
-#[cfg(not(loom))]
-type CacheEntry = super::cache::Entry;
-#[cfg(loom)]
-type CacheEntry = ();
-
 /// The series [`Family::get`](crate::Family::get) resolved, pinned for as long as this guard
 /// lives: its slot cannot be handed to another label set meanwhile, so every write through the
 /// guard lands in the series of the label values it was resolved from (or, if that label set is
@@ -21,24 +16,25 @@ type CacheEntry = ();
 /// [`Handle`](crate::Handle) from [`Family::bind`](crate::Family::bind).
 pub struct Pinned<'a, G: Group> {
     series: &'a Series<G>,
-    /// The cache entry this guard counts a use of (the entry pins the series), or null if the
-    /// guard holds a pin of its own in `Series::handles`. One word, so the guard is returned in
-    /// registers. Also makes the guard `!Send` and `!Sync`: a use is counted in a thread-local.
-    entry: *mut CacheEntry,
+    /// Whether this thread's lookup cache pins the series and counts this guard (see `cache`);
+    /// otherwise the guard holds a pin of its own in `Series::handles`.
+    cached: bool,
+    /// `!Send` and `!Sync`: a cached guard is counted in a thread-local.
+    _thread: core::marker::PhantomData<*const ()>,
 }
 
 impl<'a, G: Group> Pinned<'a, G> {
     /// Caller has counted this guard in `series.handles`.
     #[inline]
     pub(super) fn held(series: &'a Series<G>) -> Self {
-        Self { series, entry: core::ptr::null_mut() }
+        Self { series, cached: false, _thread: core::marker::PhantomData }
     }
 
-    /// Caller has counted this guard in the entry's `in_use`; the entry pins `series`.
+    /// The cache counted this guard (`cache::get` or `cache::put`); an entry pins `series`.
     #[cfg(not(loom))]
     #[inline(always)]
-    pub(super) fn cached(series: &'a Series<G>, entry: *mut CacheEntry) -> Self {
-        Self { series, entry }
+    pub(super) fn cached(series: &'a Series<G>) -> Self {
+        Self { series, cached: true, _thread: core::marker::PhantomData }
     }
 }
 
@@ -54,16 +50,13 @@ impl<G: Group> core::ops::Deref for Pinned<'_, G> {
 impl<G: Group> Drop for Pinned<'_, G> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.entry.is_null() {
+        if !self.cached {
             // Release: our writes happen-before a reuser that sees zero and resets the cells.
             self.series.handles.fetch_sub(1, Ordering::Release);
         } else {
+            // The guard is `!Send`: this is the thread that counted it.
             #[cfg(not(loom))]
-            // SAFETY: the entry lives in this thread's cache for the thread's lifetime, and the
-            // guard is `!Send`, so this is the thread that counted the use; raw access only.
-            unsafe {
-                (*self.entry).in_use -= 1;
-            }
+            super::cache::end_use();
         }
     }
 }
