@@ -26,11 +26,14 @@
 //! then pins on its own instead), so the guard's series keeps its pin for as long as the guard.
 //!
 //! Memory stays bounded and follows the working set. When the table reaches half full, entries
-//! whose series were removed are released (which lets their slots be reused) and the rest are
-//! compacted in place; if more than a quarter is still live, the table doubles (the only
-//! allocation, at most 10 times per thread). At [`MAX_CAPACITY`] it stays half full: a new entry
-//! replaces the one at its key's first slot, so a working set larger than the cache costs what a
-//! lookup without it costs, plus one compare. At thread exit
+//! whose series were removed, and entries of families that nothing but caches holds any more (a
+//! dropped registry), are released (which lets their slots be reused and the families go) and
+//! the rest are compacted in place; if more than a quarter is still live, the table doubles (the
+//! only allocation, at most 10 times per thread). At [`MAX_CAPACITY`] it stays half full: a new
+//! entry replaces the one at its key's first slot (or, if that slot is vacant, is not cached),
+//! and every quarter table of such fills the same purge runs, so a working set larger than the
+//! cache costs what a lookup without it costs, plus a compare and an amortized share of the
+//! purge. At thread exit
 //! every entry is released and the table freed, unless a guard from it is still alive then, in
 //! which case the whole table is leaked: its slots are never reused, which is safe, and that can
 //! only happen when another thread-local's destructor holds a guard.
@@ -58,6 +61,9 @@ pub(super) struct Ops {
     pub(super) drop_owner: unsafe fn(owner: *const ()),
     /// Whether the series (of a family the entry holds) still has the state `state`.
     pub(super) current: unsafe fn(series: *const (), state: u64) -> bool,
+    /// Whether nothing but cache entries holds the family any more: no lookup can reach its
+    /// entries again. A racy answer only costs a later miss: releasing an entry is always safe.
+    pub(super) orphaned: unsafe fn(owner: *const ()) -> bool,
 }
 
 #[derive(Clone, Copy)]
@@ -105,6 +111,8 @@ struct Table {
     len: usize,
     /// Live `Pinned` guards made from hits on this thread; while non-zero, nothing moves.
     guards: usize,
+    /// Fills at the largest size since the last purge.
+    replaced: usize,
 }
 
 thread_local! {
@@ -117,6 +125,7 @@ thread_local! {
             shift: 63,
             len: 0,
             guards: 0,
+            replaced: 0,
         })
     };
     static CLEANUP: Cleanup = const { Cleanup };
@@ -279,7 +288,8 @@ pub(super) fn end_use() {
 /// counts one guard (given back with [`end_use`]). Takes over the caller's pin on `series` and
 /// counts a strong reference to the family `owner` (alive: the caller borrows it), both given
 /// back through `ops` when the entry is released. Returns `false`, taking nothing, while a guard
-/// from this thread's cache is alive or once the thread is exiting.
+/// from this thread's cache is alive, once the thread is exiting, or when the table is at its
+/// largest size and the key's first slot is vacant.
 #[inline(never)]
 pub(super) fn put(
     family: u64,
@@ -316,30 +326,47 @@ pub(super) fn put(
                     return true;
                 }
                 Err(slot) if ((*table).len + 1) * 2 <= (*table).capacity => slot,
-                Err(_) if (*table).capacity >= MAX_CAPACITY => {
-                    // Full at the largest size: the entry at the key's first slot gives way.
-                    // The slot stays filled, so every probe sequence through it stays unbroken.
-                    let slot = home(family, key, (*table).shift) & (*table).mask;
-                    let entry = (*table).entries.add(slot);
-                    let old = *entry;
-                    *entry = filled;
-                    (*table).guards += 1;
-                    #[cfg(test)]
-                    FILLS.with(|fills| fills.set(fills.get() + 1));
-                    if old.family == family {
-                        // The family reference carries over; the old pin goes.
-                        (ops.unpin)(old.series);
-                    } else {
-                        // SAFETY: the caller borrows the family, so it is alive.
-                        (ops.retain)(owner);
-                        release(old);
-                    }
-                    return true;
-                }
-                Err(_) => {
+                Err(_) if (*table).capacity < MAX_CAPACITY => {
                     make_room(table);
                     match probe(table, family, key) {
                         Err(slot) => slot,
+                        Ok(_) => unreachable!("the key was absent and nothing was added"),
+                    }
+                }
+                Err(_) => {
+                    // Half full at the largest size. Every quarter table of fills, entries of
+                    // removed series and dead families go (amortized: a purge walks the table).
+                    (*table).replaced += 1;
+                    if (*table).replaced >= MAX_CAPACITY / 4 {
+                        (*table).replaced = 0;
+                        purge(table);
+                    }
+                    let home = home(family, key, (*table).shift) & (*table).mask;
+                    match probe(table, family, key) {
+                        Err(slot) if ((*table).len + 1) * 2 <= (*table).capacity => slot,
+                        // The key's probe ends at its (vacant) first slot: filling it would take
+                        // the table past half full, and evicting any other entry would break
+                        // probe sequences through it. Not cached; the caller keeps its pin.
+                        Err(slot) if slot == home => return false,
+                        Err(_) => {
+                            // The entry at the key's first slot gives way. The slot stays
+                            // filled, so every probe sequence through it stays unbroken.
+                            let entry = (*table).entries.add(home);
+                            let old = *entry;
+                            *entry = filled;
+                            (*table).guards += 1;
+                            #[cfg(test)]
+                            FILLS.with(|fills| fills.set(fills.get() + 1));
+                            if old.family == family {
+                                // The family reference carries over; the old pin goes.
+                                (ops.unpin)(old.series);
+                            } else {
+                                // SAFETY: the caller borrows the family, so it is alive.
+                                (ops.retain)(owner);
+                                release(old);
+                            }
+                            return true;
+                        }
                         Ok(_) => unreachable!("the key was absent and nothing was added"),
                     }
                 }
@@ -427,8 +454,9 @@ unsafe fn set_entries(table: *mut Table, entries: *mut Entry, capacity: usize) {
     }
 }
 
-/// Releases the entries whose series were removed since they were filled, then re-inserts the
-/// rest in place so that every probe sequence is unbroken again.
+/// Releases the entries whose series were removed since they were filled, and those of families
+/// nothing else holds any more (a dropped registry), then re-inserts the rest in place so that
+/// every probe sequence is unbroken again.
 ///
 /// # Safety
 /// `table` is this thread's, allocated, and no guard from it is alive.
@@ -439,7 +467,7 @@ unsafe fn purge(table: *mut Table) {
         for i in 0..capacity {
             let entry = &*entries.add(i);
             if let Some(ops) = entry.ops {
-                if !(ops.current)(entry.series, entry.state) {
+                if (ops.orphaned)(entry.owner) || !(ops.current)(entry.series, entry.state) {
                     release(core::ptr::replace(entries.add(i), VACANT));
                     (*table).len -= 1;
                 }
@@ -471,11 +499,21 @@ pub(super) fn stats() -> (usize, usize, u64) {
     (capacity, len, FILLS.with(core::cell::Cell::get))
 }
 
+/// Entries actually filled in this thread's table (a scan), for tests of `len`.
+#[cfg(test)]
+pub(super) fn filled() -> usize {
+    // SAFETY: this thread's table, raw reads of its `capacity` entries.
+    CACHE.with(|cache| unsafe {
+        let table = cache.get();
+        (0..(*table).capacity).filter(|&i| (*(*table).entries.add(i)).family != 0).count()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use super::{stats, MAX_CAPACITY};
+    use super::{filled, stats, MAX_CAPACITY};
     use crate::{Counter, Family, MetricInfo, Registry};
 
     /// Label sets per test: a Raft thread's partitions, at a size Miri finishes.
@@ -608,9 +646,73 @@ mod tests {
             let (capacity, len, _) = stats();
             assert_eq!(capacity, MAX_CAPACITY);
             assert!(len * 2 <= capacity);
+            assert_eq!(filled(), len);
             for p in (0..sets).step_by(997) {
                 assert_eq!(f.get(("orders", p)).get(), 2);
             }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Regression (exposition fuzz target, a lookup that never returned): at the largest size, a
+    /// fill whose first slot was vacant took it without counting it, until no slot was vacant
+    /// and a probe looped forever. A working set several times the cache's bound must leave it
+    /// at most half full, counted exactly, with every lookup answered.
+    #[test]
+    #[cfg_attr(miri, ignore = "hundreds of thousands of lookups")]
+    fn a_working_set_far_past_the_bound_keeps_the_table_half_full() {
+        std::thread::spawn(|| {
+            // Four families, each within its series bound, over three times the cache's size.
+            let registry = Registry::new();
+            let families: Vec<Family<Counter, 2>> = (0..4)
+                .map(|i| {
+                    let name = format!("wide{i}_total");
+                    let info = MetricInfo::new(&name, "help");
+                    registry.register_with::<Counter, 2>(info, ["topic", "partition"], ()).expect("register")
+                })
+                .collect();
+            let sets = 60_000;
+            for f in &families {
+                for p in 0..sets {
+                    f.get(("orders", p)).inc();
+                }
+            }
+            let (capacity, len, _) = stats();
+            assert_eq!(capacity, MAX_CAPACITY);
+            assert!(len * 2 <= capacity, "{len} entries in {capacity}");
+            assert_eq!(filled(), len, "entries filled without being counted");
+            for f in &families {
+                for p in (0..sets).step_by(101) {
+                    assert_eq!(f.get(("orders", p)).get(), 1);
+                }
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread that creates and drops registries (as the exposition fuzz target does per
+    /// input) does not keep their families alive: entries of families nothing else holds are
+    /// released when the table needs room, so the table stays small and the families are freed.
+    #[test]
+    fn entries_of_dropped_families_are_released() {
+        std::thread::spawn(|| {
+            let per_round: u32 = if cfg!(miri) { 20 } else { 100 };
+            let rounds = if cfg!(miri) { 20 } else { 300 };
+            let mut first = None;
+            for _ in 0..rounds {
+                let registry = Registry::new();
+                let f = family(&registry);
+                for p in 0..per_round {
+                    f.get(("orders", p)).inc();
+                }
+                first.get_or_insert_with(|| Arc::downgrade(&f.inner));
+            }
+            let first = first.expect("one round ran");
+            assert!(first.upgrade().is_none(), "a dropped family is still held by the cache");
+            let (capacity, len, _) = stats();
+            assert!(capacity <= 16 * per_round as usize, "capacity {capacity}, {len} entries");
         })
         .join()
         .unwrap();

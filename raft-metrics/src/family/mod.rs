@@ -64,6 +64,9 @@ pub(crate) struct FamilyInner<G: Group> {
     /// Process-unique, never reused: names this family in the per-thread lookup cache.
     #[cfg_attr(loom, allow(dead_code))]
     id: u64,
+    /// Strong references held by per-thread cache entries (see `cache::Ops::orphaned`).
+    #[cfg_attr(loom, allow(dead_code))]
+    cached: crate::sync::unmodeled::AtomicUsize,
     state: Mutex<State<G>>,
 }
 
@@ -115,14 +118,33 @@ fn random_seed() -> u64 {
 /// Cache-entry operations on a type-erased family (`Arc::as_ptr`) and series.
 #[cfg(not(loom))]
 unsafe fn retain<G: Group>(owner: *const ()) {
+    let owner = owner.cast::<FamilyInner<G>>();
     // SAFETY: `owner` came from `Arc::as_ptr` of a family that is alive (see `cache::Ops`).
-    unsafe { Arc::increment_strong_count(owner.cast::<FamilyInner<G>>()) }
+    // Strong count first: `cached` never exceeds the references it counts.
+    unsafe {
+        Arc::increment_strong_count(owner);
+        (*owner).cached.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(not(loom))]
 unsafe fn drop_owner<G: Group>(owner: *const ()) {
-    // SAFETY: gives back a reference counted by `retain` (see `cache::Ops`).
-    unsafe { Arc::decrement_strong_count(owner.cast::<FamilyInner<G>>()) }
+    let owner = owner.cast::<FamilyInner<G>>();
+    // SAFETY: gives back a reference counted by `retain` (see `cache::Ops`), which keeps the
+    // family alive until the last line.
+    unsafe {
+        (*owner).cached.fetch_sub(1, Ordering::Relaxed);
+        Arc::decrement_strong_count(owner);
+    }
+}
+
+#[cfg(not(loom))]
+unsafe fn orphaned<G: Group>(owner: *const ()) -> bool {
+    // SAFETY: `owner` came from `Arc::as_ptr` and the caller's entry holds a strong reference
+    // counted by `retain`; `ManuallyDrop` keeps that reference where it is.
+    let family = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(owner.cast::<FamilyInner<G>>()) });
+    // Racy (another thread may be filling or releasing), which `Ops::orphaned` allows.
+    Arc::strong_count(&family) <= family.cached.load(Ordering::Relaxed)
 }
 
 #[cfg(not(loom))]
@@ -142,8 +164,13 @@ unsafe fn current<G: Group>(series: *const (), state: u64) -> bool {
 impl<G: Group> FamilyInner<G> {
     /// What this family's cache entries do with it and its series.
     #[cfg(not(loom))]
-    const CACHE_OPS: &'static cache::Ops =
-        &cache::Ops { retain: retain::<G>, unpin: unpin::<G>, drop_owner: drop_owner::<G>, current: current::<G> };
+    const CACHE_OPS: &'static cache::Ops = &cache::Ops {
+        retain: retain::<G>,
+        unpin: unpin::<G>,
+        drop_owner: drop_owner::<G>,
+        current: current::<G>,
+        orphaned: orphaned::<G>,
+    };
 
     pub(crate) fn new(
         texts: Box<[MetricText]>,
@@ -163,6 +190,7 @@ impl<G: Group> FamilyInner<G> {
             live: AtomicUsize::new(0),
             overflowed: AtomicU64::new(0),
             id: next_family_id(),
+            cached: crate::sync::unmodeled::AtomicUsize::new(0),
             state: Mutex::new(State {
                 slab: Vec::new(),
                 labels: Vec::new(),
