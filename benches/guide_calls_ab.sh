@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions and nanoseconds per guide call (`set_commit_index` on one label set, cycling 1 024
-# and 4 096 partitions, and missing the per-thread cache; `record_commit_latency`), this working tree against another revision: instructions counted by
-# callgrind (10^6 calls), time the best of 5 interleaved runs of 2*10^7 calls. The check that a
-# change to the guide API's signatures costs nothing. About 3 minutes on 2 cores; needs valgrind.
+# and 4 096 partitions, and missing the per-thread cache; `record_commit_latency`), this working
+# tree against another revision: instructions counted by callgrind (10^6 calls), time the best of
+# 5 interleaved runs of 2*10^7 calls. The check that a change to the guide API's signatures or to
+# the lookup costs nothing. About 3 minutes on 2 cores; needs valgrind.
 #
 #   benches/guide_calls_ab.sh [REV]     # REV defaults to HEAD~1
 set -euo pipefail

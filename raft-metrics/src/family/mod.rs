@@ -548,7 +548,8 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// thousands of partitions hits it too. A cache miss, the overflow series, and label values
     /// too long for the cache take an atomic pin on the series and release it when the guard
     /// drops. Each cache entry also keeps a reference to its family, so a dropped family's memory
-    /// is freed once the threads that used it have replaced its entries or exited. The guard is
+    /// is freed once each thread that used it next makes room in its cache (entries of families
+    /// nothing else holds are released then) or exits. The guard is
     /// neither `Send` nor `Sync`.
     #[inline]
     pub fn get(&self, values: impl LabelValues<N>) -> Pinned<'_, G> {
