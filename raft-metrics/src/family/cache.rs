@@ -30,9 +30,10 @@
 //! dropped registry), are released (which lets their slots be reused and the families go) and
 //! the rest are compacted in place; if more than a quarter is still live, the table doubles (the
 //! only allocation, at most 10 times per thread). At [`MAX_CAPACITY`] it stays half full: a new
-//! entry replaces the one at its key's first slot (or, if that slot is vacant, is not cached),
-//! and every quarter table of such fills the same purge runs, so a working set larger than the
-//! cache costs what a lookup without it costs, plus a compare and an amortized share of the
+//! entry replaces the one at its key's first slot, one fill in eight (the others, and any whose
+//! first slot is vacant, are not cached), and every table's worth of such fills the same purge
+//! runs. A working set larger than the cache then keeps hitting on the part the cache holds, and a
+//! miss costs what a lookup without the cache costs, plus a probe and an amortized share of the
 //! purge. At thread exit
 //! every entry is released and the table freed, unless a guard from it is still alive then, in
 //! which case the whole table is leaked: its slots are never reused, which is safe, and that can
@@ -49,6 +50,8 @@ const _: () = assert!(CACHE_KEY_WORDS == 8);
 const MIN_CAPACITY: usize = 64;
 /// The largest table: 2^16 entries of 104 bytes.
 pub(super) const MAX_CAPACITY: usize = 1 << 16;
+/// At the largest size, one fill in this many replaces an entry.
+const ADMIT_ONE_IN: usize = 8;
 
 /// What an entry does with its type-erased family (`Arc::as_ptr`) and series.
 #[derive(Debug)]
@@ -289,7 +292,7 @@ pub(super) fn end_use() {
 /// counts a strong reference to the family `owner` (alive: the caller borrows it), both given
 /// back through `ops` when the entry is released. Returns `false`, taking nothing, while a guard
 /// from this thread's cache is alive, once the thread is exiting, or when the table is at its
-/// largest size and the key's first slot is vacant.
+/// largest size and the fill is not admitted.
 #[inline(never)]
 pub(super) fn put(
     family: u64,
@@ -334,10 +337,10 @@ pub(super) fn put(
                     }
                 }
                 Err(_) => {
-                    // Half full at the largest size. Every quarter table of fills, entries of
+                    // Half full at the largest size. Every table's worth of fills, entries of
                     // removed series and dead families go (amortized: a purge walks the table).
                     (*table).replaced += 1;
-                    if (*table).replaced >= MAX_CAPACITY / 4 {
+                    if (*table).replaced >= MAX_CAPACITY {
                         (*table).replaced = 0;
                         purge(table);
                     }
@@ -348,6 +351,11 @@ pub(super) fn put(
                         // the table past half full, and evicting any other entry would break
                         // probe sequences through it. Not cached; the caller keeps its pin.
                         Err(slot) if slot == home => return false,
+                        // Only one fill in eight takes an entry's place: with more label sets in
+                        // use than the cache holds (a thread cycling through them), most entries
+                        // then stay long enough to hit instead of each being evicted before its
+                        // next use.
+                        Err(_) if (*table).replaced % ADMIT_ONE_IN != 0 => return false,
                         Err(_) => {
                             // The entry at the key's first slot gives way. The slot stays
                             // filled, so every probe sequence through it stays unbroken.
