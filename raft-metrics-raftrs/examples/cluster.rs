@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p raft-metrics-raftrs --example cluster -- \
 //!     [--addr 127.0.0.1:9898] [--partitions 8] [--nodes 3] [--duration SECS] [--fault-every SECS] \
-//!     [--rate N] [--aggregate]
+//!     [--rate N] [--aggregate | --unhealthy-only]
 //! curl -s 127.0.0.1:9898/metrics | promtool check metrics
 //! ```
 //!
@@ -62,11 +62,14 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--fault-every" => args.fault_every = Duration::from_secs_f64(value()?.parse()?),
             "--rate" => args.rate = value()?.parse()?,
             "--aggregate" => args.aggregation = Aggregation::Node,
+            "--unhealthy-only" => args.aggregation = Aggregation::Unhealthy,
             "-h" | "--help" => {
                 println!(
                     "usage: cluster [--addr IP:PORT] [--partitions N] [--nodes N] [--duration SECS] \
-                     [--fault-every SECS] [--rate PROPOSALS_PER_PARTITION_PER_SEC] [--aggregate]\n\
-                     --aggregate: node-wide series (Aggregation::Node) instead of per-partition ones"
+                     [--fault-every SECS] [--rate PROPOSALS_PER_PARTITION_PER_SEC] [--aggregate | --unhealthy-only]\n\
+                     --aggregate: node-wide series (Aggregation::Node) instead of per-partition ones\n\
+                     --unhealthy-only: node-wide series plus the gauges of unhealthy partitions \
+                     (Aggregation::Unhealthy), for thousands of partitions"
                 );
                 std::process::exit(0);
             }

@@ -497,7 +497,7 @@ fn node_wide_aggregation_folds_every_partition() {
         assert_eq!(s.value("chronik_raft_partitions", &[]), Some(4.0));
         assert_eq!(s.value("chronik_raft_partitions_without_leader", &[]), Some(0.0));
         assert!(s.value("chronik_raft_leader_changes_seen_total", &[]).unwrap_or(0.0) >= 4.0);
-        assert!(s.value("chronik_raft_follower_lag_entries_count", &[]).unwrap_or(0.0) >= 1.0, "node {node}");
+        assert!(s.value("chronik_raft_partition_follower_lag_entries_count", &[]).unwrap_or(0.0) >= 1.0, "node {node}");
         won += s.value("chronik_raft_elections_total", &[("result", "won")]).unwrap_or(0.0);
         let latency = s.value("chronik_raft_commit_latency_seconds_count", &[]).unwrap_or(0.0);
         assert_eq!(latency as u64, proposed_by_leader.get(&node).copied().unwrap_or(0), "node {node}");

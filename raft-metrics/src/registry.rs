@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::cell::{Buckets, Counter, FloatGauge, Gauge, Histogram, SampleControl, Sampling};
 use crate::encode::{Encoder, Format, LabelSet, MetricText};
-use crate::family::{Family, FamilyInner, Handle, DEFAULT_MAX_SERIES};
+use crate::family::{Export, Family, FamilyInner, Handle, DEFAULT_MAX_SERIES};
 use crate::metric::Group;
 use crate::model::{MetricInfo, MetricKind, RegistrationError};
 use crate::sync::Mutex;
@@ -154,6 +154,36 @@ impl Registry {
         state.names.extend(claimed);
         state.families.push(Arc::clone(&inner) as Arc<dyn Collect>);
         Ok(Family { inner })
+    }
+
+    /// Also writes `family`, registered in another registry, into this registry's scrapes, as
+    /// `export` selects (which then applies to every registry that writes the family). Claims
+    /// only the names `export` writes, so a family whose other metrics share names with this
+    /// registry's can still show the rest here: the Raft schema's
+    /// [`Aggregation::Unhealthy`](crate::raft::Aggregation::Unhealthy) shows the per-partition
+    /// gauges beside node-wide counters and histograms of the same names.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistrationError::Duplicate`] when a name `export` writes is taken here.
+    pub fn attach<G: Group, const N: usize>(
+        &self,
+        family: &Family<G, N>,
+        export: Export<G>,
+    ) -> Result<(), RegistrationError> {
+        let inner = &family.inner;
+        let claimed: Vec<String> = (0..G::KINDS.len())
+            .filter(|&metric| export.writes_metric(metric))
+            .flat_map(|metric| sample_names(inner.metric_name(metric), G::KINDS[metric]))
+            .collect();
+        let mut state = self.state.lock();
+        if let Some(taken) = claimed.iter().find(|name| state.names.contains(*name)) {
+            return Err(RegistrationError::Duplicate(taken.clone()));
+        }
+        inner.set_export(Some(export));
+        state.names.extend(claimed);
+        state.families.push(Arc::clone(inner) as Arc<dyn Collect>);
+        Ok(())
     }
 
     /// Registers a single-metric family (or any group of one) from one [`MetricInfo`].

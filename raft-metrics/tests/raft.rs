@@ -413,7 +413,7 @@ fn node_aggregation_folds_partitions_into_bounded_series() {
     let s = samples(&r);
     assert_eq!(s.get("chronik_raft_commit_latency_seconds_count{}"), Some(&4000.0), "4 proposals per batch");
     assert_eq!(s.get("chronik_raft_commit_batch_entries_sum{}"), Some(&4000.0));
-    assert_eq!(s.get("chronik_raft_follower_lag_entries_count{}"), Some(&1000.0));
+    assert_eq!(s.get("chronik_raft_partition_follower_lag_entries_count{}"), Some(&1000.0));
     assert_eq!(s.get("chronik_raft_append_entries_rejected_total{reason=stale_term}"), Some(&1000.0));
     assert!(s.keys().all(|k| !k.contains("partition=")), "no per-partition series are exported");
     assert!(s.len() < 300, "{} series for 1000 partitions", s.len());

@@ -14,11 +14,12 @@
 //! The heap is counted again after one scrape with the scrape buffer freed, for crates that
 //! build state lazily on the first scrape.
 //!
-//! Then the built-in Raft schema (`raft_metrics_benches::raft_schema`): per-partition and
-//! node-wide modes at 100, 1,000 and 10,000 partitions, each in a fresh process
-//! (`memory_per_partition raft_schema <mode> <partitions>`): memory per partition and the bytes of
-//! one scrape, plain and gzip (level 6, what `http::Server` sends), and per second at a 15 s
-//! scrape interval.
+//! Then the built-in Raft schema (`raft_metrics_benches::raft_schema`): per-partition,
+//! node-wide and unhealthy-only modes at 100, 1,000 and 10,000 partitions (and 50,000 in the
+//! compact modes), 1 % of them unhealthy, each in a fresh process (`memory_per_partition
+//! raft_schema <mode> <partitions>`): memory per partition, the samples of one scrape, its bytes
+//! plain, gzip (level 6, what `http::Server` sends) and protobuf, and gzip bytes per second at a
+//! 15 s scrape interval.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
@@ -115,9 +116,9 @@ fn per_partition(total: i64) -> i64 {
     total / i64::from(PARTITIONS)
 }
 
-/// The Raft schema's figures in this process: (RSS bytes, heap bytes, plain scrape bytes, gzip
-/// scrape bytes).
-fn measure_raft_schema(mode: &str, partitions: u32) -> (i64, i64, usize, usize) {
+/// The Raft schema's figures in this process: RSS bytes, heap bytes, samples, plain, gzip and
+/// protobuf scrape bytes.
+fn measure_raft_schema(mode: &str, partitions: u32) -> [i64; 6] {
     use std::io::Write as _;
 
     let aggregation = raft_schema::mode(mode).unwrap_or_else(|| {
@@ -133,17 +134,22 @@ fn measure_raft_schema(mode: &str, partitions: u32) -> (i64, i64, usize, usize) 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&buf).expect("gzip into memory");
     let gzip = gz.finish().expect("gzip into memory").len();
+    let series = raft_schema::series(&buf);
+    buf.clear();
+    registry.encode(raft_metrics::Format::Protobuf, &mut buf);
+    let proto = buf.len();
     std::hint::black_box(&registry);
-    (rss, heap, plain, gzip)
+    let int = |v: usize| i64::try_from(v).expect("fits");
+    [rss, heap, int(series), int(plain), int(gzip), int(proto)]
 }
 
 fn run_raft_schema() {
     let exe = std::env::current_exe().expect("own executable path");
     println!("\nThe built-in Raft schema (`raft_metrics_benches::raft_schema`: every partition written as a running node writes it, 2 peers), each size and mode in a fresh process; gzip at level 6, as `http::Server` sends it.\n");
-    println!("| mode | partitions | RSS bytes/partition | heap bytes/partition | scrape bytes | gzip bytes | gzip bytes/s at 15 s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (mode, _) in raft_schema::MODES {
-        for n in raft_schema::SIZES {
+    println!("| mode | partitions | RSS bytes/partition | heap bytes/partition | samples | scrape bytes | gzip bytes | protobuf bytes | gzip bytes/s at 15 s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (mode, aggregation) in raft_schema::MODES {
+        for &n in raft_schema::sizes(aggregation) {
             let out = Command::new(&exe)
                 .args(["raft_schema", mode, &n.to_string()])
                 .output()
@@ -154,9 +160,14 @@ fn run_raft_schema() {
                 continue;
             };
             let f: Vec<i64> = line.split_whitespace().skip(1).map(|f| f.parse().expect("numeric field")).collect();
-            let [rss, heap, plain, gzip] = f[..] else { panic!("malformed result line: {line}") };
+            let [rss, heap, series, plain, gzip, proto] = f[..] else { panic!("malformed result line: {line}") };
             let per = |v: i64| v / i64::from(n);
-            println!("| {mode} | {n} | {} | {} | {plain} | {gzip} | {} |", per(rss), per(heap), gzip / 15);
+            println!(
+                "| {mode} | {n} | {} | {} | {series} | {plain} | {gzip} | {proto} | {} |",
+                per(rss),
+                per(heap),
+                gzip / 15
+            );
         }
     }
 }
@@ -166,8 +177,8 @@ fn main() {
     if let [cmd, mode, n] = &args[..] {
         if cmd == "raft_schema" {
             let n: u32 = n.parse().expect("a partition count");
-            let (rss, heap, plain, gzip) = measure_raft_schema(mode, n);
-            println!("RESULT {rss} {heap} {plain} {gzip}");
+            let [rss, heap, series, plain, gzip, proto] = measure_raft_schema(mode, n);
+            println!("RESULT {rss} {heap} {series} {plain} {gzip} {proto}");
             return;
         }
     }

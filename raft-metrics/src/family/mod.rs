@@ -2,6 +2,7 @@
 
 #[cfg(not(loom))]
 mod cache;
+mod export;
 mod handle;
 mod index;
 mod owned;
@@ -13,6 +14,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+pub use export::Export;
 pub use handle::{ClaimError, Exclusive, Handle};
 pub use pinned::Pinned;
 
@@ -86,6 +88,8 @@ struct State<G> {
     scrape_clock: u64,
     /// Start clocks of the scrapes encoding this family right now.
     active_scrapes: Vec<u64>,
+    /// What scrapes write; everything when `None`.
+    export: Option<Arc<Export<G>>>,
 }
 
 impl<G> State<G> {
@@ -199,6 +203,7 @@ impl<G: Group> FamilyInner<G> {
                 overflow: None,
                 scrape_clock: 0,
                 active_scrapes: Vec::new(),
+                export: None,
             }),
         }
     }
@@ -468,6 +473,15 @@ impl<G: Group> FamilyInner<G> {
         self.texts.first().map_or("", MetricText::family_name)
     }
 
+    pub(crate) fn set_export(&self, export: Option<Export<G>>) {
+        self.state.lock().export = export.map(Arc::new);
+    }
+
+    /// The family name of the group's `metric`-th metric.
+    pub(crate) fn metric_name(&self, metric: usize) -> &str {
+        self.texts.get(metric).map_or("", MetricText::family_name)
+    }
+
     pub(crate) fn has_labels(&self) -> bool {
         !self.label_names.is_empty()
     }
@@ -480,7 +494,7 @@ impl<G: Group> FamilyInner<G> {
     /// `State::oldest_scrape`), so every line carries the labels its values belong to; a series
     /// removed mid-scrape is exported one last time.
     pub(crate) fn encode(&self, encoder: &mut Encoder<'_>) {
-        let (snapshot, scrape) = {
+        let (mut snapshot, export, scrape) = {
             let mut state = self.state.lock();
             state.scrape_clock += 1;
             let clock = state.scrape_clock;
@@ -495,10 +509,16 @@ impl<G: Group> FamilyInner<G> {
                     Some((series, Arc::clone(labels.as_ref()?)))
                 })
                 .collect();
-            (snapshot, ActiveScrape { family: self, clock })
+            (snapshot, state.export.clone(), ActiveScrape { family: self, clock })
         };
+        if let Some(export) = &export {
+            snapshot.retain(|(series, _)| export.keeps(&series.cells));
+        }
         if !snapshot.is_empty() {
             for (metric, text) in self.texts.iter().enumerate() {
+                if export.as_ref().is_some_and(|export| !export.writes_metric(metric)) {
+                    continue;
+                }
                 encoder.metric(text);
                 for (series, labels) in &snapshot {
                     let mut writer = encoder.series(text, &self.label_names, labels);
@@ -574,6 +594,12 @@ impl<G: Group, const N: usize> Family<G, N> {
             return Err(ClaimError::Overflow);
         }
         Exclusive::claim(handle)
+    }
+
+    /// Sets what scrapes write of this family from the next scrape on: the metrics and series
+    /// an [`Export`] selects, or everything (`None`, the default). Recording is unaffected.
+    pub fn set_export(&self, export: Option<Export<G>>) {
+        self.inner.set_export(export);
     }
 
     /// Removes the series for `values` (a partition moved away). Returns whether it existed.

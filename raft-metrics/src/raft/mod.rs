@@ -24,7 +24,9 @@
 
 mod args;
 mod collector;
+mod health;
 mod in_sync;
+mod options;
 mod schema;
 
 pub use args::{Count, Millis, Named, NodeId, PartitionId, StateCode};
@@ -32,7 +34,9 @@ pub use args::{Count, Millis, Named, NodeId, PartitionId, StateCode};
 #[cfg(feature = "tokio")]
 pub use collector::TokioCollector;
 pub use collector::{collect, FollowerStatus, PartitionStatus, RaftMetricsCollector, RaftNodeView};
+pub use health::HealthThresholds;
 pub use in_sync::{InSync, Ticks};
+pub use options::{Aggregation, RaftOptions};
 
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -66,35 +70,6 @@ pub const SCHEMAS: &[Schema] = &[
     AggregatedMetrics::SCHEMA,
 ];
 
-/// How partition-level metrics are exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Aggregation {
-    /// One series per partition (and per peer): the default.
-    #[default]
-    Partition,
-    /// One node-wide series ([`AggregatedMetrics`]), for nodes with thousands of partitions:
-    /// counters and histograms fold across partitions, follower and apply lag become
-    /// distributions. The guide's per-partition gauge calls (term, indices, sizes) record
-    /// nothing in this mode; pre-bound partition and peer handles still work but record into a
-    /// private registry that is not exported.
-    Node,
-}
-
-/// Where and how the Raft schema is registered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RaftOptions {
-    /// Prefix of every name (default `chronik_raft`).
-    pub namespace: String,
-    /// Per-partition or node-wide series.
-    pub aggregation: Aggregation,
-}
-
-impl Default for RaftOptions {
-    fn default() -> Self {
-        Self { namespace: NAMESPACE.to_owned(), aggregation: Aggregation::Partition }
-    }
-}
-
 /// The registered families of the Raft schema.
 #[derive(Debug)]
 pub struct Families {
@@ -116,8 +91,11 @@ pub struct Families {
     pub snapshot_transfers: SnapshotTransferMetricsFamily,
     /// Per group and configuration-change kind.
     pub config_changes: ConfigChangeMetricsFamily,
-    /// The node-wide aggregate, in [`Aggregation::Node`] mode.
+    /// The node-wide aggregate, in [`Aggregation::Node`] and [`Aggregation::Unhealthy`] modes.
     pub aggregated: Option<Handle<AggregatedMetrics>>,
+    /// How partition-level series are exported; in [`Aggregation::Node`] the guide's calls
+    /// record only into the aggregate.
+    pub aggregation: Aggregation,
 }
 
 impl Families {
@@ -127,15 +105,22 @@ impl Families {
         // families outlive it through their handles.
         let (aggregated, detached) = match options.aggregation {
             Aggregation::Partition => (None, None),
-            Aggregation::Node => {
+            Aggregation::Node | Aggregation::Unhealthy => {
                 let aggregate = AggregatedMetrics::register_with_namespace(registry, namespace)?.bind(());
                 (Some(aggregate), Some(Registry::new()))
             }
         };
         let scoped = detached.as_ref().unwrap_or(registry);
+        let partitions = PartitionMetrics::register_with_namespace(scoped, namespace)?;
+        let peers = PeerMetrics::register_with_namespace(scoped, namespace)?;
+        if options.aggregation == Aggregation::Unhealthy {
+            // Their gauges, of the series unhealthy at each scrape, beside the aggregate.
+            registry.attach(partitions.family(), options.health.partition_export())?;
+            registry.attach(peers.family(), options.health.peer_export())?;
+        }
         Ok(Self {
-            partitions: PartitionMetrics::register_with_namespace(scoped, namespace)?,
-            peers: PeerMetrics::register_with_namespace(scoped, namespace)?,
+            partitions,
+            peers,
             replicas: ReplicaMetrics::register_with_namespace(scoped, namespace)?,
             nodes: NodeMetrics::register_with_namespace(registry, namespace)?,
             rpcs: RpcMetrics::register_with_namespace(registry, namespace)?,
@@ -144,6 +129,7 @@ impl Families {
             snapshot_transfers: SnapshotTransferMetrics::register_with_namespace(scoped, namespace)?,
             config_changes: ConfigChangeMetrics::register_with_namespace(scoped, namespace)?,
             aggregated,
+            aggregation: options.aggregation,
         })
     }
 }
@@ -228,7 +214,7 @@ impl RaftMetrics {
         Ok(Self { inner: Inner::Owned(Arc::new(Families::register(registry, options)?)) })
     }
 
-    /// The node-wide aggregate, in [`Aggregation::Node`] mode.
+    /// The node-wide aggregate, in [`Aggregation::Node`] and [`Aggregation::Unhealthy`] modes.
     pub fn aggregate(&self) -> Option<&AggregatedMetrics> {
         self.families().aggregated.as_deref()
     }
@@ -401,7 +387,9 @@ impl RaftMetrics {
         if let Some(a) = self.aggregate() {
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
             a.follower_lag_entries.observe(n.to_u64() as f64);
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.peer_of(topic, partition, &follower).follower_lag_entries.set_u64(n.to_u64());
     }
@@ -417,7 +405,9 @@ impl RaftMetrics {
     ) {
         if let Some(a) = self.aggregate() {
             a.follower_lag.observe(ms.to_seconds());
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.peer_of(topic, partition, &follower).follower_lag.set(ms.to_seconds());
     }
@@ -448,7 +438,9 @@ impl RaftMetrics {
         if let Some(a) = self.aggregate() {
             a.elections.get(result).inc();
             a.election_duration.observe(latency_ms.to_seconds());
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let p = self.partition_of(topic, partition);
         p.elections.get(result).inc();
@@ -480,7 +472,9 @@ impl RaftMetrics {
                 a.commit_latency.observe_n(latency_ms.to_seconds(), batch_size);
             }
             a.commit_batch_entries.observe(entries);
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let p = self.partition_of(topic, partition);
         if batch_size > 0 {
@@ -515,7 +509,9 @@ impl RaftMetrics {
             a.snapshot_creations.inc();
             a.snapshot_size.observe(size);
             a.snapshot_create_duration.observe(latency_ms.to_seconds());
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let f = self.families();
         f.snapshot_creates.family().get((topic, partition, trigger)).snapshot_creations.inc();
@@ -531,7 +527,9 @@ impl RaftMetrics {
     pub fn record_snapshot_apply(&self, topic: &str, partition: impl PartitionId, latency_ms: impl Millis) {
         if let Some(a) = self.aggregate() {
             a.snapshot_apply_duration.observe(latency_ms.to_seconds());
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let p = self.partition_of(topic, partition);
         p.snapshot_apply_duration.observe(latency_ms.to_seconds());
@@ -550,7 +548,9 @@ impl RaftMetrics {
     ) {
         if let Some(a) = self.aggregate() {
             a.snapshot_transfers.get(Outcome::from(success)).inc();
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let transfers = self.families().snapshot_transfers.family().get((topic, partition, direction));
         transfers.snapshot_transfers.get(Outcome::from(success)).inc();
@@ -572,7 +572,9 @@ impl RaftMetrics {
         if let Some(a) = self.aggregate() {
             a.append_entries_sent.inc();
             a.append_entries_sent_bytes.add(size_bytes);
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         let peer = self.peer_of(topic, partition, &target);
         peer.append_entries_sent.inc();
@@ -598,7 +600,9 @@ impl RaftMetrics {
     pub fn record_append_entries_received(&self, topic: &str, partition: impl PartitionId, leader_id: impl NodeId) {
         if let Some(a) = self.aggregate() {
             a.append_entries_received.inc();
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.peer_of(topic, partition, &leader_id).append_entries_received.inc();
     }
@@ -615,7 +619,9 @@ impl RaftMetrics {
         let reason = reason.into();
         if let Some(a) = self.aggregate() {
             a.append_entries_rejected.get(reason).inc();
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.partition_of(topic, partition).append_entries_rejected.get(reason).inc();
     }
@@ -633,7 +639,9 @@ impl RaftMetrics {
     pub fn record_log_compaction(&self, topic: &str, partition: impl PartitionId) {
         if let Some(a) = self.aggregate() {
             a.log_compactions.inc();
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.partition_of(topic, partition).log_compactions.inc();
     }
@@ -661,7 +669,9 @@ impl RaftMetrics {
     pub fn record_config_change(&self, topic: &str, partition: impl PartitionId, kind: impl Named<ConfigChangeKind>) {
         if let Some(a) = self.aggregate() {
             a.config_changes.inc();
-            return;
+            if self.families().aggregation == Aggregation::Node {
+                return;
+            }
         }
         self.families().config_changes.family().get((topic, partition, kind)).config_changes.inc();
     }

@@ -388,14 +388,18 @@ pub struct AggregatedMetrics {
     /// Entries per committed batch, over all partitions.
     #[metric(histogram, buckets = exponential(1.0, 2.0, 12))]
     pub commit_batch_entries: Histogram<12>,
-    /// Distribution of follower lag in entries: one observation per follower per report.
-    #[metric(histogram, buckets = exponential(1.0, 4.0, 12))]
+    /// Distribution of follower lag in entries over partitions: one observation per follower
+    /// per report. (Named apart from the per-partition gauge `follower_lag_entries`, which
+    /// [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy) exports beside it.)
+    #[metric(histogram, name = "partition_follower_lag_entries", buckets = exponential(1.0, 4.0, 12))]
     pub follower_lag_entries: Histogram<12>,
-    /// Distribution of follower lag in time: one observation per follower per report.
-    #[metric(histogram, unit = "seconds", buckets = exponential(0.001, 2.0, 16))]
+    /// Distribution of follower lag in time over partitions: one observation per follower per
+    /// report.
+    #[metric(histogram, unit = "seconds", name = "partition_follower_lag", buckets = exponential(0.001, 2.0, 16))]
     pub follower_lag: Histogram<16>,
-    /// Distribution of apply lag (commit index minus last applied): one observation per report.
-    #[metric(histogram, buckets = exponential(1.0, 4.0, 12))]
+    /// Distribution of apply lag (commit index minus last applied) over partitions: one
+    /// observation per report.
+    #[metric(histogram, name = "partition_apply_lag_entries", buckets = exponential(1.0, 4.0, 12))]
     pub apply_lag_entries: Histogram<12>,
     /// AppendEntries requests rejected, by reason, summed over partitions.
     #[metric(counter, label(reason: RejectReason))]

@@ -1,0 +1,79 @@
+//! [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy): which partitions a scrape names.
+//!
+//! Every partition keeps recording its full series; at each scrape, a partition (and a peer of
+//! it) is written only while it is unhealthy by one of the rules below, and then only its gauges,
+//! under the same names and labels as in per-partition mode. So alert rules written for
+//! per-partition mode (`has_leader == 0`, `apply_lag_entries > 1000`, `isr_size < quorum`,
+//! `follower_lag_entries > 5000 and is_leader == 1`) keep naming the partition, while a node
+//! with 10 000 healthy partitions sends only its node-wide series. Each threshold sits below the
+//! shipped alerts' thresholds, so a partition an alert fires on is in every scrape for the
+//! alert's whole `for` window.
+
+use crate::model::MetricKind;
+use crate::schema::Schema;
+use crate::Export;
+
+use super::{PartitionMetrics, PeerMetrics};
+
+/// When a partition or a peer counts as unhealthy in [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy).
+///
+/// A partition is unhealthy while this node knows no leader for it, while its apply lag is above
+/// `apply_lag_entries`, while a configuration change is in progress, or, where this node leads,
+/// while fewer voters are in sync than there are voters or its largest follower lag is above
+/// `follower_lag_entries`. A peer (leader side) is unhealthy while its lag is above
+/// `follower_lag_entries` entries or `follower_lag_millis` milliseconds. Each row is judged on
+/// its own values: a follower that lags in time while the leader still counts it in sync (which
+/// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthThresholds {
+    /// Committed but unapplied entries (the shipped `ChronikRaftApplyLagging` alert: 1 000).
+    pub apply_lag_entries: u64,
+    /// Entries a follower is behind (`ChronikRaftFollowerLagging`: 5 000).
+    pub follower_lag_entries: u64,
+    /// Milliseconds a follower is behind (`ChronikRaftFollowerLaggingTime`: 30 s).
+    pub follower_lag_millis: u64,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        Self { apply_lag_entries: 100, follower_lag_entries: 1_000, follower_lag_millis: 10_000 }
+    }
+}
+
+/// A gauge reads as `i64`; thresholds compare as `u64` (a negative reading is below any).
+fn above(value: i64, threshold: u64) -> bool {
+    u64::try_from(value).is_ok_and(|v| v > threshold)
+}
+
+impl HealthThresholds {
+    /// Whether the partition's series is in the scrape.
+    pub fn partition_unhealthy(&self, p: &PartitionMetrics) -> bool {
+        let leads = p.is_leader.get() == 1;
+        p.has_leader.get() == 0
+            || above(p.apply_lag_entries.get(), self.apply_lag_entries)
+            || p.config_change_in_progress.get() == 1
+            || (leads && p.isr_size.get() < p.voters.get())
+            || (leads && above(p.max_follower_lag_entries.get(), self.follower_lag_entries))
+    }
+
+    /// Whether the peer's series is in the scrape.
+    pub fn peer_unhealthy(&self, p: &PeerMetrics) -> bool {
+        // Milliseconds as f64 are exact far beyond any lag.
+        #[allow(clippy::cast_precision_loss)]
+        let millis = self.follower_lag_millis as f64;
+        above(p.follower_lag_entries.get(), self.follower_lag_entries) || p.follower_lag.get() * 1e3 > millis
+    }
+
+    pub(super) fn partition_export(self) -> Export<PartitionMetrics> {
+        Export::new(gauges(&PartitionMetrics::SCHEMA), move |p| self.partition_unhealthy(p))
+    }
+
+    pub(super) fn peer_export(self) -> Export<PeerMetrics> {
+        Export::new(gauges(&PeerMetrics::SCHEMA), move |p| self.peer_unhealthy(p))
+    }
+}
+
+/// Selects the gauges of `schema`.
+fn gauges(schema: &'static Schema) -> impl Fn(usize) -> bool {
+    |i| schema.metrics.get(i).is_some_and(|m| m.kind == MetricKind::Gauge)
+}

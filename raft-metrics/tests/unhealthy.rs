@@ -1,0 +1,111 @@
+//! `Aggregation::Unhealthy`: node-wide series, plus the gauges of the partitions and peers that
+//! are unhealthy at the time of the scrape, under their per-partition names.
+
+use std::collections::BTreeSet;
+
+use raft_metrics::advanced::parse::parse;
+use raft_metrics::raft::{Aggregation, HealthThresholds, NodeState, RaftMetrics, RaftOptions};
+use raft_metrics::{Format, Registry};
+
+fn unhealthy_mode(registry: &Registry) -> RaftMetrics {
+    let options = RaftOptions { aggregation: Aggregation::Unhealthy, ..RaftOptions::default() };
+    RaftMetrics::with_options(registry, &options).expect("register")
+}
+
+/// A leader of a 3-voter group, every voter in sync, nothing to apply: healthy.
+fn healthy(m: &RaftMetrics, partition: u32) {
+    m.set_node_state("orders", partition, "n1", NodeState::Leader);
+    m.set_has_leader("orders", partition, true);
+    let p = m.partition("orders", partition);
+    p.voters.set(3);
+    p.isr_size.set(3);
+    m.set_commit_index("orders", partition, 100);
+    m.set_last_applied("orders", partition, 100);
+    for peer in ["n2", "n3"] {
+        m.set_follower_lag_entries("orders", partition, peer, 0);
+        m.set_follower_lag_ms("orders", partition, peer, 0.0);
+    }
+    m.record_commit_latency("orders", partition, 2.0, 1);
+}
+
+/// The `(topic, partition)` pairs of the scrape's samples named `name`.
+fn partitions_of(text: &str, name: &str) -> BTreeSet<String> {
+    let scrape = parse(text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    scrape
+        .lines()
+        .filter(|s| s.name == name)
+        .map(|s| {
+            let label = |key: &str| s.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.to_string());
+            format!("{}/{}", label("topic").unwrap_or_default(), label("partition").unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn a_scrape_names_exactly_the_unhealthy_partitions() {
+    let r = Registry::new();
+    let m = unhealthy_mode(&r);
+    for partition in 0..1000 {
+        healthy(&m, partition);
+    }
+    // Sick in one way each.
+    m.set_has_leader("orders", 1, false);
+    m.set_last_applied("orders", 2, 100 - 101); // saturates: the apply lag is the commit index
+    m.set_commit_index("orders", 3, 100_000);
+    m.partition("orders", 4).isr_size.set(1);
+    m.set_follower_lag_entries("orders", 5, "n3", 5_000);
+    m.partition("orders", 5).max_follower_lag_entries.set(5_000);
+    m.partition("orders", 6).config_change_in_progress.set(1);
+    m.set_follower_lag_ms("orders", 7, "n2", 45_000.0);
+
+    let text = r.encode_to_string(Format::Prometheus);
+    let expected: BTreeSet<String> = [1, 3, 4, 5, 6].iter().map(|p| format!("orders/{p}")).collect();
+    assert_eq!(partitions_of(&text, "chronik_raft_has_leader"), expected, "{text}");
+    // A peer row carries all its gauges: lag in entries (5) or in time (7) brings it in.
+    let lagging: BTreeSet<String> = ["orders/5".to_owned(), "orders/7".to_owned()].into();
+    assert_eq!(partitions_of(&text, "chronik_raft_follower_lag_entries"), lagging);
+    assert_eq!(partitions_of(&text, "chronik_raft_follower_lag_seconds"), lagging);
+    // Partition 2's lag saturated at 0 (applied past committed): healthy.
+    assert!(!partitions_of(&text, "chronik_raft_apply_lag_entries").contains("orders/2"));
+    // Only gauges per partition; counters and histograms only node-wide.
+    assert!(partitions_of(&text, "chronik_raft_commit_latency_seconds_count") == ["/".to_owned()].into(), "{text}");
+    assert!(!text.contains("chronik_raft_proposals_committed_total{"), "{text}");
+    assert!(!text.contains("chronik_raft_node_state{"), "{text}");
+    // The node-wide aggregate folds every partition.
+    assert!(text.contains("chronik_raft_commit_latency_seconds_count 1000\n"), "{text}");
+    // Every family name appears once (the node-wide lag distributions are named apart).
+    let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let unique: BTreeSet<&str> = types.iter().map(|l| l.split(' ').nth(2).unwrap_or_default()).collect();
+    assert_eq!(types.len(), unique.len(), "{text}");
+    // The node-wide series are about 17 KB; the unhealthy partitions add about 1 KB each.
+    assert!(text.len() < 30_000, "{} bytes for 1 000 partitions, 6 of them unhealthy", text.len());
+}
+
+#[test]
+fn a_partition_leaves_the_scrape_when_it_heals_and_returns_when_it_sickens() {
+    let r = Registry::new();
+    let m = unhealthy_mode(&r);
+    healthy(&m, 0);
+    let scrape = || partitions_of(&r.encode_to_string(Format::Prometheus), "chronik_raft_has_leader");
+    assert!(scrape().is_empty());
+    m.set_has_leader("orders", 0, false);
+    assert_eq!(scrape(), ["orders/0".to_owned()].into());
+    m.set_has_leader("orders", 0, true);
+    assert!(scrape().is_empty());
+    // Values kept recording while out of the scrape.
+    m.set_commit_index("orders", 0, 5_000);
+    let text = r.encode_to_string(Format::Prometheus);
+    assert!(text.contains("chronik_raft_commit_index{topic=\"orders\",partition=\"0\"} 5000\n"), "{text}");
+}
+
+#[test]
+fn thresholds_are_configurable() {
+    let r = Registry::new();
+    let health = HealthThresholds { apply_lag_entries: 10, ..HealthThresholds::default() };
+    let options = RaftOptions { aggregation: Aggregation::Unhealthy, health, ..RaftOptions::default() };
+    let m = RaftMetrics::with_options(&r, &options).unwrap();
+    healthy(&m, 0);
+    m.set_commit_index("orders", 0, 111);
+    let text = r.encode_to_string(Format::Prometheus);
+    assert_eq!(partitions_of(&text, "chronik_raft_apply_lag_entries"), ["orders/0".to_owned()].into(), "{text}");
+}
