@@ -109,3 +109,19 @@ fn thresholds_are_configurable() {
     let text = r.encode_to_string(Format::Prometheus);
     assert_eq!(partitions_of(&text, "chronik_raft_apply_lag_entries"), ["orders/0".to_owned()].into(), "{text}");
 }
+
+#[test]
+fn a_partition_out_of_contact_is_unhealthy() {
+    let r = Registry::new();
+    let m = unhealthy_mode(&r);
+    healthy(&m, 0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let scrape = || partitions_of(&r.encode_to_string(Format::Prometheus), "chronik_raft_is_leader");
+    // Never recorded: not judged by it.
+    assert!(scrape().is_empty());
+    m.partition("orders", 0).last_contact_timestamp.set(now - 1.0);
+    assert!(scrape().is_empty());
+    // A leader whose quorum went quiet a minute ago (a stale leader, cut off) shows.
+    m.partition("orders", 0).last_contact_timestamp.set(now - 60.0);
+    assert_eq!(scrape(), ["orders/0".to_owned()].into());
+}

@@ -9,6 +9,8 @@
 //! shipped alerts' thresholds, so a partition an alert fires on is in every scrape for the
 //! alert's whole `for` window.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::model::MetricKind;
 use crate::schema::Schema;
 use crate::Export;
@@ -18,9 +20,11 @@ use super::{PartitionMetrics, PeerMetrics};
 /// When a partition or a peer counts as unhealthy in [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy).
 ///
 /// A partition is unhealthy while this node knows no leader for it, while its apply lag is above
-/// `apply_lag_entries`, while a configuration change is in progress, or, where this node leads,
-/// while fewer voters are in sync than there are voters or its largest follower lag is above
-/// `follower_lag_entries`. A peer (leader side) is unhealthy while its lag is above
+/// `apply_lag_entries`, while a configuration change is in progress, while its last contact
+/// (a follower hearing from its leader, a leader's last quorum acknowledgement) is more than
+/// `contact_millis` old, or, where this node leads, while fewer voters are in sync than there
+/// are voters or its largest follower lag is above `follower_lag_entries`. The contact rule is
+/// what shows a stale leader cut off from its group, whose own view stays as it was. A peer (leader side) is unhealthy while its lag is above
 /// `follower_lag_entries` entries or `follower_lag_millis` milliseconds. Each row is judged on
 /// its own values: a follower that lags in time while the leader still counts it in sync (which
 /// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
@@ -32,11 +36,14 @@ pub struct HealthThresholds {
     pub follower_lag_entries: u64,
     /// Milliseconds a follower is behind (`ChronikRaftFollowerLaggingTime`: 30 s).
     pub follower_lag_millis: u64,
+    /// Milliseconds since the last contact (`last_contact_timestamp_seconds`; a partition that
+    /// never recorded one is not judged by it). Several election timeouts.
+    pub contact_millis: u64,
 }
 
 impl Default for HealthThresholds {
     fn default() -> Self {
-        Self { apply_lag_entries: 100, follower_lag_entries: 1_000, follower_lag_millis: 10_000 }
+        Self { apply_lag_entries: 100, follower_lag_entries: 1_000, follower_lag_millis: 10_000, contact_millis: 5_000 }
     }
 }
 
@@ -52,8 +59,22 @@ impl HealthThresholds {
         p.has_leader.get() == 0
             || above(p.apply_lag_entries.get(), self.apply_lag_entries)
             || p.config_change_in_progress.get() == 1
+            || self.out_of_contact(p.last_contact_timestamp.get())
             || (leads && p.isr_size.get() < p.voters.get())
             || (leads && above(p.max_follower_lag_entries.get(), self.follower_lag_entries))
+    }
+
+    /// Whether a last contact at Unix time `at` (0: none recorded) is older than `contact_millis`.
+    fn out_of_contact(&self, at: f64) -> bool {
+        if at <= 0.0 {
+            return false;
+        }
+        // A clock before 1970 reads as no time passed.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        // Milliseconds as f64 are exact far beyond any threshold.
+        #[allow(clippy::cast_precision_loss)]
+        let limit = self.contact_millis as f64 / 1e3;
+        now - at > limit
     }
 
     /// Whether the peer's series is in the scrape.

@@ -1,0 +1,155 @@
+//! End to end against a real Prometheus in unhealthy-only mode (`Aggregation::Unhealthy`): the
+//! same live cluster, rules and dashboard as `prometheus_e2e.rs`, with every node exporting its
+//! node-wide series plus the gauges of the partitions unhealthy at each scrape.
+//!
+//! The scenario: while healthy, no partition appears in any scrape and no alert fires; under the
+//! faults of the per-partition scenario (a paused node with a stalled apply, then two crashed
+//! nodes and a stuck configuration change) the alerts on gauges fire and name the partition; once
+//! healed, the partitions leave the scrape again. Alerts on per-partition counters (leader
+//! changes, proposal failures, snapshot transfer and heartbeat failures) have only node-wide
+//! counters in this mode and are not expected: `ChronikRaftHighLeaderChanges` must stay silent,
+//! although the node-wide leader-change total rises with every election.
+//!
+//! ```text
+//! cargo test -p raft-metrics-raftrs --test prometheus_e2e_unhealthy -- --nocapture
+//! ```
+
+#[path = "support/e2e.rs"]
+#[allow(dead_code)] // the per-partition scenarios use the rest
+mod e2e;
+
+use std::time::{Duration, Instant};
+
+use e2e::*;
+use raft_metrics::raft::Aggregation;
+
+/// The alerts on gauges, which name the partition in this mode, driven by the two faults.
+const NAMING: &[&str] = &[
+    "ChronikRaftFollowerLagging",
+    "ChronikRaftFollowerLaggingTime",
+    "ChronikRaftMultipleLeaders",
+    "ChronikRaftApplyLagging",
+    "ChronikRaftNoLeader",
+    "ChronikRaftConfigChangeStuck",
+];
+
+/// Partitions present in the scrape: series of `chronik_raft_has_leader`.
+fn partitions_shown(prom: std::net::SocketAddr) -> usize {
+    query(prom, "chronik_raft_has_leader").map_or(usize::MAX, |r| r.series)
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
+fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
+    let Some(_serial) = prometheus_turn() else { return };
+    let t0 = Instant::now();
+    let driver = Driver::start_in(Aggregation::Unhealthy, |_| {});
+    let prom = Prometheus::start(&driver.targets(), &compressed_rules());
+    prom.wait_ready();
+    let mut log = AlertLog::new(prom.addr);
+    let all_up = format!("count(up == 1) == {NODES}");
+    let up = wait_for(Duration::from_secs(15), || {
+        matches!(query(prom.addr, &all_up), Ok(QueryResult { series: 1, .. })).then_some(())
+    });
+    assert!(up.is_some(), "not every target up within 15 s; log:\n{}", prom.log());
+
+    // ---- healthy: node-wide series only, no alert -------------------------------------------
+    let partitions = format!("sum(chronik_raft_partitions) == {}", NODES * u64::from(PARTITIONS));
+    let counted = wait_for(Duration::from_secs(15), || {
+        matches!(query(prom.addr, &partitions), Ok(QueryResult { series: 1, .. })).then_some(())
+    });
+    assert!(counted.is_some(), "the node-wide partition counts never added up");
+    // Elections are over once no partition shows (a leaderless partition is unhealthy).
+    let settled = wait_for(Duration::from_secs(20), || (partitions_shown(prom.addr) == 0).then_some(()));
+    assert!(settled.is_some(), "partitions still in the scrape of a healthy cluster");
+    let healthy_until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < healthy_until {
+        let firing = log.poll();
+        assert!(firing.is_empty(), "alerts firing in the healthy phase: {firing:?}");
+        assert_eq!(partitions_shown(prom.addr), 0, "a healthy partition in the scrape");
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    // Latency panels read the node-wide histograms.
+    let p99 = "histogram_quantile(0.99, sum without (topic, partition) (rate(chronik_raft_commit_latency_seconds_bucket[30s])))";
+    let r = query(prom.addr, p99).expect("query");
+    assert!(r.series > 0, "no node-wide commit latency");
+
+    // ---- fault 1: pause n3, stall n2's apply ------------------------------------------------
+    log.phase = "pause n3".to_owned();
+    driver.with(|s| {
+        s.cluster.pause(3);
+        s.cluster.stall_apply(2, true);
+    });
+    for _ in 0..4 {
+        driver.with(|s| s.burst = 2000);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let missing = log.wait_firing(
+        &[
+            "ChronikRaftFollowerLagging",
+            "ChronikRaftFollowerLaggingTime",
+            "ChronikRaftMultipleLeaders",
+            "ChronikRaftApplyLagging",
+            "ChronikRaftRpcFailures",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(missing.is_empty(), "not firing while n3 is paused: {missing:?}");
+    let shown = partitions_shown(prom.addr);
+    assert!(shown > 0 && shown != usize::MAX, "no partition in the scrape while n3 is paused");
+    driver.with(|s| {
+        s.cluster.resume(3);
+        s.cluster.stall_apply(2, false);
+    });
+    let caught_up = wait_for(Duration::from_secs(15), || {
+        driver.with(|s| (0..PARTITIONS).all(|p| s.cluster.max_lag(p).is_some_and(|(_, lag)| lag < 500)).then_some(()))
+    });
+    assert!(caught_up.is_some(), "n3 did not catch up");
+    // Healed partitions leave the scrape (Prometheus marks their series stale).
+    let left = wait_for(Duration::from_secs(20), || (partitions_shown(prom.addr) == 0).then_some(()));
+    assert!(left.is_some(), "healed partitions still in the scrape: {}", partitions_shown(prom.addr));
+
+    // ---- fault 2: crash the two nodes not leading p0, p0 stuck adding n4 ---------------------
+    log.phase = "crash 2 of 3".to_owned();
+    let lone = driver.with(|s| {
+        let lone = s.cluster.leader(0).expect("p0 leader");
+        s.cluster.add_node(0, NODES + 1).expect("propose adding node 4 to p0");
+        for n in (1..=NODES).filter(|&n| n != lone) {
+            s.cluster.crash(n);
+        }
+        lone
+    });
+    let missing = log.wait_firing(&["ChronikRaftNoLeader", "ChronikRaftConfigChangeStuck"], Duration::from_secs(25));
+    assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
+    driver.with(|s| {
+        for n in (1..=NODES).filter(|&n| n != lone) {
+            s.cluster.restart(n).expect("restart");
+        }
+    });
+    for p in 0..PARTITIONS {
+        assert!(driver.wait_leader(p, None, Duration::from_secs(10)).is_some(), "p{p} has no leader after restart");
+    }
+    // Every election above raised the node-wide leader-change total; the per-partition rule
+    // ignores it.
+    let total = query(prom.addr, "sum(increase(chronik_raft_leader_changes_seen_total[1m])) > 0").expect("query");
+    assert_eq!(total.series, 1, "no node-wide leader changes seen");
+    log.poll();
+
+    // ---- report -----------------------------------------------------------------------------
+    let elapsed = t0.elapsed();
+    drop(driver);
+    drop(prom);
+    println!("\n==== unhealthy-only mode: Prometheus end-to-end report ({:.1}s total) ====", elapsed.as_secs_f64());
+    for (name, (at, phase, labels)) in &log.firing {
+        println!("  {name:<36} FIRING  at {at:>5.1}s [{phase}] {labels}");
+    }
+    for name in NAMING {
+        let (_, _, labels) = &log.firing[*name];
+        assert!(
+            labels.contains("topic=orders") && labels.contains("partition="),
+            "{name} does not name the partition: {labels}"
+        );
+    }
+    assert!(!log.firing.contains_key("ChronikRaftHighLeaderChanges"), "leader changes fired on node-wide totals");
+    assert!(elapsed < Duration::from_secs(180), "took {elapsed:?}");
+}
