@@ -1,12 +1,12 @@
 //! Partition churn: a node that moves 1 000 partitions away and back 100 times keeps its memory
-//! flat and never exports a moved-away partition. Live heap bytes come from a counting global
+//! flat and never exports a moved-away partition, per partition and in unhealthy-only mode. Live heap bytes come from a counting global
 //! allocator (this file is its own test binary, so no other test's allocations interfere).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use raft_metrics::advanced::parse::{parse, Scrape};
-use raft_metrics::raft::RaftMetrics;
+use raft_metrics::raft::{Aggregation, RaftMetrics, RaftOptions};
 use raft_metrics::{Format, Registry};
 
 struct Counting;
@@ -57,6 +57,8 @@ const PEERS: [u64; 2] = [2, 3];
 /// and both peers' lag.
 fn host_partitions(m: &RaftMetrics, topic: &str, round: u64) {
     for p in 0..PARTITIONS {
+        // Leaderless: unhealthy, so exported in every mode that exports partitions.
+        m.set_has_leader(topic, p, false);
         m.set_commit_index(topic, p, round * 10);
         m.record_commit_latency(topic, p, 3, 1);
         m.record_append_entries_sent(topic, p, 1, 512);
@@ -86,10 +88,24 @@ fn exported_partitions(scrape: &Scrape, topic: &str) -> std::collections::BTreeS
         .collect()
 }
 
+/// The live-heap measurements of the two modes must not overlap.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn moving_partitions_away_and_back_keeps_memory_flat_and_the_scrape_current() {
+    churn(Aggregation::Partition);
+}
+
+/// In unhealthy-only mode, with every hosted partition leaderless (so every one is exported).
+#[test]
+fn unhealthy_only_mode_churns_the_same() {
+    churn(Aggregation::Unhealthy);
+}
+
+fn churn(aggregation: Aggregation) {
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let registry = Registry::new();
-    let m = RaftMetrics::with_registry(&registry).unwrap();
+    let m = RaftMetrics::with_options(&registry, &RaftOptions { aggregation, ..RaftOptions::default() }).unwrap();
     let live = || LIVE.load(Ordering::Relaxed);
 
     let mut after_round = Vec::with_capacity(ROUNDS);
@@ -113,7 +129,7 @@ fn moving_partitions_away_and_back_keeps_memory_flat_and_the_scrape_current() {
     let peak = *after_round[ROUNDS / 4..].iter().max().unwrap();
     let per_partition = |bytes: isize| bytes / PARTITIONS as isize;
     eprintln!(
-        "live heap after rounds: 1: {} KiB, {}: {} KiB, {ROUNDS}: {} KiB (peak after warm-up {} KiB, {} B per partition)",
+        "{aggregation:?}: live heap after rounds: 1: {} KiB, {}: {} KiB, {ROUNDS}: {} KiB (peak after warm-up {} KiB, {} B per partition)",
         after_round[0] / 1024,
         ROUNDS / 4,
         warm / 1024,
