@@ -63,3 +63,49 @@ fn an_attached_family_claims_only_the_names_it_writes() {
     let taken = shown.register_with::<Gauge, 0>(MetricInfo::new("depth", "Depth."), [], ());
     assert!(matches!(taken, Err(RegistrationError::Duplicate(_))));
 }
+
+#[test]
+fn folded_metrics_sum_every_series_by_the_labels_kept() {
+    use raft_metrics::{Buckets, Histogram, Shown};
+    let registry = Registry::new();
+    let served = registry
+        .register_with::<Counter, 2>(MetricInfo::new("served", "Items served."), ["zone", "shard"], ())
+        .unwrap();
+    let latency = registry
+        .histogram::<2, 2>(
+            MetricInfo::new("latency_seconds", "Latency."),
+            ["zone", "shard"],
+            Buckets::new(vec![0.1, 1.0]).unwrap(),
+        )
+        .unwrap();
+    for shard in 0..10u32 {
+        let zone = if shard % 2 == 0 { "a" } else { "b" };
+        served.get((zone, shard)).add(u64::from(shard));
+        // Binary fractions: the folded sum is exact.
+        latency.get((zone, shard)).observe(0.0625);
+        latency.get((zone, shard)).observe(0.5);
+    }
+    // Folded by zone, whatever the series filter keeps.
+    let by_zone = Export::new(|_| false, |_: &Counter| false).fold(|_| true, &["zone"]);
+    assert_eq!(by_zone.shows(0), Shown::Folded);
+    served.set_export(Some(by_zone));
+    latency.set_export(Some(Export::metrics(|_| false).fold(|_| true, &[])));
+    let text = registry.encode_to_string(Format::Prometheus);
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("raft_metrics_")).collect();
+    assert_eq!(
+        samples,
+        [
+            "served_total{zone=\"a\"} 20",
+            "served_total{zone=\"b\"} 25",
+            "latency_seconds_bucket{le=\"0.1\"} 10",
+            "latency_seconds_bucket{le=\"1.0\"} 20",
+            "latency_seconds_bucket{le=\"+Inf\"} 20",
+            "latency_seconds_sum 5.625",
+            "latency_seconds_count 20",
+        ],
+        "{text}"
+    );
+    let _: &Histogram<2> = &latency.get(("a", 0));
+    // The same in protobuf and OpenMetrics: the parser accepts both folded outputs.
+    raft_metrics::advanced::parse::parse(&registry.encode_to_string(Format::OpenMetrics), Format::OpenMetrics).unwrap();
+}

@@ -40,7 +40,6 @@ impl LabelSet {
     }
 
     /// The raw values, in label order.
-    #[cfg_attr(not(feature = "protobuf"), allow(dead_code))] // read by protobuf exposition only
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
         self.ends.windows(2).map(|w| &self.bytes[w[0]..w[1]])
     }

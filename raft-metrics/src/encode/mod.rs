@@ -13,6 +13,7 @@
 
 mod encoder;
 mod escape;
+mod fold;
 mod labels;
 pub mod parse;
 #[cfg(feature = "protobuf")]
@@ -20,6 +21,7 @@ pub(crate) mod proto;
 
 pub(crate) use encoder::Encoder;
 pub use escape::unescape_label_value;
+pub(crate) use fold::Fold;
 pub use labels::LabelPair;
 pub(crate) use labels::LabelSet;
 
@@ -187,6 +189,8 @@ pub struct SeriesWriter<'a> {
     labels: &'a LabelSet,
     extra: Option<&'a LabelPair>,
     sink: Sink,
+    /// Adds into a fold (with the series' group) instead of writing.
+    fold: Option<(&'a mut Fold, usize)>,
 }
 
 /// Where a [`SeriesWriter`] writes. Without the `protobuf` feature there is one choice and the
@@ -215,18 +219,38 @@ impl<'a> SeriesWriter<'a> {
             #[cfg(feature = "protobuf")]
             Format::Protobuf => Sink::Protobuf,
         };
-        Self { out, text, names, labels, extra: None, sink }
+        Self { out, text, names, labels, extra: None, sink, fold: None }
+    }
+
+    /// A writer that adds the series' counters and histograms into `fold`'s group `key` and
+    /// writes nothing (`scratch` stays empty).
+    pub(crate) fn folding(
+        scratch: &'a mut Vec<u8>,
+        text: &'a MetricText,
+        names: &'a [Box<str>],
+        labels: &'a LabelSet,
+        fold: &'a mut Fold,
+        key: usize,
+    ) -> Self {
+        Self { out: scratch, text, names, labels, extra: None, sink: Sink::Text, fold: Some((fold, key)) }
     }
 
     /// Writes a counter sample.
     #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
     pub fn counter(&mut self, v: u64) {
+        if let Some((fold, key)) = &mut self.fold {
+            fold.counter(*key, self.extra, v);
+            return;
+        }
         self.integer(v, v as f64, true);
     }
 
     /// Writes an integer gauge sample.
     #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
     pub fn gauge_int(&mut self, v: i64) {
+        if self.fold.is_some() {
+            return;
+        }
         self.integer(v, v as f64, false);
     }
 
@@ -250,6 +274,9 @@ impl<'a> SeriesWriter<'a> {
 
     /// Writes a float gauge sample.
     pub fn gauge_float(&mut self, v: f64) {
+        if self.fold.is_some() {
+            return;
+        }
         match self.sink {
             Sink::Text => {
                 self.start(&self.text.primary, None);
@@ -264,6 +291,10 @@ impl<'a> SeriesWriter<'a> {
     /// Writes a histogram: cumulative `_bucket` lines, `_sum` and `_count`.
     /// `counts` holds one non-cumulative count per entry of `le` (the `+Inf` bucket last).
     pub(crate) fn histogram(&mut self, le: &[Box<str>], counts: &[u64], sum: f64) {
+        if let Some((fold, key)) = &mut self.fold {
+            fold.histogram(*key, self.extra, le, counts, sum);
+            return;
+        }
         match self.sink {
             Sink::Text => {
                 let mut cumulative = 0u64;
@@ -299,6 +330,9 @@ impl<'a> SeriesWriter<'a> {
     /// bounds (exact cumulative counts: every bound is a native bucket boundary); in protobuf,
     /// as a native histogram.
     pub(crate) fn native_histogram(&mut self, h: &NativeValue<'_>) {
+        if self.fold.is_some() {
+            return;
+        }
         match self.sink {
             Sink::Text => {
                 let below = h.negative.iter().fold(h.zero_count, |a, c| a.wrapping_add(*c));
@@ -348,6 +382,7 @@ impl<'a> SeriesWriter<'a> {
             labels: self.labels,
             extra: Some(pair),
             sink: self.sink,
+            fold: self.fold.as_mut().map(|(fold, key)| (&mut **fold, *key)),
         };
         f(&mut inner);
     }

@@ -8,15 +8,34 @@
 //! any allocation or lock on the recording side.
 
 use core::fmt;
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use super::series::Series;
+use super::FamilyInner;
+use crate::encode::{Encoder, Fold, LabelSet, SeriesWriter};
 use crate::metric::Group;
+
+/// How a scrape shows one metric of a family under an [`Export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// One series per label set the export keeps.
+    Series,
+    /// Summed over every series (kept or not) into one series per value of the labels the
+    /// export folds by: counters and classic histograms; gauges and native histograms write
+    /// nothing folded.
+    Folded,
+    /// Not at all.
+    Hidden,
+}
 
 /// Which metrics of which series a scrape writes (see [`Family::set_export`](super::Family::set_export)).
 ///
 /// A series left out of a scrape is absent from it, as if removed: Prometheus marks it stale, so
 /// an alert on it resolves, and it returns with its current values when accepted again.
 pub struct Export<G> {
-    metrics: Box<[bool]>,
+    metrics: Box<[Shown]>,
+    fold_by: Box<[Box<str>]>,
     keep: Box<dyn Fn(&G) -> bool + Send + Sync>,
 }
 
@@ -26,7 +45,8 @@ impl<G: Group> Export<G> {
     /// time of the scrape. `keep` runs once per series per scrape, under no lock, and must not
     /// record into the family.
     pub fn new(metric: impl Fn(usize) -> bool, keep: impl Fn(&G) -> bool + Send + Sync + 'static) -> Self {
-        Self { metrics: (0..G::KINDS.len()).map(metric).collect(), keep: Box::new(keep) }
+        let metrics = (0..G::KINDS.len()).map(|i| if metric(i) { Shown::Series } else { Shown::Hidden }).collect();
+        Self { metrics, fold_by: Box::new([]), keep: Box::new(keep) }
     }
 
     /// Writes the selected metrics of every series.
@@ -34,8 +54,31 @@ impl<G: Group> Export<G> {
         Self::new(metric, |_| true)
     }
 
+    /// Also writes the metrics for which `metric(index)` is true folded: summed over every
+    /// series into one per value of the family's labels named in `by` (none: one series).
+    #[must_use]
+    pub fn fold(mut self, metric: impl Fn(usize) -> bool, by: &[&str]) -> Self {
+        for (i, shown) in self.metrics.iter_mut().enumerate() {
+            if metric(i) {
+                *shown = Shown::Folded;
+            }
+        }
+        self.fold_by = by.iter().map(|l| (*l).into()).collect();
+        self
+    }
+
+    /// How the scrape shows the group's metric `index`.
+    pub fn shows(&self, index: usize) -> Shown {
+        self.metrics.get(index).copied().unwrap_or(Shown::Hidden)
+    }
+
     pub(crate) fn writes_metric(&self, index: usize) -> bool {
-        self.metrics.get(index).copied().unwrap_or(false)
+        self.shows(index) != Shown::Hidden
+    }
+
+    /// The labels folded metrics keep.
+    pub(crate) fn fold_by(&self) -> &[Box<str>] {
+        &self.fold_by
     }
 
     pub(super) fn keeps(&self, series: &G) -> bool {
@@ -45,6 +88,72 @@ impl<G: Group> Export<G> {
 
 impl<G> fmt::Debug for Export<G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Export").field("metrics", &self.metrics).finish_non_exhaustive()
+        f.debug_struct("Export").field("metrics", &self.metrics).field("fold_by", &self.fold_by).finish_non_exhaustive()
     }
+}
+
+/// Writes `snapshot` (every live series of `family`) as `export` shows it.
+pub(super) fn encode<G: Group>(
+    family: &FamilyInner<G>,
+    export: &Export<G>,
+    snapshot: Vec<(&Series<G>, Arc<LabelSet>)>,
+    encoder: &mut Encoder<'_>,
+) {
+    let folds = (0..family.texts.len()).any(|m| export.shows(m) == Shown::Folded);
+    // Each series' group among the values of the labels folded by, computed once per scrape.
+    let (groups, keys) = if folds { fold_groups(family, export, &snapshot) } else { (Vec::new(), Vec::new()) };
+    let kept: Vec<&(&Series<G>, Arc<LabelSet>)> = snapshot.iter().filter(|(s, _)| export.keeps(&s.cells)).collect();
+    let by: Vec<Box<str>> = export.fold_by().iter().filter(|l| family.label_names.contains(l)).cloned().collect();
+    let mut scratch = Vec::new();
+    for (metric, text) in family.texts.iter().enumerate() {
+        match export.shows(metric) {
+            Shown::Hidden => {}
+            Shown::Series if !kept.is_empty() => {
+                encoder.metric(text);
+                for (series, labels) in &kept {
+                    let mut writer = encoder.series(text, &family.label_names, labels);
+                    series.cells.encode(&family.layout, metric, &mut writer);
+                }
+            }
+            Shown::Series => {}
+            Shown::Folded => {
+                let mut fold = Fold::new(groups.iter().cloned());
+                for ((series, labels), &key) in snapshot.iter().zip(&keys) {
+                    let mut writer =
+                        SeriesWriter::folding(&mut scratch, text, &family.label_names, labels, &mut fold, key);
+                    series.cells.encode(&family.layout, metric, &mut writer);
+                }
+                if !fold.is_empty() {
+                    encoder.metric(text);
+                    fold.write(encoder, text, &by);
+                }
+            }
+        }
+    }
+}
+
+/// The distinct values of the labels `export` folds by (as label sets over those labels), and
+/// each series' index among them.
+fn fold_groups<G: Group>(
+    family: &FamilyInner<G>,
+    export: &Export<G>,
+    snapshot: &[(&Series<G>, Arc<LabelSet>)],
+) -> (Vec<LabelSet>, Vec<usize>) {
+    let positions: Vec<usize> =
+        export.fold_by().iter().filter_map(|l| family.label_names.iter().position(|n| n == l)).collect();
+    let names: Vec<Box<str>> = positions.iter().map(|&i| family.label_names[i].clone()).collect();
+    let mut index: HashMap<Vec<&str>, usize> = HashMap::new();
+    let mut groups = Vec::new();
+    let keys = snapshot
+        .iter()
+        .map(|(_, labels)| {
+            let values: Vec<&str> = labels.values().collect();
+            let key: Vec<&str> = positions.iter().filter_map(|&i| values.get(i).copied()).collect();
+            *index.entry(key).or_insert_with_key(|key| {
+                groups.push(LabelSet::new(&names, key.iter().copied()));
+                groups.len() - 1
+            })
+        })
+        .collect();
+    (groups, keys)
 }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-pub use export::Export;
+pub use export::{Export, Shown};
 pub use handle::{ClaimError, Exclusive, Handle};
 pub use pinned::Pinned;
 
@@ -494,7 +494,7 @@ impl<G: Group> FamilyInner<G> {
     /// `State::oldest_scrape`), so every line carries the labels its values belong to; a series
     /// removed mid-scrape is exported one last time.
     pub(crate) fn encode(&self, encoder: &mut Encoder<'_>) {
-        let (mut snapshot, export, scrape) = {
+        let (snapshot, export, scrape) = {
             let mut state = self.state.lock();
             state.scrape_clock += 1;
             let clock = state.scrape_clock;
@@ -512,13 +512,9 @@ impl<G: Group> FamilyInner<G> {
             (snapshot, state.export.clone(), ActiveScrape { family: self, clock })
         };
         if let Some(export) = &export {
-            snapshot.retain(|(series, _)| export.keeps(&series.cells));
-        }
-        if !snapshot.is_empty() {
+            export::encode(self, export, snapshot, encoder);
+        } else if !snapshot.is_empty() {
             for (metric, text) in self.texts.iter().enumerate() {
-                if export.as_ref().is_some_and(|export| !export.writes_metric(metric)) {
-                    continue;
-                }
                 encoder.metric(text);
                 for (series, labels) in &snapshot {
                     let mut writer = encoder.series(text, &self.label_names, labels);

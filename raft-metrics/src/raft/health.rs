@@ -13,9 +13,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::model::MetricKind;
 use crate::schema::Schema;
-use crate::Export;
+use crate::{Export, RegistrationError, Registry};
 
-use super::{PartitionMetrics, PeerMetrics};
+use super::{
+    AggregatedMetrics, AggregatedMetricsFamily, ConfigChangeMetrics, Families, PartitionMetrics, PeerMetrics,
+    SnapshotCreateMetrics, SnapshotTransferMetrics,
+};
 
 /// When a partition or a peer counts as unhealthy in [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy).
 ///
@@ -84,14 +87,47 @@ impl HealthThresholds {
         let millis = self.follower_lag_millis as f64;
         above(p.follower_lag_entries.get(), self.follower_lag_entries) || p.follower_lag.get() * 1e3 > millis
     }
+}
 
-    pub(super) fn partition_export(self) -> Export<PartitionMetrics> {
-        Export::new(gauges(&PartitionMetrics::SCHEMA), move |p| self.partition_unhealthy(p))
-    }
-
-    pub(super) fn peer_export(self) -> Export<PeerMetrics> {
-        Export::new(gauges(&PeerMetrics::SCHEMA), move |p| self.peer_unhealthy(p))
-    }
+/// Shows, in `registry`, what unhealthy-only mode exports of `families` (registered in a
+/// registry nobody scrapes): the gauges of the unhealthy partitions and peers; every counter and
+/// histogram of the partition-level families folded per node (per peer for peer series, per
+/// trigger, direction or kind for snapshots and configuration changes), so the hot path records
+/// each event once; and the node-wide aggregate's own series (partition counts, lag
+/// distributions) where the folded ones do not already carry the name.
+pub(super) fn attach(
+    registry: &Registry,
+    families: &Families,
+    aggregate: &AggregatedMetricsFamily,
+    health: HealthThresholds,
+) -> Result<(), RegistrationError> {
+    let folded =
+        |schema: &'static Schema| move |i: usize| schema.metrics.get(i).is_some_and(|m| m.kind != MetricKind::Gauge);
+    let partitions = Export::new(gauges(&PartitionMetrics::SCHEMA), move |p| health.partition_unhealthy(p))
+        .fold(folded(&PartitionMetrics::SCHEMA), &[]);
+    registry.attach(families.partitions.family(), partitions)?;
+    let peers = Export::new(gauges(&PeerMetrics::SCHEMA), move |p| health.peer_unhealthy(p))
+        .fold(folded(&PeerMetrics::SCHEMA), &["peer"]);
+    registry.attach(families.peers.family(), peers)?;
+    let everything = |_: usize| true;
+    let creates = Export::metrics(|_| false).fold(everything, &["trigger"]);
+    registry.attach(families.snapshot_creates.family(), creates)?;
+    let transfers = Export::metrics(|_| false).fold(everything, &["direction"]);
+    registry.attach(families.snapshot_transfers.family(), transfers)?;
+    let changes = Export::metrics(|_| false).fold(everything, &["kind"]);
+    registry.attach(families.config_changes.family(), changes)?;
+    let shown = [
+        &PartitionMetrics::SCHEMA,
+        &PeerMetrics::SCHEMA,
+        &SnapshotCreateMetrics::SCHEMA,
+        &SnapshotTransferMetrics::SCHEMA,
+        &ConfigChangeMetrics::SCHEMA,
+    ];
+    let own = |i: usize| {
+        let name = AggregatedMetrics::SCHEMA.metrics[i].name;
+        !shown.iter().any(|schema| schema.metrics.iter().any(|m| m.name == name))
+    };
+    registry.attach(aggregate.family(), Export::metrics(own))
 }
 
 /// Selects the gauges of `schema`.

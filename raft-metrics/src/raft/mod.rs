@@ -101,26 +101,21 @@ pub struct Families {
 impl Families {
     fn register(registry: &Registry, options: &RaftOptions) -> Result<Self, RegistrationError> {
         let namespace = options.namespace.as_str();
-        // In node mode the partition-level families live in a registry nobody scrapes; the
-        // families outlive it through their handles.
-        let (aggregated, detached) = match options.aggregation {
-            Aggregation::Partition => (None, None),
-            Aggregation::Node | Aggregation::Unhealthy => {
-                let aggregate = AggregatedMetrics::register_with_namespace(registry, namespace)?.bind(());
-                (Some(aggregate), Some(Registry::new()))
-            }
-        };
+        // In the node-wide modes the partition-level families live in a registry nobody
+        // scrapes (the families outlive it through their handles); unhealthy-only mode then
+        // shows parts of them in `registry` (see `health`).
+        let unhealthy = options.aggregation == Aggregation::Unhealthy;
+        let detached = (options.aggregation != Aggregation::Partition).then(Registry::new);
         let scoped = detached.as_ref().unwrap_or(registry);
-        let partitions = PartitionMetrics::register_with_namespace(scoped, namespace)?;
-        let peers = PeerMetrics::register_with_namespace(scoped, namespace)?;
-        if options.aggregation == Aggregation::Unhealthy {
-            // Their gauges, of the series unhealthy at each scrape, beside the aggregate.
-            registry.attach(partitions.family(), options.health.partition_export())?;
-            registry.attach(peers.family(), options.health.peer_export())?;
-        }
-        Ok(Self {
-            partitions,
-            peers,
+        let aggregated = match options.aggregation {
+            Aggregation::Partition => None,
+            Aggregation::Node => Some(AggregatedMetrics::register_with_namespace(registry, namespace)?),
+            // Its own registry: it shares names with the partition-level families.
+            Aggregation::Unhealthy => Some(AggregatedMetrics::register_with_namespace(&Registry::new(), namespace)?),
+        };
+        let families = Self {
+            partitions: PartitionMetrics::register_with_namespace(scoped, namespace)?,
+            peers: PeerMetrics::register_with_namespace(scoped, namespace)?,
             replicas: ReplicaMetrics::register_with_namespace(scoped, namespace)?,
             nodes: NodeMetrics::register_with_namespace(registry, namespace)?,
             rpcs: RpcMetrics::register_with_namespace(registry, namespace)?,
@@ -128,9 +123,13 @@ impl Families {
             snapshot_creates: SnapshotCreateMetrics::register_with_namespace(scoped, namespace)?,
             snapshot_transfers: SnapshotTransferMetrics::register_with_namespace(scoped, namespace)?,
             config_changes: ConfigChangeMetrics::register_with_namespace(scoped, namespace)?,
-            aggregated,
+            aggregated: aggregated.as_ref().map(|a| a.bind(())),
             aggregation: options.aggregation,
-        })
+        };
+        if let (true, Some(aggregate)) = (unhealthy, &aggregated) {
+            health::attach(registry, &families, aggregate, options.health)?;
+        }
+        Ok(families)
     }
 }
 
