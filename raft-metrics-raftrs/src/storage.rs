@@ -5,7 +5,7 @@ use std::time::Instant;
 use protobuf::Message as _;
 use raft::eraftpb::{Entry, Snapshot};
 use raft::{GetEntriesContext, RaftState, Storage};
-use raft_metrics::raft::{AggregatedMetrics, PartitionMetrics, RaftMetrics, SnapshotCreateMetrics};
+use raft_metrics::raft::{AggregatedMetrics, Aggregation, PartitionMetrics, RaftMetrics, SnapshotCreateMetrics};
 use raft_metrics::Handle;
 
 /// The `trigger` label of snapshots raft-rs requests from the storage: a follower is behind the
@@ -51,7 +51,13 @@ impl<S> InstrumentedStorage<S> {
             inner,
             partition: metrics.partition(topic, partition),
             creations: metrics.families().snapshot_creates.bind((topic, partition, TRIGGER_FOLLOWER_CATCH_UP)),
-            aggregate: metrics.families().aggregated.clone(),
+            // Snapshot events count node-wide only where the node exports the aggregate's;
+            // unhealthy-only mode folds the partition series instead.
+            aggregate: metrics
+                .families()
+                .aggregated
+                .clone()
+                .filter(|_| metrics.families().aggregation == Aggregation::Node),
         }
     }
 

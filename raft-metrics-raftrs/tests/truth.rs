@@ -507,6 +507,61 @@ fn node_wide_aggregation_folds_every_partition() {
     assert_eq!(committed, 100.0);
 }
 
+/// Unhealthy-only mode: the same folded totals from the partition series (recorded once), and
+/// no partition in the scrape while every partition is healthy; a crashed node's partitions it
+/// led show on the survivors until a new leader is elected.
+#[test]
+fn unhealthy_only_mode_folds_every_partition_and_shows_none_while_healthy() {
+    use raft_metrics::raft::Aggregation;
+    let config = ClusterConfig {
+        partitions: 4,
+        aggregation: Aggregation::Unhealthy,
+        timing: Sampling::All,
+        ..ClusterConfig::default()
+    };
+    let mut c = Cluster::new(config).expect("cluster");
+    elect(&mut c);
+    let mut proposed_by_leader: BTreeMap<u64, u64> = BTreeMap::new();
+    for p in 0..4 {
+        let leader = c.leader(p).expect("leader");
+        *proposed_by_leader.entry(leader).or_default() += propose(&mut c, p, 25, 5);
+    }
+    c.run(12);
+    let (mut won, mut committed) = (0.0, 0.0);
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        assert!(s.lines().all(|x| x.label("partition").is_none()), "node {node}: a healthy partition shows");
+        assert_eq!(s.value("chronik_raft_partitions", &[]), Some(4.0));
+        assert_eq!(s.value("chronik_raft_partitions_without_leader", &[]), Some(0.0));
+        assert!(s.value("chronik_raft_leader_changes_seen_total", &[]).unwrap_or(0.0) >= 4.0);
+        assert!(s.value("chronik_raft_partition_follower_lag_entries_count", &[]).unwrap_or(0.0) >= 1.0, "node {node}");
+        won += s.value("chronik_raft_elections_total", &[("result", "won")]).unwrap_or(0.0);
+        let latency = s.value("chronik_raft_commit_latency_seconds_count", &[]).unwrap_or(0.0);
+        assert_eq!(latency as u64, proposed_by_leader.get(&node).copied().unwrap_or(0), "node {node}");
+        committed += latency;
+        // Folded per peer: both peers' heartbeats, without partition labels.
+        assert!(s.lines().any(|x| x.name == "chronik_raft_heartbeats_sent_total" && x.label("peer").is_some()));
+    }
+    assert_eq!(won, 4.0, "one election won per partition");
+    assert_eq!(committed, 100.0);
+
+    // Pause a follower of p0 and write on: p0's leader counts fewer voters in sync, so p0 shows
+    // on it (and only p0).
+    let leader = c.leader(0).expect("leader");
+    let follower = c.members(0).into_iter().find(|&n| n != leader).expect("a follower");
+    c.pause(follower);
+    // Past `HealthThresholds::follower_lag_entries` (1 000), so the peer row shows too.
+    propose(&mut c, 0, 1_500, 50);
+    c.run(40);
+    let s = scrape(&c, leader);
+    let shown: std::collections::BTreeSet<&str> =
+        s.lines().filter(|x| x.name == "chronik_raft_has_leader").filter_map(|x| x.label("partition")).collect();
+    assert!(shown.contains("0"), "p0 with a paused follower does not show on its leader n{leader}: {shown:?}");
+    let lagging =
+        s.lines().filter(|x| x.name == "chronik_raft_follower_lag_entries" && x.label("partition") == Some("0"));
+    assert!(lagging.count() >= 1, "no peer row for the paused follower");
+}
+
 #[test]
 fn slow_disk_and_slow_state_machine_show_in_their_histograms() {
     let mut c = cluster(1);

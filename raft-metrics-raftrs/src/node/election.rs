@@ -30,7 +30,7 @@ impl Election {
             let took = clock::seconds(started, now);
             rec!(group.series => elections.get(result).inc());
             rec!(group.series => election_duration.observe(took));
-            if let Some(a) = group.agg() {
+            if let Some(a) = group.node_wide() {
                 a.elections.get(result).inc();
                 a.election_duration.observe(took);
             }

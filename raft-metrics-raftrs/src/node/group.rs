@@ -1,7 +1,7 @@
 //! The group's identity (topic, partition, the metrics its handles are bound from) and the
 //! series that every state of the wrapper records into.
 
-use raft_metrics::raft::{AggregatedMetrics, PartitionMetrics, RaftMetrics};
+use raft_metrics::raft::{AggregatedMetrics, Aggregation, PartitionMetrics, RaftMetrics};
 use raft_metrics::Handle;
 
 use super::series::Series;
@@ -22,8 +22,11 @@ pub(super) struct GroupSeries {
     /// [`series`](super::series)).
     pub(super) series: Series<PartitionMetrics>,
     /// The node-wide aggregate, in `Aggregation::Node` mode (where the partition and peer series
-    /// are not exported).
+    /// are not exported) and `Aggregation::Unhealthy` (partition counts and lag distributions).
     agg: Option<Handle<AggregatedMetrics>>,
+    /// `Aggregation::Node`: events are also counted in the aggregate (unhealthy-only mode folds
+    /// the partition series at scrape time instead).
+    counts_node_wide: bool,
 }
 
 impl GroupSeries {
@@ -35,12 +38,19 @@ impl GroupSeries {
             handle: metrics.partition(topic, partition),
             series: Series::new(metrics.partition(topic, partition), metrics.claim_partition(topic, partition)),
             agg: metrics.families().aggregated.clone(),
+            counts_node_wide: metrics.families().aggregation == Aggregation::Node,
         }
     }
 
-    /// The node-wide aggregate, in `Aggregation::Node` mode.
+    /// The node-wide aggregate, for what only it exports: partition counts, lag distributions.
     #[inline]
     pub(super) fn agg(&self) -> Option<&AggregatedMetrics> {
         self.agg.as_deref()
+    }
+
+    /// The node-wide aggregate where events are counted in it too (`Aggregation::Node`).
+    #[inline]
+    pub(super) fn node_wide(&self) -> Option<&AggregatedMetrics> {
+        self.agg.as_deref().filter(|_| self.counts_node_wide)
     }
 }

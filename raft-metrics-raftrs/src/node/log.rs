@@ -61,7 +61,7 @@ impl Log {
     /// The application compacted the log so that it now starts at `first_index`.
     pub(super) fn compacted(&mut self, first_index: u64, group: &GroupSeries) {
         rec!(group.series => log_compactions.inc());
-        if let Some(a) = group.agg() {
+        if let Some(a) = group.node_wide() {
             a.log_compactions.inc();
         }
         self.size.compact(first_index);

@@ -31,7 +31,7 @@ impl Membership {
     ) {
         for kind in classify::change_kinds(cc) {
             self.config_change(kind, group).config_changes.inc();
-            if let Some(a) = group.agg() {
+            if let Some(a) = group.node_wide() {
                 a.config_changes.inc();
             }
         }

@@ -76,7 +76,7 @@ impl<S: Storage> InstrumentedNode<S> {
 /// An append rejected, by this node (a stale term) or to its leader (a log inconsistency).
 fn reject(group: &GroupSeries, reason: RejectReason) {
     rec!(group.series => append_entries_rejected.get(reason).inc());
-    if let Some(a) = group.agg() {
+    if let Some(a) = group.node_wide() {
         a.append_entries_rejected.get(reason).inc();
     }
 }

@@ -362,7 +362,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Records the counts kept since the last tick.
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
-        self.peers.flush(self.group.agg());
+        self.peers.flush(self.group.node_wide());
         self.rpcs.flush(&self.group.metrics);
     }
 

@@ -80,7 +80,7 @@ impl Proposals {
             return;
         }
         let weight = turn.weight();
-        let agg = group.agg();
+        let agg = group.node_wide();
         let Self { pending, committed, .. } = self;
         let clock = &mut turn.clock;
         let dropped = pending.commit(entries, |proposals, at| {
@@ -108,7 +108,7 @@ impl Proposals {
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
         let batch = entries as f64;
         rec!(group.series => commit_batch_entries.observe_n(batch, weight));
-        if let Some(a) = group.agg() {
+        if let Some(a) = group.node_wide() {
             a.commit_batch_entries.observe_n(batch, weight);
         }
     }

@@ -116,7 +116,7 @@ impl Role {
         }
         if leader != prev.leader && leader != INVALID_ID {
             rec!(group.series => leader_changes_seen.inc());
-            if let Some(a) = group.agg() {
+            if let Some(a) = group.node_wide() {
                 a.leader_changes_seen.inc();
             }
         }

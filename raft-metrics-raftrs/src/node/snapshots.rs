@@ -61,7 +61,7 @@ impl Snapshots {
     pub(super) fn received(&mut self, installed: Option<u64>, elapsed: f64, group: &GroupSeries, clock: &mut Clock) {
         let outcome = Outcome::from(installed.is_some());
         rec!(self.receive => snapshot_transfers.get(outcome).inc());
-        if let Some(a) = group.agg() {
+        if let Some(a) = group.node_wide() {
             a.snapshot_transfers.get(outcome).inc();
             if installed.is_some() {
                 a.snapshot_apply_duration.observe(elapsed);
@@ -88,7 +88,7 @@ impl Snapshots {
         self.sending = self.sending.saturating_sub(1);
         let outcome = Outcome::from(delivered);
         rec!(self.send => snapshot_transfers.get(outcome).inc());
-        if let Some(a) = group.agg() {
+        if let Some(a) = group.node_wide() {
             a.snapshot_transfers.get(outcome).inc();
         }
         self.publish(group);

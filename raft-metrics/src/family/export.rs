@@ -104,30 +104,35 @@ pub(super) fn encode<G: Group>(
     let (groups, keys) = if folds { fold_groups(family, export, &snapshot) } else { (Vec::new(), Vec::new()) };
     let kept: Vec<&(&Series<G>, Arc<LabelSet>)> = snapshot.iter().filter(|(s, _)| export.keeps(&s.cells)).collect();
     let by: Vec<Box<str>> = export.fold_by().iter().filter(|l| family.label_names.contains(l)).cloned().collect();
+    // Series by series, every folded metric at once: each series' cells are read in one pass
+    // (metric by metric, a node's thousands of partitions would pass through the cache once
+    // per metric).
+    let mut folds: Vec<Option<Fold>> = (0..family.texts.len())
+        .map(|m| (export.shows(m) == Shown::Folded).then(|| Fold::new(groups.iter().cloned())))
+        .collect();
     let mut scratch = Vec::new();
-    for (metric, text) in family.texts.iter().enumerate() {
-        match export.shows(metric) {
-            Shown::Hidden => {}
-            Shown::Series if !kept.is_empty() => {
+    for ((series, labels), &key) in snapshot.iter().zip(&keys) {
+        for ((metric, text), fold) in family.texts.iter().enumerate().zip(&mut folds) {
+            if let Some(fold) = fold {
+                let mut writer = SeriesWriter::folding(&mut scratch, text, &family.label_names, labels, fold, key);
+                series.cells.encode(&family.layout, metric, &mut writer);
+            }
+        }
+    }
+    for ((metric, text), fold) in family.texts.iter().enumerate().zip(&folds) {
+        match (export.shows(metric), fold) {
+            (Shown::Series, _) if !kept.is_empty() => {
                 encoder.metric(text);
                 for (series, labels) in &kept {
                     let mut writer = encoder.series(text, &family.label_names, labels);
                     series.cells.encode(&family.layout, metric, &mut writer);
                 }
             }
-            Shown::Series => {}
-            Shown::Folded => {
-                let mut fold = Fold::new(groups.iter().cloned());
-                for ((series, labels), &key) in snapshot.iter().zip(&keys) {
-                    let mut writer =
-                        SeriesWriter::folding(&mut scratch, text, &family.label_names, labels, &mut fold, key);
-                    series.cells.encode(&family.layout, metric, &mut writer);
-                }
-                if !fold.is_empty() {
-                    encoder.metric(text);
-                    fold.write(encoder, text, &by);
-                }
+            (Shown::Folded, Some(fold)) if !fold.is_empty() => {
+                encoder.metric(text);
+                fold.write(encoder, text, &by);
             }
+            _ => {}
         }
     }
 }

@@ -218,6 +218,14 @@ impl RaftMetrics {
         self.families().aggregated.as_deref()
     }
 
+    /// The aggregate where it is what the node exports ([`Aggregation::Node`]): the guide's calls
+    /// record there instead of per partition. Unhealthy-only mode folds the partition series at
+    /// scrape time instead, and uses the aggregate only for what folding cannot give (lag
+    /// distributions, partition counts).
+    fn node_wide(&self) -> Option<&AggregatedMetrics> {
+        self.aggregate().filter(|_| self.families().aggregation == Aggregation::Node)
+    }
+
     /// The registered families, for direct use.
     pub fn families(&self) -> &Families {
         match &self.inner {
@@ -434,12 +442,10 @@ impl RaftMetrics {
     #[inline(never)]
     pub fn record_election(&self, topic: &str, partition: impl PartitionId, success: bool, latency_ms: impl Millis) {
         let result = if success { ElectionResult::Won } else { ElectionResult::Lost };
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.elections.get(result).inc();
             a.election_duration.observe(latency_ms.to_seconds());
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let p = self.partition_of(topic, partition);
         p.elections.get(result).inc();
@@ -466,14 +472,12 @@ impl RaftMetrics {
         let batch_size = batch_size.to_u64();
         #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
         let entries = batch_size as f64;
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             if batch_size > 0 {
                 a.commit_latency.observe_n(latency_ms.to_seconds(), batch_size);
             }
             a.commit_batch_entries.observe(entries);
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let p = self.partition_of(topic, partition);
         if batch_size > 0 {
@@ -504,13 +508,11 @@ impl RaftMetrics {
     ) {
         #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes
         let size = size_bytes.to_u64() as f64;
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.snapshot_creations.inc();
             a.snapshot_size.observe(size);
             a.snapshot_create_duration.observe(latency_ms.to_seconds());
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let f = self.families();
         f.snapshot_creates.family().get((topic, partition, trigger)).snapshot_creations.inc();
@@ -524,11 +526,9 @@ impl RaftMetrics {
     /// Records the installation of a received snapshot, taking `latency_ms`.
     #[inline(never)]
     pub fn record_snapshot_apply(&self, topic: &str, partition: impl PartitionId, latency_ms: impl Millis) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.snapshot_apply_duration.observe(latency_ms.to_seconds());
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let p = self.partition_of(topic, partition);
         p.snapshot_apply_duration.observe(latency_ms.to_seconds());
@@ -545,11 +545,9 @@ impl RaftMetrics {
         direction: impl Named<SnapshotDirection>,
         success: bool,
     ) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.snapshot_transfers.get(Outcome::from(success)).inc();
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let transfers = self.families().snapshot_transfers.family().get((topic, partition, direction));
         transfers.snapshot_transfers.get(Outcome::from(success)).inc();
@@ -568,12 +566,10 @@ impl RaftMetrics {
         target: impl NodeId,
         size_bytes: u64,
     ) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.append_entries_sent.inc();
             a.append_entries_sent_bytes.add(size_bytes);
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         let peer = self.peer_of(topic, partition, &target);
         peer.append_entries_sent.inc();
@@ -597,11 +593,9 @@ impl RaftMetrics {
     /// Records an AppendEntries request received from `leader_id`.
     #[inline(never)]
     pub fn record_append_entries_received(&self, topic: &str, partition: impl PartitionId, leader_id: impl NodeId) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.append_entries_received.inc();
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         self.peer_of(topic, partition, &leader_id).append_entries_received.inc();
     }
@@ -616,11 +610,9 @@ impl RaftMetrics {
         reason: impl Into<RejectReason>,
     ) {
         let reason = reason.into();
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.append_entries_rejected.get(reason).inc();
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         self.partition_of(topic, partition).append_entries_rejected.get(reason).inc();
     }
@@ -636,11 +628,9 @@ impl RaftMetrics {
     /// Records a log compaction.
     #[inline(never)]
     pub fn record_log_compaction(&self, topic: &str, partition: impl PartitionId) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.log_compactions.inc();
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         self.partition_of(topic, partition).log_compactions.inc();
     }
@@ -666,11 +656,9 @@ impl RaftMetrics {
     /// or a [`ConfigChangeKind`]).
     #[inline(never)]
     pub fn record_config_change(&self, topic: &str, partition: impl PartitionId, kind: impl Named<ConfigChangeKind>) {
-        if let Some(a) = self.aggregate() {
+        if let Some(a) = self.node_wide() {
             a.config_changes.inc();
-            if self.families().aggregation == Aggregation::Node {
-                return;
-            }
+            return;
         }
         self.families().config_changes.family().get((topic, partition, kind)).config_changes.inc();
     }
