@@ -116,15 +116,8 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     // exported node keeps claiming leadership (two leaders), and lag time passes 30 s.
     // Meanwhile n2 stops applying: its apply lag stays above 1000 entries for the whole window.
     log.phase = "pause n3".to_owned();
-    driver.with(|s| {
-        s.cluster.pause(3);
-        s.cluster.stall_apply(2, true);
-    });
+    driver.pause_n3_and_stall_n2();
     note(&log, "pause n3, stall n2's apply".to_owned());
-    for _ in 0..4 {
-        driver.with(|s| s.burst = 2000);
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let missing = log.wait_firing(
         &[
             "ChronikRaftFollowerLagging",
@@ -137,31 +130,16 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(60),
     );
     assert!(missing.is_empty(), "not firing while n3 is paused: {missing:?}");
-    driver.with(|s| {
-        s.cluster.resume(3);
-        s.cluster.stall_apply(2, false);
-    });
-    note(&log, "resume n3, n2 applies again".to_owned());
     // n3 catches up and steps down.
-    let caught_up = wait_for(Duration::from_secs(15), || {
-        driver.with(|s| (0..PARTITIONS).all(|p| s.cluster.max_lag(p).is_some_and(|(_, lag)| lag < 500)).then_some(()))
-    });
-    assert!(caught_up.is_some(), "n3 did not catch up");
+    driver.resume_n3_and_catch_up();
+    note(&log, "resume n3, n2 applies again; n3 caught up".to_owned());
 
     // ---- fault 2: crash the two nodes not leading p0 -------------------------------------
     // Right before, p0's leader proposes adding a node 4: the entry stays uncommitted in its log
     // alone (a stuck configuration change). The lone node loses every leadership (check-quorum),
     // too few members report, and clients keep proposing to it and are refused.
     log.phase = "crash 2 of 3".to_owned();
-    let lone = driver.with(|s| {
-        let lone = s.cluster.leader(0).expect("p0 leader");
-        s.cluster.add_node(0, NODES + 1).expect("propose adding node 4 to p0");
-        for n in (1..=NODES).filter(|&n| n != lone) {
-            s.cluster.crash(n);
-        }
-        s.failing_proposals_on = Some(lone);
-        lone
-    });
+    let lone = driver.crash_all_but_p0_leader(true);
     note(&log, format!("n{lone} (p0 leader) proposes adding n4 to p0; crash the two other nodes"));
     let missing = log.wait_firing(
         &[
@@ -173,16 +151,8 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(25),
     );
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
-    driver.with(|s| {
-        s.failing_proposals_on = None;
-        for n in (1..=NODES).filter(|&n| n != lone) {
-            s.cluster.restart(n).expect("restart");
-        }
-    });
-    note(&log, "restart them".to_owned());
-    for p in 0..PARTITIONS {
-        assert!(driver.wait_leader(p, None, Duration::from_secs(10)).is_some(), "p{p} has no leader after restart");
-    }
+    driver.restart_all_but(lone);
+    note(&log, "restart them; every partition has a leader".to_owned());
 
     // ---- fault 3: leader churn on p0 -------------------------------------------------------
     log.phase = "leader churn p0".to_owned();

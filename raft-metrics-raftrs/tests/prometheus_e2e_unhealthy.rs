@@ -96,14 +96,7 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
 
     // ---- fault 1: pause n3, stall n2's apply ------------------------------------------------
     log.phase = "pause n3".to_owned();
-    driver.with(|s| {
-        s.cluster.pause(3);
-        s.cluster.stall_apply(2, true);
-    });
-    for _ in 0..4 {
-        driver.with(|s| s.burst = 2000);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    driver.pause_n3_and_stall_n2();
     let missing = log.wait_firing(
         &[
             "ChronikRaftFollowerLagging",
@@ -120,38 +113,17 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     // The per-partition panels show the unhealthy partitions now.
     let panels = dashboard_panels();
     let mut with_data = panels_with_data(prom.addr, &panels);
-    driver.with(|s| {
-        s.cluster.resume(3);
-        s.cluster.stall_apply(2, false);
-    });
-    let caught_up = wait_for(Duration::from_secs(15), || {
-        driver.with(|s| (0..PARTITIONS).all(|p| s.cluster.max_lag(p).is_some_and(|(_, lag)| lag < 500)).then_some(()))
-    });
-    assert!(caught_up.is_some(), "n3 did not catch up");
+    driver.resume_n3_and_catch_up();
     // Healed partitions leave the scrape (Prometheus marks their series stale).
     let left = wait_for(Duration::from_secs(20), || (partitions_shown(prom.addr) == 0).then_some(()));
     assert!(left.is_some(), "healed partitions still in the scrape: {}", partitions_shown(prom.addr));
 
     // ---- fault 2: crash the two nodes not leading p0, p0 stuck adding n4 ---------------------
     log.phase = "crash 2 of 3".to_owned();
-    let lone = driver.with(|s| {
-        let lone = s.cluster.leader(0).expect("p0 leader");
-        s.cluster.add_node(0, NODES + 1).expect("propose adding node 4 to p0");
-        for n in (1..=NODES).filter(|&n| n != lone) {
-            s.cluster.crash(n);
-        }
-        lone
-    });
+    let lone = driver.crash_all_but_p0_leader(false);
     let missing = log.wait_firing(&["ChronikRaftNoLeader", "ChronikRaftConfigChangeStuck"], Duration::from_secs(25));
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
-    driver.with(|s| {
-        for n in (1..=NODES).filter(|&n| n != lone) {
-            s.cluster.restart(n).expect("restart");
-        }
-    });
-    for p in 0..PARTITIONS {
-        assert!(driver.wait_leader(p, None, Duration::from_secs(10)).is_some(), "p{p} has no leader after restart");
-    }
+    driver.restart_all_but(lone);
     // Every election above raised the node-wide leader-change total; the per-partition rule
     // ignores it.
     let total = query(prom.addr, "sum(increase(chronik_raft_leader_changes_seen_total[1m])) > 0").expect("query");

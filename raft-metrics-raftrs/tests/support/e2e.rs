@@ -343,6 +343,61 @@ impl Driver {
         self.with(|s| s.ports.values().map(|p| format!("127.0.0.1:{p}")).collect())
     }
 
+    /// Fault 1 of the scenarios: pauses n3 (its followers fall behind, a burst making the entry
+    /// lag > 5000; sends to it fail; the partition it led elects a new leader while the paused,
+    /// still exported node keeps claiming leadership) and stalls n2's apply.
+    pub(crate) fn pause_n3_and_stall_n2(&self) {
+        self.with(|s| {
+            s.cluster.pause(3);
+            s.cluster.stall_apply(2, true);
+        });
+        for _ in 0..4 {
+            self.with(|s| s.burst = 2000);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Ends fault 1 and waits (bounded) until n3 has caught up.
+    pub(crate) fn resume_n3_and_catch_up(&self) {
+        self.with(|s| {
+            s.cluster.resume(3);
+            s.cluster.stall_apply(2, false);
+        });
+        let caught_up = wait_for(Duration::from_secs(15), || {
+            self.with(|s| (0..PARTITIONS).all(|p| s.cluster.max_lag(p).is_some_and(|(_, lag)| lag < 500)).then_some(()))
+        });
+        assert!(caught_up.is_some(), "n3 did not catch up");
+    }
+
+    /// Fault 2: p0's leader proposes adding a node 4 (the entry stays uncommitted in its log
+    /// alone: a stuck configuration change), then the two other nodes crash; with
+    /// `failing_proposals`, clients keep proposing to the lone node and are refused. Returns
+    /// the lone node.
+    pub(crate) fn crash_all_but_p0_leader(&self, failing_proposals: bool) -> u64 {
+        self.with(|s| {
+            let lone = s.cluster.leader(0).expect("p0 leader");
+            s.cluster.add_node(0, NODES + 1).expect("propose adding node 4 to p0");
+            for n in (1..=NODES).filter(|&n| n != lone) {
+                s.cluster.crash(n);
+            }
+            s.failing_proposals_on = failing_proposals.then_some(lone);
+            lone
+        })
+    }
+
+    /// Ends fault 2: restarts every node but `lone` and waits (bounded) for every leader.
+    pub(crate) fn restart_all_but(&self, lone: u64) {
+        self.with(|s| {
+            s.failing_proposals_on = None;
+            for n in (1..=NODES).filter(|&n| n != lone) {
+                s.cluster.restart(n).expect("restart");
+            }
+        });
+        for p in 0..PARTITIONS {
+            assert!(self.wait_leader(p, None, Duration::from_secs(10)).is_some(), "p{p} has no leader after restart");
+        }
+    }
+
     /// Waits (bounded) until `partition` has a leader other than `not`.
     pub(crate) fn wait_leader(&self, partition: u32, not: Option<u64>, timeout: Duration) -> Option<u64> {
         wait_for(timeout, || self.with(|s| s.cluster.leader(partition).filter(|&l| Some(l) != not)))
