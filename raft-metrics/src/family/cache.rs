@@ -318,14 +318,7 @@ pub(super) fn put(
             let slot = match probe(table, family, key) {
                 Ok(slot) => {
                     // The same label set, found stale by the caller: replace it in place.
-                    let entry = (*table).entries.add(slot);
-                    let old = *entry;
-                    *entry = filled;
-                    (*table).guards += 1;
-                    #[cfg(test)]
-                    FILLS.with(|fills| fills.set(fills.get() + 1));
-                    // The entry's family reference carries over; the old pin goes.
-                    (ops.unpin)(old.series);
+                    replace(table, slot, filled, ops);
                     return true;
                 }
                 Err(slot) if ((*table).len + 1) * 2 <= (*table).capacity => slot,
@@ -359,20 +352,7 @@ pub(super) fn put(
                         Err(_) => {
                             // The entry at the key's first slot gives way. The slot stays
                             // filled, so every probe sequence through it stays unbroken.
-                            let entry = (*table).entries.add(home);
-                            let old = *entry;
-                            *entry = filled;
-                            (*table).guards += 1;
-                            #[cfg(test)]
-                            FILLS.with(|fills| fills.set(fills.get() + 1));
-                            if old.family == family {
-                                // The family reference carries over; the old pin goes.
-                                (ops.unpin)(old.series);
-                            } else {
-                                // SAFETY: the caller borrows the family, so it is alive.
-                                (ops.retain)(owner);
-                                release(old);
-                            }
+                            replace(table, home, filled, ops);
                             return true;
                         }
                         Ok(_) => unreachable!("the key was absent and nothing was added"),
@@ -389,6 +369,32 @@ pub(super) fn put(
             true
         }
     })
+}
+
+/// Puts `filled` in place of the (filled) entry at `slot` and counts one guard. A family
+/// reference held for the old entry's family carries over to the new one if it is the same
+/// family; otherwise the old entry is released and one is counted for the new one.
+///
+/// # Safety
+/// `table` is this thread's, no guard from it is alive, `slot` holds an entry, `filled`'s
+/// family is alive (the caller borrows it) and `ops` are its operations.
+unsafe fn replace(table: *mut Table, slot: usize, filled: Entry, ops: &Ops) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        let entry = (*table).entries.add(slot);
+        let old = *entry;
+        *entry = filled;
+        (*table).guards += 1;
+        #[cfg(test)]
+        FILLS.with(|fills| fills.set(fills.get() + 1));
+        if old.family == filled.family {
+            // The old pin goes; the family reference stays.
+            (ops.unpin)(old.series);
+        } else {
+            (ops.retain)(filled.owner);
+            release(old);
+        }
+    }
 }
 
 /// The slot holding `key` (`Ok`) or the vacant slot where it would go (`Err`).
