@@ -1,0 +1,55 @@
+//! What only the application's RPC server and client code see: AppendEntries requests this node
+//! receives, and proposals that fail.
+
+use std::time::Instant;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
+use openraft::RaftTypeConfig;
+use raft_metrics::raft::{ProposalFailure, RejectReason};
+
+use crate::clock;
+use crate::group::Group;
+
+impl<C: RaftTypeConfig> Group<C> {
+    /// Records an AppendEntries request this node received and its answer; call it in the RPC
+    /// server around `Raft::append_entries`.
+    ///
+    /// Records `append_entries_received_total{peer=<leader>}`, the follower's
+    /// `last_contact_timestamp_seconds` (when the leader's request is accepted) and
+    /// `append_entries_rejected_total`: `log_inconsistency` for a conflict, `stale_term` for a
+    /// request from an older leader. openraft gives a follower no other hook, so without this
+    /// call those series stay absent.
+    pub fn on_append_entries(
+        &self,
+        request: &AppendEntriesRequest<C>,
+        response: &Result<AppendEntriesResponse<C::NodeId>, RaftError<C::NodeId>>,
+    ) {
+        let s = &self.shared;
+        if let Some(leader) = request.vote.leader_id.voted_for() {
+            self.peer(&leader).series.append_entries_received.inc();
+        }
+        let reason = match response {
+            Ok(AppendEntriesResponse::Conflict) => Some(RejectReason::LogInconsistency),
+            Ok(AppendEntriesResponse::HigherVote(_)) => Some(RejectReason::StaleTerm),
+            Ok(_) => None,
+            Err(_) => Some(RejectReason::Other),
+        };
+        match reason {
+            Some(reason) => s.series.append_entries_rejected.get(reason).inc(),
+            None => s.series.last_contact_timestamp.set(clock::unix(Instant::now())),
+        }
+    }
+
+    /// Records a failed `Raft::client_write` as `proposals_failed_total{reason}`: `not_leader`
+    /// when openraft asks to forward to the leader, `other` for the rest.
+    pub fn on_write_error(&self, error: &RaftError<C::NodeId, ClientWriteError<C::NodeId, C::Node>>) {
+        let reason = match error {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => ProposalFailure::NotLeader,
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(_)) | RaftError::Fatal(_) => {
+                ProposalFailure::Other
+            }
+        };
+        self.shared.series.proposals_failed.get(reason).inc();
+    }
+}
