@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
-use openraft::RaftTypeConfig;
+use openraft::raft::AppendEntriesResponse;
+use openraft::{RaftTypeConfig, Vote};
 use raft_metrics::raft::{ProposalFailure, RejectReason};
 
 use crate::clock;
@@ -20,13 +20,15 @@ impl<C: RaftTypeConfig> Group<C> {
     /// `append_entries_rejected_total`: `log_inconsistency` for a conflict, `stale_term` for a
     /// request from an older leader. openraft gives a follower no other hook, so without this
     /// call those series stay absent.
+    ///
+    /// `vote` is the request's (`request.vote`, taken before the request moves into openraft).
     pub fn on_append_entries(
         &self,
-        request: &AppendEntriesRequest<C>,
+        vote: &Vote<C::NodeId>,
         response: &Result<AppendEntriesResponse<C::NodeId>, RaftError<C::NodeId>>,
     ) {
         let s = &self.shared;
-        if let Some(leader) = request.vote.leader_id.voted_for() {
+        if let Some(leader) = vote.leader_id.voted_for() {
             self.peer(&leader).series.append_entries_received.inc();
         }
         let reason = match response {

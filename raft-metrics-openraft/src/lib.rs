@@ -16,6 +16,8 @@ mod proposals;
 mod state_machine;
 mod watch;
 
+pub mod sim;
+
 pub use group::{Group, DEFAULT_REFRESH, DEFAULT_TIMING};
 pub use log_store::InstrumentedLogStore;
 pub use network::{InstrumentedClient, InstrumentedNetwork, APPEND_ENTRIES, INSTALL_SNAPSHOT, VOTE};
