@@ -18,6 +18,12 @@ impl<NID: NodeId> Shape<NID> {
         Self { voters: m.voter_ids().collect(), learners: m.learner_ids().collect(), joint: m.get_joint_config().len() > 1 }
     }
 
+    /// Whether this is the empty configuration of a node not yet initialised: what follows it
+    /// is the bootstrap, not a change.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.voters.is_empty() && self.learners.is_empty()
+    }
+
     /// The change from `self` to `next`, if it is one: entering or leaving joint consensus,
     /// else a voter or learner added, else a node removed.
     pub(crate) fn change_to(&self, next: &Self) -> Option<ConfigChangeKind> {
@@ -65,5 +71,6 @@ mod tests {
         assert_eq!(three.change_to(&four), Some(ConfigChangeKind::AddVoter));
         assert_eq!(learner.change_to(&three), Some(ConfigChangeKind::RemoveNode));
         assert_eq!(three.change_to(&three), None);
+        assert!(Shape::<u64>::default().is_empty() && !three.is_empty());
     }
 }

@@ -20,7 +20,7 @@ use crate::membership::Shape;
 ///
 /// | call | metrics |
 /// | --- | --- |
-/// | `apply` | `last_applied`, `apply_lag_entries`, `proposals_applied_total` (normal entries), `config_changes_total{kind}` (membership entries); timed calls: `apply_duration_seconds` |
+/// | `apply` | `last_applied`, `apply_lag_entries`, `proposals_applied_total` (normal entries), `config_changes_total{kind}` (each membership entry after the bootstrap one: `add_learner`, `enter_joint`, `leave_joint`, or, without joint consensus, `add_voter` / `remove_node`); timed calls: `apply_duration_seconds` |
 /// | `install_snapshot` | `snapshot_transfers_total{direction="receive"}`, `snapshot_apply_duration_seconds`, `snapshot_last_index`, `snapshot_last_timestamp_seconds`, `last_applied`, `snapshot_in_progress` |
 /// | `begin_receiving_snapshot` | `snapshot_in_progress` |
 /// | the builder's `build_snapshot` | `snapshot_creations_total{trigger="size"}`, `snapshot_create_duration_seconds`, `snapshot_size_bytes` (with [`Group::with_snapshot_size`]), `snapshot_last_index`, `snapshot_last_timestamp_seconds`, `snapshot_in_progress` |
@@ -122,7 +122,8 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
             self.group.set_last_applied(last);
         }
         for next in shapes {
-            if let Some(kind) = self.shape.as_ref().and_then(|prev| prev.change_to(&next)) {
+            let prev = self.shape.as_ref().filter(|prev| !prev.is_empty());
+            if let Some(kind) = prev.and_then(|prev| prev.change_to(&next)) {
                 s.metrics.record_config_change(&s.topic, s.partition, kind);
             }
             self.shape = Some(next);
