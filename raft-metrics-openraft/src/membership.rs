@@ -15,7 +15,11 @@ pub(crate) struct Shape<NID: Ord> {
 
 impl<NID: NodeId> Shape<NID> {
     pub(crate) fn of<N: Node>(m: &Membership<NID, N>) -> Self {
-        Self { voters: m.voter_ids().collect(), learners: m.learner_ids().collect(), joint: m.get_joint_config().len() > 1 }
+        Self {
+            voters: m.voter_ids().collect(),
+            learners: m.learner_ids().collect(),
+            joint: m.get_joint_config().len() > 1,
+        }
     }
 
     /// Whether this is the empty configuration of a node not yet initialised: what follows it

@@ -178,7 +178,13 @@ impl<C: RaftTypeConfig, B: RaftSnapshotBuilder<C>> RaftSnapshotBuilder<C> for In
         let now = Instant::now();
         if let Ok(snapshot) = &result {
             let trigger = SnapshotTrigger::Size;
-            s.metrics.families().snapshot_creates.family().get((s.topic.as_str(), s.partition, trigger)).snapshot_creations.inc();
+            s.metrics
+                .families()
+                .snapshot_creates
+                .family()
+                .get((s.topic.as_str(), s.partition, trigger))
+                .snapshot_creations
+                .inc();
             s.series.snapshot_create_duration.observe(now.duration_since(start).as_secs_f64());
             if let Some(size) = self.group.options.snapshot_size {
                 #[allow(clippy::cast_precision_loss)] // sizes are far below 2^53 bytes

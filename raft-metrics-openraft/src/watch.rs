@@ -94,7 +94,8 @@ impl<C: RaftTypeConfig> Watcher<C> {
             let learners = membership.learner_ids().count();
             s.metrics.set_membership(&s.topic, s.partition, voters, learners);
         }
-        let uncommitted = log_id.as_ref().is_some_and(|id| i64::try_from(id.index).unwrap_or(i64::MAX) > p.commit_index.get());
+        let uncommitted =
+            log_id.as_ref().is_some_and(|id| i64::try_from(id.index).unwrap_or(i64::MAX) > p.commit_index.get());
         p.config_change_in_progress.set(i64::from(membership.get_joint_config().len() > 1 || uncommitted));
 
         match (&m.replication, role) {

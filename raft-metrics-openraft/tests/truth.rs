@@ -341,7 +341,8 @@ fn snapshot_catches_up_a_follower_and_failed_transfers_count() {
     c.fail_snapshots_to(f, true);
     c.isolate(f, false);
     let failed = [("direction", "send"), ("result", "failure")];
-    let counted = c.wait_for(WAIT, |c| get(&scrape(c, leader), "chronik_raft_snapshot_transfers_total", &failed) >= 1.0);
+    let counted =
+        c.wait_for(WAIT, |c| get(&scrape(c, leader), "chronik_raft_snapshot_transfers_total", &failed) >= 1.0);
     assert!(counted, "no failed snapshot send counted");
     let s = scrape(&c, leader);
     let errors = sum(&s, "chronik_raft_rpc_errors_total", &[("method", "install_snapshot"), ("target", peer.as_str())]);

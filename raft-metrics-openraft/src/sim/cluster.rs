@@ -165,7 +165,7 @@ impl Cluster {
                 raft: None,
                 group: None,
             });
-            let net = RouterNetwork { router: self.router.clone(), from: node, partition: p };
+            let net = RouterNetwork::new(self.router.clone(), node, p);
             let (log, sm) = (replica.log.clone(), replica.sm.clone());
             let config = Arc::clone(&self.raft_config);
             let (raft, group) = if self.config.recording {
@@ -175,7 +175,13 @@ impl Cluster {
                     .with_snapshot_size(snapshot_size);
                 let raft = self
                     .rt
-                    .block_on(Raft::new(node, config, group.network(net), group.log_store(log), group.state_machine(sm)))
+                    .block_on(Raft::new(
+                        node,
+                        config,
+                        group.network(net),
+                        group.log_store(log),
+                        group.state_machine(sm),
+                    ))
                     .map_err(err)?;
                 self.rt.spawn(group.watch(raft.metrics()));
                 (raft, Some(group))
@@ -238,9 +244,7 @@ impl Cluster {
         let applied = self.replica(node, p).and_then(|r| r.sm.data().last_applied).map_or(0, |l| l.index);
         self.rt.block_on(raft.trigger().snapshot()).map_err(err)?;
         let done = self.wait_for(Duration::from_secs(5), |c| {
-            c.replica(node, p)
-                .and_then(|r| r.log.data().purged)
-                .is_some_and(|purged| purged.index >= applied)
+            c.replica(node, p).and_then(|r| r.log.data().purged).is_some_and(|purged| purged.index >= applied)
         });
         done.then_some(applied).ok_or_else(|| err("no snapshot and purge within 5 s"))
     }
@@ -474,9 +478,10 @@ impl Cluster {
             let Some(last) = c.leader(p).and_then(|l| c.raft_metrics(l, p)).and_then(|m| m.last_log_index) else {
                 return false;
             };
-            c.hosts.keys().filter(|&&n| c.is_reachable(n)).all(|&n| {
-                c.raft_metrics(n, p).is_some_and(|m| m.last_applied.is_some_and(|a| a.index == last))
-            })
+            c.hosts
+                .keys()
+                .filter(|&&n| c.is_reachable(n))
+                .all(|&n| c.raft_metrics(n, p).is_some_and(|m| m.last_applied.is_some_and(|a| a.index == last)))
         })
     }
 }

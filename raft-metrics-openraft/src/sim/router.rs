@@ -48,8 +48,8 @@ impl std::fmt::Debug for Router {
 
 type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, Node, E>>;
 
-fn unreachable<T, E: std::error::Error>(why: &str) -> RpcResult<T, E> {
-    Err(RPCError::Unreachable(Unreachable::new(&AnyError::error(why))))
+fn unreachable<E: std::error::Error>(why: &str) -> RPCError<u64, Node, E> {
+    RPCError::Unreachable(Unreachable::new(&AnyError::error(why)))
 }
 
 impl Router {
@@ -104,9 +104,16 @@ impl Router {
 /// The network factory of one replica: node `from`, partition `partition`.
 #[derive(Debug, Clone)]
 pub struct RouterNetwork {
-    pub(crate) router: Router,
-    pub(crate) from: u64,
-    pub(crate) partition: u32,
+    router: Router,
+    from: u64,
+    partition: u32,
+}
+
+impl RouterNetwork {
+    /// The network of node `from`'s replica of `partition` on `router`.
+    pub fn new(router: Router, from: u64, partition: u32) -> Self {
+        Self { router, from, partition }
+    }
 }
 
 /// A client from one replica to one peer.
@@ -133,7 +140,7 @@ impl RouterClient {
                 }
                 Ok(target)
             }
-            Err(why) => unreachable(why),
+            Err(why) => Err(unreachable(why)),
         }
     }
 }
@@ -169,4 +176,3 @@ impl RaftNetwork<TypeConfig> for RouterClient {
         response.map_err(|e| RPCError::RemoteError(RemoteError::new(self.to, e)))
     }
 }
-

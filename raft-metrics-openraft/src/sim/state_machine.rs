@@ -142,10 +142,9 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
         let d = self.data();
-        Ok(d.snapshot.as_ref().map(|(meta, bytes)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(bytes.clone())),
-        }))
+        Ok(d.snapshot
+            .as_ref()
+            .map(|(meta, bytes)| Snapshot { meta: meta.clone(), snapshot: Box::new(Cursor::new(bytes.clone())) }))
     }
 }
 
