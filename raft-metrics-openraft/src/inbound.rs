@@ -54,4 +54,10 @@ impl<C: RaftTypeConfig> Group<C> {
         };
         self.shared.series.proposals_failed.get(reason).inc();
     }
+
+    /// Records a `Raft::client_write` the application gave up waiting for, as
+    /// `proposals_failed_total{reason="timeout"}` (openraft itself has no write deadline).
+    pub fn on_write_timeout(&self) {
+        self.shared.series.proposals_failed.get(ProposalFailure::Timeout).inc();
+    }
 }

@@ -77,9 +77,10 @@
 //! * [`Group::watch`]: what `Raft::metrics()` reports: role, term, leader, membership, and on the
 //!   leader each follower's lag (entries from `replication`, seconds since it was last caught
 //!   up), in-sync replicas and the quorum contact (`millis_since_quorum_ack`).
-//! * Two calls for what only the application sees: [`Group::on_append_entries`] in the RPC
-//!   server (follower side: requests received, rejections, the leader's last contact) and
-//!   [`Group::on_write_error`] when `client_write` fails.
+//! * Calls for what only the application sees: [`Group::on_append_entries`] in the RPC
+//!   server (follower side: requests received, rejections, the leader's last contact), and
+//!   [`Group::on_write_error`] / [`Group::on_write_timeout`] when `client_write` fails or the
+//!   application stops waiting for it.
 //!
 //! Durations of appends, applies and AppendEntries RPCs are sampled (one call in 8 by default,
 //! [`Group::with_timing`]): an untimed call reads no clock. Everything else is exact.
@@ -92,7 +93,7 @@
 //! | --- | --- |
 //! | `chronik_raft_pre_votes_total` | openraft 0.9 has no pre-vote phase |
 //! | `chronik_raft_log_size_bytes` | entries are the application's type; the log store cannot size what `truncate` and `purge` remove without keeping a size per entry |
-//! | `chronik_raft_proposals_failed_total{reason="timeout"}` | `client_write` has no deadline in openraft; an application that times out its own writes can add to it through [`Group::series`] |
+//! | `chronik_raft_proposals_failed_total{reason="timeout"}` | without [`Group::on_write_timeout`]: `client_write` has no deadline in openraft, only the application can give up on one |
 //! | `chronik_raft_append_entries_rejected_total`, a follower's `append_entries_received_total` and `last_contact_timestamp_seconds` | without [`Group::on_append_entries`]: openraft gives the receiving side no hook |
 //! | `chronik_raft_append_entries_sent_bytes_total`, `chronik_raft_snapshot_size_bytes` | without [`Group::with_entry_size`] / [`Group::with_snapshot_size`]: payloads are the application's types |
 //!

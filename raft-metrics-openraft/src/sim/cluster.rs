@@ -10,7 +10,7 @@ use raft_metrics::{Format, Registry, Sampling};
 use tokio::runtime::Runtime;
 
 use super::router::{Router, RouterNetwork, Target};
-use super::{entry_size, snapshot_size, MemLogStore, MemStateMachine, Node, Put, TypeConfig};
+use super::{entry_size, snapshot_size, MemLogStore, MemStateMachine, Node, TypeConfig};
 use crate::{Group, DEFAULT_TIMING};
 
 /// The cluster's shape and timing.
@@ -62,17 +62,17 @@ impl std::fmt::Display for ClusterError {
 
 impl std::error::Error for ClusterError {}
 
-fn err(e: impl std::fmt::Display) -> ClusterError {
+pub(super) fn err(e: impl std::fmt::Display) -> ClusterError {
     ClusterError(e.to_string())
 }
 
 /// One node's replica of one partition: its "disk" (kept across crashes) and, while it runs,
 /// its `Raft`.
-struct Replica {
+pub(super) struct Replica {
     log: MemLogStore,
     sm: MemStateMachine,
-    raft: Option<Raft<TypeConfig>>,
-    group: Option<Group<TypeConfig>>,
+    pub(super) raft: Option<Raft<TypeConfig>>,
+    pub(super) group: Option<Group<TypeConfig>>,
 }
 
 /// One node: its registry (new at every restart) and replicas.
@@ -90,7 +90,7 @@ pub struct Cluster {
     hosts: BTreeMap<u64, Host>,
     isolated: BTreeSet<u64>,
     // Last: dropped after the hosts' `Raft`s have been shut down in `drop`.
-    rt: Runtime,
+    pub(super) rt: Runtime,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -310,70 +310,9 @@ impl Cluster {
         self.hosts.get(&node).into_iter().flat_map(|h| h.replicas.values()).for_each(f);
     }
 
-    // ---- clients -----------------------------------------------------------------------------
-
-    /// Writes `put` through `p`'s leader; returns the entry's index.
-    ///
-    /// # Errors
-    ///
-    /// When there is no leader or the write fails (recorded as `proposals_failed_total`).
-    pub fn propose(&self, p: u32, put: Put) -> Result<u64, ClusterError> {
-        let leader = self.leader(p).ok_or_else(|| err("no leader"))?;
-        self.propose_on(leader, p, put)
-    }
-
-    /// Writes `put` through node `node` (which refuses unless it leads).
-    ///
-    /// # Errors
-    ///
-    /// When the replica is not running or the write fails (recorded as `proposals_failed_total`).
-    pub fn propose_on(&self, node: u64, p: u32, put: Put) -> Result<u64, ClusterError> {
-        let replica = self.replica(node, p).ok_or_else(|| err("no such replica"))?;
-        let raft = replica.raft.clone().ok_or_else(|| err("not running"))?;
-        match self.rt.block_on(raft.client_write(put)) {
-            Ok(response) => Ok(response.log_id.index),
-            Err(e) => {
-                if let Some(group) = &replica.group {
-                    group.on_write_error(&e);
-                }
-                Err(err(e))
-            }
-        }
-    }
-
-    /// Writes `n` puts to `p`'s leader concurrently (keys `first..first + n`) and waits for them;
-    /// returns how many succeeded.
-    pub fn propose_many(&self, p: u32, first: u64, n: u64) -> u64 {
-        let Some(leader) = self.leader(p) else { return 0 };
-        let Some(replica) = self.replica(leader, p) else { return 0 };
-        let Some(raft) = replica.raft.clone() else { return 0 };
-        let group = replica.group.clone();
-        self.rt.block_on(async move {
-            let writes: Vec<_> = (first..first + n)
-                .map(|key| {
-                    let raft = raft.clone();
-                    tokio::spawn(async move { raft.client_write(Put { key, value: key }).await })
-                })
-                .collect();
-            let mut ok = 0;
-            for w in writes {
-                match w.await {
-                    Ok(Ok(_)) => ok += 1,
-                    Ok(Err(e)) => {
-                        if let Some(group) = &group {
-                            group.on_write_error(&e);
-                        }
-                    }
-                    Err(_) => {}
-                }
-            }
-            ok
-        })
-    }
-
     // ---- inspection --------------------------------------------------------------------------
 
-    fn replica(&self, node: u64, p: u32) -> Option<&Replica> {
+    pub(super) fn replica(&self, node: u64, p: u32) -> Option<&Replica> {
         self.hosts.get(&node)?.replicas.get(&p)
     }
 

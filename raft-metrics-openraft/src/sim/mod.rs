@@ -17,13 +17,16 @@
 use std::io::Cursor;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+mod client;
 mod cluster;
 mod router;
+mod serve;
 mod state_machine;
 mod store;
 
 pub use cluster::{Cluster, ClusterConfig, ClusterError};
 pub use router::{Router, RouterClient, RouterNetwork};
+pub use serve::Exporters;
 pub use state_machine::{MemStateMachine, SmData};
 pub use store::{LogData, MemLogStore};
 
