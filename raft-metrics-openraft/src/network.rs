@@ -45,7 +45,7 @@ impl<C: RaftTypeConfig, F: Debug> Debug for InstrumentedNetwork<C, F> {
 ///
 /// | RPC | metrics |
 /// | --- | --- |
-/// | every RPC | `rpc_calls_total{method, target, result}`; failures: `rpc_errors_total{error_type}` (`unreachable`, `timeout`, `network`, `payload_too_large`, `remote`, `closed`, `storage`) and, when unreachable, `messages_dropped_total`; timed calls: `rpc_duration_seconds` |
+/// | every RPC | `rpc_calls_total{method, target, result}`; failures: `rpc_errors_total{error_type}` (`unreachable`, `timeout`, `network`, `payload_too_large`, `remote`, `closed`, `storage`) and, when unreachable, `messages_dropped_total`; timed calls: `rpc_duration_seconds`. A call openraft cancels (it drops AppendEntries after `heartbeat_interval`) is a `timeout` failure |
 /// | `append_entries` | `heartbeats_sent_total` (every AppendEntries: in openraft each one resets the follower's election timer), `heartbeat_failures_total` (those that failed), `append_entries_sent_total` and, with [`Group::with_entry_size`], `append_entries_sent_bytes_total` (those carrying entries), `last_heartbeat_timestamp_seconds` (each answer), timed calls: `peer_round_trip_seconds` |
 /// | `vote` | `votes_received` (granted votes of this node's open election) |
 /// | `full_snapshot` | `snapshot_transfers_total{direction="send"}`, `snapshot_in_progress` |
@@ -121,20 +121,92 @@ fn streaming_error_type<C: RaftTypeConfig, E: std::error::Error>(e: &StreamingEr
     }
 }
 
-impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
-    /// Records one RPC's outcome; `error` is the error type of a failure.
-    fn record(&self, rpc: &Handle<RpcMetrics>, method: &str, start: Option<Instant>, error: Option<&str>) {
-        rpc.rpc_calls.get(Outcome::from(error.is_none())).inc();
-        if let Some(start) = start {
-            rpc.rpc_duration.observe(start.elapsed().as_secs_f64());
+/// One RPC in flight. openraft cancels an RPC that outlives its deadline by dropping the call
+/// (AppendEntries after `heartbeat_interval`), so a call still unfinished when dropped is
+/// recorded as a failure of type `timeout`, with the time it ran.
+struct Call<'a, C: RaftTypeConfig> {
+    rpc: &'a Handle<RpcMetrics>,
+    method: &'static str,
+    target: &'a Peer,
+    group: &'a Group<C>,
+    /// The peer's heartbeat series, for AppendEntries.
+    heartbeat: bool,
+    start: Option<Instant>,
+    done: bool,
+}
+
+impl<C: RaftTypeConfig> Call<'_, C> {
+    /// Records the call's outcome: `Err(error_type)` for a failure.
+    fn finish(mut self, outcome: Result<(), &'static str>) {
+        self.done = true;
+        self.record(outcome);
+    }
+
+    fn record(&self, outcome: Result<(), &'static str>) {
+        let end = match outcome {
+            // An answer: its time is the peer's last acknowledgement (one clock read per answer,
+            // which the in-sync rule needs).
+            Ok(()) if self.heartbeat => Some(Instant::now()),
+            _ => self.start.map(|_| Instant::now()),
+        };
+        self.rpc.rpc_calls.get(Outcome::from(outcome.is_ok())).inc();
+        let elapsed = self.start.zip(end).map(|(start, end)| end.saturating_duration_since(start).as_secs_f64());
+        if let Some(seconds) = elapsed {
+            self.rpc.rpc_duration.observe(seconds);
         }
-        if let Some(error_type) = error {
-            let s = &self.group.shared;
-            s.metrics.record_rpc_error(method, self.peer.label.as_str(), error_type);
-            if error_type == "unreachable" {
-                s.series.messages_dropped.inc();
+        let p = &self.target.series;
+        match outcome {
+            Ok(()) => {
+                if let (true, Some(end)) = (self.heartbeat, end) {
+                    self.target.acked(end);
+                    p.last_heartbeat_timestamp.set(crate::clock::unix(end));
+                    if let Some(seconds) = elapsed {
+                        p.peer_round_trip.observe(seconds);
+                    }
+                }
+            }
+            Err(error_type) => {
+                if self.heartbeat {
+                    p.heartbeat_failures.inc();
+                }
+                let s = &self.group.shared;
+                s.metrics.record_rpc_error(self.method, self.target.label.as_str(), error_type);
+                if error_type == "unreachable" {
+                    s.series.messages_dropped.inc();
+                }
             }
         }
+    }
+}
+
+impl<C: RaftTypeConfig> Drop for Call<'_, C> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(Err("timeout"));
+        }
+    }
+}
+
+impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
+    /// Starts recording an RPC; the inner client is returned beside the call so that both can
+    /// be used at once.
+    fn call(&mut self, method: &'static str, timed: bool) -> (&mut N, Call<'_, C>) {
+        let start = if method == APPEND_ENTRIES { self.sampler.start() } else { timed.then(Instant::now) };
+        let rpc = match method {
+            APPEND_ENTRIES => &self.append,
+            VOTE => &self.vote,
+            _ => &self.snapshot,
+        };
+        let call = Call {
+            rpc,
+            method,
+            target: &self.peer,
+            group: &self.group,
+            heartbeat: method == APPEND_ENTRIES,
+            start,
+            done: false,
+        };
+        (&mut self.inner, call)
     }
 }
 
@@ -149,8 +221,6 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
             (0, _) | (_, None) => None,
             (_, Some(size)) => Some(rpc.entries.iter().map(size).sum::<u64>()),
         };
-        let start = self.sampler.start();
-        let result = self.inner.append_entries(rpc, option).await;
         let p = &self.peer.series;
         p.heartbeats_sent.inc();
         if entries > 0 {
@@ -159,25 +229,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
                 p.append_entries_sent_bytes.add(bytes);
             }
         }
-        match &result {
-            Ok(_) => {
-                // The answer's time: one clock read per answer, which the in-sync rule needs.
-                let now = Instant::now();
-                self.peer.acked(now);
-                p.last_heartbeat_timestamp.set(crate::clock::unix(now));
-                if let Some(start) = start {
-                    p.peer_round_trip.observe(now.duration_since(start).as_secs_f64());
-                }
-                self.append.rpc_calls.get(Outcome::Success).inc();
-                if let Some(start) = start {
-                    self.append.rpc_duration.observe(now.duration_since(start).as_secs_f64());
-                }
-            }
-            Err(e) => {
-                p.heartbeat_failures.inc();
-                self.record(&self.append, APPEND_ENTRIES, start, Some(rpc_error_type(e)));
-            }
-        }
+        let (inner, call) = self.call(APPEND_ENTRIES, false);
+        let result = inner.append_entries(rpc, option).await;
+        call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
         result
     }
 
@@ -189,10 +243,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         InstallSnapshotResponse<C::NodeId>,
         RPCError<C::NodeId, C::Node, RaftError<C::NodeId, InstallSnapshotError>>,
     > {
-        let start = Some(Instant::now());
-        let result = self.inner.install_snapshot(rpc, option).await;
-        let error = result.as_ref().err().map(rpc_error_type);
-        self.record(&self.snapshot, INSTALL_SNAPSHOT, start, error);
+        let (inner, call) = self.call(INSTALL_SNAPSHOT, true);
+        let result = inner.install_snapshot(rpc, option).await;
+        call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
         result
     }
 
@@ -202,16 +255,13 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         option: RPCOption,
     ) -> Result<VoteResponse<C::NodeId>, RPCError<C::NodeId, C::Node, RaftError<C::NodeId>>> {
         let term = rpc.vote.leader_id.term;
-        let start = Some(Instant::now());
-        let result = self.inner.vote(rpc, option).await;
-        let error = result.as_ref().err().map(rpc_error_type);
-        self.record(&self.vote, VOTE, start, error);
-        if let Ok(resp) = &result {
-            if resp.vote_granted {
-                let votes = lock(&self.group.shared.election).granted(term);
-                if let Some(votes) = votes {
-                    self.group.shared.series.votes_received.set_u64(votes);
-                }
+        let (inner, call) = self.call(VOTE, true);
+        let result = inner.vote(rpc, option).await;
+        call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
+        if result.as_ref().is_ok_and(|resp| resp.vote_granted) {
+            let votes = lock(&self.group.shared.election).granted(term);
+            if let Some(votes) = votes {
+                self.group.shared.series.votes_received.set_u64(votes);
             }
         }
         result
@@ -224,14 +274,13 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<C::NodeId>, StreamingError<C, Fatal<C::NodeId>>> {
-        let s = &self.group.shared;
+        let group = self.group.clone();
+        let s = &group.shared;
         s.series.snapshot_in_progress.set(1);
-        let start = Some(Instant::now());
-        let result = self.inner.full_snapshot(vote, snapshot, cancel, option).await;
-        let s = &self.group.shared;
+        let (inner, call) = self.call(INSTALL_SNAPSHOT, true);
+        let result = inner.full_snapshot(vote, snapshot, cancel, option).await;
+        call.finish(result.as_ref().map(|_| ()).map_err(streaming_error_type));
         s.series.snapshot_in_progress.set(0);
-        let error = result.as_ref().err().map(streaming_error_type);
-        self.record(&self.snapshot, INSTALL_SNAPSHOT, start, error);
         s.metrics.record_snapshot_transfer(&s.topic, s.partition, SnapshotDirection::Send, result.is_ok());
         result
     }

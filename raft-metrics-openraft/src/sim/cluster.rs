@@ -100,8 +100,9 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// Starts the nodes, initialises every partition with all of them as voters and waits (at
-    /// most 10 s) for a leader in each.
+    /// Starts the nodes, initialises every partition with all of them as voters (partition `p`
+    /// from node `1 + p % nodes`, which then leads it) and waits (at most 10 s) for a leader in
+    /// each.
     ///
     /// # Errors
     ///
@@ -139,7 +140,10 @@ impl Cluster {
         }
         let members: BTreeMap<u64, Node> = (1..=c.config.nodes).map(|n| (n, Node::default())).collect();
         for p in 0..c.config.partitions {
-            let raft = c.raft(1, p).ok_or_else(|| err("node 1 is not running"))?;
+            // The initialising node campaigns first and, with everyone up, wins: partition `p`
+            // starts led by node `1 + p % nodes`, so leadership is spread over the nodes.
+            let first = 1 + u64::from(p) % c.config.nodes;
+            let raft = c.raft(first, p).ok_or_else(|| err("the initialising node is not running"))?;
             c.rt.block_on(raft.initialize(members.clone())).map_err(err)?;
         }
         for p in 0..c.config.partitions {
