@@ -31,8 +31,16 @@ pub struct ClusterConfig {
     pub heartbeat: Duration,
     /// openraft's election timeout range, lower bound (the upper is twice it).
     pub election_timeout: Duration,
-    /// Worker threads of the cluster's runtime.
+    /// Worker threads of the cluster's runtime; 0 for a current-thread runtime, where the
+    /// cluster runs only inside the calls that wait on it (`Cluster::block_on`, `wait_for`, the
+    /// blocking writes): everything then happens on the caller's thread, as an instruction
+    /// count needs.
     pub threads: usize,
+    /// Whether partition `p` starts led by node `1 + p % nodes` (else node 1 leads them all).
+    pub spread_leaders: bool,
+    /// How often each watcher re-reads openraft's metrics without a change
+    /// ([`Group::with_refresh`]).
+    pub refresh: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -46,6 +54,8 @@ impl Default for ClusterConfig {
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(150),
             threads: 2,
+            spread_leaders: true,
+            refresh: crate::DEFAULT_REFRESH,
         }
     }
 }
@@ -101,18 +111,22 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Starts the nodes, initialises every partition with all of them as voters (partition `p`
-    /// from node `1 + p % nodes`, which then leads it) and waits (at most 10 s) for a leader in
+    /// from node `1 + p % nodes`, which then leads it, or from node 1 without
+    /// [`spread_leaders`](ClusterConfig::spread_leaders)) and waits (at most 10 s) for a leader in
     /// each.
     ///
     /// # Errors
     ///
     /// When the runtime, openraft's configuration or a node cannot start, or no leader emerges.
     pub fn new(config: ClusterConfig) -> Result<Self, ClusterError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.threads.max(1))
-            .enable_all()
-            .build()
-            .map_err(err)?;
+        let mut builder = if config.threads == 0 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(config.threads);
+            b
+        };
+        let rt = builder.enable_all().build().map_err(err)?;
         let timeout = u64::try_from(config.election_timeout.as_millis()).unwrap_or(150);
         let raft_config = Config {
             cluster_name: config.topic.clone(),
@@ -140,9 +154,8 @@ impl Cluster {
         }
         let members: BTreeMap<u64, Node> = (1..=c.config.nodes).map(|n| (n, Node::default())).collect();
         for p in 0..c.config.partitions {
-            // The initialising node campaigns first and, with everyone up, wins: partition `p`
-            // starts led by node `1 + p % nodes`, so leadership is spread over the nodes.
-            let first = 1 + u64::from(p) % c.config.nodes;
+            // The initialising node campaigns first and, with everyone up, wins.
+            let first = if c.config.spread_leaders { 1 + u64::from(p) % c.config.nodes } else { 1 };
             let raft = c.raft(first, p).ok_or_else(|| err("the initialising node is not running"))?;
             c.rt.block_on(raft.initialize(members.clone())).map_err(err)?;
         }
@@ -175,6 +188,7 @@ impl Cluster {
             let (raft, group) = if self.config.recording {
                 let group = Group::new(&metrics, &self.config.topic, p, node)
                     .with_timing(self.config.timing)
+                    .with_refresh(self.config.refresh)
                     .with_entry_size(entry_size)
                     .with_snapshot_size(snapshot_size);
                 let raft = self
@@ -200,6 +214,17 @@ impl Cluster {
         Ok(())
     }
 
+    /// Stops openraft's timers on every running replica (heartbeats and election timeouts), so
+    /// that only writes move the cluster: what an instruction count of a write loop needs.
+    pub fn quiesce(&self) {
+        for replica in self.hosts.values().flat_map(|h| h.replicas.values()) {
+            if let Some(raft) = &replica.raft {
+                raft.runtime_config().heartbeat(false);
+                raft.runtime_config().elect(false);
+            }
+        }
+    }
+
     // ---- faults ------------------------------------------------------------------------------
 
     /// Cuts `node` off from every other node (both directions), or reconnects it.
@@ -218,10 +243,7 @@ impl Cluster {
         let Some(host) = self.hosts.get_mut(&node) else { return };
         host.up = false;
         for replica in host.replicas.values_mut() {
-            if let Some(raft) = replica.raft.take() {
-                let _ = self.rt.block_on(raft.shutdown());
-            }
-            replica.group = None;
+            stop(&self.rt, replica);
         }
     }
 
@@ -394,8 +416,15 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Sleeping on the runtime drives a current-thread one (`threads: 0`).
+            self.rt.block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
         }
+    }
+
+    /// Runs `future` on the cluster's runtime (with `threads: 0`, the only time the cluster
+    /// runs).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
     }
 
     /// Waits until `p` has a leader that every reachable member follows; returns it.
@@ -429,13 +458,23 @@ impl Cluster {
     }
 }
 
+/// Shuts a replica's `Raft` down. A slow disk or state machine is made fast first (a crash does
+/// not wait for them), and openraft gets 5 s to stop.
+fn stop(rt: &Runtime, replica: &mut Replica) {
+    replica.log.set_latency(Duration::ZERO);
+    replica.sm.set_latency(Duration::ZERO);
+    replica.sm.stall(false);
+    if let Some(raft) = replica.raft.take() {
+        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), raft.shutdown()).await });
+    }
+    replica.group = None;
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for host in self.hosts.values_mut() {
             for replica in host.replicas.values_mut() {
-                if let Some(raft) = replica.raft.take() {
-                    let _ = self.rt.block_on(raft.shutdown());
-                }
+                stop(&self.rt, replica);
             }
         }
     }

@@ -306,4 +306,3 @@ pub(crate) fn prometheus_turn() -> Option<MutexGuard<'static, ()>> {
     }
     Some(SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
-
