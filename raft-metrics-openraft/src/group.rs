@@ -19,8 +19,7 @@ pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32
     None => unreachable!(),
 });
 
-/// How often the watcher re-reads `Raft::metrics()` when openraft reports no change, so
-/// time-based values (follower lag in seconds, in-sync replicas) keep moving.
+/// How often the watcher reads `Raft::metrics()`: its gauges are at most this old.
 pub const DEFAULT_REFRESH: Duration = Duration::from_millis(100);
 
 /// One Raft group (a partition) on this node: wrap its storage and network with it and spawn
@@ -177,8 +176,7 @@ impl<C: RaftTypeConfig> Group<C> {
         self
     }
 
-    /// How often the watcher re-reads openraft's metrics without a change (default
-    /// [`DEFAULT_REFRESH`]).
+    /// How often the watcher reads openraft's metrics (default [`DEFAULT_REFRESH`]).
     #[must_use]
     pub fn with_refresh(mut self, refresh: Duration) -> Self {
         self.options.refresh = refresh;

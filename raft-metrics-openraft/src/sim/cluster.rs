@@ -38,7 +38,7 @@ pub struct ClusterConfig {
     pub threads: usize,
     /// Whether partition `p` starts led by node `1 + p % nodes` (else node 1 leads them all).
     pub spread_leaders: bool,
-    /// How often each watcher re-reads openraft's metrics without a change
+    /// How often each watcher reads openraft's metrics
     /// ([`Group::with_refresh`]).
     pub refresh: Duration,
 }
