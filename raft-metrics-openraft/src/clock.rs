@@ -1,5 +1,5 @@
-//! Time for the wrappers: a process-wide anchor that turns an [`Instant`] into Unix seconds
-//! without a second clock read, and the sampler that decides which calls are timed.
+//! Time for the wrappers and the watcher: a process-wide anchor that turns an [`Instant`] into
+//! Unix seconds without a second clock read, and the sampler that decides which calls are timed.
 //!
 //! Why sampled: a storage or network call that is not timed reads no clock at all, so at the
 //! default one call in 8 the wrappers read the clock about once per 8 appends, applies or RPCs
@@ -24,16 +24,6 @@ fn anchor() -> &'static (Instant, f64) {
 pub(crate) fn unix(at: Instant) -> f64 {
     let (base, base_unix) = *anchor();
     base_unix + at.saturating_duration_since(base).as_secs_f64()
-}
-
-/// Nanoseconds since the anchor, for atomics that hold a time.
-pub(crate) fn nanos_since_anchor(at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(anchor().0).as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The instant `nanos` after the anchor.
-pub(crate) fn from_anchor(nanos: u64) -> Instant {
-    anchor().0 + std::time::Duration::from_nanos(nanos)
 }
 
 /// Decides which calls of one wrapper are timed.
@@ -114,8 +104,5 @@ mod tests {
     fn unix_time_follows_the_wall_clock() {
         let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         assert!((unix(Instant::now()) - wall).abs() < 1.0);
-        let at = Instant::now();
-        let back = from_anchor(nanos_since_anchor(at));
-        assert!(back <= at && at.duration_since(back).as_micros() < 2);
     }
 }

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openraft::RaftTypeConfig;
 use raft_metrics::raft::{InSync, NodeMetrics, PartitionMetrics, PeerMetrics, RaftMetrics, ReplicaMetrics};
 use raft_metrics::{Handle, Sampling};
 
-use crate::clock;
 use crate::election::Election;
 
 /// How often the wrappers time a call by default: one call in 8 (see [`Group::with_timing`]).
@@ -93,6 +92,9 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
     pub(crate) election: Mutex<Election>,
     /// A seed for the wrappers' samplers, so they do not all time the same calls.
     seed: AtomicU64,
+    /// AppendEntries requests this node accepted from a leader (`on_append_entries`); the
+    /// watcher turns its advances into the follower's last contact, as for [`Peer::acks`].
+    contacts: AtomicU64,
 }
 
 /// One peer of the group, as this node sees it.
@@ -100,24 +102,22 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
 pub(crate) struct Peer {
     pub(crate) label: String,
     pub(crate) series: Handle<PeerMetrics>,
-    /// When the peer last answered an AppendEntries, as nanoseconds since the clock's anchor
-    /// plus one (0: never).
-    last_ack: AtomicU64,
+    /// AppendEntries answers received from the peer. A count, not a time: the watcher turns
+    /// its advances into the time of the last answer at its refresh, so an answer costs an
+    /// increment instead of a clock read.
+    acks: AtomicU64,
 }
 
 impl Peer {
-    pub(crate) fn acked(&self, at: Instant) {
-        // Relaxed: a timestamp publishes no other memory; the watcher may read one a call late.
-        self.last_ack.store(clock::nanos_since_anchor(at).saturating_add(1), Ordering::Relaxed);
+    pub(crate) fn acked(&self) {
+        // Relaxed: a count publishes no other memory; the watcher may read it a call late.
+        self.acks.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// When the peer last answered an AppendEntries, if ever.
-    pub(crate) fn last_ack(&self) -> Option<Instant> {
+    /// AppendEntries answers so far.
+    pub(crate) fn acks(&self) -> u64 {
         // Relaxed: as in `acked`.
-        match self.last_ack.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(clock::from_anchor(n - 1)),
-        }
+        self.acks.load(Ordering::Relaxed)
     }
 }
 
@@ -144,6 +144,7 @@ impl<C: RaftTypeConfig> Group<C> {
             peers: Mutex::new(BTreeMap::new()),
             election: Mutex::new(Election::default()),
             seed: AtomicU64::new(0x9e37_79b9),
+            contacts: AtomicU64::new(0),
         };
         let options = Options {
             timing: DEFAULT_TIMING,
@@ -207,12 +208,39 @@ impl<C: RaftTypeConfig> Group<C> {
 
     pub(crate) fn peer(&self, id: &C::NodeId) -> Arc<Peer> {
         let mut peers = lock(&self.shared.peers);
+        if let Some(peer) = peers.get(id) {
+            return Arc::clone(peer);
+        }
         let s = &self.shared;
-        Arc::clone(peers.entry(id.clone()).or_insert_with(|| {
-            let label = id.to_string();
-            let series = s.metrics.peer(&s.topic, s.partition, label.as_str());
-            Arc::new(Peer { label, series, last_ack: AtomicU64::new(0) })
-        }))
+        let label = id.to_string();
+        let series = s.metrics.peer(&s.topic, s.partition, label.as_str());
+        let peer = Arc::new(Peer { label, series, acks: AtomicU64::new(0) });
+        peers.insert(id.clone(), Arc::clone(&peer));
+        peer
+    }
+
+    /// Runs `f` on the peer `id`'s series without taking a reference to it (the common case of
+    /// the receiving side: a lookup in a map of a handful of peers).
+    pub(crate) fn with_peer(&self, id: &C::NodeId, f: impl FnOnce(&Peer)) {
+        {
+            let peers = lock(&self.shared.peers);
+            if let Some(peer) = peers.get(id) {
+                return f(peer);
+            }
+        }
+        f(&self.peer(id));
+    }
+
+    /// Notes an accepted AppendEntries from a leader.
+    pub(crate) fn contacted(&self) {
+        // Relaxed: a count publishes no other memory.
+        self.shared.contacts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Accepted AppendEntries so far.
+    pub(crate) fn contacts(&self) -> u64 {
+        // Relaxed: as in `contacted`.
+        self.shared.contacts.load(Ordering::Relaxed)
     }
 
     /// A fresh seed for a wrapper's sampler.

@@ -1,14 +1,11 @@
 //! What only the application's RPC server and client code see: AppendEntries requests this node
 //! receives, and proposals that fail.
 
-use std::time::Instant;
-
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::raft::AppendEntriesResponse;
 use openraft::{RaftTypeConfig, Vote};
 use raft_metrics::raft::{ProposalFailure, RejectReason};
 
-use crate::clock;
 use crate::group::Group;
 
 impl<C: RaftTypeConfig> Group<C> {
@@ -16,7 +13,8 @@ impl<C: RaftTypeConfig> Group<C> {
     /// server around `Raft::append_entries`.
     ///
     /// Records `append_entries_received_total{peer=<leader>}`, the follower's
-    /// `last_contact_timestamp_seconds` (when the leader's request is accepted) and
+    /// `last_contact_timestamp_seconds` (when the leader's request is accepted; set by the
+    /// watcher at its next refresh, so it reads no clock here) and
     /// `append_entries_rejected_total`: `log_inconsistency` for a conflict, `stale_term` for a
     /// request from an older leader. openraft gives a follower no other hook, so without this
     /// call those series stay absent.
@@ -29,7 +27,7 @@ impl<C: RaftTypeConfig> Group<C> {
     ) {
         let s = &self.shared;
         if let Some(leader) = vote.leader_id.voted_for() {
-            self.peer(&leader).series.append_entries_received.inc();
+            self.with_peer(&leader, |peer| peer.series.append_entries_received.inc());
         }
         let reason = match response {
             Ok(AppendEntriesResponse::Conflict) => Some(RejectReason::LogInconsistency),
@@ -39,7 +37,7 @@ impl<C: RaftTypeConfig> Group<C> {
         };
         match reason {
             Some(reason) => s.series.append_entries_rejected.get(reason).inc(),
-            None => s.series.last_contact_timestamp.set(clock::unix(Instant::now())),
+            None => self.contacted(),
         }
     }
 

@@ -46,7 +46,7 @@ impl<C: RaftTypeConfig, F: Debug> Debug for InstrumentedNetwork<C, F> {
 /// | RPC | metrics |
 /// | --- | --- |
 /// | every RPC | `rpc_calls_total{method, target, result}`; failures: `rpc_errors_total{error_type}` (`unreachable`, `timeout`, `network`, `payload_too_large`, `remote`, `closed`, `storage`) and, when unreachable, `messages_dropped_total`; timed calls: `rpc_duration_seconds`. A call openraft cancels (it drops AppendEntries after `heartbeat_interval`) is a `timeout` failure |
-/// | `append_entries` | `heartbeats_sent_total` (every AppendEntries: in openraft each one resets the follower's election timer), `heartbeat_failures_total` (those that failed), `append_entries_sent_total` and, with [`Group::with_entry_size`], `append_entries_sent_bytes_total` (those carrying entries), `last_heartbeat_timestamp_seconds` (each answer), timed calls: `peer_round_trip_seconds` |
+/// | `append_entries` | `heartbeats_sent_total` (every AppendEntries: in openraft each one resets the follower's election timer), `heartbeat_failures_total` (those that failed), `append_entries_sent_total` and, with [`Group::with_entry_size`], `append_entries_sent_bytes_total` (those carrying entries), each answer for the watcher's `last_heartbeat_timestamp_seconds` and `isr_size`, timed calls: `peer_round_trip_seconds` |
 /// | `vote` | `votes_received` (granted votes of this node's open election) |
 /// | `full_snapshot` | `snapshot_transfers_total{direction="send"}`, `snapshot_in_progress` |
 ///
@@ -121,16 +121,32 @@ fn streaming_error_type<C: RaftTypeConfig, E: std::error::Error>(e: &StreamingEr
     }
 }
 
+/// The RPC methods a client records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+}
+
+impl Method {
+    fn label(self) -> &'static str {
+        match self {
+            Self::AppendEntries => APPEND_ENTRIES,
+            Self::Vote => VOTE,
+            Self::InstallSnapshot => INSTALL_SNAPSHOT,
+        }
+    }
+}
+
 /// One RPC in flight. openraft cancels an RPC that outlives its deadline by dropping the call
 /// (AppendEntries after `heartbeat_interval`), so a call still unfinished when dropped is
 /// recorded as a failure of type `timeout`, with the time it ran.
 struct Call<'a, C: RaftTypeConfig> {
     rpc: &'a Handle<RpcMetrics>,
-    method: &'static str,
+    method: Method,
     target: &'a Peer,
     group: &'a Group<C>,
-    /// The peer's heartbeat series, for AppendEntries.
-    heartbeat: bool,
     start: Option<Instant>,
     done: bool,
 }
@@ -143,34 +159,28 @@ impl<C: RaftTypeConfig> Call<'_, C> {
     }
 
     fn record(&self, outcome: Result<(), &'static str>) {
-        let end = match outcome {
-            // An answer: its time is the peer's last acknowledgement (one clock read per answer,
-            // which the in-sync rule needs).
-            Ok(()) if self.heartbeat => Some(Instant::now()),
-            _ => self.start.map(|_| Instant::now()),
-        };
         self.rpc.rpc_calls.get(Outcome::from(outcome.is_ok())).inc();
-        let elapsed = self.start.zip(end).map(|(start, end)| end.saturating_duration_since(start).as_secs_f64());
+        let elapsed = self.start.map(|start| start.elapsed().as_secs_f64());
         if let Some(seconds) = elapsed {
             self.rpc.rpc_duration.observe(seconds);
         }
+        let heartbeat = self.method == Method::AppendEntries;
         let p = &self.target.series;
         match outcome {
-            Ok(()) => {
-                if let (true, Some(end)) = (self.heartbeat, end) {
-                    self.target.acked(end);
-                    p.last_heartbeat_timestamp.set(crate::clock::unix(end));
-                    if let Some(seconds) = elapsed {
-                        p.peer_round_trip.observe(seconds);
-                    }
+            Ok(()) if heartbeat => {
+                // The answer's time is taken by the watcher from the count (no clock read here).
+                self.target.acked();
+                if let Some(seconds) = elapsed {
+                    p.peer_round_trip.observe(seconds);
                 }
             }
+            Ok(()) => {}
             Err(error_type) => {
-                if self.heartbeat {
+                if heartbeat {
                     p.heartbeat_failures.inc();
                 }
                 let s = &self.group.shared;
-                s.metrics.record_rpc_error(self.method, self.target.label.as_str(), error_type);
+                s.metrics.record_rpc_error(self.method.label(), self.target.label.as_str(), error_type);
                 if error_type == "unreachable" {
                     s.series.messages_dropped.inc();
                 }
@@ -189,23 +199,14 @@ impl<C: RaftTypeConfig> Drop for Call<'_, C> {
 
 impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
     /// Starts recording an RPC; the inner client is returned beside the call so that both can
-    /// be used at once.
-    fn call(&mut self, method: &'static str, timed: bool) -> (&mut N, Call<'_, C>) {
-        let start = if method == APPEND_ENTRIES { self.sampler.start() } else { timed.then(Instant::now) };
-        let rpc = match method {
-            APPEND_ENTRIES => &self.append,
-            VOTE => &self.vote,
-            _ => &self.snapshot,
+    /// be used at once. AppendEntries is timed by the sampler, the rare RPCs always.
+    fn call(&mut self, method: Method) -> (&mut N, Call<'_, C>) {
+        let (rpc, start) = match method {
+            Method::AppendEntries => (&self.append, self.sampler.start()),
+            Method::Vote => (&self.vote, Some(Instant::now())),
+            Method::InstallSnapshot => (&self.snapshot, Some(Instant::now())),
         };
-        let call = Call {
-            rpc,
-            method,
-            target: &self.peer,
-            group: &self.group,
-            heartbeat: method == APPEND_ENTRIES,
-            start,
-            done: false,
-        };
+        let call = Call { rpc, method, target: &self.peer, group: &self.group, start, done: false };
         (&mut self.inner, call)
     }
 }
@@ -229,7 +230,7 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
                 p.append_entries_sent_bytes.add(bytes);
             }
         }
-        let (inner, call) = self.call(APPEND_ENTRIES, false);
+        let (inner, call) = self.call(Method::AppendEntries);
         let result = inner.append_entries(rpc, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
         result
@@ -243,7 +244,7 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         InstallSnapshotResponse<C::NodeId>,
         RPCError<C::NodeId, C::Node, RaftError<C::NodeId, InstallSnapshotError>>,
     > {
-        let (inner, call) = self.call(INSTALL_SNAPSHOT, true);
+        let (inner, call) = self.call(Method::InstallSnapshot);
         let result = inner.install_snapshot(rpc, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
         result
@@ -255,7 +256,7 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         option: RPCOption,
     ) -> Result<VoteResponse<C::NodeId>, RPCError<C::NodeId, C::Node, RaftError<C::NodeId>>> {
         let term = rpc.vote.leader_id.term;
-        let (inner, call) = self.call(VOTE, true);
+        let (inner, call) = self.call(Method::Vote);
         let result = inner.vote(rpc, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
         if result.as_ref().is_ok_and(|resp| resp.vote_granted) {
@@ -277,7 +278,7 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         let group = self.group.clone();
         let s = &group.shared;
         s.series.snapshot_in_progress.set(1);
-        let (inner, call) = self.call(INSTALL_SNAPSHOT, true);
+        let (inner, call) = self.call(Method::InstallSnapshot);
         let result = inner.full_snapshot(vote, snapshot, cancel, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(streaming_error_type));
         s.series.snapshot_in_progress.set(0);

@@ -25,8 +25,20 @@ struct Watcher<C: RaftTypeConfig> {
     counted: Option<NodeState>,
     /// The membership last published, by its log id.
     membership: Option<Option<openraft::LogId<C::NodeId>>>,
-    /// Followers this node tracks as leader, with the last time each was caught up.
-    followers: BTreeMap<C::NodeId, (Arc<Peer>, Instant)>,
+    /// Followers this node tracks as leader.
+    followers: BTreeMap<C::NodeId, Follower>,
+    /// The group's accepted AppendEntries count at the last read (`Group::contacts`).
+    contacts: u64,
+}
+
+/// A follower as the leader's watcher tracks it.
+struct Follower {
+    peer: Arc<Peer>,
+    /// The last read at which it was caught up (lag 0).
+    caught_up: Instant,
+    /// Its answer count at the last read, and the last read that saw the count advance.
+    acks: u64,
+    answered: Option<Instant>,
 }
 
 impl<C: RaftTypeConfig> Group<C> {
@@ -39,13 +51,17 @@ impl<C: RaftTypeConfig> Group<C> {
     /// index), and on the leader `follower_lag_entries` and `follower_lag_seconds` per peer
     /// (seconds since the peer was last caught up; 0 while it is), `max_follower_lag_entries`,
     /// `isr_size` (voters within [`with_in_sync`](Self::with_in_sync): the leader, and each
-    /// follower within the entry bound whose last AppendEntries answer is recent enough) and
-    /// `last_contact_timestamp_seconds` (now minus `millis_since_quorum_ack`).
+    /// follower within the entry bound whose last AppendEntries answer is recent enough),
+    /// `last_heartbeat_timestamp_seconds` per peer and `last_contact_timestamp_seconds` (now minus
+    /// `millis_since_quorum_ack`); on a follower, `last_contact_timestamp_seconds` from
+    /// [`on_append_entries`](Self::on_append_entries). Answers and contacts are counted by the
+    /// wrappers and timed here, at the resolution of the refresh.
     pub fn watch(
         &self,
         mut metrics: watch::Receiver<RaftMetrics<C::NodeId, C::Node>>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let mut w = Watcher { group: self.clone(), counted: None, membership: None, followers: BTreeMap::new() };
+        let mut w =
+            Watcher { group: self.clone(), counted: None, membership: None, followers: BTreeMap::new(), contacts: 0 };
         let refresh = self.options.refresh;
         async move {
             let mut ticks = tokio::time::interval(refresh.max(Duration::from_millis(1)));
@@ -123,14 +139,25 @@ impl<C: RaftTypeConfig> Watcher<C> {
                         (Some(last), None) => last + 1,
                         (None, _) => 0,
                     };
-                    let (peer, caught_up) = self.followers.entry(id.clone()).or_insert_with(|| (group.peer(id), now));
+                    let f = self.followers.entry(id.clone()).or_insert_with(|| {
+                        let peer = group.peer(id);
+                        // Answers before this node led do not count: it has heard nothing yet.
+                        Follower { acks: peer.acks(), peer, caught_up: now, answered: None }
+                    });
                     if lag == 0 {
-                        *caught_up = now;
+                        f.caught_up = now;
                     }
-                    peer.series.follower_lag_entries.set_u64(lag);
-                    peer.series.follower_lag.set(now.saturating_duration_since(*caught_up).as_secs_f64());
+                    let acks = f.peer.acks();
+                    if acks != f.acks {
+                        f.acks = acks;
+                        f.answered = Some(now);
+                        f.peer.series.last_heartbeat_timestamp.set(clock::unix(now));
+                    }
+                    let series = &f.peer.series;
+                    series.follower_lag_entries.set_u64(lag);
+                    series.follower_lag.set(now.saturating_duration_since(f.caught_up).as_secs_f64());
                     max_lag = max_lag.max(lag);
-                    let silence = peer.last_ack().map_or(Duration::MAX, |at| now.saturating_duration_since(at));
+                    let silence = f.answered.map_or(Duration::MAX, |at| now.saturating_duration_since(at));
                     if voters.contains(id) && in_sync_rule.holds(lag, &silence) {
                         in_sync += 1;
                     }
@@ -138,7 +165,14 @@ impl<C: RaftTypeConfig> Watcher<C> {
                 p.max_follower_lag_entries.set_u64(max_lag);
                 p.isr_size.set_u64(in_sync);
             }
-            _ => self.not_leading(),
+            _ => {
+                self.not_leading();
+                let contacts = self.group.contacts();
+                if contacts != self.contacts {
+                    self.contacts = contacts;
+                    p.last_contact_timestamp.set(clock::unix(now));
+                }
+            }
         }
     }
 
@@ -147,9 +181,9 @@ impl<C: RaftTypeConfig> Watcher<C> {
         if self.followers.is_empty() {
             return;
         }
-        for (peer, _) in self.followers.values() {
-            peer.series.follower_lag_entries.set(0);
-            peer.series.follower_lag.set(0.0);
+        for f in self.followers.values() {
+            f.peer.series.follower_lag_entries.set(0);
+            f.peer.series.follower_lag.set(0.0);
         }
         self.followers.clear();
         let p = &self.group.shared.series;
