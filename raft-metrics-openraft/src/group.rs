@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::RaftTypeConfig;
+use parking_lot::{Mutex, MutexGuard};
 use raft_metrics::raft::{InSync, NodeMetrics, PartitionMetrics, PeerMetrics, RaftMetrics, ReplicaMetrics};
 use raft_metrics::{Handle, Sampling};
 
@@ -122,7 +123,7 @@ impl Peer {
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    m.lock()
 }
 
 impl<C: RaftTypeConfig> Group<C> {

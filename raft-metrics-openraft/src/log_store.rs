@@ -187,21 +187,31 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         let start = self.sampler.start();
         let leading = self.leading;
         let (pending, last_index) = (&mut self.pending, &mut self.last_index);
-        let mut proposed = false;
+        // This call's proposals as runs of consecutive indexes, handed to `pending` a run at a
+        // time rather than an entry at a time.
+        let mut run: Option<(u64, u64)> = None;
         let seen = entries.into_iter().inspect(|entry| {
             let id = entry.get_log_id();
-            *last_index = Some(id.index);
-            let normal = !entry.is_blank() && entry.get_membership().is_none();
-            if normal && leading == Some(id.leader_id.term) {
-                pending.push(id.index, start);
-                proposed = true;
+            let index = id.index;
+            *last_index = Some(index);
+            // A follower stops at the first comparison.
+            if leading == Some(id.leader_id.term) && !entry.is_blank() && entry.get_membership().is_none() {
+                run = match run {
+                    Some((first, last)) if last + 1 == index => Some((first, index)),
+                    Some((first, last)) => {
+                        pending.push_run(first, last, start);
+                        Some((index, index))
+                    }
+                    None => Some((index, index)),
+                };
             }
         });
         self.inner.append(seen, callback).await?;
         if let Some(start) = start {
             self.group.shared.series.log_append_duration.observe(start.elapsed().as_secs_f64());
         }
-        if proposed {
+        if let Some((first, last)) = run {
+            self.pending.push_run(first, last, start);
             self.group.shared.series.proposals_pending.set_u64(self.pending.count());
         }
         self.publish_log();

@@ -40,16 +40,17 @@ pub(crate) struct Committed {
 }
 
 impl Pending {
-    /// Notes a proposal at `index`, appended by a call that started at `appended` (if timed).
-    pub(crate) fn push(&mut self, index: u64, appended: Option<Instant>) {
-        self.count += 1;
+    /// Notes the proposals `first..=last`, appended by a call that started at `appended` (if
+    /// timed).
+    pub(crate) fn push_run(&mut self, first: u64, last: u64, appended: Option<Instant>) {
+        self.count += last - first + 1;
         if let Some(run) = self.runs.back_mut() {
-            if run.last + 1 == index && run.appended == appended {
-                run.last = index;
+            if run.last + 1 == first && run.appended == appended {
+                run.last = last;
                 return;
             }
         }
-        self.runs.push_back(Run { first: index, last: index, appended });
+        self.runs.push_back(Run { first, last, appended });
     }
 
     /// Proposals not yet committed.
@@ -111,11 +112,9 @@ mod tests {
     fn commits_split_runs_and_time_only_timed_ones() {
         let mut p = Pending::default();
         let t = Some(Instant::now());
-        for i in 3..=6 {
-            p.push(i, t);
-        }
-        p.push(8, None);
-        p.push(9, None);
+        p.push_run(3, 4, t);
+        p.push_run(5, 6, t);
+        p.push_run(8, 9, None);
         assert_eq!(p.count(), 6);
         let c = p.commit(4);
         assert_eq!((c.proposals, c.latencies.len(), c.latencies[0].1), (2, 1, 2));
@@ -128,9 +127,7 @@ mod tests {
     #[test]
     fn truncation_drops_the_tail() {
         let mut p = Pending::default();
-        for i in 1..=10 {
-            p.push(i, None);
-        }
+        p.push_run(1, 10, None);
         assert_eq!(p.truncate(11), 0);
         assert_eq!(p.truncate(6), 5);
         assert_eq!(p.count(), 5);
