@@ -225,7 +225,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     }
 
     // ---- fault 2: crash the two nodes other than a leader -----------------------------------
-    // The lone node leads one partition and follows another. Right before, it starts adding a
+    // The lone node leads one partition and follows another. Right after, it starts adding a
     // learner to the partition it leads: the entry cannot commit (a stuck configuration
     // change). Writes to it time out (where it leads) or are refused (where it follows: that
     // group has no leader, the lone node campaigns alone), and too few members report.
@@ -238,15 +238,19 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
                 (!led.is_empty() && led.len() < PARTITIONS as usize).then(|| (n, led[0]))
             })
             .unwrap_or_else(|| panic!("one node leads every partition: {leaders:?}"));
-        s.cluster.add_learner_async(led, 9).expect("start adding a learner");
-        std::thread::sleep(Duration::from_millis(200));
         for n in (1..=NODES).filter(|&n| n != lone) {
             s.cluster.crash(n);
         }
+        // After the crash, so that the entry cannot reach a quorum (before it, it commits in
+        // milliseconds).
+        s.cluster.add_learner_async(led, 9).expect("start adding a learner");
         s.failing_writes_on = Some(lone);
         (lone, led)
     });
-    println!("[{:>5.1}s] n{lone} (p{led} leader) adds a learner; crash the two others", t0.elapsed().as_secs_f64());
+    println!(
+        "[{:>5.1}s] crash the two nodes other than n{lone}; it adds a learner to p{led}",
+        t0.elapsed().as_secs_f64()
+    );
     let missing = log.wait_firing(
         &[
             "ChronikRaftNoLeader",
