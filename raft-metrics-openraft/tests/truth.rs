@@ -101,8 +101,10 @@ fn election_sets_leadership_on_every_member() {
         assert_eq!(int(&s, "chronik_raft_learners", &[]), 0);
         assert_eq!(int(&s, "chronik_raft_cluster_size", &[]), 3);
         assert_eq!(get(&s, "chronik_raft_config_change_in_progress", &[]), 0.0);
-        // openraft 0.9 has no pre-vote: documented zero.
+        // What openraft 0.9 cannot feed stays at its documented zero (crate docs): no pre-vote,
+        // no log size in bytes.
         assert_eq!(get(&s, "chronik_raft_pre_votes_total", &[]), 0.0);
+        assert_eq!(get(&s, "chronik_raft_log_size_bytes", &[]), 0.0);
         let state = get(&s, "chronik_raft_node_state", &[("node", &label)]);
         let is_leader = get(&s, "chronik_raft_is_leader", &[]);
         let node_label = [("node", label.as_str())];
