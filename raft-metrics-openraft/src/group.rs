@@ -253,6 +253,13 @@ impl<C: RaftTypeConfig> Group<C> {
         seed
     }
 
+    /// Marks a snapshot being created, sent or installed (`snapshot_in_progress` 1) until the
+    /// returned guard drops, also when openraft cancels the work by dropping its future.
+    pub(crate) fn snapshot_work(&self) -> SnapshotWork<'_> {
+        self.shared.series.snapshot_in_progress.set(1);
+        SnapshotWork(&self.shared.series)
+    }
+
     /// Sets the commit index and recomputes the apply lag.
     pub(crate) fn set_commit_index(&self, index: u64) {
         let p = &self.shared.series;
@@ -265,5 +272,14 @@ impl<C: RaftTypeConfig> Group<C> {
         let p = &self.shared.series;
         p.last_applied.set_u64(index);
         p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+    }
+}
+
+/// See [`Group::snapshot_work`].
+pub(crate) struct SnapshotWork<'a>(&'a PartitionMetrics);
+
+impl Drop for SnapshotWork<'_> {
+    fn drop(&mut self) {
+        self.0.snapshot_in_progress.set(0);
     }
 }

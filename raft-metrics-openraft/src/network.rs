@@ -277,11 +277,11 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
     ) -> Result<SnapshotResponse<C::NodeId>, StreamingError<C, Fatal<C::NodeId>>> {
         let group = self.group.clone();
         let s = &group.shared;
-        s.series.snapshot_in_progress.set(1);
+        let work = group.snapshot_work();
         let (inner, call) = self.call(Method::InstallSnapshot);
         let result = inner.full_snapshot(vote, snapshot, cancel, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(streaming_error_type));
-        s.series.snapshot_in_progress.set(0);
+        drop(work);
         s.metrics.record_snapshot_transfer(&s.topic, s.partition, SnapshotDirection::Send, result.is_ok());
         result
     }

@@ -22,7 +22,6 @@ use crate::membership::Shape;
 /// | --- | --- |
 /// | `apply` | `last_applied`, `apply_lag_entries`, `proposals_applied_total` (normal entries), `config_changes_total{kind}` (each membership entry after the bootstrap one: `add_learner`, `enter_joint`, `leave_joint`, or, without joint consensus, `add_voter` / `remove_node`); timed calls: `apply_duration_seconds` |
 /// | `install_snapshot` | `snapshot_transfers_total{direction="receive"}`, `snapshot_apply_duration_seconds`, `snapshot_last_index`, `snapshot_last_timestamp_seconds`, `last_applied`, `snapshot_in_progress` |
-/// | `begin_receiving_snapshot` | `snapshot_in_progress` |
 /// | the builder's `build_snapshot` | `snapshot_creations_total{trigger="size"}`, `snapshot_create_duration_seconds`, `snapshot_size_bytes` (with [`Group::with_snapshot_size`]), `snapshot_last_index`, `snapshot_last_timestamp_seconds`, `snapshot_in_progress` |
 ///
 /// Created by [`Group::state_machine`].
@@ -136,7 +135,7 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<C::SnapshotData>, StorageError<C::NodeId>> {
-        self.group.shared.series.snapshot_in_progress.set(1);
+        // Not marked in progress: a transfer that fails after this call would leave it set.
         self.inner.begin_receiving_snapshot().await
     }
 
@@ -146,7 +145,7 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         snapshot: Box<C::SnapshotData>,
     ) -> Result<(), StorageError<C::NodeId>> {
         let s = &self.group.shared;
-        s.series.snapshot_in_progress.set(1);
+        let work = self.group.snapshot_work();
         let start = Instant::now();
         let result = self.inner.install_snapshot(meta, snapshot).await;
         let now = Instant::now();
@@ -157,7 +156,7 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
             self.group.set_last_applied(meta.last_log_id.as_ref().map_or(0, |id| id.index));
             self.shape = Some(Shape::of(meta.last_membership.membership()));
         }
-        s.series.snapshot_in_progress.set(0);
+        drop(work);
         result
     }
 
@@ -172,7 +171,7 @@ impl<C: RaftTypeConfig, B: RaftSnapshotBuilder<C>> RaftSnapshotBuilder<C> for In
     /// creation is counted with `trigger="size"`.
     async fn build_snapshot(&mut self) -> Result<Snapshot<C>, StorageError<C::NodeId>> {
         let s = &self.group.shared;
-        s.series.snapshot_in_progress.set(1);
+        let work = self.group.snapshot_work();
         let start = Instant::now();
         let result = self.inner.build_snapshot().await;
         let now = Instant::now();
@@ -192,7 +191,7 @@ impl<C: RaftTypeConfig, B: RaftSnapshotBuilder<C>> RaftSnapshotBuilder<C> for In
             }
             self.group.snapshot_taken(&snapshot.meta, now);
         }
-        s.series.snapshot_in_progress.set(0);
+        drop(work);
         result
     }
 }
