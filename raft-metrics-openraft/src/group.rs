@@ -264,14 +264,22 @@ impl<C: RaftTypeConfig> Group<C> {
     pub(crate) fn set_commit_index(&self, index: u64) {
         let p = &self.shared.series;
         p.commit_index.set_u64(index);
-        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+        self.set_apply_lag();
     }
 
     /// Sets the last applied index and recomputes the apply lag.
     pub(crate) fn set_last_applied(&self, index: u64) {
         let p = &self.shared.series;
         p.last_applied.set_u64(index);
-        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+        self.set_apply_lag();
+    }
+
+    /// Commit index minus last applied, never below zero: a follower that installed a snapshot
+    /// has applied past the commit index openraft last saved (it saves the next one with the
+    /// next commit).
+    fn set_apply_lag(&self) {
+        let p = &self.shared.series;
+        p.apply_lag_entries.set((p.commit_index.get() - p.last_applied.get()).max(0));
     }
 }
 

@@ -77,7 +77,8 @@ fn assert_indexes(c: &Cluster, node: u64) {
     assert_eq!(int(&s, "chronik_raft_commit_index", &[]), t.commit, "node {node} commit");
     assert_eq!(int(&s, "chronik_raft_last_index", &[]), t.last, "node {node} last index");
     assert_eq!(int(&s, "chronik_raft_last_applied", &[]), t.applied, "node {node} applied");
-    assert_eq!(int(&s, "chronik_raft_apply_lag_entries", &[]), t.commit - t.applied, "node {node} apply lag");
+    // After a snapshot install openraft may save the commit index only with the next commit.
+    assert_eq!(int(&s, "chronik_raft_apply_lag_entries", &[]), t.commit.saturating_sub(t.applied), "node {node}");
     assert_eq!(int(&s, "chronik_raft_log_entries", &[]), t.entries, "node {node} log entries");
 }
 
