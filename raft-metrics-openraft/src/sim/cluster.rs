@@ -225,6 +225,13 @@ impl Cluster {
         }
     }
 
+    /// Switches `node`'s election timer for `p` off (`false`) or on.
+    pub fn set_elect(&self, node: u64, p: u32, enabled: bool) {
+        if let Some(raft) = self.raft(node, p) {
+            raft.runtime_config().elect(enabled);
+        }
+    }
+
     // ---- faults ------------------------------------------------------------------------------
 
     /// Cuts `node` off from every other node (both directions), or reconnects it.
