@@ -43,6 +43,16 @@ promtool_silent target/seed_guide.prom
 cargo run -q --locked -p raft-metrics --example exposition -- --openmetrics > target/exposition.om
 tail -n 1 target/exposition.om | grep -qx '# EOF'
 
+step "the openraft demo's exposition passes promtool silently"
+cargo build -q --locked -p raft-metrics-openraft --example cluster
+"${CARGO_TARGET_DIR:-target}/debug/examples/cluster" --port 9916 --duration 8 >/dev/null &
+demo=$!
+sleep 5
+python3 -c 'import urllib.request, sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9916/metrics", timeout=5).read().decode())' \
+  > target/openraft_cluster.prom
+wait "$demo"
+promtool_silent target/openraft_cluster.prom
+
 step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --locked -p raft-metrics --lib --test loom

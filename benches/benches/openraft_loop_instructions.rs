@@ -1,0 +1,71 @@
+//! Instruction counts (callgrind, via gungraun) of an openraft write loop: 2,000 writes through
+//! a 3-node in-process `raft-metrics-openraft` cluster, every replica wrapped and watched
+//! (`instrumented`, default timing: one append, apply or AppendEntries in 8 timed) vs the same
+//! cluster with bare stores and network and no watcher (`disabled`), one write at a time and in
+//! batches of 100 concurrent writes.
+//!
+//! The cluster runs on a current-thread runtime (`ClusterConfig::threads: 0`), so openraft's
+//! tasks, the wrappers and the watchers all run on the benchmark's thread, inside the measured
+//! function. Set-up (cluster creation, election, 100 warm-up writes that bind every series) is
+//! not counted, and openraft's timers are stopped (`Cluster::quiesce`: no heartbeats, no
+//! election timeouts; the watchers' refresh is an hour), so only the writes move the cluster and
+//! the two variants do the same work apart from recording.
+//!
+//! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+/// mimalloc, in both variants, as in `raft_loop_instructions.rs` (glibc's in-place growth made
+/// the heap layout, not the recording, differ between variants there).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use gungraun::{library_benchmark, library_benchmark_group, main};
+use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
+
+/// Writes per measured run.
+const WRITES: u64 = 2000;
+
+fn cluster(recording: bool) -> Cluster {
+    let config =
+        ClusterConfig { threads: 0, recording, refresh: Duration::from_secs(3600), ..ClusterConfig::default() };
+    let cluster = Cluster::new(config).expect("cluster");
+    cluster.quiesce();
+    assert_eq!(cluster.propose_many(0, 0, 100), 100, "warm-up writes");
+    cluster
+}
+
+/// `WRITES` writes to partition 0, `batch` at a time (each batch awaited before the next).
+fn run(cluster: &Cluster, batch: u64) -> u64 {
+    let mut written = 0;
+    let mut key = 1_000_000;
+    while written < WRITES {
+        written += cluster.propose_many(0, key, batch);
+        key += batch;
+    }
+    written
+}
+
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = cluster)]
+#[bench::instrumented(args = (true), setup = cluster)]
+fn one_at_a_time(cluster: Cluster) -> Cluster {
+    black_box(run(&cluster, 1));
+    cluster
+}
+
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = cluster)]
+#[bench::instrumented(args = (true), setup = cluster)]
+fn batched_100(cluster: Cluster) -> Cluster {
+    black_box(run(&cluster, 100));
+    cluster
+}
+
+library_benchmark_group!(
+    name = openraft_loop_instructions;
+    benchmarks = one_at_a_time, batched_100
+);
+
+main!(library_benchmark_groups = openraft_loop_instructions);

@@ -1,0 +1,108 @@
+//! Time for the wrappers and the watcher: a process-wide anchor that turns an [`Instant`] into
+//! Unix seconds without a second clock read, and the sampler that decides which calls are timed.
+//!
+//! Why sampled: a storage or network call that is not timed reads no clock at all, so at the
+//! default one call in 8 the wrappers read the clock about once per 8 appends, applies or RPCs
+//! (plus the rare events: elections, snapshots, failures).
+
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use raft_metrics::Sampling;
+
+/// The instant the process first asked for time, and the Unix time then.
+fn anchor() -> &'static (Instant, f64) {
+    static ANCHOR: OnceLock<(Instant, f64)> = OnceLock::new();
+    ANCHOR.get_or_init(|| {
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        (Instant::now(), unix)
+    })
+}
+
+/// Unix seconds of `at` (derived from the anchor: the monotonic clock's drift since the process
+/// started is far below a scrape interval).
+pub(crate) fn unix(at: Instant) -> f64 {
+    let (base, base_unix) = *anchor();
+    base_unix + at.saturating_duration_since(base).as_secs_f64()
+}
+
+/// Decides which calls of one wrapper are timed.
+///
+/// With `Sampling::OneIn(n)` the gap between two timed calls is drawn uniformly from `1..2n`
+/// (mean `n`) by a per-wrapper xorshift, so the timed calls cannot lock onto a rhythm of the
+/// caller (say, every other append being a heartbeat's empty one). Sampled durations are
+/// observed as they are, with weight 1: a histogram's `_count` then counts timed calls, about
+/// one in `n`, and its quantiles estimate the population's.
+#[derive(Debug, Clone)]
+pub(crate) struct Sampler {
+    every: u32,
+    countdown: u32,
+    state: u32,
+}
+
+impl Sampler {
+    pub(crate) fn new(sampling: Sampling, seed: u32) -> Self {
+        let every = match sampling {
+            Sampling::Off => 0,
+            Sampling::All => 1,
+            Sampling::OneIn(n) => n.get(),
+        };
+        // xorshift32 must not start at 0.
+        let mut s = Self { every, countdown: 0, state: seed | 1 };
+        s.countdown = s.draw();
+        s
+    }
+
+    fn draw(&mut self) -> u32 {
+        if self.every <= 1 {
+            return 1;
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 17;
+        self.state ^= self.state << 5;
+        1 + self.state % (2 * self.every - 1)
+    }
+
+    /// Whether this call is timed; when it is, the call's start time.
+    #[inline]
+    pub(crate) fn start(&mut self) -> Option<Instant> {
+        if self.every == 0 {
+            return None;
+        }
+        self.countdown -= 1;
+        if self.countdown > 0 {
+            return None;
+        }
+        self.countdown = self.draw();
+        Some(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    fn timed(sampling: Sampling, calls: u32) -> u32 {
+        let mut s = Sampler::new(sampling, 7);
+        (0..calls).map(|_| u32::from(s.start().is_some())).sum()
+    }
+
+    #[test]
+    fn all_times_every_call_and_off_none() {
+        assert_eq!(timed(Sampling::All, 100), 100);
+        assert_eq!(timed(Sampling::Off, 100), 0);
+    }
+
+    #[test]
+    fn one_in_n_times_about_one_call_in_n() {
+        let n = timed(Sampling::OneIn(NonZeroU32::new(8).unwrap_or(NonZeroU32::MIN)), 80_000);
+        assert!((9_000..11_000).contains(&n), "{n} timed calls of 80 000");
+    }
+
+    #[test]
+    fn unix_time_follows_the_wall_clock() {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        assert!((unix(Instant::now()) - wall).abs() < 1.0);
+    }
+}

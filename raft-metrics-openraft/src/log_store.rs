@@ -1,0 +1,248 @@
+//! [`InstrumentedLogStore`]: a delegating [`RaftLogStorage`] that records the log's indexes,
+//! append durations, the leader's proposals between append and commit, and, from the votes
+//! openraft saves, elections and leader changes ([`election`](crate::election)).
+
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+use std::time::Instant;
+
+use openraft::entry::RaftPayload;
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, Vote};
+use raft_metrics::raft::{ElectionResult, ProposalFailure};
+
+use crate::clock::Sampler;
+use crate::group::{lock, Group};
+use crate::proposals::Pending;
+
+/// The application's [`RaftLogStorage`], recording the group's log metrics.
+///
+/// Records, at the call that makes the transition:
+///
+/// | call | metrics |
+/// | --- | --- |
+/// | `append` | `last_index`, `log_entries`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
+/// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_batch_entries`, `commit_latency_seconds` (proposals of timed appends) |
+/// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
+/// | `purge` | `log_compactions_total`, `log_entries` |
+/// | `save_vote` | `elections_total`, `election_duration_seconds`, `votes_received` (reset), `leader_changes_seen_total` |
+///
+/// Everything else forwards unchanged. Created by [`Group::log_store`].
+pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
+    inner: S,
+    group: Group<C>,
+    sampler: Sampler,
+    /// The term at which this node holds a committed vote for itself: it leads.
+    leading: Option<u64>,
+    pending: Pending,
+    last_index: Option<u64>,
+    purged: Option<u64>,
+    committed: Option<u64>,
+}
+
+impl<C: RaftTypeConfig, S: Debug> Debug for InstrumentedLogStore<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstrumentedLogStore").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl<C: RaftTypeConfig> Group<C> {
+    /// Wraps the group's log store.
+    pub fn log_store<S: RaftLogStorage<C>>(&self, inner: S) -> InstrumentedLogStore<C, S> {
+        InstrumentedLogStore {
+            inner,
+            sampler: Sampler::new(self.options.timing, self.seed()),
+            group: self.clone(),
+            leading: None,
+            pending: Pending::default(),
+            last_index: None,
+            purged: None,
+            committed: None,
+        }
+    }
+}
+
+impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped store, mutably.
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    fn publish_log(&self) {
+        let p = &self.group.shared.series;
+        let last = self.last_index.map_or(0, |i| i);
+        p.last_index.set_u64(last);
+        // openraft's first index is 0, so a log never purged holds `last + 1` entries.
+        let entries = match (self.last_index, self.purged) {
+            (None, _) => 0,
+            (Some(last), None) => last + 1,
+            (Some(last), Some(purged)) => last.saturating_sub(purged),
+        };
+        p.log_entries.set_u64(entries);
+    }
+
+    fn on_vote(&mut self, vote: &Vote<C::NodeId>) {
+        let s = &self.group.shared;
+        let term = vote.leader_id.term;
+        let candidate = vote.leader_id.voted_for();
+        let mine = candidate.as_ref() == Some(&s.node);
+        self.leading = (mine && vote.committed).then_some(term);
+        let label = candidate.as_ref().map(ToString::to_string);
+        let out = lock(&s.election).on_vote(term, label.as_deref(), mine, vote.committed, Instant::now);
+        if out.started {
+            s.series.votes_received.set(1);
+        }
+        match out.ended {
+            Some((result, Some(seconds))) => {
+                let won = result == ElectionResult::Won;
+                s.metrics.record_election(&s.topic, s.partition, won, seconds * 1e3);
+            }
+            Some((result, None)) => s.series.elections.get(result).inc(),
+            None => {}
+        }
+        if out.leader_changed {
+            s.series.leader_changes_seen.inc();
+        }
+    }
+}
+
+impl<C: RaftTypeConfig, S: RaftLogReader<C>> RaftLogReader<C> for InstrumentedLogStore<C, S> {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
+        self.inner.try_get_log_entries(range).await
+    }
+}
+
+impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for InstrumentedLogStore<C, S> {
+    type LogReader = S::LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<C>, StorageError<C::NodeId>> {
+        let state = self.inner.get_log_state().await?;
+        self.last_index = state.last_log_id.as_ref().map(|id| id.index);
+        self.purged = state.last_purged_log_id.as_ref().map(|id| id.index);
+        self.publish_log();
+        Ok(state)
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.inner.get_log_reader().await
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        self.inner.save_vote(vote).await?;
+        self.on_vote(vote);
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {
+        self.inner.read_vote().await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> Result<(), StorageError<C::NodeId>> {
+        let index = committed.as_ref().map(|id| id.index);
+        self.inner.save_committed(committed).await?;
+        let Some(index) = index else { return Ok(()) };
+        let before = self.committed.replace(index);
+        self.group.set_commit_index(index);
+        let p = &self.group.shared.series;
+        if self.pending.count() > 0 {
+            let done = self.pending.commit(index);
+            p.proposals_committed.add(done.proposals);
+            for (seconds, n) in done.latencies {
+                p.commit_latency.observe_n(seconds, n);
+            }
+            p.proposals_pending.set_u64(self.pending.count());
+        }
+        if self.leading.is_some() {
+            let newly = before.map_or(index + 1, |b| index.saturating_sub(b));
+            if newly > 0 {
+                #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+                p.commit_batch_entries.observe(newly as f64);
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
+        let committed = self.inner.read_committed().await?;
+        if let Some(index) = committed.as_ref().map(|id| id.index) {
+            self.committed = Some(index);
+            self.group.set_commit_index(index);
+        }
+        Ok(committed)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> Result<(), StorageError<C::NodeId>>
+    where
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let start = self.sampler.start();
+        let leading = self.leading;
+        let (pending, last_index) = (&mut self.pending, &mut self.last_index);
+        // This call's proposals as runs of consecutive indexes, handed to `pending` a run at a
+        // time rather than an entry at a time.
+        let mut run: Option<(u64, u64)> = None;
+        let seen = entries.into_iter().inspect(|entry| {
+            let id = entry.get_log_id();
+            let index = id.index;
+            *last_index = Some(index);
+            // A follower stops at the first comparison.
+            if leading == Some(id.leader_id.term) && !entry.is_blank() && entry.get_membership().is_none() {
+                run = match run {
+                    Some((first, last)) if last + 1 == index => Some((first, index)),
+                    Some((first, last)) => {
+                        pending.push_run(first, last, start);
+                        Some((index, index))
+                    }
+                    None => Some((index, index)),
+                };
+            }
+        });
+        self.inner.append(seen, callback).await?;
+        if let Some(start) = start {
+            self.group.shared.series.log_append_duration.observe(start.elapsed().as_secs_f64());
+        }
+        if let Some((first, last)) = run {
+            self.pending.push_run(first, last, start);
+            self.group.shared.series.proposals_pending.set_u64(self.pending.count());
+        }
+        self.publish_log();
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        let index = log_id.index;
+        self.inner.truncate(log_id).await?;
+        let p = &self.group.shared.series;
+        p.log_truncations.inc();
+        let dropped = self.pending.truncate(index);
+        if dropped > 0 {
+            p.proposals_failed.get(ProposalFailure::Dropped).add(dropped);
+            p.proposals_pending.set_u64(self.pending.count());
+        }
+        self.last_index = index.checked_sub(1);
+        self.publish_log();
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        let index = log_id.index;
+        self.inner.purge(log_id).await?;
+        let s = &self.group.shared;
+        s.metrics.record_log_compaction(&s.topic, s.partition);
+        self.purged = Some(index);
+        if self.last_index.is_none_or(|last| last < index) {
+            self.last_index = Some(index);
+        }
+        self.publish_log();
+        Ok(())
+    }
+}

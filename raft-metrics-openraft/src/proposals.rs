@@ -1,0 +1,136 @@
+//! The leader's proposals between append and commit: `proposals_pending`,
+//! `proposals_committed_total`, `commit_latency_seconds` and the `dropped` failures.
+//!
+//! The log store recognises this node's proposals as the normal (non-blank, non-membership)
+//! entries it appends while it holds a committed vote for itself at the entries' term: a leader
+//! appends only its own entries. They are kept as runs of consecutive indexes, one per append
+//! call, with the append's time when the call was timed; `save_committed` pops what it covers
+//! and `truncate` drops what it removes.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// A run of consecutive proposal indexes appended by one call.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first: u64,
+    last: u64,
+    appended: Option<Instant>,
+}
+
+impl Run {
+    fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+}
+
+/// Proposals appended and not yet committed.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    runs: VecDeque<Run>,
+    count: u64,
+}
+
+/// What a commit resolved: how many proposals, and the timed ones' latencies.
+#[derive(Debug, Default)]
+pub(crate) struct Committed {
+    pub(crate) proposals: u64,
+    /// (seconds from append to commit, proposals) per timed run.
+    pub(crate) latencies: Vec<(f64, u64)>,
+}
+
+impl Pending {
+    /// Notes the proposals `first..=last`, appended by a call that started at `appended` (if
+    /// timed).
+    pub(crate) fn push_run(&mut self, first: u64, last: u64, appended: Option<Instant>) {
+        self.count += last - first + 1;
+        if let Some(run) = self.runs.back_mut() {
+            if run.last + 1 == first && run.appended == appended {
+                run.last = last;
+                return;
+            }
+        }
+        self.runs.push_back(Run { first, last, appended });
+    }
+
+    /// Proposals not yet committed.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Pops every proposal at or below `commit`. The clock is read once, only when a timed run
+    /// is among them.
+    pub(crate) fn commit(&mut self, commit: u64) -> Committed {
+        let mut out = Committed::default();
+        let mut now = None;
+        while let Some(run) = self.runs.front_mut() {
+            if run.first > commit {
+                break;
+            }
+            let mut taken = *run;
+            if run.last > commit {
+                taken.last = commit;
+                run.first = commit + 1;
+            } else {
+                self.runs.pop_front();
+            }
+            out.proposals += taken.len();
+            if let Some(at) = taken.appended {
+                let now = *now.get_or_insert_with(Instant::now);
+                out.latencies.push((now.saturating_duration_since(at).as_secs_f64(), taken.len()));
+            }
+        }
+        self.count -= out.proposals;
+        out
+    }
+
+    /// Drops every proposal at or above `from` (the log was truncated there); returns how many.
+    pub(crate) fn truncate(&mut self, from: u64) -> u64 {
+        let mut dropped = 0;
+        while let Some(run) = self.runs.back_mut() {
+            if run.last < from {
+                break;
+            }
+            if run.first >= from {
+                dropped += run.len();
+                self.runs.pop_back();
+            } else {
+                dropped += run.last - from + 1;
+                run.last = from - 1;
+            }
+        }
+        self.count -= dropped;
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_split_runs_and_time_only_timed_ones() {
+        let mut p = Pending::default();
+        let t = Some(Instant::now());
+        p.push_run(3, 4, t);
+        p.push_run(5, 6, t);
+        p.push_run(8, 9, None);
+        assert_eq!(p.count(), 6);
+        let c = p.commit(4);
+        assert_eq!((c.proposals, c.latencies.len(), c.latencies[0].1), (2, 1, 2));
+        let c = p.commit(8);
+        assert_eq!((c.proposals, c.latencies.len()), (3, 1));
+        assert_eq!(p.count(), 1);
+        assert_eq!(p.commit(8).proposals, 0);
+    }
+
+    #[test]
+    fn truncation_drops_the_tail() {
+        let mut p = Pending::default();
+        p.push_run(1, 10, None);
+        assert_eq!(p.truncate(11), 0);
+        assert_eq!(p.truncate(6), 5);
+        assert_eq!(p.count(), 5);
+        assert_eq!(p.commit(10).proposals, 5);
+    }
+}
