@@ -46,7 +46,7 @@ fn lagging(p: u32) -> bool {
 /// A registry with the Raft schema in `aggregation` mode and `partitions` partitions of topic
 /// `orders` on node `n1`, which leads every third partition and follows the others; each
 /// partition written as a running node writes it (state, indexes, latencies, both peers' lag and
-/// traffic, the log, an election); 1 % of them unhealthy ([`leaderless`], [`lagging`]).
+/// traffic, the log, an election); 1 % of them unhealthy (half without a leader, half lagging).
 ///
 /// # Panics
 ///
