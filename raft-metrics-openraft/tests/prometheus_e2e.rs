@@ -125,13 +125,7 @@ impl Drop for Driver {
 }
 
 fn alert_log(prom: &Prometheus, phase: &str) -> AlertLog {
-    AlertLog {
-        prom: prom.addr,
-        start: Instant::now(),
-        pending: BTreeMap::new(),
-        firing: BTreeMap::new(),
-        phase: phase.to_owned(),
-    }
+    AlertLog::new(prom.addr, phase)
 }
 
 /// Alerts the slow-node scenario drives to `firing`.

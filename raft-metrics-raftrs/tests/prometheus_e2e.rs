@@ -61,7 +61,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     let prom = Prometheus::start(&targets, &rules);
     prom.wait_ready();
     let prom_ready = t0.elapsed();
-    let mut log = AlertLog::new(prom.addr);
+    let mut log = AlertLog::new(prom.addr, "healthy");
     let mut timeline: Vec<String> = Vec::new();
     let mut note = |log: &AlertLog, what: String| {
         let line = format!("[{:>5.1}s] {what}", log.start.elapsed().as_secs_f64());
@@ -311,7 +311,7 @@ fn prometheus_sees_a_slow_node() {
     let targets = driver.targets();
     let prom = Prometheus::start(&targets, &compressed_rules());
     prom.wait_ready();
-    let mut log = AlertLog::new(prom.addr);
+    let mut log = AlertLog::new(prom.addr, "healthy");
     log.phase = "slow n3".to_owned();
     let missing = log.wait_firing(SLOW_NODE_ALERTS, Duration::from_secs(90));
     let elapsed = t0.elapsed();
