@@ -245,6 +245,7 @@ impl Prometheus {
         assert!(ready.is_some(), "Prometheus not ready within 30 s; log:\n{}", self.log());
     }
 
+    /// What Prometheus logged (warnings and errors), for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
     }
@@ -276,13 +277,7 @@ pub struct AlertLog {
 impl AlertLog {
     /// An empty log of Prometheus at `prom`, from now, in `phase`.
     pub fn new(prom: SocketAddr, phase: &str) -> Self {
-        Self {
-            prom,
-            start: Instant::now(),
-            pending: BTreeMap::new(),
-            firing: BTreeMap::new(),
-            phase: phase.to_owned(),
-        }
+        Self { prom, start: Instant::now(), pending: BTreeMap::new(), firing: BTreeMap::new(), phase: phase.to_owned() }
     }
 
     /// Polls `/api/v1/alerts` once and records new states; returns the currently firing names.

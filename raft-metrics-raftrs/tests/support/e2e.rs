@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use raft_metrics::http::Server;
 use raft_metrics::raft::Aggregation;
 use raft_metrics::Registry;
-use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 pub(crate) use raft_metrics_e2e::*;
+use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 
 pub(crate) const NODES: u64 = 3;
 pub(crate) const PARTITIONS: u32 = 3;
