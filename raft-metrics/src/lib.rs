@@ -102,8 +102,7 @@ pub use cell::{NativeBuckets, NativeHistogram};
 pub use derive_docs::{LabelValue, RaftMetrics};
 pub use encode::Format;
 pub use family::{
-    ClaimError, Exclusive, Export, Family, Handle, Pinned, Shown, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN,
-    OVERFLOW_LABEL_VALUE,
+    ClaimError, Exclusive, Family, Handle, Pinned, DEFAULT_MAX_SERIES, MAX_LABEL_VALUE_LEN, OVERFLOW_LABEL_VALUE,
 };
 pub use label::{EnumLabel, LabelValue};
 pub use metric::ByLabel;

@@ -2,7 +2,8 @@
 //! the series' values at each scrape; `Registry::attach` shows a family in a second registry,
 //! claiming only the names it writes.
 
-use raft_metrics::{Counter, Export, Format, Gauge, MetricInfo, RaftMetrics, RegistrationError, Registry};
+use raft_metrics::advanced::Export;
+use raft_metrics::{Counter, Format, Gauge, MetricInfo, RaftMetrics, RegistrationError, Registry};
 
 /// A gauge and a counter per label set.
 #[derive(Debug, RaftMetrics)]
@@ -66,7 +67,8 @@ fn an_attached_family_claims_only_the_names_it_writes() {
 
 #[test]
 fn folded_metrics_sum_every_series_by_the_labels_kept() {
-    use raft_metrics::{Buckets, Histogram, Shown};
+    use raft_metrics::advanced::Shown;
+    use raft_metrics::{Buckets, Histogram};
     let registry = Registry::new();
     let served = registry
         .register_with::<Counter, 2>(MetricInfo::new("served", "Items served."), ["zone", "shard"], ())

@@ -11,9 +11,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::family::Export;
 use crate::model::MetricKind;
 use crate::schema::Schema;
-use crate::{Export, RegistrationError, Registry};
+use crate::{RegistrationError, Registry};
 
 use super::{
     AggregatedMetrics, AggregatedMetricsFamily, ConfigChangeMetrics, Families, PartitionMetrics, PeerMetrics,
