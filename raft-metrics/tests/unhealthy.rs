@@ -126,3 +126,22 @@ fn a_partition_out_of_contact_is_unhealthy() {
     m.partition("orders", 0).last_contact_timestamp.set(now - 60.0);
     assert_eq!(scrape(), ["orders/0".to_owned()].into());
 }
+
+#[test]
+fn counters_and_histograms_fold_per_topic_when_asked() {
+    let r = Registry::new();
+    let options = RaftOptions { aggregation: Aggregation::Unhealthy, fold_by_topic: true, ..RaftOptions::default() };
+    let m = RaftMetrics::with_options(&r, &options).unwrap();
+    for (topic, partitions) in [("orders", 3), ("payments", 2)] {
+        for p in 0..partitions {
+            m.set_has_leader(topic, p, true);
+            m.record_commit_latency(topic, p, 2.0, 1);
+            m.record_append_entries_sent(topic, p, "n2", 100);
+        }
+    }
+    let text = r.encode_to_string(Format::Prometheus);
+    assert!(text.contains("chronik_raft_commit_latency_seconds_count{topic=\"orders\"} 3\n"), "{text}");
+    assert!(text.contains("chronik_raft_commit_latency_seconds_count{topic=\"payments\"} 2\n"), "{text}");
+    assert!(text.contains("chronik_raft_append_entries_sent_total{topic=\"payments\",peer=\"n2\"} 2\n"), "{text}");
+    assert!(!text.contains("partition=\""), "{text}");
+}

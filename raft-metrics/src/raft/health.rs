@@ -18,7 +18,7 @@ use crate::{RegistrationError, Registry};
 
 use super::{
     AggregatedMetrics, AggregatedMetricsFamily, ConfigChangeMetrics, Families, PartitionMetrics, PeerMetrics,
-    SnapshotCreateMetrics, SnapshotTransferMetrics,
+    RaftOptions, SnapshotCreateMetrics, SnapshotTransferMetrics,
 };
 
 /// When a partition or a peer counts as unhealthy in [`Aggregation::Unhealthy`](super::Aggregation::Unhealthy).
@@ -93,29 +93,35 @@ impl HealthThresholds {
 /// Shows, in `registry`, what unhealthy-only mode exports of `families` (registered in a
 /// registry nobody scrapes): the gauges of the unhealthy partitions and peers; every counter and
 /// histogram of the partition-level families folded per node (per peer for peer series, per
-/// trigger, direction or kind for snapshots and configuration changes), so the hot path records
+/// trigger, direction or kind for snapshots and configuration changes; per topic too with
+/// `fold_by_topic`), so the hot path records
 /// each event once; and the node-wide aggregate's own series (partition counts, lag
 /// distributions) where the folded ones do not already carry the name.
 pub(super) fn attach(
     registry: &Registry,
     families: &Families,
     aggregate: &AggregatedMetricsFamily,
-    health: HealthThresholds,
+    options: &RaftOptions,
 ) -> Result<(), RegistrationError> {
+    let health = options.health;
+    // The labels a folded series keeps: `topic` if asked, then the family's own.
+    let by = |own: Option<&'static str>| -> Vec<&'static str> {
+        options.fold_by_topic.then_some("topic").into_iter().chain(own).collect()
+    };
     let folded =
         |schema: &'static Schema| move |i: usize| schema.metrics.get(i).is_some_and(|m| m.kind != MetricKind::Gauge);
     let partitions = Export::new(gauges(&PartitionMetrics::SCHEMA), move |p| health.partition_unhealthy(p))
-        .fold(folded(&PartitionMetrics::SCHEMA), &[]);
+        .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
     registry.attach(families.partitions.family(), partitions)?;
     let peers = Export::new(gauges(&PeerMetrics::SCHEMA), move |p| health.peer_unhealthy(p))
-        .fold(folded(&PeerMetrics::SCHEMA), &["peer"]);
+        .fold(folded(&PeerMetrics::SCHEMA), &by(Some("peer")));
     registry.attach(families.peers.family(), peers)?;
     let everything = |_: usize| true;
-    let creates = Export::metrics(|_| false).fold(everything, &["trigger"]);
+    let creates = Export::metrics(|_| false).fold(everything, &by(Some("trigger")));
     registry.attach(families.snapshot_creates.family(), creates)?;
-    let transfers = Export::metrics(|_| false).fold(everything, &["direction"]);
+    let transfers = Export::metrics(|_| false).fold(everything, &by(Some("direction")));
     registry.attach(families.snapshot_transfers.family(), transfers)?;
-    let changes = Export::metrics(|_| false).fold(everything, &["kind"]);
+    let changes = Export::metrics(|_| false).fold(everything, &by(Some("kind")));
     registry.attach(families.config_changes.family(), changes)?;
     let shown = [
         &PartitionMetrics::SCHEMA,

@@ -127,7 +127,7 @@ impl Families {
             aggregation: options.aggregation,
         };
         if let (true, Some(aggregate)) = (unhealthy, &aggregated) {
-            health::attach(registry, &families, aggregate, options.health)?;
+            health::attach(registry, &families, aggregate, options)?;
         }
         Ok(families)
     }
