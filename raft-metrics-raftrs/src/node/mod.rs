@@ -255,8 +255,16 @@ impl<S: Storage> InstrumentedNode<S> {
     /// differs only in the metrics work (`benches/benches/raft_loop.rs`). Default: on.
     #[must_use]
     pub fn with_recording(mut self, recording: bool) -> Self {
-        self.recording = recording;
+        self.set_recording(recording);
         self
+    }
+
+    /// [`with_recording`](Self::with_recording) on a running node: an A/B benchmark can switch
+    /// recording on and off in the same process (`benches/src/bin/real_node`). What recording
+    /// keeps between calls starts afresh from the switch on: proposals handed out while off are
+    /// not timed, counts kept since the last tick while on are recorded at the next tick on.
+    pub fn set_recording(&mut self, recording: bool) {
+        self.recording = recording;
     }
 
     /// Whether the wrapper records ([`with_recording`](Self::with_recording)).

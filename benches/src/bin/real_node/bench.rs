@@ -1,6 +1,10 @@
-//! The orchestrator: for each offered rate and round, one cluster with recording on and one
-//! with recording off (the order alternating by round), each three fresh node processes; CPU
-//! per applied proposal per node over a measured window; the report.
+//! The orchestrator: for each offered rate, one cluster of three node processes under load, and
+//! rounds of two phases, recording on and recording off (switched at run time in every node, the
+//! order alternating by round); CPU per applied proposal per node in each phase; the report.
+//!
+//! Why phases in one cluster rather than a fresh cluster per run: CPU per proposal varies by
+//! ±10 % between fresh clusters (start-up, how the loops happen to batch), while consecutive
+//! phases of one cluster share all of that, so the A/B difference needs far fewer rounds.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -15,6 +19,8 @@ use super::load::{Load, Rate};
 
 /// Nodes in the cluster.
 const NODES: usize = 3;
+/// Wait after switching recording before a phase's first mark.
+const SETTLE: Duration = Duration::from_millis(300);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -31,6 +37,8 @@ pub struct Plan {
     pub scrape_every: Duration,
     /// Where the nodes' WALs go (on the disk under test: not a tmpfs).
     pub dir: PathBuf,
+    /// Where to write the summary as TSV, if anywhere.
+    pub summary: Option<PathBuf>,
 }
 
 /// One node's measurement over the window.
@@ -48,13 +56,11 @@ impl NodeSample {
     }
 }
 
-/// One cluster's run.
+/// One phase of a cluster's run.
 #[derive(Debug, Clone)]
 struct Sample {
     nodes: Vec<NodeSample>,
     window: Duration,
-    /// Bytes of each scrape (gzip, as Prometheus asks), all nodes.
-    scrapes: Vec<usize>,
 }
 
 impl Sample {
@@ -66,6 +72,11 @@ impl Sample {
     fn follower_per_proposal(&self) -> f64 {
         let f: Vec<f64> = self.nodes.iter().filter(|n| !n.leader).map(|n| n.per_proposal()).collect();
         f.iter().sum::<f64>() / f.len().max(1) as f64
+    }
+
+    /// CPU microseconds of all nodes per proposal (each applied it).
+    fn cpu_per_proposal(&self) -> f64 {
+        self.nodes.iter().map(|n| n.cpu_us as f64).sum::<f64>() / self.leader().applied.max(1) as f64
     }
 
     fn commits_per_second(&self) -> f64 {
@@ -82,32 +93,141 @@ impl Sample {
 pub fn run(plan: &Plan) -> io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut report = Vec::new();
-    for &rate in &plan.rates {
-        let mut pairs = Vec::new();
-        for round in 0..plan.rounds {
-            let order = if round % 2 == 0 { [true, false] } else { [false, true] };
-            let mut pair = [None, None];
-            for recording in order {
-                let sample = run_cluster(&exe, plan, rate, recording, round)?;
-                eprintln!(
-                    "{} round {round} recording {}: {:.0} commits/s, leader {:.2} µs/proposal ({:.0} % of a core), followers {:.2} µs/proposal",
-                    rate.name(),
-                    if recording { "on " } else { "off" },
-                    sample.commits_per_second(),
-                    sample.leader().per_proposal(),
-                    sample.leader_load() * 100.0,
-                    sample.follower_per_proposal(),
-                );
-                pair[usize::from(!recording)] = Some(sample);
-            }
-            if let [Some(on), Some(off)] = pair {
-                pairs.push((on, off));
-            }
-        }
-        report.push((rate, pairs));
+    for (i, &rate) in plan.rates.iter().enumerate() {
+        let dir = plan.dir.join(format!("rate{i}"));
+        let mut cluster = Cluster::start(&exe, &dir, rate, plan)?;
+        let measured = measure(&mut cluster, plan, rate);
+        let scrapes = cluster.stop()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        report.push(Measured { rate, pairs: measured?, scrapes });
     }
-    print_report(plan, &report);
+    let tsv = print_report(plan, &report);
+    if let Some(path) = &plan.summary {
+        std::fs::write(path, tsv)?;
+    }
     Ok(())
+}
+
+/// One rate's rounds: in each, a phase with recording on and one with it off, the order
+/// alternating.
+fn measure(cluster: &mut Cluster, plan: &Plan, rate: Rate) -> io::Result<Vec<(Sample, Sample)>> {
+    let mut pairs = Vec::new();
+    for round in 0..plan.rounds {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        let mut pair = [None, None];
+        for recording in order {
+            let sample = cluster.phase(recording, plan.window)?;
+            eprintln!(
+                "{} round {round} recording {}: {:.0} commits/s, leader {:.2} µs/proposal ({:.0} % of a core), followers {:.2} µs/proposal",
+                rate.name(),
+                if recording { "on " } else { "off" },
+                sample.commits_per_second(),
+                sample.leader().per_proposal(),
+                sample.leader_load() * 100.0,
+                sample.follower_per_proposal(),
+            );
+            pair[usize::from(!recording)] = Some(sample);
+        }
+        if let [Some(on), Some(off)] = pair {
+            pairs.push((on, off));
+        }
+    }
+    Ok(pairs)
+}
+
+/// One rate's results.
+struct Measured {
+    rate: Rate,
+    pairs: Vec<(Sample, Sample)>,
+    /// Bytes of each scrape (gzip, as Prometheus asks), all nodes.
+    scrapes: Vec<usize>,
+}
+
+/// Three node processes under load, with the scraper.
+struct Cluster {
+    nodes: Vec<Process>,
+    load: Option<Load>,
+    recording: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    scraper: Option<thread::JoinHandle<Vec<usize>>>,
+}
+
+impl Cluster {
+    /// Starts the nodes (recording on), elects node 1, starts the load and warms up.
+    fn start(exe: &PathBuf, dir: &std::path::Path, rate: Rate, plan: &Plan) -> io::Result<Self> {
+        let raft: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
+        let clients: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
+        let metrics: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
+        let mut nodes = Vec::new();
+        for i in 0..NODES {
+            let mut child = Command::new(exe)
+                .arg("node")
+                .args(["--id", &(i + 1).to_string(), "--peers", &join(&raft)])
+                .args(["--client", &clients[i].to_string(), "--metrics", &metrics[i].to_string()])
+                .arg("--dir")
+                .arg(dir.join((i + 1).to_string()))
+                .args(["--recording", "on"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()?;
+            let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+            let (Some(stdin), Some(stdout)) = (stdin, stdout) else { return Err(io::Error::other("no pipes")) };
+            nodes.push(Process { child, stdin, stdout: BufReader::new(stdout) });
+        }
+        let recording = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let scraper = {
+            let (recording, stop, every) = (Arc::clone(&recording), Arc::clone(&stop), plan.scrape_every);
+            thread::spawn(move || scrape_while_recording(&metrics, every, &recording, &stop))
+        };
+        let mut cluster = Self { nodes, load: None, recording, stop, scraper: Some(scraper) };
+        for node in &mut cluster.nodes {
+            node.expect("ready")?;
+        }
+        cluster.nodes[0].say("campaign")?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cluster.nodes[0].mark()?.leader {
+            if Instant::now() > deadline {
+                return Err(io::Error::other("node 1 did not become leader"));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        cluster.load = Some(Load::start(clients[0], rate, 1)?);
+        thread::sleep(plan.warmup);
+        Ok(cluster)
+    }
+
+    /// One measured phase of `window` with recording switched to `recording`.
+    fn phase(&mut self, recording: bool, window: Duration) -> io::Result<Sample> {
+        for node in &mut self.nodes {
+            node.say(if recording { "recording on" } else { "recording off" })?;
+        }
+        self.recording.store(recording, Ordering::Release);
+        // Let the switch reach every loop before the phase starts.
+        thread::sleep(SETTLE);
+        let before: Vec<NodeSample> = self.nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
+        let start = Instant::now();
+        thread::sleep(window);
+        let after: Vec<NodeSample> = self.nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
+        let window = start.elapsed();
+        let nodes = before
+            .iter()
+            .zip(&after)
+            .map(|(b, a)| NodeSample { cpu_us: a.cpu_us - b.cpu_us, applied: a.applied - b.applied, leader: a.leader })
+            .collect();
+        Ok(Sample { nodes, window })
+    }
+
+    /// Stops the load, the scraper and the nodes; the scrapes' sizes.
+    fn stop(mut self) -> io::Result<Vec<usize>> {
+        self.load = None;
+        self.stop.store(true, Ordering::Release);
+        let scrapes = self.scraper.take().map(|s| s.join().unwrap_or_default()).unwrap_or_default();
+        for node in self.nodes {
+            node.stop()?;
+        }
+        Ok(scrapes)
+    }
 }
 
 /// A running node process and its control pipes.
@@ -167,88 +287,26 @@ fn join(addrs: &[SocketAddr]) -> String {
     addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn run_cluster(exe: &PathBuf, plan: &Plan, rate: Rate, recording: bool, round: u32) -> io::Result<Sample> {
-    let dir = plan.dir.join(format!("round{round}-{}", if recording { "on" } else { "off" }));
-    let raft: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
-    let clients: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
-    let metrics: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
-    let mut nodes = Vec::new();
-    for i in 0..NODES {
-        let mut child = Command::new(exe)
-            .arg("node")
-            .args(["--id", &(i + 1).to_string(), "--peers", &join(&raft)])
-            .args(["--client", &clients[i].to_string(), "--metrics", &metrics[i].to_string()])
-            .arg("--dir")
-            .arg(dir.join((i + 1).to_string()))
-            .args(["--recording", if recording { "on" } else { "off" }])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
-        let (Some(stdin), Some(stdout)) = (stdin, stdout) else { return Err(io::Error::other("no pipes")) };
-        nodes.push(Process { child, stdin, stdout: BufReader::new(stdout) });
-    }
-    let result = measure(&mut nodes, plan, rate, recording, &clients[0], &metrics, round);
-    for node in nodes {
-        node.stop()?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn measure(
-    nodes: &mut [Process],
-    plan: &Plan,
-    rate: Rate,
-    recording: bool,
-    leader_client: &SocketAddr,
+/// Scrapes every node every `every` of time spent recording, until `stop`; the bytes of each
+/// scrape.
+fn scrape_while_recording(
     metrics: &[SocketAddr],
-    round: u32,
-) -> io::Result<Sample> {
-    for node in nodes.iter_mut() {
-        node.expect("ready")?;
-    }
-    nodes[0].say("campaign")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !nodes[0].mark()?.leader {
-        if Instant::now() > deadline {
-            return Err(io::Error::other("node 1 did not become leader"));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    let load = Load::start(*leader_client, rate, u64::from(round) + 1)?;
-    thread::sleep(plan.warmup);
-    let before: Vec<NodeSample> = nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
-    let start = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let scraper = recording.then(|| {
-        let (stop, metrics, every) = (Arc::clone(&stop), metrics.to_vec(), plan.scrape_every);
-        thread::spawn(move || scrape_until(&metrics, every, &stop))
-    });
-    thread::sleep(plan.window);
-    let after: Vec<NodeSample> = nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
-    let window = start.elapsed();
-    stop.store(true, Ordering::Release);
-    let scrapes = scraper.map(|s| s.join().unwrap_or_default()).unwrap_or_default();
-    drop(load);
-    let nodes = before
-        .iter()
-        .zip(&after)
-        .map(|(b, a)| NodeSample { cpu_us: a.cpu_us - b.cpu_us, applied: a.applied - b.applied, leader: a.leader })
-        .collect();
-    Ok(Sample { nodes, window, scrapes })
-}
-
-/// Scrapes every node now and then every `every` until `stop`; the bytes of each scrape.
-fn scrape_until(metrics: &[SocketAddr], every: Duration, stop: &AtomicBool) -> Vec<usize> {
+    every: Duration,
+    recording: &AtomicBool,
+    stop: &AtomicBool,
+) -> Vec<usize> {
+    const STEP: Duration = Duration::from_millis(20);
     let mut bytes = Vec::new();
-    let mut next = Instant::now();
+    let mut due = Duration::ZERO;
     while !stop.load(Ordering::Acquire) {
-        if Instant::now() >= next {
-            bytes.extend(metrics.iter().filter_map(|&addr| scrape(addr).ok()));
-            next += every;
+        if recording.load(Ordering::Acquire) {
+            if due.is_zero() {
+                bytes.extend(metrics.iter().filter_map(|&addr| scrape(addr).ok()));
+                due = every;
+            }
+            due = due.saturating_sub(STEP);
         }
-        thread::sleep(Duration::from_millis(20));
+        thread::sleep(STEP);
     }
     bytes
 }
@@ -282,19 +340,30 @@ fn spread(v: &[f64]) -> (f64, f64) {
     v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
 
-fn print_report(plan: &Plan, report: &[(Rate, Vec<(Sample, Sample)>)]) {
+/// The mean and its standard error: the A/B's noise floor is about two standard errors.
+fn mean_and_error(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// Prints the markdown report; returns its summary as TSV lines (`rate`, leader and follower µs
+/// per proposal with recording off, overhead of all nodes' CPU in %, its 2 SE).
+fn print_report(plan: &Plan, report: &[Measured]) -> String {
     println!(
-        "{} rounds per rate, recording on and off interleaved; {} s warm-up, {} s measured; `/metrics` of every node scraped every {} s while recording (gzip); WALs in `{}`.",
+        "One cluster of 3 node processes per offered rate; {} rounds, each a {} s phase with recording on and one with it off (order alternating, switched at run time in every node); {} s warm-up; `/metrics` of every node scraped (gzip) every {} s of recording time; WALs in `{}`.",
         plan.rounds,
-        plan.warmup.as_secs(),
         plan.window.as_secs(),
+        plan.warmup.as_secs(),
         plan.scrape_every.as_secs(),
         plan.dir.display(),
     );
     println!();
-    println!("| offered | commits/s (off / on) | leader CPU, off | leader µs/proposal, off | follower µs/proposal, off | overhead leader: median (min … max) | overhead followers: median (min … max) | scrape bytes (gzip, per node) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (rate, pairs) in report {
+    println!("| offered | commits/s (off / on) | leader CPU, off | leader µs/proposal, off | follower µs/proposal, off | overhead leader: median (min … max) | overhead followers: median (min … max) | overhead, all nodes: mean ± 2 SE | scrape bytes (gzip, per node) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut tsv = String::new();
+    for Measured { rate, pairs, scrapes } in report {
         if pairs.is_empty() {
             continue;
         }
@@ -304,11 +373,12 @@ fn print_report(plan: &Plan, report: &[(Rate, Vec<(Sample, Sample)>)]) {
             pairs.iter().map(|(on, off)| on.leader().per_proposal() / off.leader().per_proposal() - 1.0).collect();
         let follower: Vec<f64> =
             pairs.iter().map(|(on, off)| on.follower_per_proposal() / off.follower_per_proposal() - 1.0).collect();
-        let scrapes: Vec<f64> = ons().flat_map(|s| s.scrapes.iter().map(|&b| b as f64)).collect();
+        let all: Vec<f64> = pairs.iter().map(|(on, off)| on.cpu_per_proposal() / off.cpu_per_proposal() - 1.0).collect();
+        let (all_mean, all_error) = mean_and_error(&all);
         let (l_lo, l_hi) = spread(&leader);
         let (f_lo, f_hi) = spread(&follower);
         println!(
-            "| {} | {:.0} / {:.0} | {:.0} % of a core | {:.2} | {:.2} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ({:+.2} … {:+.2}) | {:.0} |",
+            "| {} | {:.0} / {:.0} | {:.0} % of a core | {:.2} | {:.2} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ± {:.2} | {:.0} |",
             rate.name(),
             median(offs().map(Sample::commits_per_second).collect()),
             median(ons().map(Sample::commits_per_second).collect()),
@@ -321,7 +391,18 @@ fn print_report(plan: &Plan, report: &[(Rate, Vec<(Sample, Sample)>)]) {
             median(follower.clone()) * 100.0,
             f_lo * 100.0,
             f_hi * 100.0,
-            median(scrapes),
+            all_mean * 100.0,
+            2.0 * all_error * 100.0,
+            median(scrapes.iter().map(|&b| b as f64).collect()),
         );
+        tsv.push_str(&format!(
+            "{}\t{:.3}\t{:.3}\t{:.4}\t{:.4}\n",
+            rate.name(),
+            median(offs().map(|s| s.leader().per_proposal()).collect()),
+            median(offs().map(Sample::follower_per_proposal).collect()),
+            all_mean * 100.0,
+            2.0 * all_error * 100.0,
+        ));
     }
+    tsv
 }

@@ -6,13 +6,14 @@
 //! `fdatasync`s once per `Ready` (group commit), applies committed entries to a map, and (with
 //! recording on) serves `/metrics`, which the orchestrator scrapes every 15 s like Prometheus.
 //! A client offers proposals of 256 B to 1 KiB to the leader at fixed rates and at saturation.
-//! The same binary runs with recording on and off (`InstrumentedNode::with_recording`; off also
-//! means no endpoint and no scrapes), A/B interleaved over rounds, and reports each node's CPU
-//! (user + system, `getrusage`) per applied proposal.
+//! Recording is switched on and off at run time in the same processes
+//! (`InstrumentedNode::set_recording`; no scrapes while off), A/B interleaved over rounds, and
+//! each node's CPU (user + system, `getrusage`) per applied proposal is reported.
 //!
 //! ```text
 //! cargo run --release -p raft-metrics-benches --bin real_node -- [--rates 2000,10000,saturation]
-//!     [--rounds 10] [--warmup 3] [--window 20] [--scrape-every 15] [--dir target/real-node]
+//!     [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15] [--dir target/real-node]
+//!     [--summary FILE.tsv]
 //! ```
 //!
 //! `real_node node ...` is one node (the orchestrator starts three).
@@ -62,11 +63,12 @@ fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
 fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
     let mut plan = bench::Plan {
         rates: vec![Rate::Fixed(2_000), Rate::Fixed(10_000), Rate::Saturation],
-        rounds: 10,
+        rounds: 20,
         warmup: Duration::from_secs(3),
-        window: Duration::from_secs(20),
+        window: Duration::from_secs(5),
         scrape_every: Duration::from_secs(15),
         dir: PathBuf::from("target/real-node"),
+        summary: None,
     };
     for (flag, value) in pairs(args)? {
         match flag {
@@ -81,6 +83,7 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
             "window" => plan.window = Duration::from_secs(number(flag, value)?),
             "scrape-every" => plan.scrape_every = Duration::from_secs(number(flag, value)?),
             "dir" => plan.dir = PathBuf::from(value),
+            "summary" => plan.summary = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag --{flag}")),
         }
     }

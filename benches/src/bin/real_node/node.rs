@@ -48,11 +48,11 @@ pub struct Args {
     pub peers: Vec<SocketAddr>,
     /// Where clients send proposals.
     pub client: SocketAddr,
-    /// Where `/metrics` is served (recording on only).
+    /// Where `/metrics` is served.
     pub metrics: SocketAddr,
     /// The WAL's directory.
     pub dir: PathBuf,
-    /// Whether the wrapper records (and the endpoint runs).
+    /// Whether the wrapper records at the start (the orchestrator switches it).
     pub recording: bool,
 }
 
@@ -61,6 +61,7 @@ enum Event {
     Propose(Vec<u8>),
     Client(TcpStream),
     Campaign,
+    Recording(bool),
 }
 
 /// Runs the node until stdin closes or says `quit`.
@@ -78,11 +79,9 @@ pub fn run(args: &Args) -> io::Result<()> {
 
     let registry = Arc::new(Registry::new());
     let metrics = RaftMetrics::with_registry(&registry).map_err(io::Error::other)?;
-    let server = if args.recording {
-        Some(Server::builder().bind(args.metrics).registry(Arc::clone(&registry)).start()?)
-    } else {
-        None
-    };
+    // Served in both phases: only scraped while recording, an idle endpoint is a thread
+    // blocked in `accept`.
+    let server = Server::builder().bind(args.metrics).registry(Arc::clone(&registry)).start()?;
     let status = Arc::new(Status::default());
     let control = control(Arc::clone(&status), tx);
     println!("ready");
@@ -139,7 +138,8 @@ struct Status {
 }
 
 /// Answers the orchestrator: `mark` prints `mark <cpu µs> <applied proposals> <leader 0|1>`,
-/// `campaign` starts an election, `quit` (or the end of stdin) stops the node.
+/// `campaign` starts an election, `recording on|off` switches recording, `quit` (or the end of
+/// stdin) stops the node.
 fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let stdin = io::stdin();
@@ -153,6 +153,9 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
                 }
                 "campaign" => {
                     let _ = tx.send(Event::Campaign);
+                }
+                "recording on" | "recording off" => {
+                    let _ = tx.send(Event::Recording(line.trim().ends_with("on")));
                 }
                 "quit" => break,
                 _ => {}
@@ -254,6 +257,7 @@ impl Replica {
             Event::Campaign => {
                 let _ = self.node.campaign();
             }
+            Event::Recording(on) => self.node.set_recording(on),
         }
     }
 

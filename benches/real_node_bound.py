@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""The overhead a real node's recording implies, where the A/B measurement cannot resolve it:
+the in-memory loop's metrics instructions per proposal per node (callgrind, instrumented -
+disabled, both shapes), converted to time at that loop's own rate (criterion's time of the
+disabled loop / callgrind's instructions of it), divided by the real node's CPU per proposal
+per node with recording off.
+
+    benches/real_node_bound.py REAL_NODE.tsv RAFT_LOOP_INSTRUCTIONS.log CRITERION_DIR
+
+REAL_NODE.tsv is `real_node --summary`'s (rate, leader and follower us per proposal with
+recording off, A/B overhead of all nodes in %, its 2 SE); the log is gungraun's output of
+`raft_loop_instructions`; CRITERION_DIR holds the `raft_loop_*` groups. Prints a markdown table.
+"""
+import json, os, re, sys
+
+PROPOSALS, NODES = 2000, 3
+tsv, log, crit = sys.argv[1:4]
+
+instructions = {}
+bench = None
+for line in open(log):
+    m = re.match(r"raft_loop_instructions::raft_loop_instructions::(\w+) (\w+):", line)
+    if m:
+        bench = m.groups()
+    m = re.match(r"\s*Instructions:\s*(\d+)", line)
+    if m and bench:
+        instructions[bench] = int(m.group(1))
+        bench = None
+
+
+def loop_ns(shape):
+    with open(os.path.join(crit, f"raft_loop_{shape}", "disabled", "new", "estimates.json")) as f:
+        return json.load(f)["mean"]["point_estimate"]
+
+
+cost = {}
+for shape in ("one_per_turn", "batched_100"):
+    disabled, instrumented = instructions[(shape, "disabled")], instructions[(shape, "instrumented")]
+    ir = (instrumented - disabled) / PROPOSALS / NODES
+    cost[shape] = (ir, ir * loop_ns(shape) / disabled)
+
+head = " | ".join(f"implied by `{s}` ({ir:.0f} Ir ≈ {ns:.0f} ns)" for s, (ir, ns) in cost.items())
+print(f"| offered | CPU per proposal per node, off (mean of the 3) | A/B overhead (mean ± 2 SE) | {head} |")
+print("|---|---:|---:|---:|---:|")
+for line in open(tsv):
+    rate, leader_us, follower_us, overhead, error = line.split("\t")
+    node_ns = (float(leader_us) + 2 * float(follower_us)) / 3 * 1000
+    bounds = " | ".join(f"{ns / node_ns * 100:.3f} %" for _, ns in cost.values())
+    print(f"| {rate} | {node_ns / 1000:.2f} µs | {float(overhead):+.2f} % ± {float(error):.2f} | {bounds} |")
