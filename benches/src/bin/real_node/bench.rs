@@ -47,12 +47,20 @@ struct NodeSample {
     cpu_us: u64,
     applied: u64,
     leader: bool,
+    messages: u64,
+    readies: u64,
 }
 
 impl NodeSample {
     /// CPU microseconds per applied proposal.
     fn per_proposal(self) -> f64 {
         self.cpu_us as f64 / self.applied.max(1) as f64
+    }
+
+    /// Raft messages (stepped and sent) and ready-loop turns per applied proposal.
+    fn hooks_per_proposal(self) -> (f64, f64) {
+        let n = self.applied.max(1) as f64;
+        (self.messages as f64 / n, self.readies as f64 / n)
     }
 }
 
@@ -213,9 +221,19 @@ impl Cluster {
         let nodes = before
             .iter()
             .zip(&after)
-            .map(|(b, a)| NodeSample { cpu_us: a.cpu_us - b.cpu_us, applied: a.applied - b.applied, leader: a.leader })
+            .map(|(b, a)| NodeSample {
+                cpu_us: a.cpu_us - b.cpu_us,
+                applied: a.applied - b.applied,
+                leader: a.leader,
+                messages: a.messages - b.messages,
+                readies: a.readies - b.readies,
+            })
             .collect();
-        Ok(Sample { nodes, window })
+        let sample = Sample { nodes, window };
+        if sample.leader().applied == 0 {
+            return Err(io::Error::other("no proposal applied in a phase"));
+        }
+        Ok(sample)
     }
 
     /// Stops the load, the scraper and the nodes; the scrapes' sizes.
@@ -261,7 +279,9 @@ impl Process {
         let line = self.expect("mark ")?;
         let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
         match f[..] {
-            [cpu_us, applied, leader] => Ok(NodeSample { cpu_us, applied, leader: leader == 1 }),
+            [cpu_us, applied, leader, messages, readies] => {
+                Ok(NodeSample { cpu_us, applied, leader: leader == 1, messages, readies })
+            }
             _ => Err(io::Error::other(format!("bad mark line `{line}`"))),
         }
     }
@@ -360,8 +380,8 @@ fn print_report(plan: &Plan, report: &[Measured]) -> String {
         plan.dir.display(),
     );
     println!();
-    println!("| offered | commits/s (off / on) | leader CPU, off | leader µs/proposal, off | follower µs/proposal, off | overhead leader: median (min … max) | overhead followers: median (min … max) | overhead, all nodes: mean ± 2 SE | scrape bytes (gzip, per node) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| offered | commits/s (off / on) | leader CPU, off | leader µs/proposal, off | follower µs/proposal, off | overhead leader: median (min … max) | overhead followers: median (min … max) | overhead, all nodes: mean ± 2 SE | leader messages / turns per proposal | scrape bytes (gzip, per node) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut tsv = String::new();
     for Measured { rate, pairs, scrapes } in report {
         if pairs.is_empty() {
@@ -378,7 +398,7 @@ fn print_report(plan: &Plan, report: &[Measured]) -> String {
         let (l_lo, l_hi) = spread(&leader);
         let (f_lo, f_hi) = spread(&follower);
         println!(
-            "| {} | {:.0} / {:.0} | {:.0} % of a core | {:.2} | {:.2} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ± {:.2} | {:.0} |",
+            "| {} | {:.0} / {:.0} | {:.0} % of a core | {:.2} | {:.2} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ± {:.2} | {:.2} / {:.3} | {:.0} |",
             rate.name(),
             median(offs().map(Sample::commits_per_second).collect()),
             median(ons().map(Sample::commits_per_second).collect()),
@@ -393,6 +413,8 @@ fn print_report(plan: &Plan, report: &[Measured]) -> String {
             f_hi * 100.0,
             all_mean * 100.0,
             2.0 * all_error * 100.0,
+            median(offs().map(|s| s.leader().hooks_per_proposal().0).collect()),
+            median(offs().map(|s| s.leader().hooks_per_proposal().1).collect()),
             median(scrapes.iter().map(|&b| b as f64).collect()),
         );
         tsv.push_str(&format!(

@@ -133,11 +133,16 @@ fn read_proposals(stream: TcpStream, tx: &Sender<Event>) {
 #[derive(Default)]
 struct Status {
     applied: AtomicU64,
+    /// Raft messages stepped and sent, and turns of the ready loop: what each proposal costs
+    /// the node in hook calls.
+    messages: AtomicU64,
+    readies: AtomicU64,
     leader: AtomicBool,
     quit: AtomicBool,
 }
 
-/// Answers the orchestrator: `mark` prints `mark <cpu µs> <applied proposals> <leader 0|1>`,
+/// Answers the orchestrator: `mark` prints
+/// `mark <cpu µs> <applied proposals> <leader 0|1> <messages> <readies>`,
 /// `campaign` starts an election, `recording on|off` switches recording, `quit` (or the end of
 /// stdin) stops the node.
 fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
@@ -149,7 +154,9 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
                 "mark" => {
                     let applied = status.applied.load(Ordering::Acquire);
                     let leader = u8::from(status.leader.load(Ordering::Acquire));
-                    println!("mark {} {applied} {leader}", cpu::micros());
+                    let messages = status.messages.load(Ordering::Acquire);
+                    let readies = status.readies.load(Ordering::Acquire);
+                    println!("mark {} {applied} {leader} {messages} {readies}", cpu::micros());
                 }
                 "campaign" => {
                     let _ = tx.send(Event::Campaign);
@@ -174,6 +181,8 @@ struct Replica {
     map: HashMap<u64, Vec<u8>>,
     client: Option<BufWriter<TcpStream>>,
     applied: u64,
+    messages: u64,
+    readies: u64,
     compacted_at: u64,
 }
 
@@ -215,6 +224,8 @@ impl Replica {
             map: HashMap::new(),
             client: None,
             applied: 0,
+            messages: 0,
+            readies: 0,
             compacted_at: 0,
         })
     }
@@ -237,7 +248,10 @@ impl Replica {
             }
             if self.node.has_ready() {
                 self.ready()?;
+                self.readies += 1;
                 status.applied.store(self.applied, Ordering::Release);
+                status.messages.store(self.messages, Ordering::Release);
+                status.readies.store(self.readies, Ordering::Release);
                 status.leader.store(self.node.raw().raft.state == StateRole::Leader, Ordering::Release);
             }
         }
@@ -247,6 +261,7 @@ impl Replica {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Raft(msg) => {
+                self.messages += 1;
                 let _ = self.node.step(msg);
             }
             // A follower drops proposals: the client only talks to the leader.
@@ -304,6 +319,7 @@ impl Replica {
 
     /// Writes `msgs` to their peers' connections (flushed at the end of the turn).
     fn send(&mut self, msgs: Vec<Message>) {
+        self.messages += msgs.len() as u64;
         for msg in msgs {
             let Some(peer) = self.peers.iter_mut().find(|p| p.id == msg.to) else { continue };
             let sent = peer.conn().is_some_and(|conn| {
