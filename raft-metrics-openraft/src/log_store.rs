@@ -153,11 +153,8 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         self.group.set_commit_index(index);
         let p = &self.group.shared.series;
         if self.pending.count() > 0 {
-            let done = self.pending.commit(index);
-            p.proposals_committed.add(done.proposals);
-            for (seconds, n) in done.latencies {
-                p.commit_latency.observe_n(seconds, n);
-            }
+            let done = self.pending.commit(index, |seconds, n| p.commit_latency.observe_n(seconds, n));
+            p.proposals_committed.add(done);
             p.proposals_pending.set_u64(self.pending.count());
         }
         if self.leading.is_some() {
