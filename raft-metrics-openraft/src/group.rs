@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use openraft::RaftTypeConfig;
 use parking_lot::{Mutex, MutexGuard};
-use raft_metrics::raft::{InSync, NodeMetrics, PartitionMetrics, PeerMetrics, RaftMetrics, ReplicaMetrics};
+use raft_metrics::raft::{
+    InSync, NodeMetrics, Outcome, PartitionMetrics, PeerMetrics, RaftMetrics, ReplicaMetrics, RpcMetrics,
+};
 use raft_metrics::{Handle, Sampling};
 
 use crate::election::Election;
+use crate::network::APPEND_ENTRIES;
 
 /// How often the wrappers time a call by default: one call in 8 (see [`Group::with_timing`]).
 pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32::new(8) {
@@ -103,22 +106,16 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
 pub(crate) struct Peer {
     pub(crate) label: String,
     pub(crate) series: Handle<PeerMetrics>,
-    /// AppendEntries answers received from the peer. A count, not a time: the watcher turns
-    /// its advances into the time of the last answer at its refresh, so an answer costs an
-    /// increment instead of a clock read.
-    acks: AtomicU64,
+    /// The AppendEntries RPCs sent to the peer (`rpc_calls_total{method="append_entries"}`).
+    pub(crate) append: Handle<RpcMetrics>,
 }
 
 impl Peer {
-    pub(crate) fn acked(&self) {
-        // Relaxed: a count publishes no other memory; the watcher may read it a call late.
-        self.acks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// AppendEntries answers so far.
+    /// AppendEntries answers received from the peer: the RPCs that succeeded. A count, not a
+    /// time: the watcher turns its advances into the time of the last answer at its refresh,
+    /// so an answer costs no clock read, and no increment of its own either.
     pub(crate) fn acks(&self) -> u64 {
-        // Relaxed: as in `acked`.
-        self.acks.load(Ordering::Relaxed)
+        self.append.rpc_calls.get(Outcome::Success).get()
     }
 }
 
@@ -215,7 +212,8 @@ impl<C: RaftTypeConfig> Group<C> {
         let s = &self.shared;
         let label = id.to_string();
         let series = s.metrics.peer(&s.topic, s.partition, label.as_str());
-        let peer = Arc::new(Peer { label, series, acks: AtomicU64::new(0) });
+        let append = s.metrics.families().rpcs.family().bind((APPEND_ENTRIES, label.as_str()));
+        let peer = Arc::new(Peer { label, series, append });
         peers.insert(id.clone(), Arc::clone(&peer));
         peer
     }

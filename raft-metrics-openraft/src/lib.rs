@@ -89,7 +89,7 @@
 //! [`Group::with_refresh`]).
 //!
 //! Cost: +2.9 % of the instructions of an in-memory 3-node write loop, one write at a time, and
-//! +3.2 % with 100 concurrent writes (`benches/RESULTS.md`, "openraft write loop overhead"); a
+//! +3.3 % with 100 concurrent writes (`benches/RESULTS.md`, "openraft write loop overhead"); a
 //! deployment's fsync and network round trip make the share smaller.
 //!
 //! # What openraft 0.9 cannot feed

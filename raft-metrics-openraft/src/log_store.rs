@@ -3,6 +3,7 @@
 //! openraft saves, elections and leader changes ([`election`](crate::election)).
 
 use std::fmt::Debug;
+use std::future::Future;
 use std::ops::RangeBounds;
 use std::time::Instant;
 
@@ -111,12 +112,18 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
     }
 }
 
+// The calls that only forward return the inner store's future itself rather than an `async fn`
+// around it: the wrapper's own state machine, its extra poll and the copies of the inner future
+// into it cost the write loop instructions for nothing. `refining_impl_trait`: openraft's macro
+// declares these futures `+ Send` (without its `singlethreaded` feature); `OptionalSend` is the
+// same bound, spelled so that the impl also builds with that feature.
 impl<C: RaftTypeConfig, S: RaftLogReader<C>> RaftLogReader<C> for InstrumentedLogStore<C, S> {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+    #[allow(refining_impl_trait)]
+    fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> Result<Vec<C::Entry>, StorageError<C::NodeId>> {
-        self.inner.try_get_log_entries(range).await
+    ) -> impl Future<Output = Result<Vec<C::Entry>, StorageError<C::NodeId>>> + OptionalSend {
+        self.inner.try_get_log_entries(range)
     }
 }
 
@@ -131,8 +138,9 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         Ok(state)
     }
 
-    async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.inner.get_log_reader().await
+    #[allow(refining_impl_trait)] // see `try_get_log_entries`
+    fn get_log_reader(&mut self) -> impl Future<Output = Self::LogReader> + OptionalSend {
+        self.inner.get_log_reader()
     }
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
@@ -141,8 +149,11 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         Ok(())
     }
 
-    async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {
-        self.inner.read_vote().await
+    #[allow(refining_impl_trait)] // see `try_get_log_entries`
+    fn read_vote(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>>> + OptionalSend {
+        self.inner.read_vote()
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> Result<(), StorageError<C::NodeId>> {
@@ -153,11 +164,8 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         self.group.set_commit_index(index);
         let p = &self.group.shared.series;
         if self.pending.count() > 0 {
-            let done = self.pending.commit(index);
-            p.proposals_committed.add(done.proposals);
-            for (seconds, n) in done.latencies {
-                p.commit_latency.observe_n(seconds, n);
-            }
+            let done = self.pending.commit(index, |seconds, n| p.commit_latency.observe_n(seconds, n));
+            p.proposals_committed.add(done);
             p.proposals_pending.set_u64(self.pending.count());
         }
         if self.leading.is_some() {

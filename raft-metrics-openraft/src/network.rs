@@ -54,8 +54,8 @@ impl<C: RaftTypeConfig, F: Debug> Debug for InstrumentedNetwork<C, F> {
 pub struct InstrumentedClient<C: RaftTypeConfig, N> {
     inner: N,
     group: Group<C>,
+    /// Also holds the AppendEntries series, which the watcher reads for the peer's answers.
     peer: Arc<Peer>,
-    append: Handle<RpcMetrics>,
     vote: Handle<RpcMetrics>,
     snapshot: Handle<RpcMetrics>,
     sampler: Sampler,
@@ -87,7 +87,6 @@ impl<C: RaftTypeConfig, F: RaftNetworkFactory<C>> RaftNetworkFactory<C> for Inst
         let bind = |method: &str| rpcs.family().bind((method, peer.label.as_str()));
         InstrumentedClient {
             inner,
-            append: bind(APPEND_ENTRIES),
             vote: bind(VOTE),
             snapshot: bind(INSTALL_SNAPSHOT),
             sampler: Sampler::new(self.group.options.timing, self.group.seed()),
@@ -168,8 +167,8 @@ impl<C: RaftTypeConfig> Call<'_, C> {
         let p = &self.target.series;
         match outcome {
             Ok(()) if heartbeat => {
-                // The answer's time is taken by the watcher from the count (no clock read here).
-                self.target.acked();
+                // The answer's time is taken by the watcher from the `ok` count above (no clock
+                // read here).
                 if let Some(seconds) = elapsed {
                     p.peer_round_trip.observe(seconds);
                 }
@@ -202,7 +201,7 @@ impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
     /// be used at once. AppendEntries is timed by the sampler, the rare RPCs always.
     fn call(&mut self, method: Method) -> (&mut N, Call<'_, C>) {
         let (rpc, start) = match method {
-            Method::AppendEntries => (&self.append, self.sampler.start()),
+            Method::AppendEntries => (&self.peer.append, self.sampler.start()),
             Method::Vote => (&self.vote, Some(Instant::now())),
             Method::InstallSnapshot => (&self.snapshot, Some(Instant::now())),
         };

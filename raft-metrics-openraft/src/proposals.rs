@@ -31,14 +31,6 @@ pub(crate) struct Pending {
     count: u64,
 }
 
-/// What a commit resolved: how many proposals, and the timed ones' latencies.
-#[derive(Debug, Default)]
-pub(crate) struct Committed {
-    pub(crate) proposals: u64,
-    /// (seconds from append to commit, proposals) per timed run.
-    pub(crate) latencies: Vec<(f64, u64)>,
-}
-
 impl Pending {
     /// Notes the proposals `first..=last`, appended by a call that started at `appended` (if
     /// timed).
@@ -58,10 +50,12 @@ impl Pending {
         self.count
     }
 
-    /// Pops every proposal at or below `commit`. The clock is read once, only when a timed run
-    /// is among them.
-    pub(crate) fn commit(&mut self, commit: u64) -> Committed {
-        let mut out = Committed::default();
+    /// Pops every proposal at or below `commit` and returns how many; `timed` gets each timed
+    /// run's seconds from append to commit and its proposals (a callback rather than a list: no
+    /// allocation on the commit path). The clock is read once, only when a timed run is among
+    /// them.
+    pub(crate) fn commit(&mut self, commit: u64, mut timed: impl FnMut(f64, u64)) -> u64 {
+        let mut proposals = 0;
         let mut now = None;
         while let Some(run) = self.runs.front_mut() {
             if run.first > commit {
@@ -74,14 +68,14 @@ impl Pending {
             } else {
                 self.runs.pop_front();
             }
-            out.proposals += taken.len();
+            proposals += taken.len();
             if let Some(at) = taken.appended {
                 let now = *now.get_or_insert_with(Instant::now);
-                out.latencies.push((now.saturating_duration_since(at).as_secs_f64(), taken.len()));
+                timed(now.saturating_duration_since(at).as_secs_f64(), taken.len());
             }
         }
-        self.count -= out.proposals;
-        out
+        self.count -= proposals;
+        proposals
     }
 
     /// Drops every proposal at or above `from` (the log was truncated there); returns how many.
@@ -116,12 +110,13 @@ mod tests {
         p.push_run(5, 6, t);
         p.push_run(8, 9, None);
         assert_eq!(p.count(), 6);
-        let c = p.commit(4);
-        assert_eq!((c.proposals, c.latencies.len(), c.latencies[0].1), (2, 1, 2));
-        let c = p.commit(8);
-        assert_eq!((c.proposals, c.latencies.len()), (3, 1));
+        let mut timed = Vec::new();
+        assert_eq!(p.commit(4, |_, n| timed.push(n)), 2);
+        assert_eq!(timed, [2]);
+        assert_eq!(p.commit(8, |_, n| timed.push(n)), 3);
+        assert_eq!(timed, [2, 2]);
         assert_eq!(p.count(), 1);
-        assert_eq!(p.commit(8).proposals, 0);
+        assert_eq!(p.commit(8, |_, _| {}), 0);
     }
 
     #[test]
@@ -131,6 +126,6 @@ mod tests {
         assert_eq!(p.truncate(11), 0);
         assert_eq!(p.truncate(6), 5);
         assert_eq!(p.count(), 5);
-        assert_eq!(p.commit(10).proposals, 5);
+        assert_eq!(p.commit(10, |_, _| {}), 5);
     }
 }

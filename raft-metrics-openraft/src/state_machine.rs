@@ -2,6 +2,7 @@
 //! record applies, configuration changes and snapshots.
 
 use std::fmt::Debug;
+use std::future::Future;
 use std::time::Instant;
 
 use openraft::entry::RaftPayload;
@@ -134,9 +135,13 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         InstrumentedSnapshotBuilder { inner: self.inner.get_snapshot_builder().await, group: self.group.clone() }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<C::SnapshotData>, StorageError<C::NodeId>> {
-        // Not marked in progress: a transfer that fails after this call would leave it set.
-        self.inner.begin_receiving_snapshot().await
+    // Not marked in progress: a transfer that fails after this call would leave it set. The
+    // inner future itself, as for the log store's forwarding calls (`log_store.rs`).
+    #[allow(refining_impl_trait)]
+    fn begin_receiving_snapshot(
+        &mut self,
+    ) -> impl Future<Output = Result<Box<C::SnapshotData>, StorageError<C::NodeId>>> + OptionalSend {
+        self.inner.begin_receiving_snapshot()
     }
 
     async fn install_snapshot(
@@ -160,8 +165,11 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         result
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<C>>, StorageError<C::NodeId>> {
-        self.inner.get_current_snapshot().await
+    #[allow(refining_impl_trait)] // as for `begin_receiving_snapshot`
+    fn get_current_snapshot(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<Snapshot<C>>, StorageError<C::NodeId>>> + OptionalSend {
+        self.inner.get_current_snapshot()
     }
 }
 
