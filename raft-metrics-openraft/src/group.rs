@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use openraft::RaftTypeConfig;
 use parking_lot::{Mutex, MutexGuard};
 use raft_metrics::raft::{
@@ -91,6 +92,10 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
     pub(crate) node_series: Handle<NodeMetrics>,
     /// Peers by id, created by the first wrapper that meets them (network client or watcher).
     peers: Mutex<BTreeMap<C::NodeId, Arc<Peer>>>,
+    /// The leader whose AppendEntries this node last received, so that the receiving side
+    /// (`on_append_entries`, once per request) finds its peer without the map's lock: leaders
+    /// change rarely, requests arrive all the time.
+    leader: ArcSwapOption<Leader<C::NodeId>>,
     /// The election this node runs, if any: the log store opens and closes it (`save_vote`),
     /// the network client counts its granted votes.
     pub(crate) election: Mutex<Election>,
@@ -99,6 +104,13 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
     /// AppendEntries requests this node accepted from a leader (`on_append_entries`); the
     /// watcher turns its advances into the follower's last contact, as for [`Peer::acks`].
     contacts: AtomicU64,
+}
+
+/// A peer known by id, as [`Shared::leader`] caches it.
+#[derive(Debug)]
+struct Leader<N> {
+    id: N,
+    peer: Arc<Peer>,
 }
 
 /// One peer of the group, as this node sees it.
@@ -140,6 +152,7 @@ impl<C: RaftTypeConfig> Group<C> {
             node,
             node_label,
             peers: Mutex::new(BTreeMap::new()),
+            leader: ArcSwapOption::empty(),
             election: Mutex::new(Election::default()),
             seed: AtomicU64::new(0x9e37_79b9),
             contacts: AtomicU64::new(0),
@@ -218,16 +231,17 @@ impl<C: RaftTypeConfig> Group<C> {
         peer
     }
 
-    /// Runs `f` on the peer `id`'s series without taking a reference to it (the common case of
-    /// the receiving side: a lookup in a map of a handful of peers).
-    pub(crate) fn with_peer(&self, id: &C::NodeId, f: impl FnOnce(&Peer)) {
-        {
-            let peers = lock(&self.shared.peers);
-            if let Some(peer) = peers.get(id) {
-                return f(peer);
-            }
+    /// Runs `f` on the peer `id`, which sends this node AppendEntries requests: without a lock
+    /// or a reference count while it stays the leader (a load and a comparison), through the
+    /// peer map when it changes.
+    pub(crate) fn with_leader_peer(&self, id: &C::NodeId, f: impl FnOnce(&Peer)) {
+        let cached = self.shared.leader.load();
+        if let Some(leader) = cached.as_ref().filter(|l| l.id == *id) {
+            return f(&leader.peer);
         }
-        f(&self.peer(id));
+        let peer = self.peer(id);
+        f(&peer);
+        self.shared.leader.store(Some(Arc::new(Leader { id: id.clone(), peer })));
     }
 
     /// Notes an accepted AppendEntries from a leader.

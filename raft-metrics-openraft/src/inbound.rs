@@ -27,7 +27,7 @@ impl<C: RaftTypeConfig> Group<C> {
     ) {
         let s = &self.shared;
         if let Some(leader) = vote.leader_id.voted_for() {
-            self.with_peer(&leader, |peer| peer.series.append_entries_received.inc());
+            self.with_leader_peer(&leader, |peer| peer.series.append_entries_received.inc());
         }
         let reason = match response {
             Ok(AppendEntriesResponse::Conflict) => Some(RejectReason::LogInconsistency),

@@ -393,7 +393,8 @@ fn print_report(plan: &Plan, report: &[Measured]) -> String {
             pairs.iter().map(|(on, off)| on.leader().per_proposal() / off.leader().per_proposal() - 1.0).collect();
         let follower: Vec<f64> =
             pairs.iter().map(|(on, off)| on.follower_per_proposal() / off.follower_per_proposal() - 1.0).collect();
-        let all: Vec<f64> = pairs.iter().map(|(on, off)| on.cpu_per_proposal() / off.cpu_per_proposal() - 1.0).collect();
+        let all: Vec<f64> =
+            pairs.iter().map(|(on, off)| on.cpu_per_proposal() / off.cpu_per_proposal() - 1.0).collect();
         let (all_mean, all_error) = mean_and_error(&all);
         let (l_lo, l_hi) = spread(&leader);
         let (f_lo, f_hi) = spread(&follower);

@@ -322,9 +322,9 @@ impl Replica {
         self.messages += msgs.len() as u64;
         for msg in msgs {
             let Some(peer) = self.peers.iter_mut().find(|p| p.id == msg.to) else { continue };
-            let sent = peer.conn().is_some_and(|conn| {
-                msg.write_to_bytes().is_ok_and(|bytes| wire::write(conn, &bytes).is_ok())
-            });
+            let sent = peer
+                .conn()
+                .is_some_and(|conn| msg.write_to_bytes().is_ok_and(|bytes| wire::write(conn, &bytes).is_ok()));
             if sent {
                 self.node.on_delivered(&msg, None);
             } else {
