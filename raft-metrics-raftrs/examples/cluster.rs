@@ -14,16 +14,14 @@
 //! it would in production, so every scrape is a real node's exposition: no label rewriting, no
 //! colliding series. Runs until Ctrl-C or `--duration`.
 
-use std::collections::BTreeMap;
 use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use raft_metrics::http::Server;
+use raft_metrics::http::Endpoints;
 use raft_metrics::raft::Aggregation;
-use raft_metrics::Registry;
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 
 /// Logical tick length: raft-rs elections take 10+ ticks, heartbeats every 2.
@@ -201,59 +199,15 @@ impl Faults {
     }
 }
 
-/// One `/metrics` endpoint per running node, on `base + slot`.
-struct Endpoints {
-    base: SocketAddr,
-    nodes: u64,
-    running: BTreeMap<u64, (Arc<Registry>, Server)>,
-}
-
-impl Endpoints {
-    fn addr(&self, node: u64) -> SocketAddr {
-        let slot = u16::try_from(node.min(self.nodes + 1) - 1).unwrap_or(0);
-        SocketAddr::new(self.base.ip(), self.base.port() + slot)
-    }
-
-    /// Starts, restarts (new registry) or stops servers to match the cluster.
-    fn sync(&mut self, c: &Cluster) -> Result<(), Box<dyn Error>> {
-        let want: BTreeMap<u64, Arc<Registry>> = c
-            .node_ids()
-            .into_iter()
-            .filter(|&n| c.status(n) != Some(HostStatus::Crashed))
-            .filter_map(|n| c.registry(n).map(|r| (n, r)))
-            .collect();
-        let stale: Vec<u64> = self
-            .running
-            .iter()
-            .filter(|(n, (r, _))| want.get(n).is_none_or(|w| !Arc::ptr_eq(w, r)))
-            .map(|(n, _)| *n)
-            .collect();
-        for n in stale {
-            if let Some((_, server)) = self.running.remove(&n) {
-                server.shutdown();
-            }
-        }
-        for (n, registry) in want {
-            if self.running.contains_key(&n) {
-                continue;
-            }
-            let addr = self.addr(n);
-            let server = Server::builder()
-                .bind(addr)
-                .registry(Arc::clone(&registry))
-                .read_timeout(Duration::from_secs(2))
-                .start()
-                .map_err(|e| format!("serving node {n} on {addr}: {e}"))?;
-            self.running.insert(n, (registry, server));
-        }
-        Ok(())
-    }
-
-    fn shutdown(self) {
-        for (_, (_, server)) in self.running {
-            server.shutdown();
-        }
-    }
+/// Serves every running node: node `n` on `base + n - 1`, a joining node on the slot after the
+/// last (one at a time).
+fn serve(endpoints: &mut Endpoints, c: &Cluster) -> Vec<(u64, std::io::Error)> {
+    let running = c
+        .node_ids()
+        .into_iter()
+        .filter(|&n| c.status(n) != Some(HostStatus::Crashed))
+        .filter_map(|n| c.registry(n).map(|r| (n, r)));
+    endpoints.sync(running)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -270,8 +224,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         ..ClusterConfig::default()
     };
     let mut cluster = Cluster::new(config)?;
-    let mut endpoints = Endpoints { base: args.addr, nodes: args.nodes, running: BTreeMap::new() };
-    endpoints.sync(&cluster)?;
+    let mut endpoints = Endpoints::new(args.addr).with_slots(args.nodes + 1);
+    if let Some((n, e)) = serve(&mut endpoints, &cluster).into_iter().next() {
+        return Err(format!("serving node {n} on {}: {e}", endpoints.addr(n)).into());
+    }
     for n in 1..=args.nodes {
         println!("node {n}: http://{}/metrics", endpoints.addr(n));
     }
@@ -329,7 +285,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
             next_trim += Duration::from_secs(5);
         }
-        endpoints.sync(&cluster)?;
+        // A port a crashed node held may take a moment to free: retried at the next tick.
+        serve(&mut endpoints, &cluster);
         if now >= next_report {
             let commits: u64 = (0..args.partitions).map(|p| cluster.commit_index(p)).sum();
             report(&cluster, &args, elapsed, commits - last_commits, &faults.last);

@@ -2,16 +2,14 @@
 //! ports and driven in real time, with the faults the scenarios share; the Prometheus harness
 //! itself is `raft-metrics-e2e`, re-exported here.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use raft_metrics::http::Server;
+use raft_metrics::http::Endpoints;
 use raft_metrics::raft::Aggregation;
-use raft_metrics::Registry;
 pub(crate) use raft_metrics_e2e::*;
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 
@@ -28,8 +26,7 @@ pub(crate) const PROPOSALS_PER_TICK: u32 = 2;
 /// restarted node serves its fresh registry again on the same port.
 pub(crate) struct Sim {
     pub(crate) cluster: Cluster,
-    pub(crate) ports: BTreeMap<u64, u16>,
-    pub(crate) servers: BTreeMap<u64, (Arc<Registry>, Server)>,
+    pub(crate) endpoints: Endpoints,
     /// Extra proposals to make per partition on the next tick.
     pub(crate) burst: u32,
     pub(crate) key: u16,
@@ -42,39 +39,13 @@ impl Sim {
     /// Starts, restarts or stops servers to match the cluster. A port still held (a restart
     /// right after a crash) is retried on the next tick.
     pub(crate) fn sync(&mut self) {
-        let want: BTreeMap<u64, Arc<Registry>> = self
-            .cluster
+        let c = &self.cluster;
+        let running = c
             .node_ids()
             .into_iter()
-            .filter(|&n| n <= NODES && self.cluster.status(n) != Some(HostStatus::Crashed))
-            .filter_map(|n| self.cluster.registry(n).map(|r| (n, r)))
-            .collect();
-        let stale: Vec<u64> = self
-            .servers
-            .iter()
-            .filter(|(n, (r, _))| want.get(n).is_none_or(|w| !Arc::ptr_eq(w, r)))
-            .map(|(n, _)| *n)
-            .collect();
-        for n in stale {
-            if let Some((_, server)) = self.servers.remove(&n) {
-                server.shutdown();
-            }
-        }
-        for (n, registry) in want {
-            if self.servers.contains_key(&n) {
-                continue;
-            }
-            let port = self.ports.get(&n).copied().unwrap_or(0);
-            let started = Server::builder()
-                .bind(SocketAddr::from(([127, 0, 0, 1], port)))
-                .registry(Arc::clone(&registry))
-                .read_timeout(Duration::from_secs(2))
-                .start();
-            if let Ok(server) = started {
-                self.ports.insert(n, server.local_addr().port());
-                self.servers.insert(n, (registry, server));
-            }
-        }
+            .filter(|&n| n <= NODES && c.status(n) != Some(HostStatus::Crashed))
+            .filter_map(|n| c.registry(n).map(|r| (n, r)));
+        self.endpoints.sync(running);
     }
 
     pub(crate) fn step(&mut self) {
@@ -125,15 +96,14 @@ impl Driver {
         setup(&mut cluster);
         let mut sim = Sim {
             cluster,
-            ports: BTreeMap::new(),
-            servers: BTreeMap::new(),
+            endpoints: Endpoints::new(SocketAddr::from(([127, 0, 0, 1], 0))),
             burst: 0,
             key: 0,
             proposals_refused: 0,
             failing_proposals_on: None,
         };
         sim.sync();
-        assert_eq!(sim.servers.len(), NODES as usize, "every node serves");
+        assert_eq!(sim.endpoints.serving(), NODES as usize, "every node serves");
         let sim = Arc::new(Mutex::new(sim));
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (Arc::clone(&sim), Arc::clone(&stop));
@@ -159,7 +129,7 @@ impl Driver {
     }
 
     pub(crate) fn targets(&self) -> Vec<String> {
-        self.with(|s| s.ports.values().map(|p| format!("127.0.0.1:{p}")).collect())
+        self.with(|s| s.endpoints.ports().values().map(|p| format!("127.0.0.1:{p}")).collect())
     }
 
     /// Fault 1 of the scenarios: pauses n3 (its followers fall behind, a burst making the entry
@@ -229,9 +199,6 @@ impl Drop for Driver {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let servers = std::mem::take(&mut lock(&self.sim).servers);
-        for (_, (_, server)) in servers {
-            server.shutdown();
-        }
+        lock(&self.sim).endpoints.shutdown();
     }
 }

@@ -158,6 +158,7 @@
 //   response   status lines, the scrape, gzip                        -> request
 //   fuzz       the parser and responder without sockets              -> request, response
 mod connection;
+mod endpoints;
 mod negotiate;
 mod request;
 mod response;
@@ -168,6 +169,7 @@ mod server;
 #[doc(hidden)]
 pub mod fuzz;
 
+pub use endpoints::Endpoints;
 pub use server::{Builder, Server};
 
 /// The port [`Builder`] binds when [`Builder::bind`] is not called (on `127.0.0.1`).
