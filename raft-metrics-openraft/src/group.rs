@@ -15,7 +15,7 @@ use raft_metrics::raft::{
 use raft_metrics::{Handle, Sampling};
 
 use crate::election::Election;
-use crate::network::APPEND_ENTRIES;
+use crate::method::APPEND_ENTRIES;
 
 /// How often the wrappers time a call by default: one call in 8 (see [`Group::with_timing`]).
 pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32::new(8) {

@@ -127,6 +127,7 @@ mod group;
 mod inbound;
 mod log_store;
 mod membership;
+mod method;
 mod network;
 mod proposals;
 mod state_machine;
@@ -136,6 +137,7 @@ pub mod sim;
 
 pub use group::{Group, DEFAULT_REFRESH, DEFAULT_TIMING};
 pub use log_store::InstrumentedLogStore;
-pub use network::{InstrumentedClient, InstrumentedNetwork, APPEND_ENTRIES, INSTALL_SNAPSHOT, VOTE};
+pub use method::{APPEND_ENTRIES, INSTALL_SNAPSHOT, VOTE};
+pub use network::{InstrumentedClient, InstrumentedNetwork};
 pub use raft_metrics::raft::InSync;
 pub use state_machine::{InstrumentedSnapshotBuilder, InstrumentedStateMachine};

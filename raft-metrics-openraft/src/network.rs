@@ -18,14 +18,7 @@ use raft_metrics::Handle;
 
 use crate::clock::Sampler;
 use crate::group::{lock, Group, Peer};
-
-/// RPC method label of AppendEntries.
-pub const APPEND_ENTRIES: &str = "append_entries";
-/// RPC method label of RequestVote.
-pub const VOTE: &str = "vote";
-/// RPC method label of a snapshot transfer: one `full_snapshot` call, or one chunk when the
-/// caller uses `install_snapshot` directly.
-pub const INSTALL_SNAPSHOT: &str = "install_snapshot";
+use crate::method::{APPEND_ENTRIES, INSTALL_SNAPSHOT, VOTE};
 
 /// The application's [`RaftNetworkFactory`], whose clients record every RPC.
 ///
