@@ -67,7 +67,9 @@ step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
 step "real-node benchmark, smoke run (3 node processes, 1 s per phase; the full run is benches/run.sh)"
-cargo build --release --locked -p raft-metrics-benches --bin real_node
+# The bench profile: the artifacts of the build above (a release build would compile every
+# dependency again, about 4 minutes on 2 cores).
+cargo build --profile bench --locked -p raft-metrics-benches --bin real_node
 target/release/real_node --rates 2000,saturation --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
 step "Raft-loop instruction overhead guard (callgrind)"
