@@ -315,6 +315,78 @@ impl AlertLog {
     }
 }
 
+/// The panel expressions without series in the healthy phase. Their series appear with an
+/// event (a snapshot, a configuration change, an RPC error) and fall out of the panel's window
+/// (`[30s]`) soon after, so they are checked after every fault, not once at the end: a fault
+/// that happened to take longer used to leave an earlier one's event outside the window.
+#[derive(Debug)]
+pub struct DeferredPanels {
+    prom: SocketAddr,
+    panels: Vec<Deferred>,
+}
+
+/// One deferred panel.
+#[derive(Debug)]
+struct Deferred {
+    title: String,
+    expr: String,
+    /// Once it had data: the phase then and the result.
+    seen: Option<(String, QueryResult)>,
+}
+
+impl DeferredPanels {
+    /// Panels `(title, expression)` of Prometheus at `prom`, none seen with data yet.
+    pub fn new(prom: SocketAddr, panels: impl IntoIterator<Item = (String, String)>) -> Self {
+        let panels = panels.into_iter().map(|(title, expr)| Deferred { title, expr, seen: None }).collect();
+        Self { prom, panels }
+    }
+
+    /// How many panels were deferred.
+    pub fn len(&self) -> usize {
+        self.panels.len()
+    }
+
+    /// Whether no panel was deferred.
+    pub fn is_empty(&self) -> bool {
+        self.panels.is_empty()
+    }
+
+    /// Queries each panel still without data once; records the ones that have data now.
+    pub fn check(&mut self, phase: &str) {
+        for panel in self.panels.iter_mut().filter(|p| p.seen.is_none()) {
+            let Deferred { title, expr, .. } = &panel;
+            let r = query(self.prom, expr).unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
+            if r.series > 0 {
+                panel.seen = Some((phase.to_owned(), r));
+            }
+        }
+    }
+
+    /// The result of `expr` when it first had data, if it did.
+    pub fn seen(&self, expr: &str) -> Option<&QueryResult> {
+        self.panels.iter().find(|p| p.expr == expr).and_then(|p| p.seen.as_ref()).map(|(_, r)| r)
+    }
+
+    /// `(title, expression)` of the panels that never had data.
+    pub fn still_empty(&self) -> Vec<(&str, &str)> {
+        self.panels.iter().filter(|p| p.seen.is_none()).map(|p| (p.title.as_str(), p.expr.as_str())).collect()
+    }
+
+    /// One line per panel: its title and after which phase it had data (or `STILL EMPTY`).
+    pub fn report(&self) -> Vec<String> {
+        self.panels
+            .iter()
+            .map(|p| {
+                let fate = p
+                    .seen
+                    .as_ref()
+                    .map_or_else(|| "STILL EMPTY".to_owned(), |(phase, _)| format!("data after [{phase}]"));
+                format!("deferred panel {:?}: {fate}", p.title)
+            })
+            .collect()
+    }
+}
+
 /// Runs the scenarios of a test binary one after the other: each has a cluster ticking in real
 /// time and a Prometheus, and the timings of each are easier to trust on 2 cores when alone.
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -28,8 +28,8 @@ use raft_metrics::{Counter, FamilySpec, MetricInfo};
 use raft_metrics_openraft::sim::{Cluster, ClusterConfig, Exporters};
 
 use support::prom::{
-    alert_names, compressed_rules, dashboard_panels, lock, prometheus_turn, query, wait_for, AlertLog, Prometheus,
-    QueryResult, FOR, WINDOW,
+    alert_names, compressed_rules, dashboard_panels, lock, prometheus_turn, query, wait_for, AlertLog, DeferredPanels,
+    Prometheus, QueryResult, FOR, WINDOW,
 };
 
 const NODES: u64 = 3;
@@ -167,14 +167,15 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     }
     // A series labelled by an event's kind (snapshot trigger, configuration change, RPC error
     // type) appears with its first event: those panels are checked again after the faults.
-    let mut deferred = Vec::new();
+    let mut empty = Vec::new();
     for (title, expr) in &panels {
         let r = query(prom.addr, expr).unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
         assert!(matches!(r.result_type.as_str(), "vector" | "matrix" | "scalar"), "panel {title:?}: {expr}");
         if r.series == 0 {
-            deferred.push((title.clone(), expr.clone()));
+            empty.push((title.clone(), expr.clone()));
         }
     }
+    let mut deferred = DeferredPanels::new(prom.addr, empty);
     let firing = log.poll();
     assert!(firing.is_empty(), "alerts firing in the healthy phase: {firing:?}");
     println!(
@@ -208,6 +209,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(70),
     );
     assert!(missing.is_empty(), "not firing while n3 is isolated: {missing:?}");
+    deferred.check(&log.phase);
     driver.with(|s| {
         s.cluster.isolate(3, false);
         s.cluster.stall_apply(2, false);
@@ -263,6 +265,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(30),
     );
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
+    deferred.check(&log.phase);
     driver.with(|s| {
         s.failing_writes_on = None;
         for n in (1..=NODES).filter(|&n| n != lone) {
@@ -285,6 +288,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     }
     let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
+    deferred.check(&log.phase);
 
     // ---- fault 4: snapshots to a follower fail ----------------------------------------------
     log.phase = "snapshots".to_owned();
@@ -308,6 +312,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         matches!(query(prom.addr, q), Ok(QueryResult { series: 1, .. })).then_some(())
     });
     assert!(sent.is_some(), "no successful snapshot send seen by Prometheus");
+    deferred.check(&log.phase);
 
     // ---- fault 5: a family over its cardinality bound ---------------------------------------
     log.phase = "cardinality".to_owned();
@@ -324,22 +329,12 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     assert!(missing.is_empty(), "not firing after a family overflowed: {missing:?}");
 
     // ---- deferred panels -------------------------------------------------------------------
-    let still_empty: Vec<String> = deferred
-        .iter()
-        .filter(|(title, expr)| {
-            let r = query(prom.addr, expr).unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
-            r.series == 0
-        })
-        .map(|(title, expr)| format!("{title}: {expr}"))
-        .collect();
-    for (title, expr) in &deferred {
-        let fate = if still_empty.iter().any(|e| e.ends_with(expr.as_str())) {
-            "STILL EMPTY"
-        } else {
-            "data after the faults"
-        };
-        println!("  deferred panel {title:?}: {fate}");
+    deferred.check(&log.phase);
+    for line in deferred.report() {
+        println!("  {line}");
     }
+    let still_empty: Vec<String> =
+        deferred.still_empty().iter().map(|(title, expr)| format!("{title}: {expr}")).collect();
 
     // ---- report ---------------------------------------------------------------------------
     let elapsed = t0.elapsed();

@@ -85,8 +85,8 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         std::thread::sleep(Duration::from_millis(1000));
     }
     let mut panel_results: Vec<(String, String, Option<QueryResult>)> = Vec::new();
-    let mut deferred = Vec::new();
-    for (i, (title, expr)) in panels.iter().enumerate() {
+    let mut empty = Vec::new();
+    for (title, expr) in &panels {
         let r = query(prom.addr, expr).unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
         assert!(
             matches!(r.result_type.as_str(), "vector" | "matrix" | "scalar"),
@@ -94,10 +94,11 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
             r.result_type
         );
         if r.series == 0 {
-            deferred.push(i);
+            empty.push((title.clone(), expr.clone()));
         }
         panel_results.push((title.clone(), expr.clone(), Some(r).filter(|r| r.series > 0)));
     }
+    let mut deferred = DeferredPanels::new(prom.addr, empty);
     let firing = log.poll();
     assert!(firing.is_empty(), "alerts firing in the healthy phase: {firing:?}");
     note(
@@ -130,6 +131,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(60),
     );
     assert!(missing.is_empty(), "not firing while n3 is paused: {missing:?}");
+    deferred.check(&log.phase);
     // n3 catches up and steps down.
     driver.resume_n3_and_catch_up();
     note(&log, "resume n3, n2 applies again; n3 caught up".to_owned());
@@ -151,6 +153,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         Duration::from_secs(25),
     );
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
+    deferred.check(&log.phase);
     driver.restart_all_but(lone);
     note(&log, "restart them; every partition has a leader".to_owned());
 
@@ -166,6 +169,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     }
     let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
+    deferred.check(&log.phase);
 
     // ---- fault 4: a follower of p1 paused behind a compaction catches up from a snapshot ----
     log.phase = "snapshots".to_owned();
@@ -191,6 +195,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         matches!(query(prom.addr, q), Ok(QueryResult { series: 1, .. })).then_some(())
     });
     assert!(sent.is_some(), "no successful snapshot send seen by Prometheus");
+    deferred.check(&log.phase);
     note(&log, "Prometheus sees the snapshot sent".to_owned());
 
     // ---- fault 5: a family over its cardinality bound -------------------------------------
@@ -211,18 +216,10 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     assert!(missing.is_empty(), "not firing after a family overflowed: {missing:?}");
 
     // ---- deferred panels --------------------------------------------------------------------
-    let deferred_titles: Vec<(String, String)> =
-        deferred.iter().map(|&i| (panel_results[i].0.clone(), panel_results[i].1.clone())).collect();
     std::thread::sleep(Duration::from_secs(2));
-    let mut still_empty = Vec::new();
-    for i in deferred {
-        let (title, expr) = (panel_results[i].0.clone(), panel_results[i].1.clone());
-        let r = query(prom.addr, &expr).unwrap_or_else(|e| panic!("panel {title:?}: {expr}: {e}"));
-        if r.series > 0 {
-            panel_results[i].2 = Some(r);
-        } else {
-            still_empty.push(i);
-        }
+    deferred.check(&log.phase);
+    for (_, expr, r) in panel_results.iter_mut().filter(|p| p.2.is_none()) {
+        *r = deferred.seen(expr).cloned();
     }
     log.poll();
 
@@ -232,7 +229,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     drop(driver);
     drop(prom);
     println!("\n==== Prometheus end-to-end report ({:.1}s total) ====", elapsed.as_secs_f64());
-    let healthy_with_data = panel_results.len() - deferred_titles.len();
+    let healthy_with_data = panel_results.len() - deferred.len();
     println!(
         "-- panels: {healthy_with_data}/{} expressions returned series in the healthy phase --",
         panel_results.len()
@@ -249,14 +246,13 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     for row in cells.chunks(3) {
         println!("  {}", row.iter().map(|c| format!("{c:<44}")).collect::<String>().trim_end());
     }
-    for (title, expr) in &deferred_titles {
-        let fate = if still_empty.iter().any(|&i| &panel_results[i].1 == expr) {
-            let reason = NO_DATA_OK.iter().find(|(m, _)| expr.contains(m)).map_or("UNEXPLAINED", |(_, r)| r);
-            format!("still empty: {reason}")
-        } else {
-            "data after the faults".to_owned()
-        };
-        println!("  deferred: {title} -> {fate}");
+    let still_empty = deferred.still_empty();
+    let reason = |expr: &str| NO_DATA_OK.iter().find(|(m, _)| expr.contains(m)).map(|(_, r)| *r);
+    for line in deferred.report() {
+        println!("  {line}");
+    }
+    for (title, expr) in &still_empty {
+        println!("  {title}: {}", reason(expr).unwrap_or("UNEXPLAINED"));
     }
     println!("-- alerts (t = seconds since Prometheus was ready; rules: for: {FOR}, long windows {WINDOW}) --");
     for name in &all_alerts {
@@ -281,9 +277,8 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 
     let unexplained: Vec<String> = still_empty
         .iter()
-        .map(|&i| &panel_results[i])
-        .filter(|(_, expr, _)| !NO_DATA_OK.iter().any(|(metric, _)| expr.contains(metric)))
-        .map(|(title, expr, _)| format!("{title}: {expr}"))
+        .filter(|(_, expr)| reason(expr).is_none())
+        .map(|(title, expr)| format!("{title}: {expr}"))
         .collect();
     assert!(unexplained.is_empty(), "panels without data after every fault:\n{}", unexplained.join("\n"));
     let unaccounted: Vec<&String> =
