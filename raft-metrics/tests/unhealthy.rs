@@ -145,3 +145,135 @@ fn counters_and_histograms_fold_per_topic_when_asked() {
     assert!(text.contains("chronik_raft_append_entries_sent_total{topic=\"payments\",peer=\"n2\"} 2\n"), "{text}");
     assert!(!text.contains("partition=\""), "{text}");
 }
+
+// ---- bursts: the alerts on per-partition counters ------------------------------------------------
+
+/// Unhealthy-only mode with a burst window of `window_millis`.
+fn with_window(registry: &Registry, window_millis: u64) -> RaftMetrics {
+    let health = HealthThresholds { burst_window_millis: window_millis, ..HealthThresholds::default() };
+    let options = RaftOptions { aggregation: Aggregation::Unhealthy, health, ..RaftOptions::default() };
+    RaftMetrics::with_options(registry, &options).expect("register")
+}
+
+/// The value of the sample `name` with exactly the labels `labels` (`k=v,…`), if scraped.
+fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let scrape = parse(text, Format::Prometheus).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let found = scrape.lines().find(|s| {
+        let rendered: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.name == name && rendered.join(",") == labels
+    });
+    found.map(|s| s.value)
+}
+
+const P0: &str = "topic=orders,partition=0";
+
+#[test]
+fn a_burst_of_leader_changes_names_the_partition_until_a_window_passes() {
+    let r = Registry::new();
+    let m = with_window(&r, 400);
+    healthy(&m, 0);
+    let p = m.partition("orders", 0);
+    // Before the first scrape: the baseline, not a burst (as `increase()` would not see them).
+    p.leader_changes_seen.add(5);
+    let scrape = || r.encode_to_string(Format::Prometheus);
+    assert_eq!(value(&scrape(), "chronik_raft_burst_leader_changes", P0), None);
+    p.leader_changes_seen.inc();
+    assert_eq!(value(&scrape(), "chronik_raft_burst_leader_changes", P0), None, "1 change: below the threshold (2)");
+    p.leader_changes_seen.inc();
+    let text = scrape();
+    assert_eq!(value(&text, "chronik_raft_burst_leader_changes", P0), Some(2.0), "{text}");
+    // The partition's other gauges come with it; the scrapes' own state never does.
+    assert_eq!(value(&text, "chronik_raft_has_leader", P0), Some(1.0));
+    let internal = ["burst_seen", "burst_scrape", "burst_leader_changes_last", "burst_proposals_failed_last"];
+    assert!(internal.iter().all(|name| !text.contains(name)), "{text}");
+    p.leader_changes_seen.add(2);
+    assert_eq!(value(&scrape(), "chronik_raft_burst_leader_changes", P0), Some(4.0));
+    // No change for a window: the burst is over and the partition leaves the scrape.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(value(&scrape(), "chronik_raft_burst_leader_changes", P0), None);
+    // A change after a scrape gap longer than the window starts no burst either.
+    p.leader_changes_seen.add(3);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(value(&scrape(), "chronik_raft_burst_leader_changes", P0), None);
+}
+
+#[test]
+fn a_burst_of_failed_proposals_counts_the_commits_since_it_began() {
+    use raft_metrics::raft::ProposalFailure;
+    let r = Registry::new();
+    let m = with_window(&r, 60_000);
+    healthy(&m, 0);
+    let p = m.partition("orders", 0);
+    p.proposals_committed.add(1_000);
+    let scrape = || r.encode_to_string(Format::Prometheus);
+    let _ = scrape();
+    // Commits without failures: no burst.
+    p.proposals_committed.add(50);
+    assert_eq!(value(&scrape(), "chronik_raft_burst_proposals_failed", P0), None);
+    p.proposals_failed.get(ProposalFailure::NotLeader).add(4);
+    p.proposals_committed.add(20);
+    assert_eq!(value(&scrape(), "chronik_raft_burst_proposals_failed", P0), None, "4 failures: below 10");
+    p.proposals_failed.get(ProposalFailure::Timeout).add(8);
+    p.proposals_committed.add(30);
+    let text = scrape();
+    // Every reason, and the commits from the scrape that saw the first failure on.
+    assert_eq!(value(&text, "chronik_raft_burst_proposals_failed", P0), Some(12.0), "{text}");
+    assert_eq!(value(&text, "chronik_raft_burst_proposals_committed", P0), Some(50.0), "{text}");
+}
+
+#[test]
+fn a_failed_snapshot_transfer_names_the_partition_and_its_direction() {
+    let r = Registry::new();
+    let m = with_window(&r, 60_000);
+    healthy(&m, 0);
+    m.record_snapshot_transfer("orders", 0, "send", true);
+    let scrape = || r.encode_to_string(Format::Prometheus);
+    let _ = scrape();
+    let send = "topic=orders,partition=0,direction=send";
+    m.record_snapshot_transfer("orders", 0, "send", true);
+    assert_eq!(value(&scrape(), "chronik_raft_burst_snapshot_transfer_successes", send), None, "no failure");
+    m.record_snapshot_transfer("orders", 0, "send", false);
+    let text = scrape();
+    assert_eq!(value(&text, "chronik_raft_burst_snapshot_transfer_failures", send), Some(1.0), "{text}");
+    // The success before it is in the same burst.
+    assert_eq!(value(&text, "chronik_raft_burst_snapshot_transfer_successes", send), Some(1.0), "{text}");
+    // Folded per direction as before.
+    assert_eq!(value(&text, "chronik_raft_snapshot_transfers_total", "direction=send,result=failure"), Some(1.0));
+}
+
+#[test]
+fn bursts_are_unhealthy_only_mode_s() {
+    let r = Registry::new();
+    let m = RaftMetrics::with_registry(&r).unwrap();
+    healthy(&m, 0);
+    m.partition("orders", 0).leader_changes_seen.add(10);
+    m.record_snapshot_transfer("orders", 0, "send", false);
+    for _ in 0..3 {
+        let text = r.encode_to_string(Format::Prometheus);
+        assert!(!text.contains("burst"), "{text}");
+        assert!(text.contains("chronik_raft_leader_changes_seen_total{topic=\"orders\",partition=\"0\"} 10\n"));
+    }
+}
+
+#[test]
+fn concurrent_scrapes_count_every_event_once() {
+    let r = Registry::new();
+    let m = with_window(&r, 60_000);
+    healthy(&m, 0);
+    let _ = r.encode_to_string(Format::Prometheus);
+    let p = m.partition("orders", 0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    let _ = r.encode_to_string(Format::Prometheus);
+                }
+            });
+        }
+        for _ in 0..1_000 {
+            p.leader_changes_seen.inc();
+        }
+    });
+    let text = r.encode_to_string(Format::Prometheus);
+    assert_eq!(value(&text, "chronik_raft_burst_leader_changes", P0), Some(1_000.0), "{text}");
+}

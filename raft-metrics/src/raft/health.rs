@@ -9,6 +9,7 @@
 //! shipped alerts' thresholds, so a partition an alert fires on is in every scrape for the
 //! alert's whole `for` window.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::family::Export;
@@ -17,7 +18,7 @@ use crate::schema::Schema;
 use crate::{RegistrationError, Registry};
 
 use super::{
-    AggregatedMetrics, AggregatedMetricsFamily, ConfigChangeMetrics, Families, PartitionMetrics, PeerMetrics,
+    burst, AggregatedMetrics, AggregatedMetricsFamily, ConfigChangeMetrics, Families, PartitionMetrics, PeerMetrics,
     RaftOptions, SnapshotCreateMetrics, SnapshotTransferMetrics,
 };
 
@@ -32,6 +33,12 @@ use super::{
 /// `follower_lag_entries` entries or `follower_lag_millis` milliseconds. Each row is judged on
 /// its own values: a follower that lags in time while the leader still counts it in sync (which
 /// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
+///
+/// A partition is also in the scrape during a burst of rare events (see [`burst`](super::burst)):
+/// at least `burst_leader_changes` leader changes or `burst_proposals_failed` failed proposals,
+/// each less than `burst_window_millis` after the previous one, and for a window after the last;
+/// likewise a direction of its snapshot transfers with a failure in its current burst. Its
+/// `burst_*` gauges then carry the counts the shipped alerts on those counters read in this mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthThresholds {
     /// Committed but unapplied entries (the shipped `ChronikRaftApplyLagging` alert: 1 000).
@@ -43,11 +50,28 @@ pub struct HealthThresholds {
     /// Milliseconds since the last contact (`last_contact_timestamp_seconds`; a partition that
     /// never recorded one is not judged by it). Several election timeouts.
     pub contact_millis: u64,
+    /// Milliseconds after which a burst of events ends without a new one (the shipped rules'
+    /// window on these counters: 15 minutes).
+    pub burst_window_millis: u64,
+    /// Leader changes in a burst that put the partition in the scrape
+    /// (`ChronikRaftHighLeaderChanges`: 4).
+    pub burst_leader_changes: u64,
+    /// Failed proposals in a burst that put the partition in the scrape
+    /// (`ChronikRaftProposalFailures`: 45, over 5 % of the burst's proposals).
+    pub burst_proposals_failed: u64,
 }
 
 impl Default for HealthThresholds {
     fn default() -> Self {
-        Self { apply_lag_entries: 100, follower_lag_entries: 1_000, follower_lag_millis: 10_000, contact_millis: 5_000 }
+        Self {
+            apply_lag_entries: 100,
+            follower_lag_entries: 1_000,
+            follower_lag_millis: 10_000,
+            contact_millis: 5_000,
+            burst_window_millis: 15 * 60 * 1_000,
+            burst_leader_changes: 2,
+            burst_proposals_failed: 10,
+        }
     }
 }
 
@@ -110,16 +134,28 @@ pub(super) fn attach(
     };
     let folded =
         |schema: &'static Schema| move |i: usize| schema.metrics.get(i).is_some_and(|m| m.kind != MetricKind::Gauge);
-    let partitions = Export::new(gauges(&PartitionMetrics::SCHEMA), move |p| health.partition_unhealthy(p))
-        .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
+    // The scrapes advance the bursts one series at a time (see `burst`).
+    let scrapes = Arc::new(Mutex::new(()));
+    let advancing = Arc::clone(&scrapes);
+    let partitions = Export::new(shown(&PartitionMetrics::SCHEMA), move |p| {
+        let _one = advancing.lock().unwrap_or_else(PoisonError::into_inner);
+        let clock = burst::Clock::now(health.burst_window_millis);
+        let bursting = burst::partition(p, clock, health.burst_leader_changes, health.burst_proposals_failed);
+        bursting || health.partition_unhealthy(p)
+    })
+    .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
     registry.attach(families.partitions.family(), partitions)?;
-    let peers = Export::new(gauges(&PeerMetrics::SCHEMA), move |p| health.peer_unhealthy(p))
+    let peers = Export::new(shown(&PeerMetrics::SCHEMA), move |p| health.peer_unhealthy(p))
         .fold(folded(&PeerMetrics::SCHEMA), &by(Some("peer")));
     registry.attach(families.peers.family(), peers)?;
     let everything = |_: usize| true;
     let creates = Export::metrics(|_| false).fold(everything, &by(Some("trigger")));
     registry.attach(families.snapshot_creates.family(), creates)?;
-    let transfers = Export::metrics(|_| false).fold(everything, &by(Some("direction")));
+    let transfers = Export::new(shown(&SnapshotTransferMetrics::SCHEMA), move |t| {
+        let _one = scrapes.lock().unwrap_or_else(PoisonError::into_inner);
+        burst::snapshot_transfers(t, burst::Clock::now(health.burst_window_millis))
+    })
+    .fold(folded(&SnapshotTransferMetrics::SCHEMA), &by(Some("direction")));
     registry.attach(families.snapshot_transfers.family(), transfers)?;
     let changes = Export::metrics(|_| false).fold(everything, &by(Some("kind")));
     registry.attach(families.config_changes.family(), changes)?;
@@ -137,7 +173,7 @@ pub(super) fn attach(
     registry.attach(aggregate.family(), Export::metrics(own))
 }
 
-/// Selects the gauges of `schema`.
-fn gauges(schema: &'static Schema) -> impl Fn(usize) -> bool {
-    |i| schema.metrics.get(i).is_some_and(|m| m.kind == MetricKind::Gauge)
+/// Selects the gauges of `schema`, but the scrapes' own state of the bursts.
+fn shown(schema: &'static Schema) -> impl Fn(usize) -> bool {
+    |i| schema.metrics.get(i).is_some_and(|m| m.kind == MetricKind::Gauge) && !burst::is_state(schema, i)
 }

@@ -23,6 +23,7 @@
 //! ```
 
 mod args;
+mod burst;
 mod collector;
 mod health;
 mod in_sync;
@@ -50,6 +51,7 @@ pub use schema::{
     SnapshotTransferMetricsFamily, SnapshotTrigger,
 };
 
+use crate::family::Export;
 use crate::schema::Schema;
 use crate::{ClaimError, Exclusive, Handle, Pinned, RegistrationError, Registry};
 
@@ -128,6 +130,13 @@ impl Families {
         };
         if let (true, Some(aggregate)) = (unhealthy, &aggregated) {
             health::attach(registry, &families, aggregate, options)?;
+        } else {
+            // The bursts are unhealthy-only mode's: elsewhere the counters themselves name the
+            // partition (or nothing does).
+            let partitions = |i| !burst::is_burst(&PartitionMetrics::SCHEMA, i);
+            families.partitions.family().set_export(Some(Export::metrics(partitions)));
+            let transfers = |i| !burst::is_burst(&SnapshotTransferMetrics::SCHEMA, i);
+            families.snapshot_transfers.family().set_export(Some(Export::metrics(transfers)));
         }
         Ok(families)
     }

@@ -255,6 +255,38 @@ pub struct PartitionMetrics {
     /// Unix time this follower last heard from the leader (leader: last quorum acknowledgement).
     #[metric(gauge, unit = "seconds", name = "last_contact_timestamp")]
     pub last_contact_timestamp: FloatGauge,
+    /// Leader changes seen in the partition's current burst (changes less than the burst window
+    /// apart, 15 minutes by default), as counted by the scrapes. Unhealthy-only mode only.
+    #[metric(gauge)]
+    pub burst_leader_changes: Gauge,
+    /// Proposals failed in the partition's current burst of failures (failures less than the
+    /// burst window apart), as counted by the scrapes. Unhealthy-only mode only.
+    #[metric(gauge)]
+    pub burst_proposals_failed: Gauge,
+    /// Proposals committed since the partition's current burst of failures began, as counted by
+    /// the scrapes. Unhealthy-only mode only.
+    #[metric(gauge)]
+    pub burst_proposals_committed: Gauge,
+    /// Internal, never exported: the scrapes' state of the bursts (`leader_changes_seen`,
+    /// `proposals_failed` and `proposals_committed` at the last scrape, and when each burst last
+    /// grew).
+    #[metric(gauge)]
+    pub burst_seen_leader_changes: Gauge,
+    /// Internal, never exported (see `burst_seen_leader_changes`).
+    #[metric(gauge)]
+    pub burst_seen_proposals_failed: Gauge,
+    /// Internal, never exported (see `burst_seen_leader_changes`).
+    #[metric(gauge)]
+    pub burst_seen_proposals_committed: Gauge,
+    /// Internal, never exported (see `burst_seen_leader_changes`).
+    #[metric(gauge, unit = "seconds", name = "burst_leader_changes_last_timestamp")]
+    pub burst_leader_changes_at: FloatGauge,
+    /// Internal, never exported (see `burst_seen_leader_changes`).
+    #[metric(gauge, unit = "seconds", name = "burst_proposals_failed_last_timestamp")]
+    pub burst_proposals_failed_at: FloatGauge,
+    /// Internal, never exported (see `burst_seen_leader_changes`): the last scrape.
+    #[metric(gauge, unit = "seconds", name = "burst_scrape_timestamp")]
+    pub burst_scraped_at: FloatGauge,
 }
 
 /// Metrics of one peer of a Raft group, as seen by this node (follower lag on the leader,
@@ -350,6 +382,28 @@ pub struct SnapshotTransferMetrics {
     /// Snapshot transfers finished, by direction (`send`, `receive`) and outcome.
     #[metric(counter, label(result: Outcome))]
     pub snapshot_transfers: ByLabel<Outcome, Counter, 2>,
+    /// Snapshot transfers (in this direction) failed in the partition's current burst of
+    /// transfers (transfers less than the burst window apart), as counted by the scrapes.
+    /// Unhealthy-only mode only.
+    #[metric(gauge)]
+    pub burst_snapshot_transfer_failures: Gauge,
+    /// Snapshot transfers (in this direction) that succeeded in the same burst. Unhealthy-only
+    /// mode only.
+    #[metric(gauge)]
+    pub burst_snapshot_transfer_successes: Gauge,
+    /// Internal, never exported: the scrapes' state of the burst (failed and successful
+    /// transfers at the last scrape, when the burst last grew).
+    #[metric(gauge)]
+    pub burst_seen_snapshot_transfer_failures: Gauge,
+    /// Internal, never exported (see `burst_seen_snapshot_transfer_failures`).
+    #[metric(gauge)]
+    pub burst_seen_snapshot_transfer_successes: Gauge,
+    /// Internal, never exported (see `burst_seen_snapshot_transfer_failures`).
+    #[metric(gauge, unit = "seconds", name = "burst_snapshot_transfers_last_timestamp")]
+    pub burst_snapshot_transfers_at: FloatGauge,
+    /// Internal, never exported (see `burst_seen_snapshot_transfer_failures`): the last scrape.
+    #[metric(gauge, unit = "seconds", name = "burst_snapshot_scrape_timestamp")]
+    pub burst_scraped_at: FloatGauge,
 }
 
 /// Configuration changes, by kind.
