@@ -159,13 +159,8 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 
     // ---- fault 3: leader churn on p0 -------------------------------------------------------
     log.phase = "leader churn p0".to_owned();
-    for round in 0..5 {
-        let leader = driver.wait_leader(0, None, Duration::from_secs(5)).expect("p0 leader");
-        driver.with(|s| s.cluster.crash(leader));
-        let next = driver.wait_leader(0, Some(leader), Duration::from_secs(5));
-        driver.with(|s| s.cluster.restart(leader).expect("restart"));
-        note(&log, format!("churn {round}: crash n{leader} (p0 leader) -> n{}, restart", next.unwrap_or(0)));
-        std::thread::sleep(Duration::from_millis(1200));
+    for line in driver.churn_p0_leader(5) {
+        note(&log, line);
     }
     let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
@@ -173,18 +168,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 
     // ---- fault 4: a follower of p1 paused behind a compaction catches up from a snapshot ----
     log.phase = "snapshots".to_owned();
-    let (l1, f1) = driver.with(|s| {
-        let l = s.cluster.leader(1).expect("p1 leader");
-        (l, s.follower_of(1, l).expect("p1 follower"))
-    });
-    driver.with(|s| s.cluster.pause(f1));
-    std::thread::sleep(Duration::from_millis(1500));
-    driver.with(|s| {
-        let first = s.cluster.compact(l1, 1, 0).expect("compact");
-        s.cluster.fail_snapshots_to(f1, true);
-        s.cluster.resume(f1);
-        first
-    });
+    let (l1, f1) = driver.fail_snapshots_to_a_p1_follower();
     note(&log, format!("pause n{f1}, compact n{l1}/p1, resume n{f1}: every snapshot to it fails"));
     let missing = log.wait_firing(&["ChronikRaftSnapshotTransferFailures"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing while snapshots to n{f1} fail: {missing:?}");

@@ -3,14 +3,14 @@
 //! node-wide series plus the gauges of the partitions unhealthy at each scrape.
 //!
 //! The scenario: while healthy, no partition appears in any scrape and no alert fires; under the
-//! faults of the per-partition scenario (a paused node with a stalled apply, then two crashed
-//! nodes and a stuck configuration change) the alerts on gauges fire and name the partition; once
-//! healed, the partitions leave the scrape again. Alerts on per-partition counters (leader
-//! changes, proposal failures, snapshot transfers) see the folded per-node counters, which the
-//! rules leave out (`partition!=""`): `ChronikRaftHighLeaderChanges` must stay silent although
-//! the node-wide leader-change total rises with every election. Every dashboard expression
-//! returns data at some point of the scenario (per-partition panels while partitions are
-//! unhealthy), but for the ones `NO_DATA_OK` explains.
+//! faults of the per-partition scenario (a paused node with a stalled apply; two crashed nodes, a
+//! stuck configuration change and clients refused by the lone node; leader churn; failing
+//! snapshot transfers) every alert that applies fires and names the partition: the alerts on
+//! gauges as in per-partition mode, the alerts on per-partition counters through the bursts the
+//! scrapes count (the folded per-node counters carry no partition and the rules leave them out).
+//! Once healed, the partitions leave the scrape again. Every dashboard expression returns data at
+//! some point of the scenario (per-partition panels while partitions are unhealthy), but for the
+//! ones `NO_DATA_OK` explains.
 //!
 //! ```text
 //! cargo test -p raft-metrics-raftrs --test prometheus_e2e_unhealthy -- --nocapture
@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use e2e::*;
 use raft_metrics::raft::Aggregation;
 
-/// The alerts on gauges, which name the partition in this mode, driven by the two faults.
+/// The alerts that name the partition in this mode: on gauges, and on the bursts of per-partition
+/// counters.
 const NAMING: &[&str] = &[
     "ChronikRaftFollowerLagging",
     "ChronikRaftFollowerLaggingTime",
@@ -33,6 +34,9 @@ const NAMING: &[&str] = &[
     "ChronikRaftApplyLagging",
     "ChronikRaftNoLeader",
     "ChronikRaftConfigChangeStuck",
+    "ChronikRaftProposalFailures",
+    "ChronikRaftHighLeaderChanges",
+    "ChronikRaftSnapshotTransferFailures",
 ];
 
 /// Panels that may have no data in this mode, with the reason.
@@ -119,15 +123,32 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     assert!(left.is_some(), "healed partitions still in the scrape: {}", partitions_shown(prom.addr));
 
     // ---- fault 2: crash the two nodes not leading p0, p0 stuck adding n4 ---------------------
+    // Clients keep proposing to the lone node: a burst of failed proposals in every partition.
     log.phase = "crash 2 of 3".to_owned();
-    let lone = driver.crash_all_but_p0_leader(false);
-    let missing = log.wait_firing(&["ChronikRaftNoLeader", "ChronikRaftConfigChangeStuck"], Duration::from_secs(25));
+    let lone = driver.crash_all_but_p0_leader(true);
+    let missing = log.wait_firing(
+        &["ChronikRaftNoLeader", "ChronikRaftConfigChangeStuck", "ChronikRaftProposalFailures"],
+        Duration::from_secs(25),
+    );
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
     driver.restart_all_but(lone);
-    // Every election above raised the node-wide leader-change total; the per-partition rule
-    // ignores it.
     let total = query(prom.addr, "sum(increase(chronik_raft_leader_changes_seen_total[1m])) > 0").expect("query");
     assert_eq!(total.series, 1, "no node-wide leader changes seen");
+
+    // ---- fault 3: leader churn on p0 ----------------------------------------------------------
+    // The folded leader-change total rose with every election so far; the rule reads p0's
+    // burst of changes, which names it.
+    log.phase = "leader churn p0".to_owned();
+    driver.churn_p0_leader(5);
+    let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
+    assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
+
+    // ---- fault 4: every snapshot to a follower of p1 fails ------------------------------------
+    log.phase = "snapshots".to_owned();
+    let (_, follower) = driver.fail_snapshots_to_a_p1_follower();
+    let missing = log.wait_firing(&["ChronikRaftSnapshotTransferFailures"], Duration::from_secs(20));
+    assert!(missing.is_empty(), "not firing while snapshots to n{follower} fail: {missing:?}");
+    driver.with(|s| s.cluster.fail_snapshots_to(follower, false));
     log.poll();
 
     // Counters and histograms are folded per node: their panels have data whatever the health.
@@ -160,6 +181,5 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
             "{name} does not name the partition: {labels}"
         );
     }
-    assert!(!log.firing.contains_key("ChronikRaftHighLeaderChanges"), "leader changes fired on node-wide totals");
     assert!(elapsed < Duration::from_secs(180), "took {elapsed:?}");
 }

@@ -1,6 +1,6 @@
 //! [`ClusterConfig`]: the shape of a simulated cluster and its replicas' Raft settings.
 
-use raft_metrics::raft::Aggregation;
+use raft_metrics::raft::{Aggregation, HealthThresholds, RaftOptions};
 use raft_metrics::Sampling;
 
 use crate::{InSync, Ticks, DEFAULT_TIMING};
@@ -30,6 +30,8 @@ pub struct ClusterConfig {
     pub in_sync: InSync<Ticks>,
     /// Per-partition series (the default) or the node-wide aggregate.
     pub aggregation: Aggregation,
+    /// What counts as unhealthy in `Aggregation::Unhealthy` (bursts' window included).
+    pub health: HealthThresholds,
     /// `false`: every replica is built with
     /// [`InstrumentedNode::with_recording`](crate::InstrumentedNode::with_recording)`(false)` and
     /// the driver skips its own clock reads (message send times, apply durations), so the loop
@@ -58,8 +60,16 @@ impl Default for ClusterConfig {
             max_inflight_msgs: 256,
             in_sync: InSync::default(),
             aggregation: Aggregation::Partition,
+            health: HealthThresholds::default(),
             recording: true,
             timing: DEFAULT_TIMING,
         }
+    }
+}
+
+impl ClusterConfig {
+    /// The options every node registers its Raft metrics with.
+    pub(super) fn raft_options(&self) -> RaftOptions {
+        RaftOptions { aggregation: self.aggregation, health: self.health, ..RaftOptions::default() }
     }
 }

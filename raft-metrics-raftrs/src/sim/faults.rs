@@ -46,7 +46,7 @@ impl Cluster {
     ///
     /// When raft-rs refuses the stored state.
     pub fn restart(&mut self, node: u64) -> Result<(), Error> {
-        self.hosts.insert(node, Host::new(self.config.aggregation)?);
+        self.hosts.insert(node, Host::new(&self.config.raft_options())?);
         for partition in 0..self.config.partitions {
             let Some(old) = self.groups[partition as usize].remove(&node) else { continue };
             // The old registry is gone with the old process: nothing to take back.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use raft_metrics::raft::{Aggregation, RaftMetrics, RaftOptions};
+use raft_metrics::raft::{RaftMetrics, RaftOptions};
 use raft_metrics::Registry;
 
 use super::Error;
@@ -27,9 +27,9 @@ pub(super) struct Host {
 }
 
 impl Host {
-    pub(super) fn new(aggregation: Aggregation) -> Result<Self, Error> {
+    pub(super) fn new(options: &RaftOptions) -> Result<Self, Error> {
         let registry = Arc::new(Registry::new());
-        let metrics = RaftMetrics::with_options(&registry, &RaftOptions { aggregation, ..RaftOptions::default() })?;
+        let metrics = RaftMetrics::with_options(&registry, options)?;
         Ok(Self { registry, metrics, status: HostStatus::Up })
     }
 }

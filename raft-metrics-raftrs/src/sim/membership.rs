@@ -25,7 +25,7 @@ impl Cluster {
     pub fn add_node(&mut self, partition: u32, node: u64) -> Result<(), Error> {
         let leader = self.leader(partition).ok_or(Error::NoLeader(partition))?;
         if let std::collections::btree_map::Entry::Vacant(vacant) = self.hosts.entry(node) {
-            vacant.insert(Host::new(self.config.aggregation)?);
+            vacant.insert(Host::new(&self.config.raft_options())?);
         }
         if !self.groups[partition as usize].contains_key(&node) {
             let replica = self.replica(node, partition, MemStorage::new(), Arc::default())?;

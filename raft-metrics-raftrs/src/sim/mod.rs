@@ -106,7 +106,7 @@ impl Cluster {
         };
         let voters: Vec<u64> = (1..=cluster.config.nodes).collect();
         for &id in &voters {
-            cluster.hosts.insert(id, Host::new(cluster.config.aggregation)?);
+            cluster.hosts.insert(id, Host::new(&cluster.config.raft_options())?);
         }
         for partition in 0..cluster.config.partitions {
             let mut group = BTreeMap::new();

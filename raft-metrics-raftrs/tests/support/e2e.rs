@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use raft_metrics::http::Endpoints;
-use raft_metrics::raft::Aggregation;
+use raft_metrics::raft::{Aggregation, HealthThresholds};
 pub(crate) use raft_metrics_e2e::*;
 use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, HostStatus};
 
@@ -91,7 +91,11 @@ impl Driver {
 
     /// Starts the cluster exporting in `aggregation` mode, after `setup`.
     pub(crate) fn start_in(aggregation: Aggregation, setup: impl FnOnce(&mut Cluster)) -> Self {
-        let config = ClusterConfig { nodes: NODES, partitions: PARTITIONS, aggregation, ..ClusterConfig::default() };
+        // A burst ends after the compressed rules' long window ([30s]), as in production after
+        // the rules' 15 minutes.
+        let health = HealthThresholds { burst_window_millis: 30_000, ..HealthThresholds::default() };
+        let config =
+            ClusterConfig { nodes: NODES, partitions: PARTITIONS, aggregation, health, ..ClusterConfig::default() };
         let mut cluster = Cluster::new(config).expect("cluster");
         setup(&mut cluster);
         let mut sim = Sim {
@@ -185,6 +189,38 @@ impl Driver {
         for p in 0..PARTITIONS {
             assert!(self.wait_leader(p, None, Duration::from_secs(10)).is_some(), "p{p} has no leader after restart");
         }
+    }
+
+    /// Fault 3: crashes p0's leader `rounds` times, restarting it each time, 1.2 s apart (every
+    /// member sees a leader change per round). Returns one line per round.
+    pub(crate) fn churn_p0_leader(&self, rounds: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        for round in 0..rounds {
+            let leader = self.wait_leader(0, None, Duration::from_secs(5)).expect("p0 leader");
+            self.with(|s| s.cluster.crash(leader));
+            let next = self.wait_leader(0, Some(leader), Duration::from_secs(5));
+            self.with(|s| s.cluster.restart(leader).expect("restart"));
+            lines.push(format!("churn {round}: crash n{leader} (p0 leader) -> n{}, restart", next.unwrap_or(0)));
+            std::thread::sleep(Duration::from_millis(1200));
+        }
+        lines
+    }
+
+    /// Fault 4: a follower of p1 paused behind a compaction of its leader's log must catch up
+    /// from a snapshot, and every snapshot sent to it fails. Returns (leader, follower).
+    pub(crate) fn fail_snapshots_to_a_p1_follower(&self) -> (u64, u64) {
+        let (leader, follower) = self.with(|s| {
+            let l = s.cluster.leader(1).expect("p1 leader");
+            (l, s.follower_of(1, l).expect("p1 follower"))
+        });
+        self.with(|s| s.cluster.pause(follower));
+        std::thread::sleep(Duration::from_millis(1500));
+        self.with(|s| {
+            s.cluster.compact(leader, 1, 0).expect("compact");
+            s.cluster.fail_snapshots_to(follower, true);
+            s.cluster.resume(follower);
+        });
+        (leader, follower)
     }
 
     /// Waits (bounded) until `partition` has a leader other than `not`.
