@@ -159,9 +159,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 
     // ---- fault 3: leader churn on p0 -------------------------------------------------------
     log.phase = "leader churn p0".to_owned();
-    for line in driver.churn_p0_leader(5) {
-        note(&log, line);
-    }
+    driver.churn_p0_leader(5, |line| note(&log, line));
     let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
     deferred.check(&log.phase);

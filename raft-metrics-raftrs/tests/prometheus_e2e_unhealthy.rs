@@ -139,7 +139,7 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     // The folded leader-change total rose with every election so far; the rule reads p0's
     // burst of changes, which names it.
     log.phase = "leader churn p0".to_owned();
-    driver.churn_p0_leader(5);
+    driver.churn_p0_leader(5, |_| {});
     let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
 

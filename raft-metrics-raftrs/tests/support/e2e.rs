@@ -192,18 +192,16 @@ impl Driver {
     }
 
     /// Fault 3: crashes p0's leader `rounds` times, restarting it each time, 1.2 s apart (every
-    /// member sees a leader change per round). Returns one line per round.
-    pub(crate) fn churn_p0_leader(&self, rounds: usize) -> Vec<String> {
-        let mut lines = Vec::new();
+    /// member sees a leader change per round), telling `round_done` about each.
+    pub(crate) fn churn_p0_leader(&self, rounds: usize, mut round_done: impl FnMut(String)) {
         for round in 0..rounds {
             let leader = self.wait_leader(0, None, Duration::from_secs(5)).expect("p0 leader");
             self.with(|s| s.cluster.crash(leader));
             let next = self.wait_leader(0, Some(leader), Duration::from_secs(5));
             self.with(|s| s.cluster.restart(leader).expect("restart"));
-            lines.push(format!("churn {round}: crash n{leader} (p0 leader) -> n{}, restart", next.unwrap_or(0)));
+            round_done(format!("churn {round}: crash n{leader} (p0 leader) -> n{}, restart", next.unwrap_or(0)));
             std::thread::sleep(Duration::from_millis(1200));
         }
-        lines
     }
 
     /// Fault 4: a follower of p1 paused behind a compaction of its leader's log must catch up
