@@ -10,6 +10,7 @@
 use core::fmt;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::series::Series;
 use super::FamilyInner;
@@ -36,8 +37,11 @@ pub enum Shown {
 pub struct Export<G> {
     metrics: Box<[Shown]>,
     fold_by: Box<[Box<str>]>,
-    keep: Box<dyn Fn(&G) -> bool + Send + Sync>,
+    keep: Box<Keep<G>>,
 }
+
+/// Whether a series is in a scrape that started at the given time.
+type Keep<G> = dyn Fn(&G, SystemTime) -> bool + Send + Sync;
 
 impl<G: Group> Export<G> {
     /// Writes the group's metrics for which `metric(index)` is true (indexes in the group's
@@ -45,6 +49,16 @@ impl<G: Group> Export<G> {
     /// time of the scrape. `keep` runs once per series per scrape, under no lock, and must not
     /// record into the family.
     pub fn new(metric: impl Fn(usize) -> bool, keep: impl Fn(&G) -> bool + Send + Sync + 'static) -> Self {
+        Self::timed(metric, move |series, _| keep(series))
+    }
+
+    /// As [`Export::new`], with `keep` also given the time the scrape started (read once per
+    /// scrape of the family rather than once per series: a node with thousands of partitions
+    /// judges each against the same instant, at the cost of one clock read).
+    pub fn timed(
+        metric: impl Fn(usize) -> bool,
+        keep: impl Fn(&G, SystemTime) -> bool + Send + Sync + 'static,
+    ) -> Self {
         let metrics = (0..G::KINDS.len()).map(|i| if metric(i) { Shown::Series } else { Shown::Hidden }).collect();
         Self { metrics, fold_by: Box::new([]), keep: Box::new(keep) }
     }
@@ -81,8 +95,8 @@ impl<G: Group> Export<G> {
         &self.fold_by
     }
 
-    pub(super) fn keeps(&self, series: &G) -> bool {
-        (self.keep)(series)
+    pub(super) fn keeps(&self, series: &G, now: SystemTime) -> bool {
+        (self.keep)(series, now)
     }
 }
 
@@ -102,7 +116,9 @@ pub(super) fn encode<G: Group>(
     let folds = (0..family.texts.len()).any(|m| export.shows(m) == Shown::Folded);
     // Each series' group among the values of the labels folded by, computed once per scrape.
     let (groups, keys) = if folds { fold_groups(family, export, &snapshot) } else { (Vec::new(), Vec::new()) };
-    let kept: Vec<&(&Series<G>, Arc<LabelSet>)> = snapshot.iter().filter(|(s, _)| export.keeps(&s.cells)).collect();
+    let now = SystemTime::now();
+    let kept: Vec<&(&Series<G>, Arc<LabelSet>)> =
+        snapshot.iter().filter(|(s, _)| export.keeps(&s.cells, now)).collect();
     let by: Vec<Box<str>> = export.fold_by().iter().filter(|l| family.label_names.contains(l)).cloned().collect();
     // Series by series, every folded metric at once: each series' cells are read in one pass
     // (metric by metric, a node's thousands of partitions would pass through the cache once

@@ -49,10 +49,10 @@ pub(super) struct Clock {
 }
 
 impl Clock {
-    /// Now, with a window of `window_millis`.
-    pub(super) fn now(window_millis: u64) -> Self {
+    /// The scrape's time `at`, with a window of `window_millis`.
+    pub(super) fn at(at: SystemTime, window_millis: u64) -> Self {
         // A clock before 1970 reads as 0: every burst looks expired, none starts.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         // Milliseconds as f64 are exact far beyond any window.
         #[allow(clippy::cast_precision_loss)]
         let window = window_millis as f64 / 1e3;

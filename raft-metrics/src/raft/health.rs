@@ -81,24 +81,29 @@ fn above(value: i64, threshold: u64) -> bool {
 }
 
 impl HealthThresholds {
-    /// Whether the partition's series is in the scrape.
+    /// Whether the partition's series is in the scrape (bursts aside: only a scrape counts them).
     pub fn partition_unhealthy(&self, p: &PartitionMetrics) -> bool {
+        self.partition_unhealthy_at(p, SystemTime::now())
+    }
+
+    fn partition_unhealthy_at(&self, p: &PartitionMetrics, now: SystemTime) -> bool {
         let leads = p.is_leader.get() == 1;
         p.has_leader.get() == 0
             || above(p.apply_lag_entries.get(), self.apply_lag_entries)
             || p.config_change_in_progress.get() == 1
-            || self.out_of_contact(p.last_contact_timestamp.get())
+            || self.out_of_contact(p.last_contact_timestamp.get(), now)
             || (leads && p.isr_size.get() < p.voters.get())
             || (leads && above(p.max_follower_lag_entries.get(), self.follower_lag_entries))
     }
 
-    /// Whether a last contact at Unix time `at` (0: none recorded) is older than `contact_millis`.
-    fn out_of_contact(&self, at: f64) -> bool {
+    /// Whether a last contact at Unix time `at` (0: none recorded) is older than `contact_millis`
+    /// at `now`.
+    fn out_of_contact(&self, at: f64, now: SystemTime) -> bool {
         if at <= 0.0 {
             return false;
         }
         // A clock before 1970 reads as no time passed.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         // Milliseconds as f64 are exact far beyond any threshold.
         #[allow(clippy::cast_precision_loss)]
         let limit = self.contact_millis as f64 / 1e3;
@@ -137,11 +142,11 @@ pub(super) fn attach(
     // The scrapes advance the bursts one series at a time (see `burst`).
     let scrapes = Arc::new(Mutex::new(()));
     let advancing = Arc::clone(&scrapes);
-    let partitions = Export::new(shown(&PartitionMetrics::SCHEMA), move |p| {
+    let partitions = Export::timed(shown(&PartitionMetrics::SCHEMA), move |p, now| {
         let _one = advancing.lock().unwrap_or_else(PoisonError::into_inner);
-        let clock = burst::Clock::now(health.burst_window_millis);
+        let clock = burst::Clock::at(now, health.burst_window_millis);
         let bursting = burst::partition(p, clock, health.burst_leader_changes, health.burst_proposals_failed);
-        bursting || health.partition_unhealthy(p)
+        bursting || health.partition_unhealthy_at(p, now)
     })
     .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
     registry.attach(families.partitions.family(), partitions)?;
@@ -151,9 +156,9 @@ pub(super) fn attach(
     let everything = |_: usize| true;
     let creates = Export::metrics(|_| false).fold(everything, &by(Some("trigger")));
     registry.attach(families.snapshot_creates.family(), creates)?;
-    let transfers = Export::new(shown(&SnapshotTransferMetrics::SCHEMA), move |t| {
+    let transfers = Export::timed(shown(&SnapshotTransferMetrics::SCHEMA), move |t, now| {
         let _one = scrapes.lock().unwrap_or_else(PoisonError::into_inner);
-        burst::snapshot_transfers(t, burst::Clock::now(health.burst_window_millis))
+        burst::snapshot_transfers(t, burst::Clock::at(now, health.burst_window_millis))
     })
     .fold(folded(&SnapshotTransferMetrics::SCHEMA), &by(Some("direction")));
     registry.attach(families.snapshot_transfers.family(), transfers)?;
