@@ -18,8 +18,10 @@
 //! node-wide and unhealthy-only modes at 100, 1,000 and 10,000 partitions (and 50,000 in the
 //! compact modes), 1 % of them unhealthy, each in a fresh process (`memory_per_partition
 //! raft_schema <mode> <partitions>`): memory per partition, the samples of one scrape, its bytes
-//! plain, gzip (level 6, what `http::Server` sends) and protobuf, and gzip bytes per second at a
-//! 15 s scrape interval.
+//! plain, gzip (level 6, what `http::Server` sends) and protobuf, gzip bytes per second at a
+//! 15 s scrape interval, and the median time of 21 text scrapes. (`benches/scrape_scale` times
+//! the same scrapes under criterion, after building every mode's registry in one process: the
+//! larger sizes come out slower there, their memory spread over what the others freed.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
@@ -117,8 +119,8 @@ fn per_partition(total: i64) -> i64 {
 }
 
 /// The Raft schema's figures in this process: RSS bytes, heap bytes, samples, plain, gzip and
-/// protobuf scrape bytes.
-fn measure_raft_schema(mode: &str, partitions: u32) -> [i64; 6] {
+/// protobuf scrape bytes, median scrape time in microseconds.
+fn measure_raft_schema(mode: &str, partitions: u32) -> [i64; 7] {
     use std::io::Write as _;
 
     let aggregation = raft_schema::mode(mode).unwrap_or_else(|| {
@@ -138,16 +140,24 @@ fn measure_raft_schema(mode: &str, partitions: u32) -> [i64; 6] {
     buf.clear();
     registry.encode(raft_metrics::Format::Protobuf, &mut buf);
     let proto = buf.len();
-    std::hint::black_box(&registry);
+    let mut times: Vec<u128> = (0..21)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            std::hint::black_box(raft_schema::scrape(&registry, &mut buf));
+            start.elapsed().as_micros()
+        })
+        .collect();
+    times.sort_unstable();
     let int = |v: usize| i64::try_from(v).expect("fits");
-    [rss, heap, int(series), int(plain), int(gzip), int(proto)]
+    let micros = i64::try_from(times[times.len() / 2]).expect("fits");
+    [rss, heap, int(series), int(plain), int(gzip), int(proto), micros]
 }
 
 fn run_raft_schema() {
     let exe = std::env::current_exe().expect("own executable path");
     println!("\nThe built-in Raft schema (`raft_metrics_benches::raft_schema`: every partition written as a running node writes it, 2 peers), each size and mode in a fresh process; gzip at level 6, as `http::Server` sends it.\n");
-    println!("| mode | partitions | RSS bytes/partition | heap bytes/partition | samples | scrape bytes | gzip bytes | protobuf bytes | gzip bytes/s at 15 s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| mode | partitions | RSS bytes/partition | heap bytes/partition | samples | scrape bytes | gzip bytes | protobuf bytes | gzip bytes/s at 15 s | scrape time (median of 21) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (mode, aggregation) in raft_schema::MODES {
         for &n in raft_schema::sizes(aggregation) {
             let out = Command::new(&exe)
@@ -160,10 +170,15 @@ fn run_raft_schema() {
                 continue;
             };
             let f: Vec<i64> = line.split_whitespace().skip(1).map(|f| f.parse().expect("numeric field")).collect();
-            let [rss, heap, series, plain, gzip, proto] = f[..] else { panic!("malformed result line: {line}") };
+            let [rss, heap, series, plain, gzip, proto, micros] = f[..] else {
+                panic!("malformed result line: {line}")
+            };
             let per = |v: i64| v / i64::from(n);
+            // Microseconds below 10^15 are exact as f64.
+            #[allow(clippy::cast_precision_loss)]
+            let millis = micros as f64 / 1e3;
             println!(
-                "| {mode} | {n} | {} | {} | {series} | {plain} | {gzip} | {proto} | {} |",
+                "| {mode} | {n} | {} | {} | {series} | {plain} | {gzip} | {proto} | {} | {millis:.2} ms |",
                 per(rss),
                 per(heap),
                 gzip / 15
@@ -177,8 +192,8 @@ fn main() {
     if let [cmd, mode, n] = &args[..] {
         if cmd == "raft_schema" {
             let n: u32 = n.parse().expect("a partition count");
-            let [rss, heap, series, plain, gzip, proto] = measure_raft_schema(mode, n);
-            println!("RESULT {rss} {heap} {series} {plain} {gzip} {proto}");
+            let [rss, heap, series, plain, gzip, proto, micros] = measure_raft_schema(mode, n);
+            println!("RESULT {rss} {heap} {series} {plain} {gzip} {proto} {micros}");
             return;
         }
     }
