@@ -116,18 +116,22 @@ pub(super) fn encode<G: Group>(
     let folds = (0..family.texts.len()).any(|m| export.shows(m) == Shown::Folded);
     // Each series' group among the values of the labels folded by, computed once per scrape.
     let (groups, keys) = if folds { fold_groups(family, export, &snapshot) } else { (Vec::new(), Vec::new()) };
-    let now = SystemTime::now();
-    let kept: Vec<&(&Series<G>, Arc<LabelSet>)> =
-        snapshot.iter().filter(|(s, _)| export.keeps(&s.cells, now)).collect();
     let by: Vec<Box<str>> = export.fold_by().iter().filter(|l| family.label_names.contains(l)).cloned().collect();
-    // Series by series, every folded metric at once: each series' cells are read in one pass
-    // (metric by metric, a node's thousands of partitions would pass through the cache once
-    // per metric).
     let mut folds: Vec<Option<Fold>> = (0..family.texts.len())
         .map(|m| (export.shows(m) == Shown::Folded).then(|| Fold::new(groups.iter().cloned())))
         .collect();
+    // One pass over the series: whether each is kept, then every folded metric of it, so each
+    // series' cells are read while in cache (a node's thousands of partitions do not fit; metric
+    // by metric, or a pass to choose and one to fold, would bring each in several times).
+    let now = SystemTime::now();
+    let mut kept: Vec<&(&Series<G>, Arc<LabelSet>)> = Vec::new();
     let mut scratch = Vec::new();
-    for ((series, labels), &key) in snapshot.iter().zip(&keys) {
+    for (i, entry) in snapshot.iter().enumerate() {
+        let (series, labels) = entry;
+        if export.keeps(&series.cells, now) {
+            kept.push(entry);
+        }
+        let Some(&key) = keys.get(i) else { continue };
         for ((metric, text), fold) in family.texts.iter().enumerate().zip(&mut folds) {
             if let Some(fold) = fold {
                 let mut writer = SeriesWriter::folding(&mut scratch, text, &family.label_names, labels, fold, key);
@@ -163,6 +167,10 @@ fn fold_groups<G: Group>(
     let positions: Vec<usize> =
         export.fold_by().iter().filter_map(|l| family.label_names.iter().position(|n| n == l)).collect();
     let names: Vec<Box<str>> = positions.iter().map(|&i| family.label_names[i].clone()).collect();
+    if positions.is_empty() {
+        // Folded into one series (per node): no label to read per series.
+        return (vec![LabelSet::new(&names, std::iter::empty::<&str>())], vec![0; snapshot.len()]);
+    }
     let mut index: HashMap<Vec<&str>, usize> = HashMap::new();
     let mut groups = Vec::new();
     let keys = snapshot
