@@ -41,7 +41,6 @@ const NAMING: &[&str] = &[
 
 /// Panels that may have no data in this mode, with the reason.
 const NO_DATA_OK: &[(&str, &str)] = &[
-    ("chronik_raft_node_state", "replica roles are not exported in this mode (is_leader of unhealthy partitions is)"),
     (
         "chronik_raft_config_changes_total",
         "the stuck add-node entry may be truncated rather than committed after the restart",
