@@ -40,12 +40,10 @@ const NAMING: &[&str] = &[
 ];
 
 /// Panels that may have no data in this mode, with the reason.
-const NO_DATA_OK: &[(&str, &str)] = &[
-    (
-        "chronik_raft_config_changes_total",
-        "the stuck add-node entry may be truncated rather than committed after the restart",
-    ),
-];
+const NO_DATA_OK: &[(&str, &str)] = &[(
+    "chronik_raft_config_changes_total",
+    "the stuck add-node entry may be truncated rather than committed after the restart",
+)];
 
 /// The expressions of `panels` that return series now.
 fn panels_with_data(prom: std::net::SocketAddr, panels: &[(String, String)]) -> std::collections::BTreeSet<String> {

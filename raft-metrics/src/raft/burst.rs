@@ -103,9 +103,21 @@ impl Burst<'_> {
     }
 }
 
-/// Advances a partition's bursts; returns whether they put it in the scrape: at least
-/// `leader_changes` leader changes or `proposals_failed` failed proposals in the current burst.
-pub(super) fn partition(p: &PartitionMetrics, clock: Clock, leader_changes: u64, proposals_failed: u64) -> bool {
+/// When a partition's bursts put it in the scrape (the shipped alerts' own conditions: a
+/// partition shows exactly while an alert on its bursts would hold, so a routine rolling restart
+/// does not bring a node's thousands of partitions in).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Thresholds {
+    /// Leader changes in the burst.
+    pub(super) leader_changes: u64,
+    /// Failed proposals in the burst ...
+    pub(super) proposals_failed: u64,
+    /// ... over this percentage of the burst's proposals (failed and committed).
+    pub(super) failed_percent: u64,
+}
+
+/// Advances a partition's bursts; returns whether they put it in the scrape.
+pub(super) fn partition(p: &PartitionMetrics, clock: Clock, thresholds: Thresholds) -> bool {
     let counts = clock.follows(&p.burst_scraped_at);
     let changes =
         Burst { seen: &p.burst_seen_leader_changes, at: &p.burst_leader_changes_at, size: &p.burst_leader_changes };
@@ -130,7 +142,12 @@ pub(super) fn partition(p: &PartitionMetrics, clock: Clock, leader_changes: u64,
         (false, true) => p.burst_proposals_committed.set(new),
         (_, false) => p.burst_proposals_committed.set(0),
     }
-    at_least(&p.burst_leader_changes, leader_changes) || at_least(&p.burst_proposals_failed, proposals_failed)
+    let failed = u64::try_from(p.burst_proposals_failed.get()).unwrap_or(0);
+    let committed = u64::try_from(p.burst_proposals_committed.get()).unwrap_or(0);
+    // failed / (failed + committed) > percent / 100, in integers (u128: no overflow).
+    let failing = u128::from(failed) * 100 > u128::from(thresholds.failed_percent) * u128::from(failed + committed);
+    at_least(&p.burst_leader_changes, thresholds.leader_changes)
+        || (failing && at_least(&p.burst_proposals_failed, thresholds.proposals_failed))
 }
 
 /// Advances the bursts of one direction of a partition's snapshot transfers; returns whether

@@ -34,11 +34,14 @@ use super::{
 /// its own values: a follower that lags in time while the leader still counts it in sync (which
 /// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
 ///
-/// A partition is also in the scrape during a burst of rare events (see [`burst`](super::burst)):
-/// at least `burst_leader_changes` leader changes or `burst_proposals_failed` failed proposals,
-/// each less than `burst_window_millis` after the previous one, and for a window after the last;
-/// likewise a direction of its snapshot transfers with a failure in its current burst. Its
+/// A partition is also in the scrape during a burst of rare events (see [`burst`](super::burst)),
+/// events each less than `burst_window_millis` after the previous one: from
+/// `burst_leader_changes` leader changes, or from `burst_proposals_failed` failed proposals that
+/// are over `burst_failed_percent` % of the burst's proposals, until a window after the last
+/// event; likewise a direction of its snapshot transfers with a failure in its current burst. Its
 /// `burst_*` gauges then carry the counts the shipped alerts on those counters read in this mode.
+/// These thresholds are the alerts' own (a rolling restart moves each partition's leadership up
+/// to 3 times, which must not bring a node's thousands of partitions into the scrape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthThresholds {
     /// Committed but unapplied entries (the shipped `ChronikRaftApplyLagging` alert: 1 000).
@@ -56,9 +59,11 @@ pub struct HealthThresholds {
     /// Leader changes in a burst that put the partition in the scrape
     /// (`ChronikRaftHighLeaderChanges`: 4).
     pub burst_leader_changes: u64,
-    /// Failed proposals in a burst that put the partition in the scrape
-    /// (`ChronikRaftProposalFailures`: 45, over 5 % of the burst's proposals).
+    /// Failed proposals in a burst that put the partition in the scrape, if they are over
+    /// `burst_failed_percent` % of the burst's proposals (`ChronikRaftProposalFailures`: 45).
     pub burst_proposals_failed: u64,
+    /// See `burst_proposals_failed` (`ChronikRaftProposalFailures`: 5).
+    pub burst_failed_percent: u64,
 }
 
 impl Default for HealthThresholds {
@@ -69,8 +74,9 @@ impl Default for HealthThresholds {
             follower_lag_millis: 10_000,
             contact_millis: 5_000,
             burst_window_millis: 15 * 60 * 1_000,
-            burst_leader_changes: 2,
-            burst_proposals_failed: 10,
+            burst_leader_changes: 4,
+            burst_proposals_failed: 45,
+            burst_failed_percent: 5,
         }
     }
 }
@@ -145,7 +151,12 @@ pub(super) fn attach(
     let partitions = Export::timed(shown(&PartitionMetrics::SCHEMA), move |p, now| {
         let _one = advancing.lock().unwrap_or_else(PoisonError::into_inner);
         let clock = burst::Clock::at(now, health.burst_window_millis);
-        let bursting = burst::partition(p, clock, health.burst_leader_changes, health.burst_proposals_failed);
+        let thresholds = burst::Thresholds {
+            leader_changes: health.burst_leader_changes,
+            proposals_failed: health.burst_proposals_failed,
+            failed_percent: health.burst_failed_percent,
+        };
+        let bursting = burst::partition(p, clock, thresholds);
         bursting || health.partition_unhealthy_at(p, now)
     })
     .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
