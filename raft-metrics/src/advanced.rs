@@ -15,7 +15,7 @@ pub use crate::cell::{
     AddCell, HistogramSnapshot, Metric, NativeSnapshot, RandomSampler, SampleControl, SampledLayout, Sampler,
 };
 pub use crate::encode::{parse, unescape_label_value, LabelPair, SeriesWriter};
-pub use crate::family::{Export, Shown};
+pub use crate::family::{Export, Scrape, Shown};
 pub use crate::label::{Fingerprint, KeyBuilder, LabelValues};
 pub use crate::metric::{ByLabelLayout, Group, LocalFields};
 pub use crate::model::MetricKind;

@@ -285,3 +285,32 @@ fn concurrent_scrapes_count_every_event_once() {
     let text = r.encode_to_string(Format::Prometheus);
     assert_eq!(value(&text, "chronik_raft_burst_leader_changes", P0), Some(1_000.0), "{text}");
 }
+
+#[test]
+fn a_node_wide_incident_shows_at_most_max_shown_partitions_the_same_ones_each_scrape() {
+    let r = Registry::new();
+    let health = HealthThresholds { max_shown: 10, ..HealthThresholds::default() };
+    let options = RaftOptions { aggregation: Aggregation::Unhealthy, health, ..RaftOptions::default() };
+    let m = RaftMetrics::with_options(&r, &options).unwrap();
+    for partition in 0..50 {
+        healthy(&m, partition);
+        m.set_has_leader("orders", partition, false);
+        m.set_follower_lag_entries("orders", partition, "n2", 50_000);
+    }
+    let first = r.encode_to_string(Format::Prometheus);
+    let shown = partitions_of(&first, "chronik_raft_has_leader");
+    assert_eq!(shown.len(), 10, "{first}");
+    assert_eq!(partitions_of(&first, "chronik_raft_follower_lag_entries").len(), 10, "{first}");
+    // The first ones created, every scrape.
+    let expected: BTreeSet<String> = (0..10).map(|p| format!("orders/{p}")).collect();
+    assert_eq!(shown, expected);
+    let second = r.encode_to_string(Format::Prometheus);
+    assert_eq!(partitions_of(&second, "chronik_raft_has_leader"), expected);
+    // One heals: the next in line takes its place.
+    m.set_has_leader("orders", 3, true);
+    let third = r.encode_to_string(Format::Prometheus);
+    let mut next = expected.clone();
+    next.remove("orders/3");
+    next.insert("orders/10".to_owned());
+    assert_eq!(partitions_of(&third, "chronik_raft_has_leader"), next);
+}

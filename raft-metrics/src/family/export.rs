@@ -40,8 +40,29 @@ pub struct Export<G> {
     keep: Box<Keep<G>>,
 }
 
-/// Whether a series is in a scrape that started at the given time.
-type Keep<G> = dyn Fn(&G, SystemTime) -> bool + Send + Sync;
+/// Whether a series is in the scrape.
+type Keep<G> = dyn Fn(&G, &Scrape) -> bool + Send + Sync;
+
+/// One scrape of a family, as the keep predicate of [`Export::with_scrape`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Scrape {
+    at: SystemTime,
+    kept: usize,
+}
+
+impl Scrape {
+    /// When the scrape started (read once per scrape of the family rather than once per series:
+    /// a node's thousands of partitions are judged against the same instant).
+    pub fn at(&self) -> SystemTime {
+        self.at
+    }
+
+    /// How many series this scrape kept so far (series are judged in a stable order: the order
+    /// they were created in, slots of removed series reused).
+    pub fn kept(&self) -> usize {
+        self.kept
+    }
+}
 
 impl<G: Group> Export<G> {
     /// Writes the group's metrics for which `metric(index)` is true (indexes in the group's
@@ -49,15 +70,14 @@ impl<G: Group> Export<G> {
     /// time of the scrape. `keep` runs once per series per scrape, under no lock, and must not
     /// record into the family.
     pub fn new(metric: impl Fn(usize) -> bool, keep: impl Fn(&G) -> bool + Send + Sync + 'static) -> Self {
-        Self::timed(metric, move |series, _| keep(series))
+        Self::with_scrape(metric, move |series, _| keep(series))
     }
 
-    /// As [`Export::new`], with `keep` also given the time the scrape started (read once per
-    /// scrape of the family rather than once per series: a node with thousands of partitions
-    /// judges each against the same instant, at the cost of one clock read).
-    pub fn timed(
+    /// As [`Export::new`], with `keep` also given the [`Scrape`]: when it started, how many
+    /// series it kept so far (to bound what one scrape shows).
+    pub fn with_scrape(
         metric: impl Fn(usize) -> bool,
-        keep: impl Fn(&G, SystemTime) -> bool + Send + Sync + 'static,
+        keep: impl Fn(&G, &Scrape) -> bool + Send + Sync + 'static,
     ) -> Self {
         let metrics = (0..G::KINDS.len()).map(|i| if metric(i) { Shown::Series } else { Shown::Hidden }).collect();
         Self { metrics, fold_by: Box::new([]), keep: Box::new(keep) }
@@ -95,8 +115,8 @@ impl<G: Group> Export<G> {
         &self.fold_by
     }
 
-    pub(super) fn keeps(&self, series: &G, now: SystemTime) -> bool {
-        (self.keep)(series, now)
+    pub(super) fn keeps(&self, series: &G, scrape: &Scrape) -> bool {
+        (self.keep)(series, scrape)
     }
 }
 
@@ -123,13 +143,14 @@ pub(super) fn encode<G: Group>(
     // One pass over the series: whether each is kept, then every folded metric of it, so each
     // series' cells are read while in cache (a node's thousands of partitions do not fit; metric
     // by metric, or a pass to choose and one to fold, would bring each in several times).
-    let now = SystemTime::now();
+    let mut scrape = Scrape { at: SystemTime::now(), kept: 0 };
     let mut kept: Vec<&(&Series<G>, Arc<LabelSet>)> = Vec::new();
     let mut scratch = Vec::new();
     for (i, entry) in snapshot.iter().enumerate() {
         let (series, labels) = entry;
-        if export.keeps(&series.cells, now) {
+        if export.keeps(&series.cells, &scrape) {
             kept.push(entry);
+            scrape.kept += 1;
         }
         let Some(&key) = keys.get(i) else { continue };
         for ((metric, text), fold) in family.texts.iter().enumerate().zip(&mut folds) {

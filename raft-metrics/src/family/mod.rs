@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-pub use export::{Export, Shown};
+pub use export::{Export, Scrape, Shown};
 pub use handle::{ClaimError, Exclusive, Handle};
 pub use pinned::Pinned;
 

@@ -64,6 +64,12 @@ pub struct HealthThresholds {
     pub burst_proposals_failed: u64,
     /// See `burst_proposals_failed` (`ChronikRaftProposalFailures`: 5).
     pub burst_failed_percent: u64,
+    /// The most partitions (and, apart, peers and snapshot-transfer directions) one scrape shows:
+    /// when a node-wide incident (a slow disk, a partitioned node) makes thousands unhealthy at
+    /// once, a scrape shows the first `max_shown` in the order they were created (the same ones
+    /// every scrape, so their alerts hold) and the node-wide series count the rest. 1 000: about
+    /// 100 KB gzipped per scrape, 7 KB/s at a 15 s interval.
+    pub max_shown: usize,
 }
 
 impl Default for HealthThresholds {
@@ -77,6 +83,7 @@ impl Default for HealthThresholds {
             burst_leader_changes: 4,
             burst_proposals_failed: 45,
             burst_failed_percent: 5,
+            max_shown: 1_000,
         }
     }
 }
@@ -148,28 +155,33 @@ pub(super) fn attach(
     // The scrapes advance the bursts one series at a time (see `burst`).
     let scrapes = Arc::new(Mutex::new(()));
     let advancing = Arc::clone(&scrapes);
-    let partitions = Export::timed(shown(&PartitionMetrics::SCHEMA), move |p, now| {
+    let partitions = Export::with_scrape(shown(&PartitionMetrics::SCHEMA), move |p, scrape| {
         let _one = advancing.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = scrape.at();
         let clock = burst::Clock::at(now, health.burst_window_millis);
         let thresholds = burst::Thresholds {
             leader_changes: health.burst_leader_changes,
             proposals_failed: health.burst_proposals_failed,
             failed_percent: health.burst_failed_percent,
         };
+        // Bursts advance whether or not the partition is shown.
         let bursting = burst::partition(p, clock, thresholds);
-        bursting || health.partition_unhealthy_at(p, now)
+        (bursting || health.partition_unhealthy_at(p, now)) && scrape.kept() < health.max_shown
     })
     .fold(folded(&PartitionMetrics::SCHEMA), &by(None));
     registry.attach(families.partitions.family(), partitions)?;
-    let peers = Export::new(shown(&PeerMetrics::SCHEMA), move |p| health.peer_unhealthy(p))
-        .fold(folded(&PeerMetrics::SCHEMA), &by(Some("peer")));
+    let peers = Export::with_scrape(shown(&PeerMetrics::SCHEMA), move |p, scrape| {
+        scrape.kept() < health.max_shown && health.peer_unhealthy(p)
+    })
+    .fold(folded(&PeerMetrics::SCHEMA), &by(Some("peer")));
     registry.attach(families.peers.family(), peers)?;
     let everything = |_: usize| true;
     let creates = Export::metrics(|_| false).fold(everything, &by(Some("trigger")));
     registry.attach(families.snapshot_creates.family(), creates)?;
-    let transfers = Export::timed(shown(&SnapshotTransferMetrics::SCHEMA), move |t, now| {
+    let transfers = Export::with_scrape(shown(&SnapshotTransferMetrics::SCHEMA), move |t, scrape| {
         let _one = scrapes.lock().unwrap_or_else(PoisonError::into_inner);
-        burst::snapshot_transfers(t, burst::Clock::at(now, health.burst_window_millis))
+        let failing = burst::snapshot_transfers(t, burst::Clock::at(scrape.at(), health.burst_window_millis));
+        failing && scrape.kept() < health.max_shown
     })
     .fold(folded(&SnapshotTransferMetrics::SCHEMA), &by(Some("direction")));
     registry.attach(families.snapshot_transfers.family(), transfers)?;
