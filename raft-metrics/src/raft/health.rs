@@ -34,8 +34,9 @@ use super::{
 /// its own values: a follower that lags in time while the leader still counts it in sync (which
 /// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
 ///
-/// A partition is also in the scrape during a burst of rare events (counted by the scrapes: see the README, "Unhealthy-only mode"),
-/// events each less than `burst_window_millis` after the previous one: from
+/// A partition is also in the scrape during a burst of rare events (counted by the scrapes; the
+/// README's "Unhealthy-only mode" says why), events each less than `burst_window_millis` after
+/// the previous one: from
 /// `burst_leader_changes` leader changes, or from `burst_proposals_failed` failed proposals that
 /// are over `burst_failed_percent` % of the burst's proposals, until a window after the last
 /// event; likewise a direction of its snapshot transfers with a failure in its current burst. Its
