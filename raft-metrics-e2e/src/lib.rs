@@ -315,6 +315,44 @@ impl AlertLog {
     }
 }
 
+/// The alerts each fault of the adapters' per-partition scenarios must fire (each adapter causes
+/// the fault its own way: raft-rs pauses a node, openraft isolates one).
+pub mod faults {
+    /// A node cut off from its peers while another's apply stalls: its followers lag (a burst
+    /// past 5 000 entries, then past 30 s), sends to it fail, the partition it led elects a new
+    /// leader while it still claims the old leadership, the stalled node's apply lag stays high.
+    pub const NODE_CUT_OFF: &[&str] = &[
+        "ChronikRaftFollowerLagging",
+        "ChronikRaftPeerSendFailures",
+        "ChronikRaftRpcFailures",
+        "ChronikRaftMultipleLeaders",
+        "ChronikRaftFollowerLaggingTime",
+        "ChronikRaftApplyLagging",
+    ];
+    /// Two of three nodes crashed, the third adding a member (a configuration change that
+    /// cannot commit), clients refused by it.
+    pub const TWO_OF_THREE_DOWN: &[&str] = &[
+        "ChronikRaftNoLeader",
+        "ChronikRaftInsufficientMembers",
+        "ChronikRaftProposalFailures",
+        "ChronikRaftConfigChangeStuck",
+    ];
+    /// A partition's leader crashed five times in a row.
+    pub const LEADER_CHURN: &[&str] = &["ChronikRaftHighLeaderChanges"];
+    /// Every snapshot sent to a follower behind a compaction fails.
+    pub const SNAPSHOTS_FAIL: &[&str] = &["ChronikRaftSnapshotTransferFailures"];
+    /// An application family over its label-set bound.
+    pub const CARDINALITY: &[&str] = &["ChronikRaftDroppedLabelSets"];
+    /// The latency alerts: a scenario of their own (one node's disk, apply and network slowed),
+    /// since their `for` outlasts the others' faults.
+    pub const SLOW_NODE: &[&str] = &[
+        "ChronikRaftHighFsyncLatency",
+        "ChronikRaftHighApplyLatency",
+        "ChronikRaftHighCommitLatency",
+        "ChronikRaftPeerCommunicationSlow",
+    ];
+}
+
 /// The panel expressions without series in the healthy phase. Their series appear with an
 /// event (a snapshot, a configuration change, an RPC error) and fall out of the panel's window
 /// (`[30s]`) soon after, so they are checked after every fault, not once at the end: a fault

@@ -28,8 +28,8 @@ use raft_metrics::{Counter, FamilySpec, MetricInfo};
 use raft_metrics_openraft::sim::{Cluster, ClusterConfig, Exporters};
 
 use support::prom::{
-    alert_names, compressed_rules, dashboard_panels, lock, prometheus_turn, query, wait_for, AlertLog, DeferredPanels,
-    Prometheus, QueryResult, FOR, WINDOW,
+    alert_names, compressed_rules, dashboard_panels, faults, lock, prometheus_turn, query, wait_for, AlertLog,
+    DeferredPanels, Prometheus, QueryResult, FOR, WINDOW,
 };
 
 const NODES: u64 = 3;
@@ -127,14 +127,6 @@ fn alert_log(prom: &Prometheus, phase: &str) -> AlertLog {
     AlertLog::new(prom.addr, phase)
 }
 
-/// Alerts the slow-node scenario drives to `firing`.
-const SLOW_NODE_ALERTS: &[&str] = &[
-    "ChronikRaftHighFsyncLatency",
-    "ChronikRaftHighApplyLatency",
-    "ChronikRaftHighCommitLatency",
-    "ChronikRaftPeerCommunicationSlow",
-];
-
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
@@ -197,17 +189,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     });
     assert!(driver.wait_leader(2, Some(3), Duration::from_secs(10)).is_some(), "p2 elected no new leader");
     driver.with(|s| s.burst(6000));
-    let missing = log.wait_firing(
-        &[
-            "ChronikRaftFollowerLagging",
-            "ChronikRaftPeerSendFailures",
-            "ChronikRaftRpcFailures",
-            "ChronikRaftMultipleLeaders",
-            "ChronikRaftFollowerLaggingTime",
-            "ChronikRaftApplyLagging",
-        ],
-        Duration::from_secs(70),
-    );
+    let missing = log.wait_firing(faults::NODE_CUT_OFF, Duration::from_secs(70));
     assert!(missing.is_empty(), "not firing while n3 is isolated: {missing:?}");
     deferred.check(&log.phase);
     driver.with(|s| {
@@ -255,15 +237,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         "[{:>5.1}s] crash the two nodes other than n{lone}; it adds a learner to p{led}",
         t0.elapsed().as_secs_f64()
     );
-    let missing = log.wait_firing(
-        &[
-            "ChronikRaftNoLeader",
-            "ChronikRaftInsufficientMembers",
-            "ChronikRaftProposalFailures",
-            "ChronikRaftConfigChangeStuck",
-        ],
-        Duration::from_secs(30),
-    );
+    let missing = log.wait_firing(faults::TWO_OF_THREE_DOWN, Duration::from_secs(30));
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
     deferred.check(&log.phase);
     driver.with(|s| {
@@ -286,7 +260,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         println!("[{:>5.1}s] churn {round}: crash n{leader} -> n{}", t0.elapsed().as_secs_f64(), next.unwrap_or(0));
         std::thread::sleep(Duration::from_millis(1200));
     }
-    let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::LEADER_CHURN, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
     deferred.check(&log.phase);
 
@@ -304,7 +278,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         s.cluster.isolate(f1, false);
     });
     println!("[{:>5.1}s] n{f1} behind a snapshot of n{l1}/p1; sends to it fail", t0.elapsed().as_secs_f64());
-    let missing = log.wait_firing(&["ChronikRaftSnapshotTransferFailures"], Duration::from_secs(30));
+    let missing = log.wait_firing(faults::SNAPSHOTS_FAIL, Duration::from_secs(30));
     assert!(missing.is_empty(), "not firing while snapshots to n{f1} fail: {missing:?}");
     driver.with(|s| s.cluster.fail_snapshots_to(f1, false));
     let sent = wait_for(Duration::from_secs(15), || {
@@ -325,7 +299,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     for i in 0..20 {
         clients.get((format!("client-{i}"),)).inc();
     }
-    let missing = log.wait_firing(&["ChronikRaftDroppedLabelSets"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::CARDINALITY, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after a family overflowed: {missing:?}");
 
     // ---- deferred panels -------------------------------------------------------------------
@@ -348,8 +322,10 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
             None => println!("  {name:<36} left to the slow-node scenario"),
         }
     }
-    let unaccounted: Vec<&String> =
-        all_alerts.iter().filter(|n| !log.firing.contains_key(*n) && !SLOW_NODE_ALERTS.contains(&n.as_str())).collect();
+    let unaccounted: Vec<&String> = all_alerts
+        .iter()
+        .filter(|n| !log.firing.contains_key(*n) && !faults::SLOW_NODE.contains(&n.as_str()))
+        .collect();
     assert!(unaccounted.is_empty(), "alerts neither fired nor left to the slow-node scenario: {unaccounted:?}");
     assert!(still_empty.is_empty(), "panels without data after every fault:\n{}", still_empty.join("\n"));
     assert!(elapsed < Duration::from_secs(240), "took {elapsed:?}");
@@ -382,7 +358,7 @@ fn prometheus_sees_a_slow_node() {
     let prom = Prometheus::start(&driver.targets(), &compressed_rules());
     prom.wait_ready();
     let mut log = alert_log(&prom, "slow n2, n3");
-    let missing = log.wait_firing(SLOW_NODE_ALERTS, Duration::from_secs(90));
+    let missing = log.wait_firing(faults::SLOW_NODE, Duration::from_secs(90));
     let elapsed = t0.elapsed();
     drop(driver);
     drop(prom);

@@ -26,15 +26,6 @@ use std::time::{Duration, Instant};
 use e2e::*;
 use raft_metrics::{Counter, FamilySpec, MetricInfo};
 
-/// Alerts of the rule file the main scenario does not drive to `firing`: the slow-node scenario
-/// ([`prometheus_sees_a_slow_node`]) does.
-const SLOW_NODE_ALERTS: &[&str] = &[
-    "ChronikRaftHighFsyncLatency",
-    "ChronikRaftHighApplyLatency",
-    "ChronikRaftHighCommitLatency",
-    "ChronikRaftPeerCommunicationSlow",
-];
-
 /// Panels that may stay empty in this scenario, with the reason.
 const NO_DATA_OK: &[(&str, &str)] = &[
     (
@@ -119,17 +110,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     log.phase = "pause n3".to_owned();
     driver.pause_n3_and_stall_n2();
     note(&log, "pause n3, stall n2's apply".to_owned());
-    let missing = log.wait_firing(
-        &[
-            "ChronikRaftFollowerLagging",
-            "ChronikRaftPeerSendFailures",
-            "ChronikRaftRpcFailures",
-            "ChronikRaftMultipleLeaders",
-            "ChronikRaftFollowerLaggingTime",
-            "ChronikRaftApplyLagging",
-        ],
-        Duration::from_secs(60),
-    );
+    let missing = log.wait_firing(faults::NODE_CUT_OFF, Duration::from_secs(60));
     assert!(missing.is_empty(), "not firing while n3 is paused: {missing:?}");
     deferred.check(&log.phase);
     // n3 catches up and steps down.
@@ -143,15 +124,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     log.phase = "crash 2 of 3".to_owned();
     let lone = driver.crash_all_but_p0_leader(true);
     note(&log, format!("n{lone} (p0 leader) proposes adding n4 to p0; crash the two other nodes"));
-    let missing = log.wait_firing(
-        &[
-            "ChronikRaftNoLeader",
-            "ChronikRaftInsufficientMembers",
-            "ChronikRaftProposalFailures",
-            "ChronikRaftConfigChangeStuck",
-        ],
-        Duration::from_secs(25),
-    );
+    let missing = log.wait_firing(faults::TWO_OF_THREE_DOWN, Duration::from_secs(25));
     assert!(missing.is_empty(), "not firing with 2 of 3 nodes down: {missing:?}");
     deferred.check(&log.phase);
     driver.restart_all_but(lone);
@@ -160,7 +133,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     // ---- fault 3: leader churn on p0 -------------------------------------------------------
     log.phase = "leader churn p0".to_owned();
     driver.churn_p0_leader(5, |line| note(&log, line));
-    let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::LEADER_CHURN, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
     deferred.check(&log.phase);
 
@@ -168,7 +141,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     log.phase = "snapshots".to_owned();
     let (l1, f1) = driver.fail_snapshots_to_a_p1_follower();
     note(&log, format!("pause n{f1}, compact n{l1}/p1, resume n{f1}: every snapshot to it fails"));
-    let missing = log.wait_firing(&["ChronikRaftSnapshotTransferFailures"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::SNAPSHOTS_FAIL, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing while snapshots to n{f1} fail: {missing:?}");
     driver.with(|s| s.cluster.fail_snapshots_to(f1, false));
     note(&log, format!("snapshots to n{f1} go through again"));
@@ -194,7 +167,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         clients.get((format!("client-{i}"),)).inc();
     }
     note(&log, "20 clients into a family bounded at 4 label sets on n1".to_owned());
-    let missing = log.wait_firing(&["ChronikRaftDroppedLabelSets"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::CARDINALITY, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after a family overflowed: {missing:?}");
 
     // ---- deferred panels --------------------------------------------------------------------
@@ -241,7 +214,7 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         match (log.firing.get(name), log.pending.get(name)) {
             (Some((at, phase, labels)), _) => println!("  {name:<36} FIRING  at {at:>5.1}s [{phase}] {labels}"),
             (None, pending) => {
-                let reason = if SLOW_NODE_ALERTS.contains(&name.as_str()) {
+                let reason = if faults::SLOW_NODE.contains(&name.as_str()) {
                     "driven by the slow-node scenario"
                 } else {
                     "UNEXPLAINED"
@@ -263,8 +236,10 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
         .map(|(title, expr)| format!("{title}: {expr}"))
         .collect();
     assert!(unexplained.is_empty(), "panels without data after every fault:\n{}", unexplained.join("\n"));
-    let unaccounted: Vec<&String> =
-        all_alerts.iter().filter(|n| !log.firing.contains_key(*n) && !SLOW_NODE_ALERTS.contains(&n.as_str())).collect();
+    let unaccounted: Vec<&String> = all_alerts
+        .iter()
+        .filter(|n| !log.firing.contains_key(*n) && !faults::SLOW_NODE.contains(&n.as_str()))
+        .collect();
     assert!(unaccounted.is_empty(), "alerts neither fired nor left to the slow-node scenario: {unaccounted:?}");
     assert!(elapsed < Duration::from_secs(180), "took {elapsed:?}");
 }
@@ -290,7 +265,7 @@ fn prometheus_sees_a_slow_node() {
     prom.wait_ready();
     let mut log = AlertLog::new(prom.addr, "healthy");
     log.phase = "slow n3".to_owned();
-    let missing = log.wait_firing(SLOW_NODE_ALERTS, Duration::from_secs(90));
+    let missing = log.wait_firing(faults::SLOW_NODE, Duration::from_secs(90));
     let elapsed = t0.elapsed();
     drop(driver);
     drop(prom);

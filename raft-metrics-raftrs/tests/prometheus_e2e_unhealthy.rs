@@ -121,6 +121,9 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
 
     // ---- fault 2: crash the two nodes not leading p0, p0 stuck adding n4 ---------------------
     // Clients keep proposing to the lone node: a burst of failed proposals in every partition.
+    // Not `ChronikRaftInsufficientMembers`: its "reporting" half counts `node_state`, which this
+    // mode does not export, and its in-sync half needs a leader, which the lone node stops being
+    // (check-quorum); `ChronikRaftNoLeader` names the partition instead.
     log.phase = "crash 2 of 3".to_owned();
     let lone = driver.crash_all_but_p0_leader(true);
     let missing = log.wait_firing(
@@ -137,13 +140,13 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     // burst of changes, which names it.
     log.phase = "leader churn p0".to_owned();
     driver.churn_p0_leader(5, |_| {});
-    let missing = log.wait_firing(&["ChronikRaftHighLeaderChanges"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::LEADER_CHURN, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing after 5 leader crashes: {missing:?}");
 
     // ---- fault 4: every snapshot to a follower of p1 fails ------------------------------------
     log.phase = "snapshots".to_owned();
     let (_, follower) = driver.fail_snapshots_to_a_p1_follower();
-    let missing = log.wait_firing(&["ChronikRaftSnapshotTransferFailures"], Duration::from_secs(20));
+    let missing = log.wait_firing(faults::SNAPSHOTS_FAIL, Duration::from_secs(20));
     assert!(missing.is_empty(), "not firing while snapshots to n{follower} fail: {missing:?}");
     driver.with(|s| s.cluster.fail_snapshots_to(follower, false));
     log.poll();
