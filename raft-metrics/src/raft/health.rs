@@ -5,9 +5,10 @@
 //! under the same names and labels as in per-partition mode. So alert rules written for
 //! per-partition mode (`has_leader == 0`, `apply_lag_entries > 1000`, `isr_size < quorum`,
 //! `follower_lag_entries > 5000 and is_leader == 1`) keep naming the partition, while a node
-//! with 10 000 healthy partitions sends only its node-wide series. Each threshold sits below the
-//! shipped alerts' thresholds, so a partition an alert fires on is in every scrape for the
-//! alert's whole `for` window.
+//! with 10 000 healthy partitions sends only its node-wide series. Each gauge threshold sits below
+//! the shipped alerts' thresholds, so a partition an alert fires on is in every scrape for the
+//! alert's whole `for` window. The burst thresholds (see [`burst`](super::burst)) equal the
+//! alerts': a burst only grows until it ends, so it stays shown as long as the alert holds.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,11 +37,11 @@ use super::{
 ///
 /// A partition is also in the scrape during a burst of rare events (counted by the scrapes; the
 /// README's "Unhealthy-only mode" says why), events each less than `burst_window_millis` after
-/// the previous one: from
-/// `burst_leader_changes` leader changes, or from `burst_proposals_failed` failed proposals that
-/// are over `burst_failed_percent` % of the burst's proposals, until a window after the last
-/// event; likewise a direction of its snapshot transfers with a failure in its current burst. Its
-/// `burst_*` gauges then carry the counts the shipped alerts on those counters read in this mode.
+/// the previous one: from `burst_leader_changes` leader changes, or from `burst_proposals_failed`
+/// failed proposals that are over `burst_failed_percent` % of the burst's proposals, until a
+/// window after the last event; likewise a direction of its snapshot transfers with a failure in
+/// its current burst. Its `burst_*` gauges then carry the counts the shipped alerts on those
+/// counters read in this mode.
 /// These thresholds are the alerts' own (a rolling restart moves each partition's leadership up
 /// to 3 times, which must not bring a node's thousands of partitions into the scrape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
