@@ -153,21 +153,17 @@ impl KeyBuilder {
         self.push((digest >> 64) as u64);
     }
 
+    // The fold takes the words alone and hands the chain back, so only `words` is borrowed out
+    // of the builder: `len` and `chain` stay in registers on the inlined fast path (with
+    // `&mut self` the whole builder lived in memory, and each push waited on reloading `len`).
     #[inline(always)]
     fn push(&mut self, word: u64) {
         if self.len == WORDS {
-            self.fold();
+            self.chain = fold(&self.words, self.chain);
+            self.len = 0;
         }
         self.words[self.len] = word;
         self.len += 1;
-    }
-
-    #[cold]
-    fn fold(&mut self) {
-        #[allow(clippy::cast_possible_truncation)] // folding 128 bits into a 64-bit chain seed
-        let folded = xxh3_128_with_seed(as_bytes(&self.words[..self.len]), self.chain) as u64;
-        self.chain = folded | 1;
-        self.len = 0;
     }
 
     /// The key's words, zero-padded, when it fits the per-thread cache.
@@ -181,6 +177,15 @@ impl KeyBuilder {
     pub(crate) fn finish(&self, seed: u64) -> Fingerprint {
         Fingerprint(xxh3_128_with_seed(as_bytes(&self.words[..self.len]), seed ^ self.chain))
     }
+}
+
+/// The chain after folding a full set of `words` into it.
+#[cold]
+#[inline(never)]
+fn fold(words: &[u64; WORDS], chain: u64) -> u64 {
+    #[allow(clippy::cast_possible_truncation)] // folding 128 bits into a 64-bit chain seed
+    let folded = xxh3_128_with_seed(as_bytes(words), chain) as u64;
+    folded | 1
 }
 
 #[inline(always)]
