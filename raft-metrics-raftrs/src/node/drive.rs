@@ -145,13 +145,15 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// For the transport: whether this turn is timed ([`with_timing`](Self::with_timing)), so
     /// the latency of the messages it sends should be measured and passed to
-    /// [`on_delivered`](Self::on_delivered); the others are delivered with `None`.
+    /// [`on_delivered`](Self::on_delivered); the others need no call (snapshots aside).
     pub fn rpc_timed(&self) -> bool {
         self.recording && self.turn.timed()
     }
 
-    /// Records messages about to be sent and hands them back: `append_entries_sent` and its bytes
-    /// per target, `log_inconsistency` rejections this follower sends, snapshot sends
+    /// Records messages about to be sent and hands them back: `rpc_calls_total` by (`method`,
+    /// `target`) (successful unless the transport reports the message failed, see
+    /// [`on_send_failed`](Self::on_send_failed)), `append_entries_sent` and its bytes per target,
+    /// `log_inconsistency` rejections this follower sends, snapshot sends
     /// (`snapshot_in_progress`), heartbeat send times (round trip).
     ///
     /// Use it on `Ready::take_messages`, `Ready::take_persisted_messages` and
@@ -348,17 +350,21 @@ impl<S: Storage> InstrumentedNode<S> {
         self.raw.report_snapshot(to, status);
     }
 
-    /// The transport delivered `msg` (which this node sent), after `latency` when it measured
-    /// it (messages sent in a timed turn, [`rpc_timed`](Self::rpc_timed)): counts
-    /// `rpc_calls_total{result="success"}` (recorded at the next tick) and observes
-    /// `rpc_duration_seconds` with the timing weight, for (`method`, `target`); a delivered
+    /// The transport delivered `msg` (which this node sent) after `latency`: observes
+    /// `rpc_duration_seconds` for (`method`, `target`) with the timing weight; a delivered
     /// snapshot is reported finished ([`report_snapshot`](Self::report_snapshot)).
+    ///
+    /// A transport calls it for the messages of timed turns ([`rpc_timed`](Self::rpc_timed)),
+    /// whose latency it measured, and for snapshots; other messages need no call (with `None`
+    /// it only ends a snapshot): `rpc_calls_total{result="success"}` counts the messages
+    /// [`outgoing`](Self::outgoing) handed out that the transport did not report failed
+    /// ([`on_send_failed`](Self::on_send_failed)), at the next tick.
     #[inline]
     pub fn on_delivered(&mut self, msg: &Message, latency: Option<Duration>) {
         let msg_type = msg.get_msg_type();
-        if self.recording {
-            let timed = latency.map(|latency| (latency, self.turn.weight().max(1)));
-            self.rpcs.delivered(&self.group.metrics, msg.to, msg_type, timed);
+        if let (true, Some(latency)) = (self.recording, latency) {
+            let weight = self.turn.weight().max(1);
+            self.links.delivered(&self.group.metrics, msg.to, msg_type, latency, weight);
         }
         if msg_type == MessageType::MsgSnapshot {
             self.report_snapshot(msg.to, SnapshotStatus::Finish);
@@ -366,8 +372,9 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// The transport could not deliver `msg` (which this node sent): counts `messages_dropped`,
-    /// `rpc_calls_total{result="failure"}`, `rpc_errors_total{error_type="unreachable"}`, and
-    /// `heartbeat_failures` for a heartbeat; then tells raft-rs
+    /// `rpc_calls_total{result="failure"}` (and takes it out of the successes),
+    /// `rpc_errors_total{error_type="unreachable"}`, and `heartbeat_failures` for a heartbeat;
+    /// then tells raft-rs
     /// ([`RawNode::report_unreachable`]), and reports a snapshot as failed.
     pub fn on_send_failed(&mut self, msg: &Message) {
         if !self.recording {
@@ -378,7 +385,7 @@ impl<S: Storage> InstrumentedNode<S> {
             return;
         }
         let (to, msg_type) = (msg.to, msg.get_msg_type());
-        self.rpcs.failed(to, msg_type, &self.group);
+        self.links.failed(to, msg_type, &self.group);
         if msg_type == MessageType::MsgHeartbeat {
             self.peers.heartbeat_failed(to);
         }

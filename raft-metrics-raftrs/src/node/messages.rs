@@ -1,6 +1,7 @@
 //! Routing the messages the node steps and sends to the states they concern, with one match on
-//! the message type, so the common messages cost a comparison, a peer lookup and an add (the
-//! [`classify`] predicates say the same, one per question).
+//! the message type, so the common messages cost a comparison, a link lookup and an add or two
+//! (the [`classify`] predicates say the same, one per question). An append's answer costs
+//! nothing: the leader sees it in raft-rs's progress at the next tick.
 
 use raft::eraftpb::{Message, MessageType};
 use raft::{StateRole, Storage};
@@ -19,16 +20,13 @@ impl<S: Storage> InstrumentedNode<S> {
         let (term, role) = (self.raw.raft.term, self.raw.raft.state);
         match msg.get_msg_type() {
             MessageType::MsgAppend => {
-                self.peers.append_received(msg.from);
+                self.links.to(msg.from).appends_received += 1;
                 self.observe_leader_message(msg, term);
             }
             MessageType::MsgHeartbeat => self.observe_leader_message(msg, term),
             MessageType::MsgSnapshot if msg.term >= term => {
                 self.role.leader_contacted();
                 self.snapshots.receive_started(&self.group);
-            }
-            MessageType::MsgAppendResponse if msg.term == term && role == StateRole::Leader => {
-                self.peers.append_answered(msg.from, self.turn.ticks);
             }
             MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
                 self.peers.heartbeat_answered(msg.from, self.turn.ticks, &mut self.turn.clock);
@@ -55,10 +53,13 @@ impl<S: Storage> InstrumentedNode<S> {
     /// A message about to be sent.
     #[inline]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
-        match msg.get_msg_type() {
+        let msg_type = msg.get_msg_type();
+        let link = self.links.to(msg.to);
+        link.sent(msg_type);
+        match msg_type {
             MessageType::MsgAppend => {
-                let size: u64 = msg.entries.iter().map(payload_bytes).sum();
-                self.peers.append_sent(msg.to, size);
+                link.appends_sent += 1;
+                link.append_bytes_sent += msg.entries.iter().map(payload_bytes).sum::<u64>();
             }
             MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
                 reject(&self.group, RejectReason::LogInconsistency);

@@ -2,10 +2,11 @@
 //!
 //! The wrapper is a composition of states, each in its own module with the series it records
 //! into and the methods that observe and publish it: [`role`] (role, leader, term, elections via
-//! [`election`]), [`peers`] (each peer's traffic and heartbeats), [`progress`] (the leader's view
-//! of follower lag and ISR), [`proposals`] (proposal to apply, with [`pending`]), [`log`],
-//! [`membership`], [`snapshots`] and [`rpc`]. [`group`] holds what they share (the group's
-//! labels and partition series) and [`turn`] the node's time. This module builds the states and
+//! [`election`]), [`peers`] (each peer's series and heartbeats), [`links`] (the messages
+//! exchanged with each node), [`progress`] (the leader's view of follower lag and ISR),
+//! [`proposals`] (proposal to apply, with [`pending`]), [`log`], [`membership`] and
+//! [`snapshots`]. [`group`] holds what they share (the group's labels and partition series) and
+//! [`turn`] the node's time. This module builds the states and
 //! coordinates them where one raft-rs transition concerns several; [`drive`] holds the public
 //! hooks and [`messages`] routes each message to the state it concerns.
 //!
@@ -25,6 +26,7 @@ use raft_metrics::{Handle, Sampling};
 mod drive;
 mod election;
 mod group;
+mod links;
 mod log;
 mod membership;
 mod messages;
@@ -33,20 +35,19 @@ mod pending;
 mod progress;
 mod proposals;
 mod role;
-mod rpc;
 mod series;
 mod snapshots;
 mod timing;
 mod turn;
 
 use group::GroupSeries;
+use links::Links;
 use log::Log;
 use membership::Membership;
 use peers::Peers;
 use progress::LeaderProgress;
 use proposals::Proposals;
 use role::{Leadership, Role, Standing};
-use rpc::Rpcs;
 use series::Series;
 use snapshots::Snapshots;
 use timing::TurnSampler;
@@ -68,8 +69,8 @@ pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32
 /// * At once: role, leader and term changes, elections, rejections, failures and drops,
 ///   snapshots, configuration changes, heartbeats and their round trips.
 /// * At the next [`tick`](Self::tick) (raft-rs's clock, typically 100 ms; a scrape every 15 s
-///   cannot tell): counts that move several times per turn (messages sent, received and
-///   delivered, proposals committed and applied; kept in plain fields meanwhile, and recorded by
+///   cannot tell): counts that move several times per turn (messages sent and received, RPC
+///   calls, proposals committed and applied; kept in plain fields meanwhile, and recorded by
 ///   [`close`](Self::close) too), and the state gauges (commit and applied index, apply lag, last
 ///   index, log size, pending proposals, configuration change in progress, the follower's last
 ///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress.
@@ -107,8 +108,9 @@ pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32
 ///
 /// Outside the loop: [`tick`](Self::tick), [`step`](Self::step), [`propose`](Self::propose) and
 /// [`propose_conf_change`](Self::propose_conf_change) in place of the `RawNode`'s; the transport
-/// reports each sent message's fate with [`on_delivered`](Self::on_delivered) or
-/// [`on_send_failed`](Self::on_send_failed); the application reports log compaction with
+/// reports the messages it could not send with [`on_send_failed`](Self::on_send_failed), and the
+/// latency of those it timed and the snapshots it delivered with
+/// [`on_delivered`](Self::on_delivered); the application reports log compaction with
 /// [`observe_compaction`](Self::observe_compaction). Each method's documentation lists what it
 /// records.
 ///
@@ -173,7 +175,7 @@ pub struct InstrumentedNode<S: Storage> {
     log: Log,
     membership: Membership,
     snapshots: Snapshots,
-    rpcs: Rpcs,
+    links: Links,
     /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
     recording: bool,
 }
@@ -212,7 +214,7 @@ impl<S: Storage> InstrumentedNode<S> {
             log,
             membership: Membership::default(),
             snapshots,
-            rpcs: Rpcs::default(),
+            links: Links::default(),
             group,
             recording: true,
         }
@@ -370,8 +372,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Records the counts kept since the last tick.
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
-        self.peers.flush(self.group.node_wide());
-        self.rpcs.flush(&self.group.metrics);
+        self.peers.flush(&mut self.links, self.group.node_wide());
+        self.links.flush(&self.group.metrics);
     }
 
     /// The state published once per tick: indexes, apply lag, log size, pending proposals,

@@ -1,6 +1,6 @@
-//! The other members of the group as this node sees them: their series, the appends exchanged
-//! with each since the last tick, heartbeats and their round trips, and each peer's last answer
-//! to the leader.
+//! The other members of the group as this node sees them: their series, heartbeats and their
+//! round trips, and each peer's last answer to the leader. (The appends exchanged with each are
+//! counted on its [`Link`](super::links::Link) and recorded here once per tick.)
 
 use std::collections::VecDeque;
 
@@ -8,6 +8,7 @@ use raft::ProgressTracker;
 use raft_metrics::raft::{AggregatedMetrics, PeerMetrics};
 
 use super::group::GroupSeries;
+use super::links::Links;
 use super::series::{rec, Series};
 use crate::clock::{self, Clock};
 
@@ -19,18 +20,17 @@ const MAX_HEARTBEATS_IN_FLIGHT: usize = 8;
 pub(super) struct Peer {
     id: u64,
     pub(super) metrics: Series<PeerMetrics>,
-    /// The node's tick count at the peer's last append or heartbeat response (leader side).
+    /// The node's tick count at the peer's last answer (leader side): a heartbeat response, or
+    /// appends acknowledged (`matched` moved, seen at the next tick).
     pub(super) last_ack_tick: u64,
+    /// raft-rs's `matched` for the peer at the last tick (leader side).
+    pub(super) last_matched: u64,
     /// Unix time of that response.
     pub(super) last_ack_unix: f64,
     /// When the heartbeats to the peer that await a response went out ([`clock`] readings, oldest
     /// first). Responses carry nothing to match them by, so the oldest is the one answered:
     /// delivery is in order, and a heartbeat the transport failed to send is taken out.
     heartbeats_in_flight: VecDeque<u64>,
-    /// Appends to and from the peer since the last tick, which records them.
-    appends_sent: u64,
-    append_bytes_sent: u64,
-    appends_received: u64,
 }
 
 impl Peer {
@@ -41,11 +41,9 @@ impl Peer {
             id,
             metrics: Series::new(metrics.peer(topic, *partition, &peer), metrics.claim_peer(topic, *partition, &peer)),
             last_ack_tick: 0,
+            last_matched: 0,
             last_ack_unix: 0.0,
             heartbeats_in_flight: VecDeque::new(),
-            appends_sent: 0,
-            append_bytes_sent: 0,
-            appends_received: 0,
         }
     }
 }
@@ -94,32 +92,6 @@ impl Peers {
         group.metrics.remove_peer(&group.topic, group.partition, id);
     }
 
-    /// An append from `from`, counted at the next tick.
-    #[inline]
-    pub(super) fn append_received(&mut self, from: u64) {
-        if let Some(peer) = self.member(from) {
-            peer.appends_received += 1;
-        }
-    }
-
-    /// An append of `bytes` of payload to `to`, counted at the next tick.
-    #[inline]
-    pub(super) fn append_sent(&mut self, to: u64, bytes: u64) {
-        if let Some(peer) = self.member(to) {
-            peer.appends_sent += 1;
-            peer.append_bytes_sent += bytes;
-        }
-    }
-
-    /// Leader: `from` answered an append at tick `ticks` (its Unix time is taken at the next tick,
-    /// by [`LeaderProgress::refresh`](super::progress::LeaderProgress::refresh)).
-    #[inline]
-    pub(super) fn append_answered(&mut self, from: u64, ticks: u64) {
-        if let Some(peer) = self.member(from) {
-            peer.last_ack_tick = ticks;
-        }
-    }
-
     /// A heartbeat to `to` goes out at `now` (a [`clock`] reading): `heartbeats_sent`, and the
     /// send time for its round trip.
     pub(super) fn heartbeat_sent(&mut self, to: u64, now: u64) {
@@ -160,6 +132,8 @@ impl Peers {
         for peer in &mut self.members {
             peer.last_ack_tick = ticks;
             peer.last_ack_unix = unix;
+            // raft-rs starts every follower's `matched` afresh.
+            peer.last_matched = 0;
             peer.heartbeats_in_flight.clear();
         }
     }
@@ -173,11 +147,13 @@ impl Peers {
         }
     }
 
-    /// Records the appends counted since the last tick, per peer and in the aggregate `agg`.
-    pub(super) fn flush(&mut self, agg: Option<&AggregatedMetrics>) {
+    /// Records the appends exchanged with each peer since the last tick (taken from its link),
+    /// per peer and in the aggregate `agg`.
+    pub(super) fn flush(&mut self, links: &mut Links, agg: Option<&AggregatedMetrics>) {
         for peer in &mut self.members {
-            let (sent, bytes, received) = (peer.appends_sent, peer.append_bytes_sent, peer.appends_received);
-            (peer.appends_sent, peer.append_bytes_sent, peer.appends_received) = (0, 0, 0);
+            let Some(link) = links.get(peer.id) else { continue };
+            let (sent, bytes, received) = (link.appends_sent, link.append_bytes_sent, link.appends_received);
+            (link.appends_sent, link.append_bytes_sent, link.appends_received) = (0, 0, 0);
             rec!(peer.metrics => append_entries_sent.add(sent));
             rec!(peer.metrics => append_entries_sent_bytes.add(bytes));
             rec!(peer.metrics => append_entries_received.add(received));

@@ -132,6 +132,11 @@ impl LeaderProgress {
             }
             max_lag = max_lag.max(lag);
             min_matched = min_matched.min(progress.matched);
+            if progress.matched > peer.last_matched {
+                // Appends acknowledged since the last tick.
+                peer.last_ack_tick = ticks - 1;
+            }
+            peer.last_matched = progress.matched;
             if peer.last_ack_tick + 1 >= ticks {
                 // Answered since the last tick: the tick's time, within one tick.
                 peer.last_ack_unix = unix;

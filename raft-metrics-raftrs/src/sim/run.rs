@@ -92,12 +92,17 @@ impl Cluster {
             self.network.record(|| Event::Dropped { partition, msg });
             return;
         }
-        if let Some(sender) = group.get_mut(&from) {
-            let latency = sent_at.map(|sent| {
-                let delivered = *delivered_at.get_or_insert_with(crate::clock::read);
-                Duration::from_nanos(crate::clock::nanos(sent, delivered))
-            });
-            sender.node.on_delivered(&msg, latency);
+        // As a raft-rs transport does: the sender hears of a delivery only to time it or to end
+        // a snapshot (its calls were counted as sent).
+        let snapshot = msg.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
+        if sent_at.is_some() || snapshot {
+            if let Some(sender) = group.get_mut(&from) {
+                let latency = sent_at.map(|sent| {
+                    let delivered = *delivered_at.get_or_insert_with(crate::clock::read);
+                    Duration::from_nanos(crate::clock::nanos(sent, delivered))
+                });
+                sender.node.on_delivered(&msg, latency);
+            }
         }
         let Some(receiver) = group.get_mut(&to) else { return };
         self.network.record(|| {

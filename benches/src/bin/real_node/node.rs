@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfState, Entry, EntryType, Message};
+use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use raft_metrics::http::Server;
@@ -326,7 +326,10 @@ impl Replica {
                 .conn()
                 .is_some_and(|conn| msg.write_to_bytes().is_ok_and(|bytes| wire::write(conn, &bytes).is_ok()));
             if sent {
-                self.node.on_delivered(&msg, None);
+                // Untimed: only a snapshot needs telling (the call was counted as sent).
+                if msg.get_msg_type() == MessageType::MsgSnapshot {
+                    self.node.on_delivered(&msg, None);
+                }
             } else {
                 peer.conn = None;
                 self.node.on_send_failed(&msg);

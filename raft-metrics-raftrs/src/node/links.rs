@@ -1,0 +1,187 @@
+//! The messages exchanged with each other node, counted where they are sent and received: RPCs
+//! by (`method`, `target`) and the appends to and from each peer, kept in plain fields until
+//! the next tick records them.
+//!
+//! A message costs one lookup of its link and an add or two, on the way out (and an append on
+//! the way in), and nothing when it arrives: `rpc_calls_total{result="success"}` counts the
+//! messages sent and not reported failed. That is also all a raft-rs transport can tell (it
+//! streams messages and learns only of failures, [`on_send_failed`]), so a transport calls
+//! [`on_delivered`] only for what it timed and for snapshots.
+//!
+//! [`on_send_failed`]: super::InstrumentedNode::on_send_failed
+//! [`on_delivered`]: super::InstrumentedNode::on_delivered
+
+use std::time::Duration;
+
+use protobuf::ProtobufEnum as _;
+use raft::eraftpb::MessageType;
+use raft_metrics::raft::{Outcome, RaftMetrics, RpcMetrics};
+use raft_metrics::Handle;
+
+use super::group::GroupSeries;
+use super::series::rec;
+use crate::classify;
+
+/// The `MessageType` values, for per-type counts and handles.
+const MESSAGE_TYPES: usize = 19;
+
+/// What this node sent to and received from one other node since the last tick.
+pub(super) struct Link {
+    node: u64,
+    /// Per message type: sent minus reported failed, not yet recorded as successful calls.
+    /// Negative when failures of messages already counted arrive after a tick: the debt is paid
+    /// from the next sends, so the counter never goes back and is exact once every message's
+    /// fate is known.
+    unsettled: [i64; MESSAGE_TYPES],
+    /// Appends sent, their payload bytes, and appends received (recorded per peer by
+    /// [`Peers::flush`](super::peers::Peers::flush) when the node is a member).
+    pub(super) appends_sent: u64,
+    pub(super) append_bytes_sent: u64,
+    pub(super) appends_received: u64,
+    /// The (`method`, `target`) series, bound on first use.
+    handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
+}
+
+impl Link {
+    fn new(node: u64) -> Self {
+        Self {
+            node,
+            unsettled: [0; MESSAGE_TYPES],
+            appends_sent: 0,
+            append_bytes_sent: 0,
+            appends_received: 0,
+            handles: Box::new(std::array::from_fn(|_| None)),
+        }
+    }
+
+    /// A `msg_type` message to this node is handed to the transport.
+    #[inline]
+    pub(super) fn sent(&mut self, msg_type: MessageType) {
+        self.unsettled[msg_type as usize] += 1;
+    }
+
+    /// The (`method`, `target`) series of `msg_type`.
+    fn handle(&mut self, metrics: &RaftMetrics, msg_type: MessageType) -> &Handle<RpcMetrics> {
+        let node = self.node;
+        self.handles[msg_type as usize]
+            .get_or_insert_with(|| metrics.families().rpcs.bind((classify::method(msg_type), &node.to_string())))
+    }
+
+    /// Records the calls settled since the last flush, binding the series of a method used for
+    /// the first time; forgets append counts no peer took (the node is not a member).
+    fn flush(&mut self, metrics: &RaftMetrics) {
+        for &msg_type in MessageType::values() {
+            let unsettled = self.unsettled[msg_type as usize];
+            if unsettled > 0 {
+                self.unsettled[msg_type as usize] = 0;
+                #[allow(clippy::cast_sign_loss)] // positive
+                self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(unsettled as u64);
+            }
+        }
+        (self.appends_sent, self.append_bytes_sent, self.appends_received) = (0, 0, 0);
+    }
+}
+
+/// The links, one per node this node exchanged messages with (members or not: a message can
+/// outlive a membership), found by a short scan of their ids.
+#[derive(Default)]
+pub(super) struct Links {
+    nodes: Vec<u64>,
+    links: Vec<Link>,
+}
+
+impl Links {
+    /// The link to `node`, added the first time it is seen.
+    #[inline]
+    pub(super) fn to(&mut self, node: u64) -> &mut Link {
+        match self.nodes.iter().position(|&n| n == node) {
+            Some(at) => &mut self.links[at],
+            None => self.add(node),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add(&mut self, node: u64) -> &mut Link {
+        self.nodes.push(node);
+        self.links.push(Link::new(node));
+        let at = self.links.len() - 1;
+        &mut self.links[at]
+    }
+
+    /// The link to `node` if there is one.
+    pub(super) fn get(&mut self, node: u64) -> Option<&mut Link> {
+        let at = self.nodes.iter().position(|&n| n == node)?;
+        self.links.get_mut(at)
+    }
+
+    /// The transport delivered a `msg_type` message to `to` after `latency` (observed with
+    /// `weight` in `rpc_duration_seconds`; the call was counted when it was sent).
+    pub(super) fn delivered(
+        &mut self,
+        metrics: &RaftMetrics,
+        to: u64,
+        msg_type: MessageType,
+        latency: Duration,
+        weight: u64,
+    ) {
+        self.to(to).handle(metrics, msg_type).rpc_duration.observe_n(latency.as_secs_f64(), weight);
+    }
+
+    /// The transport could not deliver a `msg_type` message to `to`: `messages_dropped`,
+    /// `rpc_calls_total{result="failure"}` and `rpc_errors_total{error_type="unreachable"}`,
+    /// and the message no longer counts as a success.
+    pub(super) fn failed(&mut self, to: u64, msg_type: MessageType, group: &GroupSeries) {
+        rec!(group.series => messages_dropped.inc());
+        let link = self.to(to);
+        link.unsettled[msg_type as usize] -= 1;
+        link.handle(&group.metrics, msg_type).rpc_calls.get(Outcome::Failure).inc();
+        group.metrics.record_rpc_error(classify::method(msg_type), to, "unreachable");
+    }
+
+    /// Records the calls settled since the last tick (after the peers took their appends).
+    pub(super) fn flush(&mut self, metrics: &RaftMetrics) {
+        for link in &mut self.links {
+            link.flush(metrics);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft_metrics::Registry;
+
+    use super::*;
+
+    fn successes(metrics: &RaftMetrics) -> u64 {
+        metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Success).get()
+    }
+
+    /// Sent calls count as successes at the flush; a failure reported after the flush that
+    /// counted its message is taken out of later successes, never out of the counter.
+    #[test]
+    fn successes_are_sends_less_failures_and_never_go_back() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let mut links = Links::default();
+        for _ in 0..3 {
+            links.to(2).sent(MessageType::MsgAppend);
+        }
+        links.failed(2, MessageType::MsgAppend, &group);
+        links.flush(&metrics);
+        assert_eq!(successes(&metrics), 2);
+        // A late failure: 2 successes of 3 sends stand until more sends pay it back.
+        links.failed(2, MessageType::MsgAppend, &group);
+        links.flush(&metrics);
+        assert_eq!(successes(&metrics), 2);
+        links.to(2).sent(MessageType::MsgAppend);
+        links.flush(&metrics);
+        assert_eq!(successes(&metrics), 2, "4 sent, 2 failed");
+        links.to(2).sent(MessageType::MsgAppend);
+        links.flush(&metrics);
+        assert_eq!(successes(&metrics), 3, "5 sent, 2 failed");
+        let failures = metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Failure).get();
+        assert_eq!(failures, 2);
+    }
+}
