@@ -1,8 +1,6 @@
 //! The size of the local log, kept exact across appends, conflict truncations, compactions and
 //! snapshots without reading the storage back.
 
-use std::collections::VecDeque;
-
 use raft::eraftpb::Entry;
 
 /// An entry's payload: its data and context, the bytes the application gave raft-rs.
@@ -17,12 +15,17 @@ pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
 
 /// The payload size of every entry in the log, oldest first: 4 bytes per live entry, indexes
 /// implied by position (the log is contiguous between compactions and snapshots).
+///
+/// A `Vec` with a moving start rather than a `VecDeque`: an append (every turn) is then a plain
+/// push, and compaction (rare) moves the live sizes down once the dead ones outnumber them.
 #[derive(Debug, Default)]
 pub(crate) struct LogSize {
-    /// Index of `sizes[0]`.
+    /// Index of the first live entry, `sizes[start]`.
     first: u64,
-    /// Payload sizes; one over 4 GiB counts as `u32::MAX` bytes.
-    sizes: VecDeque<u32>,
+    /// Payload sizes from `start` on; one over 4 GiB counts as `u32::MAX` bytes.
+    sizes: Vec<u32>,
+    /// Sizes before it were compacted away.
+    start: usize,
     bytes: u64,
 }
 
@@ -34,7 +37,7 @@ impl LogSize {
     pub(crate) fn append(&mut self, entries: &[Entry]) -> bool {
         let Some(first) = entries.first() else { return false };
         // The common case, every turn: the entries continue the log.
-        if first.index == self.first + self.sizes.len() as u64 && !self.sizes.is_empty() {
+        if first.index == self.first + self.len() && self.len() > 0 {
             self.push(entries);
             return false;
         }
@@ -45,17 +48,17 @@ impl LogSize {
     #[inline(never)]
     fn append_elsewhere(&mut self, entries: &[Entry]) -> bool {
         let Some(first) = entries.first() else { return false };
-        let end = self.first + self.sizes.len() as u64;
+        let end = self.first + self.len();
         let mut truncated = false;
-        if self.sizes.is_empty() || first.index < self.first || first.index > end {
+        if self.len() == 0 || first.index < self.first || first.index > end {
             // Empty, replaced from before its start, or after a gap (the entries between are
             // not in this log): the entries start the log afresh.
-            truncated = !self.sizes.is_empty() && first.index < end;
+            truncated = self.len() > 0 && first.index < end;
             self.clear();
             self.first = first.index;
         } else if first.index < end {
-            let keep = usize::try_from(first.index - self.first).unwrap_or(usize::MAX);
-            self.bytes -= self.sizes.range(keep..).map(|&size| u64::from(size)).sum::<u64>();
+            let keep = self.start + usize::try_from(first.index - self.first).unwrap_or(usize::MAX);
+            self.bytes -= self.sizes[keep..].iter().map(|&size| u64::from(size)).sum::<u64>();
             self.sizes.truncate(keep);
             truncated = true;
         }
@@ -67,31 +70,39 @@ impl LogSize {
     fn push(&mut self, entries: &[Entry]) {
         for entry in entries {
             let size = u32::try_from(payload_bytes(entry)).unwrap_or(u32::MAX);
-            self.sizes.push_back(size);
+            self.sizes.push(size);
             self.bytes += u64::from(size);
         }
     }
 
     /// Forgets entries below `first_index` (compaction).
     pub(crate) fn compact(&mut self, first_index: u64) {
-        while self.first < first_index {
-            let Some(size) = self.sizes.pop_front() else {
-                self.first = first_index;
-                break;
-            };
-            self.bytes -= u64::from(size);
-            self.first += 1;
+        if first_index <= self.first {
+            return;
+        }
+        let gone = usize::try_from(first_index - self.first).unwrap_or(usize::MAX).min(self.sizes.len() - self.start);
+        let end = self.start + gone;
+        self.bytes -= self.sizes[self.start..end].iter().map(|&size| u64::from(size)).sum::<u64>();
+        self.start = end;
+        self.first = first_index;
+        if self.start == self.sizes.len() {
+            self.sizes.clear();
+            self.start = 0;
+        } else if self.start > self.sizes.len() - self.start {
+            self.sizes.drain(..self.start);
+            self.start = 0;
         }
     }
 
     /// Forgets everything (a snapshot replaced the log).
     pub(crate) fn clear(&mut self) {
         self.sizes.clear();
+        self.start = 0;
         self.bytes = 0;
     }
 
     pub(crate) fn len(&self) -> u64 {
-        self.sizes.len() as u64
+        (self.sizes.len() - self.start) as u64
     }
 
     pub(crate) fn bytes(&self) -> u64 {

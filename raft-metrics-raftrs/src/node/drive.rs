@@ -55,7 +55,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// ([`classify::is_stale_append`](crate::classify::is_stale_append)),
     /// `last_contact_timestamp` on a follower, granted votes
     /// (`votes_received`), and on the leader each peer's last response (ISR silence, heartbeat
-    /// timestamp, heartbeat round trip). After: role, leader and term changes.
+    /// timestamp, heartbeat round trip). After: role, leader and term changes (unless the message
+    /// is replication traffic at the current term, which raft-rs steps without changing them).
     ///
     /// # Errors
     ///
@@ -65,14 +66,16 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.step(msg);
         }
-        self.observe_incoming(&msg);
+        let steady = self.observe_incoming(&msg);
         let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
         let result = self.raw.step(msg);
         // One branch for the common messages; snapshots are rare.
         if snapshot || self.snapshots.receiving() {
             self.after_snapshot_step(snapshot);
         }
-        self.observe_state();
+        if !steady {
+            self.observe_state();
+        }
         result
     }
 

@@ -82,30 +82,42 @@ impl Link {
     }
 }
 
+/// Slots of the direct map from a node id to its link.
+const HINTS: usize = 16;
+
 /// The links, one per node this node exchanged messages with (members or not: a message can
-/// outlive a membership), found by a short scan of their ids.
+/// outlive a membership). Node ids are usually small integers, so a direct map by the id's low
+/// bits finds a link with one compare; ids that share low bits fall back to a scan.
 #[derive(Default)]
 pub(super) struct Links {
     nodes: Vec<u64>,
     links: Vec<Link>,
+    /// Position of the link of a node whose id is congruent to the slot (modulo [`HINTS`]).
+    hints: [u8; HINTS],
 }
 
 impl Links {
     /// The link to `node`, added the first time it is seen.
     #[inline]
     pub(super) fn to(&mut self, node: u64) -> &mut Link {
-        match self.nodes.iter().position(|&n| n == node) {
-            Some(at) => &mut self.links[at],
-            None => self.add(node),
+        let at = usize::from(self.hints[hint_slot(node)]);
+        if self.nodes.get(at) == Some(&node) {
+            return &mut self.links[at];
         }
+        self.find_or_add(node)
     }
 
     #[cold]
     #[inline(never)]
-    fn add(&mut self, node: u64) -> &mut Link {
-        self.nodes.push(node);
-        self.links.push(Link::new(node));
-        let at = self.links.len() - 1;
+    fn find_or_add(&mut self, node: u64) -> &mut Link {
+        let at = self.nodes.iter().position(|&n| n == node).unwrap_or_else(|| {
+            self.nodes.push(node);
+            self.links.push(Link::new(node));
+            self.links.len() - 1
+        });
+        if let Ok(hint) = u8::try_from(at) {
+            self.hints[hint_slot(node)] = hint;
+        }
         &mut self.links[at]
     }
 
@@ -147,6 +159,15 @@ impl Links {
     }
 }
 
+/// The direct-map slot of `node`: its low bits.
+#[inline]
+fn hint_slot(node: u64) -> usize {
+    // The remainder is below HINTS, so the cast is lossless.
+    #[allow(clippy::cast_possible_truncation)]
+    let slot = (node % HINTS as u64) as usize;
+    slot
+}
+
 #[cfg(test)]
 mod tests {
     use raft_metrics::Registry;
@@ -183,5 +204,22 @@ mod tests {
         assert_eq!(successes(&metrics), 3, "5 sent, 2 failed");
         let failures = metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Failure).get();
         assert_eq!(failures, 2);
+    }
+
+    /// Ids sharing the direct map's slot each keep their own link.
+    #[test]
+    fn colliding_ids_find_their_own_links() {
+        let mut links = Links::default();
+        let ids = [2, 2 + HINTS as u64, 2 + 7 * HINTS as u64, u64::MAX, 3];
+        for (n, &id) in (1..).zip(&ids) {
+            for _ in 0..n {
+                links.to(id).appends_received += 1;
+            }
+        }
+        for (n, &id) in (1..).zip(&ids) {
+            assert_eq!(links.to(id).appends_received, n, "node {id}");
+            assert_eq!(links.get(id).map(|l| l.node), Some(id));
+        }
+        assert!(links.get(4).is_none());
     }
 }

@@ -14,22 +14,34 @@ use crate::classify;
 use crate::log_size::payload_bytes;
 
 impl<S: Storage> InstrumentedNode<S> {
-    /// Before stepping `msg`.
+    /// Before stepping `msg`. Returns whether stepping it leaves role, leader and term as they
+    /// are, so the comparison after the step can be skipped: the leader's replication traffic at
+    /// its term (answers to its appends and heartbeats, and the same traffic from it on a
+    /// follower that knows it), most of the messages, cannot change them in raft-rs.
     #[inline]
-    pub(super) fn observe_incoming(&mut self, msg: &Message) {
-        let (term, role) = (self.raw.raft.term, self.raw.raft.state);
+    pub(super) fn observe_incoming(&mut self, msg: &Message) -> bool {
+        let raft = &self.raw.raft;
+        let (term, role) = (raft.term, raft.state);
         match msg.get_msg_type() {
             MessageType::MsgAppend => {
+                let steady = msg.term == term && msg.from == raft.leader_id && role == StateRole::Follower;
                 self.links.to(msg.from).appends_received += 1;
                 self.observe_leader_message(msg, term);
+                return steady;
             }
-            MessageType::MsgHeartbeat => self.observe_leader_message(msg, term),
+            MessageType::MsgHeartbeat => {
+                let steady = msg.term == term && msg.from == raft.leader_id && role == StateRole::Follower;
+                self.observe_leader_message(msg, term);
+                return steady;
+            }
+            MessageType::MsgAppendResponse => return msg.term == term && role == StateRole::Leader,
             MessageType::MsgSnapshot if msg.term >= term => {
                 self.role.leader_contacted();
                 self.snapshots.receive_started(&self.group);
             }
             MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
                 self.peers.heartbeat_answered(msg.from, self.turn.ticks, &mut self.turn.clock);
+                return true;
             }
             MessageType::MsgRequestVoteResponse
                 if role == StateRole::Candidate && classify::is_granted_vote(msg, term) =>
@@ -38,6 +50,7 @@ impl<S: Storage> InstrumentedNode<S> {
             }
             _ => {}
         }
+        false
     }
 
     /// An append or heartbeat: stale (`classify::is_stale_append`) or contact from the leader.

@@ -391,7 +391,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// `entries` were written to the log (its duration, when timed, is observed apart: the
     /// untimed turns, most of them, pass nothing more than the entries).
-    #[inline]
+    #[inline(always)]
     fn record_append(&mut self, entries: &[Entry]) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         self.log.appended(entries, &self.group);

@@ -60,11 +60,21 @@ impl LeaderProgress {
     /// The leader appended `first..=last` to its log at `at` (the last tick's reading: follower
     /// lag in seconds has a tick's resolution, and an untimed turn reads no clock).
     pub(super) fn appended(&mut self, first: u64, last: u64, at: u64) {
-        while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
-            self.append_times.pop_back();
+        self.last_recorded = self.last_recorded.max(last);
+        match self.append_times.back() {
+            // Continues the newest append, stamped with the same tick: that one stands for both
+            // (a lookup takes the last append starting at or before an index), so a tick's
+            // appends cost one record.
+            Some(&(index, stamped)) if index < first && stamped == at => return,
+            Some(&(index, _)) if index >= first => {
+                // Overwrites appends (a new leader's log replaced the tail): their times go.
+                while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
+                    self.append_times.pop_back();
+                }
+            }
+            _ => {}
         }
         self.append_times.push_back((first, at));
-        self.last_recorded = self.last_recorded.max(last);
         while self.append_times.len() > MAX_APPEND_TIMES {
             self.append_times.pop_front();
         }
