@@ -5,9 +5,9 @@
 #
 #   (instrumented − disabled) / disabled  >  OVERHEAD_MAX_PCT   for either load shape.
 #
-# Default threshold: 7 % in both shapes, i.e. the figures measured after the per-message and
-# per-turn hooks were trimmed (+5.52 % one proposal per turn, +5.49 % batched, on 2026-12-02)
-# plus about 1.5 points.
+# Default threshold: 6.5 % in both shapes, i.e. the figures measured after RPC calls were counted
+# where they are sent (+5.22 % one proposal per turn, +5.05 % batched, on 2026-12-03) plus about
+# 1.3 points (a change of heap layout alone has moved them by 0.8).
 # The guard catches regressions; it does not certify a "< 0.1 %" claim (see RESULTS.md).
 # Override with OVERHEAD_MAX_PCT_ONE_PER_TURN / OVERHEAD_MAX_PCT_BATCHED, or OVERHEAD_MAX_PCT for both.
 #
@@ -17,8 +17,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$(dirname "$here")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-bench}"
-max_one="${OVERHEAD_MAX_PCT_ONE_PER_TURN:-${OVERHEAD_MAX_PCT:-7}}"
-max_batched="${OVERHEAD_MAX_PCT_BATCHED:-${OVERHEAD_MAX_PCT:-7}}"
+max_one="${OVERHEAD_MAX_PCT_ONE_PER_TURN:-${OVERHEAD_MAX_PCT:-6.5}}"
+max_batched="${OVERHEAD_MAX_PCT_BATCHED:-${OVERHEAD_MAX_PCT:-6.5}}"
 
 "$here/install_gungraun_runner.sh"
 out="$(mktemp)"
