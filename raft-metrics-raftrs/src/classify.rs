@@ -54,13 +54,6 @@ pub fn is_leader_contact(msg: &Message, term: u64) -> bool {
         && msg.term >= term
 }
 
-/// A follower's answer to the leader's replication traffic: the peer is alive (ISR silence,
-/// quorum contact).
-#[inline]
-pub fn is_ack(msg: &Message) -> bool {
-    matches!(msg.get_msg_type(), MessageType::MsgAppendResponse | MessageType::MsgHeartbeatResponse)
-}
-
 /// A granted vote for the election at `term` (not a pre-vote).
 #[inline]
 pub fn is_granted_vote(msg: &Message, term: u64) -> bool {
