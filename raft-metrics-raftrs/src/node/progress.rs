@@ -144,7 +144,7 @@ impl LeaderProgress {
             min_matched = min_matched.min(progress.matched);
             if progress.matched > peer.last_matched {
                 // Appends acknowledged since the last tick.
-                peer.last_ack_tick = ticks - 1;
+                peer.last_ack_tick = ticks.saturating_sub(1);
             }
             peer.last_matched = progress.matched;
             if peer.last_ack_tick + 1 >= ticks {
