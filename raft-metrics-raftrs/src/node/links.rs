@@ -90,7 +90,6 @@ const HINTS: usize = 16;
 /// bits finds a link with one compare; ids that share low bits fall back to a scan.
 #[derive(Default)]
 pub(super) struct Links {
-    nodes: Vec<u64>,
     links: Vec<Link>,
     /// Position of the link of a node whose id is congruent to the slot (modulo [`HINTS`]).
     hints: [u8; HINTS],
@@ -101,7 +100,7 @@ impl Links {
     #[inline]
     pub(super) fn to(&mut self, node: u64) -> &mut Link {
         let at = usize::from(self.hints[hint_slot(node)]);
-        if self.nodes.get(at) == Some(&node) {
+        if self.links.get(at).is_some_and(|link| link.node == node) {
             return &mut self.links[at];
         }
         self.find_or_add(node)
@@ -110,8 +109,7 @@ impl Links {
     #[cold]
     #[inline(never)]
     fn find_or_add(&mut self, node: u64) -> &mut Link {
-        let at = self.nodes.iter().position(|&n| n == node).unwrap_or_else(|| {
-            self.nodes.push(node);
+        let at = self.links.iter().position(|link| link.node == node).unwrap_or_else(|| {
             self.links.push(Link::new(node));
             self.links.len() - 1
         });
@@ -123,8 +121,7 @@ impl Links {
 
     /// The link to `node` if there is one.
     pub(super) fn get(&mut self, node: u64) -> Option<&mut Link> {
-        let at = self.nodes.iter().position(|&n| n == node)?;
-        self.links.get_mut(at)
+        self.links.iter_mut().find(|link| link.node == node)
     }
 
     /// The transport delivered a `msg_type` message to `to` after `latency` (observed with
