@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's start, in minutes and seconds since the suite began (CI's budget is a wall-clock one).
+step() { printf '\n== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 if ! command -v promtool >/dev/null 2>&1; then
   step "installing promtool (Debian package prometheus)"
