@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use openraft::RaftTypeConfig;
 use parking_lot::{Mutex, MutexGuard};
 use raft_metrics::raft::{
@@ -15,6 +14,7 @@ use raft_metrics::raft::{
 use raft_metrics::{Handle, Sampling};
 
 use crate::election::Election;
+use crate::leaders::Leaders;
 use crate::method::APPEND_ENTRIES;
 
 /// How often the wrappers time a call by default: one call in 8 (see [`Group::with_timing`]).
@@ -92,10 +92,10 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
     pub(crate) node_series: Handle<NodeMetrics>,
     /// Peers by id, created by the first wrapper that meets them (network client or watcher).
     peers: Mutex<BTreeMap<C::NodeId, Arc<Peer>>>,
-    /// The leader whose AppendEntries this node last received, so that the receiving side
+    /// The leaders whose AppendEntries this node receives, so that the receiving side
     /// (`on_append_entries`, once per request) finds its peer without the map's lock: leaders
     /// change rarely, requests arrive all the time.
-    leader: ArcSwapOption<Leader<C::NodeId>>,
+    leaders: Leaders<C::NodeId, Arc<Peer>>,
     /// The election this node runs, if any: the log store opens and closes it (`save_vote`),
     /// the network client counts its granted votes.
     pub(crate) election: Mutex<Election>,
@@ -104,13 +104,6 @@ pub(crate) struct Shared<C: RaftTypeConfig> {
     /// AppendEntries requests this node accepted from a leader (`on_append_entries`); the
     /// watcher turns its advances into the follower's last contact, as for [`Peer::acks`].
     contacts: AtomicU64,
-}
-
-/// A peer known by id, as [`Shared::leader`] caches it.
-#[derive(Debug)]
-struct Leader<N> {
-    id: N,
-    peer: Arc<Peer>,
 }
 
 /// One peer of the group, as this node sees it.
@@ -152,7 +145,7 @@ impl<C: RaftTypeConfig> Group<C> {
             node,
             node_label,
             peers: Mutex::new(BTreeMap::new()),
-            leader: ArcSwapOption::empty(),
+            leaders: Leaders::default(),
             election: Mutex::new(Election::default()),
             seed: AtomicU64::new(0x9e37_79b9),
             contacts: AtomicU64::new(0),
@@ -232,16 +225,13 @@ impl<C: RaftTypeConfig> Group<C> {
     }
 
     /// Runs `f` on the peer `id`, which sends this node AppendEntries requests: without a lock
-    /// or a reference count while it stays the leader (a load and a comparison), through the
-    /// peer map when it changes.
+    /// or a reference count while it stays the leader (see [`Leaders`]), through the peer map
+    /// when the group has met more leaders than it keeps.
     pub(crate) fn with_leader_peer(&self, id: &C::NodeId, f: impl FnOnce(&Peer)) {
-        let cached = self.shared.leader.load();
-        if let Some(leader) = cached.as_ref().filter(|l| l.id == *id) {
-            return f(&leader.peer);
+        match self.shared.leaders.get(id, || self.peer(id)) {
+            Some(peer) => f(peer),
+            None => f(&self.peer(id)),
         }
-        let peer = self.peer(id);
-        f(&peer);
-        self.shared.leader.store(Some(Arc::new(Leader { id: id.clone(), peer })));
     }
 
     /// Notes an accepted AppendEntries from a leader.

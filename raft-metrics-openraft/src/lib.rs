@@ -125,6 +125,7 @@ mod clock;
 mod election;
 mod group;
 mod inbound;
+mod leaders;
 mod log_store;
 mod membership;
 mod method;

@@ -12,7 +12,7 @@ use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, Vote};
 use raft_metrics::raft::{ElectionResult, ProposalFailure};
 
-use crate::clock::Sampler;
+use crate::clock::{self, Sampler};
 use crate::group::{lock, Group};
 use crate::proposals::Pending;
 
@@ -72,6 +72,25 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
     /// The wrapped store, mutably.
     pub fn inner_mut(&mut self) -> &mut S {
         &mut self.inner
+    }
+
+    /// The commit index moved to `index`: the gauges, and on the leader its proposals up to it.
+    fn committed_to(&mut self, index: u64) {
+        let before = self.committed.replace(index);
+        self.group.set_commit_index(index);
+        let p = &self.group.shared.series;
+        if self.pending.count() > 0 {
+            let done = self.pending.commit(index, |seconds, n| p.commit_latency.observe_n(seconds, n));
+            p.proposals_committed.add(done);
+            p.proposals_pending.set_u64(self.pending.count());
+        }
+        if self.leading.is_some() {
+            let newly = before.map_or(index + 1, |b| index.saturating_sub(b));
+            if newly > 0 {
+                #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
+                p.commit_batch_entries.observe(newly as f64);
+            }
+        }
     }
 
     fn publish_log(&self) {
@@ -156,26 +175,18 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         self.inner.read_vote()
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> Result<(), StorageError<C::NodeId>> {
-        let index = committed.as_ref().map(|id| id.index);
-        self.inner.save_committed(committed).await?;
-        let Some(index) = index else { return Ok(()) };
-        let before = self.committed.replace(index);
-        self.group.set_commit_index(index);
-        let p = &self.group.shared.series;
-        if self.pending.count() > 0 {
-            let done = self.pending.commit(index, |seconds, n| p.commit_latency.observe_n(seconds, n));
-            p.proposals_committed.add(done);
-            p.proposals_pending.set_u64(self.pending.count());
+    /// Records the commit before the inner store saves it and returns the inner future: no
+    /// `async` layer around it (a commit is saved on every node for every write), and the
+    /// commit latency ends when openraft has decided the commit, not after the save.
+    #[allow(refining_impl_trait)] // see `try_get_log_entries`
+    fn save_committed(
+        &mut self,
+        committed: Option<LogId<C::NodeId>>,
+    ) -> impl Future<Output = Result<(), StorageError<C::NodeId>>> + OptionalSend {
+        if let Some(index) = committed.as_ref().map(|id| id.index) {
+            self.committed_to(index);
         }
-        if self.leading.is_some() {
-            let newly = before.map_or(index + 1, |b| index.saturating_sub(b));
-            if newly > 0 {
-                #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
-                p.commit_batch_entries.observe(newly as f64);
-            }
-        }
-        Ok(())
+        self.inner.save_committed(committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
@@ -216,7 +227,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         });
         self.inner.append(seen, callback).await?;
         if let Some(start) = start {
-            self.group.shared.series.log_append_duration.observe(start.elapsed().as_secs_f64());
+            self.group.shared.series.log_append_duration.observe(clock::seconds_since(start));
         }
         if let Some((first, last)) = run {
             self.pending.push_run(first, last, start);

@@ -4,7 +4,6 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 use openraft::error::{Fatal, InstallSnapshotError, RPCError, RaftError, ReplicationClosed, StreamingError};
 use openraft::network::{Backoff, RPCOption};
@@ -16,7 +15,7 @@ use openraft::{OptionalSend, RaftNetwork, RaftNetworkFactory, RaftTypeConfig, Sn
 use raft_metrics::raft::{Outcome, RpcMetrics, SnapshotDirection};
 use raft_metrics::Handle;
 
-use crate::clock::Sampler;
+use crate::clock::{self, Sampler};
 use crate::group::{lock, Group, Peer};
 use crate::method::{APPEND_ENTRIES, INSTALL_SNAPSHOT, VOTE};
 
@@ -139,7 +138,8 @@ struct Call<'a, C: RaftTypeConfig> {
     method: Method,
     target: &'a Peer,
     group: &'a Group<C>,
-    start: Option<Instant>,
+    /// A [`clock::read`]ing, when the call is timed.
+    start: Option<u64>,
     done: bool,
 }
 
@@ -152,7 +152,7 @@ impl<C: RaftTypeConfig> Call<'_, C> {
 
     fn record(&self, outcome: Result<(), &'static str>) {
         self.rpc.rpc_calls.get(Outcome::from(outcome.is_ok())).inc();
-        let elapsed = self.start.map(|start| start.elapsed().as_secs_f64());
+        let elapsed = self.start.map(clock::seconds_since);
         if let Some(seconds) = elapsed {
             self.rpc.rpc_duration.observe(seconds);
         }
@@ -195,8 +195,8 @@ impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
     fn call(&mut self, method: Method) -> (&mut N, Call<'_, C>) {
         let (rpc, start) = match method {
             Method::AppendEntries => (&self.peer.append, self.sampler.start()),
-            Method::Vote => (&self.vote, Some(Instant::now())),
-            Method::InstallSnapshot => (&self.snapshot, Some(Instant::now())),
+            Method::Vote => (&self.vote, Some(clock::read())),
+            Method::InstallSnapshot => (&self.snapshot, Some(clock::read())),
         };
         let call = Call { rpc, method, target: &self.peer, group: &self.group, start, done: false };
         (&mut self.inner, call)

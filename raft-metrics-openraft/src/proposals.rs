@@ -8,14 +8,16 @@
 //! and `truncate` drops what it removes.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+
+use crate::clock;
 
 /// A run of consecutive proposal indexes appended by one call.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     first: u64,
     last: u64,
-    appended: Option<Instant>,
+    /// The append's start (a [`clock::read`]ing), when it was timed.
+    appended: Option<u64>,
 }
 
 impl Run {
@@ -34,7 +36,7 @@ pub(crate) struct Pending {
 impl Pending {
     /// Notes the proposals `first..=last`, appended by a call that started at `appended` (if
     /// timed).
-    pub(crate) fn push_run(&mut self, first: u64, last: u64, appended: Option<Instant>) {
+    pub(crate) fn push_run(&mut self, first: u64, last: u64, appended: Option<u64>) {
         self.count += last - first + 1;
         if let Some(run) = self.runs.back_mut() {
             if run.last + 1 == first && run.appended == appended {
@@ -70,8 +72,8 @@ impl Pending {
             }
             proposals += taken.len();
             if let Some(at) = taken.appended {
-                let now = *now.get_or_insert_with(Instant::now);
-                timed(now.saturating_duration_since(at).as_secs_f64(), taken.len());
+                let now = *now.get_or_insert_with(clock::read);
+                timed(clock::seconds(at, now), taken.len());
             }
         }
         self.count -= proposals;
@@ -105,7 +107,7 @@ mod tests {
     #[test]
     fn commits_split_runs_and_time_only_timed_ones() {
         let mut p = Pending::default();
-        let t = Some(Instant::now());
+        let t = Some(clock::read());
         p.push_run(3, 4, t);
         p.push_run(5, 6, t);
         p.push_run(8, 9, None);

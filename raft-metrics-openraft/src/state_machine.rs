@@ -113,7 +113,7 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         let responses = self.inner.apply(seen).await?;
         let s = &self.group.shared;
         if let Some(start) = start {
-            s.series.apply_duration.observe(start.elapsed().as_secs_f64());
+            s.series.apply_duration.observe(clock::seconds_since(start));
         }
         if normal > 0 {
             s.series.proposals_applied.add(normal);
