@@ -58,11 +58,26 @@ step "loom models"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
   cargo test --release --locked -p raft-metrics --lib --test loom
 
-step "Miri: the core's unsafe code under Stacked Borrows and Tree Borrows (nightly)"
-bash scripts/miri.sh
+# Side by side: Miri interprets on one core and each fuzz target runs one libFuzzer process for a
+# fixed time, so together they take about as long as Miri alone (3 minutes less than in turn).
+# Miri's output follows the fuzzing's; either failing fails the suite.
+step "Miri: the core's unsafe code under Stacked Borrows and Tree Borrows (nightly), beside the fuzzing"
+mkdir -p target
+bash scripts/miri.sh >target/miri.log 2>&1 &
+miri=$!
 
 step "fuzz targets, 30 s each (cargo-fuzz, stable, no sanitizer)"
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fuzz_status=0
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || fuzz_status=$?
+
+step "Miri's output (it ran beside the fuzzing)"
+miri_status=0
+wait "$miri" || miri_status=$?
+cat target/miri.log
+if [ "$miri_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
+  echo "check.sh: Miri exited $miri_status, the fuzzing $fuzz_status" >&2
+  exit 1
+fi
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
