@@ -88,8 +88,8 @@
 //! last heartbeat and contact times) are at most one refresh old (100 ms by default,
 //! [`Group::with_refresh`]).
 //!
-//! Cost: +2.9 % of the instructions of an in-memory 3-node write loop, one write at a time, and
-//! +3.3 % with 100 concurrent writes (`benches/RESULTS.md`, "openraft write loop overhead"); a
+//! Cost: about +2.5 % of the instructions of an in-memory 3-node write loop, one write at a time
+//! and with 100 concurrent writes (`benches/RESULTS.md`, "openraft write loop overhead"); a
 //! deployment's fsync and network round trip make the share smaller.
 //!
 //! # What openraft 0.9 cannot feed
