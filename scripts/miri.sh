@@ -12,6 +12,9 @@
 #
 # Installs the nightly toolchain and its miri component when missing; if that fails, exits
 # non-zero and says so: it never skips silently.
+#
+#   scripts/miri.sh [stacked|tree|setup]   one model, or only the install and setup (default: both
+#                                          models, one after the other)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +32,13 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
 fi
 cargo +nightly miri setup >/dev/null || fail "'cargo +nightly miri setup' failed (it builds Miri's sysroot); Miri did not run"
 cargo +nightly miri --version
+case "${1:-both}" in
+  setup) exit 0 ;;
+  stacked) models=("stacked borrows") ;;
+  tree) models=("tree borrows") ;;
+  both) models=("stacked borrows" "tree borrows") ;;
+  *) fail "usage: scripts/miri.sh [stacked|tree|setup]" ;;
+esac
 
 run() {
   local model=$1
@@ -40,7 +50,7 @@ run() {
 # Miri perturbs the last bits of float operations that IEEE 754 does not require exact (`powi`);
 # the native bucket tests compare such bounds exactly, as the platform computes them.
 base_flags="${MIRIFLAGS:-} -Zmiri-deterministic-floats"
-for model in "stacked borrows" "tree borrows"; do
+for model in "${models[@]}"; do
   flags=$base_flags
   if [ "$model" = "tree borrows" ]; then flags="$flags -Zmiri-tree-borrows"; fi
   export MIRIFLAGS="$flags"
@@ -54,4 +64,4 @@ for model in "stacked borrows" "tree borrows"; do
   run "$model" cargo +nightly miri test --locked -p raft-metrics --test stress -- --exact \
     writes_stay_with_their_label_set_under_remove_and_reuse histograms_drain_exactly_under_concurrent_observers_and_readers
 done
-echo "miri.sh: all selected tests passed under Stacked Borrows and Tree Borrows"
+echo "miri.sh: all selected tests passed under ${models[*]}"
