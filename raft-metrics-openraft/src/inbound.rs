@@ -20,6 +20,7 @@ impl<C: RaftTypeConfig> Group<C> {
     /// call those series stay absent.
     ///
     /// `vote` is the request's (`request.vote`, taken before the request moves into openraft).
+    #[inline]
     pub fn on_append_entries(
         &self,
         vote: &Vote<C::NodeId>,

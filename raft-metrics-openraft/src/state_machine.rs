@@ -71,6 +71,19 @@ impl<C: RaftTypeConfig> Group<C> {
 }
 
 impl<C: RaftTypeConfig, M> InstrumentedStateMachine<C, M> {
+    /// Membership entries were applied, in this order: `config_changes_total{kind}`.
+    #[cold]
+    fn reconfigured(&mut self, shapes: Vec<Shape<C::NodeId>>) {
+        let s = &self.group.shared;
+        for next in shapes {
+            let prev = self.shape.as_ref().filter(|prev| !prev.is_empty());
+            if let Some(kind) = prev.and_then(|prev| prev.change_to(&next)) {
+                s.metrics.record_config_change(&s.topic, s.partition, kind);
+            }
+            self.shape = Some(next);
+        }
+    }
+
     /// The wrapped state machine.
     pub fn inner(&self) -> &M {
         &self.inner
@@ -121,12 +134,8 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         if let Some(last) = last {
             self.group.set_last_applied(last);
         }
-        for next in shapes {
-            let prev = self.shape.as_ref().filter(|prev| !prev.is_empty());
-            if let Some(kind) = prev.and_then(|prev| prev.change_to(&next)) {
-                s.metrics.record_config_change(&s.topic, s.partition, kind);
-            }
-            self.shape = Some(next);
+        if !shapes.is_empty() {
+            self.reconfigured(shapes);
         }
         Ok(responses)
     }
