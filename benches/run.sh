@@ -36,6 +36,8 @@ cargo build --release -p raft-metrics-benches --bins 2>>"$logs/build.log"
 
 # Stale estimates of renamed benchmarks would end up in the tables.
 rm -rf "$CARGO_TARGET_DIR/criterion"
+# A full run's criterion tables are all its own: the note on reruns no longer applies.
+: >"$here/notes/criterion.md"
 
 step hot_path;      cargo bench -p raft-metrics-benches --bench hot_path -- $crit >"$logs/hot_path.log" 2>&1
 step scrape;        cargo bench -p raft-metrics-benches --bench scrape -- $crit >"$logs/scrape.log" 2>&1
@@ -156,6 +158,9 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo
   echo "Groups \`raft_loop_*\`: the same loop, timed (one iteration = the 2,000 proposals on a fresh cluster)."
   echo
+  # By hand, when a group was rerun after the run (a report-only rewrite reads criterion's latest
+  # estimates): which rows are from which run. Empty after a full run.
+  if [ -s "$here/notes/criterion.md" ]; then cat "$here/notes/criterion.md"; echo; fi
   "$CARGO_TARGET_DIR/release/chart" "$CARGO_TARGET_DIR/criterion" "$here/chart.svg" | sed 's/^#### /### /'
   echo "## Memory per partition"
   echo
