@@ -94,7 +94,7 @@ step "real-node benchmark, smoke run (3 node processes, 1 s per phase; the full 
 cargo build --profile bench --locked -p raft-metrics-benches --bin real_node
 target/release/real_node --rates 2000,saturation --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
-step "Raft-loop instruction overhead guard (callgrind)"
+step "instruction overhead guard of the raft-rs and openraft loops (callgrind)"
 CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh
 
 step "all checks passed"
