@@ -64,7 +64,7 @@ pub fn cluster(recording: bool) -> Cluster {
 /// An instrumented cluster ([`cluster`]`(true)`) whose wrappers time every turn
 /// (`Sampling::All`) instead of the default one in 8: what the sampling saves.
 pub fn cluster_timing_every_turn() -> Cluster {
-    cluster_with(ClusterConfig { timing: Sampling::All, ..ClusterConfig::default() })
+    cluster_with(ClusterConfig { timing: Sampling::All, rpc_timing: Sampling::All, ..ClusterConfig::default() })
 }
 
 fn cluster_with(config: ClusterConfig) -> Cluster {

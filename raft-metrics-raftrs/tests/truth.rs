@@ -10,7 +10,13 @@ use raft_metrics_raftrs::sim::{proposal, Cluster, ClusterConfig, Event, HostStat
 
 /// Every turn timed (`Sampling::All`), so duration histograms count exactly.
 fn cluster(partitions: u32) -> Cluster {
-    Cluster::new(ClusterConfig { partitions, timing: Sampling::All, ..ClusterConfig::default() }).expect("cluster")
+    Cluster::new(ClusterConfig {
+        partitions,
+        timing: Sampling::All,
+        rpc_timing: Sampling::All,
+        ..ClusterConfig::default()
+    })
+    .expect("cluster")
 }
 
 /// Runs until every partition has a leader known to all its running members, then one more tick:
@@ -167,11 +173,17 @@ fn steady_proposals_commit_apply_and_time_every_proposal() {
         assert!(get(&fs, "chronik_raft_append_entries_received_total", 0, &[("peer", &from)]) >= 1.0);
         assert_eq!(get(&fs, "chronik_raft_commit_latency_seconds_count", 0, &[]), 0.0, "followers time nothing");
     }
-    // A follower forwards proposals; a proposal without any leader is refused as not_leader.
+    // A follower forwards proposals: the leader finds them among the entries it appends and
+    // tracks them as its own.
     let f = followers(&c, 0)[0];
     c.propose_on(f, 0, proposal(1, b"forwarded")).expect("forwarded");
     c.settle();
-    assert_eq!(get(&scrape(&c, leader), "chronik_raft_commit_latency_seconds_count", 0, &[]) as u64, proposed);
+    c.tick();
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_commit_latency_seconds_count", 0, &[]) as u64, proposed + 1);
+    assert_eq!(get(&s, "chronik_raft_proposals_committed_total", 0, &[]) as u64, proposed + 1);
+    assert_eq!(get(&s, "chronik_raft_proposals_pending", 0, &[]), 0.0);
+    assert_eq!(get(&scrape(&c, f), "chronik_raft_commit_latency_seconds_count", 0, &[]), 0.0);
 }
 
 #[test]
@@ -450,6 +462,7 @@ fn every_scrape_passes_promtool() {
     let config = ClusterConfig {
         aggregation: raft_metrics::raft::Aggregation::Node,
         timing: Sampling::All,
+        rpc_timing: Sampling::All,
         ..ClusterConfig::default()
     };
     let mut node_wide = Cluster::new(config).expect("cluster");
@@ -476,7 +489,13 @@ fn every_scrape_passes_promtool() {
 /// A 4-partition cluster exporting in a node-wide mode, after 100 proposals: every node's scrape
 /// carries no partition and folds every partition's counters and distributions exactly.
 fn node_wide_totals(aggregation: raft_metrics::raft::Aggregation) -> Cluster {
-    let config = ClusterConfig { partitions: 4, aggregation, timing: Sampling::All, ..ClusterConfig::default() };
+    let config = ClusterConfig {
+        partitions: 4,
+        aggregation,
+        timing: Sampling::All,
+        rpc_timing: Sampling::All,
+        ..ClusterConfig::default()
+    };
     let mut c = Cluster::new(config).expect("cluster");
     elect(&mut c);
     let mut proposed_by_leader: BTreeMap<u64, u64> = BTreeMap::new();
@@ -654,8 +673,8 @@ fn failed_snapshot_transfers_are_counted_on_the_sender() {
     assert_eq!(c.state_machine(lagging, 0), c.state_machine(leader, 0));
 }
 
-/// The default timing (one turn in 8, weight 8): counters stay exact, duration histograms count
-/// about every event. Deterministic (each node's sampler has a fixed seed), so the bounds are
+/// The default timing (one turn in 8, weight 8; messages of one turn in 64, weight 64): counters
+/// stay exact, duration histograms count about every event. Deterministic (each node's sampler has a fixed seed), so the bounds are
 /// not a flaky tolerance: they are what a broken weight (count / 8) or a stuck sampler (0 or
 /// every turn) would miss by far.
 #[test]
@@ -681,10 +700,11 @@ fn sampled_timing_keeps_counters_exact_and_histogram_counts_unbiased() {
     let s = scrape(&c, leader);
     let delta = |name: &str, labels: &[(&str, &str)]| get(&s, name, 0, labels) - get(&before, name, 0, labels);
     assert_eq!(delta("chronik_raft_proposals_committed_total", &[]) as u64, accepted, "exact");
-    let near = |estimate: f64, truth: f64, what: &str| {
-        assert!(estimate % 8.0 == 0.0, "{what}: weight 8 per observation, got {estimate}");
+    let near_weighted = |weight: f64, estimate: f64, truth: f64, what: &str| {
+        assert!(estimate % weight == 0.0, "{what}: weight {weight} per observation, got {estimate}");
         assert!((estimate - truth).abs() <= 0.2 * truth, "{what}: estimate {estimate} for {truth}");
     };
+    let near = |estimate: f64, truth: f64, what: &str| near_weighted(8.0, estimate, truth, what);
     near(delta("chronik_raft_commit_latency_seconds_count", &[]), accepted as f64, "commit latency");
     // Every proposal is one append on the leader (it is alone in its turn).
     near(delta("chronik_raft_log_append_duration_seconds_count", &[]), accepted as f64, "log append");
@@ -699,5 +719,7 @@ fn sampled_timing_keeps_counters_exact_and_histogram_counts_unbiased() {
     assert_eq!(calls, sent, "every append sent to the follower was delivered and counted");
     let timed =
         rpc(&s, "chronik_raft_rpc_duration_seconds_count") - rpc(&before, "chronik_raft_rpc_duration_seconds_count");
-    near(timed, calls, "rpc duration");
+    // Messages have their own sampler: the messages of one turn in 64, weight 64.
+    assert_eq!(c.config().rpc_timing, raft_metrics_raftrs::DEFAULT_RPC_TIMING);
+    near_weighted(64.0, timed, calls, "rpc duration");
 }

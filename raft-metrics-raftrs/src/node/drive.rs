@@ -68,8 +68,13 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         let steady = self.observe_incoming(&msg);
         let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
+        // Most messages (replication traffic at the current term, no snapshot under way) need
+        // nothing after the step: raft-rs's result goes straight to the caller, not through a
+        // local copy of its (large) error type.
+        if steady && !snapshot && !self.snapshots.receiving() {
+            return self.raw.step(msg);
+        }
         let result = self.raw.step(msg);
-        // One branch for the common messages; snapshots are rare.
         if snapshot || self.snapshots.receiving() {
             self.after_snapshot_step(snapshot);
         }
@@ -92,10 +97,12 @@ impl<S: Storage> InstrumentedNode<S> {
         }
     }
 
-    /// [`RawNode::propose`]. On the leader, remembers the entry's index and term to time its
-    /// commit (`proposals_pending`); a refusal counts in `proposals_failed` (`not_leader` when
-    /// this node does not lead, `dropped` otherwise). A follower forwards the proposal and
-    /// records nothing.
+    /// [`RawNode::propose`]. A refusal counts in `proposals_failed` (`not_leader` when this node
+    /// does not lead, `dropped` otherwise). An accepted proposal costs nothing here: the leader
+    /// finds its proposals among the entries it persists ([`persist_entries`](Self::persist_entries)
+    /// or [`observe_append`](Self::observe_append)), including those followers forwarded to it,
+    /// and tracks them to their commit (`proposals_pending`, `proposals_committed_total`,
+    /// `commit_latency_seconds`).
     ///
     /// # Errors
     ///
@@ -106,8 +113,12 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.propose(context, data);
         }
         let result = self.raw.propose(context, data);
-        self.proposals.proposed(&result, false, &self.raw, &self.group);
-        self.observe_state();
+        // Nothing more for an accepted proposal: the leader finds it among the entries it
+        // persists. A local proposal never changes role, term or leader in raft-rs, so there is
+        // no state to compare either.
+        if let Err(error) = &result {
+            self.proposals.refused(error, &self.raw, &self.group);
+        }
         result
     }
 
@@ -123,7 +134,10 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.propose_conf_change(context, cc);
         }
         let result = self.raw.propose_conf_change(context, cc);
-        self.proposals.proposed(&result, true, &self.raw, &self.group);
+        match &result {
+            Ok(()) => Proposals::conf_change_accepted(&self.raw, &self.group),
+            Err(error) => self.proposals.refused(error, &self.raw, &self.group),
+        }
         self.observe_state();
         result
     }
@@ -134,13 +148,12 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// [`RawNode::ready`]: starts a turn of the loop (timed or not, see
-    /// [`with_timing`](Self::with_timing)); the proposals made since the last ready start their
-    /// commit latency.
+    /// [`with_timing`](Self::with_timing)). The leader's proposals among the turn's entries start
+    /// their commit latency when they are persisted ([`persist_entries`](Self::persist_entries)).
     #[inline]
     pub fn ready(&mut self) -> Ready {
         if self.recording {
             self.turn.start();
-            self.proposals.hand_out(&mut self.turn);
         }
         // Last, so the (large) `Ready` goes straight to the caller without a copy.
         self.raw.ready()
@@ -150,7 +163,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// the latency of the messages it sends should be measured and passed to
     /// [`on_delivered`](Self::on_delivered); the others need no call (snapshots aside).
     pub fn rpc_timed(&self) -> bool {
-        self.recording && self.turn.timed()
+        self.recording && self.turn.rpc.timed()
     }
 
     /// Records messages about to be sent and hands them back: `rpc_calls_total` by (`method`,
@@ -210,7 +223,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.turn.timed() {
             let written = write(entries);
             if written.is_ok() {
-                self.record_append(entries);
+                self.record_append(entries, None);
             }
             return written;
         }
@@ -219,7 +232,8 @@ impl<S: Storage> InstrumentedNode<S> {
         if written.is_ok() {
             let elapsed = clock::seconds(start, self.turn.clock.read());
             Log::observe_append_duration(elapsed, self.turn.weight(), &self.group);
-            self.record_append(entries);
+            // The proposals' commit latency includes this append, as the proposer waits for it.
+            self.record_append(entries, Some(start));
         }
         written
     }
@@ -234,7 +248,8 @@ impl<S: Storage> InstrumentedNode<S> {
             if !entries.is_empty() {
                 Log::observe_append_duration(elapsed.as_secs_f64(), 1, &self.group);
             }
-            self.record_append(entries);
+            let at = if self.turn.timed() { Some(self.turn.clock.now()) } else { None };
+            self.record_append(entries, at);
         }
     }
 
@@ -366,7 +381,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn on_delivered(&mut self, msg: &Message, latency: Option<Duration>) {
         let msg_type = msg.get_msg_type();
         if let (true, Some(latency)) = (self.recording, latency) {
-            let weight = self.turn.weight().max(1);
+            let weight = self.turn.rpc.weight().max(1);
             self.links.delivered(&self.group.metrics, msg.to, msg_type, latency, weight);
         }
         if msg_type == MessageType::MsgSnapshot {

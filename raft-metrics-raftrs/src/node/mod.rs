@@ -58,6 +58,11 @@ pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32
     Some(n) => n,
     None => unreachable!(),
 });
+/// How often a turn's messages are timed by default: see [`InstrumentedNode::with_rpc_timing`].
+pub const DEFAULT_RPC_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32::new(64) {
+    Some(n) => n,
+    None => unreachable!(),
+});
 /// A raft-rs [`RawNode`] that records the Raft metrics of its group, observing every transition.
 ///
 /// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
@@ -130,7 +135,7 @@ pub const DEFAULT_TIMING: Sampling = Sampling::OneIn(match core::num::NonZeroU32
 /// An untimed turn reads no clock. A timed turn ([`with_timing`](Self::with_timing)) reads it at
 /// most once, lazily, plus once where a duration it times ends (`persist_entries`,
 /// `apply_entries`); so do rare events: a tick (once), a heartbeat's response, a snapshot, a
-/// role change, a commit of proposals handed out on a timed turn. Everything else in the turn
+/// role change, a commit of proposals appended on a timed turn. Everything else in the turn
 /// shares the reading, and Unix timestamps are derived from it (`last_contact_timestamp` and the
 /// quorum contact at tick resolution). An application timing its own work can use
 /// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
@@ -188,7 +193,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn new(raw: RawNode<S>, metrics: &RaftMetrics, topic: &str, partition: u32) -> Self {
         let node_id = raw.raft.id.to_string();
         let group = GroupSeries::new(metrics, topic, partition);
-        let turn = Turn::new(DEFAULT_TIMING, u64::from(partition) << 32 ^ raw.raft.id);
+        let turn = Turn::new(DEFAULT_TIMING, DEFAULT_RPC_TIMING, seed(partition, &raw));
         let replicas = &metrics.families().replicas;
         let role = Role::new(
             Standing::of(&raw),
@@ -230,17 +235,35 @@ impl<S: Storage> InstrumentedNode<S> {
     /// How often the wrapper times a turn of the loop (default [`DEFAULT_TIMING`], one turn in
     /// 8). Every turn is counted; a timed turn also measures its durations and sizes
     /// (`log_append_duration_seconds`, `apply_duration_seconds`, `commit_latency_seconds` of the
-    /// proposals it hands out, `commit_batch_entries`, and `rpc_duration_seconds` of the
-    /// messages it sends, see [`rpc_timed`](Self::rpc_timed)) and observes them with
-    /// weight 8, so histogram counts and sums are unbiased estimates (relative error
+    /// proposals it hands out, `commit_batch_entries`) and observes them with weight 8, so histogram counts and sums are unbiased estimates (relative error
     /// `sqrt(7 / count)`: 1 % after 70 000 observations). Timed turns are drawn at random, so
     /// they cannot align with the loop's own rhythm. `Sampling::All` times every turn (each costs
     /// clock reads and histogram updates: `benches/RESULTS.md` has both); `Sampling::Off` none.
-    /// Elections, snapshots and heartbeat round trips are rare and always timed.
+    /// Elections, snapshots and heartbeat round trips are rare and always timed. The messages a
+    /// turn sends have a sampler of their own, [`with_rpc_timing`](Self::with_rpc_timing).
     #[must_use]
     pub fn with_timing(mut self, timing: Sampling) -> Self {
-        self.turn.sampler = TurnSampler::new(timing, u64::from(self.group.partition) << 32 ^ self.raw.raft.id);
+        self.turn.sampler = TurnSampler::new(timing, seed(self.group.partition, &self.raw));
         self
+    }
+
+    /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages
+    /// of one turn in 64): [`rpc_timed`](Self::rpc_timed) says so to the transport, whose
+    /// latencies [`on_delivered`](Self::on_delivered) observes in `rpc_duration_seconds` with
+    /// weight 64. Sampled more sparsely than the other durations because a turn sends many
+    /// messages (a leader's turn of 100 proposals sends about 200) where it makes one append
+    /// and one apply: at one turn in 8, timing messages cost a busy node more than every other
+    /// duration together (`benches/RESULTS.md`). A node sending 10 000 messages a second still
+    /// times about 150. `Sampling::All` times every message.
+    #[must_use]
+    pub fn with_rpc_timing(mut self, timing: Sampling) -> Self {
+        self.turn.rpc = TurnSampler::new(timing, turn::rpc_seed(seed(self.group.partition, &self.raw)));
+        self
+    }
+
+    /// How often a turn's messages are timed ([`with_rpc_timing`](Self::with_rpc_timing)).
+    pub fn rpc_timing(&self) -> Sampling {
+        self.turn.rpc.sampling()
     }
 
     /// How often the wrapper times a turn ([`with_timing`](Self::with_timing)).
@@ -263,8 +286,8 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// [`with_recording`](Self::with_recording) on a running node: an A/B benchmark can switch
     /// recording on and off in the same process (`benches/src/bin/real_node`). What recording
-    /// keeps between calls starts afresh from the switch on: proposals handed out while off are
-    /// not timed, counts kept since the last tick while on are recorded at the next tick on.
+    /// keeps between calls starts afresh from the switch on: proposals appended while off are
+    /// not tracked, counts kept since the last tick while on are recorded at the next tick on.
     pub fn set_recording(&mut self, recording: bool) {
         self.recording = recording;
     }
@@ -390,13 +413,15 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// `entries` were written to the log (its duration, when timed, is observed apart: the
-    /// untimed turns, most of them, pass nothing more than the entries).
+    /// untimed turns, most of them, pass nothing more than the entries); in a timed turn, `at`
+    /// is the reading the leader's proposals among them start their commit latency from.
     #[inline(always)]
-    fn record_append(&mut self, entries: &[Entry]) {
+    fn record_append(&mut self, entries: &[Entry], at: Option<u64>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
             self.progress.appended(first.index, last.index, self.turn.tick_at);
+            self.proposals.appended(entries, self.raw.raft.term, at);
         }
     }
 }
@@ -411,4 +436,9 @@ impl<S: Storage> core::fmt::Debug for InstrumentedNode<S> {
             .field("term", &self.role.term())
             .finish_non_exhaustive()
     }
+}
+
+/// The samplers' seed of a node's group: distinct per node and partition, fixed across runs.
+fn seed<S: Storage>(partition: u32, raw: &RawNode<S>) -> u64 {
+    u64::from(partition) << 32 ^ raw.raft.id
 }

@@ -6,15 +6,14 @@ use std::collections::VecDeque;
 use raft::eraftpb::Entry;
 
 /// A run of proposals this node appended as leader, waiting for their commit: consecutive
-/// indexes of one term, made between the same two readies.
+/// indexes of one term, appended in turns that were all timed at `at` or all untimed.
 #[derive(Debug)]
 struct Run {
     first: u64,
     last: u64,
     term: u64,
-    /// Whether a ready has handed the run out (its commit latency starts there).
-    handed_out: bool,
-    /// That ready's [`clock`](crate::clock) reading, when the turn was timed.
+    /// The [`clock`](crate::clock) reading of the turn that appended the run, when it was timed
+    /// (their commit latency starts there).
     at: Option<u64>,
 }
 
@@ -32,34 +31,17 @@ impl PendingProposals {
         self.len
     }
 
-    /// The leader appended a proposal at `index`, in `term`.
-    pub(crate) fn push(&mut self, index: u64, term: u64) {
-        self.len += 1;
+    /// The leader appended proposals `first..=last`, of `term`, in a turn timed at `at` (a
+    /// reading) or untimed. Untimed runs that continue each other merge.
+    pub(crate) fn push_run(&mut self, first: u64, last: u64, term: u64, at: Option<u64>) {
+        self.len += last - first + 1;
         if let Some(run) = self.runs.back_mut() {
-            if !run.handed_out && run.term == term && run.last + 1 == index {
-                run.last = index;
+            if at.is_none() && run.at.is_none() && run.term == term && run.last + 1 == first {
+                run.last = last;
                 return;
             }
         }
-        self.runs.push_back(Run { first: index, last: index, term, handed_out: false, at: None });
-    }
-
-    /// A ready handed out the proposals made since the previous one; `at` is its reading when
-    /// the turn is timed (called only when some are new).
-    pub(crate) fn hand_out(&mut self, at: Option<u64>) {
-        for run in self.runs.iter_mut().rev() {
-            if run.handed_out {
-                break;
-            }
-            run.handed_out = true;
-            run.at = at;
-        }
-    }
-
-    /// Whether proposals were made since the last ready.
-    #[inline]
-    pub(crate) fn has_new(&self) -> bool {
-        self.runs.back().is_some_and(|run| !run.handed_out)
+        self.runs.push_back(Run { first, last, term, at });
     }
 
     /// Forgets proposals at or below `index` (a snapshot covered them: their fate is unknown).
@@ -138,35 +120,32 @@ mod tests {
     }
 
     #[test]
-    fn runs_merge_until_handed_out_and_commit_in_pieces() {
+    fn untimed_runs_merge_and_runs_commit_in_pieces() {
         let mut pending = PendingProposals::default();
-        for index in 5..=7 {
-            pending.push(index, 2);
-        }
-        assert!(pending.has_new());
-        pending.hand_out(Some(100));
-        pending.push(8, 2);
-        pending.hand_out(None);
-        assert!(!pending.has_new());
-        assert_eq!(pending.len(), 4);
+        pending.push_run(5, 7, 2, Some(100));
+        pending.push_run(8, 8, 2, None);
+        pending.push_run(9, 10, 2, None);
+        assert_eq!(pending.runs.len(), 2, "the untimed runs merged, not into the timed one");
+        pending.push_run(11, 11, 2, Some(200));
+        pending.push_run(12, 12, 2, Some(200));
+        assert_eq!(pending.runs.len(), 4, "timed runs keep their own readings");
+        assert_eq!(pending.len(), 8);
         // A batch committing 4..=6: two of the first run.
         assert_eq!(settle(&mut pending, &batch(4, &[2, 2, 2])), (vec![(2, Some(100))], 0));
-        assert_eq!(pending.len(), 2);
-        assert_eq!(settle(&mut pending, &batch(7, &[2, 2, 2])), (vec![(1, Some(100)), (1, None)], 0));
-        assert_eq!(pending.len(), 0);
+        assert_eq!(pending.len(), 6);
+        // 7..=11: the rest of the first run, the untimed run, the first timed one.
+        assert_eq!(settle(&mut pending, &batch(7, &[2; 5])), (vec![(1, Some(100)), (3, None), (1, Some(200))], 0));
+        assert_eq!(pending.len(), 1);
     }
 
     #[test]
     fn entries_of_another_term_count_as_dropped() {
         let mut pending = PendingProposals::default();
-        for index in 10..=13 {
-            pending.push(index, 3);
-        }
-        pending.hand_out(Some(1));
+        pending.push_run(10, 13, 3, Some(1));
         // Indexes 12 and 13 were overwritten by the term-4 leader.
         assert_eq!(settle(&mut pending, &batch(10, &[3, 3, 4, 4])), (vec![(2, Some(1))], 2));
         // All overwritten.
-        pending.push(20, 5);
+        pending.push_run(20, 20, 5, None);
         assert_eq!(settle(&mut pending, &batch(20, &[6])), (vec![], 1));
         assert_eq!(pending.len(), 0);
     }
@@ -174,9 +153,7 @@ mod tests {
     #[test]
     fn proposals_skipped_by_a_snapshot_are_forgotten() {
         let mut pending = PendingProposals::default();
-        for index in 1..=6 {
-            pending.push(index, 1);
-        }
+        pending.push_run(1, 6, 1, None);
         pending.forget_through(2);
         assert_eq!(pending.len(), 4);
         // The next batch starts at 5: 3 and 4 were never seen committed.

@@ -22,48 +22,53 @@ pub(super) struct Proposals {
 }
 
 impl Proposals {
-    /// After [`RawNode::propose`] or `propose_conf_change` (`conf_change`) returned `result`: on
-    /// the leader, remembers the entry to time its commit; a refusal counts in
-    /// `proposals_failed` by reason.
-    pub(super) fn proposed<S: Storage>(
-        &mut self,
-        result: &raft::Result<()>,
-        conf_change: bool,
-        raw: &RawNode<S>,
-        group: &GroupSeries,
-    ) {
+    /// [`RawNode::propose`] or `propose_conf_change` refused a proposal: `proposals_failed` by
+    /// reason. An accepted one needs nothing here: the leader finds it among the entries it
+    /// appends ([`appended`](Self::appended)).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn refused<S: Storage>(&self, error: &raft::Error, raw: &RawNode<S>, group: &GroupSeries) {
+        let reason = match error {
+            raft::Error::ProposalDropped if raw.raft.state != StateRole::Leader => ProposalFailure::NotLeader,
+            raft::Error::ProposalDropped => ProposalFailure::Dropped,
+            _ => ProposalFailure::Other,
+        };
+        rec!(group.series => proposals_failed.get(reason).inc());
+    }
+
+    /// After `propose_conf_change` returned `Ok`: raft-rs turns a change proposed on a leader
+    /// while another is pending into an empty entry (no proposal) and still returns `Ok`, which
+    /// counts as `proposals_failed{reason="dropped"}`.
+    pub(super) fn conf_change_accepted<S: Storage>(raw: &RawNode<S>, group: &GroupSeries) {
         let raft = &raw.raft;
-        match result {
-            Ok(()) if raft.state != StateRole::Leader => {
-                // Forwarded to the leader: its commit is timed there.
-            }
-            Ok(()) => {
-                // A leader's `Ok` means the entry was appended to its unstable log, so this reads
-                // no storage.
-                let index = raft.raft_log.last_index();
-                if conf_change && raft.pending_conf_index != index {
-                    rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).inc());
-                } else {
-                    self.pending.push(index, raft.term);
-                }
-            }
-            Err(raft::Error::ProposalDropped) if raft.state != StateRole::Leader => {
-                rec!(group.series => proposals_failed.get(ProposalFailure::NotLeader).inc());
-            }
-            Err(raft::Error::ProposalDropped) => {
-                rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).inc());
-            }
-            Err(_) => rec!(group.series => proposals_failed.get(ProposalFailure::Other).inc()),
+        // A leader's `Ok` means the entry was appended to its unstable log: no storage read.
+        if raft.state == StateRole::Leader && raft.pending_conf_index != raft.raft_log.last_index() {
+            rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).inc());
         }
     }
 
-    /// A ready started `turn`: the proposals made since the last one start their commit latency
-    /// (timed when the turn is).
+    /// The leader appended `entries` to its log in a turn timed at `at` (a reading) or untimed:
+    /// its proposals among them (entries of its `term` with client data, and configuration
+    /// changes) await their commit, which times them from this turn.
+    ///
+    /// Found here, once per turn, rather than at each `propose`: a turn of a busy leader appends
+    /// hundreds of proposals, and this counts proposals that followers forwarded to it too.
     #[inline]
-    pub(super) fn hand_out(&mut self, turn: &mut Turn) {
-        if self.pending.has_new() {
-            let at = if turn.timed() { Some(turn.clock.now()) } else { None };
-            self.pending.hand_out(at);
+    pub(super) fn appended(&mut self, entries: &[Entry], term: u64, at: Option<u64>) {
+        let mut run: Option<(u64, u64)> = None;
+        for entry in entries {
+            if entry.term == term && classify::is_proposal(entry.get_entry_type(), entry.get_data()) {
+                run = match run {
+                    Some((first, _)) => Some((first, entry.index)),
+                    None => Some((entry.index, entry.index)),
+                };
+            } else if let Some((first, last)) = run.take() {
+                // The empty entry a new leader appends, or a dropped configuration change.
+                self.pending.push_run(first, last, term, at);
+            }
+        }
+        if let Some((first, last)) = run {
+            self.pending.push_run(first, last, term, at);
         }
     }
 

@@ -2,9 +2,11 @@
 //!
 //! Timing a turn costs clock reads, conversions and histogram observations, several times what
 //! the rest of the turn's recording costs, and a busy group runs thousands of turns a second. So
-//! the durations that happen every turn (append, apply, commit latency, RPC latency, commit batch
-//! size) are measured on about one turn in `N` and observed with weight `N`: histogram counts and
-//! sums stay unbiased, and at 1,000 turns a second 1-in-8 still keeps 125 samples a second.
+//! the durations that happen every turn (append, apply, commit latency, commit batch size) are
+//! measured on about one turn in `N` and observed with weight `N`: histogram counts and sums stay
+//! unbiased, and at 1,000 turns a second 1-in-8 still keeps 125 samples a second. The latency of
+//! the messages a turn sends has a second sampler, sparser by default (one turn in 64), since a
+//! turn sends many messages.
 //!
 //! Which turns: a countdown drawn uniformly from `1..=2N-1` (mean `N`) by a per-node xorshift.
 //! A fixed period could alias with the loop's own rhythm (a leader alternates append turns and

@@ -10,6 +10,8 @@ pub(super) struct Turn {
     /// The turn's [`clock`](crate::clock) reading, read lazily.
     pub(super) clock: Clock,
     pub(super) sampler: TurnSampler,
+    /// Whether the turn's messages are timed: a sampler of its own, since a turn sends many.
+    pub(super) rpc: TurnSampler,
     /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts).
     pub(super) ticks: u64,
     /// The clock reading of the last tick.
@@ -18,10 +20,11 @@ pub(super) struct Turn {
 
 impl Turn {
     /// `seed` distinguishes the node's sequence of timed turns from other nodes'.
-    pub(super) fn new(timing: Sampling, seed: u64) -> Self {
+    pub(super) fn new(timing: Sampling, rpc_timing: Sampling, seed: u64) -> Self {
         let mut clock = Clock::new();
         let tick_at = clock.now();
-        Self { clock, sampler: TurnSampler::new(timing, seed), ticks: 0, tick_at }
+        let (sampler, rpc) = (TurnSampler::new(timing, seed), TurnSampler::new(rpc_timing, rpc_seed(seed)));
+        Self { clock, sampler, rpc, ticks: 0, tick_at }
     }
 
     /// A tick of raft-rs's clock, which starts a turn.
@@ -31,11 +34,12 @@ impl Turn {
         self.tick_at = self.clock.now();
     }
 
-    /// A ready starts a turn: timed or not.
+    /// A ready starts a turn: timed or not, its messages timed or not.
     #[inline]
     pub(super) fn start(&mut self) {
         self.clock.new_turn();
         self.sampler.next_turn();
+        self.rpc.next_turn();
     }
 
     /// Whether the current turn is timed.
@@ -49,4 +53,9 @@ impl Turn {
     pub(super) fn weight(&self) -> u64 {
         self.sampler.weight()
     }
+}
+
+/// The RPC sampler's seed: its own sequence, independent of the turn sampler's.
+pub(super) fn rpc_seed(seed: u64) -> u64 {
+    seed ^ 0x5250_4353_414d_504c
 }

@@ -3,7 +3,7 @@
 use raft_metrics::raft::{Aggregation, HealthThresholds, RaftOptions};
 use raft_metrics::Sampling;
 
-use crate::{InSync, Ticks, DEFAULT_TIMING};
+use crate::{InSync, Ticks, DEFAULT_RPC_TIMING, DEFAULT_TIMING};
 
 /// The shape and Raft settings of a [`Cluster`](super::Cluster).
 #[derive(Debug, Clone)]
@@ -42,6 +42,10 @@ pub struct ClusterConfig {
     /// default [`DEFAULT_TIMING`] (1 turn in 8). `Sampling::All` makes every duration histogram
     /// count exactly.
     pub timing: Sampling,
+    /// Every replica's [`InstrumentedNode::with_rpc_timing`](crate::InstrumentedNode::with_rpc_timing);
+    /// default [`DEFAULT_RPC_TIMING`] (the messages of 1 turn in 64). `Sampling::All` times
+    /// every message.
+    pub rpc_timing: Sampling,
 }
 
 impl Default for ClusterConfig {
@@ -63,6 +67,7 @@ impl Default for ClusterConfig {
             health: HealthThresholds::default(),
             recording: true,
             timing: DEFAULT_TIMING,
+            rpc_timing: DEFAULT_RPC_TIMING,
         }
     }
 }

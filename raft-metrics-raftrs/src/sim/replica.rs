@@ -48,7 +48,8 @@ impl Cluster {
         let node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
             .with_in_sync(self.config.in_sync)
             .with_recording(self.config.recording)
-            .with_timing(self.config.timing);
+            .with_timing(self.config.timing)
+            .with_rpc_timing(self.config.rpc_timing);
         Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 
