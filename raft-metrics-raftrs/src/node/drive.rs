@@ -159,8 +159,8 @@ impl<S: Storage> InstrumentedNode<S> {
         self.raw.ready()
     }
 
-    /// For the transport: whether this turn is timed ([`with_timing`](Self::with_timing)), so
-    /// the latency of the messages it sends should be measured and passed to
+    /// For the transport: whether this turn's messages are timed
+    /// ([`with_rpc_timing`](Self::with_rpc_timing)), so their latency should be measured and passed to
     /// [`on_delivered`](Self::on_delivered); the others need no call (snapshots aside).
     pub fn rpc_timed(&self) -> bool {
         self.recording && self.turn.rpc.timed()

@@ -235,7 +235,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// How often the wrapper times a turn of the loop (default [`DEFAULT_TIMING`], one turn in
     /// 8). Every turn is counted; a timed turn also measures its durations and sizes
     /// (`log_append_duration_seconds`, `apply_duration_seconds`, `commit_latency_seconds` of the
-    /// proposals it hands out, `commit_batch_entries`) and observes them with weight 8, so histogram counts and sums are unbiased estimates (relative error
+    /// proposals it appends, `commit_batch_entries`) and observes them with weight 8, so
+    /// histogram counts and sums are unbiased estimates (relative error
     /// `sqrt(7 / count)`: 1 % after 70 000 observations). Timed turns are drawn at random, so
     /// they cannot align with the loop's own rhythm. `Sampling::All` times every turn (each costs
     /// clock reads and histogram updates: `benches/RESULTS.md` has both); `Sampling::Off` none.
