@@ -33,20 +33,23 @@ impl LogSize {
     /// Records entries written to the log (consecutive indexes). Returns whether they overwrote
     /// (truncated) entries already there, which happens only when a follower's uncommitted tail
     /// conflicts with the leader's.
+    ///
+    /// `each` sees every entry as it is sized, so whoever else needs to look at each entry of a
+    /// batch does it in the same pass.
     #[inline]
-    pub(crate) fn append(&mut self, entries: &[Entry]) -> bool {
+    pub(crate) fn append(&mut self, entries: &[Entry], each: impl FnMut(&Entry)) -> bool {
         let Some(first) = entries.first() else { return false };
         // The common case, every turn: the entries continue the log.
         if first.index == self.first + self.len() && self.len() > 0 {
-            self.push(entries);
+            self.push(entries, each);
             return false;
         }
-        self.append_elsewhere(entries)
+        self.append_elsewhere(entries, each)
     }
 
     /// [`append`](Self::append) of entries that start the log afresh or overwrite its tail.
     #[inline(never)]
-    fn append_elsewhere(&mut self, entries: &[Entry]) -> bool {
+    fn append_elsewhere(&mut self, entries: &[Entry], each: impl FnMut(&Entry)) -> bool {
         let Some(first) = entries.first() else { return false };
         let end = self.first + self.len();
         let mut truncated = false;
@@ -62,17 +65,21 @@ impl LogSize {
             self.sizes.truncate(keep);
             truncated = true;
         }
-        self.push(entries);
+        self.push(entries, each);
         truncated
     }
 
     #[inline]
-    fn push(&mut self, entries: &[Entry]) {
-        for entry in entries {
+    fn push(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) {
+        let mut bytes = 0;
+        // `extend` from a slice's iterator reserves once and writes without a capacity test.
+        self.sizes.extend(entries.iter().map(|entry| {
+            each(entry);
             let size = u32::try_from(payload_bytes(entry)).unwrap_or(u32::MAX);
-            self.sizes.push(size);
-            self.bytes += u64::from(size);
-        }
+            bytes += u64::from(size);
+            size
+        }));
+        self.bytes += bytes;
     }
 
     /// Forgets entries below `first_index` (compaction).
@@ -121,16 +128,16 @@ mod tests {
     #[test]
     fn appends_truncations_and_compactions() {
         let mut log = LogSize::default();
-        assert!(!log.append(&[entry(1, 1, b"a"), entry(2, 1, b"bb"), entry(3, 1, b"ccc")]));
+        assert!(!log.append(&[entry(1, 1, b"a"), entry(2, 1, b"bb"), entry(3, 1, b"ccc")], |_| ()));
         assert_eq!(log.len(), 3);
         let three = log.bytes();
         assert_eq!(three, 6);
         // A conflicting tail from index 2 replaces two entries with one.
-        assert!(log.append(&[entry(2, 2, b"x")]));
+        assert!(log.append(&[entry(2, 2, b"x")], |_| ()));
         assert_eq!(log.len(), 2);
         assert!(log.bytes() < three);
         // Appending after the end truncates nothing.
-        assert!(!log.append(&[entry(3, 2, b"y")]));
+        assert!(!log.append(&[entry(3, 2, b"y")], |_| ()));
         log.compact(3);
         assert_eq!(log.len(), 1);
         assert_eq!(log.bytes(), 1);
@@ -141,14 +148,14 @@ mod tests {
     #[test]
     fn a_gap_or_an_overwrite_from_before_the_start_starts_afresh() {
         let mut log = LogSize::default();
-        log.append(&[entry(5, 1, b"aa"), entry(6, 1, b"bb")]);
-        assert!(!log.append(&[entry(9, 1, b"c")]), "after a gap: nothing overwritten");
+        log.append(&[entry(5, 1, b"aa"), entry(6, 1, b"bb")], |_| ());
+        assert!(!log.append(&[entry(9, 1, b"c")], |_| ()), "after a gap: nothing overwritten");
         assert_eq!((log.len(), log.bytes()), (1, 1));
-        assert!(log.append(&[entry(8, 2, b"dddd")]), "from before the start: overwritten");
+        assert!(log.append(&[entry(8, 2, b"dddd")], |_| ()), "from before the start: overwritten");
         assert_eq!((log.len(), log.bytes()), (1, 4));
         log.compact(20);
         assert_eq!((log.len(), log.bytes()), (0, 0));
-        log.append(&[entry(20, 2, b"e")]);
+        log.append(&[entry(20, 2, b"e")], |_| ());
         assert_eq!((log.len(), log.bytes()), (1, 1));
     }
 }

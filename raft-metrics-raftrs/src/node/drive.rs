@@ -67,13 +67,13 @@ impl<S: Storage> InstrumentedNode<S> {
             return self.raw.step(msg);
         }
         let steady = self.observe_incoming(&msg);
-        let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
-        // Most messages (replication traffic at the current term, no snapshot under way) need
-        // nothing after the step: raft-rs's result goes straight to the caller, not through a
-        // local copy of its (large) error type.
-        if steady && !snapshot && !self.snapshots.receiving() {
+        // Most messages (replication traffic at the current term, never a snapshot, and no
+        // snapshot under way) need nothing after the step: raft-rs's result goes straight to the
+        // caller, not through a local copy of its (large) error type.
+        if steady && !self.snapshots.receiving() {
             return self.raw.step(msg);
         }
+        let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
         let result = self.raw.step(msg);
         if snapshot || self.snapshots.receiving() {
             self.after_snapshot_step(snapshot);
@@ -163,7 +163,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// ([`with_rpc_timing`](Self::with_rpc_timing)), so their latency should be measured and passed to
     /// [`on_delivered`](Self::on_delivered); the others need no call (snapshots aside).
     pub fn rpc_timed(&self) -> bool {
-        self.recording && self.turn.rpc.timed()
+        self.recording && self.turn.samplers.rpc_timed()
     }
 
     /// Records messages about to be sent and hands them back: `rpc_calls_total` by (`method`,
@@ -174,15 +174,21 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// Use it on `Ready::take_messages`, `Ready::take_persisted_messages` and
     /// `LightReady::take_messages`.
-    #[inline]
+    #[inline(always)]
     pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
-        if !self.recording {
-            return msgs;
-        }
-        for msg in &msgs {
-            self.observe_outgoing(msg);
+        // Tested in the caller: a turn hands out three lists of messages, most of them empty.
+        if self.recording && !msgs.is_empty() {
+            self.observe_sent(&msgs);
         }
         msgs
+    }
+
+    /// In the caller too: a call's register saves cost as much as observing a message or two.
+    #[inline(always)]
+    fn observe_sent(&mut self, msgs: &[Message]) {
+        for msg in msgs {
+            self.observe_outgoing(msg);
+        }
     }
 
     /// Records committed entries and hands them back: `commit_batch_entries` once per batch (in
@@ -195,12 +201,12 @@ impl<S: Storage> InstrumentedNode<S> {
     /// the turn's clock (see "Clock reads" above); it leaves out the proposal's wait for the loop.
     ///
     /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
-    #[inline]
+    #[inline(always)]
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
-        if entries.is_empty() || !self.recording {
-            return entries;
+        // Tested in the caller: a turn hands out two lists of committed entries, most empty.
+        if self.recording && !entries.is_empty() {
+            self.proposals.committed(&entries, &self.group, &mut self.turn);
         }
-        self.proposals.committed(&entries, &self.group, &mut self.turn);
         entries
     }
 
@@ -291,7 +297,7 @@ impl<S: Storage> InstrumentedNode<S> {
             if !entries.is_empty() {
                 Proposals::observe_apply_duration(elapsed.as_secs_f64(), 1, &self.group);
             }
-            self.proposals.applied(entries);
+            self.proposals.applied(self.log.proposals_applied(entries));
         }
     }
 
@@ -306,14 +312,14 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if !self.turn.timed() {
             let applied = apply(self);
-            self.proposals.applied(entries);
+            self.proposals.applied(self.log.proposals_applied(entries));
             return applied;
         }
         let start = self.turn.clock.now();
         let applied = apply(self);
         let elapsed = clock::seconds(start, self.turn.clock.read());
         Proposals::observe_apply_duration(elapsed, self.turn.weight(), &self.group);
-        self.proposals.applied(entries);
+        self.proposals.applied(self.log.proposals_applied(entries));
         applied
     }
 
@@ -381,7 +387,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn on_delivered(&mut self, msg: &Message, latency: Option<Duration>) {
         let msg_type = msg.get_msg_type();
         if let (true, Some(latency)) = (self.recording, latency) {
-            let weight = self.turn.rpc.weight().max(1);
+            let weight = self.turn.samplers.rpc_weight().max(1);
             self.links.delivered(&self.group.metrics, msg.to, msg_type, latency, weight);
         }
         if msg_type == MessageType::MsgSnapshot {

@@ -2,8 +2,9 @@
 //! by (`method`, `target`) and the appends to and from each peer, kept in plain fields until
 //! the next tick records them.
 //!
-//! A message costs one lookup of its link and an add or two, on the way out (and an append on
-//! the way in), and nothing when it arrives: `rpc_calls_total{result="success"}` counts the
+//! A message costs one lookup of its link and an indexed add on the way out (an append with
+//! entries also adds its payload bytes), an add on the way in for an append, and nothing when
+//! it arrives: `rpc_calls_total{result="success"}` counts the
 //! messages sent and not reported failed. That is also all a raft-rs transport can tell (it
 //! streams messages and learns only of failures, [`on_send_failed`]), so a transport calls
 //! [`on_delivered`] only for what it timed and for snapshots.
@@ -28,14 +29,15 @@ const MESSAGE_TYPES: usize = 19;
 /// What this node sent to and received from one other node since the last tick.
 pub(super) struct Link {
     node: u64,
-    /// Per message type: sent minus reported failed, not yet recorded as successful calls.
-    /// Negative when failures of messages already counted arrive after a tick: the debt is paid
-    /// from the next sends, so the counter never goes back and is exact once every message's
-    /// fate is known.
-    unsettled: [i64; MESSAGE_TYPES],
-    /// Appends sent, their payload bytes, and appends received (recorded per peer by
+    /// Per message type: sent since the last flush (appends among them are
+    /// `append_entries_sent`).
+    sent: [u64; MESSAGE_TYPES],
+    /// Per message type: reported failed and not yet taken out of the successes. Failures of
+    /// messages already counted at an earlier flush stay here as a debt paid from the next
+    /// sends, so the counter never goes back and is exact once every message's fate is known.
+    failed: [u64; MESSAGE_TYPES],
+    /// The payload bytes of the appends sent, and appends received (recorded per peer by
     /// [`Peers::flush`](super::peers::Peers::flush) when the node is a member).
-    pub(super) appends_sent: u64,
     pub(super) append_bytes_sent: u64,
     pub(super) appends_received: u64,
     /// The (`method`, `target`) series, bound on first use.
@@ -46,8 +48,8 @@ impl Link {
     fn new(node: u64) -> Self {
         Self {
             node,
-            unsettled: [0; MESSAGE_TYPES],
-            appends_sent: 0,
+            sent: [0; MESSAGE_TYPES],
+            failed: [0; MESSAGE_TYPES],
             append_bytes_sent: 0,
             appends_received: 0,
             handles: Box::new(std::array::from_fn(|_| None)),
@@ -57,7 +59,12 @@ impl Link {
     /// A `msg_type` message to this node is handed to the transport.
     #[inline]
     pub(super) fn sent(&mut self, msg_type: MessageType) {
-        self.unsettled[msg_type as usize] += 1;
+        self.sent[msg_type as usize] += 1;
+    }
+
+    /// Appends sent since the last flush.
+    pub(super) fn appends_sent(&self) -> u64 {
+        self.sent[MessageType::MsgAppend as usize]
     }
 
     /// The (`method`, `target`) series of `msg_type`.
@@ -67,18 +74,21 @@ impl Link {
             .get_or_insert_with(|| metrics.families().rpcs.bind((classify::method(msg_type), &node.to_string())))
     }
 
-    /// Records the calls settled since the last flush, binding the series of a method used for
-    /// the first time; forgets append counts no peer took (the node is not a member).
+    /// Records the calls settled since the last flush (sent less failed), binding the series of
+    /// a method used for the first time; forgets append counts no peer took (the node is not a
+    /// member).
     fn flush(&mut self, metrics: &RaftMetrics) {
         for &msg_type in MessageType::values() {
-            let unsettled = self.unsettled[msg_type as usize];
-            if unsettled > 0 {
-                self.unsettled[msg_type as usize] = 0;
-                #[allow(clippy::cast_sign_loss)] // positive
-                self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(unsettled as u64);
+            let at = msg_type as usize;
+            let (sent, failed) = (std::mem::take(&mut self.sent[at]), self.failed[at]);
+            if sent > failed {
+                self.failed[at] = 0;
+                self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(sent - failed);
+            } else {
+                self.failed[at] = failed - sent;
             }
         }
-        (self.appends_sent, self.append_bytes_sent, self.appends_received) = (0, 0, 0);
+        (self.append_bytes_sent, self.appends_received) = (0, 0);
     }
 }
 
@@ -93,6 +103,17 @@ pub(super) struct Links {
     links: Vec<Link>,
     /// Position of the link of a node whose id is congruent to the slot (modulo [`HINTS`]).
     hints: [u8; HINTS],
+    /// A follower's appends from its leader, most of what it receives, counted here (a compare
+    /// and an add) and moved to the leader's link when another node sends them or at the flush.
+    from_leader: LeaderAppends,
+}
+
+/// Appends received from one node (the leader) not yet on its link.
+#[derive(Default)]
+struct LeaderAppends {
+    /// The sender; 0 (raft-rs's `INVALID_ID`, never a sender) before the first.
+    node: u64,
+    appends: u64,
 }
 
 impl Links {
@@ -119,7 +140,32 @@ impl Links {
         &mut self.links[at]
     }
 
-    /// The link to `node` if there is one.
+    /// A follower received an append from `leader`, its leader at the current term.
+    #[inline]
+    pub(super) fn append_from_leader(&mut self, leader: u64) {
+        if self.from_leader.node != leader {
+            self.leader_changed(leader);
+        }
+        self.from_leader.appends += 1;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leader_changed(&mut self, leader: u64) {
+        self.settle_leader_appends();
+        self.from_leader.node = leader;
+    }
+
+    /// Moves the appends counted from the leader to its link.
+    pub(super) fn settle_leader_appends(&mut self) {
+        let appends = std::mem::take(&mut self.from_leader.appends);
+        if appends > 0 {
+            self.to(self.from_leader.node).appends_received += appends;
+        }
+    }
+
+    /// The link to `node` if there is one. (Appends counted apart from the leader are on its
+    /// link only after [`settle_leader_appends`](Self::settle_leader_appends).)
     pub(super) fn get(&mut self, node: u64) -> Option<&mut Link> {
         self.links.iter_mut().find(|link| link.node == node)
     }
@@ -143,7 +189,7 @@ impl Links {
     pub(super) fn failed(&mut self, to: u64, msg_type: MessageType, group: &GroupSeries) {
         rec!(group.series => messages_dropped.inc());
         let link = self.to(to);
-        link.unsettled[msg_type as usize] -= 1;
+        link.failed[msg_type as usize] += 1;
         link.handle(&group.metrics, msg_type).rpc_calls.get(Outcome::Failure).inc();
         group.metrics.record_rpc_error(classify::method(msg_type), to, "unreachable");
     }
@@ -201,6 +247,23 @@ mod tests {
         assert_eq!(successes(&metrics), 3, "5 sent, 2 failed");
         let failures = metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Failure).get();
         assert_eq!(failures, 2);
+    }
+
+    /// Appends counted from the leader land on its link at the flush, and on the old leader's
+    /// when another node leads.
+    #[test]
+    fn appends_from_the_leader_reach_its_link() {
+        let mut links = Links::default();
+        for _ in 0..3 {
+            links.append_from_leader(2);
+        }
+        links.append_from_leader(3);
+        links.to(2).appends_received += 1; // a stale append from 2, counted apart
+        links.settle_leader_appends();
+        assert_eq!(links.get(2).map(|l| l.appends_received), Some(4));
+        assert_eq!(links.get(3).map(|l| l.appends_received), Some(1));
+        links.settle_leader_appends();
+        assert_eq!(links.get(3).map(|l| l.appends_received), Some(1), "settled once");
     }
 
     /// Ids sharing the direct map's slot each keep their own link.

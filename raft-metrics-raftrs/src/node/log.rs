@@ -1,7 +1,15 @@
-//! The local log: its indexes, its size, truncations and compactions, append durations, and the
-//! newest configuration change in it (`config_change_in_progress`).
+//! The local log: its indexes, its size, truncations and compactions, append durations, the
+//! newest configuration change in it (`config_change_in_progress`), and which of its entries are
+//! not proposals.
+//!
+//! Each batch is looked at once, as it is appended: most entries are client proposals (a normal
+//! entry with data), and the few that are not (configuration changes, the empty entry a new
+//! leader appends) are noted then, so the leader's proposals and the applied ones are counted
+//! from a batch's bounds rather than by looking at each entry again.
 
-use raft::eraftpb::Entry;
+use std::collections::VecDeque;
+
+use raft::eraftpb::{Entry, EntryType};
 use raft::{GetEntriesContext, RaftLog, Storage, NO_LIMIT};
 
 use super::group::GroupSeries;
@@ -15,6 +23,25 @@ pub(super) struct Log {
     size: LogSize,
     /// Index of the newest configuration-change entry in the log (0: none).
     conf_index: u64,
+    /// Indexes of the empty entries in the log not applied yet (a new leader's, or a
+    /// configuration change raft-rs dropped), oldest first: one per term or so, at most
+    /// [`MAX_BLANKS`].
+    blanks: VecDeque<u64>,
+    /// The newest of the two above (0: none), so that an append can tell with one comparison
+    /// whether it overwrote either.
+    newest_unplain: u64,
+}
+
+/// Most empty entries remembered: one per election, so only a log that is neither applied nor
+/// compacted over thousands of terms reaches it (then the oldest are forgotten, and their
+/// entries would count as applied proposals).
+const MAX_BLANKS: usize = 4096;
+
+/// A client proposal: a normal entry with data. The others are configuration changes (also
+/// proposals, and the log notes them) and empty entries (not proposals).
+#[inline]
+fn is_plain(entry: &Entry) -> bool {
+    entry.get_entry_type() == EntryType::EntryNormal && !entry.data.is_empty()
 }
 
 impl Log {
@@ -29,10 +56,7 @@ impl Log {
         let Ok(entries) = store.entries(first, last + 1, NO_LIMIT, GetEntriesContext::empty(false)) else {
             return log;
         };
-        log.size.append(&entries);
-        if let Some(conf) = entries.iter().rev().find(|e| classify::is_conf_change(e.get_entry_type())) {
-            log.conf_index = conf.index;
-        }
+        log.appended_unrecorded(&entries);
         log
     }
 
@@ -42,20 +66,74 @@ impl Log {
     }
 
     /// `entries` (not empty) were written to the log. Counts `log_truncations` when they
-    /// overwrote a conflicting tail.
-    #[inline]
-    pub(super) fn appended(&mut self, entries: &[Entry], group: &GroupSeries) {
-        let Some(first) = entries.first() else { return };
-        if self.size.append(entries) {
+    /// overwrote a conflicting tail. Returns whether they are all client proposals (normal
+    /// entries with data), which is what a leader's turn appends.
+    #[inline(always)]
+    pub(super) fn appended(&mut self, entries: &[Entry], group: &GroupSeries) -> bool {
+        let (truncated, plain) = self.appended_unrecorded(entries);
+        if truncated {
             rec!(group.series => log_truncations.inc());
         }
-        if self.conf_index >= first.index {
-            // Overwritten: the entry at that index may no longer be a configuration change.
+        plain
+    }
+
+    /// [`appended`](Self::appended), returning whether the entries overwrote a tail.
+    #[inline(always)]
+    fn appended_unrecorded(&mut self, entries: &[Entry]) -> (bool, bool) {
+        let Some(first) = entries.first() else { return (false, true) };
+        let mut plain = true;
+        let truncated = self.size.append(entries, |entry| plain &= is_plain(entry));
+        if self.newest_unplain >= first.index {
+            self.overwritten_from(first.index);
+        }
+        if !plain {
+            self.note_unplain(entries);
+        }
+        (truncated, plain)
+    }
+
+    /// Entries from `index` on were overwritten: those noted there may be proposals now.
+    #[cold]
+    #[inline(never)]
+    fn overwritten_from(&mut self, index: u64) {
+        if self.conf_index >= index {
             self.conf_index = 0;
         }
-        if let Some(conf) = entries.iter().rev().find(|e| classify::is_conf_change(e.get_entry_type())) {
-            self.conf_index = conf.index;
+        self.blanks.retain(|&blank| blank < index);
+        self.newest_unplain = self.conf_index.max(self.blanks.back().copied().unwrap_or(0));
+    }
+
+    /// The configuration changes and empty entries among `entries`.
+    #[cold]
+    #[inline(never)]
+    fn note_unplain(&mut self, entries: &[Entry]) {
+        for entry in entries.iter().filter(|entry| !is_plain(entry)) {
+            self.newest_unplain = entry.index;
+            if classify::is_conf_change(entry.get_entry_type()) {
+                self.conf_index = entry.index;
+            } else {
+                if self.blanks.len() == MAX_BLANKS {
+                    self.blanks.pop_front();
+                }
+                self.blanks.push_back(entry.index);
+            }
         }
+    }
+
+    /// The proposals among committed `entries` (consecutive indexes) being applied: all but the
+    /// empty ones, which are forgotten once applied.
+    #[inline]
+    pub(super) fn proposals_applied(&mut self, entries: &[Entry]) -> u64 {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return 0 };
+        let mut blanks = 0;
+        while let Some(&index) = self.blanks.front() {
+            if index > last.index {
+                break;
+            }
+            blanks += u64::from(index >= first.index);
+            self.blanks.pop_front();
+        }
+        (entries.len() as u64).saturating_sub(blanks)
     }
 
     /// The application compacted the log so that it now starts at `first_index`.
@@ -65,6 +143,7 @@ impl Log {
             a.log_compactions.inc();
         }
         self.size.compact(first_index);
+        self.forget_blanks_below(first_index);
         self.publish_size(group);
     }
 
@@ -75,6 +154,7 @@ impl Log {
         if self.conf_index <= index {
             self.conf_index = 0;
         }
+        self.forget_blanks_below(index + 1);
         self.publish_size(group);
     }
 
@@ -98,8 +178,94 @@ impl Log {
         }
     }
 
+    /// Entries below `index` left the log (compacted, or covered by a snapshot).
+    fn forget_blanks_below(&mut self, index: u64) {
+        while self.blanks.front().is_some_and(|&blank| blank < index) {
+            self.blanks.pop_front();
+        }
+    }
+
     fn publish_size(&self, group: &GroupSeries) {
         rec!(group.series => log_entries.set_u64(self.size.len()));
         rec!(group.series => log_size.set_u64(self.size.bytes()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::eraftpb::EntryType;
+    use raft_metrics::raft::RaftMetrics;
+    use raft_metrics::Registry;
+
+    use super::*;
+
+    fn entry(index: u64, term: u64, entry_type: EntryType, data: &[u8]) -> Entry {
+        let mut entry = Entry { index, term, data: data.to_vec().into(), ..Entry::default() };
+        entry.set_entry_type(entry_type);
+        entry
+    }
+
+    fn proposal(index: u64, term: u64) -> Entry {
+        entry(index, term, EntryType::EntryNormal, b"put")
+    }
+
+    fn blank(index: u64, term: u64) -> Entry {
+        entry(index, term, EntryType::EntryNormal, b"")
+    }
+
+    /// A batch of proposals is plain; one with a new leader's empty entry or a configuration
+    /// change is not, and the applied proposals leave out exactly the empty entries.
+    #[test]
+    fn applied_proposals_leave_out_the_empty_entries() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let mut log = Log::default();
+        assert!(!log.appended(&[blank(1, 1), proposal(2, 1), proposal(3, 1)], &group));
+        assert!(log.appended(&[proposal(4, 1), proposal(5, 1)], &group));
+        let conf = entry(6, 1, EntryType::EntryConfChangeV2, b"cc");
+        assert!(!log.appended(&[conf, blank(7, 2), proposal(8, 2)], &group));
+        assert_eq!(log.conf_index, 6);
+        let batch = |from: u64, to: u64| (from..=to).map(|i| proposal(i, 1)).collect::<Vec<_>>();
+        assert_eq!(log.proposals_applied(&batch(1, 2)), 1, "the empty entry at 1");
+        assert_eq!(log.proposals_applied(&batch(3, 6)), 4, "proposals and a configuration change");
+        assert_eq!(log.proposals_applied(&batch(7, 8)), 1, "the empty entry at 7");
+        assert!(log.blanks.is_empty(), "applied empty entries are forgotten");
+    }
+
+    /// An overwritten tail takes its empty entries and configuration change with it; a
+    /// compaction or a snapshot forgets those below it.
+    #[test]
+    fn overwrites_compactions_and_snapshots_forget_what_left_the_log() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let mut log = Log::default();
+        let conf = entry(4, 1, EntryType::EntryConfChange, b"cc");
+        log.appended(&[blank(1, 1), proposal(2, 1), blank(3, 1), conf], &group);
+        // A new leader's log replaces entries from 3 on: proposals now, nothing noted.
+        assert!(log.appended(&[proposal(3, 2), proposal(4, 2)], &group));
+        assert_eq!((log.conf_index, log.blanks.iter().copied().collect::<Vec<_>>()), (0, vec![1]));
+        assert_eq!(log.proposals_applied(&[proposal(2, 1), proposal(3, 2)]), 2, "the empty entry at 1 is below");
+        log.appended(&[blank(5, 3), proposal(6, 3), blank(7, 4)], &group);
+        log.compacted(6, &group);
+        assert_eq!(log.blanks.iter().copied().collect::<Vec<_>>(), vec![7]);
+        log.replaced(7, &group);
+        assert!(log.blanks.is_empty());
+        // After the overwrite check saw a stale newest index, appends are plain again.
+        assert!(log.appended(&[proposal(8, 4)], &group));
+    }
+
+    /// However many terms pass unapplied and uncompacted, the empty entries kept stay bounded.
+    #[test]
+    fn empty_entries_kept_are_bounded() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let mut log = Log::default();
+        for index in 1..=2 * MAX_BLANKS as u64 {
+            log.appended(&[blank(index, index)], &group);
+        }
+        assert_eq!(log.blanks.len(), MAX_BLANKS);
     }
 }

@@ -1,9 +1,10 @@
-//! Routing the messages the node steps and sends to the states they concern, with one match on
-//! the message type, so the common messages cost a comparison, a link lookup and an add or two
-//! (the [`classify`] predicates say the same, one per question). An append's answer costs
+//! Routing the messages the node steps and sends to the states they concern, the common ones
+//! (replication traffic at the current term) first, so they cost a type test, a comparison or
+//! two and an add (the [`classify`] predicates say the same, one per question, and decide the
+//! rarer messages). An append's answer costs
 //! nothing: the leader sees it in raft-rs's progress at the next tick.
 
-use raft::eraftpb::{Message, MessageType};
+use raft::eraftpb::{Entry, Message, MessageType};
 use raft::{StateRole, Storage};
 use raft_metrics::raft::RejectReason;
 
@@ -18,30 +19,61 @@ impl<S: Storage> InstrumentedNode<S> {
     /// are, so the comparison after the step can be skipped: the leader's replication traffic at
     /// its term (answers to its appends and heartbeats, and the same traffic from it on a
     /// follower that knows it), most of the messages, cannot change them in raft-rs.
+    ///
+    /// That traffic is tested first and costs a type test, the steadiness comparisons and a
+    /// store or an add: a steady append or heartbeat is leader contact and never stale, and the
+    /// appends from the current leader are counted on a link of their own
+    /// ([`Links::append_from_leader`](super::links::Links::append_from_leader)).
     #[inline]
     pub(super) fn observe_incoming(&mut self, msg: &Message) -> bool {
         let raft = &self.raw.raft;
+        let msg_type = msg.get_msg_type();
+        if msg_type == MessageType::MsgAppendResponse {
+            return msg.term == raft.term && raft.state == StateRole::Leader;
+        }
+        if msg_type == MessageType::MsgAppend || msg_type == MessageType::MsgHeartbeat {
+            if msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower {
+                self.role.leader_contacted();
+                if msg_type == MessageType::MsgAppend {
+                    self.links.append_from_leader(msg.from);
+                }
+                return true;
+            }
+            self.observe_leader_message(msg);
+            return false;
+        }
+        self.observe_other_incoming(msg)
+    }
+
+    /// An append or heartbeat that is not steady: stale (`classify::is_stale_append`) or
+    /// contact from a leader this node does not follow yet.
+    #[inline(never)]
+    fn observe_leader_message(&mut self, msg: &Message) {
+        let term = self.raw.raft.term;
+        if msg.get_msg_type() == MessageType::MsgAppend {
+            self.links.to(msg.from).appends_received += 1;
+        }
+        if classify::is_stale_append(msg, term) {
+            reject(&self.group, RejectReason::StaleTerm);
+        } else if classify::is_leader_contact(msg, term) {
+            self.role.leader_contacted();
+        }
+    }
+
+    /// The other messages: snapshots, heartbeat answers, votes. Returns whether the message is
+    /// steady (a heartbeat answer to the leader at its term).
+    #[inline]
+    fn observe_other_incoming(&mut self, msg: &Message) -> bool {
+        let raft = &self.raw.raft;
         let (term, role) = (raft.term, raft.state);
         match msg.get_msg_type() {
-            MessageType::MsgAppend => {
-                let steady = msg.term == term && msg.from == raft.leader_id && role == StateRole::Follower;
-                self.links.to(msg.from).appends_received += 1;
-                self.observe_leader_message(msg, term);
-                return steady;
-            }
-            MessageType::MsgHeartbeat => {
-                let steady = msg.term == term && msg.from == raft.leader_id && role == StateRole::Follower;
-                self.observe_leader_message(msg, term);
-                return steady;
-            }
-            MessageType::MsgAppendResponse => return msg.term == term && role == StateRole::Leader,
-            MessageType::MsgSnapshot if msg.term >= term => {
-                self.role.leader_contacted();
-                self.snapshots.receive_started(&self.group);
-            }
             MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
                 self.peers.heartbeat_answered(msg.from, self.turn.ticks, &mut self.turn.clock);
                 return true;
+            }
+            MessageType::MsgSnapshot if msg.term >= term => {
+                self.role.leader_contacted();
+                self.snapshots.receive_started(&self.group);
             }
             MessageType::MsgRequestVoteResponse
                 if role == StateRole::Candidate && classify::is_granted_vote(msg, term) =>
@@ -53,27 +85,24 @@ impl<S: Storage> InstrumentedNode<S> {
         false
     }
 
-    /// An append or heartbeat: stale (`classify::is_stale_append`) or contact from the leader.
-    #[inline]
-    fn observe_leader_message(&mut self, msg: &Message, term: u64) {
-        if classify::is_stale_append(msg, term) {
-            reject(&self.group, RejectReason::StaleTerm);
-        } else if classify::is_leader_contact(msg, term) {
-            self.role.leader_contacted();
-        }
-    }
-
-    /// A message about to be sent.
-    #[inline]
+    /// A message about to be sent: its count on the target's link, the payload bytes of an
+    /// append with entries, and a test that sends the rarer cases (a rejection, a heartbeat, a
+    /// snapshot) out of line.
+    #[inline(always)]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         let msg_type = msg.get_msg_type();
         let link = self.links.to(msg.to);
         link.sent(msg_type);
-        match msg_type {
-            MessageType::MsgAppend => {
-                link.appends_sent += 1;
-                link.append_bytes_sent += msg.entries.iter().map(payload_bytes).sum::<u64>();
-            }
+        if msg_type == MessageType::MsgAppend {
+            link.append_bytes_sent += payload_sum(&msg.entries);
+        } else if msg.reject || (1 << msg_type as u32) & SENT_APART != 0 {
+            self.observe_rare_outgoing(msg);
+        }
+    }
+
+    #[inline(never)]
+    fn observe_rare_outgoing(&mut self, msg: &Message) {
+        match msg.get_msg_type() {
             MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
                 reject(&self.group, RejectReason::LogInconsistency);
             }
@@ -87,7 +116,23 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 }
 
+/// The message types whose sending needs more than a count (a rejection is tested apart).
+const SENT_APART: u32 = 1 << MessageType::MsgHeartbeat as u32 | 1 << MessageType::MsgSnapshot as u32;
+
+/// The payload bytes of an append's entries: many carry none (a commit notice) or one (a
+/// proposal), which skip the loop's setup.
+#[inline]
+fn payload_sum(entries: &[Entry]) -> u64 {
+    match entries {
+        [] => 0,
+        [entry] => payload_bytes(entry),
+        _ => entries.iter().map(payload_bytes).sum(),
+    }
+}
+
 /// An append rejected, by this node (a stale term) or to its leader (a log inconsistency).
+#[cold]
+#[inline(never)]
 fn reject(group: &GroupSeries, reason: RejectReason) {
     rec!(group.series => append_entries_rejected.get(reason).inc());
     if let Some(a) = group.node_wide() {

@@ -50,7 +50,6 @@ use proposals::Proposals;
 use role::{Leadership, Role, Standing};
 use series::Series;
 use snapshots::Snapshots;
-use timing::TurnSampler;
 use turn::Turn;
 
 /// How often the wrapper times a turn by default: see [`InstrumentedNode::with_timing`].
@@ -244,7 +243,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// turn sends have a sampler of their own, [`with_rpc_timing`](Self::with_rpc_timing).
     #[must_use]
     pub fn with_timing(mut self, timing: Sampling) -> Self {
-        self.turn.sampler = TurnSampler::new(timing, seed(self.group.partition, &self.raw));
+        let seed = seed(self.group.partition, &self.raw);
+        self.turn.samplers.set_durations(timing, seed);
         self
     }
 
@@ -258,18 +258,19 @@ impl<S: Storage> InstrumentedNode<S> {
     /// times about 150. `Sampling::All` times every message.
     #[must_use]
     pub fn with_rpc_timing(mut self, timing: Sampling) -> Self {
-        self.turn.rpc = TurnSampler::new(timing, turn::rpc_seed(seed(self.group.partition, &self.raw)));
+        let seed = seed(self.group.partition, &self.raw);
+        self.turn.samplers.set_rpc(timing, seed);
         self
     }
 
     /// How often a turn's messages are timed ([`with_rpc_timing`](Self::with_rpc_timing)).
     pub fn rpc_timing(&self) -> Sampling {
-        self.turn.rpc.sampling()
+        self.turn.samplers.sampling().1
     }
 
     /// How often the wrapper times a turn ([`with_timing`](Self::with_timing)).
     pub fn timing(&self) -> Sampling {
-        self.turn.sampler.sampling()
+        self.turn.samplers.sampling().0
     }
 
     /// With `false`, turns recording off: from then on every method of the wrapper only forwards
@@ -396,6 +397,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Records the counts kept since the last tick.
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
+        self.links.settle_leader_appends();
         self.peers.flush(&mut self.links, self.group.node_wide());
         self.links.flush(&self.group.metrics);
     }
@@ -419,10 +421,10 @@ impl<S: Storage> InstrumentedNode<S> {
     #[inline(always)]
     fn record_append(&mut self, entries: &[Entry], at: Option<u64>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
-        self.log.appended(entries, &self.group);
+        let plain = self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
             self.progress.appended(first.index, last.index, self.turn.tick_at);
-            self.proposals.appended(entries, self.raw.raft.term, at);
+            self.proposals.appended(entries, plain, self.raw.raft.term, at);
         }
     }
 }

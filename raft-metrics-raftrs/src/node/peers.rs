@@ -152,8 +152,9 @@ impl Peers {
     pub(super) fn flush(&mut self, links: &mut Links, agg: Option<&AggregatedMetrics>) {
         for peer in &mut self.members {
             let Some(link) = links.get(peer.id) else { continue };
-            let (sent, bytes, received) = (link.appends_sent, link.append_bytes_sent, link.appends_received);
-            (link.appends_sent, link.append_bytes_sent, link.appends_received) = (0, 0, 0);
+            // The link's sends are taken by its own flush, after this one.
+            let (sent, bytes, received) = (link.appends_sent(), link.append_bytes_sent, link.appends_received);
+            (link.append_bytes_sent, link.appends_received) = (0, 0);
             rec!(peer.metrics => append_entries_sent.add(sent));
             rec!(peer.metrics => append_entries_sent_bytes.add(bytes));
             rec!(peer.metrics => append_entries_received.add(received));

@@ -33,6 +33,7 @@ impl PendingProposals {
 
     /// The leader appended proposals `first..=last`, of `term`, in a turn timed at `at` (a
     /// reading) or untimed. Untimed runs that continue each other merge.
+    #[inline]
     pub(crate) fn push_run(&mut self, first: u64, last: u64, term: u64, at: Option<u64>) {
         self.len += last - first + 1;
         if let Some(run) = self.runs.back_mut() {

@@ -24,6 +24,9 @@ pub(super) struct LeaderProgress {
     leading_since: u64,
     /// Per append: its first index and time (the last tick's reading), oldest first.
     append_times: VecDeque<(u64, u64)>,
+    /// The newest of them, kept apart so that an append checks it without the deque's index
+    /// arithmetic (every leader turn does).
+    newest: Option<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
     /// Reused by the quorum-contact computation.
@@ -37,6 +40,7 @@ impl LeaderProgress {
             in_sync: InSync::default(),
             leading_since: created,
             append_times: VecDeque::new(),
+            newest: None,
             last_recorded: 0,
             scratch: Vec::new(),
         }
@@ -46,6 +50,7 @@ impl LeaderProgress {
     pub(super) fn leadership_gained(&mut self, now: u64, last_index: u64) {
         self.leading_since = now;
         self.append_times.clear();
+        self.newest = None;
         // Up to here (this term's empty entry included), entries are as old as this leadership.
         self.last_recorded = last_index;
     }
@@ -55,26 +60,32 @@ impl LeaderProgress {
         rec!(group.series => isr_size.set(0));
         rec!(group.series => max_follower_lag_entries.set(0));
         self.append_times.clear();
+        self.newest = None;
     }
 
     /// The leader appended `first..=last` to its log at `at` (the last tick's reading: follower
     /// lag in seconds has a tick's resolution, and an untimed turn reads no clock).
+    #[inline]
     pub(super) fn appended(&mut self, first: u64, last: u64, at: u64) {
         self.last_recorded = self.last_recorded.max(last);
-        match self.append_times.back() {
-            // Continues the newest append, stamped with the same tick: that one stands for both
-            // (a lookup takes the last append starting at or before an index), so a tick's
-            // appends cost one record.
-            Some(&(index, stamped)) if index < first && stamped == at => return,
-            Some(&(index, _)) if index >= first => {
-                // Overwrites appends (a new leader's log replaced the tail): their times go.
-                while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
-                    self.append_times.pop_back();
-                }
-            }
-            _ => {}
+        // Continues the newest append, stamped with the same tick: that one stands for both (a
+        // lookup takes the last append starting at or before an index), so a tick's appends
+        // cost one record.
+        if self.newest.is_some_and(|(index, stamped)| index < first && stamped == at) {
+            return;
+        }
+        self.record(first, at);
+    }
+
+    /// Keeps the time of an append starting at `first`.
+    #[inline(never)]
+    fn record(&mut self, first: u64, at: u64) {
+        // Overwrites appends (a new leader's log replaced the tail): their times go.
+        while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
+            self.append_times.pop_back();
         }
         self.append_times.push_back((first, at));
+        self.newest = Some((first, at));
         while self.append_times.len() > MAX_APPEND_TIMES {
             self.append_times.pop_front();
         }
@@ -169,6 +180,7 @@ impl LeaderProgress {
             }
             self.append_times.pop_front();
         }
+        self.newest = self.append_times.back().copied();
         // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
         self.scratch.sort_by(|a, b| b.total_cmp(a));
         if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {

@@ -53,8 +53,22 @@ impl Proposals {
     ///
     /// Found here, once per turn, rather than at each `propose`: a turn of a busy leader appends
     /// hundreds of proposals, and this counts proposals that followers forwarded to it too.
+    /// `plain`: the log found only client proposals among them (the usual turn), which then
+    /// form one run from their bounds.
     #[inline]
-    pub(super) fn appended(&mut self, entries: &[Entry], term: u64, at: Option<u64>) {
+    pub(super) fn appended(&mut self, entries: &[Entry], plain: bool, term: u64, at: Option<u64>) {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
+        // Terms never decrease along a batch: both ends of this leader's term, all of it.
+        if plain && first.term == term && last.term == term {
+            self.pending.push_run(first.index, last.index, term, at);
+            return;
+        }
+        self.appended_mixed(entries, term, at);
+    }
+
+    /// [`appended`](Self::appended) of a batch with other entries than this term's proposals.
+    #[inline(never)]
+    fn appended_mixed(&mut self, entries: &[Entry], term: u64, at: Option<u64>) {
         let mut run: Option<(u64, u64)> = None;
         for entry in entries {
             if entry.term == term && classify::is_proposal(entry.get_entry_type(), entry.get_data()) {
@@ -75,15 +89,20 @@ impl Proposals {
     /// A batch of committed `entries` (not empty): `commit_batch_entries` in a timed turn, and
     /// for this node's proposals `proposals_committed`, `commit_latency_seconds` or
     /// `proposals_failed{reason="dropped"}`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn committed(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
         if turn.timed() {
             Self::observe_batch(entries.len(), turn.weight(), group);
         }
         // A follower's commits (and most of the leader's empty turns) stop here.
-        if self.pending.len() == 0 {
-            return;
+        if self.pending.len() > 0 {
+            self.settle(entries, group, turn);
         }
+    }
+
+    /// The leader's pending proposals among committed `entries`.
+    #[inline(never)]
+    fn settle(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
         let weight = turn.weight();
         let agg = group.node_wide();
         let Self { pending, committed, .. } = self;
@@ -118,12 +137,12 @@ impl Proposals {
         }
     }
 
-    /// A batch of committed `entries` was applied: counts the proposals among them (entries
-    /// with client data, and configuration changes), recorded at the next tick.
+    /// A batch of committed entries with `proposals` among them (entries with client data, and
+    /// configuration changes: [`Log::proposals_applied`](super::log::Log::proposals_applied))
+    /// was applied; recorded at the next tick.
     #[inline]
-    pub(super) fn applied(&mut self, entries: &[Entry]) {
-        let proposals = entries.iter().filter(|e| classify::is_proposal(e.get_entry_type(), e.get_data())).count();
-        self.applied += proposals as u64;
+    pub(super) fn applied(&mut self, proposals: u64) {
+        self.applied += proposals;
     }
 
     /// A snapshot covered the log through `index`: the fate of proposals there is unknown.

@@ -13,17 +13,21 @@
 //! commit turns, so every 8th turn could always be the same kind); a jittered one cannot, and it
 //! costs a decrement and a branch per turn. The seed is fixed per node, so a run is reproducible
 //! (the instruction-count benchmark relies on it).
+//!
+//! The two samplers share that decrement ([`Samplers`]): a turn counts down to the next turn
+//! either one samples, and only then do both catch up, since most turns are sampled by neither
+//! and a busy node runs several turns per proposal.
 
 use raft_metrics::Sampling;
 
-/// The per-node sampler of timed turns.
+/// One sampling rate: the countdown to its next sampled turn.
 #[derive(Debug)]
 pub(crate) struct TurnSampler {
     /// Observations' weight: 0 when timing is off.
     one_in: u32,
+    /// Turns until the next sampled one (1: the next turn).
     countdown: u32,
     state: u64,
-    timed: bool,
 }
 
 impl TurnSampler {
@@ -38,7 +42,7 @@ impl TurnSampler {
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let mut sampler = Self { one_in, countdown: 0, state: (z ^ (z >> 31)) | 1, timed: false };
+        let mut sampler = Self { one_in, countdown: 0, state: (z ^ (z >> 31)) | 1 };
         sampler.countdown = sampler.draw();
         sampler
     }
@@ -52,35 +56,29 @@ impl TurnSampler {
         }
     }
 
-    /// A new turn: decides whether it is timed.
-    #[inline]
-    pub(crate) fn next_turn(&mut self) -> bool {
-        self.timed = if self.countdown > 1 {
-            self.countdown -= 1;
-            false
-        } else {
-            self.countdown = self.draw();
-            self.one_in != 0
-        };
-        self.timed
-    }
-
-    /// Whether the current turn is timed.
-    #[inline]
-    pub(crate) fn timed(&self) -> bool {
-        self.timed
-    }
-
-    /// The weight of an observation made in a timed turn.
+    /// The weight of an observation made in a sampled turn.
     #[inline]
     pub(crate) fn weight(&self) -> u64 {
         u64::from(self.one_in)
     }
 
-    /// The next countdown: uniform in `1..=2N-1`.
+    /// `turns` turns passed, at most the countdown: whether the last of them is sampled.
+    fn advance(&mut self, turns: u32) -> bool {
+        self.countdown -= turns;
+        if self.countdown > 0 {
+            return false;
+        }
+        self.countdown = self.draw();
+        self.one_in != 0
+    }
+
+    /// The next countdown: uniform in `1..=2N-1`; 1 when every turn is sampled, and as far as
+    /// a `u32` goes when none is (the sampled turn it then reaches is not sampled).
     fn draw(&mut self) -> u32 {
-        if self.one_in <= 1 {
-            return 1;
+        match self.one_in {
+            0 => return u32::MAX,
+            1 => return 1,
+            _ => {}
         }
         let mut x = self.state;
         x ^= x << 13;
@@ -93,43 +91,172 @@ impl TurnSampler {
     }
 }
 
+/// The two per-node samplers, durations and RPC latency, behind one countdown.
+#[derive(Debug)]
+pub(crate) struct Samplers {
+    durations: TurnSampler,
+    rpc: TurnSampler,
+    /// Turns until the next one either sampler samples (1: the next turn).
+    skip: u32,
+    /// The turns from the last such turn to the next: what both samplers advance by then.
+    span: u32,
+    /// The current turn: sampled for durations, for RPC latency.
+    timed: (bool, bool),
+}
+
+impl Samplers {
+    /// `seed` distinguishes the node's sequences; the two samplers draw from different ones.
+    pub(crate) fn new(durations: Sampling, rpc: Sampling, seed: u64) -> Self {
+        let mut samplers = Self {
+            durations: TurnSampler::new(durations, seed),
+            rpc: TurnSampler::new(rpc, rpc_seed(seed)),
+            skip: 0,
+            span: 0,
+            timed: (false, false),
+        };
+        samplers.rearm();
+        samplers
+    }
+
+    /// Replaces the durations' rate.
+    pub(crate) fn set_durations(&mut self, sampling: Sampling, seed: u64) {
+        self.durations = TurnSampler::new(sampling, seed);
+        self.rearm();
+    }
+
+    /// Replaces the RPC latency's rate.
+    pub(crate) fn set_rpc(&mut self, sampling: Sampling, seed: u64) {
+        self.rpc = TurnSampler::new(sampling, rpc_seed(seed));
+        self.rearm();
+    }
+
+    /// The samplers' rates: durations, RPC latency.
+    pub(crate) fn sampling(&self) -> (Sampling, Sampling) {
+        (self.durations.sampling(), self.rpc.sampling())
+    }
+
+    /// A new turn: a decrement, unless either sampler samples it.
+    #[inline]
+    pub(crate) fn next_turn(&mut self) {
+        if self.skip > 1 {
+            self.skip -= 1;
+            self.timed = (false, false);
+        } else {
+            self.sampled_turn();
+        }
+    }
+
+    #[inline(never)]
+    fn sampled_turn(&mut self) {
+        let span = self.span;
+        self.timed = (self.durations.advance(span), self.rpc.advance(span));
+        self.rearm();
+    }
+
+    /// Counts down to the nearer of the two samplers' next turns.
+    fn rearm(&mut self) {
+        self.span = self.durations.countdown.min(self.rpc.countdown);
+        self.skip = self.span;
+    }
+
+    /// Whether the current turn's durations are timed.
+    #[inline]
+    pub(crate) fn timed(&self) -> bool {
+        self.timed.0
+    }
+
+    /// Whether the current turn's messages are timed.
+    #[inline]
+    pub(crate) fn rpc_timed(&self) -> bool {
+        self.timed.1
+    }
+
+    /// The weight of a duration observed in a timed turn.
+    #[inline]
+    pub(crate) fn weight(&self) -> u64 {
+        self.durations.weight()
+    }
+
+    /// The weight of an RPC latency observed in a turn whose messages are timed.
+    #[inline]
+    pub(crate) fn rpc_weight(&self) -> u64 {
+        self.rpc.weight()
+    }
+}
+
+/// The RPC sampler's seed: its own sequence, independent of the durations'.
+fn rpc_seed(seed: u64) -> u64 {
+    seed ^ 0x5250_4353_414d_504c
+}
+
 #[cfg(test)]
 mod tests {
     use core::num::NonZeroU32;
 
     use super::*;
 
-    fn timed_turns(sampling: Sampling, turns: usize) -> usize {
-        let mut sampler = TurnSampler::new(sampling, 7);
-        (0..turns).filter(|_| sampler.next_turn()).count()
+    fn one_in(n: u32) -> Sampling {
+        Sampling::OneIn(NonZeroU32::new(n).expect("non-zero"))
+    }
+
+    /// The turns each sampler samples over `turns` turns.
+    fn timed_turns(durations: Sampling, rpc: Sampling, turns: usize) -> (usize, usize) {
+        let mut samplers = Samplers::new(durations, rpc, 7);
+        let mut timed = (0, 0);
+        for _ in 0..turns {
+            samplers.next_turn();
+            timed.0 += usize::from(samplers.timed());
+            timed.1 += usize::from(samplers.rpc_timed());
+        }
+        timed
     }
 
     #[test]
     fn all_times_every_turn_and_off_none() {
-        assert_eq!(timed_turns(Sampling::All, 1000), 1000);
-        assert_eq!(timed_turns(Sampling::Off, 1000), 0);
-        assert_eq!(TurnSampler::new(Sampling::Off, 1).weight(), 0);
+        assert_eq!(timed_turns(Sampling::All, Sampling::Off, 1000), (1000, 0));
+        assert_eq!(timed_turns(Sampling::Off, Sampling::All, 1000), (0, 1000));
+        assert_eq!(timed_turns(Sampling::Off, Sampling::Off, 1000), (0, 0));
+        assert_eq!(Samplers::new(Sampling::Off, Sampling::Off, 1).weight(), 0);
     }
 
     #[test]
     fn one_in_n_times_about_one_turn_in_n() {
-        let n = NonZeroU32::new(8).expect("non-zero");
-        let timed = timed_turns(Sampling::OneIn(n), 800_000);
-        // Mean gap 8: 100 000 expected; the gaps' spread keeps the count within a few hundred.
-        assert!((99_000..=101_000).contains(&timed), "{timed}");
-        assert_eq!(TurnSampler::new(Sampling::OneIn(n), 1).weight(), 8);
+        let (durations, rpc) = timed_turns(one_in(8), one_in(64), 800_000);
+        // Mean gaps 8 and 64: 100 000 and 12 500 expected; the gaps' spread keeps the counts
+        // within a percent.
+        assert!((99_000..=101_000).contains(&durations), "{durations}");
+        assert!((12_250..=12_750).contains(&rpc), "{rpc}");
+        let samplers = Samplers::new(one_in(8), one_in(64), 1);
+        assert_eq!((samplers.weight(), samplers.rpc_weight()), (8, 64));
+        assert_eq!(samplers.sampling(), (one_in(8), one_in(64)));
+    }
+
+    /// Sharing the countdown changes no sampler's sequence: each samples the turns it would
+    /// sample alone.
+    #[test]
+    fn each_sampler_keeps_its_own_sequence() {
+        let mut both = Samplers::new(one_in(8), one_in(64), 5);
+        let mut alone = Samplers::new(one_in(8), Sampling::Off, 5);
+        let mut rpc_alone = Samplers::new(Sampling::Off, one_in(64), 5);
+        for _ in 0..100_000 {
+            both.next_turn();
+            alone.next_turn();
+            rpc_alone.next_turn();
+            assert_eq!(both.timed(), alone.timed());
+            assert_eq!(both.rpc_timed(), rpc_alone.rpc_timed());
+        }
     }
 
     #[test]
     fn no_aliasing_with_a_periodic_loop() {
         // A loop alternating two kinds of turn: both kinds get about half the timed turns.
-        let mut sampler = TurnSampler::new(Sampling::OneIn(NonZeroU32::new(8).expect("non-zero")), 3);
-        let mut by_kind = [0u32; 2];
+        let mut samplers = Samplers::new(one_in(8), one_in(8), 3);
+        let mut by_kind = [[0u32; 2]; 2];
         for turn in 0..160_000 {
-            if sampler.next_turn() {
-                by_kind[turn % 2] += 1;
-            }
+            samplers.next_turn();
+            by_kind[0][turn % 2] += u32::from(samplers.timed());
+            by_kind[1][turn % 2] += u32::from(samplers.rpc_timed());
         }
-        assert!(by_kind.iter().all(|&k| (9_000..=11_000).contains(&k)), "{by_kind:?}");
+        assert!(by_kind.iter().flatten().all(|&k| (9_000..=11_000).contains(&k)), "{by_kind:?}");
     }
 }

@@ -2,16 +2,16 @@
 
 use raft_metrics::Sampling;
 
-use super::timing::TurnSampler;
+use super::timing::Samplers;
 use crate::clock::Clock;
 
 /// Where the node is in time, shared by every state that times or stamps something.
 pub(super) struct Turn {
     /// The turn's [`clock`](crate::clock) reading, read lazily.
     pub(super) clock: Clock,
-    pub(super) sampler: TurnSampler,
-    /// Whether the turn's messages are timed: a sampler of its own, since a turn sends many.
-    pub(super) rpc: TurnSampler,
+    /// Whether the turn is timed, and its messages (a sampler of their own, since a turn sends
+    /// many).
+    pub(super) samplers: Samplers,
     /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts).
     pub(super) ticks: u64,
     /// The clock reading of the last tick.
@@ -23,8 +23,7 @@ impl Turn {
     pub(super) fn new(timing: Sampling, rpc_timing: Sampling, seed: u64) -> Self {
         let mut clock = Clock::new();
         let tick_at = clock.now();
-        let (sampler, rpc) = (TurnSampler::new(timing, seed), TurnSampler::new(rpc_timing, rpc_seed(seed)));
-        Self { clock, sampler, rpc, ticks: 0, tick_at }
+        Self { clock, samplers: Samplers::new(timing, rpc_timing, seed), ticks: 0, tick_at }
     }
 
     /// A tick of raft-rs's clock, which starts a turn.
@@ -38,24 +37,18 @@ impl Turn {
     #[inline]
     pub(super) fn start(&mut self) {
         self.clock.new_turn();
-        self.sampler.next_turn();
-        self.rpc.next_turn();
+        self.samplers.next_turn();
     }
 
     /// Whether the current turn is timed.
     #[inline]
     pub(super) fn timed(&self) -> bool {
-        self.sampler.timed()
+        self.samplers.timed()
     }
 
     /// The weight of an observation made in a timed turn.
     #[inline]
     pub(super) fn weight(&self) -> u64 {
-        self.sampler.weight()
+        self.samplers.weight()
     }
-}
-
-/// The RPC sampler's seed: its own sequence, independent of the turn sampler's.
-pub(super) fn rpc_seed(seed: u64) -> u64 {
-    seed ^ 0x5250_4353_414d_504c
 }
