@@ -69,6 +69,22 @@ impl PendingProposals {
     /// is unknown, so they are forgotten.
     pub(crate) fn commit(&mut self, entries: &[Entry], mut committed: impl FnMut(u64, Option<u64>)) -> u64 {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return 0 };
+        // The steady case: the batch is the head of the oldest run, all of this leader's term
+        // (terms never decrease along the log, so the last entry's term is the whole batch's).
+        if let Some(run) = self.runs.front_mut() {
+            if run.first == first.index && last.index <= run.last && last.term == run.term {
+                let settled = last.index - first.index + 1;
+                let at = run.at;
+                if last.index == run.last {
+                    self.runs.pop_front();
+                } else {
+                    run.first = last.index + 1;
+                }
+                self.len -= settled;
+                committed(settled, at);
+                return 0;
+            }
+        }
         let mut dropped = 0;
         while let Some(run) = self.runs.front_mut() {
             if run.first > last.index {
@@ -137,6 +153,25 @@ mod tests {
         // 7..=11: the rest of the first run, the untimed run, the first timed one.
         assert_eq!(settle(&mut pending, &batch(7, &[2; 5])), (vec![(1, Some(100)), (3, None), (1, Some(200))], 0));
         assert_eq!(pending.len(), 1);
+    }
+
+    /// Commits one entry at a time from the head of a run (the steady case) settle exactly what
+    /// the general walk would, through the run's last entry.
+    #[test]
+    fn head_commits_settle_one_by_one_through_the_run() {
+        let mut pending = PendingProposals::default();
+        pending.push_run(1, 4, 2, None);
+        pending.push_run(5, 5, 2, Some(9));
+        for index in 1..=5 {
+            let at = if index == 5 { Some(9) } else { None };
+            assert_eq!(settle(&mut pending, &batch(index, &[2])), (vec![(1, at)], 0), "index {index}");
+            assert_eq!(pending.len(), 5 - index);
+        }
+        assert!(pending.runs.is_empty());
+        // A head commit whose last entry is of another term is not all this leader's.
+        pending.push_run(6, 9, 3, None);
+        assert_eq!(settle(&mut pending, &batch(6, &[3, 4])), (vec![(1, None)], 1));
+        assert_eq!(pending.len(), 2);
     }
 
     #[test]
