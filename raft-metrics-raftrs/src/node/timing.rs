@@ -118,16 +118,27 @@ impl Samplers {
         samplers
     }
 
-    /// Replaces the durations' rate.
+    /// Replaces the durations' rate; the RPC sampler keeps its place.
     pub(crate) fn set_durations(&mut self, sampling: Sampling, seed: u64) {
+        self.catch_up();
         self.durations = TurnSampler::new(sampling, seed);
         self.rearm();
     }
 
-    /// Replaces the RPC latency's rate.
+    /// Replaces the RPC latency's rate; the durations' sampler keeps its place.
     pub(crate) fn set_rpc(&mut self, sampling: Sampling, seed: u64) {
+        self.catch_up();
         self.rpc = TurnSampler::new(sampling, rpc_seed(seed));
         self.rearm();
+    }
+
+    /// Takes the turns counted down since the last sampled turn off both countdowns (fewer
+    /// than either: the nearer one samples when `skip` runs out).
+    fn catch_up(&mut self) {
+        let elapsed = self.span - self.skip;
+        self.durations.countdown -= elapsed;
+        self.rpc.countdown -= elapsed;
+        self.span = self.skip;
     }
 
     /// The samplers' rates: durations, RPC latency.
@@ -244,6 +255,21 @@ mod tests {
             rpc_alone.next_turn();
             assert_eq!(both.timed(), alone.timed());
             assert_eq!(both.rpc_timed(), rpc_alone.rpc_timed());
+        }
+    }
+
+    /// Changing one rate between sampled turns leaves the other sampler's turns where they were.
+    #[test]
+    fn a_new_rate_leaves_the_other_sampler_in_place() {
+        let mut changed = Samplers::new(one_in(8), one_in(64), 11);
+        let mut kept = Samplers::new(one_in(8), one_in(64), 11);
+        for turn in 0..10_000 {
+            if turn == 5 {
+                changed.set_rpc(one_in(1000), 11);
+            }
+            changed.next_turn();
+            kept.next_turn();
+            assert_eq!(changed.timed(), kept.timed(), "turn {turn}");
         }
     }
 
