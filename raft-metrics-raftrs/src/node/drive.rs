@@ -27,6 +27,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         self.turn.tick();
         let ready = self.raw.tick();
+        self.check_snapshot_received();
         self.observe_state();
         self.refresh_progress();
         self.flush_tallies();
@@ -66,32 +67,34 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.step(msg);
         }
-        let steady = self.observe_incoming(&msg);
-        // Most messages (replication traffic at the current term, never a snapshot, and no
-        // snapshot under way) need nothing after the step: raft-rs's result goes straight to the
-        // caller, not through a local copy of its (large) error type.
-        if steady && !self.snapshots.receiving() {
+        // Most messages (replication traffic at the current term, never a snapshot) need nothing
+        // after the step: raft-rs's result goes straight to the caller, not through a local copy
+        // of its (large) error type. A snapshot stepped earlier cannot vanish in such a step
+        // (only a newer snapshot or its persisting replaces it), so the tick looks for one the
+        // application never installed.
+        if self.observe_incoming(&msg) {
             return self.raw.step(msg);
         }
+        self.step_unsteady(msg)
+    }
+
+    /// Steps a message that may change role, leader or term, and observes what it changed; a
+    /// snapshot's configuration, or that raft-rs ignored it (older than the commit index).
+    #[inline(never)]
+    fn step_unsteady(&mut self, msg: Message) -> raft::Result<()> {
         let snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
         let result = self.raw.step(msg);
-        if snapshot || self.snapshots.receiving() {
-            self.after_snapshot_step(snapshot);
+        if snapshot {
+            self.sync_peers();
+            self.check_snapshot_received();
         }
-        if !steady {
-            self.observe_state();
-        }
+        self.observe_state();
         result
     }
 
-    /// After stepping a snapshot (`stepped`) or any message while a stepped snapshot awaits its
-    /// install.
-    #[inline(never)]
-    fn after_snapshot_step(&mut self, stepped: bool) {
-        if stepped {
-            // raft-rs restores the snapshot's configuration as it steps it.
-            self.sync_peers();
-        }
+    /// A snapshot stepped and awaiting its install that raft-rs no longer holds was ignored, or
+    /// persisted without the application reporting its install.
+    fn check_snapshot_received(&mut self) {
         if self.snapshots.receiving() && self.raw.snap().is_none() {
             self.snapshots.receive_ignored(&self.group);
         }
@@ -426,5 +429,69 @@ impl<S: Storage> InstrumentedNode<S> {
             return;
         }
         self.log.compacted(first_index, &self.group);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::eraftpb::{Message, MessageType, Snapshot};
+    use raft::storage::MemStorage;
+    use raft::{Config, RawNode};
+    use raft_metrics::raft::{Outcome, RaftMetrics};
+    use raft_metrics::Registry;
+
+    use crate::InstrumentedNode;
+
+    /// A follower (node 2 of 1, 2, 3) at term 1, its log empty.
+    fn follower(metrics: &RaftMetrics) -> InstrumentedNode<MemStorage> {
+        let config = Config { id: 2, ..Config::default() };
+        let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let raw = RawNode::new(&config, store, &logger).expect("raft-rs node");
+        InstrumentedNode::new(raw, metrics, "orders", 0)
+    }
+
+    /// Leader 1's snapshot through `index` at term 1.
+    fn snapshot(index: u64) -> Message {
+        let mut snapshot = Snapshot::default();
+        snapshot.mut_metadata().index = index;
+        snapshot.mut_metadata().term = 1;
+        snapshot.mut_metadata().mut_conf_state().voters = vec![1, 2, 3];
+        let mut msg = Message::default();
+        msg.set_msg_type(MessageType::MsgSnapshot);
+        (msg.from, msg.to, msg.term) = (1, 2, 1);
+        msg.set_snapshot(snapshot);
+        msg
+    }
+
+    /// A stepped snapshot stays in progress while raft-rs holds it; one it ignores ends at
+    /// once; one persisted without the install reported ends at the next tick (steady traffic
+    /// in between does not look).
+    #[test]
+    fn a_received_snapshot_ends_when_raft_rs_no_longer_holds_it() {
+        let metrics = RaftMetrics::with_registry(&Registry::new()).expect("metrics");
+        let mut node = follower(&metrics);
+        let in_progress = |node: &InstrumentedNode<MemStorage>| node.metrics().snapshot_in_progress.get();
+
+        node.step(snapshot(10)).expect("step");
+        assert_eq!(in_progress(&node), 1, "raft-rs holds it");
+        let mut append = Message::default();
+        append.set_msg_type(MessageType::MsgAppend);
+        (append.from, append.to, append.term, append.index, append.log_term, append.commit) = (1, 2, 1, 10, 1, 10);
+        node.step(append).expect("step");
+        assert_eq!(in_progress(&node), 1, "steady traffic");
+
+        // The application persists it without telling the wrapper it installed it.
+        let ready = node.ready();
+        assert_eq!(ready.snapshot().get_metadata().index, 10);
+        node.raw_mut().advance(ready);
+        assert_eq!(in_progress(&node), 1, "seen at the tick");
+        node.tick();
+        assert_eq!(in_progress(&node), 0);
+
+        node.step(snapshot(5)).expect("step");
+        assert_eq!(in_progress(&node), 0, "older than the commit index: ignored at once");
+        let received = metrics.families().snapshot_transfers.bind(("orders", 0, "receive"));
+        assert_eq!(received.snapshot_transfers.get(Outcome::Success).get(), 0, "no install reported");
     }
 }

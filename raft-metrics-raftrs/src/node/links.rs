@@ -156,12 +156,15 @@ impl Links {
         self.from_leader.node = leader;
     }
 
-    /// Moves the appends counted from the leader to its link.
-    pub(super) fn settle_leader_appends(&mut self) {
+    /// Moves the appends counted from the leader to its link. Returns whether there were any:
+    /// at the tick, whether the follower heard from its leader through appends (a leader change
+    /// settles the old leader's, but the new leader's first append follows at once).
+    pub(super) fn settle_leader_appends(&mut self) -> bool {
         let appends = std::mem::take(&mut self.from_leader.appends);
         if appends > 0 {
             self.to(self.from_leader.node).appends_received += appends;
         }
+        appends > 0
     }
 
     /// The link to `node` if there is one. (Appends counted apart from the leader are on its
@@ -250,19 +253,20 @@ mod tests {
     }
 
     /// Appends counted from the leader land on its link at the flush, and on the old leader's
-    /// when another node leads.
+    /// when another node leads; the flush tells whether the leader was heard from.
     #[test]
     fn appends_from_the_leader_reach_its_link() {
         let mut links = Links::default();
+        assert!(!links.settle_leader_appends(), "no appends, no contact");
         for _ in 0..3 {
             links.append_from_leader(2);
         }
         links.append_from_leader(3);
         links.to(2).appends_received += 1; // a stale append from 2, counted apart
-        links.settle_leader_appends();
+        assert!(links.settle_leader_appends(), "the new leader's append is contact");
         assert_eq!(links.get(2).map(|l| l.appends_received), Some(4));
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1));
-        links.settle_leader_appends();
+        assert!(!links.settle_leader_appends(), "nothing since");
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1), "settled once");
     }
 

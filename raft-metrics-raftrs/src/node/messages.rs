@@ -23,7 +23,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// That traffic is tested first and costs a type test, the steadiness comparisons and a
     /// store or an add: a steady append or heartbeat is leader contact and never stale, and the
     /// appends from the current leader are counted on a link of their own
-    /// ([`Links::append_from_leader`](super::links::Links::append_from_leader)).
+    /// ([`Links::append_from_leader`](super::links::Links::append_from_leader)), which also
+    /// tells the tick they were contact.
     #[inline]
     pub(super) fn observe_incoming(&mut self, msg: &Message) -> bool {
         let raft = &self.raw.raft;
@@ -33,9 +34,11 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if msg_type == MessageType::MsgAppend || msg_type == MessageType::MsgHeartbeat {
             if msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower {
-                self.role.leader_contacted();
+                // The leader's appends are its contact too, noted when they are settled.
                 if msg_type == MessageType::MsgAppend {
                     self.links.append_from_leader(msg.from);
+                } else {
+                    self.role.leader_contacted();
                 }
                 return true;
             }

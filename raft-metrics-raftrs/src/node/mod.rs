@@ -397,7 +397,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Records the counts kept since the last tick.
     fn flush_tallies(&mut self) {
         self.proposals.flush(&self.group);
-        self.links.settle_leader_appends();
+        if self.links.settle_leader_appends() {
+            self.role.leader_contacted();
+        }
         self.peers.flush(&mut self.links, self.group.node_wide());
         self.links.flush(&self.group.metrics);
     }
