@@ -1,8 +1,6 @@
 //! The leader's proposals awaiting their commit, kept in runs so that a batch costs one entry
 //! whatever its size.
 
-use std::collections::VecDeque;
-
 use raft::eraftpb::Entry;
 
 /// A run of proposals this node appended as leader, waiting for their commit: consecutive
@@ -17,11 +15,65 @@ struct Run {
     at: Option<u64>,
 }
 
+/// The runs, oldest first: a `Vec` with a moving start rather than a `VecDeque`, so the common
+/// turn (one run pushed, the oldest settled) is a plain push and an index bump, both inline.
+/// Settled runs are dropped once they outnumber the live ones.
+#[derive(Debug, Default)]
+struct Runs {
+    runs: Vec<Run>,
+    /// `runs[..start]` are settled.
+    start: usize,
+}
+
+impl Runs {
+    #[inline]
+    fn front_mut(&mut self) -> Option<&mut Run> {
+        self.runs.get_mut(self.start)
+    }
+
+    #[inline]
+    fn back_mut(&mut self) -> Option<&mut Run> {
+        if self.start < self.runs.len() {
+            self.runs.last_mut()
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn push_back(&mut self, run: Run) {
+        self.runs.push(run);
+    }
+
+    /// Settles the oldest run (there is one).
+    #[inline]
+    fn pop_front(&mut self) {
+        self.start += 1;
+        if self.start == self.runs.len() {
+            self.runs.clear();
+            self.start = 0;
+        } else if self.start > self.runs.len() - self.start {
+            self.runs.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.runs.len() - self.start
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The leader's proposals awaiting their commit, in runs, so a batch costs one entry whatever
 /// its size.
 #[derive(Debug, Default)]
 pub(crate) struct PendingProposals {
-    runs: VecDeque<Run>,
+    runs: Runs,
     len: u64,
 }
 
@@ -67,6 +119,7 @@ impl PendingProposals {
     ///
     /// Proposals below the batch were never seen committed (a snapshot covered them): their fate
     /// is unknown, so they are forgotten.
+    #[inline]
     pub(crate) fn commit(&mut self, entries: &[Entry], mut committed: impl FnMut(u64, Option<u64>)) -> u64 {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return 0 };
         // The steady case: the batch is the head of the oldest run, all of this leader's term
@@ -85,6 +138,14 @@ impl PendingProposals {
                 return 0;
             }
         }
+        self.commit_walk(entries, committed)
+    }
+
+    /// [`commit`](Self::commit) of a batch that is not the head of the oldest run: runs ahead of
+    /// it, several runs, or entries of another leader.
+    #[inline(never)]
+    fn commit_walk(&mut self, entries: &[Entry], mut committed: impl FnMut(u64, Option<u64>)) -> u64 {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return 0 };
         let mut dropped = 0;
         while let Some(run) = self.runs.front_mut() {
             if run.first > last.index {
@@ -172,6 +233,23 @@ mod tests {
         pending.push_run(6, 9, 3, None);
         assert_eq!(settle(&mut pending, &batch(6, &[3, 4])), (vec![(1, None)], 1));
         assert_eq!(pending.len(), 2);
+    }
+
+    /// A leader that always has proposals pending (a pipeline) keeps at most about twice its
+    /// live runs in memory, and settles them in order.
+    #[test]
+    fn settled_runs_do_not_pile_up_under_a_pipeline() {
+        let mut pending = PendingProposals::default();
+        for index in 1..=3 {
+            pending.push_run(index, index, 1, Some(index));
+        }
+        for index in 4..=10_000 {
+            pending.push_run(index, index, 1, Some(index));
+            let oldest = index - 3;
+            assert_eq!(settle(&mut pending, &batch(oldest, &[1])), (vec![(1, Some(oldest))], 0));
+            assert_eq!(pending.runs.len(), 3);
+            assert!(pending.runs.runs.len() <= 2 * 3 + 1, "{} kept", pending.runs.runs.len());
+        }
     }
 
     #[test]

@@ -103,22 +103,27 @@ impl Proposals {
     /// The leader's pending proposals among committed `entries`.
     #[inline(never)]
     fn settle(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
-        let weight = turn.weight();
-        let agg = group.node_wide();
         let Self { pending, committed, .. } = self;
-        let clock = &mut turn.clock;
         let dropped = pending.commit(entries, |proposals, at| {
             *committed += proposals;
             if let Some(at) = at {
-                let latency = clock::seconds(at, clock.now());
-                rec!(group.series => commit_latency.observe_n(latency, proposals * weight));
-                if let Some(a) = agg {
-                    a.commit_latency.observe_n(latency, proposals * weight);
-                }
+                Self::observe_commit_latency(at, proposals, group, turn);
             }
         });
         if dropped > 0 {
             rec!(group.series => proposals_failed.get(ProposalFailure::Dropped).add(dropped));
+        }
+    }
+
+    /// `proposals` handed out at `at` (a timed turn's reading) committed now:
+    /// `commit_latency_seconds`.
+    #[inline(never)]
+    fn observe_commit_latency(at: u64, proposals: u64, group: &GroupSeries, turn: &mut Turn) {
+        let weight = proposals * turn.weight();
+        let latency = clock::seconds(at, turn.clock.now());
+        rec!(group.series => commit_latency.observe_n(latency, weight));
+        if let Some(a) = group.node_wide() {
+            a.commit_latency.observe_n(latency, weight);
         }
     }
 
