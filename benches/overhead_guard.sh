@@ -6,10 +6,10 @@
 #
 #   (instrumented − disabled) / disabled  >  its threshold.
 #
-# raft-rs: 4.5 % one proposal per turn, 3.0 % batched (the issue's guard), i.e. the figures
-# measured once the message hooks took the steady traffic first and the log looked at each batch
-# once (+3.62 % and +2.14 %, on 2026-12-04) plus about 0.9 points (a change of heap or code
-# layout alone has moved them by 0.8). Override with
+# raft-rs: 4.2 % one proposal per turn, 3.0 % batched (the issue's guard), i.e. the figures
+# measured once steady messages skipped the snapshot test and a steady commit settled inline
+# (+3.25 % and +1.97 %, on 2026-12-04 late morning) plus about 0.95 points (a change of heap or
+# code layout alone has moved them by 0.8). Override with
 # OVERHEAD_MAX_PCT_ONE_PER_TURN / OVERHEAD_MAX_PCT_BATCHED, or OVERHEAD_MAX_PCT for both.
 # openraft: 3.5 % in both shapes, i.e. +2.26 to +2.54 % measured on 2026-12-03 evening plus about
 # one point (builds of unrelated wrapper changes moved openraft's own loop by up to 1.4 %, runs of
@@ -23,7 +23,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$(dirname "$here")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target-bench}"
-max_one="${OVERHEAD_MAX_PCT_ONE_PER_TURN:-${OVERHEAD_MAX_PCT:-4.5}}"
+max_one="${OVERHEAD_MAX_PCT_ONE_PER_TURN:-${OVERHEAD_MAX_PCT:-4.2}}"
 max_batched="${OVERHEAD_MAX_PCT_BATCHED:-${OVERHEAD_MAX_PCT:-3.0}}"
 max_openraft="${OPENRAFT_OVERHEAD_MAX_PCT:-3.5}"
 
