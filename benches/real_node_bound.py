@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The overhead a real node's recording implies, where the A/B measurement cannot resolve it:
 the in-memory loop's metrics instructions per proposal per node (callgrind, instrumented -
-disabled, both shapes), converted to time at that loop's own rate (criterion's time of the
+disabled, each shape), converted to time at that loop's own rate (criterion's time of the
 disabled loop / callgrind's instructions of it), divided by the real node's CPU per proposal
 per node with recording off.
 
@@ -34,14 +34,16 @@ def loop_ns(shape):
 
 
 cost = {}
-for shape in ("one_per_turn", "batched_100"):
+for shape in ("one_per_turn", "batched_100", "pipelined_10"):
+    if (shape, "disabled") not in instructions:
+        continue
     disabled, instrumented = instructions[(shape, "disabled")], instructions[(shape, "instrumented")]
     ir = (instrumented - disabled) / PROPOSALS / NODES
     cost[shape] = (ir, ir * loop_ns(shape) / disabled)
 
 head = " | ".join(f"implied by `{s}` ({ir:.0f} Ir ≈ {ns:.0f} ns)" for s, (ir, ns) in cost.items())
 print(f"| offered | CPU per proposal per node, off (mean of the 3) | A/B overhead (mean ± 2 SE) | {head} |")
-print("|---|---:|---:|---:|---:|")
+print("|---|---:|---:|" + "---:|" * len(cost))
 for line in open(tsv):
     rate, leader_us, follower_us, overhead, error = line.split("\t")
     node_ns = (float(leader_us) + 2 * float(follower_us)) / 3 * 1000

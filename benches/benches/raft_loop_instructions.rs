@@ -1,7 +1,7 @@
 //! Instruction counts (callgrind, via gungraun) of the raft-rs ready loop of `raft_loop.rs`:
 //! 2,000 proposals through a 3-node in-process cluster, every `raft-metrics-raftrs` integration
 //! point recording (`instrumented`) vs the identical loop with recording off (`disabled`), at
-//! both load shapes; the disabled loop replaying the instrumented loop's metric operations through
+//! the three load shapes (`raft_loop::Shape`); the disabled loop replaying the instrumented loop's metric operations through
 //! raft-metrics and through its peers (`replay_*`, see `raft_loop::Replay`); plus one full scrape
 //! of the 3 nodes' registries after an instrumented run.
 //! Set-up (cluster creation, election) runs in the `setup` function and is not counted.
@@ -55,6 +55,20 @@ fn batched_100(mut cluster: Cluster) -> Cluster {
     cluster
 }
 
+fn pipelined(recording: bool) -> Cluster {
+    raft_loop::cluster_for(Shape::Pipelined, recording)
+}
+
+// A leader whose replication window is full (`Shape::Pipelined`): about as few messages per
+// proposal as the real node at saturation, whose overhead bound this shape gives.
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = pipelined)]
+#[bench::instrumented(args = (true), setup = pipelined)]
+fn pipelined_10(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run(&mut cluster, Shape::Pipelined));
+    cluster
+}
+
 fn replaying(library: Library, shape: Shape) -> (Cluster, Replay) {
     (raft_loop::cluster(false), Replay::new(library, raft_loop::op_mix(shape)))
 }
@@ -89,7 +103,7 @@ fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
 
 library_benchmark_group!(
     name = raft_loop_instructions;
-    benchmarks = one_per_turn, batched_100, one_per_turn_replay, batched_100_replay, scrape_3_nodes
+    benchmarks = one_per_turn, batched_100, pipelined_10, one_per_turn_replay, batched_100_replay, scrape_3_nodes
 );
 
 main!(library_benchmark_groups = raft_loop_instructions);

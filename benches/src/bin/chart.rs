@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Group order in the chart and tables; groups not listed follow in name order.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 13] = [
     "counter_inc",
     "histogram_observe",
     "labelled_inc",
@@ -22,6 +22,7 @@ const ORDER: [&str; 12] = [
     "scrape_1000_partitions",
     "raft_loop_one_per_turn",
     "raft_loop_batched_100",
+    "raft_loop_pipelined_10",
     "raft_loop_scrape",
     "scrape_partitions",
     "raft_schema_scrape",
@@ -372,7 +373,7 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
     let mut s = String::from(
         "| shape | disabled Ir | instrumented Ir | overhead | metrics Ir per proposal | loop time (instrumented) | scrape Ir per loop at 15 s | scrape share | overhead incl. scrape |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_turn", "batched_100"] {
+    for shape in ["one_per_turn", "batched_100", "pipelined_10"] {
         let (Some(d), Some(i)) = (get(shape, "disabled"), get(shape, "instrumented")) else { continue };
         let overhead = (i as f64 - d as f64) / d as f64 * 100.0;
         let loop_ns = time(&format!("raft_loop_{shape}"), "instrumented");
@@ -430,7 +431,7 @@ fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String,
          `instrumented_every_turn`: the instrumented loop timing every turn (`Sampling::All`) instead of one in 8.\n\n\
          | shape | variant | Ir | Ir overhead | time | time overhead |\n|---|---|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_turn", "batched_100"] {
+    for shape in ["one_per_turn", "batched_100", "pipelined_10"] {
         let Some(d) = counts.get(&(shape.to_owned(), "disabled".to_owned())).copied() else { continue };
         let group = format!("raft_loop_{shape}");
         let d_ns = time(&group, "disabled");
