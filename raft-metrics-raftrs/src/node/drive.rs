@@ -179,8 +179,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// `LightReady::take_messages`.
     #[inline(always)]
     pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
-        // Tested in the caller: a turn hands out three lists of messages, most of them empty.
-        if self.recording && !msgs.is_empty() {
+        // Tested in the caller: a turn hands out three lists of messages, most of them empty,
+        // so emptiness first (with recording off, a list with messages costs the second test).
+        if !msgs.is_empty() && self.recording {
             self.observe_sent(&msgs);
         }
         msgs
@@ -206,8 +207,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Use it on `Ready::take_committed_entries` and `LightReady::take_committed_entries`.
     #[inline(always)]
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
-        // Tested in the caller: a turn hands out two lists of committed entries, most empty.
-        if self.recording && !entries.is_empty() {
+        // Tested in the caller: a turn hands out two lists of committed entries, most empty
+        // (emptiness first, as in `outgoing`).
+        if !entries.is_empty() && self.recording {
             self.proposals.committed(&entries, &self.group, &mut self.turn);
         }
         entries
@@ -224,7 +226,7 @@ impl<S: Storage> InstrumentedNode<S> {
         entries: &[Entry],
         write: impl FnOnce(&[Entry]) -> Result<T, E>,
     ) -> Result<T, E> {
-        if !self.recording || entries.is_empty() {
+        if entries.is_empty() || !self.recording {
             return write(entries);
         }
         // The result is handed back as it is (no `?` and re-wrap, which copies a large error
