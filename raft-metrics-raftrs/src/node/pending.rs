@@ -16,8 +16,8 @@ struct Run {
 }
 
 /// The runs, oldest first: a `Vec` with a moving start rather than a `VecDeque`, so the common
-/// turn (one run pushed, the oldest settled) is a plain push and an index bump, both inline.
-/// Settled runs are dropped once they outnumber the live ones.
+/// turn (one run pushed, the oldest settled) is a plain push and an index bump, with no ring
+/// arithmetic. Settled runs are dropped once they outnumber the live ones.
 #[derive(Debug, Default)]
 struct Runs {
     runs: Vec<Run>,

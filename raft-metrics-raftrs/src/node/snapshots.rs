@@ -47,8 +47,8 @@ impl Snapshots {
         self.publish(group);
     }
 
-    /// raft-rs ignored the snapshot it was stepped (older than the commit index): nothing to
-    /// install.
+    /// raft-rs no longer holds the snapshot it was stepped: it ignored it (older than the commit
+    /// index), or the application persisted it without reporting an install.
     pub(super) fn receive_ignored(&mut self, group: &GroupSeries) {
         self.receiving = false;
         self.publish(group);
