@@ -34,7 +34,7 @@ def loop_ns(shape):
 
 
 cost = {}
-for shape in ("one_per_turn", "batched_100", "pipelined_10"):
+for shape in ("one_per_turn", "batched_100", "saturated_1000"):
     if (shape, "disabled") not in instructions:
         continue
     disabled, instrumented = instructions[(shape, "disabled")], instructions[(shape, "instrumented")]

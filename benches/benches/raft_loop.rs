@@ -1,8 +1,8 @@
 //! The raft-rs ready loop with every `raft-metrics-raftrs` integration point recording vs the
 //! identical loop with recording off, in one run: a 3-node in-process cluster (deterministic,
 //! single-threaded, no sleeps) driving 2,000 proposals of 16 bytes, at three load shapes (one
-//! proposal per turn; 100 per turn; 10 per settle behind a full replication window, as at
-//! saturation: `raft_loop::Shape`; all a tick per 100 proposals). One iteration is the whole
+//! proposal per turn; 100 per turn; 1,000 per settle, which fills raft-rs's replication window
+//! as at saturation: `raft_loop::Shape`). One iteration is the whole
 //! 2,000-proposal run on a fresh cluster with an elected leader (set-up and drop untimed). Overhead % =
 //! (instrumented − disabled) / disabled, computed from criterion's estimates by `benches/run.sh`.
 //!
@@ -22,23 +22,23 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use raft_metrics_benches::raft_loop::{
-    cluster, cluster_for, cluster_timing_every_turn, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,
+    cluster, cluster_timing_every_turn, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,
 };
 use raft_metrics_raftrs::sim::Cluster;
 
 fn raft_loop(c: &mut Criterion) {
     for shape in Shape::ALL {
         // The two variants do the same raft-rs work: same commits, same final log.
-        let (mut on, mut off) = (cluster_for(shape, true), cluster_for(shape, false));
+        let (mut on, mut off) = (cluster(true), cluster(false));
         assert_eq!(run(&mut on, shape), run(&mut off, shape), "recording changed the raft-rs run");
         let mut g = c.benchmark_group(format!("raft_loop_{}", shape.name()));
         let variants: [(&str, &dyn Fn() -> Cluster); 3] = [
-            ("disabled", &|| cluster_for(shape, false)),
-            ("instrumented", &|| cluster_for(shape, true)),
+            ("disabled", &|| cluster(false)),
+            ("instrumented", &|| cluster(true)),
             ("instrumented_every_turn", &cluster_timing_every_turn),
         ];
         for (id, make) in variants {
-            if shape == Shape::Pipelined && id == "instrumented_every_turn" {
+            if shape == Shape::Saturated && id == "instrumented_every_turn" {
                 continue; // what sampling saves is shown by the other shapes
             }
             g.bench_function(id, |b| {
@@ -55,7 +55,7 @@ fn raft_loop(c: &mut Criterion) {
         for library in Library::ALL {
             g.bench_function(library.name(), |b| {
                 b.iter_batched(
-                    || (cluster_for(shape, false), Replay::new(library, op_mix(shape))),
+                    || (cluster(false), Replay::new(library, op_mix(shape))),
                     |(mut cluster, mut replay)| {
                         black_box(run_replay(&mut cluster, shape, &mut replay));
                         (cluster, replay)

@@ -55,17 +55,13 @@ fn batched_100(mut cluster: Cluster) -> Cluster {
     cluster
 }
 
-fn pipelined(recording: bool) -> Cluster {
-    raft_loop::cluster_for(Shape::Pipelined, recording)
-}
-
-// A leader whose replication window is full (`Shape::Pipelined`): about as few messages per
-// proposal as the real node at saturation, whose overhead bound this shape gives.
+// Saturation (`Shape::Saturated`): about as few messages and turns per proposal as the real node
+// there, whose overhead bound this shape gives.
 #[library_benchmark]
-#[bench::disabled(args = (false), setup = pipelined)]
-#[bench::instrumented(args = (true), setup = pipelined)]
-fn pipelined_10(mut cluster: Cluster) -> Cluster {
-    black_box(raft_loop::run(&mut cluster, Shape::Pipelined));
+#[bench::disabled(args = (false), setup = cluster)]
+#[bench::instrumented(args = (true), setup = cluster)]
+fn saturated_1000(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run(&mut cluster, Shape::Saturated));
     cluster
 }
 
@@ -103,7 +99,7 @@ fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
 
 library_benchmark_group!(
     name = raft_loop_instructions;
-    benchmarks = one_per_turn, batched_100, pipelined_10, one_per_turn_replay, batched_100_replay, scrape_3_nodes
+    benchmarks = one_per_turn, batched_100, saturated_1000, one_per_turn_replay, batched_100_replay, scrape_3_nodes
 );
 
 main!(library_benchmark_groups = raft_loop_instructions);

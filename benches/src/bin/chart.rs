@@ -22,7 +22,7 @@ const ORDER: [&str; 13] = [
     "scrape_1000_partitions",
     "raft_loop_one_per_turn",
     "raft_loop_batched_100",
-    "raft_loop_pipelined_10",
+    "raft_loop_saturated_1000",
     "raft_loop_scrape",
     "scrape_partitions",
     "raft_schema_scrape",
@@ -373,7 +373,7 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
     let mut s = String::from(
         "| shape | disabled Ir | instrumented Ir | overhead | metrics Ir per proposal | loop time (instrumented) | scrape Ir per loop at 15 s | scrape share | overhead incl. scrape |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_turn", "batched_100", "pipelined_10"] {
+    for shape in ["one_per_turn", "batched_100", "saturated_1000"] {
         let (Some(d), Some(i)) = (get(shape, "disabled"), get(shape, "instrumented")) else { continue };
         let overhead = (i as f64 - d as f64) / d as f64 * 100.0;
         let loop_ns = time(&format!("raft_loop_{shape}"), "instrumented");
@@ -431,7 +431,7 @@ fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String,
          `instrumented_every_turn`: the instrumented loop timing every turn (`Sampling::All`) instead of one in 8.\n\n\
          | shape | variant | Ir | Ir overhead | time | time overhead |\n|---|---|---:|---:|---:|---:|\n",
     );
-    for shape in ["one_per_turn", "batched_100", "pipelined_10"] {
+    for shape in ["one_per_turn", "batched_100", "saturated_1000"] {
         let Some(d) = counts.get(&(shape.to_owned(), "disabled".to_owned())).copied() else { continue };
         let group = format!("raft_loop_{shape}");
         let d_ns = time(&group, "disabled");

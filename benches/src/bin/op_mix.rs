@@ -14,7 +14,7 @@
 #[cfg(raft_metrics_op_count)]
 fn main() {
     use raft_metrics::op_count;
-    use raft_metrics_benches::raft_loop::{cluster_for, run, Shape, PROPOSALS};
+    use raft_metrics_benches::raft_loop::{cluster, run, Shape, PROPOSALS};
 
     let mut out = String::from(
         "# Metric operations per proposal of the instrumented raft loop, by shape, written by\n\
@@ -22,7 +22,7 @@ fn main() {
          # gauge ops, histogram observations; per proposal, across the 3 nodes.\n",
     );
     for shape in Shape::ALL {
-        let mut c = cluster_for(shape, true);
+        let mut c = cluster(true);
         let before = op_count::snapshot();
         run(&mut c, shape);
         let after = op_count::snapshot();
