@@ -26,16 +26,19 @@ use raft_metrics_benches::raft_loop::{
 };
 use raft_metrics_raftrs::sim::Cluster;
 
+/// Builds a fresh cluster for one iteration.
+type MakeCluster = fn() -> Cluster;
+
 fn raft_loop(c: &mut Criterion) {
     for shape in Shape::ALL {
         // The two variants do the same raft-rs work: same commits, same final log.
         let (mut on, mut off) = (cluster(true), cluster(false));
         assert_eq!(run(&mut on, shape), run(&mut off, shape), "recording changed the raft-rs run");
         let mut g = c.benchmark_group(format!("raft_loop_{}", shape.name()));
-        let variants: [(&str, &dyn Fn() -> Cluster); 3] = [
-            ("disabled", &|| cluster(false)),
-            ("instrumented", &|| cluster(true)),
-            ("instrumented_every_turn", &cluster_timing_every_turn),
+        let variants: [(&str, MakeCluster); 3] = [
+            ("disabled", || cluster(false)),
+            ("instrumented", || cluster(true)),
+            ("instrumented_every_turn", cluster_timing_every_turn),
         ];
         for (id, make) in variants {
             if shape == Shape::Saturated && id == "instrumented_every_turn" {
