@@ -1,5 +1,25 @@
-//! The size of the local log, kept exact across appends, conflict truncations, compactions and
-//! snapshots without reading the storage back.
+//! The size of the local log, kept across appends, conflict truncations, compactions and
+//! snapshots without reading the storage back, in bounded memory whatever the log's length.
+//!
+//! The bytes a compaction or a conflicting append removes are no longer in anything the wrapper
+//! sees then, so it has to remember them. A size per entry (what it kept before) is 4 bytes per
+//! live entry: a partition that retains its log for days (a Kafka-like log, millions of entries)
+//! would hold megabytes of it, against the guide's ~50 KB per partition for all metric state. So
+//! the sizes are summed in blocks of `2^shift` consecutive indexes, and when the log spans more
+//! than [`MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`MAX_BLOCKS`]
+//! words whatever the log's length. The entry count stays exact. The byte count is exact while
+//! the log spans at most [`MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
+//! truncation that cuts a block takes the cut part's share of the block's bytes in proportion
+//! to its entries, so the count is off by at most one block's bytes (a block holds under 1/128
+//! of the log's entries) for each such block still in the log: one at its start at most, plus
+//! one per conflicting append, which is rare. It is exact whenever the entries are alike in
+//! size.
+//!
+//! A block's share of a batch is summed in one tight pass; a log that ends inside a block adds
+//! to it. At the in-memory loop's log lengths (a few thousand entries, blocks of 2 to 8) that
+//! costs a few instructions per entry more than a size per entry did, and the doubling a pass
+//! over the blocks each time the log's length doubles; at production lengths blocks are large
+//! and a batch mostly lands in one (`benches/notes/raft_loop.md`).
 
 use raft::eraftpb::Entry;
 
@@ -13,19 +33,28 @@ pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
     (entry.data.len() + entry.context.len()) as u64
 }
 
-/// The payload size of every entry in the log, oldest first: 4 bytes per live entry, indexes
-/// implied by position (the log is contiguous between compactions and snapshots).
+/// Most blocks kept: the log's byte count is exact up to this many entries, and its memory is
+/// at most this many words (2 KiB; the vector's capacity at most twice that).
+pub(crate) const MAX_BLOCKS: usize = 256;
+
+/// The log's entry count and payload bytes (see the module documentation).
 ///
-/// A `Vec` with a moving start rather than a `VecDeque`: an append (every turn) is then a plain
-/// push, and compaction (rare) moves the live sizes down once the dead ones outnumber them.
+/// The blocks are a `Vec` with a moving start rather than a `VecDeque`: an append (every turn)
+/// adds to the last block or pushes one, with no ring arithmetic, and a compaction (rare) moves
+/// the live blocks down once the dead ones outnumber them.
 #[derive(Debug, Default)]
 pub(crate) struct LogSize {
-    /// Index of the first live entry, `sizes[start]`.
+    /// The log is the indexes `first..end`.
     first: u64,
-    /// Payload sizes from `start` on; one over 4 GiB counts as `u32::MAX` bytes.
-    sizes: Vec<u32>,
-    /// Sizes before it were compacted away.
+    end: u64,
+    /// A block is `2^shift` indexes, aligned: block `n` holds `n << shift .. (n + 1) << shift`.
+    shift: u32,
+    /// The payload bytes of each block's live entries, from the block of `first`
+    /// (`blocks[start]`) to that of `end - 1` (the last); none when the log is empty.
+    blocks: Vec<u64>,
+    /// Blocks before it were compacted away.
     start: usize,
+    /// Their sum.
     bytes: u64,
 }
 
@@ -36,50 +65,187 @@ impl LogSize {
     ///
     /// `each` sees every entry as it is sized, so whoever else needs to look at each entry of a
     /// batch does it in the same pass.
-    #[inline]
-    pub(crate) fn append(&mut self, entries: &[Entry], each: impl FnMut(&Entry)) -> bool {
-        let Some(first) = entries.first() else { return false };
-        // The common case, every turn: the entries continue the log.
-        if first.index == self.first + self.len() && self.len() > 0 {
+    #[inline(always)]
+    pub(crate) fn append(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) -> bool {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return false };
+        if first.index != self.end || self.end == self.first {
+            return self.append_elsewhere(entries, each);
+        }
+        // The entries continue the log. The common case, every turn: they fit in one block
+        // (the open one, or a new one when the log ends on a block's end).
+        if (first.index ^ last.index) >> self.shift != 0 {
             self.push(entries, each);
             return false;
         }
-        self.append_elsewhere(entries, each)
+        let bytes = entries
+            .iter()
+            .map(|entry| {
+                each(entry);
+                payload_bytes(entry)
+            })
+            .sum();
+        let inside = first.index & self.mask() != 0;
+        match self.blocks.last_mut() {
+            Some(open) if inside => *open += bytes,
+            _ => {
+                self.push_block(bytes);
+                if self.blocks.len() - self.start > MAX_BLOCKS {
+                    self.coarsen();
+                }
+            }
+        }
+        self.bytes += bytes;
+        self.end = last.index + 1;
+        false
     }
 
     /// [`append`](Self::append) of entries that start the log afresh or overwrite its tail.
     #[inline(never)]
     fn append_elsewhere(&mut self, entries: &[Entry], each: impl FnMut(&Entry)) -> bool {
         let Some(first) = entries.first() else { return false };
-        let end = self.first + self.len();
         let mut truncated = false;
-        if self.len() == 0 || first.index < self.first || first.index > end {
+        if self.len() == 0 || first.index < self.first || first.index > self.end {
             // Empty, replaced from before its start, or after a gap (the entries between are
             // not in this log): the entries start the log afresh.
-            truncated = self.len() > 0 && first.index < end;
+            truncated = self.len() > 0 && first.index < self.end;
             self.clear();
-            self.first = first.index;
-        } else if first.index < end {
-            let keep = self.start + usize::try_from(first.index - self.first).unwrap_or(usize::MAX);
-            self.bytes -= self.sizes[keep..].iter().map(|&size| u64::from(size)).sum::<u64>();
-            self.sizes.truncate(keep);
+            (self.first, self.end) = (first.index, first.index);
+        } else if first.index < self.end {
+            self.truncate(first.index);
             truncated = true;
         }
         self.push(entries, each);
         truncated
     }
 
-    #[inline]
+    /// Entries that continue the log: each entry's own block while blocks are single entries
+    /// (a plain extend), otherwise each block's share summed in one tight pass and added to the
+    /// open block or pushed as a new one.
+    #[inline(never)]
     fn push(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) {
-        let mut bytes = 0;
-        // `extend` from a slice's iterator reserves once and writes without a capacity test.
-        self.sizes.extend(entries.iter().map(|entry| {
-            each(entry);
-            let size = u32::try_from(payload_bytes(entry)).unwrap_or(u32::MAX);
-            bytes += u64::from(size);
-            size
-        }));
-        self.bytes += bytes;
+        let Some(last) = entries.last() else { return };
+        let mut total = 0;
+        if self.shift == 0 {
+            if self.start > 0 && self.blocks.len() + entries.len() > self.blocks.capacity() {
+                self.reclaim();
+            }
+            // `extend` from a slice's iterator reserves once and writes without a capacity test.
+            self.blocks.extend(entries.iter().map(|entry| {
+                each(entry);
+                let size = payload_bytes(entry);
+                total += size;
+                size
+            }));
+        } else {
+            let mask = self.mask();
+            let mut sum = |entries: &[Entry]| -> u64 {
+                entries
+                    .iter()
+                    .map(|entry| {
+                        each(entry);
+                        payload_bytes(entry)
+                    })
+                    .sum()
+            };
+            // The entries up to the end of the first one's block, then whole blocks.
+            let first = entries[0].index;
+            let head = usize::try_from(mask - (first & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
+            let (head, tail) = entries.split_at(head);
+            let bytes = sum(head);
+            let inside = first & mask != 0 && first > self.first;
+            match self.blocks.last_mut() {
+                // The log's last block is open when the log does not end on a block's end.
+                Some(open) if inside => *open += bytes,
+                _ => self.push_block(bytes),
+            }
+            total += bytes;
+            for block in tail.chunks(usize::try_from(mask + 1).unwrap_or(usize::MAX)) {
+                let bytes = sum(block);
+                self.push_block(bytes);
+                total += bytes;
+            }
+        }
+        self.bytes += total;
+        self.end = last.index + 1;
+        if self.blocks.len() - self.start > MAX_BLOCKS {
+            self.coarsen();
+        }
+    }
+
+    /// A new last block, in room the compacted ones left when the vector is full (the caller
+    /// coarsens past [`MAX_BLOCKS`]).
+    #[inline(always)]
+    fn push_block(&mut self, bytes: u64) {
+        if self.start > 0 && self.blocks.len() == self.blocks.capacity() {
+            self.reclaim();
+        }
+        self.blocks.push(bytes);
+    }
+
+    /// Drops the compacted blocks, so that a full vector makes room rather than grow.
+    #[cold]
+    #[inline(never)]
+    fn reclaim(&mut self) {
+        self.blocks.drain(..self.start);
+        self.start = 0;
+    }
+
+    /// Offsets within a block.
+    #[inline]
+    fn mask(&self) -> u64 {
+        (1 << self.shift) - 1
+    }
+
+    /// Doubles the blocks until at most [`MAX_BLOCKS`] are kept: pairs of aligned blocks merge,
+    /// in place, the live ones moved to the start. A batch that spanned many blocks at once may
+    /// have grown the vector: it gives the memory back.
+    #[cold]
+    #[inline(never)]
+    fn coarsen(&mut self) {
+        while self.blocks.len() - self.start > MAX_BLOCKS {
+            let (mut read, mut write) = (self.start, 0);
+            if (self.first >> self.shift) & 1 == 1 {
+                // The first live block's partner holds no live entries: it stays alone.
+                self.blocks[0] = self.blocks[read];
+                (read, write) = (read + 1, 1);
+            }
+            // Each write is at or before the reads it follows, so nothing unread is overwritten.
+            while read + 1 < self.blocks.len() {
+                self.blocks[write] = self.blocks[read] + self.blocks[read + 1];
+                (read, write) = (read + 2, write + 1);
+            }
+            if read < self.blocks.len() {
+                self.blocks[write] = self.blocks[read];
+                write += 1;
+            }
+            self.blocks.truncate(write);
+            self.start = 0;
+            self.shift += 1;
+        }
+        if self.blocks.capacity() > 2 * MAX_BLOCKS {
+            self.blocks.shrink_to(2 * MAX_BLOCKS);
+        }
+    }
+
+    /// Keeps the entries before `index` (`index < end`).
+    fn truncate(&mut self, index: u64) {
+        if index <= self.first {
+            self.clear();
+            return;
+        }
+        // The block of the last entry kept, and the live part of it.
+        let last = (index - 1) >> self.shift;
+        let kept = usize::try_from(last - (self.first >> self.shift)).unwrap_or(usize::MAX) + 1;
+        let keep = self.start.saturating_add(kept).min(self.blocks.len());
+        let mut removed: u64 = self.blocks.drain(keep..).sum();
+        let (from, to) = (self.first.max(last << self.shift), self.end.min((last + 1) << self.shift));
+        if let Some(block) = self.blocks.last_mut() {
+            let cut = *block - share(*block, index - from, to - from);
+            *block -= cut;
+            removed += cut;
+        }
+        self.bytes -= removed;
+        self.end = index;
     }
 
     /// Forgets entries below `first_index` (compaction).
@@ -87,34 +253,55 @@ impl LogSize {
         if first_index <= self.first {
             return;
         }
-        let gone = usize::try_from(first_index - self.first).unwrap_or(usize::MAX).min(self.sizes.len() - self.start);
-        let end = self.start + gone;
-        self.bytes -= self.sizes[self.start..end].iter().map(|&size| u64::from(size)).sum::<u64>();
+        if first_index >= self.end {
+            self.first = first_index;
+            self.clear();
+            return;
+        }
+        // Whole blocks below the one of `first_index`, then that block's part below it.
+        let block = first_index >> self.shift;
+        let gone = usize::try_from(block - (self.first >> self.shift)).unwrap_or(usize::MAX);
+        let end = self.start.saturating_add(gone).min(self.blocks.len());
+        let mut removed: u64 = self.blocks[self.start..end].iter().sum();
         self.start = end;
+        let (from, to) = (self.first.max(block << self.shift), self.end.min((block + 1) << self.shift));
+        if let Some(front) = self.blocks.get_mut(self.start) {
+            let cut = share(*front, first_index - from, to - from);
+            *front -= cut;
+            removed += cut;
+        }
+        self.bytes -= removed;
         self.first = first_index;
-        if self.start == self.sizes.len() {
-            self.sizes.clear();
-            self.start = 0;
-        } else if self.start > self.sizes.len() - self.start {
-            self.sizes.drain(..self.start);
-            self.start = 0;
+        // The dead blocks go once they outnumber the live ones.
+        if self.start > self.blocks.len() - self.start {
+            self.reclaim();
         }
     }
 
-    /// Forgets everything (a snapshot replaced the log).
+    /// Forgets everything (a snapshot replaced the log); single-entry blocks again.
     pub(crate) fn clear(&mut self) {
-        self.sizes.clear();
+        self.blocks.clear();
         self.start = 0;
         self.bytes = 0;
+        self.shift = 0;
+        self.end = self.first;
     }
 
+    /// Entries in the log.
     pub(crate) fn len(&self) -> u64 {
-        (self.sizes.len() - self.start) as u64
+        self.end - self.first
     }
 
+    /// Their payload bytes (see the module documentation for when this is exact).
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// `part` of `whole` entries' share of `bytes`, in proportion (`part <= whole`, `whole > 0`).
+fn share(bytes: u64, part: u64, whole: u64) -> u64 {
+    let share = u128::from(bytes) * u128::from(part) / u128::from(whole.max(1));
+    u64::try_from(share).unwrap_or(bytes)
 }
 
 #[cfg(test)]
@@ -157,5 +344,99 @@ mod tests {
         assert_eq!((log.len(), log.bytes()), (0, 0));
         log.append(&[entry(20, 2, b"e")], |_| ());
         assert_eq!((log.len(), log.bytes()), (1, 1));
+    }
+
+    /// Entries of `size` bytes each at `from..to`.
+    fn sized(from: u64, to: u64, size: usize) -> Vec<Entry> {
+        (from..to).map(|index| entry(index, 1, &vec![7; size])).collect()
+    }
+
+    /// A log of millions of entries keeps at most `MAX_BLOCKS` words (a size per entry would
+    /// keep 4 MB here), and its counts stay exact when the entries are alike in size.
+    #[test]
+    fn memory_stays_bounded_whatever_the_log_length() {
+        let mut log = LogSize::default();
+        let mut next = 1;
+        for batch in 0..20_000u64 {
+            let count = 1 + batch % 97;
+            log.append(&sized(next, next + count, 3), |_| ());
+            next += count;
+            assert!(log.blocks.len() <= MAX_BLOCKS);
+        }
+        assert!(next > 900_000, "{next}");
+        assert!(log.blocks.capacity() <= 2 * MAX_BLOCKS, "{}", log.blocks.capacity());
+        assert_eq!((log.len(), log.bytes()), (next - 1, 3 * (next - 1)));
+        // A compaction and a conflicting tail that cut blocks, with entries alike: still exact.
+        log.compact(next / 3 + 1);
+        assert!(log.append(&sized(next - 1000, next - 900, 3), |_| ()));
+        let entries = next - 900 - (next / 3 + 1);
+        assert_eq!((log.len(), log.bytes()), (entries, 3 * entries));
+        log.clear();
+        assert_eq!((log.len(), log.bytes(), log.shift), (0, 0, 0), "single-entry blocks again");
+    }
+
+    /// xorshift64: the model test's inputs, reproducible.
+    fn next_random(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// Random appends, conflicting tails and compactions against a size kept per entry: the
+    /// entry count always exact, the bytes exact while the blocks are single entries (and
+    /// always when the entries are alike), otherwise off by at most a block's bytes per cut.
+    #[test]
+    fn matches_a_size_per_entry_within_the_documented_bound() {
+        for (seed, alike) in [(1u64, false), (2, false), (3, true), (4, true), (5, false)] {
+            let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut log = LogSize::default();
+            // The model: the log's first index and each live entry's size.
+            let (mut first, mut sizes) = (1u64, Vec::<u64>::new());
+            let mut cuts = 0u64;
+            for step in 0..3_000 {
+                let roll = next_random(&mut state) % 100;
+                let end = first + sizes.len() as u64;
+                let size = |state: &mut u64| if alike { 5 } else { (next_random(state) % 200) as usize };
+                if roll < 80 || sizes.is_empty() {
+                    // Appends continuing the log, most of them; now and then a conflicting tail.
+                    let count = 1 + next_random(&mut state) % 64;
+                    let at = if roll < 75 || sizes.is_empty() {
+                        end
+                    } else {
+                        end - 1 - next_random(&mut state) % sizes.len().min(300) as u64
+                    };
+                    let batch: Vec<Entry> =
+                        (at..at + count).map(|index| entry(index, 1, &vec![1; size(&mut state)])).collect();
+                    let truncated = log.append(&batch, |_| ());
+                    assert_eq!(truncated, at < end, "step {step}");
+                    if at < end && log.shift > 0 {
+                        cuts += 1;
+                    }
+                    sizes.truncate(usize::try_from(at - first).expect("fits"));
+                    sizes.extend(batch.iter().map(payload_bytes));
+                } else {
+                    let to = first + next_random(&mut state) % (sizes.len() as u64 + 1);
+                    if log.shift > 0 {
+                        cuts += 1;
+                    }
+                    log.compact(to);
+                    sizes.drain(..usize::try_from(to - first).expect("fits"));
+                    first = to;
+                }
+                let exact: u64 = sizes.iter().sum();
+                assert_eq!(log.len(), sizes.len() as u64, "seed {seed} step {step}");
+                if alike || log.shift == 0 {
+                    assert_eq!(log.bytes(), exact, "seed {seed} step {step}");
+                } else {
+                    let bound = (cuts + 1) * (1 << log.shift) * 200;
+                    assert!(log.bytes().abs_diff(exact) <= bound, "seed {seed} step {step}");
+                }
+                assert_eq!(log.bytes(), log.blocks[log.start..].iter().sum::<u64>());
+                assert!(log.blocks.len() - log.start <= MAX_BLOCKS);
+                assert!(log.blocks.capacity() <= 2 * MAX_BLOCKS, "{}", log.blocks.capacity());
+            }
+            assert!(log.shift > 0, "seed {seed}: the log outgrew single-entry blocks");
+        }
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use raft::eraftpb::{Entry, EntryType};
-use raft::{GetEntriesContext, RaftLog, Storage, NO_LIMIT};
+use raft::{GetEntriesContext, RaftLog, Storage};
 
 use super::group::GroupSeries;
 use super::series::rec;
@@ -37,6 +37,9 @@ pub(super) struct Log {
 /// entries would count as applied proposals).
 const MAX_BLANKS: usize = 4096;
 
+/// The most bytes of entries [`Log::read`] asks the storage for at once.
+const READ_PAGE_BYTES: u64 = 1 << 20;
+
 /// A client proposal: a normal entry with data. The others are configuration changes (also
 /// proposals, and the log notes them) and empty entries (not proposals).
 #[inline]
@@ -46,17 +49,20 @@ fn is_plain(entry: &Entry) -> bool {
 
 impl Log {
     /// Reads the persisted log of `store` once, for its size and any configuration change not
-    /// yet applied.
+    /// yet applied: a page of at most [`READ_PAGE_BYTES`] at a time, so a node restarting with
+    /// a long log does not hold all of it in memory at once.
     pub(super) fn read<S: Storage>(store: &S) -> Self {
         let mut log = Self::default();
-        let (Ok(first), Ok(last)) = (store.first_index(), store.last_index()) else { return log };
-        if last < first {
-            return log;
+        let (Ok(mut next), Ok(last)) = (store.first_index(), store.last_index()) else { return log };
+        while next <= last {
+            // raft-rs hands out at least one entry per call, whatever the limit.
+            let Ok(page) = store.entries(next, last + 1, READ_PAGE_BYTES, GetEntriesContext::empty(false)) else {
+                break;
+            };
+            let Some(end) = page.last().map(|entry| entry.index + 1).filter(|&end| end > next) else { break };
+            log.appended_unrecorded(&page);
+            next = end;
         }
-        let Ok(entries) = store.entries(first, last + 1, NO_LIMIT, GetEntriesContext::empty(false)) else {
-            return log;
-        };
-        log.appended_unrecorded(&entries);
         log
     }
 
@@ -254,6 +260,22 @@ mod tests {
         assert!(log.blanks.is_empty());
         // After the overwrite check saw a stale newest index, appends are plain again.
         assert!(log.appended(&[proposal(8, 4)], &group));
+    }
+
+    /// A persisted log larger than a page is read a page at a time, whole: its size, and the
+    /// configuration change and empty entry in it.
+    #[test]
+    fn a_long_persisted_log_is_read_in_pages() {
+        use raft::storage::MemStorage;
+        let store = MemStorage::new();
+        let mut entries: Vec<Entry> =
+            (1..=3_000).map(|index| entry(index, 1, EntryType::EntryNormal, &[9; 1000])).collect();
+        entries[0] = blank(1, 1);
+        entries[2_999] = entry(3_000, 1, EntryType::EntryConfChange, &[9; 1000]);
+        store.wl().append(&entries).expect("append");
+        let log = Log::read(&store);
+        assert_eq!((log.size.len(), log.size.bytes()), (3_000, 2_999 * 1000), "3 MB, read in pages of 1 MiB");
+        assert_eq!((log.conf_index, log.blanks.iter().copied().collect::<Vec<_>>()), (3_000, vec![1]));
     }
 
     /// However many terms pass unapplied and uncompacted, the empty entries kept stay bounded.
