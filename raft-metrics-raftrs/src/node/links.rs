@@ -42,6 +42,8 @@ pub(super) struct Link {
     pub(super) appends_received: u64,
     /// The (`method`, `target`) series, bound on first use.
     handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
+    /// Nothing went either way between the last two flushes (see [`Links::flush`]).
+    quiet: bool,
 }
 
 impl Link {
@@ -53,6 +55,7 @@ impl Link {
             append_bytes_sent: 0,
             appends_received: 0,
             handles: Box::new(std::array::from_fn(|_| None)),
+            quiet: false,
         }
     }
 
@@ -76,11 +79,14 @@ impl Link {
 
     /// Records the calls settled since the last flush (sent less failed), binding the series of
     /// a method used for the first time; forgets append counts no peer took (the node is not a
-    /// member).
-    fn flush(&mut self, metrics: &RaftMetrics) {
+    /// member). Returns whether the link was quiet: nothing sent or received since the last
+    /// flush.
+    fn flush(&mut self, metrics: &RaftMetrics) -> bool {
+        let mut quiet = self.appends_received == 0;
         for &msg_type in MessageType::values() {
             let at = msg_type as usize;
             let (sent, failed) = (std::mem::take(&mut self.sent[at]), self.failed[at]);
+            quiet &= sent == 0;
             if sent > failed {
                 self.failed[at] = 0;
                 self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(sent - failed);
@@ -89,6 +95,7 @@ impl Link {
             }
         }
         (self.append_bytes_sent, self.appends_received) = (0, 0);
+        quiet
     }
 }
 
@@ -197,10 +204,28 @@ impl Links {
         group.metrics.record_rpc_error(classify::method(msg_type), to, "unreachable");
     }
 
-    /// Records the calls settled since the last tick (after the peers took their appends).
-    pub(super) fn flush(&mut self, metrics: &RaftMetrics) {
+    /// Records the calls settled since the last tick (after the peers took their appends), and
+    /// forgets the links of nodes that are not members (`is_member`) once quiet for a tick: a
+    /// cluster that replaces its nodes over the years would otherwise keep a link (about half a
+    /// kilobyte) per node it ever had, in every group. A message to or from such a node later
+    /// makes a new link; failures it still owed the success count are forgiven (no more sends
+    /// will pay them).
+    pub(super) fn flush(&mut self, metrics: &RaftMetrics, is_member: impl Fn(u64) -> bool) {
+        let mut forget = false;
         for link in &mut self.links {
-            link.flush(metrics);
+            link.quiet = link.flush(metrics);
+            forget |= link.quiet && !is_member(link.node);
+        }
+        if forget {
+            self.links.retain(|link| !link.quiet || is_member(link.node));
+            // Positions moved: every hint is checked against its link's node, so a stale one
+            // only costs a scan, but none need be stale.
+            self.hints = [0; HINTS];
+            for (at, link) in self.links.iter().enumerate() {
+                if let Ok(at) = u8::try_from(at) {
+                    self.hints[hint_slot(link.node)] = at;
+                }
+            }
         }
     }
 }
@@ -236,17 +261,17 @@ mod tests {
             links.to(2).sent(MessageType::MsgAppend);
         }
         links.failed(2, MessageType::MsgAppend, &group);
-        links.flush(&metrics);
+        links.flush(&metrics, |_| true);
         assert_eq!(successes(&metrics), 2);
         // A late failure: 2 successes of 3 sends stand until more sends pay it back.
         links.failed(2, MessageType::MsgAppend, &group);
-        links.flush(&metrics);
+        links.flush(&metrics, |_| true);
         assert_eq!(successes(&metrics), 2);
         links.to(2).sent(MessageType::MsgAppend);
-        links.flush(&metrics);
+        links.flush(&metrics, |_| true);
         assert_eq!(successes(&metrics), 2, "4 sent, 2 failed");
         links.to(2).sent(MessageType::MsgAppend);
-        links.flush(&metrics);
+        links.flush(&metrics, |_| true);
         assert_eq!(successes(&metrics), 3, "5 sent, 2 failed");
         let failures = metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Failure).get();
         assert_eq!(failures, 2);
@@ -268,6 +293,33 @@ mod tests {
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1));
         assert!(!links.settle_leader_appends(), "nothing since");
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1), "settled once");
+    }
+
+    /// A node that is no longer a member loses its link after a quiet tick; members keep theirs
+    /// however quiet, and a non-member still talking keeps its own.
+    #[test]
+    fn links_of_departed_nodes_are_forgotten_once_quiet() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let mut links = Links::default();
+        for node in [2, 3, 4, 5] {
+            links.to(node).sent(MessageType::MsgAppend);
+        }
+        let members = |node: u64| node == 2 || node == 3;
+        links.flush(&metrics, members);
+        assert_eq!(links.links.len(), 4, "all sent in the last tick");
+        links.to(5).appends_received += 1;
+        links.flush(&metrics, members);
+        let mut kept: Vec<u64> = links.links.iter().map(|link| link.node).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![2, 3, 5], "4 was quiet and is gone; 5 still talks");
+        links.flush(&metrics, members);
+        assert_eq!(links.links.iter().map(|link| link.node).collect::<Vec<_>>(), vec![2, 3]);
+        // The direct map still finds every link, and a departed node comes back as a new one.
+        links.to(3).sent(MessageType::MsgHeartbeat);
+        assert_eq!(links.get(3).map(|link| link.sent[MessageType::MsgHeartbeat as usize]), Some(1));
+        links.to(4).appends_received += 1;
+        assert_eq!(links.links.len(), 3);
     }
 
     /// Ids sharing the direct map's slot each keep their own link.

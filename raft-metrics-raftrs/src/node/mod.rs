@@ -401,7 +401,8 @@ impl<S: Storage> InstrumentedNode<S> {
             self.role.leader_contacted();
         }
         self.peers.flush(&mut self.links, self.group.node_wide());
-        self.links.flush(&self.group.metrics);
+        let prs = self.raw.raft.prs();
+        self.links.flush(&self.group.metrics, |node| prs.get(node).is_some());
     }
 
     /// The state published once per tick: indexes, apply lag, log size, pending proposals,
