@@ -95,7 +95,7 @@ impl LogSize {
             }
         }
         self.bytes += bytes;
-        self.end = last.index + 1;
+        self.end = self.end.saturating_add(entries.len() as u64);
         false
     }
 
@@ -123,7 +123,9 @@ impl LogSize {
     /// open block or pushed as a new one.
     #[inline(never)]
     fn push(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) {
-        let Some(last) = entries.last() else { return };
+        if entries.is_empty() {
+            return;
+        }
         let mut total = 0;
         if self.shift == 0 {
             if self.start > 0 && self.blocks.len() + entries.len() > self.blocks.capacity() {
@@ -147,8 +149,9 @@ impl LogSize {
                     })
                     .sum()
             };
-            // The entries up to the end of the first one's block, then whole blocks.
-            let first = entries[0].index;
+            // The entries up to the end of the first one's block, then whole blocks. (The first
+            // goes at `end`: it continues the log, or starts it afresh there.)
+            let first = self.end;
             let head = usize::try_from(mask - (first & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
             let (head, tail) = entries.split_at(head);
             let bytes = sum(head);
@@ -166,7 +169,7 @@ impl LogSize {
             }
         }
         self.bytes += total;
-        self.end = last.index + 1;
+        self.end = self.end.saturating_add(entries.len() as u64);
         if self.blocks.len() - self.start > MAX_BLOCKS {
             self.coarsen();
         }
@@ -194,6 +197,11 @@ impl LogSize {
     #[inline]
     fn mask(&self) -> u64 {
         (1 << self.shift) - 1
+    }
+
+    /// The first index after block `block` (the largest index for the last block there is).
+    fn block_end(&self, block: u64) -> u64 {
+        block.saturating_add(1).saturating_mul(1 << self.shift)
     }
 
     /// Doubles the blocks until at most [`MAX_BLOCKS`] are kept: pairs of aligned blocks merge,
@@ -238,7 +246,7 @@ impl LogSize {
         let kept = usize::try_from(last - (self.first >> self.shift)).unwrap_or(usize::MAX) + 1;
         let keep = self.start.saturating_add(kept).min(self.blocks.len());
         let mut removed: u64 = self.blocks.drain(keep..).sum();
-        let (from, to) = (self.first.max(last << self.shift), self.end.min((last + 1) << self.shift));
+        let (from, to) = (self.first.max(last << self.shift), self.end.min(self.block_end(last)));
         if let Some(block) = self.blocks.last_mut() {
             let cut = *block - share(*block, index - from, to - from);
             *block -= cut;
@@ -264,7 +272,7 @@ impl LogSize {
         let end = self.start.saturating_add(gone).min(self.blocks.len());
         let mut removed: u64 = self.blocks[self.start..end].iter().sum();
         self.start = end;
-        let (from, to) = (self.first.max(block << self.shift), self.end.min((block + 1) << self.shift));
+        let (from, to) = (self.first.max(block << self.shift), self.end.min(self.block_end(block)));
         if let Some(front) = self.blocks.get_mut(self.start) {
             let cut = share(*front, first_index - from, to - from);
             *front -= cut;
@@ -373,6 +381,55 @@ mod tests {
         assert_eq!((log.len(), log.bytes()), (entries, 3 * entries));
         log.clear();
         assert_eq!((log.len(), log.bytes(), log.shift), (0, 0, 0), "single-entry blocks again");
+    }
+
+    /// Entries the wrapper should never see (indexes out of order, repeated, near `u64::MAX`,
+    /// an empty batch) and compactions anywhere: no panic, and the bookkeeping stays consistent
+    /// and bounded.
+    #[test]
+    fn nonsense_indexes_never_panic() {
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut log = LogSize::default();
+        let special = [0, 1, 2, 255, 256, 257, u64::MAX / 2, u64::MAX - 300, u64::MAX - 1, u64::MAX];
+        for step in 0..20_000 {
+            let roll = next_random(&mut state);
+            let index = |state: &mut u64| {
+                let r = next_random(state);
+                if r % 3 == 0 {
+                    special[(r >> 8) as usize % special.len()]
+                } else {
+                    r >> (r % 64)
+                }
+            };
+            match roll % 5 {
+                0 => log.compact(index(&mut state)),
+                1 => log.clear(),
+                _ => {
+                    let count = (next_random(&mut state) % 600) as usize;
+                    // Half the batches continue the log, as the wrapper's fast path expects.
+                    let start = if roll % 2 == 0 { log.end } else { index(&mut state) };
+                    let batch: Vec<Entry> = (0..count)
+                        .map(|k| {
+                            let at = if roll % 7 == 0 { index(&mut state) } else { start.wrapping_add(k as u64) };
+                            entry(at, 1, &vec![0; (next_random(&mut state) % 50) as usize])
+                        })
+                        .collect();
+                    log.append(&batch, |_| ());
+                }
+            }
+            assert_eq!(log.bytes(), log.blocks[log.start..].iter().sum::<u64>(), "step {step}");
+            assert!(log.blocks.len() - log.start <= MAX_BLOCKS, "step {step}");
+            assert!(log.blocks.capacity() <= 2 * MAX_BLOCKS, "step {step}");
+            assert!(log.first <= log.end, "step {step}");
+        }
+        // A log at the very end of the index space, in blocks of two, cut inside its last block.
+        let mut log = LogSize::default();
+        let tail: Vec<Entry> = (0..300).map(|k| entry(u64::MAX - 300 + k, 1, b"ab")).collect();
+        log.append(&tail, |_| ());
+        assert_eq!((log.len(), log.shift), (300, 1));
+        log.compact(u64::MAX - 2);
+        assert!(log.append(&[entry(u64::MAX - 1, 2, b"c")], |_| ()), "overwrote the last entry");
+        assert_eq!(log.len(), 2);
     }
 
     /// xorshift64: the model test's inputs, reproducible.
