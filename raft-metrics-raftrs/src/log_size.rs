@@ -77,16 +77,11 @@ impl LogSize {
             self.push(entries, each);
             return false;
         }
-        let bytes = entries
-            .iter()
-            .map(|entry| {
-                each(entry);
-                payload_bytes(entry)
-            })
-            .sum();
-        let inside = first.index & self.mask() != 0;
+        let bytes = sum_sizes(entries, &mut each);
+        // `add_at_end` with the log known not to be empty: one comparison less on every append.
+        let open = first.index & self.mask() != 0;
         match self.blocks.last_mut() {
-            Some(open) if inside => *open += bytes,
+            Some(last) if open => *last += bytes,
             _ => {
                 self.push_block(bytes);
                 if self.blocks.len() - self.start > MAX_BLOCKS {
@@ -139,31 +134,16 @@ impl LogSize {
                 size
             }));
         } else {
+            // The entries up to the end of the block of `end` (where the first goes), then whole
+            // blocks.
             let mask = self.mask();
-            let mut sum = |entries: &[Entry]| -> u64 {
-                entries
-                    .iter()
-                    .map(|entry| {
-                        each(entry);
-                        payload_bytes(entry)
-                    })
-                    .sum()
-            };
-            // The entries up to the end of the first one's block, then whole blocks. (The first
-            // goes at `end`: it continues the log, or starts it afresh there.)
-            let first = self.end;
-            let head = usize::try_from(mask - (first & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
+            let head = usize::try_from(mask - (self.end & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
             let (head, tail) = entries.split_at(head);
-            let bytes = sum(head);
-            let inside = first & mask != 0 && first > self.first;
-            match self.blocks.last_mut() {
-                // The log's last block is open when the log does not end on a block's end.
-                Some(open) if inside => *open += bytes,
-                _ => self.push_block(bytes),
-            }
+            let bytes = sum_sizes(head, &mut each);
+            self.add_at_end(bytes);
             total += bytes;
             for block in tail.chunks(usize::try_from(mask + 1).unwrap_or(usize::MAX)) {
-                let bytes = sum(block);
+                let bytes = sum_sizes(block, &mut each);
                 self.push_block(bytes);
                 total += bytes;
             }
@@ -172,6 +152,17 @@ impl LogSize {
         self.end = self.end.saturating_add(entries.len() as u64);
         if self.blocks.len() - self.start > MAX_BLOCKS {
             self.coarsen();
+        }
+    }
+
+    /// Bytes of entries going in at `end`: added to the last block when the log ends inside it
+    /// (it is open), else in a new one.
+    #[inline(always)]
+    fn add_at_end(&mut self, bytes: u64) {
+        let open = self.end & self.mask() != 0 && self.end > self.first;
+        match self.blocks.last_mut() {
+            Some(last) if open => *last += bytes,
+            _ => self.push_block(bytes),
         }
     }
 
@@ -304,6 +295,18 @@ impl LogSize {
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// The payload bytes of `entries`, each shown to `each` as it is sized.
+#[inline(always)]
+fn sum_sizes(entries: &[Entry], each: &mut impl FnMut(&Entry)) -> u64 {
+    entries
+        .iter()
+        .map(|entry| {
+            each(entry);
+            payload_bytes(entry)
+        })
+        .sum()
 }
 
 /// `part` of `whole` entries' share of `bytes`, in proportion (`part <= whole`, `whole > 0`).

@@ -141,10 +141,15 @@ impl Links {
             self.links.push(Link::new(node));
             self.links.len() - 1
         });
+        self.hint(node, at);
+        &mut self.links[at]
+    }
+
+    /// Points `node`'s slot of the direct map at position `at` (past 255, the scan finds it).
+    fn hint(&mut self, node: u64, at: usize) {
         if let Ok(hint) = u8::try_from(at) {
             self.hints[hint_slot(node)] = hint;
         }
-        &mut self.links[at]
     }
 
     /// A follower received an append from `leader`, its leader at the current term.
@@ -221,10 +226,8 @@ impl Links {
             // Positions moved: every hint is checked against its link's node, so a stale one
             // only costs a scan, but none need be stale.
             self.hints = [0; HINTS];
-            for (at, link) in self.links.iter().enumerate() {
-                if let Ok(at) = u8::try_from(at) {
-                    self.hints[hint_slot(link.node)] = at;
-                }
+            for at in 0..self.links.len() {
+                self.hint(self.links[at].node, at);
             }
         }
     }
