@@ -64,7 +64,6 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
-mod log_size;
 mod node;
 mod storage;
 

@@ -11,11 +11,11 @@ use std::collections::VecDeque;
 
 use raft::eraftpb::{Entry, EntryType};
 use raft::{GetEntriesContext, RaftLog, Storage};
+use raft_metrics::raft::LogSize;
 
 use super::group::GroupSeries;
 use super::series::rec;
 use crate::classify;
-use crate::log_size::LogSize;
 
 /// What the wrapper knows of the log without reading the storage back.
 #[derive(Debug, Default)]
@@ -45,6 +45,17 @@ const READ_PAGE_BYTES: u64 = 1 << 20;
 #[inline]
 fn is_plain(entry: &Entry) -> bool {
     entry.get_entry_type() == EntryType::EntryNormal && !entry.data.is_empty()
+}
+
+/// An entry's payload: its data and context, the bytes the application gave raft-rs
+/// (`log_size_bytes`, `append_entries_sent_bytes_total`).
+///
+/// Not the encoded size: computing that walks every field, which for small entries costs more
+/// than everything else the wrapper does per entry, and the framing it adds is the storage's or
+/// transport's business, not the log's content.
+#[inline]
+pub(super) fn payload_bytes(entry: &Entry) -> u64 {
+    (entry.data.len() + entry.context.len()) as u64
 }
 
 impl Log {
@@ -88,7 +99,14 @@ impl Log {
     fn appended_unrecorded(&mut self, entries: &[Entry]) -> (bool, bool) {
         let Some(first) = entries.first() else { return (false, true) };
         let mut plain = true;
-        let truncated = self.size.append(entries, |entry| plain &= is_plain(entry));
+        let truncated = self.size.append(
+            entries,
+            |entry| entry.index,
+            |entry| {
+                plain &= is_plain(entry);
+                payload_bytes(entry)
+            },
+        );
         if self.newest_unplain >= first.index {
             self.overwritten_from(first.index);
         }

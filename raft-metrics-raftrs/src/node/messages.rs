@@ -9,10 +9,10 @@ use raft::{StateRole, Storage};
 use raft_metrics::raft::RejectReason;
 
 use super::group::GroupSeries;
+use super::log::payload_bytes;
 use super::series::rec;
 use super::InstrumentedNode;
 use crate::classify;
-use crate::log_size::payload_bytes;
 
 impl<S: Storage> InstrumentedNode<S> {
     /// Before stepping `msg`. Returns whether stepping it leaves role, leader and term as they

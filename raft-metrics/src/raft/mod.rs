@@ -27,6 +27,7 @@ mod burst;
 mod collector;
 mod health;
 mod in_sync;
+mod log_size;
 mod options;
 mod schema;
 
@@ -37,6 +38,7 @@ pub use collector::TokioCollector;
 pub use collector::{collect, FollowerStatus, PartitionStatus, RaftMetricsCollector, RaftNodeView};
 pub use health::HealthThresholds;
 pub use in_sync::{InSync, Ticks};
+pub use log_size::LogSize;
 pub use options::{Aggregation, RaftOptions};
 
 use std::sync::{Arc, OnceLock};

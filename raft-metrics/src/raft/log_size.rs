@@ -1,14 +1,16 @@
-//! The size of the local log, kept across appends, conflict truncations, compactions and
-//! snapshots without reading the storage back, in bounded memory whatever the log's length.
+//! A Raft log's size (entries and payload bytes), kept across appends, conflict truncations,
+//! compactions and snapshots without reading the storage back, in bounded memory whatever the
+//! log's length. Both adapters keep one per group; an application wrapping another Raft library
+//! can too.
 //!
-//! The bytes a compaction or a conflicting append removes are no longer in anything the wrapper
-//! sees then, so it has to remember them. A size per entry (what it kept before) is 4 bytes per
-//! live entry: a partition that retains its log for days (a Kafka-like log, millions of entries)
-//! would hold megabytes of it, against the guide's ~50 KB per partition for all metric state. So
-//! the sizes are summed in blocks of `2^shift` consecutive indexes, and when the log spans more
-//! than [`MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`MAX_BLOCKS`]
-//! words whatever the log's length. The entry count stays exact. The byte count is exact while
-//! the log spans at most [`MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
+//! The bytes a compaction or a conflicting append removes are no longer in anything the caller
+//! sees then, so they have to be remembered. A size per entry is 4 to 8 bytes per live entry: a
+//! partition that retains its log for days (a Kafka-like log, millions of entries) would hold
+//! megabytes of it, against the guide's ~50 KB per partition for all metric state. So the sizes
+//! are summed in blocks of `2^shift` consecutive indexes, and when the log spans more than
+//! [`LogSize::MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`LogSize::MAX_BLOCKS`] words
+//! whatever the log's length. The entry count stays exact. The byte count is exact while the
+//! log spans at most [`LogSize::MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
 //! truncation that cuts a block takes the cut part's share of the block's bytes in proportion
 //! to its entries, so the count is off by at most one block's bytes (a block holds under 1/128
 //! of the log's entries) for each such block still in the log: one at its start at most, plus
@@ -20,30 +22,34 @@
 //! costs a few instructions per entry more than a size per entry did, and the doubling a pass
 //! over the blocks each time the log's length doubles; at production lengths blocks are large
 //! and a batch mostly lands in one (`benches/notes/raft_loop.md`).
+//!
+//! Hand-written: no crate keeps a bounded, mergeable sum over a sliding range of indexes, and
+//! the append is on every Raft turn's path.
+//!
+//! ```
+//! use raft_metrics::raft::LogSize;
+//!
+//! // Entries as (index, payload bytes); any type works with the two accessors.
+//! let mut log = LogSize::new();
+//! let entries = [(1u64, 10u64), (2, 20), (3, 30)];
+//! let overwrote = log.append(&entries, |e| e.0, |e| e.1);
+//! assert!(!overwrote);
+//! log.truncate(3); // a conflicting tail from index 3 is dropped
+//! log.compact(2); // entries below index 2 are compacted away
+//! assert_eq!((log.len(), log.bytes()), (1, 20));
+//! ```
 
-use raft::eraftpb::Entry;
+/// [`LogSize::MAX_BLOCKS`], short.
+const MAX_BLOCKS: usize = 256;
 
-/// An entry's payload: its data and context, the bytes the application gave raft-rs.
-///
-/// Not the encoded size: computing that walks every field, which for small entries costs more
-/// than everything else the wrapper does per entry, and the framing it adds is the storage's or
-/// transport's business, not the log's content.
-#[inline]
-pub(crate) fn payload_bytes(entry: &Entry) -> u64 {
-    (entry.data.len() + entry.context.len()) as u64
-}
-
-/// Most blocks kept: the log's byte count is exact up to this many entries, and its memory is
-/// at most this many words (2 KiB; the vector's capacity at most twice that).
-pub(crate) const MAX_BLOCKS: usize = 256;
-
-/// The log's entry count and payload bytes (see the module documentation).
+/// A log's entry count and payload bytes (see the [module documentation](self) for when the
+/// bytes are exact).
 ///
 /// The blocks are a `Vec` with a moving start rather than a `VecDeque`: an append (every turn)
 /// adds to the last block or pushes one, with no ring arithmetic, and a compaction (rare) moves
 /// the live blocks down once the dead ones outnumber them.
 #[derive(Debug, Default)]
-pub(crate) struct LogSize {
+pub struct LogSize {
     /// The log is the indexes `first..end`.
     first: u64,
     end: u64,
@@ -59,27 +65,40 @@ pub(crate) struct LogSize {
 }
 
 impl LogSize {
-    /// Records entries written to the log (consecutive indexes). Returns whether they overwrote
-    /// (truncated) entries already there, which happens only when a follower's uncommitted tail
-    /// conflicts with the leader's.
+    /// Most blocks kept: the log's byte count is exact up to this many entries, and its memory
+    /// is at most this many words (2 KiB; the vector's capacity at most twice that).
+    pub const MAX_BLOCKS: usize = MAX_BLOCKS;
+
+    /// An empty log.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records entries written to the log, at consecutive indexes from the first one's: `index`
+    /// reads an entry's index, `size` its bytes. Returns whether they overwrote (truncated)
+    /// entries already there, which happens only when a follower's uncommitted tail conflicts
+    /// with the leader's. Entries that start before the log, or after a gap past its end,
+    /// start it afresh.
     ///
-    /// `each` sees every entry as it is sized, so whoever else needs to look at each entry of a
-    /// batch does it in the same pass.
+    /// `size` sees every entry once, in order, so a caller that needs to look at each entry of
+    /// a batch can do it in the same pass.
     #[inline(always)]
-    pub(crate) fn append(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) -> bool {
+    pub fn append<E>(&mut self, entries: &[E], index: impl Fn(&E) -> u64, mut size: impl FnMut(&E) -> u64) -> bool {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return false };
-        if first.index != self.end || self.end == self.first {
-            return self.append_elsewhere(entries, each);
+        let (first, last) = (index(first), index(last));
+        if first != self.end || self.end == self.first {
+            return self.append_elsewhere(first, entries, size);
         }
         // The entries continue the log. The common case, every turn: they fit in one block
         // (the open one, or a new one when the log ends on a block's end).
-        if (first.index ^ last.index) >> self.shift != 0 {
-            self.push(entries, each);
+        if (first ^ last) >> self.shift != 0 {
+            self.push(entries, size);
             return false;
         }
-        let bytes = sum_sizes(entries, &mut each);
+        let bytes = sum_sizes(entries, &mut size);
         // `add_at_end` with the log known not to be empty: one comparison less on every append.
-        let open = first.index & self.mask() != 0;
+        let open = first & self.mask() != 0;
         match self.blocks.last_mut() {
             Some(last) if open => *last += bytes,
             _ => {
@@ -94,22 +113,22 @@ impl LogSize {
         false
     }
 
-    /// [`append`](Self::append) of entries that start the log afresh or overwrite its tail.
+    /// [`append`](Self::append) of entries from `first` on that start the log afresh or
+    /// overwrite its tail.
     #[inline(never)]
-    fn append_elsewhere(&mut self, entries: &[Entry], each: impl FnMut(&Entry)) -> bool {
-        let Some(first) = entries.first() else { return false };
+    fn append_elsewhere<E>(&mut self, first: u64, entries: &[E], size: impl FnMut(&E) -> u64) -> bool {
         let mut truncated = false;
-        if self.len() == 0 || first.index < self.first || first.index > self.end {
+        if self.len() == 0 || first < self.first || first > self.end {
             // Empty, replaced from before its start, or after a gap (the entries between are
             // not in this log): the entries start the log afresh.
-            truncated = self.len() > 0 && first.index < self.end;
+            truncated = self.len() > 0 && first < self.end;
             self.clear();
-            (self.first, self.end) = (first.index, first.index);
-        } else if first.index < self.end {
-            self.truncate(first.index);
+            (self.first, self.end) = (first, first);
+        } else if first < self.end {
+            self.truncate(first);
             truncated = true;
         }
-        self.push(entries, each);
+        self.push(entries, size);
         truncated
     }
 
@@ -117,7 +136,7 @@ impl LogSize {
     /// (a plain extend), otherwise each block's share summed in one tight pass and added to the
     /// open block or pushed as a new one.
     #[inline(never)]
-    fn push(&mut self, entries: &[Entry], mut each: impl FnMut(&Entry)) {
+    fn push<E>(&mut self, entries: &[E], mut size: impl FnMut(&E) -> u64) {
         if entries.is_empty() {
             return;
         }
@@ -128,10 +147,9 @@ impl LogSize {
             }
             // `extend` from a slice's iterator reserves once and writes without a capacity test.
             self.blocks.extend(entries.iter().map(|entry| {
-                each(entry);
-                let size = payload_bytes(entry);
-                total += size;
-                size
+                let bytes = size(entry);
+                total += bytes;
+                bytes
             }));
         } else {
             // The entries up to the end of the block of `end` (where the first goes), then whole
@@ -139,11 +157,11 @@ impl LogSize {
             let mask = self.mask();
             let head = usize::try_from(mask - (self.end & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
             let (head, tail) = entries.split_at(head);
-            let bytes = sum_sizes(head, &mut each);
+            let bytes = sum_sizes(head, &mut size);
             self.add_at_end(bytes);
             total += bytes;
             for block in tail.chunks(usize::try_from(mask + 1).unwrap_or(usize::MAX)) {
-                let bytes = sum_sizes(block, &mut each);
+                let bytes = sum_sizes(block, &mut size);
                 self.push_block(bytes);
                 total += bytes;
             }
@@ -167,7 +185,7 @@ impl LogSize {
     }
 
     /// A new last block, in room the compacted ones left when the vector is full (the caller
-    /// coarsens past [`MAX_BLOCKS`]).
+    /// coarsens past [`LogSize::MAX_BLOCKS`]).
     #[inline(always)]
     fn push_block(&mut self, bytes: u64) {
         if self.start > 0 && self.blocks.len() == self.blocks.capacity() {
@@ -195,7 +213,7 @@ impl LogSize {
         block.saturating_add(1).saturating_mul(1 << self.shift)
     }
 
-    /// Doubles the blocks until at most [`MAX_BLOCKS`] are kept: pairs of aligned blocks merge,
+    /// Doubles the blocks until at most [`LogSize::MAX_BLOCKS`] are kept: pairs of aligned blocks merge,
     /// in place, the live ones moved to the start. A batch that spanned many blocks at once may
     /// have grown the vector: it gives the memory back.
     #[cold]
@@ -226,8 +244,11 @@ impl LogSize {
         }
     }
 
-    /// Keeps the entries before `index` (`index < end`).
-    fn truncate(&mut self, index: u64) {
+    /// Keeps the entries before `index` (a conflicting tail from `index` on was dropped).
+    pub fn truncate(&mut self, index: u64) {
+        if index >= self.end {
+            return;
+        }
         if index <= self.first {
             self.clear();
             return;
@@ -247,8 +268,9 @@ impl LogSize {
         self.end = index;
     }
 
-    /// Forgets entries below `first_index` (compaction).
-    pub(crate) fn compact(&mut self, first_index: u64) {
+    /// Forgets the entries below `first_index` (a compaction); a log compacted past its end is
+    /// empty and continues at `first_index`.
+    pub fn compact(&mut self, first_index: u64) {
         if first_index <= self.first {
             return;
         }
@@ -277,8 +299,9 @@ impl LogSize {
         }
     }
 
-    /// Forgets everything (a snapshot replaced the log); single-entry blocks again.
-    pub(crate) fn clear(&mut self) {
+    /// Forgets every entry (a snapshot replaced the log); the next append starts it afresh,
+    /// with single-entry blocks again.
+    pub fn clear(&mut self) {
         self.blocks.clear();
         self.start = 0;
         self.bytes = 0;
@@ -287,26 +310,28 @@ impl LogSize {
     }
 
     /// Entries in the log.
-    pub(crate) fn len(&self) -> u64 {
+    #[must_use]
+    pub fn len(&self) -> u64 {
         self.end - self.first
     }
 
-    /// Their payload bytes (see the module documentation for when this is exact).
-    pub(crate) fn bytes(&self) -> u64 {
+    /// Whether the log holds no entry.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.end == self.first
+    }
+
+    /// Their bytes (see the [module documentation](self) for when this is exact).
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
         self.bytes
     }
 }
 
-/// The payload bytes of `entries`, each shown to `each` as it is sized.
+/// The bytes of `entries`, summed in one pass.
 #[inline(always)]
-fn sum_sizes(entries: &[Entry], each: &mut impl FnMut(&Entry)) -> u64 {
-    entries
-        .iter()
-        .map(|entry| {
-            each(entry);
-            payload_bytes(entry)
-        })
-        .sum()
+fn sum_sizes<E>(entries: &[E], size: &mut impl FnMut(&E) -> u64) -> u64 {
+    entries.iter().map(size).sum()
 }
 
 /// `part` of `whole` entries' share of `bytes`, in proportion (`part <= whole`, `whole > 0`).
@@ -319,23 +344,30 @@ fn share(bytes: u64, part: u64, whole: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-        Entry { index, term, data: data.to_vec().into(), ..Entry::default() }
+    /// An entry: its index and bytes.
+    type Entry = (u64, u64);
+
+    fn entry(index: u64, _term: u64, data: &[u8]) -> Entry {
+        (index, data.len() as u64)
+    }
+
+    fn append(log: &mut LogSize, entries: &[Entry]) -> bool {
+        log.append(entries, |entry| entry.0, |entry| entry.1)
     }
 
     #[test]
     fn appends_truncations_and_compactions() {
         let mut log = LogSize::default();
-        assert!(!log.append(&[entry(1, 1, b"a"), entry(2, 1, b"bb"), entry(3, 1, b"ccc")], |_| ()));
+        assert!(!append(&mut log, &[entry(1, 1, b"a"), entry(2, 1, b"bb"), entry(3, 1, b"ccc")]));
         assert_eq!(log.len(), 3);
         let three = log.bytes();
         assert_eq!(three, 6);
         // A conflicting tail from index 2 replaces two entries with one.
-        assert!(log.append(&[entry(2, 2, b"x")], |_| ()));
+        assert!(append(&mut log, &[entry(2, 2, b"x")]));
         assert_eq!(log.len(), 2);
         assert!(log.bytes() < three);
         // Appending after the end truncates nothing.
-        assert!(!log.append(&[entry(3, 2, b"y")], |_| ()));
+        assert!(!append(&mut log, &[entry(3, 2, b"y")]));
         log.compact(3);
         assert_eq!(log.len(), 1);
         assert_eq!(log.bytes(), 1);
@@ -346,14 +378,14 @@ mod tests {
     #[test]
     fn a_gap_or_an_overwrite_from_before_the_start_starts_afresh() {
         let mut log = LogSize::default();
-        log.append(&[entry(5, 1, b"aa"), entry(6, 1, b"bb")], |_| ());
-        assert!(!log.append(&[entry(9, 1, b"c")], |_| ()), "after a gap: nothing overwritten");
+        append(&mut log, &[entry(5, 1, b"aa"), entry(6, 1, b"bb")]);
+        assert!(!append(&mut log, &[entry(9, 1, b"c")]), "after a gap: nothing overwritten");
         assert_eq!((log.len(), log.bytes()), (1, 1));
-        assert!(log.append(&[entry(8, 2, b"dddd")], |_| ()), "from before the start: overwritten");
+        assert!(append(&mut log, &[entry(8, 2, b"dddd")]), "from before the start: overwritten");
         assert_eq!((log.len(), log.bytes()), (1, 4));
         log.compact(20);
         assert_eq!((log.len(), log.bytes()), (0, 0));
-        log.append(&[entry(20, 2, b"e")], |_| ());
+        append(&mut log, &[entry(20, 2, b"e")]);
         assert_eq!((log.len(), log.bytes()), (1, 1));
     }
 
@@ -370,7 +402,7 @@ mod tests {
         let mut next = 1;
         for batch in 0..20_000u64 {
             let count = 1 + batch % 97;
-            log.append(&sized(next, next + count, 3), |_| ());
+            append(&mut log, &sized(next, next + count, 3));
             next += count;
             assert!(log.blocks.len() <= MAX_BLOCKS);
         }
@@ -379,7 +411,7 @@ mod tests {
         assert_eq!((log.len(), log.bytes()), (next - 1, 3 * (next - 1)));
         // A compaction and a conflicting tail that cut blocks, with entries alike: still exact.
         log.compact(next / 3 + 1);
-        assert!(log.append(&sized(next - 1000, next - 900, 3), |_| ()));
+        assert!(append(&mut log, &sized(next - 1000, next - 900, 3)));
         let entries = next - 900 - (next / 3 + 1);
         assert_eq!((log.len(), log.bytes()), (entries, 3 * entries));
         log.clear();
@@ -404,9 +436,10 @@ mod tests {
                     r >> (r % 64)
                 }
             };
-            match roll % 5 {
+            match roll % 6 {
                 0 => log.compact(index(&mut state)),
                 1 => log.clear(),
+                2 => log.truncate(index(&mut state)),
                 _ => {
                     let count = (next_random(&mut state) % 600) as usize;
                     // Half the batches continue the log, as the wrapper's fast path expects.
@@ -417,7 +450,7 @@ mod tests {
                             entry(at, 1, &vec![0; (next_random(&mut state) % 50) as usize])
                         })
                         .collect();
-                    log.append(&batch, |_| ());
+                    append(&mut log, &batch);
                 }
             }
             assert_eq!(log.bytes(), log.blocks[log.start..].iter().sum::<u64>(), "step {step}");
@@ -428,10 +461,10 @@ mod tests {
         // A log at the very end of the index space, in blocks of two, cut inside its last block.
         let mut log = LogSize::default();
         let tail: Vec<Entry> = (0..300).map(|k| entry(u64::MAX - 300 + k, 1, b"ab")).collect();
-        log.append(&tail, |_| ());
+        append(&mut log, &tail);
         assert_eq!((log.len(), log.shift), (300, 1));
         log.compact(u64::MAX - 2);
-        assert!(log.append(&[entry(u64::MAX - 1, 2, b"c")], |_| ()), "overwrote the last entry");
+        assert!(append(&mut log, &[entry(u64::MAX - 1, 2, b"c")]), "overwrote the last entry");
         assert_eq!(log.len(), 2);
     }
 
@@ -468,13 +501,21 @@ mod tests {
                     };
                     let batch: Vec<Entry> =
                         (at..at + count).map(|index| entry(index, 1, &vec![1; size(&mut state)])).collect();
-                    let truncated = log.append(&batch, |_| ());
+                    let truncated = append(&mut log, &batch);
                     assert_eq!(truncated, at < end, "step {step}");
                     if at < end && log.shift > 0 {
                         cuts += 1;
                     }
                     sizes.truncate(usize::try_from(at - first).expect("fits"));
-                    sizes.extend(batch.iter().map(payload_bytes));
+                    sizes.extend(batch.iter().map(|entry| entry.1));
+                } else if roll < 83 {
+                    // A tail dropped on its own (openraft's `truncate`), anywhere, even past the end.
+                    let at = first + next_random(&mut state) % (sizes.len() as u64 + 2);
+                    if at < end && log.shift > 0 {
+                        cuts += 1;
+                    }
+                    log.truncate(at);
+                    sizes.truncate(usize::try_from(at - first).expect("fits"));
                 } else {
                     let to = first + next_random(&mut state) % (sizes.len() as u64 + 1);
                     if log.shift > 0 {
