@@ -118,10 +118,10 @@ impl LogSize {
     #[inline(never)]
     fn append_elsewhere<E>(&mut self, first: u64, entries: &[E], size: impl FnMut(&E) -> u64) -> bool {
         let mut truncated = false;
-        if self.len() == 0 || first < self.first || first > self.end {
+        if self.is_empty() || first < self.first || first > self.end {
             // Empty, replaced from before its start, or after a gap (the entries between are
             // not in this log): the entries start the log afresh.
-            truncated = self.len() > 0 && first < self.end;
+            truncated = !self.is_empty() && first < self.end;
             self.clear();
             (self.first, self.end) = (first, first);
         } else if first < self.end {
