@@ -188,8 +188,15 @@ impl<C: RaftTypeConfig> Group<C> {
         self
     }
 
-    /// How many payload bytes an entry carries, for `append_entries_sent_bytes_total`: openraft's
-    /// entries are the application's type, so without this the series is not recorded.
+    /// How many payload bytes an entry carries, for `log_size_bytes` and
+    /// `append_entries_sent_bytes_total`: openraft's entries are the application's type, so
+    /// without this neither is recorded.
+    ///
+    /// The log store then sizes each entry it appends (one call of `size` per entry) and reads
+    /// the persisted log once at startup, a page at a time, for the size of what is already
+    /// there. The bytes are summed in blocks of consecutive indexes, at most 2 KiB per group
+    /// whatever the log's length ([`raft_metrics::raft::LogSize`]: exact up to 256 entries and
+    /// whenever entries are alike in size, otherwise within a block's bytes per cut block).
     #[must_use]
     pub fn with_entry_size(mut self, size: fn(&C::Entry) -> u64) -> Self {
         self.options.entry_size = Some(size);

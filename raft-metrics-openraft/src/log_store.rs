@@ -10,7 +10,7 @@ use std::time::Instant;
 use openraft::entry::RaftPayload;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, RaftTypeConfig, StorageError, Vote};
-use raft_metrics::raft::{ElectionResult, ProposalFailure};
+use raft_metrics::raft::{ElectionResult, LogSize, ProposalFailure};
 
 use crate::clock::{self, Sampler};
 use crate::group::{lock, Group};
@@ -22,10 +22,11 @@ use crate::proposals::Pending;
 ///
 /// | call | metrics |
 /// | --- | --- |
-/// | `append` | `last_index`, `log_entries`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
+/// | `append` | `last_index`, `log_entries`, with [`Group::with_entry_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
 /// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_batch_entries`, `commit_latency_seconds` (proposals of timed appends) |
-/// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
-/// | `purge` | `log_compactions_total`, `log_entries` |
+/// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`, `log_size_bytes`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
+/// | `purge` | `log_compactions_total`, `log_entries`, `log_size_bytes` |
+/// | `get_log_state` (startup) | `last_index`, `log_entries`; with [`Group::with_entry_size`], the persisted log is read once, 1,024 entries at a time, for `log_size_bytes` |
 /// | `save_vote` | `elections_total`, `election_duration_seconds`, `votes_received` (reset), `leader_changes_seen_total` |
 ///
 /// Everything else forwards unchanged. Created by [`Group::log_store`].
@@ -39,7 +40,16 @@ pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
     last_index: Option<u64>,
     purged: Option<u64>,
     committed: Option<u64>,
+    /// The log's bytes, kept when the group sizes entries ([`Group::with_entry_size`]).
+    size: LogSize,
+    /// Whether the persisted log has been read for its size (once, at the first
+    /// `get_log_state`).
+    sized: bool,
 }
+
+/// The most entries [`InstrumentedLogStore`] reads at once when it sizes the persisted log at
+/// startup, so that a node restarting with a long log does not hold all of it in memory.
+const LOG_READ_PAGE: u64 = 1024;
 
 impl<C: RaftTypeConfig, S: Debug> Debug for InstrumentedLogStore<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +69,8 @@ impl<C: RaftTypeConfig> Group<C> {
             last_index: None,
             purged: None,
             committed: None,
+            size: LogSize::new(),
+            sized: false,
         }
     }
 }
@@ -104,6 +116,29 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
             (Some(last), Some(purged)) => last.saturating_sub(purged),
         };
         p.log_entries.set_u64(entries);
+        if self.group.options.entry_size.is_some() {
+            p.log_size.set_u64(self.size.bytes());
+        }
+    }
+
+    /// Sizes the persisted log (`purged + 1 ..= last_index`), a page at a time.
+    async fn read_size(&mut self, size: fn(&C::Entry) -> u64) -> Result<(), StorageError<C::NodeId>>
+    where
+        S: RaftLogReader<C>,
+    {
+        let Some(last) = self.last_index else { return Ok(()) };
+        let mut next = self.purged.map_or(0, |purged| purged.saturating_add(1));
+        while next <= last {
+            let end = next.saturating_add(LOG_READ_PAGE).min(last.saturating_add(1));
+            let page = self.inner.try_get_log_entries(next..end).await?;
+            let Some(after) = page.last().map(|entry| entry.get_log_id().index.saturating_add(1)) else { break };
+            self.size.append(&page, |entry| entry.get_log_id().index, size);
+            if after <= next {
+                break;
+            }
+            next = after;
+        }
+        Ok(())
     }
 
     fn on_vote(&mut self, vote: &Vote<C::NodeId>) {
@@ -153,6 +188,10 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         let state = self.inner.get_log_state().await?;
         self.last_index = state.last_log_id.as_ref().map(|id| id.index);
         self.purged = state.last_purged_log_id.as_ref().map(|id| id.index);
+        if let (Some(size), false) = (self.group.options.entry_size, self.sized) {
+            self.sized = true;
+            self.read_size(size).await?;
+        }
         self.publish_log();
         Ok(state)
     }
@@ -204,7 +243,18 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         I::IntoIter: OptionalSend,
     {
         let start = self.sampler.start();
-        let (pending, last_index) = (&mut self.pending, &mut self.last_index);
+        let (pending, last_index, log) = (&mut self.pending, &mut self.last_index, &mut self.size);
+        let sized = self.group.options.entry_size;
+        // Each entry as the inner store takes it (the entries are moved into it): its index,
+        // and its bytes when the group sizes entries.
+        let mut seen_one = move |entry: &C::Entry| {
+            let index = entry.get_log_id().index;
+            *last_index = Some(index);
+            if let Some(size) = sized {
+                log.append_one(index, size(entry));
+            }
+            index
+        };
         // This call's proposals as runs of consecutive indexes, handed to `pending` a run at a
         // time rather than an entry at a time.
         let mut run: Option<(u64, u64)> = None;
@@ -213,15 +263,18 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         // although it never passed there (`benches/notes/openraft.md`).
         let written = match self.leading {
             None => {
-                let seen = entries.into_iter().inspect(|entry| *last_index = Some(entry.get_log_id().index));
+                let seen = entries.into_iter().inspect(|entry| {
+                    seen_one(entry);
+                });
                 self.inner.append(seen, callback).await
             }
             Some(term) => {
                 let seen = entries.into_iter().inspect(|entry| {
-                    let id = entry.get_log_id();
-                    let index = id.index;
-                    *last_index = Some(index);
-                    if id.leader_id.term == term && !entry.is_blank() && entry.get_membership().is_none() {
+                    let index = seen_one(entry);
+                    if entry.get_log_id().leader_id.term == term
+                        && !entry.is_blank()
+                        && entry.get_membership().is_none()
+                    {
                         run = match run {
                             Some((first, last)) if last + 1 == index => Some((first, index)),
                             Some((first, last)) => {
@@ -252,6 +305,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         self.inner.truncate(log_id).await?;
         let p = &self.group.shared.series;
         p.log_truncations.inc();
+        self.size.truncate(index);
         let dropped = self.pending.truncate(index);
         if dropped > 0 {
             p.proposals_failed.get(ProposalFailure::Dropped).add(dropped);
@@ -268,6 +322,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         let s = &self.group.shared;
         s.metrics.record_log_compaction(&s.topic, s.partition);
         self.purged = Some(index);
+        self.size.compact(index.saturating_add(1));
         if self.last_index.is_none_or(|last| last < index) {
             self.last_index = Some(index);
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use raft_metrics::advanced::parse::{self, Scrape};
 use raft_metrics::{Format, Sampling};
-use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
+use raft_metrics_openraft::sim::{entry_size, Cluster, ClusterConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -54,6 +54,8 @@ struct Truth {
     last: u64,
     applied: u64,
     entries: u64,
+    /// The log's payload bytes, as `Group::with_entry_size` sizes them in the cluster.
+    bytes: u64,
 }
 
 fn truth(c: &Cluster, node: u64) -> Truth {
@@ -67,6 +69,7 @@ fn truth(c: &Cluster, node: u64) -> Truth {
         last,
         applied: m.last_applied.map_or(0, |a| a.index),
         entries: d.log.len() as u64,
+        bytes: d.log.values().map(entry_size).sum(),
     }
 }
 
@@ -80,6 +83,7 @@ fn assert_indexes(c: &Cluster, node: u64) {
     // After a snapshot install openraft may save the commit index only with the next commit.
     assert_eq!(int(&s, "chronik_raft_apply_lag_entries", &[]), t.commit.saturating_sub(t.applied), "node {node}");
     assert_eq!(int(&s, "chronik_raft_log_entries", &[]), t.entries, "node {node} log entries");
+    assert_eq!(int(&s, "chronik_raft_log_size_bytes", &[]), t.bytes, "node {node} log bytes");
 }
 
 fn followers(c: &Cluster, leader: u64) -> Vec<u64> {
@@ -102,10 +106,8 @@ fn election_sets_leadership_on_every_member() {
         assert_eq!(int(&s, "chronik_raft_learners", &[]), 0);
         assert_eq!(int(&s, "chronik_raft_cluster_size", &[]), 3);
         assert_eq!(get(&s, "chronik_raft_config_change_in_progress", &[]), 0.0);
-        // What openraft 0.9 cannot feed stays at its documented zero (crate docs): no pre-vote,
-        // no log size in bytes.
+        // What openraft 0.9 cannot feed stays at its documented zero (crate docs): no pre-vote.
         assert_eq!(get(&s, "chronik_raft_pre_votes_total", &[]), 0.0);
-        assert_eq!(get(&s, "chronik_raft_log_size_bytes", &[]), 0.0);
         let state = get(&s, "chronik_raft_node_state", &[("node", &label)]);
         let is_leader = get(&s, "chronik_raft_is_leader", &[]);
         let node_label = [("node", label.as_str())];

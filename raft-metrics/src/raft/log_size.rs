@@ -1,49 +1,49 @@
-//! A Raft log's size (entries and payload bytes), kept across appends, conflict truncations,
-//! compactions and snapshots without reading the storage back, in bounded memory whatever the
-//! log's length. Both adapters keep one per group; an application wrapping another Raft library
-//! can too.
-//!
-//! The bytes a compaction or a conflicting append removes are no longer in anything the caller
-//! sees then, so they have to be remembered. A size per entry is 4 to 8 bytes per live entry: a
-//! partition that retains its log for days (a Kafka-like log, millions of entries) would hold
-//! megabytes of it, against the guide's ~50 KB per partition for all metric state. So the sizes
-//! are summed in blocks of `2^shift` consecutive indexes, and when the log spans more than
-//! [`LogSize::MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`LogSize::MAX_BLOCKS`] words
-//! whatever the log's length. The entry count stays exact. The byte count is exact while the
-//! log spans at most [`LogSize::MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
-//! truncation that cuts a block takes the cut part's share of the block's bytes in proportion
-//! to its entries, so the count is off by at most one block's bytes (a block holds under 1/128
-//! of the log's entries) for each such block still in the log: one at its start at most, plus
-//! one per conflicting append, which is rare. It is exact whenever the entries are alike in
-//! size.
-//!
-//! A block's share of a batch is summed in one tight pass; a log that ends inside a block adds
-//! to it. At the in-memory loop's log lengths (a few thousand entries, blocks of 2 to 8) that
-//! costs a few instructions per entry more than a size per entry did, and the doubling a pass
-//! over the blocks each time the log's length doubles; at production lengths blocks are large
-//! and a batch mostly lands in one (`benches/notes/raft_loop.md`).
+//! [`LogSize`]: a Raft log's size in bounded memory, for the adapters (and applications
+//! wrapping another Raft library).
 //!
 //! Hand-written: no crate keeps a bounded, mergeable sum over a sliding range of indexes, and
 //! the append is on every Raft turn's path.
-//!
-//! ```
-//! use raft_metrics::raft::LogSize;
-//!
-//! // Entries as (index, payload bytes); any type works with the two accessors.
-//! let mut log = LogSize::new();
-//! let entries = [(1u64, 10u64), (2, 20), (3, 30)];
-//! let overwrote = log.append(&entries, |e| e.0, |e| e.1);
-//! assert!(!overwrote);
-//! log.truncate(3); // a conflicting tail from index 3 is dropped
-//! log.compact(2); // entries below index 2 are compacted away
-//! assert_eq!((log.len(), log.bytes()), (1, 20));
-//! ```
 
 /// [`LogSize::MAX_BLOCKS`], short.
 const MAX_BLOCKS: usize = 256;
 
-/// A log's entry count and payload bytes (see the [module documentation](self) for when the
-/// bytes are exact).
+/// A Raft log's size (entries and payload bytes), kept across appends, conflict truncations,
+/// compactions and snapshots without reading the storage back, in bounded memory whatever the
+/// log's length. Both adapters keep one per group; an application wrapping another Raft library
+/// can too.
+///
+/// The bytes a compaction or a conflicting append removes are no longer in anything the caller
+/// sees then, so they have to be remembered. A size per entry is 4 to 8 bytes per live entry: a
+/// partition that retains its log for days (a Kafka-like log, millions of entries) would hold
+/// megabytes of it, against the guide's ~50 KB per partition for all metric state. So the sizes
+/// are summed in blocks of `2^shift` consecutive indexes, and when the log spans more than
+/// [`LogSize::MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`LogSize::MAX_BLOCKS`] words
+/// whatever the log's length. The entry count stays exact. The byte count is exact while the
+/// log spans at most [`LogSize::MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
+/// truncation that cuts a block takes the cut part's share of the block's bytes in proportion
+/// to its entries, so the count is off by at most one block's bytes (a block holds under 1/128
+/// of the log's entries) for each such block still in the log: one at its start at most, plus
+/// one per conflicting append, which is rare. It is exact whenever the entries are alike in
+/// size.
+///
+/// A block's share of a batch is summed in one tight pass; a log that ends inside a block adds
+/// to it. At the in-memory loop's log lengths (a few thousand entries, blocks of 2 to 8) that
+/// costs a few instructions per entry more than a size per entry did, and the doubling a pass
+/// over the blocks each time the log's length doubles; at production lengths blocks are large
+/// and a batch mostly lands in one (`benches/notes/raft_loop.md`).
+///
+/// ```
+/// use raft_metrics::raft::LogSize;
+///
+/// // Entries as (index, payload bytes); any type works with the two accessors.
+/// let mut log = LogSize::new();
+/// let entries = [(1u64, 10u64), (2, 20), (3, 30)];
+/// let overwrote = log.append(&entries, |e| e.0, |e| e.1);
+/// assert!(!overwrote);
+/// log.truncate(3); // a conflicting tail from index 3 is dropped
+/// log.compact(2); // entries below index 2 are compacted away
+/// assert_eq!((log.len(), log.bytes()), (1, 20));
+/// ```
 ///
 /// The blocks are a `Vec` with a moving start rather than a `VecDeque`: an append (every turn)
 /// adds to the last block or pushes one, with no ring arithmetic, and a compaction (rare) moves
@@ -110,6 +110,39 @@ impl LogSize {
         }
         self.bytes += bytes;
         self.end = self.end.saturating_add(entries.len() as u64);
+        false
+    }
+
+    /// [`append`](Self::append) of one entry, at `index` with `bytes`, for a caller that sees a
+    /// batch's entries one at a time (openraft's log store gets them as an iterator, moved into
+    /// the inner store). An entry that continues the log inside its open block is a compare and
+    /// three adds.
+    #[inline(always)]
+    pub fn append_one(&mut self, index: u64, bytes: u64) -> bool {
+        if index == self.end && index & self.mask() != 0 && self.end != self.first {
+            if let Some(last) = self.blocks.last_mut() {
+                *last += bytes;
+                self.bytes += bytes;
+                self.end = self.end.saturating_add(1);
+                return false;
+            }
+        }
+        self.append_one_elsewhere(index, bytes)
+    }
+
+    /// [`append_one`](Self::append_one) of an entry that starts a block (a push), the log or a
+    /// tail.
+    #[inline(never)]
+    fn append_one_elsewhere(&mut self, index: u64, bytes: u64) -> bool {
+        if index != self.end || self.end == self.first {
+            return self.append_elsewhere(index, &[bytes], |&bytes| bytes);
+        }
+        self.push_block(bytes);
+        self.bytes += bytes;
+        self.end = self.end.saturating_add(1);
+        if self.blocks.len() - self.start > MAX_BLOCKS {
+            self.coarsen();
+        }
         false
     }
 
@@ -321,7 +354,7 @@ impl LogSize {
         self.end == self.first
     }
 
-    /// Their bytes (see the [module documentation](self) for when this is exact).
+    /// Their bytes (see [`LogSize`] for when this is exact).
     #[must_use]
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -450,7 +483,13 @@ mod tests {
                             entry(at, 1, &vec![0; (next_random(&mut state) % 50) as usize])
                         })
                         .collect();
-                    append(&mut log, &batch);
+                    if roll % 3 == 0 {
+                        for entry in &batch {
+                            log.append_one(entry.0, entry.1);
+                        }
+                    } else {
+                        append(&mut log, &batch);
+                    }
                 }
             }
             assert_eq!(log.bytes(), log.blocks[log.start..].iter().sum::<u64>(), "step {step}");
@@ -501,7 +540,12 @@ mod tests {
                     };
                     let batch: Vec<Entry> =
                         (at..at + count).map(|index| entry(index, 1, &vec![1; size(&mut state)])).collect();
-                    let truncated = append(&mut log, &batch);
+                    // Half the batches entry by entry, as openraft's log store sees them.
+                    let truncated = if step % 2 == 0 {
+                        append(&mut log, &batch)
+                    } else {
+                        batch.iter().fold(false, |truncated, entry| log.append_one(entry.0, entry.1) | truncated)
+                    };
                     assert_eq!(truncated, at < end, "step {step}");
                     if at < end && log.shift > 0 {
                         cuts += 1;
