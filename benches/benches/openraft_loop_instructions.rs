@@ -9,7 +9,9 @@
 //! function. Set-up (cluster creation, election, 100 warm-up writes that bind every series) is
 //! not counted, and openraft's timers are stopped (`Cluster::quiesce`: no heartbeats, no
 //! election timeouts; the watchers' refresh is an hour), so only the writes move the cluster and
-//! the two variants do the same work apart from recording.
+//! the two variants do the same work apart from recording. A third, `instrumented_log_size`,
+//! also keeps `log_size_bytes` (`Group::with_log_size`, off by default): what sizing every
+//! appended entry on every node costs.
 //!
 //! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
 
@@ -27,9 +29,26 @@ use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
 /// Writes per measured run.
 const WRITES: u64 = 2000;
 
+/// The cluster as an application wires it by default (`Group::with_entry_size` for the RPC
+/// bytes, no `Group::with_log_size`), or bare (`recording: false`).
 fn cluster(recording: bool) -> Cluster {
-    let config =
-        ClusterConfig { threads: 0, recording, refresh: Duration::from_secs(3600), ..ClusterConfig::default() };
+    cluster_with(recording, false)
+}
+
+/// The instrumented cluster also keeping `log_size_bytes` (`Group::with_log_size`): what sizing
+/// every appended entry costs.
+fn cluster_with_log_size(_: ()) -> Cluster {
+    cluster_with(true, true)
+}
+
+fn cluster_with(recording: bool, log_size: bool) -> Cluster {
+    let config = ClusterConfig {
+        threads: 0,
+        recording,
+        refresh: Duration::from_secs(3600),
+        log_size,
+        ..ClusterConfig::default()
+    };
     let cluster = Cluster::new(config).expect("cluster");
     cluster.quiesce();
     assert_eq!(cluster.propose_many(0, 0, 100), 100, "warm-up writes");
@@ -50,6 +69,7 @@ fn run(cluster: &Cluster, batch: u64) -> u64 {
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
+#[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]
 fn one_at_a_time(cluster: Cluster) -> Cluster {
     black_box(run(&cluster, 1));
     cluster
@@ -58,6 +78,7 @@ fn one_at_a_time(cluster: Cluster) -> Cluster {
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
+#[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]
 fn batched_100(cluster: Cluster) -> Cluster {
     black_box(run(&cluster, 100));
     cluster

@@ -65,6 +65,7 @@ pub(crate) struct Options<C: RaftTypeConfig> {
     pub(crate) in_sync: InSync<Duration>,
     pub(crate) refresh: Duration,
     pub(crate) entry_size: Option<fn(&C::Entry) -> u64>,
+    pub(crate) log_size: bool,
     pub(crate) snapshot_size: Option<fn(&C::SnapshotData) -> u64>,
 }
 
@@ -75,6 +76,7 @@ impl<C: RaftTypeConfig> Clone for Options<C> {
             in_sync: self.in_sync,
             refresh: self.refresh,
             entry_size: self.entry_size,
+            log_size: self.log_size,
             snapshot_size: self.snapshot_size,
         }
     }
@@ -155,6 +157,7 @@ impl<C: RaftTypeConfig> Group<C> {
             in_sync: InSync::default(),
             refresh: DEFAULT_REFRESH,
             entry_size: None,
+            log_size: false,
             snapshot_size: None,
         };
         Self { shared: Arc::new(shared), options }
@@ -188,18 +191,33 @@ impl<C: RaftTypeConfig> Group<C> {
         self
     }
 
-    /// How many payload bytes an entry carries, for `log_size_bytes` and
-    /// `append_entries_sent_bytes_total`: openraft's entries are the application's type, so
-    /// without this neither is recorded.
-    ///
-    /// The log store then sizes each entry it appends (one call of `size` per entry) and reads
-    /// the persisted log once at startup, a page at a time, for the size of what is already
-    /// there. The bytes are summed in blocks of consecutive indexes, at most 2 KiB per group
-    /// whatever the log's length ([`raft_metrics::raft::LogSize`]: exact up to 256 entries and
-    /// whenever entries are alike in size, otherwise within a block's bytes per cut block).
+    /// How many payload bytes an entry carries, for `append_entries_sent_bytes_total` (and,
+    /// with [`with_log_size`](Self::with_log_size), `log_size_bytes`): openraft's entries are the
+    /// application's type, so without this neither is recorded.
     #[must_use]
     pub fn with_entry_size(mut self, size: fn(&C::Entry) -> u64) -> Self {
         self.options.entry_size = Some(size);
+        self
+    }
+
+    /// Also keeps `log_size_bytes`, sizing entries with the function given to
+    /// [`with_entry_size`](Self::with_entry_size) (without it, this does nothing).
+    ///
+    /// The log store then sizes each entry as it appends it and reads the persisted log once at
+    /// startup, 1,024 entries at a time, for the size of what is already there. The bytes are
+    /// summed in blocks of consecutive indexes, at most 2 KiB per group whatever the log's length
+    /// ([`raft_metrics::raft::LogSize`]: exact up to 256 entries and whenever entries are alike in
+    /// size, otherwise within a block's bytes per cut block).
+    ///
+    /// Off by default because every appended entry on every node then pays for a call of the
+    /// size function and the bookkeeping, inside openraft's append: 50 to 80 instructions per
+    /// entry in the in-memory write loop, about one more point of its instructions with 100
+    /// concurrent writes and 0.2 one write at a time (`openraft_loop_instructions`,
+    /// `instrumented_log_size`; `benches/notes/openraft.md`), which against a real disk and
+    /// network is a few nanoseconds per entry. `log_entries` is kept either way.
+    #[must_use]
+    pub fn with_log_size(mut self) -> Self {
+        self.options.log_size = true;
         self
     }
 

@@ -63,7 +63,7 @@
 //!
 //! * [`Group::log_store`] ([`InstrumentedLogStore`]): commit index (`save_committed`, which
 //!   openraft calls on every node before applying), last index and log entries (`append`,
-//!   `truncate`, `purge`), the log's bytes with [`Group::with_entry_size`] (kept in bounded
+//!   `truncate`, `purge`), the log's bytes with [`Group::with_log_size`] (kept in bounded
 //!   memory by [`raft_metrics::raft::LogSize`], the persisted log read once at startup), append
 //!   durations, the leader's proposals from append to commit
 //!   (pending, committed, commit latency, batch sizes, dropped by truncation), compactions and
@@ -103,7 +103,8 @@
 //! | `chronik_raft_pre_votes_total` | openraft 0.9 has no pre-vote phase |
 //! | `chronik_raft_proposals_failed_total{reason="timeout"}` | without [`Group::on_write_timeout`]: `client_write` has no deadline in openraft, only the application can give up on one |
 //! | `chronik_raft_append_entries_rejected_total`, a follower's `append_entries_received_total` and `last_contact_timestamp_seconds` | without [`Group::on_append_entries`]: openraft gives the receiving side no hook |
-//! | `chronik_raft_log_size_bytes`, `chronik_raft_append_entries_sent_bytes_total`, `chronik_raft_snapshot_size_bytes` | without [`Group::with_entry_size`] / [`Group::with_snapshot_size`]: payloads are the application's types |
+//! | `chronik_raft_append_entries_sent_bytes_total`, `chronik_raft_snapshot_size_bytes` | without [`Group::with_entry_size`] / [`Group::with_snapshot_size`]: payloads are the application's types |
+//! | `chronik_raft_log_size_bytes` | without [`Group::with_entry_size`] and [`Group::with_log_size`] (off by default: sizing every appended entry costs more in openraft's append path than the rest of the log store's recording, see its docs) |
 //!
 //! Approximations: `log_append_duration_seconds` times the `append` call, not the flush that
 //! follows (openraft 0.9 keeps the flush callback's constructor private, so a wrapper cannot

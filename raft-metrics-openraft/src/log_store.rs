@@ -22,11 +22,11 @@ use crate::proposals::Pending;
 ///
 /// | call | metrics |
 /// | --- | --- |
-/// | `append` | `last_index`, `log_entries`, with [`Group::with_entry_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
+/// | `append` | `last_index`, `log_entries`, with [`Group::with_log_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
 /// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_batch_entries`, `commit_latency_seconds` (proposals of timed appends) |
 /// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`, `log_size_bytes`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
 /// | `purge` | `log_compactions_total`, `log_entries`, `log_size_bytes` |
-/// | `get_log_state` (startup) | `last_index`, `log_entries`; with [`Group::with_entry_size`], the persisted log is read once, 1,024 entries at a time, for `log_size_bytes` |
+/// | `get_log_state` (startup) | `last_index`, `log_entries`; with [`Group::with_log_size`], the persisted log is read once, 1,024 entries at a time, for `log_size_bytes` |
 /// | `save_vote` | `elections_total`, `election_duration_seconds`, `votes_received` (reset), `leader_changes_seen_total` |
 ///
 /// Everything else forwards unchanged. Created by [`Group::log_store`].
@@ -40,7 +40,10 @@ pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
     last_index: Option<u64>,
     purged: Option<u64>,
     committed: Option<u64>,
-    /// The log's bytes, kept when the group sizes entries ([`Group::with_entry_size`]).
+    /// How to size an entry for `log_size_bytes`, when the group keeps it
+    /// ([`Group::with_log_size`] and [`Group::with_entry_size`]).
+    sizer: Option<fn(&C::Entry) -> u64>,
+    /// The log's bytes, kept when there is a `sizer`.
     size: LogSize,
     /// Whether the persisted log has been read for its size (once, at the first
     /// `get_log_state`).
@@ -69,6 +72,7 @@ impl<C: RaftTypeConfig> Group<C> {
             last_index: None,
             purged: None,
             committed: None,
+            sizer: self.options.entry_size.filter(|_| self.options.log_size),
             size: LogSize::new(),
             sized: false,
         }
@@ -116,7 +120,7 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
             (Some(last), Some(purged)) => last.saturating_sub(purged),
         };
         p.log_entries.set_u64(entries);
-        if self.group.options.entry_size.is_some() {
+        if self.sizer.is_some() {
             p.log_size.set_u64(self.size.bytes());
         }
     }
@@ -188,7 +192,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         let state = self.inner.get_log_state().await?;
         self.last_index = state.last_log_id.as_ref().map(|id| id.index);
         self.purged = state.last_purged_log_id.as_ref().map(|id| id.index);
-        if let (Some(size), false) = (self.group.options.entry_size, self.sized) {
+        if let (Some(size), false) = (self.sizer, self.sized) {
             self.sized = true;
             self.read_size(size).await?;
         }
@@ -244,37 +248,37 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
     {
         let start = self.sampler.start();
         let (pending, last_index, log) = (&mut self.pending, &mut self.last_index, &mut self.size);
-        let sized = self.group.options.entry_size;
-        // Each entry as the inner store takes it (the entries are moved into it): its index,
-        // and its bytes when the group sizes entries.
-        let mut seen_one = move |entry: &C::Entry| {
-            let index = entry.get_log_id().index;
-            *last_index = Some(index);
-            if let Some(size) = sized {
-                log.append_one(index, size(entry));
-            }
-            index
-        };
         // This call's proposals as runs of consecutive indexes, handed to `pending` a run at a
         // time rather than an entry at a time.
         let mut run: Option<(u64, u64)> = None;
-        // Two iterators: a follower's (two appends in three, in a 3-node group) carries no check
-        // for proposals. Present, the check cost 0.44 points of `batched_100`'s instructions
-        // although it never passed there (`benches/notes/openraft.md`).
-        let written = match self.leading {
-            None => {
+        // Three iterators: a follower's (two appends in three, in a 3-node group) carries no
+        // check for proposals, and sizes entries only when the group keeps the log's size.
+        // Present, the proposals' check cost 0.44 points of `batched_100`'s instructions although
+        // it never passed there, and a test of the size option per entry 0.6 points although it
+        // never passed either (`benches/notes/openraft.md`).
+        let written = match (self.leading, self.sizer) {
+            (None, None) => {
+                let seen = entries.into_iter().inspect(|entry| *last_index = Some(entry.get_log_id().index));
+                self.inner.append(seen, callback).await
+            }
+            (None, Some(size)) => {
                 let seen = entries.into_iter().inspect(|entry| {
-                    seen_one(entry);
+                    let index = entry.get_log_id().index;
+                    *last_index = Some(index);
+                    log.append_one(index, size(entry));
                 });
                 self.inner.append(seen, callback).await
             }
-            Some(term) => {
+            (Some(term), sizer) => {
+                // openraft 0.9's leader appends each client write alone: one entry per call.
                 let seen = entries.into_iter().inspect(|entry| {
-                    let index = seen_one(entry);
-                    if entry.get_log_id().leader_id.term == term
-                        && !entry.is_blank()
-                        && entry.get_membership().is_none()
-                    {
+                    let id = entry.get_log_id();
+                    let index = id.index;
+                    *last_index = Some(index);
+                    if let Some(size) = sizer {
+                        log.append_one(index, size(entry));
+                    }
+                    if id.leader_id.term == term && !entry.is_blank() && entry.get_membership().is_none() {
                         run = match run {
                             Some((first, last)) if last + 1 == index => Some((first, index)),
                             Some((first, last)) => {

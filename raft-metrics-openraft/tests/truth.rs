@@ -133,6 +133,23 @@ fn election_sets_leadership_on_every_member() {
     }
 }
 
+/// `log_size_bytes` is opt-in (`Group::with_log_size`, which the cluster sets by default): off,
+/// the entry count is still kept and the bytes stay at zero.
+#[test]
+fn log_bytes_only_when_asked() {
+    let c = Cluster::new(ClusterConfig { log_size: false, ..ClusterConfig::default() }).expect("cluster");
+    c.wait_leader(0, WAIT).expect("leader");
+    assert_eq!(c.propose_many(0, 0, 20), 20);
+    assert!(c.settle(0, WAIT));
+    fresh();
+    for node in 1..=3 {
+        let (t, s) = (truth(&c, node), scrape(&c, node));
+        assert!(t.bytes >= 20 * 16, "node {node}: {} bytes in the log", t.bytes);
+        assert_eq!(int(&s, "chronik_raft_log_entries", &[]), t.entries, "node {node}");
+        assert_eq!(int(&s, "chronik_raft_log_size_bytes", &[]), 0, "node {node}");
+    }
+}
+
 #[test]
 fn proposals_commit_and_apply_exactly() {
     let c = cluster();

@@ -41,6 +41,8 @@ pub struct ClusterConfig {
     /// How often each watcher reads openraft's metrics
     /// ([`Group::with_refresh`]).
     pub refresh: Duration,
+    /// Whether the groups keep `log_size_bytes` ([`Group::with_log_size`]).
+    pub log_size: bool,
 }
 
 impl Default for ClusterConfig {
@@ -56,6 +58,7 @@ impl Default for ClusterConfig {
             threads: 2,
             spread_leaders: true,
             refresh: crate::DEFAULT_REFRESH,
+            log_size: true,
         }
     }
 }
@@ -186,11 +189,14 @@ impl Cluster {
             let (log, sm) = (replica.log.clone(), replica.sm.clone());
             let config = Arc::clone(&self.raft_config);
             let (raft, group) = if self.config.recording {
-                let group = Group::new(&metrics, &self.config.topic, p, node)
+                let mut group = Group::new(&metrics, &self.config.topic, p, node)
                     .with_timing(self.config.timing)
                     .with_refresh(self.config.refresh)
                     .with_entry_size(entry_size)
                     .with_snapshot_size(snapshot_size);
+                if self.config.log_size {
+                    group = group.with_log_size();
+                }
                 let raft = self
                     .rt
                     .block_on(Raft::new(
