@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageError, Vote};
+use openraft::{AnyError, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageError, StorageIOError, Vote};
 
 use super::{lock, Entry, TypeConfig};
 
@@ -32,6 +32,8 @@ pub struct MemLogStore {
     data: Arc<Mutex<LogData>>,
     /// Milliseconds every `append` takes (a slow disk).
     latency_ms: Arc<AtomicU64>,
+    /// Whether reading entries fails (a bad disk).
+    failing_reads: Arc<AtomicBool>,
 }
 
 impl MemLogStore {
@@ -45,6 +47,12 @@ impl MemLogStore {
         // Relaxed: a setting publishes no other memory.
         self.latency_ms.store(u64::try_from(latency.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
+
+    /// Makes every read of entries fail (a bad disk), or work again.
+    pub fn set_failing_reads(&self, failing: bool) {
+        // Relaxed: a setting publishes no other memory.
+        self.failing_reads.store(failing, Ordering::Relaxed);
+    }
 }
 
 impl RaftLogReader<TypeConfig> for MemLogStore {
@@ -52,6 +60,9 @@ impl RaftLogReader<TypeConfig> for MemLogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError<u64>> {
+        if self.failing_reads.load(Ordering::Relaxed) {
+            return Err(StorageIOError::read_logs(AnyError::error("the disk failed a read")).into());
+        }
         Ok(self.data().log.range(range).map(|(_, e)| e.clone()).collect())
     }
 }
