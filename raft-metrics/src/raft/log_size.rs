@@ -9,22 +9,22 @@ const MAX_BLOCKS: usize = 256;
 
 /// A Raft log's size (entries and payload bytes), kept across appends, conflict truncations,
 /// compactions and snapshots without reading the storage back, in bounded memory whatever the
-/// log's length. Both adapters keep one per group; an application wrapping another Raft library
-/// can too.
+/// log's length. The raft-rs wrapper keeps one per group, the openraft adapter one per group
+/// that asks for it; an application wrapping another Raft library can too.
 ///
 /// The bytes a compaction or a conflicting append removes are no longer in anything the caller
 /// sees then, so they have to be remembered. A size per entry is 4 to 8 bytes per live entry: a
 /// partition that retains its log for days (a Kafka-like log, millions of entries) would hold
 /// megabytes of it, against the guide's ~50 KB per partition for all metric state. So the sizes
 /// are summed in blocks of `2^shift` consecutive indexes, and when the log spans more than
-/// [`LogSize::MAX_BLOCKS`] blocks, neighbours merge (the block doubles): at most [`LogSize::MAX_BLOCKS`] words
-/// whatever the log's length. The entry count stays exact. The byte count is exact while the
-/// log spans at most [`LogSize::MAX_BLOCKS`] entries (one entry per block); beyond, a compaction or
-/// truncation that cuts a block takes the cut part's share of the block's bytes in proportion
-/// to its entries, so the count is off by at most one block's bytes (a block holds under 1/128
-/// of the log's entries) for each such block still in the log: one at its start at most, plus
-/// one per conflicting append, which is rare. It is exact whenever the entries are alike in
-/// size.
+/// [`MAX_BLOCKS`](Self::MAX_BLOCKS) blocks, neighbours merge (the block doubles): at most that
+/// many words whatever the log's length. The entry count stays exact. The byte count is exact
+/// while the log spans at most [`MAX_BLOCKS`](Self::MAX_BLOCKS) entries (one entry per block);
+/// beyond, a compaction or truncation that cuts a block takes the cut part's share of the
+/// block's bytes in proportion to its entries, so the count is off by at most one block's bytes
+/// (a block holds under 1/128 of the log's entries) for each such block still in the log: one
+/// at its start at most, plus one per truncation (a conflicting tail), which is rare. It is
+/// exact whenever the entries are alike in size.
 ///
 /// A block's share of a batch is summed in one tight pass; a log that ends inside a block adds
 /// to it. At the in-memory loop's log lengths (a few thousand entries, blocks of 2 to 8) that
