@@ -54,6 +54,17 @@ pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
 /// startup, so that a node restarting with a long log does not hold all of it in memory.
 const LOG_READ_PAGE: u64 = 1024;
 
+/// The most bytes one entry counts for in `log_size_bytes`: far above any Raft entry, and low
+/// enough that a size function returning nonsense cannot overflow the sum (4 billion such
+/// entries would be needed), which would panic a debug build.
+const MAX_ENTRY_BYTES: u64 = 1 << 32;
+
+/// `entry`'s bytes as the application's `size` says, at most [`MAX_ENTRY_BYTES`].
+#[inline(always)]
+fn entry_bytes<E>(size: fn(&E) -> u64, entry: &E) -> u64 {
+    size(entry).min(MAX_ENTRY_BYTES)
+}
+
 impl<C: RaftTypeConfig, S: Debug> Debug for InstrumentedLogStore<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InstrumentedLogStore").field("inner", &self.inner).finish_non_exhaustive()
@@ -136,7 +147,7 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
             let end = next.saturating_add(LOG_READ_PAGE).min(last.saturating_add(1));
             let page = self.inner.try_get_log_entries(next..end).await?;
             let Some(after) = page.last().map(|entry| entry.get_log_id().index.saturating_add(1)) else { break };
-            self.size.append(&page, |entry| entry.get_log_id().index, size);
+            self.size.append(&page, |entry| entry.get_log_id().index, |entry| entry_bytes(size, entry));
             if after <= next {
                 break;
             }
@@ -267,7 +278,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
                 let seen = entries.into_iter().inspect(|entry| {
                     let index = entry.get_log_id().index;
                     *last_index = Some(index);
-                    log.append_one(index, size(entry));
+                    log.append_one(index, entry_bytes(size, entry));
                 });
                 self.inner.append(seen, callback).await
             }
@@ -278,7 +289,7 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
                     let index = id.index;
                     *last_index = Some(index);
                     if let Some(size) = sizer {
-                        log.append_one(index, size(entry));
+                        log.append_one(index, entry_bytes(size, entry));
                     }
                     if id.leader_id.term == term && !entry.is_blank() && entry.get_membership().is_none() {
                         run = match run {
@@ -350,6 +361,13 @@ mod tests {
     /// A persisted log of entries `0..10` (16 bytes each in `entry_size`), wrapped by a group that
     /// keeps the log's size; the scrape after the wrapper's `get_log_state`.
     fn start(failing_reads: bool) -> (Result<LogState<TypeConfig>, StorageError<u64>>, Scrape) {
+        start_sized(failing_reads, entry_size)
+    }
+
+    fn start_sized(
+        failing_reads: bool,
+        entry_size: fn(&Entry) -> u64,
+    ) -> (Result<LogState<TypeConfig>, StorageError<u64>>, Scrape) {
         let store = MemLogStore::default();
         for index in 0..10 {
             let log_id = LogId::new(CommittedLeaderId::new(1, 1), index);
@@ -385,5 +403,15 @@ mod tests {
         let p = [("topic", "orders"), ("partition", "0")];
         assert_eq!(scrape.value("chronik_raft_log_entries", &p), Some(10.0));
         assert_eq!(scrape.value("chronik_raft_log_size_bytes", &p), Some(0.0), "nothing read, nothing counted");
+    }
+
+    /// A size function returning nonsense cannot overflow the log's byte count (a panic in a
+    /// debug build): each entry counts for at most `MAX_ENTRY_BYTES`.
+    #[test]
+    fn nonsense_sizes_do_not_overflow() {
+        let (state, scrape) = start_sized(false, |_| u64::MAX);
+        assert!(state.is_ok());
+        let p = [("topic", "orders"), ("partition", "0")];
+        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &p), Some(10.0 * (1u64 << 32) as f64));
     }
 }
