@@ -62,6 +62,9 @@ pub const DEFAULT_RPC_TIMING: Sampling = Sampling::OneIn(match core::num::NonZer
     Some(n) => n,
     None => unreachable!(),
 });
+/// The durations' timed turns per tick a busy group is paced to by default: see
+/// [`InstrumentedNode::with_timing_budget`].
+pub const DEFAULT_TIMING_BUDGET: u32 = 8;
 /// A raft-rs [`RawNode`] that records the Raft metrics of its group, observing every transition.
 ///
 /// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
@@ -78,8 +81,9 @@ pub const DEFAULT_RPC_TIMING: Sampling = Sampling::OneIn(match core::num::NonZer
 ///   [`close`](Self::close) too), and the state gauges (commit and applied index, apply lag, last
 ///   index, log size, pending proposals, configuration change in progress, the follower's last
 ///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress.
-/// * On timed turns (about one in 8, weight 8: [`with_timing`](Self::with_timing)): append,
-///   apply, commit and RPC durations and commit batch sizes.
+/// * On timed turns (about one in 8, weight 8, a busy group paced to 8 per tick:
+///   [`with_timing`](Self::with_timing)): append, apply, commit and RPC durations and commit
+///   batch sizes.
 ///
 /// # The ready loop
 ///
@@ -192,7 +196,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn new(raw: RawNode<S>, metrics: &RaftMetrics, topic: &str, partition: u32) -> Self {
         let node_id = raw.raft.id.to_string();
         let group = GroupSeries::new(metrics, topic, partition);
-        let turn = Turn::new(DEFAULT_TIMING, DEFAULT_RPC_TIMING, seed(partition, &raw));
+        let turn = Turn::new(DEFAULT_TIMING, DEFAULT_RPC_TIMING, DEFAULT_TIMING_BUDGET, seed(partition, &raw));
         let replicas = &metrics.families().replicas;
         let role = Role::new(
             Standing::of(&raw),
@@ -231,21 +235,42 @@ impl<S: Storage> InstrumentedNode<S> {
         self
     }
 
-    /// How often the wrapper times a turn of the loop (default [`DEFAULT_TIMING`], one turn in
-    /// 8). Every turn is counted; a timed turn also measures its durations and sizes
+    /// How often the wrapper times a turn of the loop at most (default [`DEFAULT_TIMING`], one
+    /// turn in 8; a busy group sparser, see [`with_timing_budget`](Self::with_timing_budget)).
+    /// Every turn is counted; a timed turn also measures its durations and sizes
     /// (`log_append_duration_seconds`, `apply_duration_seconds`, `commit_latency_seconds` of the
     /// proposals it appends, `commit_batch_entries`) and observes them with weight 8, so
     /// histogram counts and sums are unbiased estimates (relative error
     /// `sqrt(7 / count)`: 1 % after 70 000 observations). Timed turns are drawn at random, so
     /// they cannot align with the loop's own rhythm. `Sampling::All` times every turn (each costs
-    /// clock reads and histogram updates: `benches/RESULTS.md` has both); `Sampling::Off` none.
-    /// Elections, snapshots and heartbeat round trips are rare and always timed. The messages a
-    /// turn sends have a sampler of their own, [`with_rpc_timing`](Self::with_rpc_timing).
+    /// clock reads and histogram updates: `benches/RESULTS.md` has both) and is never paced;
+    /// `Sampling::Off` times none. Elections, snapshots and heartbeat round trips are rare and
+    /// always timed. The messages a turn sends have a sampler of their own,
+    /// [`with_rpc_timing`](Self::with_rpc_timing).
     #[must_use]
     pub fn with_timing(mut self, timing: Sampling) -> Self {
         let seed = seed(self.group.partition, &self.raw);
         self.turn.samplers.set_durations(timing, seed);
         self
+    }
+
+    /// How many turns per tick a busy group times at most, on average (default
+    /// [`DEFAULT_TIMING_BUDGET`], 8; 0: no limit): at each tick the wrapper looks at how many
+    /// turns the tick just ended ran and, when one in [`timing`](Self::timing) of them is more
+    /// than `budget`, times one turn in `turns / budget` until the next tick, with that weight.
+    /// So a group's timing costs about the same per tick however busy it is, and the estimates
+    /// stay unbiased; a quiet group keeps the configured rate. At raft-rs's usual 100 ms tick
+    /// the default keeps about 80 timed turns a second per busy group, 1 200 per 15 s scrape.
+    /// The messages' sampler ([`with_rpc_timing`](Self::with_rpc_timing)) is not paced.
+    #[must_use]
+    pub fn with_timing_budget(mut self, budget: u32) -> Self {
+        self.turn.samplers.set_budget(budget);
+        self
+    }
+
+    /// The turns per tick a busy group times ([`with_timing_budget`](Self::with_timing_budget)).
+    pub fn timing_budget(&self) -> u32 {
+        self.turn.samplers.budget()
     }
 
     /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages

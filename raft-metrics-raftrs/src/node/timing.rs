@@ -3,28 +3,51 @@
 //! Timing a turn costs clock reads, conversions and histogram observations, several times what
 //! the rest of the turn's recording costs, and a busy group runs thousands of turns a second. So
 //! the durations that happen every turn (append, apply, commit latency, commit batch size) are
-//! measured on about one turn in `N` and observed with weight `N`: histogram counts and sums stay
-//! unbiased, and at 1,000 turns a second 1-in-8 still keeps 125 samples a second. The latency of
-//! the messages a turn sends has a second sampler, sparser by default (one turn in 64), since a
-//! turn sends many messages.
+//! measured on one turn in `N` on average, each turn with probability `1/N`, and observed with
+//! weight `N`: histogram counts and sums stay unbiased. The latency of the messages a turn sends
+//! has a second sampler, sparser by default (one turn in 64), since a turn sends many messages.
 //!
-//! Which turns: a countdown drawn uniformly from `1..=2N-1` (mean `N`) by a per-node xorshift.
-//! A fixed period could alias with the loop's own rhythm (a leader alternates append turns and
-//! commit turns, so every 8th turn could always be the same kind); a jittered one cannot, and it
-//! costs a decrement and a branch per turn. The seed is fixed per node, so a run is reproducible
-//! (the instruction-count benchmark relies on it).
+//! Which turns: a countdown to the next sampled turn, drawn from the geometric distribution of
+//! mean `N` by a per-node xorshift, which is what sampling each turn on its own with probability
+//! `1/N` gives. A fixed period could alias with the loop's own rhythm (a leader alternates append
+//! turns and commit turns, so every 8th turn could always be the same kind); independent turns
+//! cannot, and the countdown costs a decrement and a branch per turn. The seed is fixed per
+//! node, so a run is reproducible (the instruction-count benchmark relies on it).
+//!
+//! The durations' rate is paced by the tick: the configured `N` is the densest rate, and at each
+//! tick the sampler takes the turns of the tick just ended and, if one in `N` of them is more
+//! than its budget of timed turns per tick, samples the turns of the next tick sparser, so that
+//! about the budget's worth are timed. A quiet group is timed at its configured rate; a busy one
+//! spends about the same on timing per tick however many turns it runs, so the timing cost per
+//! proposal falls as the load grows instead of staying a fixed share of every turn. Each turn is
+//! still sampled with a known probability, the rate of its tick, and observed with that rate as
+//! its weight, so the estimates stay unbiased for any subset of turns (the busy ticks' as the
+//! quiet ones'). When the rate changes the countdown is drawn again: a geometric countdown
+//! carries no memory of the turns already counted, so starting it over changes no turn's
+//! probability (a uniform one, as this module used before, would). The RPC sampler keeps its
+//! configured rate: at one turn in 64 it costs a small part of the durations'
+//! (`benches/notes/raft_loop.md`).
 //!
 //! The two samplers share that decrement ([`Samplers`]): a turn counts down to the next turn
 //! either one samples, and only then do both catch up, since most turns are sampled by neither
-//! and a busy node runs several turns per proposal.
+//! and a busy node runs several turns per proposal. The turns of a tick are counted from the same
+//! countdown, at sampled turns and at the tick: no work per turn.
 
 use raft_metrics::Sampling;
+
+/// The sparsest rate pacing chooses.
+const SPARSEST: u32 = 1 << 30;
 
 /// One sampling rate: the countdown to its next sampled turn.
 #[derive(Debug)]
 pub(crate) struct TurnSampler {
-    /// Observations' weight: 0 when timing is off.
+    /// The configured rate (0 when timing is off, 1 for every turn): the densest one.
+    base: u32,
+    /// The current rate, `base` or sparser when paced: each turn is sampled with probability
+    /// `1 / one_in`, and observed with weight `one_in`.
     one_in: u32,
+    /// `1 / ln(1 - 1 / one_in)`, which turns a uniform draw into a geometric countdown.
+    scale: f64,
     /// Turns until the next sampled one (1: the next turn).
     countdown: u32,
     state: u64,
@@ -33,23 +56,23 @@ pub(crate) struct TurnSampler {
 impl TurnSampler {
     /// `seed` distinguishes the nodes' sequences (any value; zero is fine).
     pub(crate) fn new(sampling: Sampling, seed: u64) -> Self {
-        let one_in = match sampling {
+        let base = match sampling {
             Sampling::Off => 0,
             Sampling::All => 1,
-            Sampling::OneIn(n) => n.get(),
+            Sampling::OneIn(n) => n.get().min(SPARSEST),
         };
         // splitmix64 of the seed: a well-mixed, never-zero xorshift state.
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let mut sampler = Self { one_in, countdown: 0, state: (z ^ (z >> 31)) | 1 };
-        sampler.countdown = sampler.draw();
+        let mut sampler = Self { base, one_in: 0, scale: 0.0, countdown: 0, state: (z ^ (z >> 31)) | 1 };
+        sampler.set_rate(base);
         sampler
     }
 
     /// The configured rate.
     pub(crate) fn sampling(&self) -> Sampling {
-        match self.one_in {
+        match self.base {
             0 => Sampling::Off,
             1 => Sampling::All,
             n => core::num::NonZeroU32::new(n).map_or(Sampling::Off, Sampling::OneIn),
@@ -72,8 +95,28 @@ impl TurnSampler {
         self.one_in != 0
     }
 
-    /// The next countdown: uniform in `1..=2N-1`; 1 when every turn is sampled, and as far as
-    /// a `u32` goes when none is (the sampled turn it then reaches is not sampled).
+    /// A tick ended after `turns` turns: the next tick's turns are sampled so that about
+    /// `budget` of as many are, or one in `base` if that is fewer. `Off`, `All` and a zero
+    /// budget are not paced.
+    fn pace(&mut self, turns: u32, budget: u32) {
+        if self.base > 1 && budget > 0 {
+            let one_in = turns.div_ceil(budget).clamp(self.base, SPARSEST);
+            if one_in != self.one_in {
+                self.set_rate(one_in);
+            }
+        }
+    }
+
+    /// Samples from now on one turn in `one_in`, counting down afresh (see the module docs for
+    /// why that is sound).
+    fn set_rate(&mut self, one_in: u32) {
+        self.one_in = one_in;
+        self.scale = if one_in > 1 { 1.0 / (1.0 - 1.0 / f64::from(one_in)).ln() } else { 0.0 };
+        self.countdown = self.draw();
+    }
+
+    /// The next countdown: geometric of mean `one_in`; 1 when every turn is sampled, and as far
+    /// as a `u32` goes when none is (the sampled turn it then reaches is not sampled).
     fn draw(&mut self) -> u32 {
         match self.one_in {
             0 => return u32::MAX,
@@ -85,9 +128,14 @@ impl TurnSampler {
         x ^= x >> 7;
         x ^= x << 17;
         self.state = x;
-        let span = 2 * u64::from(self.one_in) - 1;
-        // `span` < 2^33, so the result fits in u32.
-        u32::try_from(1 + x % span).unwrap_or(u32::MAX)
+        // A uniform draw in (0, 1]: 53 random bits, never zero.
+        #[allow(clippy::cast_precision_loss)] // 53 bits are exact in an f64
+        let uniform = ((x >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        // ln(u) / ln(1 - p) >= 0: the failures before the first success of a trial with
+        // probability p; `as` saturates at u32::MAX, a countdown as long as a u32 goes.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let failures = (uniform.ln() * self.scale) as u32;
+        failures.saturating_add(1)
     }
 }
 
@@ -96,22 +144,29 @@ impl TurnSampler {
 pub(crate) struct Samplers {
     durations: TurnSampler,
     rpc: TurnSampler,
+    /// The durations' timed turns per tick when the load would time more (0: no pacing).
+    budget: u32,
     /// Turns until the next one either sampler samples (1: the next turn).
     skip: u32,
     /// The turns from the last such turn to the next: what both samplers advance by then.
     span: u32,
+    /// The turns of this tick up to the last sampled turn (at the tick, the turns counted down
+    /// since then are added).
+    ticked: u32,
     /// The current turn: sampled for durations, for RPC latency.
     timed: (bool, bool),
 }
 
 impl Samplers {
     /// `seed` distinguishes the node's sequences; the two samplers draw from different ones.
-    pub(crate) fn new(durations: Sampling, rpc: Sampling, seed: u64) -> Self {
+    pub(crate) fn new(durations: Sampling, rpc: Sampling, budget: u32, seed: u64) -> Self {
         let mut samplers = Self {
             durations: TurnSampler::new(durations, seed),
             rpc: TurnSampler::new(rpc, rpc_seed(seed)),
+            budget,
             skip: 0,
             span: 0,
+            ticked: 0,
             timed: (false, false),
         };
         samplers.rearm();
@@ -132,12 +187,23 @@ impl Samplers {
         self.rearm();
     }
 
+    /// Replaces the durations' budget of timed turns per tick, from the next tick on.
+    pub(crate) fn set_budget(&mut self, budget: u32) {
+        self.budget = budget;
+    }
+
+    /// The durations' budget of timed turns per tick (0: not paced).
+    pub(crate) fn budget(&self) -> u32 {
+        self.budget
+    }
+
     /// Takes the turns counted down since the last sampled turn off both countdowns (fewer
     /// than either: the nearer one samples when `skip` runs out).
     fn catch_up(&mut self) {
         let elapsed = self.span - self.skip;
         self.durations.countdown -= elapsed;
         self.rpc.countdown -= elapsed;
+        self.ticked = self.ticked.saturating_add(elapsed);
         self.span = self.skip;
     }
 
@@ -160,8 +226,24 @@ impl Samplers {
     #[inline(never)]
     fn sampled_turn(&mut self) {
         let span = self.span;
+        self.ticked = self.ticked.saturating_add(span);
         self.timed = (self.durations.advance(span), self.rpc.advance(span));
         self.rearm();
+    }
+
+    /// A tick: the turns since the last one pace the durations' sampler.
+    pub(crate) fn tick(&mut self) {
+        if self.budget == 0 {
+            return;
+        }
+        self.catch_up();
+        let turns = self.ticked;
+        self.ticked = 0;
+        let one_in = self.durations.one_in;
+        self.durations.pace(turns, self.budget);
+        if self.durations.one_in != one_in {
+            self.rearm();
+        }
     }
 
     /// Counts down to the nearer of the two samplers' next turns.
@@ -212,7 +294,7 @@ mod tests {
 
     /// The turns each sampler samples over `turns` turns.
     fn timed_turns(durations: Sampling, rpc: Sampling, turns: usize) -> (usize, usize) {
-        let mut samplers = Samplers::new(durations, rpc, 7);
+        let mut samplers = Samplers::new(durations, rpc, 0, 7);
         let mut timed = (0, 0);
         for _ in 0..turns {
             samplers.next_turn();
@@ -227,17 +309,16 @@ mod tests {
         assert_eq!(timed_turns(Sampling::All, Sampling::Off, 1000), (1000, 0));
         assert_eq!(timed_turns(Sampling::Off, Sampling::All, 1000), (0, 1000));
         assert_eq!(timed_turns(Sampling::Off, Sampling::Off, 1000), (0, 0));
-        assert_eq!(Samplers::new(Sampling::Off, Sampling::Off, 1).weight(), 0);
+        assert_eq!(Samplers::new(Sampling::Off, Sampling::Off, 0, 1).weight(), 0);
     }
 
     #[test]
     fn one_in_n_times_about_one_turn_in_n() {
         let (durations, rpc) = timed_turns(one_in(8), one_in(64), 800_000);
-        // Mean gaps 8 and 64: 100 000 and 12 500 expected; the gaps' spread keeps the counts
-        // within a percent.
+        // 100 000 and 12 500 expected, binomial: standard deviations 296 and 111.
         assert!((99_000..=101_000).contains(&durations), "{durations}");
-        assert!((12_250..=12_750).contains(&rpc), "{rpc}");
-        let samplers = Samplers::new(one_in(8), one_in(64), 1);
+        assert!((12_050..=12_950).contains(&rpc), "{rpc}");
+        let samplers = Samplers::new(one_in(8), one_in(64), 0, 1);
         assert_eq!((samplers.weight(), samplers.rpc_weight()), (8, 64));
         assert_eq!(samplers.sampling(), (one_in(8), one_in(64)));
     }
@@ -246,9 +327,9 @@ mod tests {
     /// sample alone.
     #[test]
     fn each_sampler_keeps_its_own_sequence() {
-        let mut both = Samplers::new(one_in(8), one_in(64), 5);
-        let mut alone = Samplers::new(one_in(8), Sampling::Off, 5);
-        let mut rpc_alone = Samplers::new(Sampling::Off, one_in(64), 5);
+        let mut both = Samplers::new(one_in(8), one_in(64), 0, 5);
+        let mut alone = Samplers::new(one_in(8), Sampling::Off, 0, 5);
+        let mut rpc_alone = Samplers::new(Sampling::Off, one_in(64), 0, 5);
         for _ in 0..100_000 {
             both.next_turn();
             alone.next_turn();
@@ -261,8 +342,8 @@ mod tests {
     /// Changing one rate between sampled turns leaves the other sampler's turns where they were.
     #[test]
     fn a_new_rate_leaves_the_other_sampler_in_place() {
-        let mut changed = Samplers::new(one_in(8), one_in(64), 11);
-        let mut kept = Samplers::new(one_in(8), one_in(64), 11);
+        let mut changed = Samplers::new(one_in(8), one_in(64), 0, 11);
+        let mut kept = Samplers::new(one_in(8), one_in(64), 0, 11);
         for turn in 0..10_000 {
             if turn == 5 {
                 changed.set_rpc(one_in(1000), 11);
@@ -276,7 +357,7 @@ mod tests {
     #[test]
     fn no_aliasing_with_a_periodic_loop() {
         // A loop alternating two kinds of turn: both kinds get about half the timed turns.
-        let mut samplers = Samplers::new(one_in(8), one_in(8), 3);
+        let mut samplers = Samplers::new(one_in(8), one_in(8), 0, 3);
         let mut by_kind = [[0u32; 2]; 2];
         for turn in 0..160_000 {
             samplers.next_turn();
@@ -284,5 +365,88 @@ mod tests {
             by_kind[1][turn % 2] += u32::from(samplers.rpc_timed());
         }
         assert!(by_kind.iter().flatten().all(|&k| (9_000..=11_000).contains(&k)), "{by_kind:?}");
+    }
+
+    /// Runs `ticks` ticks of `turns(tick)` turns each: the timed turns and the sum of their
+    /// weights, per tick.
+    fn paced(samplers: &mut Samplers, ticks: usize, turns: impl Fn(usize) -> u32) -> Vec<(u32, u32, u64)> {
+        (0..ticks)
+            .map(|tick| {
+                let (mut timed, mut weights) = (0u32, 0u64);
+                for _ in 0..turns(tick) {
+                    samplers.next_turn();
+                    if samplers.timed() {
+                        timed += 1;
+                        weights += samplers.weight();
+                    }
+                }
+                samplers.tick();
+                (turns(tick), timed, weights)
+            })
+            .collect()
+    }
+
+    /// A busy group times about its budget of turns per tick, a quiet one one turn in `N`.
+    #[test]
+    fn a_busy_group_is_paced_to_its_budget() {
+        let mut samplers = Samplers::new(one_in(8), one_in(64), 8, 13);
+        let busy = paced(&mut samplers, 500, |_| 2_000);
+        // The first tick runs at the configured rate (250 timed, standard deviation 15), the
+        // rest at one in 250 (3 992, deviation 63).
+        assert!((200..=300).contains(&busy[0].1), "{:?}", busy[0]);
+        let timed: u32 = busy[1..].iter().map(|&(_, timed, _)| timed).sum();
+        assert!((3_700..=4_300).contains(&timed), "{timed} timed turns in 499 ticks of 2 000");
+        assert!(busy[1..].iter().all(|&(_, timed, weights)| weights == 250 * u64::from(timed)));
+        let quiet = paced(&mut samplers, 500, |_| 40);
+        // One in 8 of 40 turns is 5 a tick, under the budget: the configured rate from the first
+        // tick after the busy ones (2 495, deviation 46).
+        let timed: u32 = quiet[1..].iter().map(|&(_, timed, _)| timed).sum();
+        assert!((2_300..=2_700).contains(&timed), "{timed} timed turns in 499 ticks of 40");
+        assert!(quiet[1..].iter().all(|&(_, timed, weights)| weights == 8 * u64::from(timed)));
+    }
+
+    /// Whatever the load does, the weights of the timed turns add up to the turns run: the
+    /// histograms' counts stay unbiased estimates.
+    #[test]
+    fn weights_add_up_to_the_turns_under_a_changing_load() {
+        let loads = [5_000, 20, 20, 300, 5_000, 1, 60, 2_000, 7, 900];
+        let mut samplers = Samplers::new(one_in(8), one_in(64), 8, 17);
+        let ticks = paced(&mut samplers, 20_000, |tick| loads[tick % loads.len()]);
+        let turns: u64 = ticks.iter().map(|&(turns, _, _)| u64::from(turns)).sum();
+        let weights: u64 = ticks.iter().map(|&(_, _, weights)| weights).sum();
+        let timed: u32 = ticks.iter().map(|&(_, timed, _)| timed).sum();
+        // 26.6 M turns, 1.17 M timed expected: the sum's standard deviation is 0.15 %.
+        assert!(weights.abs_diff(turns) * 100 < turns, "weights {weights} for {turns} turns");
+        assert!(timed < 1_250_000, "{timed} timed turns: paced (3.3 M at one in 8)");
+    }
+
+    /// Turns sampled at a tick's rate are observed with that rate: the busy ticks' weights
+    /// stand for the busy ticks' turns and the quiet ones' for theirs, although each tick's rate
+    /// comes from the tick before. (Keeping the countdown drawn at the old rate across the
+    /// change would put half again the quiet ticks' turns in their weights here.)
+    #[test]
+    fn each_ticks_weights_stand_for_its_own_turns() {
+        let mut samplers = Samplers::new(one_in(8), Sampling::Off, 8, 23);
+        // Busy ticks at one in 25 (after a quiet one), quiet ones at one in 125.
+        let ticks = paced(&mut samplers, 20_000, |tick| if tick % 2 == 0 { 1_000 } else { 200 });
+        for (kind, turns, within) in [("busy", 1_000, 100), ("quiet", 200, 33)] {
+            let (sum, weights) = ticks[1..]
+                .iter()
+                .filter(|&&(t, _, _)| t == turns)
+                .fold((0, 0), |(sum, w), &(t, _, weights)| (sum + u64::from(t), w + weights));
+            // Standard deviations 0.16 % and 0.8 %.
+            assert!(weights.abs_diff(sum) * within < sum, "{kind}: weights {weights} for {sum} turns");
+        }
+    }
+
+    /// `All` times every turn however busy the group; a zero budget leaves `N` as it is.
+    #[test]
+    fn all_and_a_zero_budget_are_not_paced() {
+        let mut all = Samplers::new(Sampling::All, Sampling::Off, 8, 19);
+        let ticks = paced(&mut all, 10, |_| 1_000);
+        assert!(ticks.iter().all(|&(turns, timed, weights)| timed == turns && weights == u64::from(turns)));
+        let mut unpaced = Samplers::new(one_in(8), Sampling::Off, 0, 19);
+        let timed: u32 = paced(&mut unpaced, 100, |_| 1_000).iter().map(|&(_, timed, _)| timed).sum();
+        assert!((12_000..=13_000).contains(&timed), "{timed}");
     }
 }

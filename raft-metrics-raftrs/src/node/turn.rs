@@ -20,14 +20,15 @@ pub(super) struct Turn {
 
 impl Turn {
     /// `seed` distinguishes the node's sequence of timed turns from other nodes'.
-    pub(super) fn new(timing: Sampling, rpc_timing: Sampling, seed: u64) -> Self {
+    pub(super) fn new(timing: Sampling, rpc_timing: Sampling, budget: u32, seed: u64) -> Self {
         let mut clock = Clock::new();
         let tick_at = clock.now();
-        Self { clock, samplers: Samplers::new(timing, rpc_timing, seed), ticks: 0, tick_at }
+        Self { clock, samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, tick_at }
     }
 
-    /// A tick of raft-rs's clock, which starts a turn.
+    /// A tick of raft-rs's clock, which starts a turn (and paces the samplers).
     pub(super) fn tick(&mut self) {
+        self.samplers.tick();
         self.ticks += 1;
         self.clock.tick(self.ticks);
         self.tick_at = self.clock.now();

@@ -3,7 +3,7 @@
 use raft_metrics::raft::{Aggregation, HealthThresholds, RaftOptions};
 use raft_metrics::Sampling;
 
-use crate::{InSync, Ticks, DEFAULT_RPC_TIMING, DEFAULT_TIMING};
+use crate::{InSync, Ticks, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET};
 
 /// The shape and Raft settings of a [`Cluster`](super::Cluster).
 #[derive(Debug, Clone)]
@@ -46,6 +46,10 @@ pub struct ClusterConfig {
     /// default [`DEFAULT_RPC_TIMING`] (the messages of 1 turn in 64). `Sampling::All` times
     /// every message.
     pub rpc_timing: Sampling,
+    /// Every replica's
+    /// [`InstrumentedNode::with_timing_budget`](crate::InstrumentedNode::with_timing_budget);
+    /// default [`DEFAULT_TIMING_BUDGET`] (8 timed turns per tick for a busy group).
+    pub timing_budget: u32,
 }
 
 impl Default for ClusterConfig {
@@ -68,6 +72,7 @@ impl Default for ClusterConfig {
             recording: true,
             timing: DEFAULT_TIMING,
             rpc_timing: DEFAULT_RPC_TIMING,
+            timing_budget: DEFAULT_TIMING_BUDGET,
         }
     }
 }

@@ -49,7 +49,8 @@ impl Cluster {
             .with_in_sync(self.config.in_sync)
             .with_recording(self.config.recording)
             .with_timing(self.config.timing)
-            .with_rpc_timing(self.config.rpc_timing);
+            .with_rpc_timing(self.config.rpc_timing)
+            .with_timing_budget(self.config.timing_budget);
         Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 
