@@ -45,6 +45,7 @@ use links::Links;
 use log::Log;
 use membership::Membership;
 use peers::Peers;
+use pending::Stamp;
 use progress::LeaderProgress;
 use proposals::Proposals;
 use role::{Leadership, Role, Standing};
@@ -445,14 +446,16 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// `entries` were written to the log (its duration, when timed, is observed apart: the
     /// untimed turns, most of them, pass nothing more than the entries); in a timed turn, `at`
-    /// is the reading the leader's proposals among them start their commit latency from.
+    /// is the reading the leader's proposals among them start their commit latency from (with
+    /// the turn's weight).
     #[inline(always)]
     fn record_append(&mut self, entries: &[Entry], at: Option<u64>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         let plain = self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
             self.progress.appended(first.index, last.index, self.turn.tick_at);
-            self.proposals.appended(entries, plain, self.raw.raft.term, at);
+            let timed = at.map(|at| Stamp::new(at, self.turn.weight()));
+            self.proposals.appended(entries, plain, self.raw.raft.term, timed);
         }
     }
 }

@@ -6,7 +6,7 @@ use raft::{RawNode, StateRole, Storage};
 use raft_metrics::raft::ProposalFailure;
 
 use super::group::GroupSeries;
-use super::pending::PendingProposals;
+use super::pending::{PendingProposals, Stamp};
 use super::series::rec;
 use super::turn::Turn;
 use crate::classify;
@@ -47,7 +47,7 @@ impl Proposals {
         }
     }
 
-    /// The leader appended `entries` to its log in a turn timed at `at` (a reading) or untimed:
+    /// The leader appended `entries` to its log in a turn `timed` or untimed:
     /// its proposals among them (entries of its `term` with client data, and configuration
     /// changes) await their commit, which times them from this turn.
     ///
@@ -56,19 +56,19 @@ impl Proposals {
     /// `plain`: the log found only client proposals among them (the usual turn), which then
     /// form one run from their bounds.
     #[inline]
-    pub(super) fn appended(&mut self, entries: &[Entry], plain: bool, term: u64, at: Option<u64>) {
+    pub(super) fn appended(&mut self, entries: &[Entry], plain: bool, term: u64, timed: Option<Stamp>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         // Terms never decrease along a batch: both ends of this leader's term, all of it.
         if plain && first.term == term && last.term == term {
-            self.pending.push_run(first.index, last.index, term, at);
+            self.pending.push_run(first.index, last.index, term, timed);
             return;
         }
-        self.appended_mixed(entries, term, at);
+        self.appended_mixed(entries, term, timed);
     }
 
     /// [`appended`](Self::appended) of a batch with other entries than this term's proposals.
     #[inline(never)]
-    fn appended_mixed(&mut self, entries: &[Entry], term: u64, at: Option<u64>) {
+    fn appended_mixed(&mut self, entries: &[Entry], term: u64, timed: Option<Stamp>) {
         let mut run: Option<(u64, u64)> = None;
         for entry in entries {
             if entry.term == term && classify::is_proposal(entry.get_entry_type(), entry.get_data()) {
@@ -78,11 +78,11 @@ impl Proposals {
                 };
             } else if let Some((first, last)) = run.take() {
                 // The empty entry a new leader appends, or a dropped configuration change.
-                self.pending.push_run(first, last, term, at);
+                self.pending.push_run(first, last, term, timed);
             }
         }
         if let Some((first, last)) = run {
-            self.pending.push_run(first, last, term, at);
+            self.pending.push_run(first, last, term, timed);
         }
     }
 
@@ -104,10 +104,10 @@ impl Proposals {
     #[inline(never)]
     fn settle(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
         let Self { pending, committed, .. } = self;
-        let dropped = pending.commit(entries, |proposals, at| {
+        let dropped = pending.commit(entries, |proposals, timed| {
             *committed += proposals;
-            if let Some(at) = at {
-                Self::observe_commit_latency(at, proposals, group, turn);
+            if let Some(stamp) = timed {
+                Self::observe_commit_latency(stamp, proposals, group, turn);
             }
         });
         if dropped > 0 {
@@ -115,12 +115,12 @@ impl Proposals {
         }
     }
 
-    /// `proposals` handed out at `at` (a timed turn's reading) committed now:
-    /// `commit_latency_seconds`.
+    /// `proposals` handed out in a timed turn (`stamp`) committed now: `commit_latency_seconds`,
+    /// with the weight that turn was timed with.
     #[inline(never)]
-    fn observe_commit_latency(at: u64, proposals: u64, group: &GroupSeries, turn: &mut Turn) {
-        let weight = proposals * turn.weight();
-        let latency = clock::seconds(at, turn.clock.now());
+    fn observe_commit_latency(stamp: Stamp, proposals: u64, group: &GroupSeries, turn: &mut Turn) {
+        let weight = proposals * u64::from(stamp.weight.get());
+        let latency = clock::seconds(stamp.at, turn.clock.now());
         rec!(group.series => commit_latency.observe_n(latency, weight));
         if let Some(a) = group.node_wide() {
             a.commit_latency.observe_n(latency, weight);

@@ -24,8 +24,11 @@
 //! its weight, so the estimates stay unbiased for any subset of turns (the busy ticks' as the
 //! quiet ones'). When the rate changes the countdown is drawn again: a geometric countdown
 //! carries no memory of the turns already counted, so starting it over changes no turn's
-//! probability (a uniform one, as this module used before, would). The RPC sampler keeps its
-//! configured rate: at one turn in 64 it costs a small part of the durations'
+//! probability (a uniform one, as this module used before, would). A duration observed after
+//! its tick (commit latency, from the append that started it) keeps the weight of the turn that
+//! started it ([`Stamp`](super::pending::Stamp)). The RPC sampler keeps its configured rate: the
+//! transport reports a timed message's latency when it is delivered, perhaps after the tick, and
+//! is handed the weight then; at one turn in 64 it costs a small part of the durations'
 //! (`benches/notes/raft_loop.md`).
 //!
 //! The two samplers share that decrement ([`Samplers`]): a turn counts down to the next turn
