@@ -358,6 +358,9 @@ mod tests {
     use super::*;
     use crate::sim::{entry_size, Entry, MemLogStore, Put, TypeConfig};
 
+    /// The labels of the group's series.
+    const PARTITION: [(&str, &str); 2] = [("topic", "orders"), ("partition", "0")];
+
     /// A persisted log of entries `0..10` (16 bytes each in `entry_size`), wrapped by a group that
     /// keeps the log's size; the scrape after the wrapper's `get_log_state`.
     fn start(failing_reads: bool) -> (Result<LogState<TypeConfig>, StorageError<u64>>, Scrape) {
@@ -389,9 +392,8 @@ mod tests {
     fn the_persisted_log_is_sized_at_startup() {
         let (state, scrape) = start(false);
         assert_eq!(state.expect("state").last_log_id.map(|id| id.index), Some(9));
-        let p = [("topic", "orders"), ("partition", "0")];
-        assert_eq!(scrape.value("chronik_raft_log_entries", &p), Some(10.0));
-        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &p), Some(160.0));
+        assert_eq!(scrape.value("chronik_raft_log_entries", &PARTITION), Some(10.0));
+        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &PARTITION), Some(160.0));
     }
 
     /// Sizing the log is the wrapper's business: a store that fails the read does not fail
@@ -400,9 +402,8 @@ mod tests {
     fn a_failed_read_does_not_fail_the_start() {
         let (state, scrape) = start(true);
         assert_eq!(state.expect("the start goes on").last_log_id.map(|id| id.index), Some(9));
-        let p = [("topic", "orders"), ("partition", "0")];
-        assert_eq!(scrape.value("chronik_raft_log_entries", &p), Some(10.0));
-        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &p), Some(0.0), "nothing read, nothing counted");
+        assert_eq!(scrape.value("chronik_raft_log_entries", &PARTITION), Some(10.0));
+        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &PARTITION), Some(0.0), "nothing read, nothing counted");
     }
 
     /// A size function returning nonsense cannot overflow the log's byte count (a panic in a
@@ -411,7 +412,6 @@ mod tests {
     fn nonsense_sizes_do_not_overflow() {
         let (state, scrape) = start_sized(false, |_| u64::MAX);
         assert!(state.is_ok());
-        let p = [("topic", "orders"), ("partition", "0")];
-        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &p), Some(10.0 * (1u64 << 32) as f64));
+        assert_eq!(scrape.value("chronik_raft_log_size_bytes", &PARTITION), Some(10.0 * (1u64 << 32) as f64));
     }
 }
