@@ -144,7 +144,7 @@ impl Registry {
         let inner = Arc::new(FamilyInner::new(texts, label_names, spec.layout, spec.max_series));
         if N == 0 {
             // An unlabelled family has exactly one series: create it now so it exports a zero.
-            inner.resolve(&());
+            Family::<G, 0>::new(Arc::clone(&inner)).get(());
         }
         for (metric, (info, _)) in infos.iter().enumerate() {
             if let Some(control) = G::sample_control(&inner.layout, metric) {
@@ -153,7 +153,7 @@ impl Registry {
         }
         state.names.extend(claimed);
         state.families.push(Arc::clone(&inner) as Arc<dyn Collect>);
-        Ok(Family { inner })
+        Ok(Family::new(inner))
     }
 
     /// Also writes `family`, registered in another registry, into this registry's scrapes, as

@@ -116,6 +116,11 @@ struct Table {
     guards: usize,
     /// Fills at the largest size since the last purge.
     replaced: usize,
+    /// Changes whenever an entry is released or replaced (not when entries are only added or
+    /// moved): a series read from an entry stays pinned by it for as long as this is unchanged,
+    /// which is what lets `rows` copy entries without pinning anything itself. Starts at 1, so a
+    /// zero stamp never matches.
+    epoch: u32,
 }
 
 thread_local! {
@@ -129,6 +134,7 @@ thread_local! {
             len: 0,
             guards: 0,
             replaced: 0,
+            epoch: 1,
         })
     };
     static CLEANUP: Cleanup = const { Cleanup };
@@ -157,6 +163,8 @@ impl Drop for Cleanup {
                     return;
                 }
                 let (entries, capacity) = ((*table).entries, (*table).capacity);
+                bump(table);
+                super::rows::release();
                 // Lookups from later destructors find nothing; fills are refused.
                 (*table).entries = core::ptr::addr_of!(UNALLOCATED.0).cast_mut();
                 (*table).capacity = 0;
@@ -238,15 +246,16 @@ fn holds(entry: &Entry, family: u64, key: &[u64; CACHE_KEY_WORDS]) -> bool {
     differs == 0
 }
 
-/// The series cached for `key` in `family`, if `accept(series, state)` takes it; then one guard
-/// is counted, which the caller gives back with [`end_use`] on this thread. The caller's
-/// `accept` checks the recorded state against the series' current one.
+/// The series cached for `key` in `family` and the state recorded with it, if `accept(series,
+/// state)` takes them; then one guard is counted, which the caller gives back with [`end_use`]
+/// on this thread. The caller's `accept` checks the recorded state against the series' current
+/// one.
 #[inline(always)]
 pub(super) fn get(
     family: u64,
     key: &[u64; CACHE_KEY_WORDS],
     accept: impl FnOnce(*const (), u64) -> bool,
-) -> Option<*const ()> {
+) -> Option<(*const (), u64)> {
     let table = table();
     // SAFETY: the table is this thread's own and only ever accessed through raw pointers, so no
     // reference to it is outstanding. Slots are masked into `entries`, which has `capacity`
@@ -265,7 +274,7 @@ pub(super) fn get(
                     return None;
                 }
                 (*table).guards += 1;
-                return Some(entry.series);
+                return Some((entry.series, entry.state));
             }
             slot = slot.wrapping_add(1);
         }
@@ -280,11 +289,44 @@ fn table() -> *mut Table {
     CACHE.with(UnsafeCell::get)
 }
 
-/// Gives back a guard counted by [`get`] or [`put`].
+/// Gives back a guard counted by [`get`], [`put`] or [`begin_use`].
 #[inline(always)]
 pub(super) fn end_use() {
     // SAFETY: this thread's table, raw access; the guard being given back was counted.
     unsafe { (*table()).guards -= 1 };
+}
+
+/// Counts a guard on a series an entry pins (found through `rows` at the current [`epoch`]),
+/// given back with [`end_use`]: nothing is released or moved while it lives.
+#[inline(always)]
+pub(super) fn begin_use() {
+    // SAFETY: this thread's table, raw access.
+    unsafe { (*table()).guards += 1 };
+}
+
+/// This thread's epoch (see `Table::epoch`).
+#[inline(always)]
+pub(super) fn epoch() -> u32 {
+    // SAFETY: this thread's table, raw read.
+    unsafe { (*table()).epoch }
+}
+
+/// Moves the epoch on, before entries are released or replaced. At the wrap, every
+/// stamp `rows` holds is cleared first, so an old stamp cannot come back into use.
+///
+/// # Safety
+/// `table` is this thread's.
+unsafe fn bump(table: *mut Table) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        (*table).epoch = match (*table).epoch.checked_add(1) {
+            Some(next) => next,
+            None => {
+                super::rows::clear();
+                1
+            }
+        };
+    }
 }
 
 /// Stores `series` for `key` in `family`, found holding `key` while its state was `state`, and
@@ -381,6 +423,7 @@ pub(super) fn put(
 unsafe fn replace(table: *mut Table, slot: usize, filled: Entry, ops: &Ops) {
     // SAFETY: as the caller promises.
     unsafe {
+        bump(table);
         let entry = (*table).entries.add(slot);
         let old = *entry;
         *entry = filled;
@@ -435,6 +478,7 @@ unsafe fn make_room(table: *mut Table) {
             set_entries(table, allocate(MIN_CAPACITY), MIN_CAPACITY);
             return;
         }
+        // `purge` moves the epoch on if it releases entries; moving them keeps every pin.
         purge(table);
         if ((*table).len + 1) * 4 <= capacity {
             return;
@@ -478,10 +522,14 @@ unsafe fn purge(table: *mut Table) {
     // SAFETY: as the caller promises; entries move only within the table.
     unsafe {
         let (entries, capacity, mask) = ((*table).entries, (*table).capacity, (*table).mask);
+        let epoch = (*table).epoch;
         for i in 0..capacity {
             let entry = &*entries.add(i);
             if let Some(ops) = entry.ops {
                 if (ops.orphaned)(entry.owner) || !(ops.current)(entry.series, entry.state) {
+                    if (*table).epoch == epoch {
+                        bump(table);
+                    }
                     release(core::ptr::replace(entries.add(i), VACANT));
                     (*table).len -= 1;
                 }
@@ -503,6 +551,13 @@ unsafe fn purge(table: *mut Table) {
             }
         }
     }
+}
+
+/// Sets this thread's epoch, for tests of the wrap.
+#[cfg(test)]
+pub(super) fn set_epoch(epoch: u32) {
+    // SAFETY: this thread's table, raw write.
+    unsafe { (*table()).epoch = epoch };
 }
 
 /// This thread's table: (capacity, filled entries, fills so far), for tests.

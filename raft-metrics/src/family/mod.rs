@@ -7,6 +7,8 @@ mod handle;
 mod index;
 mod owned;
 mod pinned;
+#[cfg(not(loom))]
+mod rows;
 mod series;
 
 use std::collections::VecDeque;
@@ -45,11 +47,20 @@ const REUSE_AFTER: usize = 64;
 /// on every call (the integration-guide style). Cloning a family is cheap (an `Arc`).
 pub struct Family<G: Group, const N: usize> {
     pub(crate) inner: Arc<FamilyInner<G>>,
+    /// `inner.id`, one load closer: a guide call reaches the family through its registry's
+    /// schema, and each pointer followed before the lookup can start is latency on every call.
+    id: u64,
+}
+
+impl<G: Group, const N: usize> Family<G, N> {
+    pub(crate) fn new(inner: Arc<FamilyInner<G>>) -> Self {
+        Self { id: inner.id, inner }
+    }
 }
 
 impl<G: Group, const N: usize> Clone for Family<G, N> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self::new(Arc::clone(&self.inner))
     }
 }
 
@@ -232,11 +243,31 @@ impl<G: Group> FamilyInner<G> {
     /// pin on the series (taken on the miss that filled it) and the guard only counts itself in
     /// plain thread-local memory (see `cache`). Every other path takes a pin of
     /// its own with the pin protocol (`Series::pin`), as `bind` does.
-    // Always inlined: with the key's words in registers, a cache hit is a handful of compares.
+    // Always inlined: with the key's words in registers, a hit is a handful of compares. The
+    // misses are out of line and build the key again, so that a hit never stores it.
     #[inline(always)]
-    pub(crate) fn resolve<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+    pub(crate) fn resolve<const N: usize>(self: &Arc<Self>, id: u64, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+        debug_assert_eq!(id, self.id);
         let mut key = KeyBuilder::new();
-        values.feed(&mut key);
+        if let Some(index) = values.feed_split(&mut key) {
+            #[cfg(loom)]
+            let _ = index;
+            #[cfg(not(loom))]
+            if let (true, Some(prefix)) = (index < rows::SPAN, key.cache_key()) {
+                // Not removed since its cache entry was filled (the state's low half: see
+                // `rows::Slot`). It cannot have been reused: the entry pins it.
+                let current = |series: *const (), state| {
+                    // SAFETY: rows only return slots to the family (unique id) that filled them;
+                    // they point into this family's slab, which lives as long as `self`.
+                    unsafe { &*series.cast::<Series<G>>() }.is_still_low(state)
+                };
+                if let Some(series) = rows::get(id, prefix, index, current) {
+                    // SAFETY: as above.
+                    return Pinned::cached(unsafe { &*series.cast::<Series<G>>() });
+                }
+            }
+            return self.resolve_indexed(values);
+        }
         #[cfg(not(loom))]
         if let Some(words) = key.cache_key() {
             // Not removed since it was found holding these label values. It cannot have been
@@ -244,16 +275,43 @@ impl<G: Group> FamilyInner<G> {
             // SAFETY: entries are only returned to the family (unique id) that stored them; they
             // point into this family's slab, which lives as long as `self`.
             let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
-            if let Some(series) = cache::get(self.id, words, current) {
+            if let Some((series, _)) = cache::get(id, words, current) {
                 // SAFETY: as above.
                 return Pinned::cached(unsafe { &*series.cast::<Series<G>>() });
             }
-            return self.resolve_and_cache(values, words, key.finish(self.seed));
+            return self.resolve_and_cache(values, words, key.finish(self.seed)).0;
         }
         Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
     }
 
-    /// The cache-miss path: resolves and pins, then hands the pin to a cache entry.
+    /// The row-miss path of label values that end in an index: the whole key through the
+    /// cache, then the cache's entry copied into the row.
+    #[inline(never)]
+    fn resolve_indexed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+        let mut key = KeyBuilder::new();
+        let index = values.feed_split(&mut key).unwrap_or_else(|| unreachable!("`resolve` found an index"));
+        #[cfg(not(loom))]
+        let prefix = key.cache_key().copied();
+        key.int(index);
+        #[cfg(not(loom))]
+        if let Some(words) = key.cache_key() {
+            // SAFETY: as in `resolve`.
+            let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
+            let (pinned, entry) = match cache::get(self.id, words, current) {
+                // SAFETY: as in `resolve`.
+                Some((series, state)) => (Pinned::cached(unsafe { &*series.cast::<Series<G>>() }), Some(state)),
+                None => self.resolve_and_cache(values, words, key.finish(self.seed)),
+            };
+            if let (Some(state), Some(prefix), true) = (entry, prefix, index < rows::SPAN) {
+                rows::fill(self.id, &prefix, index, core::ptr::from_ref(pinned.series()).cast(), state);
+            }
+            return pinned;
+        }
+        Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
+    }
+
+    /// The cache-miss path: resolves and pins, then hands the pin to a cache entry. Returns the
+    /// state recorded in the entry when one was filled.
     #[cfg(not(loom))]
     #[inline(never)]
     fn resolve_and_cache<const N: usize>(
@@ -261,16 +319,16 @@ impl<G: Group> FamilyInner<G> {
         values: &impl LabelValues<N>,
         words: &[u64; crate::label::CACHE_KEY_WORDS],
         fingerprint: Fingerprint,
-    ) -> Pinned<'_, G> {
+    ) -> (Pinned<'_, G>, Option<u64>) {
         let (series, identity) = self.resolve_pinned(values, fingerprint);
         // The overflow series (no identity) is not cached, so every refused lookup is counted.
         if let Some(state) = identity {
             let owner = Arc::as_ptr(self).cast::<()>();
             if cache::put(self.id, words, core::ptr::from_ref(series).cast(), state, owner, Self::CACHE_OPS) {
-                return Pinned::cached(series);
+                return (Pinned::cached(series), Some(state));
             }
         }
-        Pinned::held(series)
+        (Pinned::held(series), None)
     }
 
     /// Finds or creates the series for `values` and takes a pin on it (a count in `handles`),
@@ -575,7 +633,7 @@ impl<G: Group, const N: usize> Family<G, N> {
     // registers, so they pay this inlining once each.
     #[inline(always)]
     pub fn get(&self, values: impl LabelValues<N>) -> Pinned<'_, G> {
-        self.inner.resolve(&values)
+        self.inner.resolve(self.id, &values)
     }
 
     /// A handle on the series for `values`, created on first use: recording through it does

@@ -36,6 +36,12 @@ impl<'a, G: Group> Pinned<'a, G> {
     pub(super) fn cached(series: &'a Series<G>) -> Self {
         Self { series, cached: true, _thread: core::marker::PhantomData }
     }
+
+    /// The series this guard pins.
+    #[cfg(not(loom))]
+    pub(super) fn series(&self) -> &'a Series<G> {
+        self.series
+    }
 }
 
 impl<G: Group> core::ops::Deref for Pinned<'_, G> {

@@ -72,6 +72,17 @@ impl<G> Series<G> {
         self.state.load(Ordering::Acquire) == state
     }
 
+    /// `is_still` by the low half of the state: enough while something pins the series, which
+    /// then changes state at most once (a removal; a reuse needs every pin gone).
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn is_still_low(&self, state: u32) -> bool {
+        // Truncation keeps the low half, which is the point.
+        #[allow(clippy::cast_possible_truncation)]
+        let low = self.state.load(Ordering::Acquire) as u32;
+        low == state
+    }
+
     /// Gives a removed series a new identity. Called under the family lock, with no handles.
     pub(crate) fn reuse(&self, fingerprint: Fingerprint) {
         self.fingerprint_low.store(fingerprint.low(), Ordering::Relaxed);

@@ -38,6 +38,13 @@ pub trait LabelValue {
     fn feed(&self, key: &mut KeyBuilder);
     /// Writes the value as exported, before escaping.
     fn write(&self, out: &mut String);
+    /// The value as an index, when feeding it is exactly [`KeyBuilder::int`] of that index (a
+    /// non-negative integer): a lookup whose last label is one indexes a per-thread row of
+    /// series by it instead of hashing the whole key. `None` (the default) for anything else.
+    #[inline(always)]
+    fn as_index(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl LabelValue for str {
@@ -100,6 +107,10 @@ macro_rules! unsigned_label {
             fn write(&self, out: &mut String) {
                 out.push_str(itoa::Buffer::new().format(*self));
             }
+            #[inline(always)]
+            fn as_index(&self) -> Option<u64> {
+                Some(*self as u64)
+            }
         }
     )*};
 }
@@ -112,6 +123,11 @@ macro_rules! signed_label {
             }
             fn write(&self, out: &mut String) {
                 out.push_str(itoa::Buffer::new().format(*self));
+            }
+            #[inline(always)]
+            fn as_index(&self) -> Option<u64> {
+                // `signed` feeds a non-negative value as `int`.
+                u64::try_from(*self).ok()
             }
         }
     )*};
@@ -140,6 +156,14 @@ pub trait LabelValues<const N: usize> {
     fn feed(&self, key: &mut KeyBuilder);
     /// Calls `f` with each value in order.
     fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue));
+    /// Feeds every value but a last one that is an index ([`LabelValue::as_index`]), and returns
+    /// that index; feeds every value and returns `None` otherwise. The whole key is the fed
+    /// words followed by [`KeyBuilder::int`] of the index.
+    #[inline(always)]
+    fn feed_split(&self, key: &mut KeyBuilder) -> Option<u64> {
+        self.feed(key);
+        None
+    }
 }
 
 impl LabelValues<0> for () {
@@ -157,6 +181,20 @@ impl<V: LabelValue> LabelValues<1> for V {
     fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
         f(self);
     }
+    #[inline(always)]
+    fn feed_split(&self, key: &mut KeyBuilder) -> Option<u64> {
+        split_last(self, key)
+    }
+}
+
+/// `feed_split`'s last value: returned as an index when it is one, fed otherwise.
+#[inline(always)]
+fn split_last(last: &(impl LabelValue + ?Sized), key: &mut KeyBuilder) -> Option<u64> {
+    let index = last.as_index();
+    if index.is_none() {
+        last.feed(key);
+    }
+    index
 }
 
 impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
@@ -170,21 +208,28 @@ impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
 }
 
 macro_rules! tuple_labels {
-    ($n:literal: $($name:ident $idx:tt),+) => {
-        impl<$($name: LabelValue),+> LabelValues<$n> for ($($name,)+) {
+    ($n:literal: $($name:ident $idx:tt),* ; $last_name:ident $last:tt) => {
+        impl<$($name: LabelValue,)* $last_name: LabelValue> LabelValues<$n> for ($($name,)* $last_name,) {
             #[inline(always)]
             fn feed(&self, key: &mut KeyBuilder) {
-                $(self.$idx.feed(key);)+
+                $(self.$idx.feed(key);)*
+                self.$last.feed(key);
             }
             fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
-                $(f(&self.$idx);)+
+                $(f(&self.$idx);)*
+                f(&self.$last);
+            }
+            #[inline(always)]
+            fn feed_split(&self, key: &mut KeyBuilder) -> Option<u64> {
+                $(self.$idx.feed(key);)*
+                split_last(&self.$last, key)
             }
         }
     };
 }
-tuple_labels!(1: A 0);
-tuple_labels!(2: A 0, B 1);
-tuple_labels!(3: A 0, B 1, C 2);
-tuple_labels!(4: A 0, B 1, C 2, D 3);
-tuple_labels!(5: A 0, B 1, C 2, D 3, E 4);
-tuple_labels!(6: A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_labels!(1: ; A 0);
+tuple_labels!(2: A 0; B 1);
+tuple_labels!(3: A 0, B 1; C 2);
+tuple_labels!(4: A 0, B 1, C 2; D 3);
+tuple_labels!(5: A 0, B 1, C 2, D 3; E 4);
+tuple_labels!(6: A 0, B 1, C 2, D 3, E 4; F 5);

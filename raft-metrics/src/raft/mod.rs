@@ -159,6 +159,11 @@ pub struct RaftMetrics {
     inner: Inner,
 }
 
+/// An index as a gauge holds it, as `Gauge::set_u64` stores it: saturated at `i64::MAX`.
+fn saturate(index: u64) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
 static GLOBAL: OnceLock<Result<Families, RegistrationError>> = OnceLock::new();
 /// Where the global schema lands if registering it on the global registry failed (a name taken
 /// by the application): recording still works, it is just not exported.
@@ -381,16 +386,20 @@ impl RaftMetrics {
     #[inline(never)]
     pub fn set_commit_index(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
         let p = self.partition_of(topic, partition);
-        p.commit_index.set_u64(index.to_u64());
-        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+        // The lag from the value set, not read back: a load right after the store to the same
+        // cell would wait on it.
+        let commit = saturate(index.to_u64());
+        p.commit_index.set(commit);
+        p.apply_lag_entries.set(commit.saturating_sub(p.last_applied.get()));
     }
 
     /// Sets the last applied index (and the apply lag).
     #[inline(never)]
     pub fn set_last_applied(&self, topic: &str, partition: impl PartitionId, index: impl Count) {
         let p = self.partition_of(topic, partition);
-        p.last_applied.set_u64(index.to_u64());
-        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(p.last_applied.get()));
+        let applied = saturate(index.to_u64());
+        p.last_applied.set(applied);
+        p.apply_lag_entries.set(p.commit_index.get().saturating_sub(applied));
     }
 
     /// Sets how many entries `follower` is behind (leader side).

@@ -1,0 +1,440 @@
+//! A per-thread direct index in front of the lookup cache, for label sets that end in an
+//! integer: the guide's `(topic, partition)`.
+//!
+//! A thread that serves many partitions resolves `(topic, p)` for every `p` in turn. The cache
+//! (`cache`) answers each from its hash table, hashing and comparing the whole key; here the
+//! label values before the integer (the prefix, `topic`) are compared once against the row that
+//! the family last used them with, and the integer indexes the row: about half the
+//! instructions of a cache hit, and a row's slots are 16 bytes, so a thousand partitions' fit in
+//! the first-level data cache where the cache's entries (104 bytes) do not.
+//!
+//! A row holds no pins and no family references: each slot copies a cache entry (the series and
+//! its recorded state) and is stamped with the cache's epoch at the copy. The entry pins the
+//! series (wherever the cache moves it), and the cache moves its epoch on before it releases or
+//! replaces any entry, so a slot
+//! whose stamp equals the current epoch names a series its entry still pins; the recorded state
+//! then tells, as in the cache, whether the series was removed since. So a row only ever needs
+//! to be freed, at thread exit with the cache.
+//!
+//! Rows are direct-mapped by family id ([`ROWS`] of them; ids are handed out in sequence, so the
+//! families of one registry rarely share a row), and a row keeps one prefix: another prefix
+//! takes the row over only after [`TAKEOVER_AFTER`] fills in a row while the row's own prefix
+//! is not used, so two topics used in turn keep the row on one of them instead of each clearing
+//! it for the other. Memory is bounded: integers from [`SPAN`] up are not indexed, and a row's slots grow
+//! (doubling) only as far as the largest integer filled, so at most `ROWS × SPAN × 16` bytes
+//! (4 MiB) per thread, and as much as the largest partition number needs in practice.
+//! Hand-written for the same reason as the cache: a hit must be a few instructions.
+
+use core::cell::UnsafeCell;
+
+use super::cache;
+use crate::label::CACHE_KEY_WORDS;
+
+/// Rows per thread.
+const ROWS: usize = 32;
+/// Integers from this one up are looked up in the cache only.
+pub(super) const SPAN: u64 = 1 << 13;
+/// Fills into a row held by another prefix, while that prefix is not used, before it gives way.
+const TAKEOVER_AFTER: u32 = 16;
+/// A row's first allocation, in slots.
+const MIN_SLOTS: usize = 16;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    series: *const (),
+    /// The low half of the state the cache entry recorded. While the entry pins the series the
+    /// state changes at most once (a removal; reuse needs the pin gone), so the low half tells
+    /// as much as the whole.
+    state: u32,
+    /// The cache's epoch when copied; 0 for an empty slot (the epoch is never 0).
+    stamp: u32,
+}
+
+const EMPTY: Slot = Slot { series: core::ptr::null(), state: 0, stamp: 0 };
+
+struct Row {
+    /// 0 while unused; family ids start at 1.
+    family: u64,
+    prefix: [u64; CACHE_KEY_WORDS],
+    /// `len` slots, or dangling while `len` is 0.
+    slots: *mut Slot,
+    len: usize,
+    /// Fills for other prefixes since this prefix was last used (a hit or a fill).
+    contested: u32,
+}
+
+const UNUSED: Row = Row { family: 0, prefix: [0; CACHE_KEY_WORDS], slots: core::ptr::null_mut(), len: 0, contested: 0 };
+
+thread_local! {
+    // No destructor of its own (a hit pays no registration check): the cache's thread-exit
+    // cleanup calls `release`.
+    static TABLE: UnsafeCell<[Row; ROWS]> = const { UnsafeCell::new([UNUSED; ROWS]) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Slots filled on this thread, for tests of the hit rate.
+    static FILLS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+#[inline(always)]
+fn row_of(family: u64) -> *mut Row {
+    #[allow(clippy::cast_possible_truncation)] // the low bits pick the row
+    let at = family as usize % ROWS;
+    // SAFETY: `at < ROWS`; the pointer is to this thread's table, used only through raw
+    // accesses on this thread.
+    TABLE.with(|table| unsafe { table.get().cast::<Row>().add(at) })
+}
+
+#[inline(always)]
+fn holds(row: &Row, family: u64, prefix: &[u64; CACHE_KEY_WORDS]) -> bool {
+    // A branch-free word compare, written out, as in `cache`.
+    let (r, k) = (&row.prefix, prefix);
+    let differs = (row.family ^ family)
+        | (r[0] ^ k[0])
+        | (r[1] ^ k[1])
+        | (r[2] ^ k[2])
+        | (r[3] ^ k[3])
+        | (r[4] ^ k[4])
+        | (r[5] ^ k[5])
+        | (r[6] ^ k[6])
+        | (r[7] ^ k[7]);
+    differs == 0
+}
+
+/// The series at `index` of `family`'s row for `prefix`, if its cache entry still pins it and
+/// `accept(series, state)` takes it; then one guard is counted in the cache, given back with
+/// `cache::end_use`. `accept` compares the low half of the series' current state.
+#[inline(always)]
+pub(super) fn get(
+    family: u64,
+    prefix: &[u64; CACHE_KEY_WORDS],
+    index: u64,
+    accept: impl FnOnce(*const (), u32) -> bool,
+) -> Option<*const ()> {
+    let row = row_of(family);
+    // SAFETY: this thread's row, raw accesses only; `index < len` keeps the slot read inside the
+    // row's `len` slots.
+    unsafe {
+        if !holds(&*row, family, prefix) {
+            return None;
+        }
+        #[allow(clippy::cast_possible_truncation)] // below `len`, a `usize`
+        let slot = match index < (*row).len as u64 {
+            true => *(*row).slots.add(index as usize),
+            false => return None,
+        };
+        if slot.stamp != cache::epoch() || !accept(slot.series, slot.state) {
+            return None;
+        }
+        (*row).contested = 0;
+        cache::begin_use();
+        Some(slot.series)
+    }
+}
+
+/// Copies a cache entry of `family` (full key `prefix` then `index`, `index < SPAN`) into the
+/// row: `series` and the `state` recorded with it. The entry must exist now, unchanged since the
+/// caller read it from the cache or stored it there, so that the current epoch vouches for it.
+#[inline(never)]
+pub(super) fn fill(family: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64, series: *const (), state: u64) {
+    debug_assert!(index < SPAN);
+    #[allow(clippy::cast_possible_truncation)] // below `SPAN`
+    let index = index as usize;
+    let row = row_of(family);
+    // SAFETY: this thread's row, raw accesses only; slots are written below `len` after `grow`.
+    unsafe {
+        if holds(&*row, family, prefix) {
+            (*row).contested = 0;
+        } else {
+            if (*row).family != 0 {
+                (*row).contested += 1;
+                if (*row).contested < TAKEOVER_AFTER {
+                    return;
+                }
+            }
+            // The row changes hands: its old slots must not answer for the new prefix.
+            for i in 0..(*row).len {
+                *(*row).slots.add(i) = EMPTY;
+            }
+            (*row).family = family;
+            (*row).prefix = *prefix;
+            (*row).contested = 0;
+        }
+        if index >= (*row).len {
+            grow(row, index + 1);
+        }
+        #[allow(clippy::cast_possible_truncation)] // the low half, see `Slot::state`
+        let state = state as u32;
+        *(*row).slots.add(index) = Slot { series, state, stamp: cache::epoch() };
+        #[cfg(test)]
+        FILLS.with(|fills| fills.set(fills.get() + 1));
+    }
+}
+
+/// Grows the row to at least `needed` slots (at most `SPAN`), the new ones empty.
+///
+/// # Safety
+/// `row` is this thread's; `needed <= SPAN`.
+#[cold]
+unsafe fn grow(row: *mut Row, needed: usize) {
+    #[allow(clippy::cast_possible_truncation)] // `SPAN` is small
+    let len = needed.next_power_of_two().clamp(MIN_SLOTS, SPAN as usize);
+    let mut slots = vec![EMPTY; len];
+    // SAFETY: as the caller promises; the old slots are `len` valid ones from `allocate`.
+    unsafe {
+        let old = (*row).len;
+        if old != 0 {
+            slots[..old].copy_from_slice(core::slice::from_raw_parts((*row).slots, old));
+            free((*row).slots, old);
+        }
+        (*row).slots = Box::into_raw(slots.into_boxed_slice()).cast::<Slot>();
+        (*row).len = len;
+    }
+}
+
+/// # Safety
+/// `slots` came from `grow` with `len` slots and is not used afterwards.
+unsafe fn free(slots: *mut Slot, len: usize) {
+    // SAFETY: as the caller promises; `Slot` has no destructor.
+    drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(slots, len)) });
+}
+
+/// Empties every slot of every row (the cache's epoch wrapped around).
+pub(super) fn clear() {
+    for at in 0..ROWS {
+        let row = row_of(at as u64);
+        // SAFETY: this thread's row, raw accesses, within its `len` slots.
+        unsafe {
+            for i in 0..(*row).len {
+                *(*row).slots.add(i) = EMPTY;
+            }
+        }
+    }
+}
+
+/// Frees every row (the thread is exiting): later lookups on this thread find no slot.
+pub(super) fn release() {
+    for at in 0..ROWS {
+        let row = row_of(at as u64);
+        // SAFETY: this thread's row, raw accesses; the slots are freed once and forgotten.
+        unsafe {
+            if (*row).len != 0 {
+                free((*row).slots, (*row).len);
+            }
+            *row = UNUSED;
+        }
+    }
+}
+
+/// Slots filled on this thread so far, for tests.
+#[cfg(test)]
+pub(super) fn fills() -> u64 {
+    FILLS.with(core::cell::Cell::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fills, SPAN, TAKEOVER_AFTER};
+    use crate::{Counter, Family, MetricInfo, Registry};
+
+    /// Partitions per test: a Raft thread's, at a size Miri finishes.
+    const PARTITIONS: u32 = if cfg!(miri) { 100 } else { 2048 };
+
+    fn family(registry: &Registry, name: &str) -> Family<Counter, 2> {
+        registry
+            .register_with::<Counter, 2>(MetricInfo::new(name, "help"), ["topic", "partition"], ())
+            .expect("register")
+    }
+
+    fn on_a_thread(test: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(test).join().unwrap();
+    }
+
+    /// After one pass over the partitions every lookup is answered by the row (no fill), and
+    /// every write lands in its own series.
+    #[test]
+    fn a_thread_cycling_partitions_is_answered_by_the_row_from_the_second_pass() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_total");
+            for p in 0..PARTITIONS {
+                f.get(("orders", p)).inc();
+            }
+            assert_eq!(fills(), u64::from(PARTITIONS));
+            for round in 1..4 {
+                for p in 0..PARTITIONS {
+                    f.get(("orders", p)).add(round);
+                }
+            }
+            assert_eq!(fills(), u64::from(PARTITIONS), "a lookup missed the row after the first pass");
+            for p in 0..PARTITIONS {
+                assert_eq!(f.get(("orders", p)).get(), 1 + 1 + 2 + 3);
+                assert_eq!(f.get(("orders", p.to_string().as_str())).get(), 1 + 1 + 2 + 3, "the string spelling");
+            }
+        });
+    }
+
+    /// A label set removed after its row slot was filled is not found through the slot: the
+    /// next lookup creates the series again, starting from zero.
+    #[test]
+    fn a_removed_series_is_not_found_through_its_row() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_removed_total");
+            f.get(("orders", 5u32)).add(10);
+            f.get(("orders", 5u32)).add(10);
+            let filled = fills();
+            assert!(f.remove(("orders", 5u32)));
+            f.get(("orders", 5u32)).inc();
+            assert_eq!(f.get(("orders", 5u32)).get(), 1, "a write went to the removed series");
+            assert_eq!(fills(), filled + 1, "the slot was filled again for the new series");
+            assert_eq!(f.len(), 1);
+        });
+    }
+
+    /// When the cache releases or moves entries (here: entries of removed series released as
+    /// the table makes room), every row slot stops answering and is filled again from the
+    /// cache, and lookups stay exact.
+    #[test]
+    fn the_cache_releasing_entries_empties_the_rows() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let kept = family(&registry, "rows_kept_total");
+            let churned = family(&registry, "rows_churned_total");
+            for p in 0..PARTITIONS {
+                kept.get(("orders", p)).inc();
+            }
+            // Label sets that come and go in another family, until the cache has purged them.
+            for round in 0..4u32 {
+                let topic = format!("t{round}");
+                for p in 0..PARTITIONS * 2 {
+                    churned.get((topic.as_str(), p)).inc();
+                }
+                for p in 0..PARTITIONS * 2 {
+                    assert!(churned.remove((topic.as_str(), p)));
+                }
+            }
+            let filled = fills();
+            for p in 0..PARTITIONS {
+                kept.get(("orders", p)).inc();
+            }
+            assert_eq!(fills(), filled + u64::from(PARTITIONS), "a slot outlived the cache's purge");
+            for p in 0..PARTITIONS {
+                assert_eq!(kept.get(("orders", p)).get(), 2);
+            }
+        });
+    }
+
+    /// Two topics used in turn: the row stays with one of them (its lookups answered by the
+    /// row), the other resolves through the cache, and neither clears the row for the other.
+    #[test]
+    fn two_prefixes_used_in_turn_keep_the_row_on_one() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_two_topics_total");
+            for p in 0..PARTITIONS {
+                f.get(("orders", p)).inc();
+                f.get(("payments", p)).inc();
+            }
+            let filled = fills();
+            for _ in 0..3 {
+                for p in 0..PARTITIONS {
+                    f.get(("orders", p)).inc();
+                    f.get(("payments", p)).inc();
+                }
+            }
+            assert_eq!(fills(), filled, "the row changed hands");
+            for p in 0..PARTITIONS {
+                assert_eq!(f.get(("orders", p)).get(), 4);
+                assert_eq!(f.get(("payments", p)).get(), 4);
+            }
+        });
+    }
+
+    /// A prefix used alone for long enough takes the row over.
+    #[test]
+    fn a_prefix_used_alone_takes_the_row_over() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_takeover_total");
+            f.get(("orders", 0u32)).inc();
+            let partitions = TAKEOVER_AFTER * 2;
+            for p in 0..partitions {
+                f.get(("payments", p)).inc();
+            }
+            let filled = fills();
+            for p in 0..partitions {
+                f.get(("payments", p)).inc();
+            }
+            // Filled again once each after the takeover, then answered by the row.
+            assert!(fills() - filled <= u64::from(TAKEOVER_AFTER), "{} fills", fills() - filled);
+            let filled = fills();
+            for p in 0..partitions {
+                f.get(("payments", p)).inc();
+            }
+            assert_eq!(fills(), filled);
+            assert_eq!(f.get(("orders", 0u32)).get(), 1);
+            for p in 0..partitions {
+                assert_eq!(f.get(("payments", p)).get(), 3);
+            }
+        });
+    }
+
+    /// Integers from `SPAN` up, and label sets without a trailing integer, are looked up in the
+    /// cache alone; memory stays bounded whatever the integers.
+    #[test]
+    fn integers_past_the_span_are_not_indexed() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_span_total");
+            let far = [SPAN, SPAN + 1, u64::MAX / 3, u64::MAX];
+            for _ in 0..2 {
+                for p in far {
+                    f.get(("orders", p)).inc();
+                }
+                f.get(("orders", "seven")).inc();
+            }
+            assert_eq!(fills(), 0);
+            for p in far {
+                assert_eq!(f.get(("orders", p)).get(), 2);
+            }
+            assert_eq!(f.get(("orders", "seven")).get(), 2);
+        });
+    }
+
+    /// When the cache's epoch wraps around, every row slot is emptied, so a stamp from before
+    /// the wrap can never match again.
+    #[test]
+    fn the_epoch_wrapping_around_empties_every_row() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_wrap_total");
+            for p in 0..PARTITIONS {
+                f.get(("orders", p)).inc();
+            }
+            super::cache::set_epoch(u32::MAX);
+            for p in 0..PARTITIONS {
+                f.get(("orders", p)).inc();
+            }
+            let filled = fills();
+            // Removing a label set and filling the cache past its size purges it: one bump,
+            // which wraps.
+            assert!(f.remove(("orders", 0u32)));
+            let other = family(&registry, "rows_wrap_other_total");
+            for p in 0..PARTITIONS * 4 {
+                other.get(("orders", p)).inc();
+            }
+            assert!(super::cache::epoch() < 1 << 16, "the epoch did not wrap");
+            let refilled = fills();
+            for p in 1..PARTITIONS {
+                f.get(("orders", p)).inc();
+            }
+            assert_eq!(fills(), refilled + u64::from(PARTITIONS - 1), "a slot survived the wrap");
+            assert!(refilled >= filled);
+            for p in 1..PARTITIONS {
+                assert_eq!(f.get(("orders", p)).get(), 3);
+            }
+        });
+    }
+}
