@@ -142,7 +142,9 @@ impl KeyBuilder {
 // to an out-of-line call can live in registers, so a lookup compares the words it just built
 // without storing and reloading them.
 
-/// The words of `bytes` as an integer when they spell one canonically.
+/// The words of `bytes` as an integer when they spell one canonically. Cold: integers are
+/// passed as integers on hot paths, and a string that starts like one is rare.
+#[cold]
 #[inline(never)]
 fn canonical_integer(bytes: &[u8]) -> Option<[u64; 2]> {
     let (negative, digits) = match bytes.split_first() {
