@@ -248,26 +248,51 @@ impl<G: Group> FamilyInner<G> {
     #[inline(always)]
     pub(crate) fn resolve<const N: usize>(self: &Arc<Self>, id: u64, values: &impl LabelValues<N>) -> Pinned<'_, G> {
         debug_assert_eq!(id, self.id);
-        let mut key = KeyBuilder::new();
-        if let Some(index) = values.feed_split(&mut key) {
+        let mut key = KeyBuilder::quick();
+        let index = values.feed_split(&mut key);
+        if key.deferred() {
+            return self.resolve_spelled(values);
+        }
+        if let Some(index) = index {
+            #[cfg(not(loom))]
+            if let Some(series) = self.row_hit(id, &key, index) {
+                return series;
+            }
             #[cfg(loom)]
             let _ = index;
-            #[cfg(not(loom))]
-            if let (true, Some(prefix)) = (index < rows::SPAN, key.cache_key()) {
-                // Not removed since its cache entry was filled (the state's low half: see
-                // `rows::Slot`). It cannot have been reused: the entry pins it.
-                let current = |series: *const (), state| {
-                    // SAFETY: rows only return slots to the family (unique id) that filled them;
-                    // they point into this family's slab, which lives as long as `self`.
-                    unsafe { &*series.cast::<Series<G>>() }.is_still_low(state)
-                };
-                if let Some(series) = rows::get(id, prefix, index, current) {
-                    // SAFETY: as above.
-                    return Pinned::cached(unsafe { &*series.cast::<Series<G>>() });
-                }
-            }
             return self.resolve_indexed(values);
         }
+        self.resolve_unindexed(id, values, &key)
+    }
+
+    /// The series in this thread's row for `key` (the values before the index) and `index`.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn row_hit(&self, id: u64, key: &KeyBuilder, index: u64) -> Option<Pinned<'_, G>> {
+        let prefix = key.cache_key().filter(|_| index < rows::SPAN)?;
+        // Not removed since its cache entry was filled (the state's low half: see `rows::Slot`).
+        // It cannot have been reused: the entry pins it.
+        let current = |series: *const (), state| {
+            // SAFETY: rows only return slots to the family (unique id) that filled them; they
+            // point into this family's slab, which lives as long as `self`.
+            unsafe { &*series.cast::<Series<G>>() }.is_still_low(state)
+        };
+        let series = rows::get(id, prefix, index, current)?;
+        // SAFETY: as above.
+        Some(Pinned::cached(unsafe { &*series.cast::<Series<G>>() }))
+    }
+
+    /// Label values without a trailing index, `key` fed with all of them: the per-thread cache,
+    /// then the family's table.
+    #[inline(always)]
+    fn resolve_unindexed<const N: usize>(
+        self: &Arc<Self>,
+        id: u64,
+        values: &impl LabelValues<N>,
+        key: &KeyBuilder,
+    ) -> Pinned<'_, G> {
+        #[cfg(loom)]
+        let _ = id;
         #[cfg(not(loom))]
         if let Some(words) = key.cache_key() {
             // Not removed since it was found holding these label values. It cannot have been
@@ -282,6 +307,25 @@ impl<G: Group> FamilyInner<G> {
             return self.resolve_and_cache(values, words, key.finish(self.seed)).0;
         }
         Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
+    }
+
+    /// A lookup whose quick key was deferred (a string that may spell an integer): the key
+    /// built in full, then the same paths.
+    #[inline(never)]
+    fn resolve_spelled<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+        let mut key = KeyBuilder::new();
+        match values.feed_split(&mut key) {
+            Some(index) => {
+                #[cfg(not(loom))]
+                if let Some(series) = self.row_hit(self.id, &key, index) {
+                    return series;
+                }
+                #[cfg(loom)]
+                let _ = index;
+                self.resolve_indexed(values)
+            }
+            None => self.resolve_unindexed(self.id, values, &key),
+        }
     }
 
     /// The row-miss path of label values that end in an index: the whole key through the

@@ -275,6 +275,34 @@ mod tests {
         });
     }
 
+    /// A topic that starts like an integer (`2024-orders`, `7`) leaves the quick key to a full
+    /// build out of line: still answered by the row after one pass, and `"7"` and `7` still name
+    /// one series.
+    #[test]
+    fn a_prefix_that_starts_like_an_integer_is_answered_by_the_row() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let topics = ["2024-orders", "7", "-"];
+            let families: Vec<_> =
+                (0..topics.len()).map(|i| family(&registry, &format!("rows_digits_{i}_total"))).collect();
+            for (f, topic) in families.iter().zip(topics) {
+                for p in 0..PARTITIONS {
+                    f.get((topic, p)).inc();
+                }
+            }
+            let filled = fills();
+            for (f, topic) in families.iter().zip(topics) {
+                for p in 0..PARTITIONS {
+                    f.get((topic, p)).inc();
+                }
+            }
+            assert_eq!(fills(), filled, "a lookup missed the row after the first pass");
+            assert_eq!(families[1].get(("7", 3u32)).get(), 2);
+            assert_eq!(families[1].get((7u64, 3u32)).get(), 2, "the integer spelling");
+            assert!(families.iter().all(|f| f.len() == PARTITIONS as usize));
+        });
+    }
+
     /// A label set removed after its row slot was filled is not found through the slot: the
     /// next lookup creates the series again, starting from zero.
     #[test]
