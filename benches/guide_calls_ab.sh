@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions and nanoseconds per guide call (`set_commit_index` on one label set, cycling 1 024
-# and 4 096 partitions, and missing the per-thread cache; `record_commit_latency`), this working
+# and 4 096 partitions, and missing the per-thread cache; `record_commit_latency`; the follower-lag
+# and node-state calls across 1 024 partitions), this working
 # tree against another revision: instructions counted by callgrind (10^6 calls), time the best of
 # 5 interleaved runs of 2*10^7 calls. The check that a change to the guide API's signatures or to
 # the lookup costs nothing. About 3 minutes on 2 cores; needs valgrind.
@@ -45,7 +46,8 @@ none_base=$(count "$base_bin" none)
 none_this=$(count "$this_bin" none)
 best() { sort -g | head -n 1; }
 for case in set_commit_index_cache_hit set_commit_index_1024_partitions set_commit_index_4096_partitions \
-  set_commit_index_cache_miss record_commit_latency_cache_hit; do
+  set_commit_index_cache_miss record_commit_latency_cache_hit set_follower_lag_entries_1024_partitions \
+  set_node_state_1024_partitions; do
   base=$(count "$base_bin" "$case")
   this=$(count "$this_bin" "$case")
   : >"$work/ns-base"; : >"$work/ns-this"

@@ -4,7 +4,8 @@
 //! Uses only the API both sides have (`u32` partitions, `u64` values, `f64` milliseconds).
 //!
 //! The cases: one label set repeated (`cache_hit`); a node's thread walking 1 024 or 4 096
-//! partitions in a fixed cycle; and 80 000 partitions cycled, more label sets than the
+//! partitions in a fixed cycle; the follower-lag and node-state calls across 1 024 partitions
+//! (their label sets end in a node id); and 80 000 partitions cycled, more label sets than the
 //! per-thread cache holds, so that every call misses it and resolves through the family's table.
 
 use std::hint::black_box;
@@ -35,6 +36,22 @@ fn main() {
                 // A stride coprime with the cycle visits every partition before repeating.
                 p = (p + 97) % cycle;
                 metrics.set_commit_index(black_box("orders"), p, v);
+            }
+        }
+        // The calls on a partition's peers and replicas (label sets ending in a node id, under
+        // a (topic, partition) that changes every call).
+        Some("set_follower_lag_entries_1024_partitions") => {
+            let mut p = 0u32;
+            for v in 0..calls {
+                p = (p + 97) % 1024;
+                metrics.set_follower_lag_entries(black_box("orders"), p, 2u64 + v % 2, v);
+            }
+        }
+        Some("set_node_state_1024_partitions") => {
+            let mut p = 0u32;
+            for _ in 0..calls {
+                p = (p + 97) % 1024;
+                metrics.set_node_state(black_box("orders"), p, 1u64, 3u8);
             }
         }
         Some("set_commit_index_cache_miss") => {

@@ -1,5 +1,6 @@
-//! A per-thread direct index in front of the lookup cache, for label sets that end in an
-//! integer: the guide's `(topic, partition)`.
+//! A per-thread direct index in front of the lookup cache, for label sets of one or two values
+//! that end in an integer: the guide's `(topic, partition)` (see `LabelValues::feed_split` for
+//! why not longer ones).
 //!
 //! A thread that serves many partitions resolves `(topic, p)` for every `p` in turn. The cache
 //! (`cache`) answers each from its hash table, hashing and comparing the whole key; here the
