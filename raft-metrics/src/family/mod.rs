@@ -333,7 +333,10 @@ impl<G: Group> FamilyInner<G> {
     #[inline(never)]
     fn resolve_indexed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
         let mut key = KeyBuilder::new();
-        let index = values.feed_split(&mut key).unwrap_or_else(|| unreachable!("`resolve` found an index"));
+        let Some(index) = values.feed_split(&mut key) else {
+            // `resolve` found an index; a value whose `as_index` changed since is looked up whole.
+            return self.resolve_unindexed(self.id, values, &key);
+        };
         #[cfg(not(loom))]
         let prefix = key.cache_key().copied();
         key.int(index);
