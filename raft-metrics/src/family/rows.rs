@@ -234,6 +234,13 @@ pub(super) fn fills() -> u64 {
     FILLS.with(core::cell::Cell::get)
 }
 
+/// The slots allocated in `family`'s row on this thread, for tests of the bound.
+#[cfg(test)]
+pub(super) fn slots(family: u64) -> usize {
+    // SAFETY: this thread's row, a raw read.
+    unsafe { (*row_of(family)).len }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{fills, SPAN, TAKEOVER_AFTER};
@@ -407,6 +414,26 @@ mod tests {
             for p in 0..partitions {
                 assert_eq!(f.get(("payments", p)).get(), 3);
             }
+        });
+    }
+
+    /// A row's memory is bounded by `SPAN` slots whatever the integers, and follows the largest
+    /// one used below it.
+    #[test]
+    fn a_row_never_grows_past_the_span() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_bound_total");
+            f.get(("orders", 5u32)).inc();
+            assert_eq!(super::slots(f.id), 16, "the first allocation");
+            f.get(("orders", 100u32)).inc();
+            assert_eq!(super::slots(f.id), 128, "doubled to the largest integer used");
+            for p in [SPAN - 1, SPAN, SPAN + 1, u64::MAX / 2, u64::MAX] {
+                f.get(("orders", p)).inc();
+            }
+            assert_eq!(super::slots(f.id), SPAN as usize);
+            assert_eq!(f.get(("orders", SPAN - 1)).get(), 1);
+            assert_eq!(f.get(("orders", u64::MAX)).get(), 1);
         });
     }
 
