@@ -12,19 +12,19 @@
 //! A row holds no pins and no family references: each slot copies a cache entry (the series and
 //! its recorded state) and is stamped with the cache's epoch at the copy. The entry pins the
 //! series (wherever the cache moves it), and the cache moves its epoch on before it releases or
-//! replaces any entry, so a slot
-//! whose stamp equals the current epoch names a series its entry still pins; the recorded state
-//! then tells, as in the cache, whether the series was removed since. So a row only ever needs
-//! to be freed, at thread exit with the cache.
+//! replaces any entry, so a slot whose stamp equals the current epoch names a series its entry
+//! still pins; the recorded state then tells, as in the cache, whether the series was removed
+//! since. So a row only ever needs to be freed, at thread exit with the cache.
 //!
 //! Rows are direct-mapped by family id ([`ROWS`] of them; ids are handed out in sequence, so the
 //! families of one registry rarely share a row), and a row keeps one prefix: another prefix
 //! takes the row over only after [`TAKEOVER_AFTER`] fills in a row while the row's own prefix
 //! is not used, so two topics used in turn keep the row on one of them instead of each clearing
-//! it for the other. Memory is bounded: integers from [`SPAN`] up are not indexed, and a row's slots grow
-//! (doubling) only as far as the largest integer filled, so at most `ROWS × SPAN × 16` bytes
-//! (4 MiB) per thread, and as much as the largest partition number needs in practice.
-//! Hand-written for the same reason as the cache: a hit must be a few instructions.
+//! it for the other. Memory is bounded: integers from [`SPAN`] up are not indexed, and a row's
+//! slots grow (doubling) only as far as the largest integer filled, so at most
+//! `ROWS × SPAN × 16` bytes (4 MiB) per thread, and as much as the largest partition number
+//! needs in practice. Hand-written for the same reason as the cache: a hit must be a few
+//! instructions.
 
 use core::cell::UnsafeCell;
 
