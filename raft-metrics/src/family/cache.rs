@@ -1,7 +1,7 @@
 //! A per-thread cache from label bytes to series, in front of the fingerprint table.
 //!
-//! (Label sets that end in a small integer are first looked up in `rows`, a direct index that
-//! copies this cache's entries; see there.)
+//! (One or two label values that end in a small integer are first looked up in `rows`, a direct
+//! index that copies this cache's entries; see there.)
 //!
 //! The integration-guide style `set_commit_index(topic, partition, v)` resolves label sets from
 //! strings on every call, and a node's Raft thread makes such calls for every partition it
