@@ -235,17 +235,22 @@ fn home(family: u64, key: &[u64; CACHE_KEY_WORDS], shift: u32) -> usize {
 
 #[inline(always)]
 fn holds(entry: &Entry, family: u64, key: &[u64; CACHE_KEY_WORDS]) -> bool {
+    same_key(entry.family, &entry.key, family, key)
+}
+
+/// Whether two (family, key words) pairs are equal: the compare of a cache hit and a row's prefix.
+#[inline(always)]
+pub(super) fn same_key(a_family: u64, a: &[u64; CACHE_KEY_WORDS], b_family: u64, b: &[u64; CACHE_KEY_WORDS]) -> bool {
     // A branch-free word compare, written out: array `==` would call memcmp.
-    let (e, k) = (&entry.key, key);
-    let differs = (entry.family ^ family)
-        | (e[0] ^ k[0])
-        | (e[1] ^ k[1])
-        | (e[2] ^ k[2])
-        | (e[3] ^ k[3])
-        | (e[4] ^ k[4])
-        | (e[5] ^ k[5])
-        | (e[6] ^ k[6])
-        | (e[7] ^ k[7]);
+    let differs = (a_family ^ b_family)
+        | (a[0] ^ b[0])
+        | (a[1] ^ b[1])
+        | (a[2] ^ b[2])
+        | (a[3] ^ b[3])
+        | (a[4] ^ b[4])
+        | (a[5] ^ b[5])
+        | (a[6] ^ b[6])
+        | (a[7] ^ b[7]);
     differs == 0
 }
 

@@ -89,18 +89,7 @@ fn row_of(family: u64) -> *mut Row {
 
 #[inline(always)]
 fn holds(row: &Row, family: u64, prefix: &[u64; CACHE_KEY_WORDS]) -> bool {
-    // A branch-free word compare, written out, as in `cache`.
-    let (r, k) = (&row.prefix, prefix);
-    let differs = (row.family ^ family)
-        | (r[0] ^ k[0])
-        | (r[1] ^ k[1])
-        | (r[2] ^ k[2])
-        | (r[3] ^ k[3])
-        | (r[4] ^ k[4])
-        | (r[5] ^ k[5])
-        | (r[6] ^ k[6])
-        | (r[7] ^ k[7]);
-    differs == 0
+    cache::same_key(row.family, &row.prefix, family, prefix)
 }
 
 /// The series at `index` of `family`'s row for `prefix`, if its cache entry still pins it and
