@@ -115,14 +115,22 @@ impl<S: Storage> InstrumentedNode<S> {
         if !self.recording {
             return self.raw.propose(context, data);
         }
-        let result = self.raw.propose(context, data);
         // Nothing more for an accepted proposal: the leader finds it among the entries it
         // persists. A local proposal never changes role, term or leader in raft-rs, so there is
-        // no state to compare either.
-        if let Err(error) = &result {
-            self.proposals.refused(error, &self.raw, &self.group);
+        // no state to compare either. `Ok` is built anew rather than the result handed back:
+        // that would copy raft-rs's (large) result on every proposal.
+        match self.raw.propose(context, data) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.refused(error)),
         }
-        result
+    }
+
+    /// A proposal raft-rs refused: counted, and its error handed back.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, error: raft::Error) -> raft::Error {
+        self.proposals.refused(&error, &self.raw, &self.group);
+        error
     }
 
     /// [`RawNode::propose_conf_change`], recorded like [`propose`](Self::propose). raft-rs turns
@@ -464,6 +472,18 @@ mod tests {
         (msg.from, msg.to, msg.term) = (1, 2, 1);
         msg.set_snapshot(snapshot);
         msg
+    }
+
+    /// A refused proposal comes back as raft-rs's error and counts by reason.
+    #[test]
+    fn a_refused_proposal_is_counted_and_its_error_handed_back() {
+        use raft_metrics::raft::ProposalFailure;
+        let metrics = RaftMetrics::with_registry(&Registry::new()).expect("metrics");
+        let mut node = follower(&metrics);
+        let result = node.propose(vec![], b"put".to_vec());
+        assert!(matches!(result, Err(raft::Error::ProposalDropped)), "{result:?}");
+        assert_eq!(node.metrics().proposals_failed.get(ProposalFailure::NotLeader).get(), 1);
+        assert_eq!(node.metrics().proposals_failed.get(ProposalFailure::Dropped).get(), 0);
     }
 
     /// A stepped snapshot stays in progress while raft-rs holds it; one it ignores ends at

@@ -32,14 +32,20 @@ impl<S: Storage> InstrumentedNode<S> {
         if msg_type == MessageType::MsgAppendResponse {
             return msg.term == raft.term && raft.state == StateRole::Leader;
         }
-        if msg_type == MessageType::MsgAppend || msg_type == MessageType::MsgHeartbeat {
-            if msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower {
+        // Appends and heartbeats apart, each with its own steadiness test: one shared test
+        // would be followed by a second type test on every append.
+        if msg_type == MessageType::MsgAppend {
+            if from_followed_leader(msg, raft) {
                 // The leader's appends are its contact too, noted when they are settled.
-                if msg_type == MessageType::MsgAppend {
-                    self.links.append_from_leader(msg.from);
-                } else {
-                    self.role.leader_contacted();
-                }
+                self.links.append_from_leader(msg.from);
+                return true;
+            }
+            self.observe_leader_message(msg);
+            return false;
+        }
+        if msg_type == MessageType::MsgHeartbeat {
+            if from_followed_leader(msg, raft) {
+                self.role.leader_contacted();
                 return true;
             }
             self.observe_leader_message(msg);
@@ -117,6 +123,12 @@ impl<S: Storage> InstrumentedNode<S> {
             _ => {}
         }
     }
+}
+
+/// Whether `msg` comes from the leader this follower follows, at its term: steady traffic.
+#[inline(always)]
+fn from_followed_leader<S: Storage>(msg: &Message, raft: &raft::Raft<S>) -> bool {
+    msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower
 }
 
 /// The message types whose sending needs more than a count (a rejection is tested apart).

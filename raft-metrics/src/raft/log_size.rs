@@ -193,9 +193,21 @@ impl LogSize {
             let bytes = sum_sizes(head, &mut size);
             self.add_at_end(bytes);
             total += bytes;
-            for block in tail.chunks(usize::try_from(mask + 1).unwrap_or(usize::MAX)) {
+            // Whole blocks through `extend` (an exact-length iterator: one capacity test for
+            // all of them, not one per push), then the open one the batch ends in.
+            let whole = tail.chunks_exact(usize::try_from(mask + 1).unwrap_or(usize::MAX));
+            let rest = whole.remainder();
+            if self.start > 0 && self.blocks.len() + whole.len() + 1 > self.blocks.capacity() {
+                self.reclaim();
+            }
+            self.blocks.extend(whole.map(|block| {
                 let bytes = sum_sizes(block, &mut size);
-                self.push_block(bytes);
+                total += bytes;
+                bytes
+            }));
+            if !rest.is_empty() {
+                let bytes = sum_sizes(rest, &mut size);
+                self.blocks.push(bytes);
                 total += bytes;
             }
         }
