@@ -109,7 +109,11 @@ impl Log {
                 entries,
                 |entry| entry.index,
                 |entry| {
-                    plain &= is_plain(entry);
+                    // A store only for the rare entry that is not a proposal: `plain &=` would
+                    // load and store the flag (in the caller's frame) on every entry.
+                    if !is_plain(entry) {
+                        plain = false;
+                    }
                     payload_bytes(entry)
                 },
             )
