@@ -98,33 +98,41 @@ impl Log {
     #[inline(always)]
     fn appended_unrecorded(&mut self, entries: &[Entry]) -> (bool, bool) {
         let Some(first) = entries.first() else { return (false, true) };
-        let mut plain = true;
-        let truncated = if let [entry] = entries {
+        if let [entry] = entries {
             // One entry, a turn's usual append under light load: the block test without the
-            // batch's setup.
-            plain = is_plain(entry);
-            self.size.append_one(entry.index, payload_bytes(entry))
-        } else {
-            self.size.append(
-                entries,
-                |entry| entry.index,
-                |entry| {
-                    // A store only for the rare entry that is not a proposal: `plain &=` would
-                    // load and store the flag (in the caller's frame) on every entry.
-                    if !is_plain(entry) {
-                        plain = false;
-                    }
-                    payload_bytes(entry)
-                },
-            )
-        };
-        if self.newest_unplain >= first.index {
-            self.overwritten_from(first.index);
+            // batch's setup, and the flag in a register (the batch's closure keeps it in memory).
+            let truncated = self.size.append_one(entry.index, payload_bytes(entry));
+            let plain = is_plain(entry);
+            self.note(first.index, entries, plain);
+            return (truncated, plain);
+        }
+        let mut plain = true;
+        let truncated = self.size.append(
+            entries,
+            |entry| entry.index,
+            |entry| {
+                // A store only for the rare entry that is not a proposal: `plain &=` would
+                // load and store the flag (in the caller's frame) on every entry.
+                if !is_plain(entry) {
+                    plain = false;
+                }
+                payload_bytes(entry)
+            },
+        );
+        self.note(first.index, entries, plain);
+        (truncated, plain)
+    }
+
+    /// After an append of `entries` from `first` (all proposals if `plain`): what it
+    /// overwrote, and the entries that are not proposals.
+    #[inline(always)]
+    fn note(&mut self, first: u64, entries: &[Entry], plain: bool) {
+        if self.newest_unplain >= first {
+            self.overwritten_from(first);
         }
         if !plain {
             self.note_unplain(entries);
         }
-        (truncated, plain)
     }
 
     /// Entries from `index` on were overwritten: those noted there may be proposals now.

@@ -55,6 +55,9 @@ pub struct LogSize {
     end: u64,
     /// A block is `2^shift` indexes, aligned: block `n` holds `n << shift .. (n + 1) << shift`.
     shift: u32,
+    /// `2^shift - 1`, the offsets within a block: kept rather than computed, since every
+    /// append tests an index against it.
+    mask: u64,
     /// The payload bytes of each block's live entries, from the block of `first`
     /// (`blocks[start]`) to that of `end - 1` (the last); none when the log is empty.
     blocks: Vec<u64>,
@@ -92,7 +95,7 @@ impl LogSize {
         }
         // The entries continue the log. The common case, every turn: they fit in one block
         // (the open one, or a new one when the log ends on a block's end).
-        if (first ^ last) >> self.shift != 0 {
+        if (first ^ last) > self.mask {
             self.push(entries, size);
             return false;
         }
@@ -250,7 +253,7 @@ impl LogSize {
     /// Offsets within a block.
     #[inline]
     fn mask(&self) -> u64 {
-        (1 << self.shift) - 1
+        self.mask
     }
 
     /// The first index after block `block` (the largest index for the last block there is).
@@ -283,6 +286,7 @@ impl LogSize {
             self.blocks.truncate(write);
             self.start = 0;
             self.shift += 1;
+            self.mask = (self.mask << 1) | 1;
         }
         if self.blocks.capacity() > 2 * MAX_BLOCKS {
             self.blocks.shrink_to(2 * MAX_BLOCKS);
@@ -350,7 +354,7 @@ impl LogSize {
         self.blocks.clear();
         self.start = 0;
         self.bytes = 0;
-        self.shift = 0;
+        (self.shift, self.mask) = (0, 0);
         self.end = self.first;
     }
 
