@@ -198,6 +198,11 @@ impl<S: Storage> InstrumentedNode<S> {
     /// In the caller too: a call's register saves cost as much as observing a message or two.
     #[inline(always)]
     fn observe_sent(&mut self, msgs: &[Message]) {
+        // Under light load most lists hold one message: without the loop's setup.
+        if let [msg] = msgs {
+            self.observe_outgoing(msg);
+            return;
+        }
         for msg in msgs {
             self.observe_outgoing(msg);
         }
