@@ -65,16 +65,24 @@ impl Runs {
     }
 
     /// Settles the oldest run (there is one).
-    #[inline]
+    #[inline(always)]
     fn pop_front(&mut self) {
         self.start += 1;
         if self.start == self.runs.len() {
+            // The usual turn's: the last run settled.
             self.runs.clear();
             self.start = 0;
         } else if self.start > self.runs.len() - self.start {
-            self.runs.drain(..self.start);
-            self.start = 0;
+            self.drop_settled();
         }
+    }
+
+    /// Drops the settled runs once they outnumber the live ones.
+    #[cold]
+    #[inline(never)]
+    fn drop_settled(&mut self) {
+        self.runs.drain(..self.start);
+        self.start = 0;
     }
 
     #[cfg(test)]
