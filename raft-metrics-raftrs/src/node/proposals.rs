@@ -100,8 +100,9 @@ impl Proposals {
         }
     }
 
-    /// The leader's pending proposals among committed `entries`.
-    #[inline(never)]
+    /// The leader's pending proposals among committed `entries`. Inline: out of line, its
+    /// cold paths had it save six registers on each call, a quarter of the steady case.
+    #[inline(always)]
     fn settle(&mut self, entries: &[Entry], group: &GroupSeries, turn: &mut Turn) {
         let Self { pending, committed, .. } = self;
         let dropped = pending.commit(entries, |proposals, timed| {
