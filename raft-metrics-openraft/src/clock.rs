@@ -101,15 +101,21 @@ impl Sampler {
     /// Whether this call is timed; when it is, the call's start (a [`read`]ing).
     #[inline]
     pub(crate) fn start(&mut self) -> Option<u64> {
+        self.sampled().then(read)
+    }
+
+    /// Whether this call is sampled, for an observation that needs no clock (a size).
+    #[inline]
+    pub(crate) fn sampled(&mut self) -> bool {
         if self.every == 0 {
-            return None;
+            return false;
         }
         self.countdown -= 1;
         if self.countdown > 0 {
-            return None;
+            return false;
         }
         self.countdown = self.draw();
-        Some(read())
+        true
     }
 }
 

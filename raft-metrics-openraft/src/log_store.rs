@@ -23,7 +23,7 @@ use crate::proposals::Pending;
 /// | call | metrics |
 /// | --- | --- |
 /// | `append` | `last_index`, `log_entries`, with [`Group::with_log_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
-/// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_batch_entries`, `commit_latency_seconds` (proposals of timed appends) |
+/// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_latency_seconds` (proposals of timed appends), and `commit_batch_entries` of the commits sampled as calls are timed ([`Group::with_timing`]: a histogram observation costs about as much as the rest of the call) |
 /// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`, `log_size_bytes`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
 /// | `purge` | `log_compactions_total`, `log_entries`, `log_size_bytes` |
 /// | `get_log_state` (startup) | `last_index`, `log_entries`; with [`Group::with_log_size`], the persisted log is read once, 1,024 entries at a time, for `log_size_bytes` (a read error leaves the entries not read uncounted rather than fail the start) |
@@ -34,6 +34,8 @@ pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
     inner: S,
     group: Group<C>,
     sampler: Sampler,
+    /// Which of the leader's commits observe `commit_batch_entries`.
+    batches: Sampler,
     /// The term at which this node holds a committed vote for itself: it leads.
     leading: Option<u64>,
     pending: Pending,
@@ -77,6 +79,7 @@ impl<C: RaftTypeConfig> Group<C> {
         InstrumentedLogStore {
             inner,
             sampler: Sampler::new(self.options.timing, self.seed()),
+            batches: Sampler::new(self.options.timing, self.seed()),
             group: self.clone(),
             leading: None,
             pending: Pending::default(),
@@ -111,7 +114,7 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
             p.proposals_committed.add(done);
             p.proposals_pending.set_u64(self.pending.count());
         }
-        if self.leading.is_some() {
+        if self.leading.is_some() && self.batches.sampled() {
             let newly = before.map_or(index + 1, |b| index.saturating_sub(b));
             if newly > 0 {
                 #[allow(clippy::cast_precision_loss)] // batch sizes are far below 2^53
