@@ -169,7 +169,8 @@ impl<C: RaftTypeConfig> Group<C> {
     /// (appends), `apply_duration_seconds` (applies), `rpc_duration_seconds` and
     /// `peer_round_trip_seconds` (AppendEntries) and `commit_latency_seconds` (the proposals of a
     /// timed append), each with weight 1, so those histograms' counts are about one in `n` of the
-    /// events. `Sampling::All` times every call (the truth tests use it); `Sampling::Off` none.
+    /// events; the leader's `commit_batch_entries` is sampled alike (one commit in `n`, no clock
+    /// read). `Sampling::All` times every call (the truth tests use it); `Sampling::Off` none.
     /// Elections, snapshots, votes and failures are always timed.
     #[must_use]
     pub fn with_timing(mut self, timing: Sampling) -> Self {
