@@ -356,7 +356,7 @@ mod tests {
     use openraft::{CommittedLeaderId, EntryPayload};
     use raft_metrics::advanced::parse::{self, Scrape};
     use raft_metrics::raft::RaftMetrics;
-    use raft_metrics::{Format, Registry};
+    use raft_metrics::{Format, Registry, Sampling};
 
     use super::*;
     use crate::sim::{entry_size, Entry, MemLogStore, Put, TypeConfig};
@@ -407,6 +407,32 @@ mod tests {
         assert_eq!(state.expect("the start goes on").last_log_id.map(|id| id.index), Some(9));
         assert_eq!(scrape.value("chronik_raft_log_entries", &PARTITION), Some(10.0));
         assert_eq!(scrape.value("chronik_raft_log_size_bytes", &PARTITION), Some(0.0), "nothing read, nothing counted");
+    }
+
+    /// The leader's commit batch sizes are sampled as calls are timed: every commit with
+    /// `Sampling::All`, about one in 8 by default; a sampled commit observes the entries since
+    /// the previous commit, sampled or not.
+    #[test]
+    fn commit_batches_are_sampled_as_calls_are_timed() {
+        let batches = |timing: Sampling| {
+            let registry = Registry::new();
+            let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+            let group = Group::<TypeConfig>::new(&metrics, "orders", 0, 1).with_timing(timing);
+            let mut log = group.log_store(MemLogStore::default());
+            log.leading = Some(1);
+            for index in 0..800 {
+                log.committed_to(index);
+            }
+            let scrape =
+                parse::parse(&registry.encode_to_string(Format::Prometheus), Format::Prometheus).expect("scrape");
+            let count = scrape.value("chronik_raft_commit_batch_entries_count", &PARTITION).unwrap_or(0.0);
+            let sum = scrape.value("chronik_raft_commit_batch_entries_sum", &PARTITION).unwrap_or(0.0);
+            (count, sum)
+        };
+        assert_eq!(batches(Sampling::All), (800.0, 800.0), "the first commit counts entry 0 too");
+        let (count, _) = batches(crate::DEFAULT_TIMING);
+        assert!((60.0..=140.0).contains(&count), "{count} of 800 commits, about 100 expected");
+        assert_eq!(batches(Sampling::Off), (0.0, 0.0));
     }
 
     /// A size function returning nonsense cannot overflow the log's byte count (a panic in a
