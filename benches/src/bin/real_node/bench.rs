@@ -7,7 +7,7 @@
 //! phases of one cluster share all of that, so the A/B difference needs far fewer rounds.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,15 +163,11 @@ struct Cluster {
 impl Cluster {
     /// Starts the nodes (recording on), elects node 1, starts the load and warms up.
     fn start(exe: &PathBuf, dir: &std::path::Path, rate: Rate, plan: &Plan) -> io::Result<Self> {
-        let raft: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
-        let clients: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
-        let metrics: Vec<SocketAddr> = (0..NODES).map(|_| free_addr()).collect::<io::Result<_>>()?;
         let mut nodes = Vec::new();
         for i in 0..NODES {
             let mut child = Command::new(exe)
                 .arg("node")
-                .args(["--id", &(i + 1).to_string(), "--peers", &join(&raft)])
-                .args(["--client", &clients[i].to_string(), "--metrics", &metrics[i].to_string()])
+                .args(["--id", &(i + 1).to_string()])
                 .arg("--dir")
                 .arg(dir.join((i + 1).to_string()))
                 .args(["--recording", "on"])
@@ -181,6 +177,19 @@ impl Cluster {
             let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
             let (Some(stdin), Some(stdout)) = (stdin, stdout) else { return Err(io::Error::other("no pipes")) };
             nodes.push(Process { child, stdin, stdout: BufReader::new(stdout) });
+        }
+        // Each node binds its own ports and says which (see `node::run`).
+        let (mut raft, mut clients, mut metrics) = (Vec::new(), Vec::new(), Vec::new());
+        for node in &mut nodes {
+            let line = node.expect("listening ")?;
+            let addrs: Vec<SocketAddr> = line.split_whitespace().skip(1).filter_map(|a| a.parse().ok()).collect();
+            let [r, c, m] = addrs[..] else { return Err(io::Error::other(format!("bad line `{line}`"))) };
+            raft.push(r);
+            clients.push(c);
+            metrics.push(m);
+        }
+        for node in &mut nodes {
+            node.say(&format!("peers {}", join(&raft)))?;
         }
         let recording = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
@@ -297,10 +306,6 @@ impl Process {
         }
         self.child.kill()
     }
-}
-
-fn free_addr() -> io::Result<SocketAddr> {
-    TcpListener::bind("127.0.0.1:0")?.local_addr()
 }
 
 fn join(addrs: &[SocketAddr]) -> String {

@@ -16,7 +16,8 @@
 //!     [--summary FILE.tsv]
 //! ```
 //!
-//! `real_node node ...` is one node (the orchestrator starts three).
+//! `real_node node --id N --dir DIR --recording on|off` is one node (the orchestrator starts
+//! three; `node::run` has the start-up exchange on stdin/stdout).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,30 +92,22 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
 }
 
 fn parse_node(args: &[String]) -> Result<node::Args, String> {
-    let (mut id, mut peers, mut client, mut metrics, mut dir, mut recording) = (None, None, None, None, None, None);
+    let (mut id, mut dir, mut recording) = (None, None, None);
     for (flag, value) in pairs(args)? {
-        let addr = |v: &str| v.parse().map_err(|_| format!("--{flag}: not an address: {v}"));
         match flag {
             "id" => id = Some(number(flag, value)?),
-            "peers" => peers = Some(value.split(',').map(addr).collect::<Result<Vec<_>, _>>()?),
-            "client" => client = Some(addr(value)?),
-            "metrics" => metrics = Some(addr(value)?),
             "dir" => dir = Some(PathBuf::from(value)),
             "recording" => recording = Some(value == "on"),
             _ => return Err(format!("unknown flag --{flag}")),
         }
     }
     let missing = |what: &str| format!("node: --{what} is required");
-    let peers: Vec<_> = peers.ok_or_else(|| missing("peers"))?;
     let id: u64 = id.ok_or_else(|| missing("id"))?;
-    if id == 0 || id as usize > peers.len() {
-        return Err(format!("node: --id {id} is not in 1..={}", peers.len()));
+    if id == 0 {
+        return Err("node: --id is 1-based".to_owned());
     }
     Ok(node::Args {
         id,
-        peers,
-        client: client.ok_or_else(|| missing("client"))?,
-        metrics: metrics.ok_or_else(|| missing("metrics"))?,
         dir: dir.ok_or_else(|| missing("dir"))?,
         recording: recording.ok_or_else(|| missing("recording"))?,
     })

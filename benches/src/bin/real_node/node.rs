@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufWriter, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -44,12 +44,6 @@ const RECONNECT: Duration = Duration::from_millis(200);
 pub struct Args {
     /// raft-rs node id, 1-based.
     pub id: u64,
-    /// Every node's Raft address, node `i` at index `i - 1`.
-    pub peers: Vec<SocketAddr>,
-    /// Where clients send proposals.
-    pub client: SocketAddr,
-    /// Where `/metrics` is served.
-    pub metrics: SocketAddr,
     /// The WAL's directory.
     pub dir: PathBuf,
     /// Whether the wrapper records at the start (the orchestrator switches it).
@@ -65,9 +59,28 @@ enum Event {
 }
 
 /// Runs the node until stdin closes or says `quit`.
+///
+/// Start-up: the node binds its Raft, client and `/metrics` listeners on ports the kernel picks,
+/// prints `listening RAFT CLIENT METRICS`, reads `peers A,B,C` (every node's Raft address, node
+/// `i` at index `i - 1`) and prints `ready`. The ports are the node's own from the start: a port
+/// the orchestrator picked and released could be taken before the node bound it (by any
+/// connection's ephemeral port), which a CI run met as `Address already in use`.
 pub fn run(args: &Args) -> io::Result<()> {
-    let raft_listener = TcpListener::bind(args.peers[index(args.id)])?;
-    let client_listener = TcpListener::bind(args.client)?;
+    let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let raft_listener = TcpListener::bind(any)?;
+    let client_listener = TcpListener::bind(any)?;
+    let registry = Arc::new(Registry::new());
+    let metrics = RaftMetrics::with_registry(&registry).map_err(io::Error::other)?;
+    // Served in both phases: only scraped while recording, an idle endpoint is a thread
+    // blocked in `accept`.
+    let server = Server::builder().bind(any).registry(Arc::clone(&registry)).start()?;
+    let (raft_addr, client_addr) = (raft_listener.local_addr()?, client_listener.local_addr()?);
+    say(&format!("listening {raft_addr} {client_addr} {}", server.local_addr()))?;
+    let peers = read_peers()?;
+    if peers.get(index(args.id)) != Some(&raft_addr) {
+        return Err(io::Error::other(format!("node {}: not at its place in `peers`", args.id)));
+    }
+
     let (tx, rx) = mpsc::channel();
     accept(raft_listener, tx.clone(), |stream, tx| read_messages(stream, &tx));
     accept(client_listener, tx.clone(), |stream, tx| {
@@ -76,21 +89,31 @@ pub fn run(args: &Args) -> io::Result<()> {
         }
         read_proposals(stream, &tx);
     });
-
-    let registry = Arc::new(Registry::new());
-    let metrics = RaftMetrics::with_registry(&registry).map_err(io::Error::other)?;
-    // Served in both phases: only scraped while recording, an idle endpoint is a thread
-    // blocked in `accept`.
-    let server = Server::builder().bind(args.metrics).registry(Arc::clone(&registry)).start()?;
     let status = Arc::new(Status::default());
     let control = control(Arc::clone(&status), tx);
-    println!("ready");
+    say("ready")?;
 
-    let mut replica = Replica::new(args, &metrics)?;
+    let mut replica = Replica::new(args, &peers, &metrics)?;
     replica.run(&rx, &status)?;
     drop(server);
     let _ = control.join();
     Ok(())
+}
+
+/// One line to the orchestrator; an error once it is gone.
+fn say(line: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// The orchestrator's `peers A,B,C` line.
+fn read_peers() -> io::Result<Vec<SocketAddr>> {
+    let mut line = String::new();
+    io::stdin().lock().read_line(&mut line)?;
+    let bad = || io::Error::other(format!("expected `peers A,B,C`, got `{}`", line.trim()));
+    let list = line.trim().strip_prefix("peers ").ok_or_else(bad)?;
+    list.split(',').map(|a| a.parse().map_err(|_| bad())).collect()
 }
 
 fn index(id: u64) -> usize {
@@ -156,7 +179,10 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
                     let leader = u8::from(status.leader.load(Ordering::Acquire));
                     let messages = status.messages.load(Ordering::Acquire);
                     let readies = status.readies.load(Ordering::Acquire);
-                    println!("mark {} {applied} {leader} {messages} {readies}", cpu::micros());
+                    let mark = format!("mark {} {applied} {leader} {messages} {readies}", cpu::micros());
+                    if say(&mark).is_err() {
+                        break;
+                    }
                 }
                 "campaign" => {
                     let _ = tx.send(Event::Campaign);
@@ -195,8 +221,8 @@ struct Peer {
 }
 
 impl Replica {
-    fn new(args: &Args, metrics: &RaftMetrics) -> io::Result<Self> {
-        let voters: Vec<u64> = (1..=args.peers.len() as u64).collect();
+    fn new(args: &Args, addrs: &[SocketAddr], metrics: &RaftMetrics) -> io::Result<Self> {
+        let voters: Vec<u64> = (1..=addrs.len() as u64).collect();
         let mem = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
         let config = Config {
             id: args.id,
@@ -212,9 +238,9 @@ impl Replica {
         let raw = RawNode::new(&config, mem.clone(), &logger).map_err(io::Error::other)?;
         let node = InstrumentedNode::new(raw, metrics, TOPIC, 0).with_recording(args.recording);
         let now = Instant::now();
-        let peers = (1..=args.peers.len() as u64)
+        let peers = (1..=addrs.len() as u64)
             .filter(|&id| id != args.id)
-            .map(|id| Peer { id, addr: args.peers[index(id)], conn: None, retry_at: now })
+            .map(|id| Peer { id, addr: addrs[index(id)], conn: None, retry_at: now })
             .collect();
         Ok(Self {
             node,
