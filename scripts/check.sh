@@ -46,11 +46,23 @@ tail -n 1 target/exposition.om | grep -qx '# EOF'
 
 step "the openraft demo's exposition passes promtool silently"
 cargo build -q --locked -p raft-metrics-openraft --example cluster
-"${CARGO_TARGET_DIR:-target}/debug/examples/cluster" --port 9916 --duration 8 >/dev/null &
+"${CARGO_TARGET_DIR:-target}/debug/examples/cluster" --port 9916 --duration 10 >/dev/null &
 demo=$!
+# After 5 s of traffic (elections, writes), polled until the demo serves: a loaded machine may
+# start it late.
 sleep 5
-python3 -c 'import urllib.request, sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9916/metrics", timeout=5).read().decode())' \
-  > target/openraft_cluster.prom
+python3 - > target/openraft_cluster.prom <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 4
+while True:
+    try:
+        sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9916/metrics", timeout=5).read().decode())
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.5)
+PY
 wait "$demo"
 promtool_silent target/openraft_cluster.prom
 

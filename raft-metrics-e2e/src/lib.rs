@@ -191,6 +191,29 @@ pub fn alerts(prom: SocketAddr) -> Result<Vec<(String, String, String)>, String>
     Ok(out)
 }
 
+/// How many times [`Prometheus::start`] tries a port.
+pub const START_ATTEMPTS: u32 = 5;
+
+/// Waits (at most 30 s) until the Prometheus `child` answers `/-/ready` on `addr`, or exits.
+fn wait_ready(child: &mut Child, addr: SocketAddr) -> Readiness {
+    wait_for(Duration::from_secs(30), || {
+        if let Ok((200, _)) = http_get(addr, "/-/ready", &[]) {
+            return Some(Readiness::Ready);
+        }
+        matches!(child.try_wait(), Ok(Some(_))).then_some(Readiness::Exited)
+    })
+    .unwrap_or(Readiness::Late)
+}
+
+/// How a Prometheus start ended.
+enum Readiness {
+    Ready,
+    /// It exited first (most likely its port was taken).
+    Exited,
+    /// Neither within the wait.
+    Late,
+}
+
 /// The Prometheus child and its temporary directory: killed and removed on drop.
 #[derive(Debug)]
 pub struct Prometheus {
@@ -202,8 +225,20 @@ pub struct Prometheus {
 
 impl Prometheus {
     /// Starts Prometheus scraping `targets` (`host:port`) every second under the rule file
-    /// `rules`, on a free 127.0.0.1 port.
+    /// `rules`, on a free 127.0.0.1 port, and waits (at most 30 s) until it answers `/-/ready`.
+    ///
+    /// The port is picked by binding port 0 and releasing it, so another process can take it
+    /// before Prometheus binds it (tests running beside this one bind and connect all the
+    /// time); Prometheus then exits, and it is started again on another port, up to
+    /// [`START_ATTEMPTS`] times.
     pub fn start(targets: &[String], rules: &str) -> Self {
+        Self::start_on(targets, rules, || {
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+        })
+    }
+
+    /// [`start`](Self::start) on the ports `port` hands out, one per attempt.
+    fn start_on(targets: &[String], rules: &str, mut port: impl FnMut() -> u16) -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let dir = std::env::temp_dir().join(format!("raft-metrics-prom-e2e-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(dir.join("data")).expect("temp dir");
@@ -219,30 +254,38 @@ impl Prometheus {
         );
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write config");
-        // A free port: bind 0, read it, release it (Prometheus binds it right after).
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
-        let child = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--log.level=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn prometheus");
-        Self { child, dir, addr }
-    }
-
-    /// Waits (at most 30 s) until Prometheus answers `/-/ready`.
-    pub fn wait_ready(&self) {
-        let ready = wait_for(Duration::from_secs(30), || match http_get(self.addr, "/-/ready", &[]) {
-            Ok((200, _)) => Some(()),
-            _ => None,
-        });
-        assert!(ready.is_some(), "Prometheus not ready within 30 s; log:\n{}", self.log());
+        let log_path = dir.join("prometheus.log");
+        for attempt in 1..=START_ATTEMPTS {
+            let addr = SocketAddr::from(([127, 0, 0, 1], port()));
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let mut child = Command::new(PROMETHEUS)
+                .arg(format!("--config.file={}", config_path.display()))
+                .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+                .arg(format!("--web.listen-address={addr}"))
+                .arg("--log.level=warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn prometheus");
+            let readiness = wait_ready(&mut child, addr);
+            if let (Readiness::Exited, true) = (&readiness, attempt < START_ATTEMPTS) {
+                // Reaped by `wait_ready`; the directory stays for the next attempt.
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                eprintln!("Prometheus exited before it was ready on {addr} (attempt {attempt}):\n{log}");
+                continue;
+            }
+            // Killed and cleaned up on drop, also when this panics.
+            let prom = Self { child, dir, addr };
+            match readiness {
+                Readiness::Ready => return prom,
+                Readiness::Exited => {
+                    panic!("Prometheus exited before it was ready, {attempt} times; log:\n{}", prom.log())
+                }
+                Readiness::Late => panic!("Prometheus not ready within 30 s; log:\n{}", prom.log()),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// What Prometheus logged (warnings and errors), for failure messages.
@@ -438,4 +481,27 @@ pub fn prometheus_turn() -> Option<MutexGuard<'static, ()>> {
         return None;
     }
     Some(SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port taken before Prometheus binds it: the start goes on with another.
+    #[test]
+    fn a_taken_port_is_retried_with_another() {
+        if !Path::new(PROMETHEUS).exists() {
+            assert!(std::env::var_os("CI").is_none(), "{PROMETHEUS} is required in CI");
+            eprintln!("{PROMETHEUS} not found: skipping");
+            return;
+        }
+        let squatter = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let taken = squatter.local_addr().expect("addr").port();
+        let mut ports =
+            vec![TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free").port(), taken];
+        let prom = Prometheus::start_on(&[], "groups: []\n", || ports.pop().expect("at most two attempts"));
+        assert_ne!(prom.addr.port(), taken);
+        assert!(ports.is_empty(), "the taken port was tried first");
+        assert!(matches!(http_get(prom.addr, "/-/ready", &[]), Ok((200, _))));
+    }
 }

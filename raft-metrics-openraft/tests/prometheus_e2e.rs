@@ -143,7 +143,6 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     let config = ClusterConfig { nodes: NODES, partitions: PARTITIONS, ..ClusterConfig::default() };
     let driver = Driver::start(config, |s| assert_eq!(s.cluster.leader(2), Some(3), "n3 leads p2"));
     let prom = Prometheus::start(&driver.targets(), &rules);
-    prom.wait_ready();
     let mut log = alert_log(&prom, "healthy");
     let all_up = format!("count(up == 1) == {NODES}");
     let up = wait_for(Duration::from_secs(15), || {
@@ -381,7 +380,6 @@ fn prometheus_sees_a_slow_node() {
         s.cluster.set_link_latency(3, Duration::from_millis(200));
     });
     let prom = Prometheus::start(&driver.targets(), &compressed_rules());
-    prom.wait_ready();
     let mut log = alert_log(&prom, "slow n2, n3");
     let missing = log.wait_firing(faults::SLOW_NODE, Duration::from_secs(90));
     let elapsed = t0.elapsed();

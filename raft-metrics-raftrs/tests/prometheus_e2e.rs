@@ -50,7 +50,6 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
     let driver = Driver::start(|_| {});
     let targets = driver.targets();
     let prom = Prometheus::start(&targets, &rules);
-    prom.wait_ready();
     let prom_ready = t0.elapsed();
     let mut log = AlertLog::new(prom.addr, "healthy");
     let mut timeline: Vec<String> = Vec::new();
@@ -262,7 +261,6 @@ fn prometheus_sees_a_slow_node() {
     });
     let targets = driver.targets();
     let prom = Prometheus::start(&targets, &compressed_rules());
-    prom.wait_ready();
     let mut log = AlertLog::new(prom.addr, "healthy");
     log.phase = "slow n3".to_owned();
     let missing = log.wait_firing(faults::SLOW_NODE, Duration::from_secs(90));

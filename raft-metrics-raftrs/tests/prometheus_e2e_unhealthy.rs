@@ -66,7 +66,6 @@ fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     let t0 = Instant::now();
     let driver = Driver::start_in(Aggregation::Unhealthy, |_| {});
     let prom = Prometheus::start(&driver.targets(), &compressed_rules());
-    prom.wait_ready();
     let mut log = AlertLog::new(prom.addr, "healthy");
     let all_up = format!("count(up == 1) == {NODES}");
     let up = wait_for(Duration::from_secs(15), || {

@@ -21,6 +21,8 @@ use raft_metrics::{Buckets, MetricInfo, NativeBuckets, NativeHistogram, Registry
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const DEADLINE: Duration = Duration::from_secs(30);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many ports a Prometheus start tries.
+const START_ATTEMPTS: u32 = 5;
 
 /// Kills Prometheus and removes its directory when dropped.
 struct Prometheus {
@@ -30,9 +32,11 @@ struct Prometheus {
 }
 
 impl Prometheus {
+    /// Starts Prometheus on a free port and waits until it is ready. The port is picked by
+    /// binding port 0 and releasing it, so another process may take it first: Prometheus then
+    /// exits, and is started again on another port (at most [`START_ATTEMPTS`] times).
     fn start(target: SocketAddr) -> Self {
         let dir = temp_dir();
-        let addr = free_local_addr();
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -42,18 +46,44 @@ impl Prometheus {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--enable-feature=native-histograms")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {PROMETHEUS}: {e}"));
-        Self { child, dir, addr }
+        for attempt in 1..=START_ATTEMPTS {
+            let addr = free_local_addr();
+            let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+            let child = Command::new(PROMETHEUS)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+                .arg(format!("--web.listen-address={addr}"))
+                .arg("--enable-feature=native-histograms")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {PROMETHEUS}: {e}"));
+            // Killed on drop from here on, also when this panics.
+            let mut prometheus = Self { child, dir: dir.clone(), addr };
+            let started = Instant::now();
+            loop {
+                if http_get(addr, "/-/ready").is_some() {
+                    return prometheus;
+                }
+                if matches!(prometheus.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < DEADLINE,
+                    "Prometheus not ready after {DEADLINE:?}; log:\n{}",
+                    prometheus.log()
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            let log = prometheus.log();
+            assert!(attempt < START_ATTEMPTS, "Prometheus exited before it was ready, {attempt} times; log:\n{log}");
+            eprintln!("Prometheus exited before it was ready on {addr} (attempt {attempt}):\n{log}");
+            // Reaped; the directory stays for the next attempt (dropping an empty path removes
+            // nothing).
+            drop(std::mem::take(&mut prometheus.dir));
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// The single value of an instant query, once it has one.
@@ -89,7 +119,8 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// A port nobody listens on right now (the usual small race with other processes is accepted).
+/// A port nobody listens on right now (another process may take it before Prometheus binds it:
+/// `Prometheus::start` then tries another).
 fn free_local_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
