@@ -90,6 +90,18 @@ fn batched_100_replay(input: (Cluster, Replay)) -> (Cluster, Replay) {
     (cluster, replay)
 }
 
+fn idle_cluster(recording: bool) -> Cluster {
+    raft_loop::idle_cluster(recording)
+}
+
+#[library_benchmark]
+#[bench::disabled(args = (false), setup = idle_cluster)]
+#[bench::instrumented(args = (true), setup = idle_cluster)]
+fn idle_ticks(mut cluster: Cluster) -> Cluster {
+    black_box(raft_loop::run_idle(&mut cluster));
+    cluster
+}
+
 #[library_benchmark]
 #[bench::instrumented(args = (true), setup = after_run)]
 fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
@@ -100,7 +112,7 @@ fn scrape_3_nodes(input: (Cluster, Vec<u8>)) -> (Cluster, Vec<u8>) {
 
 library_benchmark_group!(
     name = raft_loop_instructions;
-    benchmarks = one_per_turn, batched_100, saturated_1000, one_per_turn_replay, batched_100_replay, scrape_3_nodes
+    benchmarks = idle_ticks, one_per_turn, batched_100, saturated_1000, one_per_turn_replay, batched_100_replay, scrape_3_nodes
 );
 
 main!(library_benchmark_groups = raft_loop_instructions);

@@ -79,6 +79,27 @@ pub fn cluster_timing_every_turn() -> Cluster {
     cluster_with(ClusterConfig { timing: Sampling::All, rpc_timing: Sampling::All, ..ClusterConfig::default() })
 }
 
+/// Partitions of the idle shape.
+pub const IDLE_PARTITIONS: u32 = 64;
+/// Ticks of the idle shape.
+pub const IDLE_TICKS: u64 = 100;
+
+/// A 3-node cluster of [`IDLE_PARTITIONS`] partitions, each with an elected leader.
+pub fn idle_cluster(recording: bool) -> Cluster {
+    let mut cluster =
+        Cluster::new(ClusterConfig { recording, partitions: IDLE_PARTITIONS, ..ClusterConfig::default() })
+            .expect("cluster");
+    assert!(cluster.run_until(400, |c| (0..IDLE_PARTITIONS).all(|p| c.leader(p).is_some())), "no leaders");
+    cluster.run(20);
+    cluster
+}
+
+/// [`IDLE_TICKS`] ticks of every replica with no proposal: heartbeats only.
+pub fn run_idle(cluster: &mut Cluster) -> u64 {
+    cluster.run(IDLE_TICKS);
+    cluster.commit_index(0)
+}
+
 fn cluster_with(config: ClusterConfig) -> Cluster {
     let mut cluster = Cluster::new(config).expect("cluster");
     assert!(cluster.run_until(200, |c| c.leader(0).is_some()), "no leader elected");

@@ -70,7 +70,9 @@ mod storage;
 pub mod classify;
 pub mod sim;
 
-pub use node::{InstrumentedNode, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET};
+pub use node::{
+    InstrumentedNode, DEFAULT_IDLE_PUBLISH_EVERY, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET,
+};
 // One rule for `isr_size`, here with silence counted in raft-rs ticks.
 pub use raft_metrics::raft::{InSync, Ticks};
 pub use storage::{InstrumentedStorage, TRIGGER_FOLLOWER_CATCH_UP};

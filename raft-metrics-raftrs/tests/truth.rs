@@ -512,6 +512,14 @@ fn node_wide_totals(aggregation: raft_metrics::raft::Aggregation) -> Cluster {
         assert_eq!(s.value("chronik_raft_partitions_without_leader", &[]), Some(0.0));
         assert!(s.value("chronik_raft_leader_changes_seen_total", &[]).unwrap_or(0.0) >= 4.0);
         assert!(s.value("chronik_raft_partition_follower_lag_entries_count", &[]).unwrap_or(0.0) >= 1.0, "node {node}");
+        // One apply-lag observation per partition per tick, idle ticks too (those an idle group
+        // skipped are observed at its next publication, at most `idle_publish_every - 1` ago).
+        let ticks = c.ticks() as f64;
+        let skipped = f64::from(c.config().idle_publish_every - 1);
+        if aggregation == raft_metrics::raft::Aggregation::Node {
+            let lags = s.value("chronik_raft_partition_apply_lag_entries_count", &[]).unwrap_or(0.0);
+            assert!((4.0 * (ticks - skipped)..=4.0 * ticks).contains(&lags), "node {node}: {lags} for {ticks} ticks");
+        }
         won += s.value("chronik_raft_elections_total", &[("result", "won")]).unwrap_or(0.0);
         let latency = s.value("chronik_raft_commit_latency_seconds_count", &[]).unwrap_or(0.0);
         assert_eq!(latency as u64, proposed_by_leader.get(&node).copied().unwrap_or(0), "node {node}");
@@ -726,4 +734,69 @@ fn sampled_timing_keeps_counters_exact_and_histogram_counts_unbiased() {
     // Messages have their own sampler: the messages of one turn in 64, weight 64.
     assert_eq!(c.config().rpc_timing, raft_metrics_raftrs::DEFAULT_RPC_TIMING);
     near_weighted(64.0, timed, calls, "rpc duration");
+}
+
+/// An idle group publishes every `idle_publish_every` ticks: the heartbeats sent in between
+/// reach `rpc_calls_total` at the next publication, every one of them (counted from the
+/// messages raft-rs sent), and its gauges stay right; a proposal, which moves the indexes,
+/// shows at the very next tick.
+#[test]
+fn an_idle_group_publishes_every_n_ticks_and_what_moves_at_once() {
+    const EVERY: u64 = 5;
+    let mut c = Cluster::new(ClusterConfig {
+        idle_publish_every: u32::try_from(EVERY).unwrap_or(5),
+        ..ClusterConfig::default()
+    })
+    .expect("cluster");
+    elect(&mut c);
+    propose(&mut c, 0, 3, 3);
+    c.run(2 * EVERY);
+    let leader = c.leader(0).expect("leader");
+    let follower = followers(&c, 0)[0];
+    let target = follower.to_string();
+    let heartbeats = |c: &Cluster| {
+        scrape(c, leader)
+            .value(
+                "chronik_raft_rpc_calls_total",
+                &[("method", "heartbeat"), ("target", &target), ("result", "success")],
+            )
+            .unwrap_or(0.0)
+    };
+    c.trace();
+    let before = heartbeats(&c);
+    let mut seen = vec![before];
+    for _ in 0..4 * EVERY {
+        c.tick();
+        seen.push(heartbeats(&c));
+    }
+    let moves = seen.windows(2).filter(|w| w[1] != w[0]).count() as u64;
+    assert!((3..=4).contains(&moves), "published on {moves} of {} idle ticks: {seen:?}", 4 * EVERY);
+    // A publication every EVERY ticks: run to the next one, then every heartbeat is counted.
+    let mut ticks = 0;
+    while heartbeats(&c) == seen[seen.len() - 1] && ticks <= EVERY {
+        c.tick();
+        ticks += 1;
+    }
+    let sent = c
+        .take_trace()
+        .iter()
+        .filter(|e| matches!(e, Event::Sent { msg, .. } if msg.get_msg_type() == MessageType::MsgHeartbeat && msg.to == follower && msg.from == leader))
+        .count() as f64;
+    assert!(ticks <= EVERY, "no publication within {EVERY} ticks");
+    // Every heartbeat but those of the publishing tick's own turn (sent after its tick).
+    let counted = heartbeats(&c) - before;
+    assert!(counted <= sent && sent - counted <= 1.0, "counted {counted} of {sent} heartbeats");
+    // The gauges of an idle group are those of its last change.
+    let s = scrape(&c, follower);
+    let commit = c.commit_index(0) as f64;
+    assert_eq!(get(&s, "chronik_raft_commit_index", 0, &[]), commit);
+    assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]), commit);
+    // A proposal moves the indexes: the next tick publishes them, wherever the idle count is.
+    assert!(c.propose(0, proposal(1, b"moved")).is_ok());
+    c.settle();
+    c.tick();
+    let commit = c.commit_index(0) as f64;
+    for node in [leader, follower] {
+        assert_eq!(get(&scrape(&c, node), "chronik_raft_commit_index", 0, &[]), commit, "node {node}");
+    }
 }

@@ -20,7 +20,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::tick`]; then role changes (elections started by the timeout, a leader stepping
     /// down on `check_quorum`), on the leader follower lag and `isr_size`, and the state the
     /// wrapper publishes once per tick: indexes, apply lag, log size, pending proposals, the
-    /// follower's last leader contact, and the counters kept since the last tick.
+    /// follower's last leader contact, and the counters kept since the last tick. An idle group
+    /// publishes less often ([`with_idle_publish_every`](Self::with_idle_publish_every)).
     pub fn tick(&mut self) -> bool {
         if !self.recording {
             return self.raw.tick();
@@ -29,10 +30,13 @@ impl<S: Storage> InstrumentedNode<S> {
         let ready = self.raw.tick();
         self.check_snapshot_received();
         self.observe_state();
-        self.refresh_progress();
+        // An idle group skips publishing (see `with_idle_publish_every`).
+        let busy = self.links.appends_moved() || self.progress.lagging();
+        let Some(ticks) = self.idle.tick(&self.raw, busy) else { return ready };
+        self.refresh_progress(ticks);
         self.flush_tallies();
         self.publish_state();
-        Log::observe_apply_lag(&self.raw.raft.raft_log, &self.group);
+        self.log.observe_apply_lag(&self.raw.raft.raft_log, ticks, &self.group);
         ready
     }
 

@@ -23,7 +23,8 @@ use super::group::GroupSeries;
 use super::series::rec;
 use crate::classify;
 
-/// The `MessageType` values, for per-type counts and handles.
+/// The `MessageType` values, for per-type counts and handles (position `n` holds value `n`:
+/// `message_types_are_positions` checks it).
 const MESSAGE_TYPES: usize = 19;
 
 /// What this node sent to and received from one other node since the last tick.
@@ -44,6 +45,30 @@ pub(super) struct Link {
     handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
     /// Nothing went either way between the last two flushes (see [`Links::flush`]).
     quiet: bool,
+    /// A message of a type outside [`COMMON`] was sent since the last flush (noted by the
+    /// sender's rare path), so the flush looks at every type, not just those.
+    sent_rare: bool,
+}
+
+/// The types a flush always looks at: the replication traffic, everything an idle group sends.
+/// The others are sent through [`Link::sent_rare`], which costs the common path nothing: they
+/// take the sender's rare path already.
+const COMMON: [MessageType; 4] = [
+    MessageType::MsgAppend,
+    MessageType::MsgAppendResponse,
+    MessageType::MsgHeartbeat,
+    MessageType::MsgHeartbeatResponse,
+];
+
+/// Whether `msg_type` is one of [`COMMON`].
+pub(super) const fn is_common(msg_type: MessageType) -> bool {
+    matches!(
+        msg_type,
+        MessageType::MsgAppend
+            | MessageType::MsgAppendResponse
+            | MessageType::MsgHeartbeat
+            | MessageType::MsgHeartbeatResponse
+    )
 }
 
 impl Link {
@@ -56,13 +81,20 @@ impl Link {
             appends_received: 0,
             handles: Box::new(std::array::from_fn(|_| None)),
             quiet: false,
+            sent_rare: false,
         }
     }
 
-    /// A `msg_type` message to this node is handed to the transport.
+    /// A `msg_type` message to this node is handed to the transport. A type outside
+    /// [`COMMON`] must also be noted with [`sent_rare`](Self::sent_rare).
     #[inline]
     pub(super) fn sent(&mut self, msg_type: MessageType) {
         self.sent[msg_type as usize] += 1;
+    }
+
+    /// A message of a type outside [`COMMON`] was sent (and counted by [`sent`](Self::sent)).
+    pub(super) fn sent_rare(&mut self) {
+        self.sent_rare = true;
     }
 
     /// Appends sent since the last flush.
@@ -83,24 +115,45 @@ impl Link {
     /// flush.
     fn flush(&mut self, metrics: &RaftMetrics) -> bool {
         let mut quiet = self.appends_received == 0;
-        for &msg_type in MessageType::values() {
-            let at = msg_type as usize;
-            let sent = std::mem::take(&mut self.sent[at]);
-            if sent == 0 {
-                // Most types, every tick: nothing to settle, and a failure owed waits for sends.
-                continue;
+        // Every tick looks at every link: the four common counts only (an idle group sends
+        // heartbeats and their answers, a busy one appends too), unless a rarer type was sent.
+        if std::mem::take(&mut self.sent_rare) {
+            for at in 0..MESSAGE_TYPES {
+                quiet &= self.take(metrics, at);
             }
-            quiet = false;
-            let failed = self.failed[at];
-            if sent > failed {
-                self.failed[at] = 0;
-                self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(sent - failed);
-            } else {
-                self.failed[at] = failed - sent;
+        } else {
+            for msg_type in COMMON {
+                quiet &= self.take(metrics, msg_type as usize);
             }
         }
         (self.append_bytes_sent, self.appends_received) = (0, 0);
         quiet
+    }
+
+    /// Takes the count of the type at position `at` and records it; returns whether it was
+    /// zero.
+    #[inline]
+    fn take(&mut self, metrics: &RaftMetrics, at: usize) -> bool {
+        let sent = self.sent[at];
+        if sent == 0 {
+            return true;
+        }
+        self.sent[at] = 0;
+        self.settle(metrics, at, sent);
+        false
+    }
+
+    /// Records `sent` calls of the type at position `at`, less the failures owed (a failure owed
+    /// with nothing sent waits for sends).
+    fn settle(&mut self, metrics: &RaftMetrics, at: usize, sent: u64) {
+        let failed = self.failed[at];
+        if sent > failed {
+            self.failed[at] = 0;
+            let msg_type = MessageType::values()[at];
+            self.handle(metrics, msg_type).rpc_calls.get(Outcome::Success).add(sent - failed);
+        } else {
+            self.failed[at] = failed - sent;
+        }
     }
 }
 
@@ -182,6 +235,13 @@ impl Links {
             self.to(self.from_leader.node).appends_received += appends;
         }
         appends > 0
+    }
+
+    /// Whether appends went either way since the last flush (leader and followers' progress
+    /// moves with them).
+    pub(super) fn appends_moved(&self) -> bool {
+        self.from_leader.appends != 0
+            || self.links.iter().any(|link| link.appends_sent() != 0 || link.appends_received != 0)
     }
 
     /// The link to `node` if there is one. (Appends counted apart from the leader are on its
@@ -328,6 +388,48 @@ mod tests {
         assert_eq!(links.get(3).map(|link| link.sent[MessageType::MsgHeartbeat as usize]), Some(1));
         links.to(4).appends_received += 1;
         assert_eq!(links.links.len(), 3);
+    }
+
+    /// A rare type's sends are recorded at the flush after it was noted, and only the common
+    /// types are looked at otherwise.
+    #[test]
+    fn rare_types_are_flushed_when_noted() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let votes = || metrics.families().rpcs.bind(("request_vote", "2")).rpc_calls.get(Outcome::Success).get();
+        let mut links = Links::default();
+        links.to(2).sent(MessageType::MsgRequestVote);
+        links.to(2).sent_rare();
+        links.to(2).sent(MessageType::MsgHeartbeatResponse);
+        links.flush(&metrics, |_| true);
+        assert_eq!(votes(), 1);
+        assert!(!links.to(2).sent_rare, "noted for one flush");
+        let heartbeats =
+            metrics.families().rpcs.bind(("heartbeat_response", "2")).rpc_calls.get(Outcome::Success).get();
+        assert_eq!(heartbeats, 1);
+        // The common types without a rare one.
+        for msg_type in COMMON {
+            links.to(2).sent(msg_type);
+        }
+        links.flush(&metrics, |_| true);
+        for msg_type in COMMON {
+            let method = classify::method(msg_type);
+            let calls = metrics.families().rpcs.bind((method, "2")).rpc_calls.get(Outcome::Success).get();
+            assert_eq!(calls, if msg_type == MessageType::MsgHeartbeatResponse { 2 } else { 1 }, "{method}");
+        }
+        for msg_type in MessageType::values() {
+            assert_eq!(is_common(*msg_type), COMMON.contains(msg_type), "{msg_type:?}");
+        }
+    }
+
+    /// A count's position is its type's value, and every type has one.
+    #[test]
+    fn message_types_are_positions() {
+        assert_eq!(MessageType::values().len(), MESSAGE_TYPES);
+        for (at, msg_type) in MessageType::values().iter().enumerate() {
+            assert_eq!(msg_type.value() as usize, at);
+            assert_eq!(*msg_type as usize, at);
+        }
     }
 
     /// Ids sharing the direct map's slot each keep their own link.

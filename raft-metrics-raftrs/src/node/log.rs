@@ -30,6 +30,8 @@ pub(super) struct Log {
     /// The newest of the two above (0: none), so that an append can tell with one comparison
     /// whether it overwrote either.
     newest_unplain: u64,
+    /// The apply lag at the last publication.
+    apply_lag: u64,
 }
 
 /// Most empty entries remembered: one per election, so only a log that is neither applied nor
@@ -213,12 +215,21 @@ impl Log {
         rec!(group.series => config_change_in_progress.set(i64::from(self.conf_index > raft_log.applied)));
     }
 
-    /// Once per tick, with the node-wide aggregate: the apply lag into its distribution.
-    pub(super) fn observe_apply_lag<S: Storage>(raft_log: &RaftLog<S>, group: &GroupSeries) {
+    /// At a tick that publishes (`ticks`: the ticks it stands for), with the node-wide
+    /// aggregate: the apply lag into its distribution, once per tick. The ticks skipped before
+    /// it had the lag of the last publication (no index moved).
+    pub(super) fn observe_apply_lag<S: Storage>(&mut self, raft_log: &RaftLog<S>, ticks: u32, group: &GroupSeries) {
+        let lag = raft_log.committed.saturating_sub(raft_log.applied);
         if let Some(a) = group.agg() {
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
-            a.apply_lag_entries.observe(raft_log.committed.saturating_sub(raft_log.applied) as f64);
+            {
+                if ticks > 1 {
+                    a.apply_lag_entries.observe_n(self.apply_lag as f64, u64::from(ticks - 1));
+                }
+                a.apply_lag_entries.observe(lag as f64);
+            }
         }
+        self.apply_lag = lag;
     }
 
     /// Entries below `index` left the log (compacted, or covered by a snapshot).

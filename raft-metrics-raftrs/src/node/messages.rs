@@ -9,6 +9,7 @@ use raft::{StateRole, Storage};
 use raft_metrics::raft::RejectReason;
 
 use super::group::GroupSeries;
+use super::links;
 use super::log::payload_bytes;
 use super::series::rec;
 use super::InstrumentedNode;
@@ -111,6 +112,9 @@ impl<S: Storage> InstrumentedNode<S> {
 
     #[inline(never)]
     fn observe_rare_outgoing(&mut self, msg: &Message) {
+        if !links::is_common(msg.get_msg_type()) {
+            self.links.to(msg.to).sent_rare();
+        }
         match msg.get_msg_type() {
             MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
                 reject(&self.group, RejectReason::LogInconsistency);
@@ -131,8 +135,10 @@ fn from_followed_leader<S: Storage>(msg: &Message, raft: &raft::Raft<S>) -> bool
     msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower
 }
 
-/// The message types whose sending needs more than a count (a rejection is tested apart).
-const SENT_APART: u32 = 1 << MessageType::MsgHeartbeat as u32 | 1 << MessageType::MsgSnapshot as u32;
+/// The message types whose sending needs more than a count (a rejection is tested apart): all
+/// but the answers to appends and heartbeats (appends are tested before), so that the rarer
+/// types are noted on their link (`Link::sent_rare`).
+const SENT_APART: u32 = !(1 << MessageType::MsgAppendResponse as u32 | 1 << MessageType::MsgHeartbeatResponse as u32);
 
 /// The payload bytes of an append's entries: many carry none (a commit notice) or one (a
 /// proposal), which skip the loop's setup.

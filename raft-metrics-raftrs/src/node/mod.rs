@@ -5,8 +5,8 @@
 //! [`election`]), [`peers`] (each peer's series and heartbeats), [`links`] (the messages
 //! exchanged with each node), [`progress`] (the leader's view of follower lag and ISR),
 //! [`proposals`] (proposal to apply, with [`pending`]), [`log`], [`membership`] and
-//! [`snapshots`]. [`group`] holds what they share (the group's labels and partition series) and
-//! [`turn`] the node's time. This module builds the states and
+//! [`snapshots`]. [`group`] holds what they share (the group's labels and partition series),
+//! [`turn`] the node's time and [`idle`] which ticks publish. This module builds the states and
 //! coordinates them where one raft-rs transition concerns several; [`drive`] holds the public
 //! hooks and [`messages`] routes each message to the state it concerns.
 //!
@@ -15,7 +15,8 @@
 //! Counters that move several times per turn (messages, proposals) are added up in plain fields
 //! and recorded once per tick: a Prometheus scrape every 15 s cannot tell a counter recorded at
 //! once from one recorded up to a tick (raft-rs's usual 100 ms) later, and the turn saves a
-//! series update per event. [`InstrumentedNode::close`] records what is left.
+//! series update per event. An idle group's ticks skip that, up to ten in a row ([`idle`]).
+//! [`InstrumentedNode::close`] records what is left.
 
 use raft::eraftpb::Entry;
 use raft::{RawNode, StateRole, Storage};
@@ -26,6 +27,7 @@ use raft_metrics::{Handle, Sampling};
 mod drive;
 mod election;
 mod group;
+mod idle;
 mod links;
 mod log;
 mod membership;
@@ -41,6 +43,7 @@ mod timing;
 mod turn;
 
 use group::GroupSeries;
+use idle::Idle;
 use links::Links;
 use log::Log;
 use membership::Membership;
@@ -66,6 +69,9 @@ pub const DEFAULT_RPC_TIMING: Sampling = Sampling::OneIn(match core::num::NonZer
 /// The durations' timed turns per tick a busy group is paced to by default: see
 /// [`InstrumentedNode::with_timing_budget`].
 pub const DEFAULT_TIMING_BUDGET: u32 = 8;
+/// How often an idle group publishes its state at least, in ticks, by default: see
+/// [`InstrumentedNode::with_idle_publish_every`].
+pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// A raft-rs [`RawNode`] that records the Raft metrics of its group, observing every transition.
 ///
 /// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
@@ -81,7 +87,10 @@ pub const DEFAULT_TIMING_BUDGET: u32 = 8;
 ///   calls, proposals committed and applied; kept in plain fields meanwhile, and recorded by
 ///   [`close`](Self::close) too), and the state gauges (commit and applied index, apply lag, last
 ///   index, log size, pending proposals, configuration change in progress, the follower's last
-///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress.
+///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress. An idle
+///   group (no index, append, role or follower lag moving) publishes only every
+///   [`with_idle_publish_every`](Self::with_idle_publish_every) ticks (default 10): what moves
+///   with heartbeats alone is then up to that many ticks late.
 /// * On timed turns (about one in 8, weight 8, a busy group paced to 8 per tick:
 ///   [`with_timing`](Self::with_timing)): append, apply, commit and RPC durations and commit
 ///   batch sizes.
@@ -185,6 +194,7 @@ pub struct InstrumentedNode<S: Storage> {
     membership: Membership,
     snapshots: Snapshots,
     links: Links,
+    idle: Idle,
     /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
     recording: bool,
 }
@@ -224,6 +234,7 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links: Links::default(),
+            idle: Idle::default(),
             group,
             recording: true,
         }
@@ -274,6 +285,29 @@ impl<S: Storage> InstrumentedNode<S> {
         self.turn.samplers.budget()
     }
 
+    /// How often an idle group publishes its state at least, in ticks (default
+    /// [`DEFAULT_IDLE_PUBLISH_EVERY`], 10; 1: every tick). A [`tick`](Self::tick) publishes the
+    /// state gauges, the counts kept since the last publication and the leader's view of its
+    /// followers only when something they depend on may have moved: an index, the unstable log,
+    /// role, leader or term, appends exchanged, a follower behind, no known leader. Otherwise it
+    /// skips them, up to `ticks - 1` ticks in a row, so what moves with heartbeats alone (their
+    /// counts, the last leader or quorum contact, a silent follower leaving `isr_size`) reaches
+    /// the series up to `ticks` ticks late: 1 s at the default and raft-rs's usual 100 ms tick.
+    /// A node with thousands of mostly idle partitions ticks each of them ten times a second,
+    /// and republishing unchanged values was most of what recording cost them
+    /// (`benches/RESULTS.md`, `idle_ticks`).
+    #[must_use]
+    pub fn with_idle_publish_every(mut self, ticks: u32) -> Self {
+        self.idle.set_every(ticks);
+        self
+    }
+
+    /// How often an idle group publishes at least, in ticks
+    /// ([`with_idle_publish_every`](Self::with_idle_publish_every)).
+    pub fn idle_publish_every(&self) -> u32 {
+        self.idle.every()
+    }
+
     /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages
     /// of one turn in 64): [`rpc_timed`](Self::rpc_timed) says so to the transport, whose
     /// latencies [`on_delivered`](Self::on_delivered) observes in `rpc_duration_seconds` with
@@ -317,6 +351,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// keeps between calls starts afresh from the switch on: proposals appended while off are
     /// not tracked, counts kept since the last tick while on are recorded at the next tick on.
     pub fn set_recording(&mut self, recording: bool) {
+        if recording && !self.recording {
+            self.idle.reset();
+        }
         self.recording = recording;
     }
 
@@ -410,14 +447,15 @@ impl<S: Storage> InstrumentedNode<S> {
         }
     }
 
-    /// Leader only, once per tick: follower lag, `isr_size` and the quorum contact.
-    fn refresh_progress(&mut self) {
+    /// Leader only, at a tick that publishes (`ticks`: the ticks it stands for): follower lag,
+    /// `isr_size` and the quorum contact.
+    fn refresh_progress(&mut self, ticks: u32) {
         let raft = &self.raw.raft;
         if raft.state != StateRole::Leader {
             return;
         }
         let (self_id, last_index) = (raft.id, raft.raft_log.last_index());
-        self.progress.refresh(raft.prs(), self_id, last_index, &mut self.peers, &self.group, &mut self.turn);
+        self.progress.refresh(raft.prs(), self_id, last_index, ticks, &mut self.peers, &self.group, &mut self.turn);
     }
 
     /// Records the counts kept since the last tick.

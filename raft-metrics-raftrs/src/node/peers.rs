@@ -115,6 +115,9 @@ impl Peers {
             rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
         }
         peer.last_ack_tick = ticks;
+        // Its time too: the quorum contact is computed at the next tick that publishes, which
+        // may come several ticks later (an idle group, see `idle`).
+        peer.last_ack_unix = unix;
     }
 
     /// The transport could not send a heartbeat to `to`: `heartbeat_failures`, and no round trip.
@@ -154,6 +157,10 @@ impl Peers {
             let Some(link) = links.get(peer.id) else { continue };
             // The link's sends are taken by its own flush, after this one.
             let (sent, bytes, received) = (link.appends_sent(), link.append_bytes_sent, link.appends_received);
+            if sent == 0 && received == 0 {
+                // An idle group's ticks (no appends: no bytes either).
+                continue;
+            }
             (link.append_bytes_sent, link.appends_received) = (0, 0);
             rec!(peer.metrics => append_entries_sent.add(sent));
             rec!(peer.metrics => append_entries_sent_bytes.add(bytes));

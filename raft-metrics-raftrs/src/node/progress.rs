@@ -31,6 +31,9 @@ pub(super) struct LeaderProgress {
     last_recorded: u64,
     /// Reused by the quorum-contact computation.
     scratch: Vec<f64>,
+    /// At the last refresh every follower had every entry (so an idle leader's tick can skip
+    /// the next: nothing of what it publishes moves with time alone, see `idle`).
+    caught_up: bool,
 }
 
 impl LeaderProgress {
@@ -43,7 +46,15 @@ impl LeaderProgress {
             newest: None,
             last_recorded: 0,
             scratch: Vec::new(),
+            // Not leading: no follower to wait for.
+            caught_up: true,
         }
+    }
+
+    /// Leader: some follower lacked entries at the last refresh, or none happened yet this
+    /// leadership (its lag in seconds grows with time, so every tick refreshes).
+    pub(super) fn lagging(&self) -> bool {
+        !self.caught_up
     }
 
     /// This node became leader at `now` with `last_index` the end of its log.
@@ -53,6 +64,7 @@ impl LeaderProgress {
         self.newest = None;
         // Up to here (this term's empty entry included), entries are as old as this leadership.
         self.last_recorded = last_index;
+        self.caught_up = false;
     }
 
     /// This node stopped leading: a follower exports zeros rather than its last leadership's.
@@ -61,6 +73,8 @@ impl LeaderProgress {
         rec!(group.series => max_follower_lag_entries.set(0));
         self.append_times.clear();
         self.newest = None;
+        // A follower has no followers to wait for.
+        self.caught_up = true;
     }
 
     /// The leader appended `first..=last` to its log at `at` (the last tick's reading: follower
@@ -103,12 +117,16 @@ impl LeaderProgress {
     /// knows no follower's `matched` (it is 0 until the follower answers), so a silent follower
     /// shows the whole log as lag.
     ///
-    /// The lags are also observed in the node-wide aggregate's distributions.
+    /// The lags are also observed in the node-wide aggregate's distributions, once per tick:
+    /// this refresh stands for `ticks` ticks, those skipped before it (see `idle`) with every
+    /// follower caught up, as the refresh before found them and nothing moved since.
+    #[allow(clippy::too_many_arguments)] // the states one tick's refresh reads and moves
     pub(super) fn refresh(
         &mut self,
         prs: &ProgressTracker,
         self_id: u64,
         last_index: u64,
+        ticks_covered: u32,
         peers: &mut Peers,
         group: &GroupSeries,
         turn: &mut Turn,
@@ -147,6 +165,11 @@ impl LeaderProgress {
             let lag_seconds = clock::seconds(behind_since, now);
             rec!(peer.metrics => follower_lag.set(lag_seconds));
             if let Some(a) = group.agg() {
+                if ticks_covered > 1 && self.caught_up {
+                    let skipped = u64::from(ticks_covered - 1);
+                    a.follower_lag_entries.observe_n(0.0, skipped);
+                    a.follower_lag.observe_n(0.0, skipped);
+                }
                 #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
                 a.follower_lag_entries.observe(lag as f64);
                 a.follower_lag.observe(lag_seconds);
@@ -172,6 +195,7 @@ impl LeaderProgress {
         }
         rec!(group.series => isr_size.set_u64(isr));
         rec!(group.series => max_follower_lag_entries.set_u64(max_lag));
+        self.caught_up = max_lag == 0;
         // Appends every follower has: their times are no longer needed.
         while !self.append_times.is_empty() {
             let end = self.append_times.get(1).map_or(self.last_recorded + 1, |&(first, _)| first);

@@ -3,7 +3,7 @@
 use raft_metrics::raft::{Aggregation, HealthThresholds, RaftOptions};
 use raft_metrics::Sampling;
 
-use crate::{InSync, Ticks, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET};
+use crate::{InSync, Ticks, DEFAULT_IDLE_PUBLISH_EVERY, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET};
 
 /// The shape and Raft settings of a [`Cluster`](super::Cluster).
 #[derive(Debug, Clone)]
@@ -50,6 +50,10 @@ pub struct ClusterConfig {
     /// [`InstrumentedNode::with_timing_budget`](crate::InstrumentedNode::with_timing_budget);
     /// default [`DEFAULT_TIMING_BUDGET`] (8 timed turns per tick for a busy group).
     pub timing_budget: u32,
+    /// Every replica's
+    /// [`InstrumentedNode::with_idle_publish_every`](crate::InstrumentedNode::with_idle_publish_every);
+    /// default [`DEFAULT_IDLE_PUBLISH_EVERY`] (an idle group publishes at least every 10 ticks).
+    pub idle_publish_every: u32,
 }
 
 impl Default for ClusterConfig {
@@ -73,6 +77,7 @@ impl Default for ClusterConfig {
             timing: DEFAULT_TIMING,
             rpc_timing: DEFAULT_RPC_TIMING,
             timing_budget: DEFAULT_TIMING_BUDGET,
+            idle_publish_every: DEFAULT_IDLE_PUBLISH_EVERY,
         }
     }
 }
