@@ -31,8 +31,7 @@ impl<S: Storage> InstrumentedNode<S> {
         self.check_snapshot_received();
         self.observe_state();
         // An idle group skips publishing (see `with_idle_publish_every`).
-        let busy = self.links.appends_moved() || self.progress.lagging();
-        let Some(ticks) = self.idle.tick(&self.raw, busy) else { return ready };
+        let Some(ticks) = self.idle.tick(&self.raw, self.progress.lagging()) else { return ready };
         self.refresh_progress(ticks);
         self.flush_tallies();
         self.publish_state();

@@ -8,10 +8,12 @@
 //! `benches/notes/raft_loop.md`, the `idle_ticks` shape).
 //!
 //! So a tick publishes only when something it publishes may have moved: an index, the unstable
-//! log (appends, snapshots), the role, leader or term, appends exchanged with a peer, a follower
-//! behind the leader (its lag in seconds grows by itself), or no known leader; and at least
+//! log (appends, snapshots), the role, leader or term, a follower behind the leader (its lag in
+//! seconds grows by itself, and the appends that catch it up move nothing on the leader), or no
+//! known leader; and at least
 //! every [`every`](Idle::every) ticks regardless, for what moves with heartbeats alone (their
-//! counts, the last leader or quorum contact, a silent follower leaving `isr_size`). Those are
+//! counts, the last leader or quorum contact, a silent follower leaving `isr_size`) or with
+//! appends that change nothing (a follower sent entries it has). Those are
 //! then up to `every` ticks late, 1 s at the default of 10 and raft-rs's usual 100 ms tick,
 //! where a scrape comes every 15 s.
 //!
@@ -21,30 +23,28 @@
 
 use raft::{RawNode, StateRole, Storage, INVALID_ID};
 
-use super::role::Standing;
-
-/// What a tick's publication depends on that raft-rs holds in plain fields.
+/// What a tick's publication depends on that raft-rs holds in plain fields (role, leader and
+/// term changes are told apart, [`Idle::moved`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Marks {
     committed: u64,
     applied: u64,
     persisted: u64,
-    /// The unstable log: where it starts, its entries, a snapshot (the last index moves with
+    /// The end of the unstable log, and whether it holds a snapshot (the last index moves with
     /// them, or with what the application persists of them).
-    unstable: (u64, usize, bool),
-    standing: Option<Standing>,
+    unstable: (u64, bool),
 }
 
 impl Marks {
     #[inline]
     fn of<S: Storage>(raw: &RawNode<S>) -> Self {
         let log = &raw.raft.raft_log;
+        let unstable = &log.unstable;
         Self {
             committed: log.committed,
             applied: log.applied,
             persisted: log.persisted,
-            unstable: (log.unstable.offset, log.unstable.entries.len(), log.unstable.snapshot.is_some()),
-            standing: Some(Standing::of(raw)),
+            unstable: (unstable.offset + unstable.entries.len() as u64, unstable.snapshot.is_some()),
         }
     }
 }
@@ -58,6 +58,8 @@ pub(super) struct Idle {
     skipped: u32,
     /// Publish at least every this many ticks (1: every tick).
     every: u32,
+    /// Role, leader or term changed since the last publication.
+    moved: bool,
 }
 
 /// The default of [`Idle::every`].
@@ -65,7 +67,7 @@ pub(super) const DEFAULT_EVERY: u32 = 10;
 
 impl Default for Idle {
     fn default() -> Self {
-        Self { last: Marks::default(), skipped: 0, every: DEFAULT_EVERY }
+        Self { last: Marks::default(), skipped: 0, every: DEFAULT_EVERY, moved: true }
     }
 }
 
@@ -80,27 +82,32 @@ impl Idle {
         self.every
     }
 
+    /// Role, leader or term changed: the next tick publishes.
+    pub(super) fn moved(&mut self) {
+        self.moved = true;
+    }
+
     /// A tick: `None` when it skips publishing, else how many ticks the publication stands for
     /// (1, or more after skipped ticks: what a per-tick distribution observes the skipped values
-    /// with). `busy`: something moved that the marks do not show (appends exchanged, a follower
-    /// behind).
+    /// with). `busy`: something moved that the marks do not show (a follower behind).
     #[inline]
     pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>, busy: bool) -> Option<u32> {
         let marks = Marks::of(raw);
         self.skipped += 1;
-        let steady =
-            matches!(raw.raft.state, StateRole::Leader | StateRole::Follower) && raw.raft.leader_id != INVALID_ID;
-        if !busy && steady && marks == self.last && self.skipped < self.every {
+        let raft = &raw.raft;
+        let led = matches!(raft.state, StateRole::Leader | StateRole::Follower) && raft.leader_id != INVALID_ID;
+        if !busy && !self.moved && led && marks == self.last && self.skipped < self.every {
             return None;
         }
         self.last = marks;
+        self.moved = false;
         Some(std::mem::take(&mut self.skipped))
     }
 
-    /// The next tick publishes (the node was created or recording switched on: nothing has
-    /// been published from the current state).
+    /// The next tick publishes (recording switched on: nothing has been published from the
+    /// current state).
     pub(super) fn reset(&mut self) {
-        self.last = Marks::default();
+        self.moved = true;
     }
 }
 
@@ -131,6 +138,9 @@ mod tests {
         assert_eq!(idle.tick(&raw, true), Some(1), "busy");
         raw.propose(vec![], b"x".to_vec()).expect("propose");
         assert_eq!(idle.tick(&raw, false), Some(1), "the unstable log moved");
+        assert_eq!(idle.tick(&raw, false), None);
+        idle.moved();
+        assert_eq!(idle.tick(&raw, false), Some(2), "a transition");
         assert_eq!(idle.tick(&raw, false), None);
         idle.reset();
         assert_eq!(idle.tick(&raw, false), Some(2), "reset");

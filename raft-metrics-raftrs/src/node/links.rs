@@ -237,13 +237,6 @@ impl Links {
         appends > 0
     }
 
-    /// Whether appends went either way since the last flush (leader and followers' progress
-    /// moves with them).
-    pub(super) fn appends_moved(&self) -> bool {
-        self.from_leader.appends != 0
-            || self.links.iter().any(|link| link.appends_sent() != 0 || link.appends_received != 0)
-    }
-
     /// The link to `node` if there is one. (Appends counted apart from the leader are on its
     /// link only after [`settle_leader_appends`](Self::settle_leader_appends).)
     pub(super) fn get(&mut self, node: u64) -> Option<&mut Link> {

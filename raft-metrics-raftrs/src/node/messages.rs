@@ -78,7 +78,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let (term, role) = (raft.term, raft.state);
         match msg.get_msg_type() {
             MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
-                self.peers.heartbeat_answered(msg.from, self.turn.ticks, &mut self.turn.clock);
+                self.peers.heartbeat_answered(msg.from, &mut self.turn);
                 return true;
             }
             MessageType::MsgSnapshot if msg.term >= term => {
@@ -120,8 +120,8 @@ impl<S: Storage> InstrumentedNode<S> {
                 reject(&self.group, RejectReason::LogInconsistency);
             }
             MessageType::MsgHeartbeat => {
-                let now = self.turn.clock.now();
-                self.peers.heartbeat_sent(msg.to, now);
+                let at = self.turn.samplers.rpc_timed().then(|| self.turn.clock.now());
+                self.peers.heartbeat_sent(msg.to, at);
             }
             MessageType::MsgSnapshot => self.snapshots.send_started(&self.group),
             _ => {}

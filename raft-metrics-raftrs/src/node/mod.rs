@@ -207,7 +207,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn new(raw: RawNode<S>, metrics: &RaftMetrics, topic: &str, partition: u32) -> Self {
         let node_id = raw.raft.id.to_string();
         let group = GroupSeries::new(metrics, topic, partition);
-        let turn = Turn::new(DEFAULT_TIMING, DEFAULT_RPC_TIMING, DEFAULT_TIMING_BUDGET, seed(partition, &raw));
+        let mut turn = Turn::new(DEFAULT_TIMING, DEFAULT_RPC_TIMING, DEFAULT_TIMING_BUDGET, seed(partition, &raw));
         let replicas = &metrics.families().replicas;
         let role = Role::new(
             Standing::of(&raw),
@@ -224,7 +224,7 @@ impl<S: Storage> InstrumentedNode<S> {
         log.publish(&raw.raft.raft_log, &group);
         proposals.publish(&group);
         Self {
-            progress: LeaderProgress::new(turn.tick_at),
+            progress: LeaderProgress::new(turn.tick_at()),
             raw,
             turn,
             role,
@@ -289,10 +289,11 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`DEFAULT_IDLE_PUBLISH_EVERY`], 10; 1: every tick). A [`tick`](Self::tick) publishes the
     /// state gauges, the counts kept since the last publication and the leader's view of its
     /// followers only when something they depend on may have moved: an index, the unstable log,
-    /// role, leader or term, appends exchanged, a follower behind, no known leader. Otherwise it
-    /// skips them, up to `ticks - 1` ticks in a row, so what moves with heartbeats alone (their
-    /// counts, the last leader or quorum contact, a silent follower leaving `isr_size`) reaches
-    /// the series up to `ticks` ticks late: 1 s at the default and raft-rs's usual 100 ms tick.
+    /// role, leader or term, a follower behind, no known leader. Otherwise it skips them, up to
+    /// `ticks - 1` ticks in a row, so what moves with heartbeats alone (their counts, the last
+    /// leader or quorum contact, a silent follower leaving `isr_size`) or with appends that
+    /// change nothing (entries a follower already has) reaches the series up to `ticks` ticks
+    /// late: 1 s at the default and raft-rs's usual 100 ms tick.
     /// A node with thousands of mostly idle partitions ticks each of them ten times a second,
     /// and republishing unchanged values was most of what recording cost them
     /// (`benches/RESULTS.md`, `idle_ticks`).
@@ -311,7 +312,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages
     /// of one turn in 64): [`rpc_timed`](Self::rpc_timed) says so to the transport, whose
     /// latencies [`on_delivered`](Self::on_delivered) observes in `rpc_duration_seconds` with
-    /// weight 64. Sampled more sparsely than the other durations because a turn sends many
+    /// weight 64. The heartbeats of a timed turn time their round trip too (`peer_round_trip`,
+    /// same weight): an idle group's traffic is heartbeats, every tick or two of every
+    /// partition, and timing each was most of what recording still cost it. Sampled more sparsely than the other durations because a turn sends many
     /// messages (a leader's turn of 100 proposals sends about 200) where it makes one append
     /// and one apply: at one turn in 8, timing messages cost a busy node more than every other
     /// duration together (`benches/RESULTS.md`). A node sending 10 000 messages a second still
@@ -431,6 +434,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     #[inline(never)]
     fn observe_transition(&mut self) {
+        self.idle.moved();
         let now = self.turn.clock.read();
         let raft = &self.raw.raft;
         match self.role.transition(Standing::of(&self.raw), raft.id, now, &self.group) {
@@ -491,7 +495,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
         let plain = self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
-            self.progress.appended(first.index, last.index, self.turn.tick_at);
+            self.progress.appended(first.index, last.index, &mut self.turn);
             let timed = at.map(|at| Stamp::new(at, self.turn.weight()));
             self.proposals.appended(entries, plain, self.raw.raft.term, timed);
         }

@@ -10,7 +10,8 @@ use raft_metrics::raft::{AggregatedMetrics, PeerMetrics};
 use super::group::GroupSeries;
 use super::links::Links;
 use super::series::{rec, Series};
-use crate::clock::{self, Clock};
+use super::turn::Turn;
+use crate::clock;
 
 /// Most heartbeats per peer awaiting a response: a heartbeat lost without the transport saying so
 /// skews the round trips after it by at most this many heartbeat intervals, until one is dropped.
@@ -27,10 +28,11 @@ pub(super) struct Peer {
     pub(super) last_matched: u64,
     /// Unix time of that response.
     pub(super) last_ack_unix: f64,
-    /// When the heartbeats to the peer that await a response went out ([`clock`] readings, oldest
-    /// first). Responses carry nothing to match them by, so the oldest is the one answered:
-    /// delivery is in order, and a heartbeat the transport failed to send is taken out.
-    heartbeats_in_flight: VecDeque<u64>,
+    /// When the heartbeats to the peer that await a response went out ([`clock`] readings,
+    /// `None` for an untimed one), oldest first. Responses carry nothing to match them by, so
+    /// the oldest is the one answered: delivery is in order, and a heartbeat the transport
+    /// failed to send is taken out.
+    heartbeats_in_flight: VecDeque<Option<u64>>,
 }
 
 impl Peer {
@@ -92,29 +94,32 @@ impl Peers {
         group.metrics.remove_peer(&group.topic, group.partition, id);
     }
 
-    /// A heartbeat to `to` goes out at `now` (a [`clock`] reading): `heartbeats_sent`, and the
-    /// send time for its round trip.
-    pub(super) fn heartbeat_sent(&mut self, to: u64, now: u64) {
+    /// A heartbeat to `to` goes out: `heartbeats_sent`, and for its round trip the send time
+    /// (a [`clock`] reading) when the turn's messages are timed, else `None`.
+    pub(super) fn heartbeat_sent(&mut self, to: u64, at: Option<u64>) {
         if let Some(peer) = self.member(to) {
             rec!(peer.metrics => heartbeats_sent.inc());
             if peer.heartbeats_in_flight.len() == MAX_HEARTBEATS_IN_FLIGHT {
                 peer.heartbeats_in_flight.pop_front();
             }
-            peer.heartbeats_in_flight.push_back(now);
+            peer.heartbeats_in_flight.push_back(at);
         }
     }
 
-    /// Leader: `from` answered a heartbeat at tick `ticks`. Heartbeats are rare (one per peer per
-    /// `heartbeat_tick`): each is timed, `last_heartbeat_timestamp` and `peer_round_trip`.
-    pub(super) fn heartbeat_answered(&mut self, from: u64, ticks: u64, clock: &mut Clock) {
-        let received = clock.read();
-        let unix = clock.unix();
-        let Some(peer) = self.member(from) else { return };
+    /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the tick's time), the
+    /// peer's last answer for the quorum contact and `isr_size`, and when the heartbeat was
+    /// timed its round trip (`peer_round_trip`, with the RPC sampler's weight). An untimed
+    /// answer reads no clock.
+    pub(super) fn heartbeat_answered(&mut self, from: u64, turn: &mut Turn) {
+        let Some(peer) = self.members.iter_mut().find(|p| p.id == from) else { return };
+        let at = turn.tick_at();
+        let unix = turn.clock.unix_at(at);
         rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
-        if let Some(sent) = peer.heartbeats_in_flight.pop_front() {
-            rec!(peer.metrics => peer_round_trip.observe(clock::seconds(sent, received)));
+        if let Some(Some(sent)) = peer.heartbeats_in_flight.pop_front() {
+            let weight = turn.samplers.rpc_weight().max(1);
+            rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(sent, turn.clock.read()), weight));
         }
-        peer.last_ack_tick = ticks;
+        peer.last_ack_tick = turn.ticks;
         // Its time too: the quorum contact is computed at the next tick that publishes, which
         // may come several ticks later (an idle group, see `idle`).
         peer.last_ack_unix = unix;

@@ -24,8 +24,8 @@ pub(super) struct LeaderProgress {
     leading_since: u64,
     /// Per append: its first index and time (the last tick's reading), oldest first.
     append_times: VecDeque<(u64, u64)>,
-    /// The newest of them, kept apart so that an append checks it without the deque's index
-    /// arithmetic (every leader turn does).
+    /// The newest of them, by first index and tick number, kept apart so that an append checks
+    /// it without the deque's index arithmetic (every leader turn does) nor the tick's reading.
     newest: Option<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
@@ -77,29 +77,30 @@ impl LeaderProgress {
         self.caught_up = true;
     }
 
-    /// The leader appended `first..=last` to its log at `at` (the last tick's reading: follower
-    /// lag in seconds has a tick's resolution, and an untimed turn reads no clock).
+    /// The leader appended `first..=last` to its log in the current tick (stamped with the
+    /// tick's reading: follower lag in seconds has a tick's resolution, and an untimed turn
+    /// reads no clock).
     #[inline]
-    pub(super) fn appended(&mut self, first: u64, last: u64, at: u64) {
+    pub(super) fn appended(&mut self, first: u64, last: u64, turn: &mut Turn) {
         self.last_recorded = self.last_recorded.max(last);
-        // Continues the newest append, stamped with the same tick: that one stands for both (a
-        // lookup takes the last append starting at or before an index), so a tick's appends
-        // cost one record.
-        if self.newest.is_some_and(|(index, stamped)| index < first && stamped == at) {
+        // Continues the newest append, of the same tick: that one stands for both (a lookup
+        // takes the last append starting at or before an index), so a tick's appends cost one
+        // record.
+        if self.newest.is_some_and(|(index, tick)| index < first && tick == turn.ticks) {
             return;
         }
-        self.record(first, at);
+        self.record(first, turn);
     }
 
     /// Keeps the time of an append starting at `first`.
     #[inline(never)]
-    fn record(&mut self, first: u64, at: u64) {
+    fn record(&mut self, first: u64, turn: &mut Turn) {
         // Overwrites appends (a new leader's log replaced the tail): their times go.
         while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
             self.append_times.pop_back();
         }
-        self.append_times.push_back((first, at));
-        self.newest = Some((first, at));
+        self.append_times.push_back((first, turn.tick_at()));
+        self.newest = Some((first, turn.ticks));
         while self.append_times.len() > MAX_APPEND_TIMES {
             self.append_times.pop_front();
         }
@@ -204,7 +205,10 @@ impl LeaderProgress {
             }
             self.append_times.pop_front();
         }
-        self.newest = self.append_times.back().copied();
+        // Only the front went: the newest stays unless none is left.
+        if self.append_times.is_empty() {
+            self.newest = None;
+        }
         // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
         self.scratch.sort_by(|a, b| b.total_cmp(a));
         if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {

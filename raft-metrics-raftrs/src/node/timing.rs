@@ -235,10 +235,16 @@ impl Samplers {
     }
 
     /// A tick: the turns since the last one pace the durations' sampler.
+    #[inline]
     pub(crate) fn tick(&mut self) {
         self.catch_up();
         let turns = core::mem::take(&mut self.ticked);
         let one_in = self.durations.one_in;
+        // A quiet tick (at most the budget's turns: every idle group's) keeps the configured
+        // rate, without the pacing's division.
+        if turns <= self.budget && one_in == self.durations.base {
+            return;
+        }
         self.durations.pace(turns, self.budget);
         if self.durations.one_in != one_in {
             self.rearm();

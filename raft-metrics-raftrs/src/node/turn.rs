@@ -14,15 +14,16 @@ pub(super) struct Turn {
     pub(super) samplers: Samplers,
     /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts).
     pub(super) ticks: u64,
-    /// The clock reading of the last tick.
-    pub(super) tick_at: u64,
+    /// The clock reading of the last tick, read when first needed after it (an idle group's
+    /// tick reads no clock).
+    tick_at: Option<u64>,
 }
 
 impl Turn {
     /// `seed` distinguishes the node's sequence of timed turns from other nodes'.
     pub(super) fn new(timing: Sampling, rpc_timing: Sampling, budget: u32, seed: u64) -> Self {
         let mut clock = Clock::new();
-        let tick_at = clock.now();
+        let tick_at = Some(clock.now());
         Self { clock, samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, tick_at }
     }
 
@@ -31,7 +32,25 @@ impl Turn {
         self.samplers.tick();
         self.ticks += 1;
         self.clock.tick(self.ticks);
-        self.tick_at = self.clock.now();
+        self.tick_at = None;
+    }
+
+    /// The time of the last tick, within the tick: the first call after it reads the turn's
+    /// clock, the later ones share that reading.
+    #[inline]
+    pub(super) fn tick_at(&mut self) -> u64 {
+        match self.tick_at {
+            Some(at) => at,
+            None => self.read_tick_at(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_tick_at(&mut self) -> u64 {
+        let at = self.clock.now();
+        self.tick_at = Some(at);
+        at
     }
 
     /// A ready starts a turn: timed or not, its messages timed or not.
