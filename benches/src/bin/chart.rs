@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use raft_metrics_benches::raft_loop::{IDLE_PARTITIONS, IDLE_TICKS};
+
 /// Group order in the chart and tables; groups not listed follow in name order.
 const ORDER: [&str; 13] = [
     "counter_inc",
@@ -393,6 +395,7 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
             with_scrape.map_or("n/a".into(), |v| format!("{v:+.3} %")),
         );
     }
+    s.push_str(&idle(&counts));
     s.push_str(&replays(&counts, groups));
     if let Some(sc) = scrape {
         let _ = writeln!(
@@ -411,6 +414,25 @@ fn instructions(text: &str, groups: &[(&str, &[(String, Estimate)])]) -> String 
         }
     }
     s
+}
+
+/// The idle shape: what recording costs a group that only ticks and heartbeats, per replica
+/// and tick.
+fn idle(counts: &BTreeMap<(String, String), u64>) -> String {
+    let get = |id: &str| counts.get(&("idle_ticks".to_owned(), id.to_owned())).copied();
+    let (Some(d), Some(i)) = (get("disabled"), get("instrumented")) else { return String::new() };
+    let replica_ticks = f64::from(IDLE_PARTITIONS) * IDLE_TICKS as f64 * 3.0;
+    format!(
+        "\n#### Idle partitions\n\n`idle_ticks`: {IDLE_PARTITIONS} partitions × 3 nodes with elected leaders, \
+         {IDLE_TICKS} ticks of every replica and no proposal (heartbeats only, every 2 ticks), what most \
+         partitions of a node with thousands of them do at any moment.\n\n\
+         | shape | disabled Ir | instrumented Ir | overhead | disabled Ir per replica-tick | metrics Ir per replica-tick |\n\
+         |---|---:|---:|---:|---:|---:|\n\
+         | `idle_ticks` | {d} | {i} | **{:+.3} %** | {:.0} | {:.0} |\n",
+        (i as f64 - d as f64) / d as f64 * 100.0,
+        d as f64 / replica_ticks,
+        (i - d.min(i)) as f64 / replica_ticks,
+    )
 }
 
 /// Criterion's mean for `id` in `group`, in ns.
