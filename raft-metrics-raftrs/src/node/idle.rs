@@ -23,6 +23,8 @@
 
 use raft::{RawNode, StateRole, Storage, INVALID_ID};
 
+use super::role::Standing;
+
 /// What a tick's publication depends on that raft-rs holds in plain fields (role, leader and
 /// term changes are told apart, [`Idle::moved`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +51,16 @@ impl Marks {
     }
 }
 
+/// What a tick publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Publication {
+    /// Something moved: everything.
+    Changed,
+    /// Only the periodic publication of an idle group: what moves with heartbeats alone (the
+    /// indexes and the log did not move).
+    Periodic,
+}
+
 /// When the tick publishes.
 #[derive(Debug)]
 pub(super) struct Idle {
@@ -60,18 +72,30 @@ pub(super) struct Idle {
     every: u32,
     /// Role, leader or term changed since the last publication.
     moved: bool,
+    /// The leader had a follower behind at the last publication (its lag in seconds grows with
+    /// time: every tick publishes).
+    lagging: bool,
+    /// Role, leader and term as last observed: the role's own record, copied here so that a
+    /// quiet tick compares them without touching the role's cache line.
+    standing: Standing,
 }
 
 /// The default of [`Idle::every`].
 pub(super) const DEFAULT_EVERY: u32 = 10;
 
-impl Default for Idle {
-    fn default() -> Self {
-        Self { last: Marks::default(), skipped: 0, every: DEFAULT_EVERY, moved: true }
-    }
-}
-
 impl Idle {
+    /// `standing`: the node's, as the role first observed it.
+    pub(super) fn new(standing: Standing) -> Self {
+        Self { last: Marks::default(), skipped: 0, every: DEFAULT_EVERY, moved: true, lagging: false, standing }
+    }
+
+    /// Whether raft-rs's standing differs from the one last observed (then the role observes
+    /// the transition, and calls [`moved`](Self::moved)).
+    #[inline]
+    pub(super) fn standing_changed<S: Storage>(&self, raw: &RawNode<S>) -> bool {
+        Standing::of(raw) != self.standing
+    }
+
     /// Publish at least every `every` ticks (0 and 1: every tick).
     pub(super) fn set_every(&mut self, every: u32) {
         self.every = every.max(1);
@@ -82,26 +106,34 @@ impl Idle {
         self.every
     }
 
-    /// Role, leader or term changed: the next tick publishes.
-    pub(super) fn moved(&mut self) {
+    /// Role, leader or term changed, to `standing`: the next tick publishes.
+    pub(super) fn moved(&mut self, standing: Standing) {
         self.moved = true;
+        self.standing = standing;
     }
 
-    /// A tick: `None` when it skips publishing, else how many ticks the publication stands for
-    /// (1, or more after skipped ticks: what a per-tick distribution observes the skipped values
-    /// with). `busy`: something moved that the marks do not show (a follower behind).
+    /// Whether the leader had a follower behind at the publication just made.
+    pub(super) fn set_lagging(&mut self, lagging: bool) {
+        self.lagging = lagging;
+    }
+
+    /// A tick: `None` when it skips publishing, else what it publishes and how many ticks the
+    /// publication stands for (1, or more after skipped ticks: what a per-tick distribution
+    /// observes the skipped values with).
     #[inline]
-    pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>, busy: bool) -> Option<u32> {
+    pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>) -> Option<(Publication, u32)> {
         let marks = Marks::of(raw);
         self.skipped += 1;
         let raft = &raw.raft;
         let led = matches!(raft.state, StateRole::Leader | StateRole::Follower) && raft.leader_id != INVALID_ID;
-        if !busy && !self.moved && led && marks == self.last && self.skipped < self.every {
+        let changed = self.lagging || self.moved || !led || marks != self.last;
+        if !changed && self.skipped < self.every {
             return None;
         }
         self.last = marks;
         self.moved = false;
-        Some(std::mem::take(&mut self.skipped))
+        let publication = if changed { Publication::Changed } else { Publication::Periodic };
+        Some((publication, std::mem::take(&mut self.skipped)))
     }
 
     /// The next tick publishes (recording switched on: nothing has been published from the
@@ -116,6 +148,7 @@ mod tests {
     use raft::storage::MemStorage;
     use raft::Config;
 
+    use super::Publication::{Changed, Periodic};
     use super::*;
 
     fn leader() -> RawNode<MemStorage> {
@@ -126,36 +159,44 @@ mod tests {
         raw
     }
 
-    /// An unchanged group publishes every `every` ticks; a change or `busy` publishes at once,
-    /// and the publication after skipped ticks stands for all of them.
+    /// An unchanged group publishes every `every` ticks (the heartbeat-driven part only); a
+    /// change or a follower behind publishes everything at once, and the publication after
+    /// skipped ticks stands for all of them.
     #[test]
     fn an_idle_group_publishes_every_n_ticks_and_a_change_at_once() {
         let mut raw = leader();
-        let mut idle = Idle::default();
+        let mut idle = Idle::new(Standing::of(&raw));
         idle.set_every(4);
-        let ticks: Vec<Option<u32>> = (0..9).map(|_| idle.tick(&raw, false)).collect();
-        assert_eq!(ticks, [Some(1), None, None, None, Some(4), None, None, None, Some(4)]);
-        assert_eq!(idle.tick(&raw, true), Some(1), "busy");
+        let ticks: Vec<Option<(Publication, u32)>> = (0..9).map(|_| idle.tick(&raw)).collect();
+        let periodic = Some((Periodic, 4));
+        assert_eq!(ticks, [Some((Changed, 1)), None, None, None, periodic, None, None, None, periodic]);
+        idle.set_lagging(true);
+        assert_eq!(idle.tick(&raw), Some((Changed, 1)), "lagging");
+        assert_eq!(idle.tick(&raw), Some((Changed, 1)), "lagging");
+        idle.set_lagging(false);
         raw.propose(vec![], b"x".to_vec()).expect("propose");
-        assert_eq!(idle.tick(&raw, false), Some(1), "the unstable log moved");
-        assert_eq!(idle.tick(&raw, false), None);
-        idle.moved();
-        assert_eq!(idle.tick(&raw, false), Some(2), "a transition");
-        assert_eq!(idle.tick(&raw, false), None);
+        assert_eq!(idle.tick(&raw), Some((Changed, 1)), "the unstable log moved");
+        assert_eq!(idle.tick(&raw), None);
+        assert!(!idle.standing_changed(&raw));
+        idle.moved(Standing::of(&raw));
+        assert_eq!(idle.tick(&raw), Some((Changed, 2)), "a transition");
+        assert_eq!(idle.tick(&raw), None);
         idle.reset();
-        assert_eq!(idle.tick(&raw, false), Some(2), "reset");
+        assert_eq!(idle.tick(&raw), Some((Changed, 2)), "reset");
         idle.set_every(1);
-        assert_eq!(idle.tick(&raw, false), Some(1), "every tick");
+        assert_eq!(idle.tick(&raw), Some((Periodic, 1)), "every tick");
     }
 
     /// A node without a leader (a candidate, or a follower that lost its leader) publishes
-    /// every tick.
+    /// everything every tick; a change of standing is seen.
     #[test]
     fn no_known_leader_publishes_every_tick() {
         let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let raw = RawNode::new(&Config { id: 1, ..Config::default() }, store, &logger).expect("node");
-        let mut idle = Idle::default();
-        assert!((0..5).all(|_| idle.tick(&raw, false) == Some(1)));
+        let mut raw = RawNode::new(&Config { id: 1, ..Config::default() }, store, &logger).expect("node");
+        let mut idle = Idle::new(Standing::of(&raw));
+        assert!((0..5).all(|_| idle.tick(&raw) == Some((Changed, 1))));
+        raw.campaign().expect("campaign");
+        assert!(idle.standing_changed(&raw));
     }
 }

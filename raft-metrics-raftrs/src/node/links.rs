@@ -102,6 +102,11 @@ impl Link {
         self.sent[MessageType::MsgAppend as usize]
     }
 
+    /// Heartbeats sent since the last flush.
+    pub(super) fn heartbeats_sent(&self) -> u64 {
+        self.sent[MessageType::MsgHeartbeat as usize]
+    }
+
     /// The (`method`, `target`) series of `msg_type`.
     fn handle(&mut self, metrics: &RaftMetrics, msg_type: MessageType) -> &Handle<RpcMetrics> {
         let node = self.node;

@@ -43,7 +43,7 @@ mod timing;
 mod turn;
 
 use group::GroupSeries;
-use idle::Idle;
+use idle::{Idle, Publication};
 use links::Links;
 use log::Log;
 use membership::Membership;
@@ -181,12 +181,20 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// assert_eq!(node.metrics().elections.get(raft_metrics::raft::ElectionResult::Won).get(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+// In this order (`repr(C)`): what every tick touches (the recording switch, the idle state,
+// the turn) in consecutive cache lines right after raft-rs's node. A node with thousands of
+// groups ticks each ten times a second, and at that scale a tick's cost is the cache lines it
+// misses, not its instructions (`benches/notes/real_node.md`).
+#[repr(C)]
 pub struct InstrumentedNode<S: Storage> {
     raw: RawNode<S>,
-    /// The group's labels and the partition series every state records into.
-    group: GroupSeries,
+    /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
+    recording: bool,
+    idle: Idle,
     turn: Turn,
     role: Role,
+    /// The group's labels and the partition series every state records into.
+    group: GroupSeries,
     peers: Peers,
     progress: LeaderProgress,
     proposals: Proposals,
@@ -194,9 +202,6 @@ pub struct InstrumentedNode<S: Storage> {
     membership: Membership,
     snapshots: Snapshots,
     links: Links,
-    idle: Idle,
-    /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
-    recording: bool,
 }
 
 impl<S: Storage> InstrumentedNode<S> {
@@ -219,6 +224,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let mut peers = Peers::default();
         peers.sync(&group, raw.raft.prs(), raw.raft.id);
         Membership::publish(raw.raft.prs(), &group);
+        let standing = Standing::of(&raw);
         let log = Log::read(raw.store());
         let proposals = Proposals::default();
         log.publish(&raw.raft.raft_log, &group);
@@ -234,7 +240,7 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links: Links::default(),
-            idle: Idle::default(),
+            idle: Idle::new(standing),
             group,
             recording: true,
         }
@@ -434,7 +440,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     #[inline(never)]
     fn observe_transition(&mut self) {
-        self.idle.moved();
+        self.idle.moved(Standing::of(&self.raw));
         let now = self.turn.clock.read();
         let raft = &self.raw.raft;
         match self.role.transition(Standing::of(&self.raw), raft.id, now, &self.group) {
@@ -453,13 +459,18 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// Leader only, at a tick that publishes (`ticks`: the ticks it stands for): follower lag,
     /// `isr_size` and the quorum contact.
-    fn refresh_progress(&mut self, ticks: u32) {
+    fn refresh_progress(&mut self, publication: Publication, ticks: u32) {
         let raft = &self.raw.raft;
         if raft.state != StateRole::Leader {
             return;
         }
-        let (self_id, last_index) = (raft.id, raft.raft_log.last_index());
-        self.progress.refresh(raft.prs(), self_id, last_index, ticks, &mut self.peers, &self.group, &mut self.turn);
+        // The log did not move since the last publication: its last index neither (reading it
+        // again takes the storage's lock, and at a large node a cache miss).
+        let last_index = match publication {
+            Publication::Changed => raft.raft_log.last_index(),
+            Publication::Periodic => self.progress.last_index(),
+        };
+        self.progress.refresh(raft.prs(), raft.id, last_index, ticks, &mut self.peers, &self.group, &mut self.turn);
     }
 
     /// Records the counts kept since the last tick.
@@ -475,9 +486,13 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// The state published once per tick: indexes, apply lag, log size, pending proposals,
     /// configuration change in progress, and the follower's last contact with its leader.
-    fn publish_state(&mut self) {
-        self.log.publish(&self.raw.raft.raft_log, &self.group);
-        self.proposals.publish(&self.group);
+    fn publish_state(&mut self, publication: Publication) {
+        // Nothing they depend on moved since the last publication: the storage's last index
+        // (a lock, and a cache miss per group) need not be read again.
+        if publication == Publication::Changed {
+            self.log.publish(&self.raw.raft.raft_log, &self.group);
+            self.proposals.publish(&self.group);
+        }
         self.role.publish_contact(&self.group, &mut self.turn.clock);
     }
 

@@ -28,11 +28,19 @@ pub(super) struct Peer {
     pub(super) last_matched: u64,
     /// Unix time of that response.
     pub(super) last_ack_unix: f64,
-    /// When the heartbeats to the peer that await a response went out ([`clock`] readings,
-    /// `None` for an untimed one), oldest first. Responses carry nothing to match them by, so
-    /// the oldest is the one answered: delivery is in order, and a heartbeat the transport
-    /// failed to send is taken out.
-    heartbeats_in_flight: VecDeque<Option<u64>>,
+    /// Unix time of the last heartbeat answer, and whether `last_heartbeat_timestamp` has it.
+    last_heartbeat_unix: f64,
+    heartbeat_published: bool,
+    /// Heartbeats sent to the peer and answered, by count. Responses carry nothing to match
+    /// them by, so the oldest unanswered is the one answered: delivery is in order, a heartbeat
+    /// the transport failed to send is taken back, and one lost silently skews the round trips
+    /// after it by at most [`MAX_HEARTBEATS_IN_FLIGHT`] heartbeat intervals.
+    heartbeats_sent: u64,
+    heartbeats_answered: u64,
+    /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
+    /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
+    /// counts on the peer.
+    timed: VecDeque<(u64, u64)>,
 }
 
 impl Peer {
@@ -45,8 +53,18 @@ impl Peer {
             last_ack_tick: 0,
             last_matched: 0,
             last_ack_unix: 0.0,
-            heartbeats_in_flight: VecDeque::new(),
+            last_heartbeat_unix: 0.0,
+            heartbeat_published: true,
+            heartbeats_sent: 0,
+            heartbeats_answered: 0,
+            timed: VecDeque::new(),
         }
+    }
+
+    /// Forgets the heartbeats in flight (a leadership began or ended).
+    fn forget_heartbeats(&mut self) {
+        self.heartbeats_answered = self.heartbeats_sent;
+        self.timed.clear();
     }
 }
 
@@ -94,30 +112,38 @@ impl Peers {
         group.metrics.remove_peer(&group.topic, group.partition, id);
     }
 
-    /// A heartbeat to `to` goes out: `heartbeats_sent`, and for its round trip the send time
-    /// (a [`clock`] reading) when the turn's messages are timed, else `None`.
+    /// A heartbeat to `to` goes out (counted in `heartbeats_sent` at the next publication, from
+    /// its link), and for its round trip the send time (a [`clock`] reading) when the turn's
+    /// messages are timed, else `None`.
     pub(super) fn heartbeat_sent(&mut self, to: u64, at: Option<u64>) {
         if let Some(peer) = self.member(to) {
-            rec!(peer.metrics => heartbeats_sent.inc());
-            if peer.heartbeats_in_flight.len() == MAX_HEARTBEATS_IN_FLIGHT {
-                peer.heartbeats_in_flight.pop_front();
+            peer.heartbeats_sent += 1;
+            let max = MAX_HEARTBEATS_IN_FLIGHT as u64;
+            peer.heartbeats_answered = peer.heartbeats_answered.max(peer.heartbeats_sent.saturating_sub(max));
+            if let Some(at) = at {
+                if peer.timed.len() == MAX_HEARTBEATS_IN_FLIGHT {
+                    peer.timed.pop_front();
+                }
+                peer.timed.push_back((peer.heartbeats_sent, at));
             }
-            peer.heartbeats_in_flight.push_back(at);
         }
     }
 
-    /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the tick's time), the
-    /// peer's last answer for the quorum contact and `isr_size`, and when the heartbeat was
-    /// timed its round trip (`peer_round_trip`, with the RPC sampler's weight). An untimed
-    /// answer reads no clock.
+    /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the tick's time, at the
+    /// next publication), the peer's last answer for the quorum contact and `isr_size`, and
+    /// when the heartbeat was timed its round trip (`peer_round_trip`, with the RPC sampler's
+    /// weight). An untimed answer reads no clock and writes no series.
     pub(super) fn heartbeat_answered(&mut self, from: u64, turn: &mut Turn) {
         let Some(peer) = self.members.iter_mut().find(|p| p.id == from) else { return };
         let at = turn.tick_at();
         let unix = turn.clock.unix_at(at);
-        rec!(peer.metrics => last_heartbeat_timestamp.set(unix));
-        if let Some(Some(sent)) = peer.heartbeats_in_flight.pop_front() {
-            let weight = turn.samplers.rpc_weight().max(1);
-            rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(sent, turn.clock.read()), weight));
+        peer.last_heartbeat_unix = unix;
+        peer.heartbeat_published = false;
+        if peer.heartbeats_answered < peer.heartbeats_sent {
+            peer.heartbeats_answered += 1;
+            if !peer.timed.is_empty() {
+                Self::time_answer(peer, turn);
+            }
         }
         peer.last_ack_tick = turn.ticks;
         // Its time too: the quorum contact is computed at the next tick that publishes, which
@@ -125,12 +151,32 @@ impl Peers {
         peer.last_ack_unix = unix;
     }
 
+    /// The round trip of the heartbeat just answered, if it was timed.
+    #[cold]
+    fn time_answer(peer: &mut Peer, turn: &mut Turn) {
+        let answered = peer.heartbeats_answered;
+        while peer.timed.front().is_some_and(|&(sent, _)| sent < answered) {
+            // Answered before (it was lost, or an answer went unmatched).
+            peer.timed.pop_front();
+        }
+        if let Some(&(_, at)) = peer.timed.front().filter(|&&(sent, _)| sent == answered) {
+            peer.timed.pop_front();
+            let weight = turn.samplers.rpc_weight().max(1);
+            rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(at, turn.clock.read()), weight));
+        }
+    }
+
     /// The transport could not send a heartbeat to `to`: `heartbeat_failures`, and no round trip.
     pub(super) fn heartbeat_failed(&mut self, to: u64) {
         if let Some(peer) = self.member(to) {
             rec!(peer.metrics => heartbeat_failures.inc());
             // Sent last, so the newest in flight.
-            peer.heartbeats_in_flight.pop_back();
+            if peer.heartbeats_sent > peer.heartbeats_answered {
+                if peer.timed.back().is_some_and(|&(sent, _)| sent == peer.heartbeats_sent) {
+                    peer.timed.pop_back();
+                }
+                peer.heartbeats_sent -= 1;
+            }
         }
     }
 
@@ -142,7 +188,7 @@ impl Peers {
             peer.last_ack_unix = unix;
             // raft-rs starts every follower's `matched` afresh.
             peer.last_matched = 0;
-            peer.heartbeats_in_flight.clear();
+            peer.forget_heartbeats();
         }
     }
 
@@ -151,16 +197,25 @@ impl Peers {
         for peer in &mut self.members {
             rec!(peer.metrics => follower_lag_entries.set(0));
             rec!(peer.metrics => follower_lag.set(0.0));
-            peer.heartbeats_in_flight.clear();
+            peer.forget_heartbeats();
         }
     }
 
-    /// Records the appends exchanged with each peer since the last tick (taken from its link),
-    /// per peer and in the aggregate `agg`.
+    /// Records the appends exchanged with each peer since the last publication (taken from its
+    /// link), per peer and in the aggregate `agg`, the heartbeats sent and the last heartbeat
+    /// answer's time.
     pub(super) fn flush(&mut self, links: &mut Links, agg: Option<&AggregatedMetrics>) {
         for peer in &mut self.members {
+            if !peer.heartbeat_published {
+                peer.heartbeat_published = true;
+                rec!(peer.metrics => last_heartbeat_timestamp.set(peer.last_heartbeat_unix));
+            }
             let Some(link) = links.get(peer.id) else { continue };
             // The link's sends are taken by its own flush, after this one.
+            let heartbeats = link.heartbeats_sent();
+            if heartbeats != 0 {
+                rec!(peer.metrics => heartbeats_sent.add(heartbeats));
+            }
             let (sent, bytes, received) = (link.appends_sent(), link.append_bytes_sent, link.appends_received);
             if sent == 0 && received == 0 {
                 // An idle group's ticks (no appends: no bytes either).
@@ -176,5 +231,58 @@ impl Peers {
                 a.append_entries_received.add(received);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft_metrics::raft::RaftMetrics;
+    use raft_metrics::{Registry, Sampling};
+
+    use super::*;
+
+    /// Heartbeats and answers matched by count: each timed heartbeat's answer observes one round
+    /// trip, a send the transport failed is taken back, a lost one shifts the matching by one
+    /// until the cap drops it; untimed heartbeats observe nothing and count at the flush.
+    #[test]
+    fn heartbeats_are_matched_to_answers_by_count() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let mut turn = Turn::new(Sampling::All, Sampling::All, 8, 1);
+        let mut peers = Peers::default();
+        peers.slot(&group, 2);
+        let round_trips = || metrics.families().peers.bind(("orders", 0, "2")).peer_round_trip.count();
+        for _ in 0..3 {
+            peers.heartbeat_sent(2, Some(turn.clock.now()));
+            peers.heartbeat_answered(2, &mut turn);
+        }
+        assert_eq!(round_trips(), 3);
+        // A failed send is taken back: the next answer is the heartbeat sent before it.
+        peers.heartbeat_sent(2, Some(1));
+        peers.heartbeat_sent(2, Some(2));
+        peers.heartbeat_failed(2);
+        peers.heartbeat_answered(2, &mut turn);
+        assert_eq!(round_trips(), 4);
+        assert_eq!(peers.members[0].timed.len(), 0);
+        // An answer to nothing in flight times nothing.
+        peers.heartbeat_answered(2, &mut turn);
+        assert_eq!(round_trips(), 4);
+        // Lost heartbeats beyond the cap are dropped: at most MAX_HEARTBEATS_IN_FLIGHT wait.
+        for at in 0..20 {
+            peers.heartbeat_sent(2, Some(at));
+        }
+        let peer = &peers.members[0];
+        assert_eq!(peer.heartbeats_sent - peer.heartbeats_answered, MAX_HEARTBEATS_IN_FLIGHT as u64);
+        assert_eq!(peer.timed.len(), MAX_HEARTBEATS_IN_FLIGHT);
+        for _ in 0..MAX_HEARTBEATS_IN_FLIGHT {
+            peers.heartbeat_answered(2, &mut turn);
+        }
+        assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
+        // Untimed: no round trip, no queue.
+        peers.heartbeat_sent(2, None);
+        peers.heartbeat_answered(2, &mut turn);
+        assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
+        assert!(peers.members[0].timed.is_empty());
     }
 }

@@ -31,6 +31,8 @@ pub(super) struct LeaderProgress {
     last_recorded: u64,
     /// Reused by the quorum-contact computation.
     scratch: Vec<f64>,
+    /// The leader's last index at the last refresh.
+    last_index: u64,
     /// At the last refresh every follower had every entry (so an idle leader's tick can skip
     /// the next: nothing of what it publishes moves with time alone, see `idle`).
     caught_up: bool,
@@ -46,9 +48,15 @@ impl LeaderProgress {
             newest: None,
             last_recorded: 0,
             scratch: Vec::new(),
+            last_index: 0,
             // Not leading: no follower to wait for.
             caught_up: true,
         }
+    }
+
+    /// The leader's last index at the last refresh.
+    pub(super) fn last_index(&self) -> u64 {
+        self.last_index
     }
 
     /// Leader: some follower lacked entries at the last refresh, or none happened yet this
@@ -132,6 +140,7 @@ impl LeaderProgress {
         group: &GroupSeries,
         turn: &mut Turn,
     ) {
+        self.last_index = last_index;
         let now = turn.clock.now();
         let unix = turn.clock.unix_at(now);
         let ticks = turn.ticks;

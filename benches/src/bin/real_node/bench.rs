@@ -39,6 +39,8 @@ pub struct Plan {
     pub dir: PathBuf,
     /// Where to write the summary as TSV, if anywhere.
     pub summary: Option<PathBuf>,
+    /// Groups of the idle cluster (0: none is run).
+    pub idle_partitions: u32,
 }
 
 /// One node's measurement over the window.
@@ -49,6 +51,10 @@ struct NodeSample {
     leader: bool,
     messages: u64,
     readies: u64,
+    /// Group ticks (one per group per tick).
+    ticks: u64,
+    /// Groups led at the end.
+    leading: u64,
 }
 
 impl NodeSample {
@@ -95,6 +101,19 @@ impl Sample {
     fn leader_load(&self) -> f64 {
         self.leader().cpu_us as f64 / 1e6 / self.window.as_secs_f64()
     }
+
+    /// CPU microseconds of all nodes per group tick (an idle cluster's unit of work).
+    fn cpu_per_group_tick(&self) -> f64 {
+        let cpu: u64 = self.nodes.iter().map(|n| n.cpu_us).sum();
+        let ticks: u64 = self.nodes.iter().map(|n| n.ticks).sum();
+        cpu as f64 / ticks.max(1) as f64
+    }
+
+    /// CPU of all nodes, mean share of one core per node.
+    fn node_load(&self) -> f64 {
+        let cpu: u64 = self.nodes.iter().map(|n| n.cpu_us).sum();
+        cpu as f64 / 1e6 / self.window.as_secs_f64() / self.nodes.len() as f64
+    }
 }
 
 /// Runs the plan, printing progress to stderr and the report (markdown) to stdout.
@@ -103,13 +122,21 @@ pub fn run(plan: &Plan) -> io::Result<()> {
     let mut report = Vec::new();
     for (i, &rate) in plan.rates.iter().enumerate() {
         let dir = plan.dir.join(format!("rate{i}"));
-        let mut cluster = Cluster::start(&exe, &dir, rate, plan)?;
+        let mut cluster = Cluster::start(&exe, &dir, Some(rate), 1, plan)?;
         let measured = measure(&mut cluster, plan, rate);
         let scrapes = cluster.stop()?;
         let _ = std::fs::remove_dir_all(&dir);
         report.push(Measured { rate, pairs: measured?, scrapes });
     }
-    let tsv = print_report(plan, &report);
+    let mut tsv = print_report(plan, &report);
+    if plan.idle_partitions > 0 {
+        let dir = plan.dir.join("idle");
+        let mut cluster = Cluster::start(&exe, &dir, None, plan.idle_partitions, plan)?;
+        let measured = measure_idle(&mut cluster, plan);
+        let scrapes = cluster.stop()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        tsv.push_str(&print_idle(plan, &measured?, &scrapes));
+    }
     if let Some(path) = &plan.summary {
         std::fs::write(path, tsv)?;
     }
@@ -143,6 +170,65 @@ fn measure(cluster: &mut Cluster, plan: &Plan, rate: Rate) -> io::Result<Vec<(Sa
     Ok(pairs)
 }
 
+/// The idle cluster's rounds, as [`measure`]'s.
+fn measure_idle(cluster: &mut Cluster, plan: &Plan) -> io::Result<Vec<(Sample, Sample)>> {
+    let mut pairs = Vec::new();
+    for round in 0..plan.rounds {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        let mut pair = [None, None];
+        for recording in order {
+            let sample = cluster.phase(recording, plan.window)?;
+            eprintln!(
+                "idle {} partitions round {round} recording {}: {:.3} µs per group tick, {:.1} % of a core per node",
+                plan.idle_partitions,
+                if recording { "on " } else { "off" },
+                sample.cpu_per_group_tick(),
+                sample.node_load() * 100.0,
+            );
+            pair[usize::from(!recording)] = Some(sample);
+        }
+        if let [Some(on), Some(off)] = pair {
+            pairs.push((on, off));
+        }
+    }
+    Ok(pairs)
+}
+
+/// Prints the idle cluster's report; returns its TSV summary line (`idle-<P>`, µs of CPU per
+/// group tick with recording off, twice, overhead of all nodes' CPU in %, its 2 SE).
+fn print_idle(plan: &Plan, pairs: &[(Sample, Sample)], scrapes: &[usize]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let p = plan.idle_partitions;
+    let off: Vec<f64> = pairs.iter().map(|(_, off)| off.cpu_per_group_tick()).collect();
+    let load: Vec<f64> = pairs.iter().map(|(_, off)| off.node_load()).collect();
+    let all: Vec<f64> =
+        pairs.iter().map(|(on, off)| on.cpu_per_group_tick() / off.cpu_per_group_tick() - 1.0).collect();
+    let (mean, error) = mean_and_error(&all);
+    let (lo, hi) = spread(&all);
+    println!();
+    println!(
+        "Idle partitions: one cluster of 3 node processes, each a replica of {p} groups (leaders spread over the nodes), no client: every group ticks every 100 ms and its leader heartbeats every 3 ticks over the nodes' TCP connections. The nodes export in the large-node mode (`Aggregation::Unhealthy`), as the guide sets up thousands of partitions. Same rounds and phases as above; CPU of all nodes per group tick."
+    );
+    println!();
+    println!("| groups per node | CPU per node, off | µs per group tick, off | overhead, all nodes: median (min … max) | mean ± 2 SE | scrape bytes (gzip, per node) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {p} | {:.1} % of a core | {:.3} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ± {:.2} | {:.0} |",
+        median(load) * 100.0,
+        median(off.clone()),
+        median(all.clone()) * 100.0,
+        lo * 100.0,
+        hi * 100.0,
+        mean * 100.0,
+        2.0 * error * 100.0,
+        median(scrapes.iter().map(|&b| b as f64).collect()),
+    );
+    let off = median(off);
+    format!("idle-{p}\t{off:.4}\t{off:.4}\t{:.4}\t{:.4}\n", mean * 100.0, 2.0 * error * 100.0)
+}
+
 /// One rate's results.
 struct Measured {
     rate: Rate,
@@ -161,13 +247,21 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the nodes (recording on), elects node 1, starts the load and warms up.
-    fn start(exe: &PathBuf, dir: &std::path::Path, rate: Rate, plan: &Plan) -> io::Result<Self> {
+    /// Starts the nodes (recording on) with `partitions` groups each, elects the leaders (node 1
+    /// of partition 0; with more groups, partition `p` on node `p % 3 + 1`), starts the load (if
+    /// any) and warms up.
+    fn start(
+        exe: &PathBuf,
+        dir: &std::path::Path,
+        rate: Option<Rate>,
+        partitions: u32,
+        plan: &Plan,
+    ) -> io::Result<Self> {
         let mut nodes = Vec::new();
         for i in 0..NODES {
             let mut child = Command::new(exe)
                 .arg("node")
-                .args(["--id", &(i + 1).to_string()])
+                .args(["--id", &(i + 1).to_string(), "--partitions", &partitions.to_string()])
                 .arg("--dir")
                 .arg(dir.join((i + 1).to_string()))
                 .args(["--recording", "on"])
@@ -193,24 +287,35 @@ impl Cluster {
         }
         let recording = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
-        let scraper = {
-            let (recording, stop, every) = (Arc::clone(&recording), Arc::clone(&stop), plan.scrape_every);
-            thread::spawn(move || scrape_while_recording(&metrics, every, &recording, &stop))
-        };
-        let mut cluster = Self { nodes, load: None, recording, stop, scraper: Some(scraper) };
+        let mut cluster = Self { nodes, load: None, recording, stop, scraper: None };
         for node in &mut cluster.nodes {
             node.expect("ready")?;
         }
-        cluster.nodes[0].say("campaign")?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cluster.nodes[0].mark()?.leader {
+        for node in &mut cluster.nodes {
+            node.say("campaign")?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let marks: Vec<NodeSample> = cluster.nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
+            let led: u64 = marks.iter().map(|m| m.leading).sum();
+            if marks[0].leader && led == u64::from(partitions.max(1)) {
+                break;
+            }
             if Instant::now() > deadline {
-                return Err(io::Error::other("node 1 did not become leader"));
+                return Err(io::Error::other(format!(
+                    "leaders not elected: node 1 leads p0 {}, {led} groups led",
+                    marks[0].leader
+                )));
             }
             thread::sleep(Duration::from_millis(50));
         }
-        cluster.load = Some(Load::start(clients[0], rate, 1)?);
+        if let Some(rate) = rate {
+            cluster.load = Some(Load::start(clients[0], rate, 1)?);
+        }
         thread::sleep(plan.warmup);
+        // Scrapes from the end of the warm-up: every group exists, as in the measured phases.
+        let (recording, stop, every) = (Arc::clone(&cluster.recording), Arc::clone(&cluster.stop), plan.scrape_every);
+        cluster.scraper = Some(thread::spawn(move || scrape_while_recording(&metrics, every, &recording, &stop)));
         Ok(cluster)
     }
 
@@ -236,10 +341,12 @@ impl Cluster {
                 leader: a.leader,
                 messages: a.messages - b.messages,
                 readies: a.readies - b.readies,
+                ticks: a.ticks - b.ticks,
+                leading: a.leading,
             })
             .collect();
         let sample = Sample { nodes, window };
-        if sample.leader().applied == 0 {
+        if self.load.is_some() && sample.leader().applied == 0 {
             return Err(io::Error::other("no proposal applied in a phase"));
         }
         Ok(sample)
@@ -288,8 +395,8 @@ impl Process {
         let line = self.expect("mark ")?;
         let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
         match f[..] {
-            [cpu_us, applied, leader, messages, readies] => {
-                Ok(NodeSample { cpu_us, applied, leader: leader == 1, messages, readies })
+            [cpu_us, applied, leader, messages, readies, ticks, leading] => {
+                Ok(NodeSample { cpu_us, applied, leader: leader == 1, messages, readies, ticks, leading })
             }
             _ => Err(io::Error::other(format!("bad mark line `{line}`"))),
         }

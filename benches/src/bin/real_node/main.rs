@@ -12,12 +12,16 @@
 //!
 //! ```text
 //! cargo run --release -p raft-metrics-benches --bin real_node -- [--rates 2000,10000,saturation]
-//!     [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15] [--dir target/real-node]
-//!     [--summary FILE.tsv]
+//!     [--idle-partitions 0] [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15]
+//!     [--dir target/real-node] [--summary FILE.tsv]
 //! ```
 //!
-//! `real_node node --id N --dir DIR --recording on|off` is one node (the orchestrator starts
-//! three; `node::run` has the start-up exchange on stdin/stdout).
+//! With `--idle-partitions P` (e.g. 1000) it also runs a cluster whose nodes each hold a replica
+//! of `P` groups and no client: what recording costs a node whose partitions only tick and
+//! heartbeat, as most of a large node's partitions do at any moment (CPU per group tick).
+//!
+//! `real_node node --id N --dir DIR --recording on|off [--partitions P]` is one node (the
+//! orchestrator starts three; `node::run` has the start-up exchange on stdin/stdout).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,16 +74,19 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
         scrape_every: Duration::from_secs(15),
         dir: PathBuf::from("target/real-node"),
         summary: None,
+        idle_partitions: 0,
     };
     for (flag, value) in pairs(args)? {
         match flag {
             "rates" => {
                 plan.rates = value
                     .split(',')
+                    .filter(|r| !r.is_empty())
                     .map(|r| Rate::parse(r).ok_or_else(|| format!("--rates: {r}")))
                     .collect::<Result<_, _>>()?;
             }
             "rounds" => plan.rounds = number(flag, value)?,
+            "idle-partitions" => plan.idle_partitions = number(flag, value)?,
             "warmup" => plan.warmup = Duration::from_secs(number(flag, value)?),
             "window" => plan.window = Duration::from_secs(number(flag, value)?),
             "scrape-every" => plan.scrape_every = Duration::from_secs(number(flag, value)?),
@@ -92,10 +99,11 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
 }
 
 fn parse_node(args: &[String]) -> Result<node::Args, String> {
-    let (mut id, mut dir, mut recording) = (None, None, None);
+    let (mut id, mut dir, mut recording, mut partitions) = (None, None, None, 1);
     for (flag, value) in pairs(args)? {
         match flag {
             "id" => id = Some(number(flag, value)?),
+            "partitions" => partitions = number(flag, value)?,
             "dir" => dir = Some(PathBuf::from(value)),
             "recording" => recording = Some(value == "on"),
             _ => return Err(format!("unknown flag --{flag}")),
@@ -108,6 +116,7 @@ fn parse_node(args: &[String]) -> Result<node::Args, String> {
     }
     Ok(node::Args {
         id,
+        partitions,
         dir: dir.ok_or_else(|| missing("dir"))?,
         recording: recording.ok_or_else(|| missing("recording"))?,
     })

@@ -1,6 +1,8 @@
-//! One node: a raft-rs replica of the benchmark's group behind `InstrumentedNode`, with a TCP
-//! transport, a WAL `fdatasync`ed once per `Ready`, a map as state machine, a client port, and
-//! (recording on) the `/metrics` endpoint.
+//! One node: a raft-rs replica of each of the benchmark's groups (partitions) behind
+//! `InstrumentedNode`, with a TCP transport (one connection per peer, every group's messages
+//! framed with their partition), a WAL `fdatasync`ed once per `Ready` that has something to
+//! persist, a map per group as state machine, a client port (partition 0 takes the proposals),
+//! and (recording on) the `/metrics` endpoint.
 //!
 //! Threads: the Raft loop owns the node and everything it writes (peer connections, the WAL,
 //! the map, the client's acknowledgements); one reader thread per inbound connection decodes
@@ -22,7 +24,7 @@ use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use raft_metrics::http::Server;
-use raft_metrics::raft::RaftMetrics;
+use raft_metrics::raft::{Aggregation, RaftMetrics, RaftOptions};
 use raft_metrics::Registry;
 use raft_metrics_raftrs::InstrumentedNode;
 
@@ -44,6 +46,8 @@ const RECONNECT: Duration = Duration::from_millis(200);
 pub struct Args {
     /// raft-rs node id, 1-based.
     pub id: u64,
+    /// The groups every node is a replica of: partitions `0..partitions`.
+    pub partitions: u32,
     /// The WAL's directory.
     pub dir: PathBuf,
     /// Whether the wrapper records at the start (the orchestrator switches it).
@@ -51,7 +55,7 @@ pub struct Args {
 }
 
 enum Event {
-    Raft(Message),
+    Raft(u32, Message),
     Propose(Vec<u8>),
     Client(TcpStream),
     Campaign,
@@ -70,7 +74,11 @@ pub fn run(args: &Args) -> io::Result<()> {
     let raft_listener = TcpListener::bind(any)?;
     let client_listener = TcpListener::bind(any)?;
     let registry = Arc::new(Registry::new());
-    let metrics = RaftMetrics::with_registry(&registry).map_err(io::Error::other)?;
+    // Many groups: the large-node mode the guide sets up for thousands of partitions (a
+    // per-partition scrape of 1 000 groups is about 1 MB gzipped).
+    let aggregation = if args.partitions > 1 { Aggregation::Unhealthy } else { Aggregation::Partition };
+    let options = RaftOptions { aggregation, ..RaftOptions::default() };
+    let metrics = RaftMetrics::with_options(&registry, &options).map_err(io::Error::other)?;
     // Served in both phases: only scraped while recording, an idle endpoint is a thread
     // blocked in `accept`.
     let server = Server::builder().bind(any).registry(Arc::clone(&registry)).start()?;
@@ -135,8 +143,9 @@ fn read_messages(stream: TcpStream, tx: &Sender<Event>) {
     let mut r = io::BufReader::with_capacity(1 << 16, stream);
     let mut buf = Vec::new();
     while let Ok(true) = wire::read(&mut r, &mut buf) {
-        let Ok(msg) = Message::parse_from_bytes(&buf) else { return };
-        if tx.send(Event::Raft(msg)).is_err() {
+        let Some((partition, body)) = buf.split_first_chunk::<4>() else { return };
+        let Ok(msg) = Message::parse_from_bytes(body) else { return };
+        if tx.send(Event::Raft(u32::from_le_bytes(*partition), msg)).is_err() {
             return;
         }
     }
@@ -160,14 +169,19 @@ struct Status {
     /// the node in hook calls.
     messages: AtomicU64,
     readies: AtomicU64,
+    /// Ticks of every group (one per group per tick).
+    ticks: AtomicU64,
+    /// Partition 0 is led here; how many partitions are.
     leader: AtomicBool,
+    leading: AtomicU64,
     quit: AtomicBool,
 }
 
 /// Answers the orchestrator: `mark` prints
-/// `mark <cpu µs> <applied proposals> <leader 0|1> <messages> <readies>`,
-/// `campaign` starts an election, `recording on|off` switches recording, `quit` (or the end of
-/// stdin) stops the node.
+/// `mark <cpu µs> <applied proposals> <leader 0|1> <messages> <readies> <group ticks> <groups led>`,
+/// `campaign` starts the elections of the groups this node should lead (partition `p` on node
+/// `p % nodes + 1`), `recording on|off` switches recording, `quit` (or the end of stdin) stops
+/// the node.
 fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let stdin = io::stdin();
@@ -179,7 +193,10 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
                     let leader = u8::from(status.leader.load(Ordering::Acquire));
                     let messages = status.messages.load(Ordering::Acquire);
                     let readies = status.readies.load(Ordering::Acquire);
-                    let mark = format!("mark {} {applied} {leader} {messages} {readies}", cpu::micros());
+                    let ticks = status.ticks.load(Ordering::Acquire);
+                    let leading = status.leading.load(Ordering::Acquire);
+                    let mark =
+                        format!("mark {} {applied} {leader} {messages} {readies} {ticks} {leading}", cpu::micros());
                     if say(&mark).is_err() {
                         break;
                     }
@@ -198,18 +215,30 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
     })
 }
 
-/// The Raft loop's state.
+/// The Raft loop's state: the groups, and what they share.
 struct Replica {
-    node: InstrumentedNode<MemStorage>,
-    mem: MemStorage,
+    id: u64,
+    nodes: u64,
+    groups: Vec<Group>,
+    /// Groups that may have a `Ready`: stepped, proposed to or ticked since their last turn.
+    dirty: Vec<u32>,
     wal: Wal,
     peers: Vec<Peer>,
-    map: HashMap<u64, Vec<u8>>,
     client: Option<BufWriter<TcpStream>>,
-    applied: u64,
     messages: u64,
     readies: u64,
+    ticks: u64,
+    frame: Vec<u8>,
+}
+
+/// One group's replica.
+struct Group {
+    node: InstrumentedNode<MemStorage>,
+    mem: MemStorage,
+    map: HashMap<u64, Vec<u8>>,
+    applied: u64,
     compacted_at: u64,
+    dirty: bool,
 }
 
 /// The connection to one peer, opened on first use and again after a failure.
@@ -223,7 +252,6 @@ struct Peer {
 impl Replica {
     fn new(args: &Args, addrs: &[SocketAddr], metrics: &RaftMetrics) -> io::Result<Self> {
         let voters: Vec<u64> = (1..=addrs.len() as u64).collect();
-        let mem = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
         let config = Config {
             id: args.id,
             election_tick: 10,
@@ -235,24 +263,30 @@ impl Replica {
             ..Config::default()
         };
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let raw = RawNode::new(&config, mem.clone(), &logger).map_err(io::Error::other)?;
-        let node = InstrumentedNode::new(raw, metrics, TOPIC, 0).with_recording(args.recording);
+        let mut groups = Vec::new();
+        for partition in 0..args.partitions.max(1) {
+            let mem = MemStorage::new_with_conf_state(ConfState::from((voters.clone(), vec![])));
+            let raw = RawNode::new(&config, mem.clone(), &logger).map_err(io::Error::other)?;
+            let node = InstrumentedNode::new(raw, metrics, TOPIC, partition).with_recording(args.recording);
+            groups.push(Group { node, mem, map: HashMap::new(), applied: 0, compacted_at: 0, dirty: false });
+        }
         let now = Instant::now();
         let peers = (1..=addrs.len() as u64)
             .filter(|&id| id != args.id)
             .map(|id| Peer { id, addr: addrs[index(id)], conn: None, retry_at: now })
             .collect();
         Ok(Self {
-            node,
-            mem,
+            id: args.id,
+            nodes: addrs.len() as u64,
+            groups,
+            dirty: Vec::new(),
             wal: Wal::create(&args.dir)?,
             peers,
-            map: HashMap::new(),
             client: None,
-            applied: 0,
             messages: 0,
             readies: 0,
-            compacted_at: 0,
+            ticks: 0,
+            frame: Vec::new(),
         })
     }
 
@@ -269,49 +303,89 @@ impl Replica {
                 self.handle(event);
             }
             if Instant::now() >= next_tick {
-                self.node.tick();
+                for partition in 0..self.groups.len() {
+                    self.groups[partition].node.tick();
+                    self.mark_dirty(partition);
+                }
+                self.ticks += self.groups.len() as u64;
                 next_tick += TICK;
             }
-            if self.node.has_ready() {
-                self.ready()?;
-                self.readies += 1;
-                status.applied.store(self.applied, Ordering::Release);
+            let mut turned = false;
+            for partition in std::mem::take(&mut self.dirty) {
+                let at = partition as usize;
+                self.groups[at].dirty = false;
+                if self.groups[at].node.has_ready() {
+                    self.ready(at)?;
+                    self.readies += 1;
+                    turned = true;
+                }
+            }
+            if turned {
+                self.flush_peers();
+                let leading = self.groups.iter().filter(|g| g.node.raw().raft.state == StateRole::Leader).count();
+                status.applied.store(self.groups[0].applied, Ordering::Release);
                 status.messages.store(self.messages, Ordering::Release);
                 status.readies.store(self.readies, Ordering::Release);
-                status.leader.store(self.node.raw().raft.state == StateRole::Leader, Ordering::Release);
+                status.leader.store(self.groups[0].node.raw().raft.state == StateRole::Leader, Ordering::Release);
+                status.leading.store(leading as u64, Ordering::Release);
             }
+            status.ticks.store(self.ticks, Ordering::Release);
         }
         Ok(())
     }
 
-    fn handle(&mut self, event: Event) {
-        match event {
-            Event::Raft(msg) => {
-                self.messages += 1;
-                let _ = self.node.step(msg);
-            }
-            // A follower drops proposals: the client only talks to the leader.
-            Event::Propose(data) => {
-                let _ = self.node.propose(Vec::new(), data);
-            }
-            Event::Client(stream) => self.client = Some(BufWriter::new(stream)),
-            Event::Campaign => {
-                let _ = self.node.campaign();
-            }
-            Event::Recording(on) => self.node.set_recording(on),
+    fn mark_dirty(&mut self, partition: usize) {
+        let group = &mut self.groups[partition];
+        if !group.dirty {
+            group.dirty = true;
+            self.dirty.push(partition as u32);
         }
     }
 
-    /// One turn of the ready loop, as `InstrumentedNode`'s docs lay it out.
-    fn ready(&mut self) -> io::Result<()> {
-        let mut rd = self.node.ready();
-        let msgs = self.node.outgoing(rd.take_messages());
-        self.send(msgs);
-        let committed = self.node.committed(rd.take_committed_entries());
-        let mut acks = self.apply(&committed);
-        let (wal, mem) = (&mut self.wal, &self.mem);
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Raft(partition, msg) => {
+                let at = partition as usize;
+                if at < self.groups.len() {
+                    self.messages += 1;
+                    let _ = self.groups[at].node.step(msg);
+                    self.mark_dirty(at);
+                }
+            }
+            // A follower drops proposals: the client only talks to the leader of partition 0.
+            Event::Propose(data) => {
+                let _ = self.groups[0].node.propose(Vec::new(), data);
+                self.mark_dirty(0);
+            }
+            Event::Client(stream) => self.client = Some(BufWriter::new(stream)),
+            Event::Campaign => {
+                for partition in 0..self.groups.len() {
+                    if partition as u64 % self.nodes + 1 == self.id {
+                        let _ = self.groups[partition].node.campaign();
+                        self.mark_dirty(partition);
+                    }
+                }
+            }
+            Event::Recording(on) => {
+                for group in &mut self.groups {
+                    group.node.set_recording(on);
+                }
+            }
+        }
+    }
+
+    /// One turn of group `at`'s ready loop, as `InstrumentedNode`'s docs lay it out.
+    fn ready(&mut self, at: usize) -> io::Result<()> {
+        let partition = at as u32;
+        let mut rd = self.groups[at].node.ready();
+        let msgs = self.groups[at].node.outgoing(rd.take_messages());
+        self.send(partition, msgs);
+        let committed = self.groups[at].node.committed(rd.take_committed_entries());
+        let mut acks = self.groups[at].apply(&committed);
+        let (wal, group) = (&mut self.wal, &mut self.groups[at]);
+        let mem = &group.mem;
         let hs = rd.hs().cloned();
-        self.node.persist_entries(rd.entries(), |entries| {
+        group.node.persist_entries(rd.entries(), |entries| {
             wal.append(entries, hs.as_ref())?;
             let mut store = mem.wl();
             store.append(entries).map_err(io::Error::other)?;
@@ -320,17 +394,28 @@ impl Replica {
             }
             Ok::<_, io::Error>(())
         })?;
-        let msgs = self.node.outgoing(rd.take_persisted_messages());
-        self.send(msgs);
-        let mut light = self.node.advance(rd);
+        let msgs = self.groups[at].node.outgoing(rd.take_persisted_messages());
+        self.send(partition, msgs);
+        let group = &mut self.groups[at];
+        let mut light = group.node.advance(rd);
         if let Some(commit) = light.commit_index() {
-            self.mem.wl().mut_hard_state().set_commit(commit);
+            group.mem.wl().mut_hard_state().set_commit(commit);
         }
-        let msgs = self.node.outgoing(light.take_messages());
-        self.send(msgs);
-        let committed = self.node.committed(light.take_committed_entries());
-        acks += self.apply(&committed);
-        self.node.advance_apply();
+        let msgs = group.node.outgoing(light.take_messages());
+        let committed = group.node.committed(light.take_committed_entries());
+        self.send(partition, msgs);
+        let group = &mut self.groups[at];
+        acks += group.apply(&committed);
+        group.node.advance_apply();
+        group.compact();
+        if at == 0 {
+            self.ack(acks);
+        }
+        Ok(())
+    }
+
+    /// Flushes every peer connection (once per pass over the groups that had a turn).
+    fn flush_peers(&mut self) {
         for peer in &mut self.peers {
             if let Some(conn) = &mut peer.conn {
                 if conn.flush().is_err() {
@@ -338,31 +423,45 @@ impl Replica {
                 }
             }
         }
-        self.ack(acks);
-        self.compact();
-        Ok(())
     }
 
-    /// Writes `msgs` to their peers' connections (flushed at the end of the turn).
-    fn send(&mut self, msgs: Vec<Message>) {
+    /// Writes `msgs` of `partition` to their peers' connections (flushed after the pass).
+    fn send(&mut self, partition: u32, msgs: Vec<Message>) {
         self.messages += msgs.len() as u64;
         for msg in msgs {
             let Some(peer) = self.peers.iter_mut().find(|p| p.id == msg.to) else { continue };
-            let sent = peer
-                .conn()
-                .is_some_and(|conn| msg.write_to_bytes().is_ok_and(|bytes| wire::write(conn, &bytes).is_ok()));
+            self.frame.clear();
+            self.frame.extend_from_slice(&partition.to_le_bytes());
+            let sent = msg.write_to_vec(&mut self.frame).is_ok()
+                && peer.conn().is_some_and(|conn| wire::write(conn, &self.frame).is_ok());
+            let node = &mut self.groups[partition as usize].node;
             if sent {
                 // Untimed: only a snapshot needs telling (the call was counted as sent).
                 if msg.get_msg_type() == MessageType::MsgSnapshot {
-                    self.node.on_delivered(&msg, None);
+                    node.on_delivered(&msg, None);
                 }
             } else {
                 peer.conn = None;
-                self.node.on_send_failed(&msg);
+                node.on_send_failed(&msg);
             }
         }
     }
 
+    /// Tells the client how many of its proposals were applied (the leader of partition 0
+    /// only has one).
+    fn ack(&mut self, proposals: u32) {
+        if proposals == 0 {
+            return;
+        }
+        if let Some(client) = &mut self.client {
+            if client.write_all(&proposals.to_le_bytes()).and_then(|()| client.flush()).is_err() {
+                self.client = None;
+            }
+        }
+    }
+}
+
+impl Group {
     /// Applies committed entries to the map; returns the proposals among them.
     fn apply(&mut self, entries: &[Entry]) -> u32 {
         if entries.is_empty() {
@@ -383,18 +482,6 @@ impl Replica {
         });
         self.applied += u64::from(proposals);
         proposals
-    }
-
-    /// Tells the client how many of its proposals were applied (the leader only has one).
-    fn ack(&mut self, proposals: u32) {
-        if proposals == 0 {
-            return;
-        }
-        if let Some(client) = &mut self.client {
-            if client.write_all(&proposals.to_le_bytes()).and_then(|()| client.flush()).is_err() {
-                self.client = None;
-            }
-        }
     }
 
     fn compact(&mut self) {
