@@ -44,8 +44,25 @@ for shape in ("one_per_turn", "batched_100", "saturated_1000"):
 head = " | ".join(f"implied by `{s}` ({ir:.0f} Ir ≈ {ns:.0f} ns)" for s, (ir, ns) in cost.items())
 print(f"| offered | CPU per proposal per node, off (mean of the 3) | A/B overhead (mean ± 2 SE) | {head} |")
 print("|---|---:|---:|" + "---:|" * len(cost))
+idle = []
 for line in open(tsv):
     rate, leader_us, follower_us, overhead, error = line.split("\t")
+    if rate.startswith("idle-"):
+        idle.append((rate, float(leader_us), float(overhead), float(error)))
+        continue
     node_ns = (float(leader_us) + 2 * float(follower_us)) / 3 * 1000
     bounds = " | ".join(f"{ns / node_ns * 100:.3f} %" for _, ns in cost.values())
     print(f"| {rate} | {node_ns / 1000:.2f} µs | {float(overhead):+.2f} % ± {float(error):.2f} | {bounds} |")
+
+# Idle groups: the instructions per replica-tick of `idle_ticks` (64 groups x 3 nodes x 100 ticks),
+# at `one_per_turn`'s instructions per ns, against the real node's CPU per group tick.
+IDLE_REPLICA_TICKS = 64 * 3 * 100
+if idle and ("idle_ticks", "disabled") in instructions and "one_per_turn" in cost:
+    d, i = instructions[("idle_ticks", "disabled")], instructions[("idle_ticks", "instrumented")]
+    ir = (i - d) / IDLE_REPLICA_TICKS
+    ns_per_ir = cost["one_per_turn"][1] / cost["one_per_turn"][0]
+    print()
+    print(f"| idle groups | CPU per group tick, off (all nodes) | A/B overhead (mean ± 2 SE) | implied by `idle_ticks` ({ir:.0f} Ir ≈ {ir * ns_per_ir:.0f} ns per replica-tick) |")
+    print("|---|---:|---:|---:|")
+    for rate, us, overhead, error in idle:
+        print(f"| {rate[5:]} per node | {us * 1000:.0f} ns | {overhead:+.2f} % ± {error:.2f} | {ir * ns_per_ir / (us * 1000) * 100:.2f} % |")

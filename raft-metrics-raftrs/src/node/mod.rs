@@ -81,10 +81,11 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// # What reaches the series when
 ///
 /// * At once: role, leader and term changes, elections, rejections, failures and drops,
-///   snapshots, configuration changes, heartbeats and their round trips.
+///   snapshots, configuration changes, the round trips of timed heartbeats.
 /// * At the next [`tick`](Self::tick) (raft-rs's clock, typically 100 ms; a scrape every 15 s
 ///   cannot tell): counts that move several times per turn (messages sent and received, RPC
-///   calls, proposals committed and applied; kept in plain fields meanwhile, and recorded by
+///   calls, heartbeats and the last one's answer, proposals committed and applied; kept in plain
+///   fields meanwhile, and recorded by
 ///   [`close`](Self::close) too), and the state gauges (commit and applied index, apply lag, last
 ///   index, log size, pending proposals, configuration change in progress, the follower's last
 ///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress. An idle
@@ -147,10 +148,11 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 ///
 /// An untimed turn reads no clock. A timed turn ([`with_timing`](Self::with_timing)) reads it at
 /// most once, lazily, plus once where a duration it times ends (`persist_entries`,
-/// `apply_entries`); so do rare events: a tick (once), a heartbeat's response, a snapshot, a
-/// role change, a commit of proposals appended on a timed turn. Everything else in the turn
-/// shares the reading, and Unix timestamps are derived from it (`last_contact_timestamp` and the
-/// quorum contact at tick resolution). An application timing its own work can use
+/// `apply_entries`); so do rare events: a timed heartbeat's response, a snapshot, a role change,
+/// a commit of proposals appended on a timed turn, and once per tick what needs the tick's time
+/// (the leader's first append, a heartbeat's answer): an idle tick reads none. Everything else
+/// in the turn shares the reading, and Unix timestamps are derived from it
+/// (`last_contact_timestamp` and the quorum contact at tick resolution). An application timing its own work can use
 /// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
 /// time on that clock, or its own clock and the `observe_*` hooks.
 ///
