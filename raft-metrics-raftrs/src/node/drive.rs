@@ -38,7 +38,7 @@ impl<S: Storage> InstrumentedNode<S> {
         // A snapshot raft-rs dropped or persisted moved its unstable log: a publishing tick.
         self.check_snapshot_received();
         self.refresh_progress(publication, ticks);
-        self.flush_tallies();
+        self.flush_tallies(publication);
         self.publish_state(publication);
         self.log.observe_apply_lag(&self.raw.raft.raft_log, ticks, &self.group);
         self.idle.set_lagging(self.raw.raft.state == raft::StateRole::Leader && self.progress.lagging());

@@ -420,7 +420,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// Counts kept since the last tick are recorded first.
     pub fn close(mut self, remove_series: bool) -> RawNode<S> {
         if self.recording {
-            self.flush_tallies();
+            self.flush_tallies(Publication::Changed);
         }
         self.role.close(&self.group);
         if remove_series {
@@ -476,8 +476,11 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// Records the counts kept since the last tick.
-    fn flush_tallies(&mut self) {
-        self.proposals.flush(&self.group);
+    fn flush_tallies(&mut self, publication: Publication) {
+        // No index moved since the last publication: no proposal was committed or applied.
+        if publication == Publication::Changed {
+            self.proposals.flush(&self.group);
+        }
         if self.links.settle_leader_appends() {
             self.role.leader_contacted();
         }

@@ -28,6 +28,7 @@ impl Turn {
     }
 
     /// A tick of raft-rs's clock, which starts a turn (and paces the samplers).
+    #[inline]
     pub(super) fn tick(&mut self) {
         self.samplers.tick();
         self.ticks += 1;

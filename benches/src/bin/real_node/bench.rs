@@ -312,7 +312,10 @@ impl Cluster {
         if let Some(rate) = rate {
             cluster.load = Some(Load::start(clients[0], rate, 1)?);
         }
-        thread::sleep(plan.warmup);
+        // Thousands of groups settle for longer after their elections (empty entries committed
+        // everywhere, the first heartbeats' answers): at least 10 s.
+        let warmup = if partitions > 1 { plan.warmup.max(Duration::from_secs(10)) } else { plan.warmup };
+        thread::sleep(warmup);
         // Scrapes from the end of the warm-up: every group exists, as in the measured phases.
         let (recording, stop, every) = (Arc::clone(&cluster.recording), Arc::clone(&cluster.stop), plan.scrape_every);
         cluster.scraper = Some(thread::spawn(move || scrape_while_recording(&metrics, every, &recording, &stop)));
