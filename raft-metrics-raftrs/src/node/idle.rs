@@ -7,15 +7,15 @@
 //! same values, and that work was most of what recording cost an idle group (see
 //! `benches/notes/raft_loop.md`, the `idle_ticks` shape).
 //!
-//! So a tick publishes only when something it publishes may have moved: an index, the unstable
-//! log (appends, snapshots), the role, leader or term, a follower behind the leader (its lag in
-//! seconds grows by itself, and the appends that catch it up move nothing on the leader), or no
-//! known leader; and at least
-//! every [`every`](Idle::every) ticks regardless, for what moves with heartbeats alone (their
-//! counts, the last leader or quorum contact, a silent follower leaving `isr_size`) or with
-//! appends that change nothing (a follower sent entries it has). Those are
-//! then up to `every` ticks late, 1 s at the default of 10 and raft-rs's usual 100 ms tick,
-//! where a scrape comes every 15 s.
+//! So a tick publishes everything only when something it publishes may have moved: an index,
+//! the unstable log (appends, snapshots), the role, leader or term, a follower behind the leader
+//! (its lag in seconds grows by itself, and the appends that catch it up move nothing on the
+//! leader), or no known leader ([`Publication::Changed`]). Otherwise it publishes at least every
+//! [`every`](Idle::every) ticks what moves with heartbeats alone (their counts, the last leader
+//! or quorum contact, a silent follower leaving `isr_size`) or with appends that change nothing
+//! (a follower sent entries it has) ([`Publication::Periodic`]); those are then up to `every`
+//! ticks late, 1 s at the default of 10 and raft-rs's usual 100 ms tick, where a scrape comes
+//! every 15 s.
 //!
 //! The node-wide distributions observed once per tick (apply lag, follower lag) stay exact: the
 //! ticks skipped are observed at the next publication, with the values they had, which nothing
