@@ -152,9 +152,10 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// a commit of proposals appended on a timed turn, and once per tick what needs the tick's time
 /// (the leader's first append, a heartbeat's answer): an idle tick reads none. Everything else
 /// in the turn shares the reading, and Unix timestamps are derived from it
-/// (`last_contact_timestamp` and the quorum contact at tick resolution). An application timing its own work can use
-/// [`apply_entries`](Self::apply_entries) and [`persist_entries`](Self::persist_entries), which
-/// time on that clock, or its own clock and the `observe_*` hooks.
+/// (`last_contact_timestamp` and the quorum contact at tick resolution). An application timing
+/// its own work can use [`apply_entries`](Self::apply_entries) and
+/// [`persist_entries`](Self::persist_entries), which time on that clock, or its own clock and
+/// the `observe_*` hooks.
 ///
 /// # Node-wide aggregation
 ///

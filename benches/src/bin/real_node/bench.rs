@@ -123,7 +123,15 @@ pub fn run(plan: &Plan) -> io::Result<()> {
     for (i, &rate) in plan.rates.iter().enumerate() {
         let dir = plan.dir.join(format!("rate{i}"));
         let mut cluster = Cluster::start(&exe, &dir, Some(rate), 1, plan)?;
-        let measured = measure(&mut cluster, plan, rate);
+        let measured = measure(&mut cluster, plan, &rate.name(), |sample| {
+            format!(
+                "{:.0} commits/s, leader {:.2} µs/proposal ({:.0} % of a core), followers {:.2} µs/proposal",
+                sample.commits_per_second(),
+                sample.leader().per_proposal(),
+                sample.leader_load() * 100.0,
+                sample.follower_per_proposal(),
+            )
+        });
         let scrapes = cluster.stop()?;
         let _ = std::fs::remove_dir_all(&dir);
         report.push(Measured { rate, pairs: measured?, scrapes });
@@ -132,7 +140,14 @@ pub fn run(plan: &Plan) -> io::Result<()> {
     if plan.idle_partitions > 0 {
         let dir = plan.dir.join("idle");
         let mut cluster = Cluster::start(&exe, &dir, None, plan.idle_partitions, plan)?;
-        let measured = measure_idle(&mut cluster, plan);
+        let name = format!("idle {} partitions", plan.idle_partitions);
+        let measured = measure(&mut cluster, plan, &name, |sample| {
+            format!(
+                "{:.3} µs per group tick, {:.1} % of a core per node",
+                sample.cpu_per_group_tick(),
+                sample.node_load() * 100.0
+            )
+        });
         let scrapes = cluster.stop()?;
         let _ = std::fs::remove_dir_all(&dir);
         tsv.push_str(&print_idle(plan, &measured?, &scrapes));
@@ -143,9 +158,14 @@ pub fn run(plan: &Plan) -> io::Result<()> {
     Ok(())
 }
 
-/// One rate's rounds: in each, a phase with recording on and one with it off, the order
-/// alternating.
-fn measure(cluster: &mut Cluster, plan: &Plan, rate: Rate) -> io::Result<Vec<(Sample, Sample)>> {
+/// A cluster's rounds: in each, a phase with recording on and one with it off, the order
+/// alternating; `progress` describes a phase for the log (after `round N recording on|off: `).
+fn measure(
+    cluster: &mut Cluster,
+    plan: &Plan,
+    name: &str,
+    progress: impl Fn(&Sample) -> String,
+) -> io::Result<Vec<(Sample, Sample)>> {
     let mut pairs = Vec::new();
     for round in 0..plan.rounds {
         let order = if round % 2 == 0 { [true, false] } else { [false, true] };
@@ -153,37 +173,9 @@ fn measure(cluster: &mut Cluster, plan: &Plan, rate: Rate) -> io::Result<Vec<(Sa
         for recording in order {
             let sample = cluster.phase(recording, plan.window)?;
             eprintln!(
-                "{} round {round} recording {}: {:.0} commits/s, leader {:.2} µs/proposal ({:.0} % of a core), followers {:.2} µs/proposal",
-                rate.name(),
+                "{name} round {round} recording {}: {}",
                 if recording { "on " } else { "off" },
-                sample.commits_per_second(),
-                sample.leader().per_proposal(),
-                sample.leader_load() * 100.0,
-                sample.follower_per_proposal(),
-            );
-            pair[usize::from(!recording)] = Some(sample);
-        }
-        if let [Some(on), Some(off)] = pair {
-            pairs.push((on, off));
-        }
-    }
-    Ok(pairs)
-}
-
-/// The idle cluster's rounds, as [`measure`]'s.
-fn measure_idle(cluster: &mut Cluster, plan: &Plan) -> io::Result<Vec<(Sample, Sample)>> {
-    let mut pairs = Vec::new();
-    for round in 0..plan.rounds {
-        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
-        let mut pair = [None, None];
-        for recording in order {
-            let sample = cluster.phase(recording, plan.window)?;
-            eprintln!(
-                "idle {} partitions round {round} recording {}: {:.3} µs per group tick, {:.1} % of a core per node",
-                plan.idle_partitions,
-                if recording { "on " } else { "off" },
-                sample.cpu_per_group_tick(),
-                sample.node_load() * 100.0,
+                progress(&sample)
             );
             pair[usize::from(!recording)] = Some(sample);
         }
