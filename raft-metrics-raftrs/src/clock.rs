@@ -74,9 +74,10 @@ impl Clock {
         self.turn_unix = None;
     }
 
-    /// Tick number `ticks` of the node: a new turn, and now and then a fresh anchor for Unix time.
-    pub(crate) fn tick(&mut self, ticks: u64) {
-        if ticks % REANCHOR_TICKS == 0 {
+    /// The node ticked from tick number `from` to `to`: a new turn, and a fresh anchor for Unix
+    /// time when one of those ticks is a multiple of [`REANCHOR_TICKS`].
+    pub(crate) fn ticked(&mut self, from: u64, to: u64) {
+        if to / REANCHOR_TICKS != from / REANCHOR_TICKS {
             let (anchor, anchor_unix) = read_both();
             (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
             (self.turn, self.turn_unix) = (Some(anchor), Some(anchor_unix));
@@ -157,11 +158,25 @@ mod tests {
         assert!((clock.unix() - wall).abs() < 0.5, "{} vs {wall}", clock.unix());
         let earlier = clock.now();
         for tick in 1..=REANCHOR_TICKS {
-            clock.tick(tick);
+            clock.ticked(tick - 1, tick);
         }
         // Re-anchored: a reading from before the anchor still maps to the time it was taken.
         let back = clock.unix_at(earlier);
         assert!((back - wall).abs() < 0.5, "{back} vs {wall}");
         assert!(clock.unix() >= back);
+    }
+
+    /// Ticks caught up with at once re-anchor when one of them would have.
+    #[test]
+    fn ticks_caught_up_at_once_reanchor_as_one_by_one() {
+        let mut clock = Clock::new();
+        let first = clock.anchor;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        clock.ticked(1, REANCHOR_TICKS - 1);
+        assert_eq!(clock.anchor, first, "no multiple of REANCHOR_TICKS passed");
+        assert_eq!(clock.turn, None, "a new turn");
+        clock.ticked(REANCHOR_TICKS - 1, REANCHOR_TICKS + 30);
+        assert!(clock.anchor > first, "re-anchored");
+        assert_eq!(clock.turn, Some(clock.anchor), "the anchor is the turn's reading");
     }
 }

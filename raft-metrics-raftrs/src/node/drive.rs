@@ -23,25 +23,29 @@ impl<S: Storage> InstrumentedNode<S> {
     /// follower's last leader contact, and the counters kept since the last tick. An idle group
     /// publishes less often ([`with_idle_publish_every`](Self::with_idle_publish_every)).
     pub fn tick(&mut self) -> bool {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.tick();
         }
-        self.turn.tick();
+        self.quiet.idle.count();
         let ready = self.raw.tick();
-        if self.idle.standing_changed(&self.raw) {
+        // raft-rs's tick changes role, leader or term only by stepping a message, and then
+        // says so: a quiet tick reads none of them.
+        if ready && self.quiet.idle.standing_changed(&self.raw) {
             self.observe_transition();
         }
         // An idle group skips publishing (see `with_idle_publish_every`). A quiet tick touches
-        // only the turn and the idle state: a node with thousands of groups ticks each ten
-        // times a second, and the cache lines a tick touches cost more than its instructions.
-        let Some((publication, ticks)) = self.idle.tick(&self.raw) else { return ready };
+        // only the switch's cache line (`Quiet`): a node with thousands of groups ticks each
+        // ten times a second, and the cache lines a tick touches cost more than its
+        // instructions.
+        let Some((publication, ticks)) = self.quiet.idle.tick(&self.raw) else { return ready };
+        self.sync_turn();
         // A snapshot raft-rs dropped or persisted moved its unstable log: a publishing tick.
         self.check_snapshot_received();
         self.refresh_progress(publication, ticks);
         self.flush_tallies(publication);
         self.publish_state(publication);
         self.log.observe_apply_lag(&self.raw.raft.raft_log, ticks, &self.group);
-        self.idle.set_lagging(self.raw.raft.state == raft::StateRole::Leader && self.progress.lagging());
+        self.quiet.idle.set_lagging(self.raw.raft.state == raft::StateRole::Leader && self.progress.lagging());
         ready
     }
 
@@ -51,7 +55,7 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::campaign`].
     pub fn campaign(&mut self) -> raft::Result<()> {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.campaign();
         }
         let result = self.raw.campaign();
@@ -73,7 +77,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// As [`RawNode::step`].
     #[inline]
     pub fn step(&mut self, msg: Message) -> raft::Result<()> {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.step(msg);
         }
         // Most messages (replication traffic at the current term, never a snapshot) need nothing
@@ -121,7 +125,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// As [`RawNode::propose`].
     #[inline]
     pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.propose(context, data);
         }
         // Nothing more for an accepted proposal: the leader finds it among the entries it
@@ -150,7 +154,7 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::propose_conf_change`].
     pub fn propose_conf_change(&mut self, context: Vec<u8>, cc: impl ConfChangeI) -> raft::Result<()> {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.propose_conf_change(context, cc);
         }
         let result = self.raw.propose_conf_change(context, cc);
@@ -172,7 +176,8 @@ impl<S: Storage> InstrumentedNode<S> {
     /// their commit latency when they are persisted ([`persist_entries`](Self::persist_entries)).
     #[inline]
     pub fn ready(&mut self) -> Ready {
-        if self.recording {
+        if self.quiet.recording {
+            self.sync_turn();
             self.turn.start();
         }
         // Last, so the (large) `Ready` goes straight to the caller without a copy.
@@ -183,7 +188,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// ([`with_rpc_timing`](Self::with_rpc_timing)), so their latency should be measured and passed to
     /// [`on_delivered`](Self::on_delivered); the others need no call (snapshots aside).
     pub fn rpc_timed(&self) -> bool {
-        self.recording && self.turn.samplers.rpc_timed()
+        self.quiet.recording && self.turn.samplers.rpc_timed()
     }
 
     /// Records messages about to be sent and hands them back: `rpc_calls_total` by (`method`,
@@ -198,7 +203,7 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn outgoing(&mut self, msgs: Vec<Message>) -> Vec<Message> {
         // Tested in the caller: a turn hands out three lists of messages, most of them empty,
         // so emptiness first (with recording off, a list with messages costs the second test).
-        if !msgs.is_empty() && self.recording {
+        if !msgs.is_empty() && self.quiet.recording {
             self.observe_sent(&msgs);
         }
         msgs
@@ -231,7 +236,10 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn committed(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
         // Tested in the caller: a turn hands out two lists of committed entries, most empty
         // (emptiness first, as in `outgoing`).
-        if !entries.is_empty() && self.recording {
+        if !entries.is_empty() && self.quiet.recording {
+            // Ticks since `ready` (an application persisting or applying apart from its loop).
+            self.quiet.idle.log_moved();
+            self.sync_turn();
             self.proposals.committed(&entries, &self.group, &mut self.turn);
         }
         entries
@@ -248,7 +256,7 @@ impl<S: Storage> InstrumentedNode<S> {
         entries: &[Entry],
         write: impl FnOnce(&[Entry]) -> Result<T, E>,
     ) -> Result<T, E> {
-        if entries.is_empty() || !self.recording {
+        if entries.is_empty() || !self.quiet.recording {
             return write(entries);
         }
         // The result is handed back as it is (no `?` and re-wrap, which copies a large error
@@ -277,7 +285,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// the next tick), `log_truncations_total` (when the entries overwrote a conflicting tail)
     /// and `config_change_in_progress` (a configuration change entered the log).
     pub fn observe_append(&mut self, entries: &[Entry], elapsed: Duration) {
-        if self.recording {
+        if self.quiet.recording {
             if !entries.is_empty() {
                 Log::observe_append_duration(elapsed.as_secs_f64(), 1, &self.group);
             }
@@ -299,11 +307,12 @@ impl<S: Storage> InstrumentedNode<S> {
         snapshot: &Snapshot,
         install: impl FnOnce(&Snapshot) -> Result<T, E>,
     ) -> Result<T, E> {
-        if !self.recording {
+        if !self.quiet.recording {
             return install(snapshot);
         }
         let start = self.turn.clock.now();
         let installed = install(snapshot);
+        self.quiet.idle.log_moved();
         let elapsed = clock::seconds(start, self.turn.clock.read());
         let index = installed.is_ok().then(|| snapshot.get_metadata().index);
         self.snapshots.received(index, elapsed, &self.group, &mut self.turn.clock);
@@ -320,8 +329,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// machine's time, observed in `apply_duration_seconds` (every call: the caller chose to time
     /// it). Counts `proposals_applied` (entries with client data, and configuration changes).
     pub fn observe_apply(&mut self, entries: &[Entry], elapsed: Duration) {
-        if self.recording {
+        if self.quiet.recording {
             if !entries.is_empty() {
+                self.quiet.idle.log_moved();
                 Proposals::observe_apply_duration(elapsed.as_secs_f64(), 1, &self.group);
             }
             self.proposals.applied(self.log.proposals_applied(entries));
@@ -334,9 +344,10 @@ impl<S: Storage> InstrumentedNode<S> {
     /// ([`with_timing`](Self::with_timing)) the apply is timed on the turn's clock: the wrapper
     /// reads the system clock once, where the apply ends.
     pub fn apply_entries<T>(&mut self, entries: &[Entry], apply: impl FnOnce(&mut Self) -> T) -> T {
-        if entries.is_empty() || !self.recording {
+        if entries.is_empty() || !self.quiet.recording {
             return apply(self);
         }
+        self.quiet.idle.log_moved();
         if !self.turn.timed() {
             let applied = apply(self);
             self.proposals.applied(self.log.proposals_applied(entries));
@@ -358,7 +369,7 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// As [`RawNode::apply_conf_change`]; nothing is recorded then.
     pub fn apply_conf_change(&mut self, cc: &impl ConfChangeI) -> raft::Result<ConfState> {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.apply_conf_change(cc);
         }
         let conf_state = self.raw.apply_conf_change(cc)?;
@@ -394,7 +405,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// [`RawNode::report_snapshot`]: counts `snapshot_transfers_total{direction="send"}` by
     /// outcome and ends the send's `snapshot_in_progress`.
     pub fn report_snapshot(&mut self, to: u64, status: SnapshotStatus) {
-        if !self.recording {
+        if !self.quiet.recording {
             return self.raw.report_snapshot(to, status);
         }
         self.snapshots.sent(status == SnapshotStatus::Finish, &self.group);
@@ -413,7 +424,7 @@ impl<S: Storage> InstrumentedNode<S> {
     #[inline]
     pub fn on_delivered(&mut self, msg: &Message, latency: Option<Duration>) {
         let msg_type = msg.get_msg_type();
-        if let (true, Some(latency)) = (self.recording, latency) {
+        if let (true, Some(latency)) = (self.quiet.recording, latency) {
             let weight = self.turn.samplers.rpc_weight().max(1);
             self.links.delivered(&self.group.metrics, msg.to, msg_type, latency, weight);
         }
@@ -428,7 +439,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// then tells raft-rs
     /// ([`RawNode::report_unreachable`]), and reports a snapshot as failed.
     pub fn on_send_failed(&mut self, msg: &Message) {
-        if !self.recording {
+        if !self.quiet.recording {
             self.raw.report_unreachable(msg.to);
             if msg.get_msg_type() == MessageType::MsgSnapshot {
                 self.raw.report_snapshot(msg.to, SnapshotStatus::Failure);
@@ -449,7 +460,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// The one-line hook after the application compacted its log so that it now starts at
     /// `first_index`: counts `log_compactions` and updates the log size.
     pub fn observe_compaction(&mut self, first_index: u64) {
-        if !self.recording {
+        if !self.quiet.recording {
             return;
         }
         self.log.compacted(first_index, &self.group);

@@ -10,7 +10,11 @@
 //! So a tick publishes everything only when something it publishes may have moved: an index,
 //! the unstable log (appends, snapshots), the role, leader or term, a follower behind the leader
 //! (its lag in seconds grows by itself, and the appends that catch it up move nothing on the
-//! leader), or no known leader ([`Publication::Changed`]). Otherwise it publishes at least every
+//! leader), or no known leader ([`Publication::Changed`]). The indexes and the log move only
+//! in turns that carry entries or a snapshot, whose hooks say so ([`Idle::log_moved`]), and the
+//! standing is observed where it changes: a quiet tick reads this state alone, in the switch's
+//! cache line, and none of raft-rs's (a periodic publication compares the indexes, for what
+//! moved otherwise). Otherwise it publishes at least every
 //! [`every`](Idle::every) ticks what moves with heartbeats alone (their counts, the last leader
 //! or quorum contact, a silent follower leaving `isr_size`) or with appends that change nothing
 //! (a follower sent entries it has) ([`Publication::Periodic`]); those are then up to `every`
@@ -26,28 +30,50 @@ use raft::{RawNode, StateRole, Storage, INVALID_ID};
 use super::role::Standing;
 
 /// What a tick's publication depends on that raft-rs holds in plain fields (role, leader and
-/// term changes are told apart, [`Idle::moved`]).
+/// term changes are told apart, [`Idle::moved`]), in their low 32 bits: an index that moved by
+/// 2^32 between two ticks is not one raft-rs can write, and half the bytes keep the whole idle
+/// state in the tick's one cache line (`node/mod.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Marks {
-    committed: u64,
-    applied: u64,
-    persisted: u64,
+    committed: u32,
+    applied: u32,
+    persisted: u32,
     /// The end of the unstable log, and whether it holds a snapshot (the last index moves with
     /// them, or with what the application persists of them).
-    unstable: (u64, bool),
+    unstable: u32,
+    snapshot: bool,
 }
 
 impl Marks {
     #[inline]
+    #[allow(clippy::cast_possible_truncation)] // the low bits, see above
     fn of<S: Storage>(raw: &RawNode<S>) -> Self {
         let log = &raw.raft.raft_log;
         let unstable = &log.unstable;
         Self {
-            committed: log.committed,
-            applied: log.applied,
-            persisted: log.persisted,
-            unstable: (unstable.offset + unstable.entries.len() as u64, unstable.snapshot.is_some()),
+            committed: log.committed as u32,
+            applied: log.applied as u32,
+            persisted: log.persisted as u32,
+            unstable: (unstable.offset + unstable.entries.len() as u64) as u32,
+            snapshot: unstable.snapshot.is_some(),
         }
+    }
+}
+
+/// Role, leader and term as last observed ([`Standing`] with the term's low 32 bits, as
+/// [`Marks`]): compared on every tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    role: StateRole,
+    term: u32,
+    leader: u64,
+}
+
+impl Seen {
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // the low bits, see `Marks`
+    fn of(standing: Standing) -> Self {
+        Self { role: standing.role, term: standing.term as u32, leader: standing.leader }
     }
 }
 
@@ -61,23 +87,26 @@ pub(super) enum Publication {
     Periodic,
 }
 
-/// When the tick publishes.
+/// When the tick publishes, and the tick count.
 #[derive(Debug)]
 pub(super) struct Idle {
-    /// What the last publication saw.
+    /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts;
+    /// the turn catches up with it when next used, [`Turn::sync`](super::turn::Turn::sync)).
+    ticks: u64,
+    /// The indexes as last observed.
     last: Marks,
     /// Ticks since the last publication.
     skipped: u32,
     /// Publish at least every this many ticks (1: every tick).
     every: u32,
-    /// Role, leader or term changed since the last publication.
+    /// An index, the unstable log, role, leader or term moved since the last publication.
     moved: bool,
     /// The leader had a follower behind at the last publication (its lag in seconds grows with
     /// time: every tick publishes).
     lagging: bool,
     /// Role, leader and term as last observed: the role's own record, copied here so that a
     /// quiet tick compares them without touching the role's cache line.
-    standing: Standing,
+    standing: Seen,
 }
 
 /// The default of [`Idle::every`].
@@ -86,14 +115,29 @@ pub(super) const DEFAULT_EVERY: u32 = 10;
 impl Idle {
     /// `standing`: the node's, as the role first observed it.
     pub(super) fn new(standing: Standing) -> Self {
-        Self { last: Marks::default(), skipped: 0, every: DEFAULT_EVERY, moved: true, lagging: false, standing }
+        let standing = Seen::of(standing);
+        Self {
+            ticks: 0,
+            last: Marks::default(),
+            skipped: 0,
+            every: DEFAULT_EVERY,
+            moved: true,
+            lagging: false,
+            standing,
+        }
     }
 
     /// Whether raft-rs's standing differs from the one last observed (then the role observes
     /// the transition, and calls [`moved`](Self::moved)).
     #[inline]
     pub(super) fn standing_changed<S: Storage>(&self, raw: &RawNode<S>) -> bool {
-        Standing::of(raw) != self.standing
+        Seen::of(Standing::of(raw)) != self.standing
+    }
+
+    /// Ticks since the wrapper was created.
+    #[inline]
+    pub(super) fn ticks(&self) -> u64 {
+        self.ticks
     }
 
     /// Publish at least every `every` ticks (0 and 1: every tick).
@@ -109,7 +153,7 @@ impl Idle {
     /// Role, leader or term changed, to `standing`: the next tick publishes.
     pub(super) fn moved(&mut self, standing: Standing) {
         self.moved = true;
-        self.standing = standing;
+        self.standing = Seen::of(standing);
     }
 
     /// Whether the leader had a follower behind at the publication just made.
@@ -117,20 +161,51 @@ impl Idle {
         self.lagging = lagging;
     }
 
-    /// A tick: `None` when it skips publishing, else what it publishes and how many ticks the
-    /// publication stands for (1, or more after skipped ticks: what a per-tick distribution
-    /// observes the skipped values with).
+    /// A tick starts: counted.
+    #[inline]
+    pub(super) fn count(&mut self) {
+        self.ticks += 1;
+    }
+
+    /// A turn carried entries to append, commit or apply, or a snapshot: the indexes or the log
+    /// move, and the next tick publishes them.
+    #[inline]
+    pub(super) fn log_moved(&mut self) {
+        self.moved = true;
+    }
+
+    /// Whether an index or the unstable log moved since last seen.
+    fn observe<S: Storage>(&mut self, raw: &RawNode<S>) {
+        let marks = Marks::of(raw);
+        if marks != self.last {
+            self.last = marks;
+            self.moved = true;
+        }
+    }
+
+    /// After a tick: `None` when it skips publishing, else what it publishes and how many ticks
+    /// the publication stands for (1, or more after skipped ticks: what a per-tick distribution
+    /// observes the skipped values with). A quiet tick reads this state alone, none of
+    /// raft-rs's: the turns that carried entries said so ([`log_moved`](Self::log_moved)), and
+    /// the role observed the standing.
     #[inline]
     pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>) -> Option<(Publication, u32)> {
-        let marks = Marks::of(raw);
         self.skipped += 1;
-        let raft = &raw.raft;
-        let led = matches!(raft.state, StateRole::Leader | StateRole::Follower) && raft.leader_id != INVALID_ID;
-        let changed = self.lagging || self.moved || !led || marks != self.last;
-        if !changed && self.skipped < self.every {
-            return None;
+        let Seen { role, leader, .. } = self.standing;
+        let led = matches!(role, StateRole::Leader | StateRole::Follower) && leader != INVALID_ID;
+        let mut changed = self.lagging || self.moved || !led;
+        if !changed {
+            if self.skipped < self.every {
+                return None;
+            }
+            // What moved without a turn that said so (entries applied after this tick's
+            // publication, calls through `raw_mut`): seen here at the latest.
+            self.observe(raw);
+            changed = self.moved;
+        } else {
+            // Published now, as they are (a publication reads the log anyway).
+            self.last = Marks::of(raw);
         }
-        self.last = marks;
         self.moved = false;
         let publication = if changed { Publication::Changed } else { Publication::Periodic };
         Some((publication, std::mem::take(&mut self.skipped)))
@@ -175,16 +250,31 @@ mod tests {
         assert_eq!(idle.tick(&raw), Some((Changed, 1)), "lagging");
         idle.set_lagging(false);
         raw.propose(vec![], b"x".to_vec()).expect("propose");
+        idle.log_moved();
         assert_eq!(idle.tick(&raw), Some((Changed, 1)), "the unstable log moved");
+        assert_eq!(idle.tick(&raw), None);
         assert_eq!(idle.tick(&raw), None);
         assert!(!idle.standing_changed(&raw));
         idle.moved(Standing::of(&raw));
-        assert_eq!(idle.tick(&raw), Some((Changed, 2)), "a transition");
+        assert_eq!(idle.tick(&raw), Some((Changed, 3)), "a transition");
         assert_eq!(idle.tick(&raw), None);
         idle.reset();
         assert_eq!(idle.tick(&raw), Some((Changed, 2)), "reset");
         idle.set_every(1);
         assert_eq!(idle.tick(&raw), Some((Periodic, 1)), "every tick");
+    }
+
+    /// A change no hook said (made through `raw_mut`, or applied after the publication) is
+    /// published at the next periodic publication, as a change.
+    #[test]
+    fn a_change_unobserved_is_published_at_the_latest_periodically() {
+        let mut raw = leader();
+        let mut idle = Idle::new(Standing::of(&raw));
+        idle.set_every(3);
+        assert_eq!(idle.tick(&raw), Some((Changed, 1)));
+        raw.propose(vec![], b"x".to_vec()).expect("propose");
+        assert_eq!([idle.tick(&raw), idle.tick(&raw), idle.tick(&raw)], [None, None, Some((Changed, 3))]);
+        assert_eq!([idle.tick(&raw), idle.tick(&raw), idle.tick(&raw)], [None, None, Some((Periodic, 3))]);
     }
 
     /// A node without a leader (a candidate, or a follower that lost its leader) publishes

@@ -78,6 +78,7 @@ impl<S: Storage> InstrumentedNode<S> {
         let (term, role) = (raft.term, raft.state);
         match msg.get_msg_type() {
             MessageType::MsgHeartbeatResponse if msg.term == term && role == StateRole::Leader => {
+                self.sync_turn();
                 self.peers.heartbeat_answered(msg.from, &mut self.turn);
                 return true;
             }
@@ -120,6 +121,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 reject(&self.group, RejectReason::LogInconsistency);
             }
             MessageType::MsgHeartbeat => {
+                self.sync_turn();
                 let at = self.turn.samplers.rpc_timed().then(|| self.turn.clock.now());
                 self.peers.heartbeat_sent(msg.to, at);
             }

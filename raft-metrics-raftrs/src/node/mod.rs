@@ -184,16 +184,15 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// assert_eq!(node.metrics().elections.get(raft_metrics::raft::ElectionResult::Won).get(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-// In this order (`repr(C)`): what every tick touches (the recording switch, the idle state,
-// the turn) in consecutive cache lines right after raft-rs's node. A node with thousands of
-// groups ticks each ten times a second, and at that scale a tick's cost is the cache lines it
-// misses, not its instructions (`benches/notes/real_node.md`).
+// In this order (`repr(C)`): raft-rs's node, then what every tick touches in one cache line
+// of its own (`Quiet`), then the turn, which the group's turns and messages use. A node with
+// thousands of groups ticks each ten times a second, and at that scale a tick's cost is the
+// cache lines it misses, not its instructions (`benches/notes/real_node.md`): with recording
+// off a tick reads the switch's line, and with recording on a quiet tick reads that line alone.
 #[repr(C)]
 pub struct InstrumentedNode<S: Storage> {
     raw: RawNode<S>,
-    /// `false`: every method only forwards to raft-rs ([`with_recording`](Self::with_recording)).
-    recording: bool,
-    idle: Idle,
+    quiet: Quiet,
     turn: Turn,
     role: Role,
     /// The group's labels and the partition series every state records into.
@@ -206,6 +205,19 @@ pub struct InstrumentedNode<S: Storage> {
     snapshots: Snapshots,
     links: Links,
 }
+
+/// What a quiet tick touches, aligned to a cache line of its own: the switch and the idle
+/// state (the tick count with it; the turn catches up when next used, [`Turn::sync`]).
+#[repr(C, align(64))]
+#[derive(Debug)]
+struct Quiet {
+    idle: Idle,
+    /// `false`: every method only forwards to raft-rs
+    /// ([`with_recording`](InstrumentedNode::with_recording)).
+    recording: bool,
+}
+
+const _: () = assert!(core::mem::size_of::<Quiet>() == 64, "a quiet tick reads one cache line");
 
 impl<S: Storage> InstrumentedNode<S> {
     /// Wraps `raw`, the node of group (`topic`, `partition`), recording into `metrics`.
@@ -243,9 +255,8 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links: Links::default(),
-            idle: Idle::new(standing),
+            quiet: Quiet { idle: Idle::new(standing), recording: true },
             group,
-            recording: true,
         }
     }
 
@@ -271,6 +282,7 @@ impl<S: Storage> InstrumentedNode<S> {
     #[must_use]
     pub fn with_timing(mut self, timing: Sampling) -> Self {
         let seed = seed(self.group.partition, &self.raw);
+        self.sync_turn();
         self.turn.samplers.set_durations(timing, seed);
         self
     }
@@ -308,14 +320,14 @@ impl<S: Storage> InstrumentedNode<S> {
     /// (`benches/RESULTS.md`, `idle_ticks`).
     #[must_use]
     pub fn with_idle_publish_every(mut self, ticks: u32) -> Self {
-        self.idle.set_every(ticks);
+        self.quiet.idle.set_every(ticks);
         self
     }
 
     /// How often an idle group publishes at least, in ticks
     /// ([`with_idle_publish_every`](Self::with_idle_publish_every)).
     pub fn idle_publish_every(&self) -> u32 {
-        self.idle.every()
+        self.quiet.idle.every()
     }
 
     /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages
@@ -331,6 +343,7 @@ impl<S: Storage> InstrumentedNode<S> {
     #[must_use]
     pub fn with_rpc_timing(mut self, timing: Sampling) -> Self {
         let seed = seed(self.group.partition, &self.raw);
+        self.sync_turn();
         self.turn.samplers.set_rpc(timing, seed);
         self
     }
@@ -363,15 +376,15 @@ impl<S: Storage> InstrumentedNode<S> {
     /// keeps between calls starts afresh from the switch on: proposals appended while off are
     /// not tracked, counts kept since the last tick while on are recorded at the next tick on.
     pub fn set_recording(&mut self, recording: bool) {
-        if recording && !self.recording {
-            self.idle.reset();
+        if recording && !self.quiet.recording {
+            self.quiet.idle.reset();
         }
-        self.recording = recording;
+        self.quiet.recording = recording;
     }
 
     /// Whether the wrapper records ([`with_recording`](Self::with_recording)).
     pub fn recording(&self) -> bool {
-        self.recording
+        self.quiet.recording
     }
 
     /// The wrapped node, to read its state (`raw().raft.raft_log.committed`, `raw().raft.prs()`).
@@ -380,6 +393,8 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// The wrapped node, mutably. Calls made through it are not observed: prefer the wrapper's.
+    /// (What they move reaches the series at the next publication that looks: the indexes at
+    /// the next turn's end through the wrapper, or periodically at the latest.)
     pub fn raw_mut(&mut self) -> &mut RawNode<S> {
         &mut self.raw
     }
@@ -420,7 +435,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// from the registry (the group left this node); otherwise the series stay at their last value.
     /// Counts kept since the last tick are recorded first.
     pub fn close(mut self, remove_series: bool) -> RawNode<S> {
-        if self.recording {
+        if self.quiet.recording {
             self.flush_tallies(Publication::Changed);
         }
         self.role.close(&self.group);
@@ -443,7 +458,8 @@ impl<S: Storage> InstrumentedNode<S> {
 
     #[inline(never)]
     fn observe_transition(&mut self) {
-        self.idle.moved(Standing::of(&self.raw));
+        self.quiet.idle.moved(Standing::of(&self.raw));
+        self.sync_turn();
         let now = self.turn.clock.read();
         let raft = &self.raw.raft;
         match self.role.transition(Standing::of(&self.raw), raft.id, now, &self.group) {
@@ -502,6 +518,13 @@ impl<S: Storage> InstrumentedNode<S> {
         self.role.publish_contact(&self.group, &mut self.turn.clock);
     }
 
+    /// The turn catches up with the ticks counted since it was last used ([`Turn::sync`]): first
+    /// in every method that uses it.
+    #[inline]
+    fn sync_turn(&mut self) {
+        self.turn.sync(self.quiet.idle.ticks());
+    }
+
     /// Makes the peers the members of raft-rs's configuration other than this node.
     fn sync_peers(&mut self) {
         self.peers.sync(&self.group, self.raw.raft.prs(), self.raw.raft.id);
@@ -514,6 +537,8 @@ impl<S: Storage> InstrumentedNode<S> {
     #[inline(always)]
     fn record_append(&mut self, entries: &[Entry], at: Option<u64>) {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
+        self.quiet.idle.log_moved();
+        self.sync_turn();
         let plain = self.log.appended(entries, &self.group);
         if self.raw.raft.state == StateRole::Leader {
             self.progress.appended(first.index, last.index, &mut self.turn);

@@ -12,7 +12,7 @@ pub(super) struct Turn {
     /// Whether the turn is timed, and its messages (a sampler of their own, since a turn sends
     /// many).
     pub(super) samplers: Samplers,
-    /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts).
+    /// The tick count the turn has caught up with ([`sync`](Self::sync)).
     pub(super) ticks: u64,
     /// The clock reading of the last tick, read when first needed after it (an idle group's
     /// tick reads no clock).
@@ -27,12 +27,27 @@ impl Turn {
         Self { clock, samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, tick_at }
     }
 
-    /// A tick of raft-rs's clock, which starts a turn (and paces the samplers).
+    /// Catches up with the node's tick count (`ticks`, the idle state's): each tick starts a
+    /// turn, paces the samplers and now and then re-anchors the clock. Done when the turn is next
+    /// used rather than at the tick, so that an idle group's quiet tick leaves the turn's cache
+    /// lines alone (`node/mod.rs`); the result is the same as ticking it each time.
     #[inline]
-    pub(super) fn tick(&mut self) {
+    pub(super) fn sync(&mut self, ticks: u64) {
+        if self.ticks != ticks {
+            self.catch_up(ticks);
+        }
+    }
+
+    #[inline(never)]
+    fn catch_up(&mut self, ticks: u64) {
+        // The first tick ends the turns counted since the last; the ticks after it saw no turn,
+        // and a second tick with none puts a paced sampler back to its rate, as any more would.
         self.samplers.tick();
-        self.ticks += 1;
-        self.clock.tick(self.ticks);
+        if ticks - self.ticks > 1 {
+            self.samplers.tick();
+        }
+        self.clock.ticked(self.ticks, ticks);
+        self.ticks = ticks;
         self.tick_at = None;
     }
 
@@ -71,5 +86,42 @@ impl Turn {
     #[inline]
     pub(super) fn weight(&self) -> u64 {
         self.samplers.weight()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::num::NonZeroU32;
+
+    use super::*;
+
+    /// The timed turns and their weights when `sync` runs at every tick, or only before a turn
+    /// (what an idle group's quiet ticks leave it to): a busy tick (paced), quiet ticks, turns.
+    fn timed(sync_every_tick: bool) -> Vec<(bool, u64)> {
+        let every_8 = Sampling::OneIn(NonZeroU32::new(8).expect("8"));
+        let mut turn = Turn::new(every_8, every_8, 8, 42);
+        let mut seen = Vec::new();
+        let mut ticks = 0;
+        for (quiet, turns) in [(0, 400), (5, 40), (1, 300), (0, 300), (3, 50)] {
+            for _ in 0..=quiet {
+                ticks += 1;
+                if sync_every_tick {
+                    turn.sync(ticks);
+                }
+            }
+            for _ in 0..turns {
+                turn.sync(ticks);
+                turn.start();
+                seen.push((turn.timed(), turn.weight()));
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn ticks_caught_up_at_once_sample_as_ticked_one_by_one() {
+        let (each, at_once) = (timed(true), timed(false));
+        assert_eq!(each, at_once);
+        assert!(each.iter().any(|&(timed, weight)| timed && weight > 8), "a busy tick was paced");
     }
 }
