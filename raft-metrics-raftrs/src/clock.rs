@@ -15,6 +15,7 @@
 //! about as much as everything else the wrapper does for a message (`benches/RESULTS.md`), and a
 //! ready loop used to do several per turn.
 
+use core::num::NonZeroU64;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,21 +51,26 @@ pub(crate) fn seconds(start: u64, end: u64) -> f64 {
 }
 
 /// One node's clock: the turn's reading and the anchor for Unix time.
+///
+/// In this order (`repr(C)`), the turn's reading first: a new turn writes it, the anchor is
+/// read only to derive Unix time (see the turn's layout, `node/turn.rs`).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Clock {
+    /// This turn's reading, `None` until something needs it (a reading of zero, which a
+    /// counter running since boot never gives, would only be read again).
+    turn: Option<NonZeroU64>,
+    /// Unix time of `turn`, `None` until something needs it.
+    turn_unix: Option<f64>,
     /// A reading and the Unix time at that moment.
     anchor: u64,
     anchor_unix: f64,
-    /// This turn's reading, `None` until something needs it.
-    turn: Option<u64>,
-    /// Unix time of `turn`, `None` until something needs it.
-    turn_unix: Option<f64>,
 }
 
 impl Clock {
     pub(crate) fn new() -> Self {
         let (anchor, anchor_unix) = read_both();
-        Self { anchor, anchor_unix, turn: Some(anchor), turn_unix: Some(anchor_unix) }
+        Self { turn: NonZeroU64::new(anchor), turn_unix: Some(anchor_unix), anchor, anchor_unix }
     }
 
     /// A new turn of the ready loop: the next [`now`](Self::now) reads the system clock.
@@ -80,7 +86,7 @@ impl Clock {
         if to / REANCHOR_TICKS != from / REANCHOR_TICKS {
             let (anchor, anchor_unix) = read_both();
             (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
-            (self.turn, self.turn_unix) = (Some(anchor), Some(anchor_unix));
+            (self.turn, self.turn_unix) = (NonZeroU64::new(anchor), Some(anchor_unix));
         } else {
             self.new_turn();
         }
@@ -89,14 +95,17 @@ impl Clock {
     /// The turn's reading: the first call in a turn reads the system clock.
     #[inline]
     pub(crate) fn now(&mut self) -> u64 {
-        *self.turn.get_or_insert_with(read)
+        match self.turn {
+            Some(turn) => turn.get(),
+            None => self.read(),
+        }
     }
 
     /// Reads the system clock (the end of a duration); the reading becomes the turn's. The
     /// turn's Unix time, if already derived, stays: it has the turn's resolution anyway.
     pub(crate) fn read(&mut self) -> u64 {
         let now = read();
-        self.turn = Some(now);
+        self.turn = NonZeroU64::new(now);
         now
     }
 
@@ -177,6 +186,6 @@ mod tests {
         assert_eq!(clock.turn, None, "a new turn");
         clock.ticked(REANCHOR_TICKS - 1, REANCHOR_TICKS + 30);
         assert!(clock.anchor > first, "re-anchored");
-        assert_eq!(clock.turn, Some(clock.anchor), "the anchor is the turn's reading");
+        assert_eq!(clock.turn, NonZeroU64::new(clock.anchor), "the anchor is the turn's reading");
     }
 }

@@ -28,27 +28,40 @@ use crate::classify;
 const MESSAGE_TYPES: usize = 19;
 
 /// What this node sent to and received from one other node since the last tick.
+///
+/// Laid out (`repr(C)`, a cache line's alignment) so that a message sent touches one line: the
+/// node and the counts of the common types come first. A node with thousands of groups sends
+/// each group's heartbeats with its link cold, and a line costs more than the add.
+#[repr(C, align(64))]
 pub(super) struct Link {
     node: u64,
-    /// Per message type: sent since the last flush (appends among them are
-    /// `append_entries_sent`).
-    sent: [u64; MESSAGE_TYPES],
-    /// Per message type: reported failed and not yet taken out of the successes. Failures of
-    /// messages already counted at an earlier flush stay here as a debt paid from the next
-    /// sends, so the counter never goes back and is exact once every message's fate is known.
-    failed: [u64; MESSAGE_TYPES],
-    /// The payload bytes of the appends sent, and appends received (recorded per peer by
-    /// [`Peers::flush`](super::peers::Peers::flush) when the node is a member).
+    /// The payload bytes of the appends sent (recorded per peer by
+    /// [`Peers::flush`](super::peers::Peers::flush) when the node is a member, with
+    /// `appends_received`).
     pub(super) append_bytes_sent: u64,
-    pub(super) appends_received: u64,
-    /// The (`method`, `target`) series, bound on first use.
-    handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
+    /// Per message type: sent since the last flush (appends among them are
+    /// `append_entries_sent`). 32 bits: a flush comes every tick a group is busy, and an idle
+    /// group's heartbeats are a few per tick.
+    sent: [u32; MESSAGE_TYPES],
     /// Nothing went either way between the last two flushes (see [`Links::flush`]).
     quiet: bool,
     /// A message of a type outside [`COMMON`] was sent since the last flush (noted by the
     /// sender's rare path), so the flush looks at every type, not just those.
     sent_rare: bool,
+    pub(super) appends_received: u64,
+    /// Per message type: reported failed and not yet taken out of the successes. Failures of
+    /// messages already counted at an earlier flush stay here as a debt paid from the next
+    /// sends, so the counter never goes back and is exact once every message's fate is known.
+    failed: [u64; MESSAGE_TYPES],
+    /// The (`method`, `target`) series, bound on first use.
+    handles: Box<[Option<Handle<RpcMetrics>>; MESSAGE_TYPES]>,
 }
+
+// The send path's line: the node, the append bytes and the common types' counts.
+const _: () = assert!(
+    core::mem::offset_of!(Link, sent) + 4 * (MessageType::MsgHeartbeatResponse as usize + 1) <= 64,
+    "a message sent touches one cache line of its link"
+);
 
 /// The types a flush always looks at: the replication traffic, everything an idle group sends.
 /// The others are sent through [`Link::sent_rare`], which costs the common path nothing: they
@@ -93,12 +106,12 @@ impl Link {
 
     /// Appends sent since the last flush.
     pub(super) fn appends_sent(&self) -> u64 {
-        self.sent[MessageType::MsgAppend as usize]
+        u64::from(self.sent[MessageType::MsgAppend as usize])
     }
 
     /// Heartbeats sent since the last flush.
     pub(super) fn heartbeats_sent(&self) -> u64 {
-        self.sent[MessageType::MsgHeartbeat as usize]
+        u64::from(self.sent[MessageType::MsgHeartbeat as usize])
     }
 
     /// The (`method`, `target`) series of `msg_type`.
@@ -133,7 +146,7 @@ impl Link {
     /// zero.
     #[inline]
     fn take(&mut self, metrics: &RaftMetrics, at: usize) -> bool {
-        let sent = self.sent[at];
+        let sent = u64::from(self.sent[at]);
         if sent == 0 {
             return true;
         }
@@ -377,7 +390,7 @@ mod tests {
         assert_eq!(links.links.iter().map(|link| link.node).collect::<Vec<_>>(), vec![2, 3]);
         // The direct map still finds every link, and a departed node comes back as a new one.
         links.to(3).sent(MessageType::MsgHeartbeat);
-        assert_eq!(links.get(3).map(|link| link.sent[MessageType::MsgHeartbeat as usize]), Some(1));
+        assert_eq!(links.get(3).map(|link| link.heartbeats_sent()), Some(1));
         links.to(4).appends_received += 1;
         assert_eq!(links.links.len(), 3);
     }

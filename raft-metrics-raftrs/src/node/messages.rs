@@ -46,7 +46,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if msg_type == MessageType::MsgHeartbeat {
             if from_followed_leader(msg, raft) {
-                self.role.leader_contacted();
+                self.quiet.contacted = true;
                 return true;
             }
             self.observe_leader_message(msg);
@@ -66,7 +66,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if classify::is_stale_append(msg, term) {
             reject(&self.group, RejectReason::StaleTerm);
         } else if classify::is_leader_contact(msg, term) {
-            self.role.leader_contacted();
+            self.quiet.contacted = true;
         }
     }
 
@@ -83,7 +83,7 @@ impl<S: Storage> InstrumentedNode<S> {
                 return true;
             }
             MessageType::MsgSnapshot if msg.term >= term => {
-                self.role.leader_contacted();
+                self.quiet.contacted = true;
                 self.snapshots.receive_started(&self.group);
             }
             MessageType::MsgRequestVoteResponse

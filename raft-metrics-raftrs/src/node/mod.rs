@@ -185,7 +185,8 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 // In this order (`repr(C)`): raft-rs's node, then what every tick touches in one cache line
-// of its own (`Quiet`), then the turn, which the group's turns and messages use. A node with
+// of its own (`Quiet`), then what the group's turns and messages use: the turn, the links and
+// the peers (their records, each a line of its own on the heap). A node with
 // thousands of groups ticks each ten times a second, and at that scale a tick's cost is the
 // cache lines it misses, not its instructions (`benches/notes/real_node.md`): with recording
 // off a tick reads the switch's line, and with recording on a quiet tick reads that line alone.
@@ -194,16 +195,16 @@ pub struct InstrumentedNode<S: Storage> {
     raw: RawNode<S>,
     quiet: Quiet,
     turn: Turn,
+    links: Links,
+    peers: Peers,
     role: Role,
     /// The group's labels and the partition series every state records into.
     group: GroupSeries,
-    peers: Peers,
     progress: LeaderProgress,
     proposals: Proposals,
     log: Log,
     membership: Membership,
     snapshots: Snapshots,
-    links: Links,
 }
 
 /// What a quiet tick touches, aligned to a cache line of its own: the switch and the idle
@@ -215,6 +216,9 @@ struct Quiet {
     /// `false`: every method only forwards to raft-rs
     /// ([`with_recording`](InstrumentedNode::with_recording)).
     recording: bool,
+    /// A follower heard from its leader since the last publication (`last_contact_timestamp`):
+    /// a message from the current leader (an append, heartbeat or snapshot of its term).
+    contacted: bool,
 }
 
 const _: () = assert!(core::mem::size_of::<Quiet>() == 64, "a quiet tick reads one cache line");
@@ -255,7 +259,7 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links: Links::default(),
-            quiet: Quiet { idle: Idle::new(standing), recording: true },
+            quiet: Quiet { idle: Idle::new(standing), recording: true, contacted: false },
             group,
         }
     }
@@ -499,7 +503,7 @@ impl<S: Storage> InstrumentedNode<S> {
             self.proposals.flush(&self.group);
         }
         if self.links.settle_leader_appends() {
-            self.role.leader_contacted();
+            self.quiet.contacted = true;
         }
         self.peers.flush(&mut self.links, self.group.node_wide());
         let prs = self.raw.raft.prs();
@@ -515,7 +519,7 @@ impl<S: Storage> InstrumentedNode<S> {
             self.log.publish(&self.raw.raft.raft_log, &self.group);
             self.proposals.publish(&self.group);
         }
-        self.role.publish_contact(&self.group, &mut self.turn.clock);
+        Role::publish_contact(std::mem::take(&mut self.quiet.contacted), &self.group, &mut self.turn.clock);
     }
 
     /// The turn catches up with the ticks counted since it was last used ([`Turn::sync`]): first

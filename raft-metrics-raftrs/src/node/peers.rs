@@ -18,30 +18,38 @@ use crate::clock;
 const MAX_HEARTBEATS_IN_FLIGHT: usize = 8;
 
 /// What the node knows about one peer of the group.
+///
+/// Laid out (`repr(C)`, a cache line's alignment) so that a heartbeat sent or answered touches
+/// one line: what they write comes first. A leader of thousands of groups heartbeats each with
+/// its peers cold.
+#[repr(C, align(64))]
 pub(super) struct Peer {
     id: u64,
-    pub(super) metrics: Series<PeerMetrics>,
-    /// The node's tick count at the peer's last answer (leader side): a heartbeat response, or
-    /// appends acknowledged (`matched` moved, seen at the next tick).
-    pub(super) last_ack_tick: u64,
-    /// raft-rs's `matched` for the peer at the last tick (leader side).
-    pub(super) last_matched: u64,
-    /// Unix time of that response.
-    pub(super) last_ack_unix: f64,
-    /// Unix time of the last heartbeat answer, and whether `last_heartbeat_timestamp` has it.
-    last_heartbeat_unix: f64,
-    heartbeat_published: bool,
     /// Heartbeats sent to the peer and answered, by count. Responses carry nothing to match
     /// them by, so the oldest unanswered is the one answered: delivery is in order, a heartbeat
     /// the transport failed to send is taken back, and one lost silently skews the round trips
     /// after it by at most [`MAX_HEARTBEATS_IN_FLIGHT`] heartbeat intervals.
     heartbeats_sent: u64,
     heartbeats_answered: u64,
+    /// The node's tick count at the peer's last answer (leader side): a heartbeat response, or
+    /// appends acknowledged (`matched` moved, seen at the next tick).
+    pub(super) last_ack_tick: u64,
+    /// Unix time of that response.
+    pub(super) last_ack_unix: f64,
+    /// Unix time of the last heartbeat answer, and whether `last_heartbeat_timestamp` has it.
+    last_heartbeat_unix: f64,
     /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
     /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
-    /// counts on the peer.
-    timed: VecDeque<(u64, u64)>,
+    /// counts on the peer. Boxed when first needed: a pointer keeps the line's fields in one.
+    timed: Option<Box<VecDeque<(u64, u64)>>>,
+    heartbeat_published: bool,
+    pub(super) metrics: Series<PeerMetrics>,
+    /// raft-rs's `matched` for the peer at the last tick (leader side).
+    pub(super) last_matched: u64,
 }
+
+// The heartbeats' line: everything before `metrics`.
+const _: () = assert!(core::mem::offset_of!(Peer, metrics) <= 64, "a heartbeat touches one cache line of its peer");
 
 impl Peer {
     fn new(group: &GroupSeries, id: u64) -> Self {
@@ -57,14 +65,22 @@ impl Peer {
             heartbeat_published: true,
             heartbeats_sent: 0,
             heartbeats_answered: 0,
-            timed: VecDeque::new(),
+            timed: None,
         }
+    }
+
+    /// The timed heartbeats awaiting their answer.
+    #[cfg(test)]
+    fn timed_count(&self) -> usize {
+        self.timed.as_ref().map_or(0, |timed| timed.len())
     }
 
     /// Forgets the heartbeats in flight (a leadership began or ended).
     fn forget_heartbeats(&mut self) {
         self.heartbeats_answered = self.heartbeats_sent;
-        self.timed.clear();
+        if let Some(timed) = &mut self.timed {
+            timed.clear();
+        }
     }
 }
 
@@ -121,10 +137,11 @@ impl Peers {
             let max = MAX_HEARTBEATS_IN_FLIGHT as u64;
             peer.heartbeats_answered = peer.heartbeats_answered.max(peer.heartbeats_sent.saturating_sub(max));
             if let Some(at) = at {
-                if peer.timed.len() == MAX_HEARTBEATS_IN_FLIGHT {
-                    peer.timed.pop_front();
+                let timed = peer.timed.get_or_insert_with(Box::default);
+                if timed.len() == MAX_HEARTBEATS_IN_FLIGHT {
+                    timed.pop_front();
                 }
-                peer.timed.push_back((peer.heartbeats_sent, at));
+                timed.push_back((peer.heartbeats_sent, at));
             }
         }
     }
@@ -141,7 +158,7 @@ impl Peers {
         peer.heartbeat_published = false;
         if peer.heartbeats_answered < peer.heartbeats_sent {
             peer.heartbeats_answered += 1;
-            if !peer.timed.is_empty() {
+            if peer.timed.as_ref().is_some_and(|timed| !timed.is_empty()) {
                 Self::time_answer(peer, turn);
             }
         }
@@ -155,12 +172,13 @@ impl Peers {
     #[cold]
     fn time_answer(peer: &mut Peer, turn: &mut Turn) {
         let answered = peer.heartbeats_answered;
-        while peer.timed.front().is_some_and(|&(sent, _)| sent < answered) {
+        let Some(timed) = peer.timed.as_mut() else { return };
+        while timed.front().is_some_and(|&(sent, _)| sent < answered) {
             // Answered before (it was lost, or an answer went unmatched).
-            peer.timed.pop_front();
+            timed.pop_front();
         }
-        if let Some(&(_, at)) = peer.timed.front().filter(|&&(sent, _)| sent == answered) {
-            peer.timed.pop_front();
+        if let Some(&(_, at)) = timed.front().filter(|&&(sent, _)| sent == answered) {
+            timed.pop_front();
             let weight = turn.samplers.rpc_weight().max(1);
             rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(at, turn.clock.read()), weight));
         }
@@ -172,8 +190,10 @@ impl Peers {
             rec!(peer.metrics => heartbeat_failures.inc());
             // Sent last, so the newest in flight.
             if peer.heartbeats_sent > peer.heartbeats_answered {
-                if peer.timed.back().is_some_and(|&(sent, _)| sent == peer.heartbeats_sent) {
-                    peer.timed.pop_back();
+                if let Some(timed) = &mut peer.timed {
+                    if timed.back().is_some_and(|&(sent, _)| sent == peer.heartbeats_sent) {
+                        timed.pop_back();
+                    }
                 }
                 peer.heartbeats_sent -= 1;
             }
@@ -264,7 +284,7 @@ mod tests {
         peers.heartbeat_failed(2);
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4);
-        assert_eq!(peers.members[0].timed.len(), 0);
+        assert_eq!(peers.members[0].timed_count(), 0);
         // An answer to nothing in flight times nothing.
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4);
@@ -274,7 +294,7 @@ mod tests {
         }
         let peer = &peers.members[0];
         assert_eq!(peer.heartbeats_sent - peer.heartbeats_answered, MAX_HEARTBEATS_IN_FLIGHT as u64);
-        assert_eq!(peer.timed.len(), MAX_HEARTBEATS_IN_FLIGHT);
+        assert_eq!(peer.timed_count(), MAX_HEARTBEATS_IN_FLIGHT);
         for _ in 0..MAX_HEARTBEATS_IN_FLIGHT {
             peers.heartbeat_answered(2, &mut turn);
         }
@@ -283,6 +303,6 @@ mod tests {
         peers.heartbeat_sent(2, None);
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
-        assert!(peers.members[0].timed.is_empty());
+        assert_eq!(peers.members[0].timed_count(), 0);
     }
 }

@@ -44,8 +44,6 @@ pub(super) struct Role {
     /// `follower_partitions`.
     node: Handle<NodeMetrics>,
     pub(super) election: Election,
-    /// A follower heard from its leader since the last tick (`last_contact_timestamp`).
-    contacted: bool,
 }
 
 impl Role {
@@ -57,7 +55,7 @@ impl Role {
         node: Handle<NodeMetrics>,
         group: &GroupSeries,
     ) -> Self {
-        let role = Self { last: now, replica, node, election: Election::default(), contacted: false };
+        let role = Self { last: now, replica, node, election: Election::default() };
         role.publish_role(None, now.role, group);
         rec!(group.series => has_leader.set(i64::from(now.leader != INVALID_ID)));
         rec!(group.series => current_term.set_u64(now.term));
@@ -149,16 +147,10 @@ impl Role {
         }
     }
 
-    /// A message from the current leader (an append, heartbeat or snapshot of its term).
-    #[inline]
-    pub(super) fn leader_contacted(&mut self) {
-        self.contacted = true;
-    }
-
     /// Once per tick: `last_contact_timestamp` when the follower heard from its leader since the
     /// last one (the tick's time, within one tick).
-    pub(super) fn publish_contact(&mut self, group: &GroupSeries, clock: &mut Clock) {
-        if std::mem::take(&mut self.contacted) {
+    pub(super) fn publish_contact(contacted: bool, group: &GroupSeries, clock: &mut Clock) {
+        if contacted {
             let unix = clock.unix();
             rec!(group.series => last_contact_timestamp.set(unix));
         }

@@ -42,18 +42,22 @@ use raft_metrics::Sampling;
 const SPARSEST: u32 = 1 << 30;
 
 /// One sampling rate: the countdown to its next sampled turn.
+///
+/// In this order (`repr(C)`): what a turn and a tick use first, the draw's state last (see the
+/// turn's layout, `node/turn.rs`).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct TurnSampler {
-    /// The configured rate (0 when timing is off, 1 for every turn): the densest one.
-    base: u32,
+    /// Turns until the next sampled one (1: the next turn).
+    countdown: u32,
     /// The current rate, `base` or sparser when paced: each turn is sampled with probability
     /// `1 / one_in`, and observed with weight `one_in`.
     one_in: u32,
+    /// The configured rate (0 when timing is off, 1 for every turn): the densest one.
+    base: u32,
+    state: u64,
     /// `1 / ln(1 - 1 / one_in)`, which turns a uniform draw into a geometric countdown.
     scale: f64,
-    /// Turns until the next sampled one (1: the next turn).
-    countdown: u32,
-    state: u64,
 }
 
 impl TurnSampler {
@@ -68,7 +72,7 @@ impl TurnSampler {
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let mut sampler = Self { base, one_in: 0, scale: 0.0, countdown: 0, state: (z ^ (z >> 31)) | 1 };
+        let mut sampler = Self { countdown: 0, one_in: 0, base, state: (z ^ (z >> 31)) | 1, scale: 0.0 };
         sampler.set_rate(base);
         sampler
     }
@@ -143,12 +147,12 @@ impl TurnSampler {
 }
 
 /// The two per-node samplers, durations and RPC latency, behind one countdown.
+///
+/// In this order (`repr(C)`): a turn, and a tick's catching up, use the first 60 bytes, both
+/// countdowns among them (see the turn's layout, `node/turn.rs`).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Samplers {
-    durations: TurnSampler,
-    rpc: TurnSampler,
-    /// The durations' timed turns per tick when the load would time more (0: no pacing).
-    budget: u32,
     /// Turns until the next one either sampler samples (1: the next turn).
     skip: u32,
     /// The turns from the last such turn to the next: what both samplers advance by then.
@@ -156,9 +160,16 @@ pub(crate) struct Samplers {
     /// The turns of this tick up to the last sampled turn (at the tick, the turns counted down
     /// since then are added).
     ticked: u32,
+    /// The durations' timed turns per tick when the load would time more (0: no pacing).
+    budget: u32,
     /// The current turn: sampled for durations, for RPC latency.
     timed: (bool, bool),
+    durations: TurnSampler,
+    rpc: TurnSampler,
 }
+
+// Both countdowns in the first line: the RPC sampler's is its first field.
+const _: () = assert!(core::mem::offset_of!(Samplers, rpc) + 4 <= 64, "a turn's countdowns in one cache line");
 
 impl Samplers {
     /// `seed` distinguishes the node's sequences; the two samplers draw from different ones.
