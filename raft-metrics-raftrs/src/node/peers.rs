@@ -41,6 +41,7 @@ pub(super) struct Peer {
     /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
     /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
     /// counts on the peer. Boxed when first needed: a pointer keeps the line's fields in one.
+    #[allow(clippy::box_collection)] // the deque's own 32 bytes would push them past the line
     timed: Option<Box<VecDeque<(u64, u64)>>>,
     heartbeat_published: bool,
     pub(super) metrics: Series<PeerMetrics>,
