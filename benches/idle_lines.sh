@@ -10,6 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 partitions="${1:-3000}"
 ticks="${2:-20}"
+cd "$root"
 cargo build --profile bench -q -p raft-metrics-benches --bin idle_lines
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -27,8 +28,9 @@ for variant in off on; do
       ir = $2; d1 = $6 + $7; ll = $9 + $10
       printf "| %s | %d | %d | %d | %.0f | %.1f | %.1f |\n", v, ir, d1, ll, ir / n, d1 / n, ll / n }' "$out/$variant.out"
 done
-awk '/^totals:/ { ll[FILENAME] = $9 + $10; ir[FILENAME] = $2 }
-     END { split("", k); for (f in ll) k[++i] = f; off = (k[1] ~ /off/) ? k[1] : k[2]; on = (k[1] ~ /off/) ? k[2] : k[1]
-           printf "\nRecording on: %+.1f %% instructions, %+.1f %% last-level misses (%d partitions, %d ticks).\n",
-             (ir[on] - ir[off]) / ir[off] * 100, (ll[on] - ll[off]) / ll[off] * 100, '"$partitions"', '"$ticks"' }' \
-  "$out/off.out" "$out/on.out"
+totals() { awk '/^totals:/ { print $2, $9 + $10 }' "$out/$1.out"; }
+read -r ir_off ll_off < <(totals off)
+read -r ir_on ll_on < <(totals on)
+awk -v io="$ir_off" -v lo="$ll_off" -v i1="$ir_on" -v l1="$ll_on" -v p="$partitions" -v t="$ticks" 'BEGIN {
+  printf "\nRecording on: %+.1f %% instructions, %+.1f %% last-level misses (%d partitions, %d ticks).\n",
+    (i1 - io) / io * 100, (l1 - lo) / lo * 100, p, t }'

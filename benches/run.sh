@@ -48,6 +48,8 @@ step raft_loop_instructions
 cargo bench -p raft-metrics-benches --bench raft_loop_instructions >"$logs/raft_loop_instructions.log" 2>&1
 step openraft_loop_instructions
 cargo bench -p raft-metrics-benches --bench openraft_loop_instructions >"$logs/openraft_loop_instructions.log" 2>&1
+step idle_lines
+bash "$here/idle_lines.sh" >"$logs/idle_lines.md" 2>"$logs/idle_lines.err"
 step memory_per_partition
 cargo run --release -q -p raft-metrics-benches --bin memory_per_partition >"$logs/memory.md" 2>"$logs/memory.err"
 step real_node
@@ -159,6 +161,20 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   python3 "$here/real_node_bound.py" "$logs/real_node.tsv" "$logs/raft_loop_instructions.log" "$CARGO_TARGET_DIR/criterion"
   echo
   cat "$here/notes/real_node.md"
+  echo
+  fi
+  if [ -s "$logs/idle_lines.md" ]; then
+  echo "## Idle ticks' cache lines (callgrind's cache simulation)"
+  echo
+  echo "\`benches/idle_lines.sh\`: a 3-node in-process cluster of 3,000 idle groups (large-node export mode),"
+  echo "20 ticks of every replica after the elections settled, under callgrind with a 64 KiB L1d and a 4 MiB"
+  echo "last level, so that the groups do not fit, as a node's thousands of groups do not fit its caches."
+  echo "Deterministic, where the real node's idle A/B is noisy; but a simulation: it counts every line"
+  echo "touched cold as a miss, where a real core overlaps misses and prefetches, and its in-process"
+  echo "network touches more memory per message than a real node's (off: the denominator is larger"
+  echo "here than there)."
+  echo
+  cat "$logs/idle_lines.md"
   echo
   fi
   echo "## Criterion results"

@@ -4,6 +4,7 @@
 //! collect (`--toggle-collect='*idle_lines::measured'`).
 use std::hint::black_box;
 
+use raft_metrics::raft::Aggregation;
 use raft_metrics_raftrs::sim::{Cluster, ClusterConfig};
 
 #[inline(never)]
@@ -16,8 +17,9 @@ fn main() {
     let partitions: u32 = args[1].parse().expect("partitions");
     let ticks: u64 = args[2].parse().expect("ticks");
     let recording = args[3] == "on";
-    let mut cluster =
-        Cluster::new(ClusterConfig { recording, partitions, ..ClusterConfig::default() }).expect("cluster");
+    let aggregation = Aggregation::Unhealthy;
+    let config = ClusterConfig { recording, partitions, aggregation, ..ClusterConfig::default() };
+    let mut cluster = Cluster::new(config).expect("cluster");
     assert!(cluster.run_until(600, |c| (0..partitions).all(|p| c.leader(p).is_some())), "no leaders");
     cluster.run(30);
     measured(&mut cluster, black_box(ticks));

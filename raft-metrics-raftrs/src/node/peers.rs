@@ -40,7 +40,8 @@ pub(super) struct Peer {
     last_heartbeat_unix: f64,
     /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
     /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
-    /// counts on the peer. Boxed when first needed: a pointer keeps the line's fields in one.
+    /// counts on the peer. Boxed while not empty: a pointer keeps the line's fields in one, and
+    /// `None` says there is none without another line.
     #[allow(clippy::box_collection)] // the deque's own 32 bytes would push them past the line
     timed: Option<Box<VecDeque<(u64, u64)>>>,
     heartbeat_published: bool,
@@ -79,9 +80,7 @@ impl Peer {
     /// Forgets the heartbeats in flight (a leadership began or ended).
     fn forget_heartbeats(&mut self) {
         self.heartbeats_answered = self.heartbeats_sent;
-        if let Some(timed) = &mut self.timed {
-            timed.clear();
-        }
+        self.timed = None;
     }
 }
 
@@ -159,7 +158,7 @@ impl Peers {
         peer.heartbeat_published = false;
         if peer.heartbeats_answered < peer.heartbeats_sent {
             peer.heartbeats_answered += 1;
-            if peer.timed.as_ref().is_some_and(|timed| !timed.is_empty()) {
+            if peer.timed.is_some() {
                 Self::time_answer(peer, turn);
             }
         }
@@ -178,8 +177,16 @@ impl Peers {
             // Answered before (it was lost, or an answer went unmatched).
             timed.pop_front();
         }
-        if let Some(&(_, at)) = timed.front().filter(|&&(sent, _)| sent == answered) {
+        let matched = timed.front().filter(|&&(sent, _)| sent == answered).map(|&(_, at)| at);
+        if matched.is_some() {
             timed.pop_front();
+        }
+        if timed.is_empty() {
+            // Dropped when empty, so that an answer tells from the peer's line alone whether a
+            // timed heartbeat awaits one (a pointer to an empty deque would be another line).
+            peer.timed = None;
+        }
+        if let Some(at) = matched {
             let weight = turn.samplers.rpc_weight().max(1);
             rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(at, turn.clock.read()), weight));
         }
@@ -194,6 +201,9 @@ impl Peers {
                 if let Some(timed) = &mut peer.timed {
                     if timed.back().is_some_and(|&(sent, _)| sent == peer.heartbeats_sent) {
                         timed.pop_back();
+                    }
+                    if timed.is_empty() {
+                        peer.timed = None;
                     }
                 }
                 peer.heartbeats_sent -= 1;

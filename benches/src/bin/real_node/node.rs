@@ -228,6 +228,9 @@ struct Replica {
     messages: u64,
     readies: u64,
     ticks: u64,
+    /// The groups tick from the campaign on: before it a follower's election timeout could
+    /// elect another node (with thousands of groups, the nodes start seconds apart).
+    campaigned: bool,
     frame: Vec<u8>,
 }
 
@@ -286,6 +289,7 @@ impl Replica {
             messages: 0,
             readies: 0,
             ticks: 0,
+            campaigned: false,
             frame: Vec::new(),
         })
     }
@@ -302,7 +306,9 @@ impl Replica {
             while let Ok(event) = rx.try_recv() {
                 self.handle(event);
             }
-            if Instant::now() >= next_tick {
+            if !self.campaigned {
+                next_tick = Instant::now() + TICK;
+            } else if Instant::now() >= next_tick {
                 for partition in 0..self.groups.len() {
                     self.groups[partition].node.tick();
                     self.mark_dirty(partition);
@@ -359,6 +365,7 @@ impl Replica {
             }
             Event::Client(stream) => self.client = Some(BufWriter::new(stream)),
             Event::Campaign => {
+                self.campaigned = true;
                 for partition in 0..self.groups.len() {
                     if partition as u64 % self.nodes + 1 == self.id {
                         let _ = self.groups[partition].node.campaign();
