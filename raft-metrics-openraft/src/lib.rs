@@ -91,7 +91,7 @@
 //! [`Group::with_refresh`]).
 //!
 //! Cost: about +2.4 % of the instructions of an in-memory 3-node write loop one write at a time,
-//! +2.6 % with 100 concurrent writes, and +2.6 % / +3.7 % with [`Group::with_log_size`]
+//! +2.6 % to +2.7 % with 100 concurrent writes, and about +2.6 % / +3.6 % with [`Group::with_log_size`]
 //! (`benches/RESULTS.md`, "openraft write loop overhead"); a deployment's fsync and network round
 //! trip make the share smaller.
 //!

@@ -61,7 +61,8 @@ impl Marks {
 }
 
 /// Role, leader and term as last observed ([`Standing`] with the term's low 32 bits, as
-/// [`Marks`]): compared on every tick.
+/// [`Marks`]): compared after a tick in which raft-rs stepped a message (its only way to change
+/// them in a tick), and read by every tick for whether the group has a leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
     role: StateRole,

@@ -184,12 +184,12 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// assert_eq!(node.metrics().elections.get(raft_metrics::raft::ElectionResult::Won).get(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-// In this order (`repr(C)`): raft-rs's node, then what every tick touches in one cache line
-// of its own (`Quiet`), then what the group's turns and messages use: the turn, the links and
-// the peers (their records, each a line of its own on the heap). A node with
-// thousands of groups ticks each ten times a second, and at that scale a tick's cost is the
-// cache lines it misses, not its instructions (`benches/notes/real_node.md`): with recording
-// off a tick reads the switch's line, and with recording on a quiet tick reads that line alone.
+// In this order (`repr(C)`): raft-rs's node, then what every tick touches in one cache line of
+// its own (`Quiet`), then what the group's turns and messages use: the turn, the links and the
+// peers (their records on the heap, a line each per message). A node with thousands of groups
+// ticks each ten times a second, and at that scale a tick's cost is the cache lines it misses,
+// not its instructions (`benches/notes/real_node.md`): with recording off a tick reads the
+// switch's line, and with recording on a quiet tick reads that line alone.
 #[repr(C)]
 pub struct InstrumentedNode<S: Storage> {
     raw: RawNode<S>,
