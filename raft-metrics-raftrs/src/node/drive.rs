@@ -237,8 +237,8 @@ impl<S: Storage> InstrumentedNode<S> {
         // Tested in the caller: a turn hands out two lists of committed entries, most empty
         // (emptiness first, as in `outgoing`).
         if !entries.is_empty() && self.quiet.recording {
-            // Ticks since `ready` (an application persisting or applying apart from its loop).
             self.quiet.idle.log_moved();
+            // Ticks since `ready` (an application persisting or applying apart from its loop).
             self.sync_turn();
             self.proposals.committed(&entries, &self.group, &mut self.turn);
         }

@@ -40,8 +40,10 @@ pub(super) struct Peer {
     last_heartbeat_unix: f64,
     /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
     /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
-    /// counts on the peer. Boxed while not empty: a pointer keeps the line's fields in one, and
-    /// `None` says there is none without another line.
+    /// counts on the peer. Boxed while not empty (`Some` holds at least one, see
+    /// [`drop_timed_if_empty`](Self::drop_timed_if_empty)): a pointer keeps the line's fields in
+    /// one, and `None` says there is none without another line. Allocated on the sampled path
+    /// only: one turn in 64 by default times its heartbeats.
     #[allow(clippy::box_collection)] // the deque's own 32 bytes would push them past the line
     timed: Option<Box<VecDeque<(u64, u64)>>>,
     heartbeat_published: bool,
@@ -75,6 +77,13 @@ impl Peer {
     #[cfg(test)]
     fn timed_count(&self) -> usize {
         self.timed.as_ref().map_or(0, |timed| timed.len())
+    }
+
+    /// Keeps `timed` `None` when it holds nothing.
+    fn drop_timed_if_empty(&mut self) {
+        if self.timed.as_ref().is_some_and(|timed| timed.is_empty()) {
+            self.timed = None;
+        }
     }
 
     /// Forgets the heartbeats in flight (a leadership began or ended).
@@ -181,11 +190,7 @@ impl Peers {
         if matched.is_some() {
             timed.pop_front();
         }
-        if timed.is_empty() {
-            // Dropped when empty, so that an answer tells from the peer's line alone whether a
-            // timed heartbeat awaits one (a pointer to an empty deque would be another line).
-            peer.timed = None;
-        }
+        peer.drop_timed_if_empty();
         if let Some(at) = matched {
             let weight = turn.samplers.rpc_weight().max(1);
             rec!(peer.metrics => peer_round_trip.observe_n(clock::seconds(at, turn.clock.read()), weight));
@@ -202,10 +207,8 @@ impl Peers {
                     if timed.back().is_some_and(|&(sent, _)| sent == peer.heartbeats_sent) {
                         timed.pop_back();
                     }
-                    if timed.is_empty() {
-                        peer.timed = None;
-                    }
                 }
+                peer.drop_timed_if_empty();
                 peer.heartbeats_sent -= 1;
             }
         }
@@ -296,6 +299,7 @@ mod tests {
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4);
         assert_eq!(peers.members[0].timed_count(), 0);
+        assert!(peers.members[0].timed.is_none(), "an empty queue is dropped");
         // An answer to nothing in flight times nothing.
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4);
@@ -315,5 +319,6 @@ mod tests {
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
         assert_eq!(peers.members[0].timed_count(), 0);
+        assert!(peers.members[0].timed.is_none(), "an empty queue is dropped");
     }
 }
