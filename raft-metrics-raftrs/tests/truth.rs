@@ -530,6 +530,48 @@ fn node_wide_totals(aggregation: raft_metrics::raft::Aggregation) -> Cluster {
     c
 }
 
+/// An idle group publishes every `idle_publish_every` ticks, and each publication stands for
+/// the ticks it skipped: in a node-wide mode the leader observes each follower's lag, and every
+/// node its apply lag, once per tick, exactly (the skipped ticks and the current one folded into
+/// one observation while nothing lags).
+#[test]
+fn an_idle_group_observes_each_tick_once() {
+    let config = ClusterConfig { aggregation: raft_metrics::raft::Aggregation::Node, ..ClusterConfig::default() };
+    let mut c = Cluster::new(config).expect("cluster");
+    elect(&mut c);
+    c.run(30);
+    let (leader, every) = (c.leader(0).expect("leader"), u64::from(c.config().idle_publish_every));
+    assert!(every > 1, "ticks are skipped");
+    let counts = |c: &Cluster| {
+        let s = scrape(c, leader);
+        let count = |name: &str| s.value(name, &[]).unwrap_or(0.0);
+        [
+            "chronik_raft_partition_apply_lag_entries_count",
+            "chronik_raft_partition_follower_lag_entries_count",
+            "chronik_raft_partition_follower_lag_seconds_count",
+        ]
+        .map(count)
+    };
+    // Up to a publication (the counts move only then), then whole periods.
+    let mut at = counts(&c);
+    for _ in 0..every {
+        c.tick();
+        let now = counts(&c);
+        if now != at {
+            at = now;
+            break;
+        }
+    }
+    let periods = 4;
+    c.run(periods * every);
+    let after = counts(&c);
+    let ticks = (periods * every) as f64;
+    assert_eq!(after[0] - at[0], ticks, "apply lag: one per tick");
+    assert_eq!(after[1] - at[1], 2.0 * ticks, "follower lag: one per follower per tick");
+    assert_eq!(after[2] - at[2], 2.0 * ticks, "follower lag in seconds: one per follower per tick");
+    assert_eq!(leader, c.leader(0).expect("leader"), "the group stayed idle under one leader");
+}
+
 #[test]
 fn node_wide_aggregation_folds_every_partition() {
     node_wide_totals(raft_metrics::raft::Aggregation::Node);

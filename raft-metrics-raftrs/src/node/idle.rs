@@ -62,7 +62,8 @@ impl Marks {
 
 /// Role, leader and term as last observed ([`Standing`] with the term's low 32 bits, as
 /// [`Marks`]): compared after a tick in which raft-rs stepped a message (its only way to change
-/// them in a tick), and read by every tick for whether the group has a leader.
+/// them in a tick); whether the group has a leader is worked out when they change
+/// ([`Idle::unsettled`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
     role: StateRole,
@@ -75,6 +76,12 @@ impl Seen {
     #[allow(clippy::cast_possible_truncation)] // the low bits, see `Marks`
     fn of(standing: Standing) -> Self {
         Self { role: standing.role, term: standing.term as u32, leader: standing.leader }
+    }
+
+    /// Whether the group has a leader this node knows (it leads or follows one): otherwise
+    /// every tick publishes.
+    fn led(self) -> bool {
+        matches!(self.role, StateRole::Leader | StateRole::Follower) && self.leader != INVALID_ID
     }
 }
 
@@ -105,6 +112,9 @@ pub(super) struct Idle {
     /// The leader had a follower behind at the last publication (its lag in seconds grows with
     /// time: every tick publishes).
     lagging: bool,
+    /// `lagging`, or no known leader: every tick publishes. Kept apart, updated where either
+    /// changes, so that a quiet tick tests two flags and does not work out the role's.
+    unsettled: bool,
     /// Role, leader and term as last observed: the role's own record, copied here so that a
     /// quiet tick compares them without touching the role's cache line.
     standing: Seen,
@@ -124,6 +134,7 @@ impl Idle {
             every: DEFAULT_EVERY,
             moved: true,
             lagging: false,
+            unsettled: !standing.led(),
             standing,
         }
     }
@@ -155,11 +166,13 @@ impl Idle {
     pub(super) fn moved(&mut self, standing: Standing) {
         self.moved = true;
         self.standing = Seen::of(standing);
+        self.unsettled = self.lagging || !self.standing.led();
     }
 
     /// Whether the leader had a follower behind at the publication just made.
     pub(super) fn set_lagging(&mut self, lagging: bool) {
         self.lagging = lagging;
+        self.unsettled = lagging || !self.standing.led();
     }
 
     /// A tick starts: counted.
@@ -192,9 +205,7 @@ impl Idle {
     #[inline]
     pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>) -> Option<(Publication, u32)> {
         self.skipped += 1;
-        let Seen { role, leader, .. } = self.standing;
-        let led = matches!(role, StateRole::Leader | StateRole::Follower) && leader != INVALID_ID;
-        let mut changed = self.lagging || self.moved || !led;
+        let mut changed = self.moved || self.unsettled;
         if !changed {
             if self.skipped < self.every {
                 return None;

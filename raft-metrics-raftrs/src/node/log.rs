@@ -223,10 +223,16 @@ impl Log {
         if let Some(a) = group.agg() {
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
             {
-                if ticks > 1 {
-                    a.apply_lag_entries.observe_n(self.apply_lag as f64, u64::from(ticks - 1));
+                // The same lag all along (an idle group's periodic publication): one
+                // observation of all the ticks, not two.
+                if lag == self.apply_lag {
+                    a.apply_lag_entries.observe_n(lag as f64, u64::from(ticks.max(1)));
+                } else {
+                    if ticks > 1 {
+                        a.apply_lag_entries.observe_n(self.apply_lag as f64, u64::from(ticks - 1));
+                    }
+                    a.apply_lag_entries.observe(lag as f64);
                 }
-                a.apply_lag_entries.observe(lag as f64);
             }
         }
         self.apply_lag = lag;

@@ -468,9 +468,8 @@ impl<S: Storage> InstrumentedNode<S> {
         let raft = &self.raw.raft;
         match self.role.transition(Standing::of(&self.raw), raft.id, now, &self.group) {
             Leadership::Gained => {
-                let unix = self.turn.clock.unix_at(now);
                 self.progress.leadership_gained(now, raft.raft_log.last_index());
-                self.peers.leadership_gained(self.turn.ticks, unix);
+                self.peers.leadership_gained(self.turn.ticks, now);
             }
             Leadership::Lost => {
                 self.progress.leadership_lost(&self.group);
@@ -505,7 +504,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if self.links.settle_leader_appends() {
             self.quiet.contacted = true;
         }
-        self.peers.flush(&mut self.links, self.group.node_wide());
+        self.peers.flush(&mut self.links, self.group.node_wide(), &self.turn.clock);
         let prs = self.raw.raft.prs();
         self.links.flush(&self.group.metrics, |node| prs.get(node).is_some());
     }

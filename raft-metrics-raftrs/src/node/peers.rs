@@ -11,7 +11,7 @@ use super::group::GroupSeries;
 use super::links::Links;
 use super::series::{rec, Series};
 use super::turn::Turn;
-use crate::clock;
+use crate::clock::{self, Clock};
 
 /// Most heartbeats per peer awaiting a response: a heartbeat lost without the transport saying so
 /// skews the round trips after it by at most this many heartbeat intervals, until one is dropped.
@@ -34,10 +34,12 @@ pub(super) struct Peer {
     /// The node's tick count at the peer's last answer (leader side): a heartbeat response, or
     /// appends acknowledged (`matched` moved, seen at the next tick).
     pub(super) last_ack_tick: u64,
-    /// Unix time of that response.
-    pub(super) last_ack_unix: f64,
-    /// Unix time of the last heartbeat answer, and whether `last_heartbeat_timestamp` has it.
-    last_heartbeat_unix: f64,
+    /// When that response came (a [`clock`] reading; 0: never), made Unix time only when
+    /// published: an answer stores the tick's reading.
+    pub(super) last_ack_at: u64,
+    /// When the last heartbeat answer came (a [`clock`] reading), and whether
+    /// `last_heartbeat_timestamp` has it.
+    last_heartbeat_at: u64,
     /// The timed heartbeats among the unanswered (their count when sent, and a [`clock`]
     /// reading), oldest first: only those touch this queue, so an untimed heartbeat costs two
     /// counts on the peer. Boxed while not empty (`Some` holds at least one, see
@@ -64,8 +66,8 @@ impl Peer {
             metrics: Series::new(metrics.peer(topic, *partition, &peer), metrics.claim_peer(topic, *partition, &peer)),
             last_ack_tick: 0,
             last_matched: 0,
-            last_ack_unix: 0.0,
-            last_heartbeat_unix: 0.0,
+            last_ack_at: 0,
+            last_heartbeat_at: 0,
             heartbeat_published: true,
             heartbeats_sent: 0,
             heartbeats_answered: 0,
@@ -162,8 +164,7 @@ impl Peers {
     pub(super) fn heartbeat_answered(&mut self, from: u64, turn: &mut Turn) {
         let Some(peer) = self.members.iter_mut().find(|p| p.id == from) else { return };
         let at = turn.tick_at();
-        let unix = turn.clock.unix_at(at);
-        peer.last_heartbeat_unix = unix;
+        peer.last_heartbeat_at = at;
         peer.heartbeat_published = false;
         if peer.heartbeats_answered < peer.heartbeats_sent {
             peer.heartbeats_answered += 1;
@@ -174,7 +175,7 @@ impl Peers {
         peer.last_ack_tick = turn.ticks;
         // Its time too: the quorum contact is computed at the next tick that publishes, which
         // may come several ticks later (an idle group, see `idle`).
-        peer.last_ack_unix = unix;
+        peer.last_ack_at = at;
     }
 
     /// The round trip of the heartbeat just answered, if it was timed.
@@ -214,12 +215,12 @@ impl Peers {
         }
     }
 
-    /// This node became leader at tick `ticks`, Unix time `unix`: the votes that elected it were
-    /// contact from every peer.
-    pub(super) fn leadership_gained(&mut self, ticks: u64, unix: f64) {
+    /// This node became leader at tick `ticks`, at `now` (a [`clock`] reading): the votes that
+    /// elected it were contact from every peer.
+    pub(super) fn leadership_gained(&mut self, ticks: u64, now: u64) {
         for peer in &mut self.members {
             peer.last_ack_tick = ticks;
-            peer.last_ack_unix = unix;
+            peer.last_ack_at = now;
             // raft-rs starts every follower's `matched` afresh.
             peer.last_matched = 0;
             peer.forget_heartbeats();
@@ -238,11 +239,11 @@ impl Peers {
     /// Records the appends exchanged with each peer since the last publication (taken from its
     /// link), per peer and in the aggregate `agg`, the heartbeats sent and the last heartbeat
     /// answer's time.
-    pub(super) fn flush(&mut self, links: &mut Links, agg: Option<&AggregatedMetrics>) {
+    pub(super) fn flush(&mut self, links: &mut Links, agg: Option<&AggregatedMetrics>, clock: &Clock) {
         for peer in &mut self.members {
             if !peer.heartbeat_published {
                 peer.heartbeat_published = true;
-                rec!(peer.metrics => last_heartbeat_timestamp.set(peer.last_heartbeat_unix));
+                rec!(peer.metrics => last_heartbeat_timestamp.set(clock.unix_at(peer.last_heartbeat_at)));
             }
             let Some(link) = links.get(peer.id) else { continue };
             // The link's sends are taken by its own flush, after this one.

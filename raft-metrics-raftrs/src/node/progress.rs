@@ -29,8 +29,9 @@ pub(super) struct LeaderProgress {
     newest: Option<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
-    /// Reused by the quorum-contact computation.
-    scratch: Vec<f64>,
+    /// Reused by the quorum-contact computation: the voters' last answers ([`clock`]
+    /// readings, 0 for none).
+    scratch: Vec<u64>,
     /// The leader's last index at the last refresh.
     last_index: u64,
     /// At the last refresh every follower had every entry (so an idle leader's tick can skip
@@ -49,8 +50,9 @@ impl LeaderProgress {
             last_recorded: 0,
             scratch: Vec::new(),
             last_index: 0,
-            // Not leading: no follower to wait for.
-            caught_up: true,
+            // Not known: the first refresh sets every peer's lag (the registry may hold a
+            // former wrapper's values for the same series). Read only while leading.
+            caught_up: false,
         }
     }
 
@@ -142,7 +144,6 @@ impl LeaderProgress {
     ) {
         self.last_index = last_index;
         let now = turn.clock.now();
-        let unix = turn.clock.unix_at(now);
         let ticks = turn.ticks;
         let conf = prs.conf();
         let (mut isr, mut max_lag, mut min_matched) = (1u64, 0u64, last_index);
@@ -150,7 +151,7 @@ impl LeaderProgress {
         let oldest_known = self.append_times.front().map_or(self.leading_since, |&(_, at)| at);
         self.scratch.clear();
         if conf.voters().contains(self_id) {
-            self.scratch.push(unix);
+            self.scratch.push(now);
         }
         for (&id, progress) in prs.iter() {
             if id == self_id {
@@ -158,7 +159,13 @@ impl LeaderProgress {
             }
             let peer = peers.slot(group, id);
             let lag = last_index.saturating_sub(progress.matched);
-            rec!(peer.metrics => follower_lag_entries.set_u64(lag));
+            // Every follower was caught up at the last refresh, which set both gauges to zero
+            // (nothing else sets them but a lost leadership, to zero): an idle leader's refresh
+            // leaves the peers' series alone, cold at a node with thousands of groups.
+            let unchanged = lag == 0 && self.caught_up;
+            if !unchanged {
+                rec!(peer.metrics => follower_lag_entries.set_u64(lag));
+            }
             let behind_since = if lag == 0 {
                 now
             } else {
@@ -173,16 +180,25 @@ impl LeaderProgress {
                 }
             };
             let lag_seconds = clock::seconds(behind_since, now);
-            rec!(peer.metrics => follower_lag.set(lag_seconds));
+            if !unchanged {
+                rec!(peer.metrics => follower_lag.set(lag_seconds));
+            }
             if let Some(a) = group.agg() {
-                if ticks_covered > 1 && self.caught_up {
-                    let skipped = u64::from(ticks_covered - 1);
-                    a.follower_lag_entries.observe_n(0.0, skipped);
-                    a.follower_lag.observe_n(0.0, skipped);
+                // The ticks skipped had no lag: with none now either (an idle group's
+                // periodic refresh), one observation of all of them, not two.
+                let skipped = if ticks_covered > 1 && self.caught_up { u64::from(ticks_covered - 1) } else { 0 };
+                if lag == 0 {
+                    a.follower_lag_entries.observe_n(0.0, skipped + 1);
+                    a.follower_lag.observe_n(0.0, skipped + 1);
+                } else {
+                    if skipped > 0 {
+                        a.follower_lag_entries.observe_n(0.0, skipped + 1);
+                        a.follower_lag.observe_n(0.0, skipped);
+                    }
+                    #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+                    a.follower_lag_entries.observe(lag as f64);
+                    a.follower_lag.observe(lag_seconds);
                 }
-                #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
-                a.follower_lag_entries.observe(lag as f64);
-                a.follower_lag.observe(lag_seconds);
             }
             max_lag = max_lag.max(lag);
             min_matched = min_matched.min(progress.matched);
@@ -193,10 +209,10 @@ impl LeaderProgress {
             peer.last_matched = progress.matched;
             if peer.last_ack_tick + 1 >= ticks {
                 // Answered since the last tick: the tick's time, within one tick.
-                peer.last_ack_unix = unix;
+                peer.last_ack_at = now;
             }
             if conf.voters().contains(id) {
-                self.scratch.push(peer.last_ack_unix);
+                self.scratch.push(peer.last_ack_at);
                 let silence = ticks.saturating_sub(peer.last_ack_tick);
                 if self.in_sync.holds(lag, &Ticks(silence)) {
                     isr += 1;
@@ -219,9 +235,11 @@ impl LeaderProgress {
             self.newest = None;
         }
         // The newest time by which a quorum of voters had answered: the quorum-th newest answer.
-        self.scratch.sort_by(|a, b| b.total_cmp(a));
+        self.scratch.sort_unstable_by(|a, b| b.cmp(a));
         if let Some(&at) = self.scratch.get(self.scratch.len() / 2) {
-            rec!(group.series => last_contact_timestamp.set(at));
+            // A quorum that never answered: no contact (0), as before the first answer.
+            let unix = if at == 0 { 0.0 } else { turn.clock.unix_at(at) };
+            rec!(group.series => last_contact_timestamp.set(unix));
         }
     }
 }

@@ -262,6 +262,13 @@ impl Samplers {
         }
     }
 
+    /// Whether the durations' sampler runs at a paced rate, not its configured one (a tick
+    /// without turns would put it back).
+    #[inline]
+    pub(crate) fn paced(&self) -> bool {
+        self.durations.one_in != self.durations.base
+    }
+
     /// Counts down to the nearer of the two samplers' next turns.
     fn rearm(&mut self) {
         self.span = self.durations.countdown.min(self.rpc.countdown);

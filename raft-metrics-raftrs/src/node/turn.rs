@@ -51,9 +51,10 @@ impl Turn {
     #[inline(never)]
     fn catch_up(&mut self, ticks: u64) {
         // The first tick ends the turns counted since the last; the ticks after it saw no turn,
-        // and a second tick with none puts a paced sampler back to its rate, as any more would.
+        // and a second tick with none puts a paced sampler back to its rate, as any more would
+        // (one at its rate already, an idle group's, is left as it is by a tick without turns).
         self.samplers.tick();
-        if ticks - self.ticks > 1 {
+        if ticks - self.ticks > 1 && self.samplers.paced() {
             self.samplers.tick();
         }
         self.clock.ticked(self.ticks, ticks);
