@@ -82,14 +82,22 @@ impl Clock {
 
     /// The node ticked from tick number `from` to `to`: a new turn, and a fresh anchor for Unix
     /// time when one of those ticks is a multiple of [`REANCHOR_TICKS`].
+    #[inline]
     pub(crate) fn ticked(&mut self, from: u64, to: u64) {
         if to / REANCHOR_TICKS != from / REANCHOR_TICKS {
-            let (anchor, anchor_unix) = read_both();
-            (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
-            (self.turn, self.turn_unix) = (NonZeroU64::new(anchor), Some(anchor_unix));
+            self.reanchor();
         } else {
             self.new_turn();
         }
+    }
+
+    /// A fresh anchor, which is also the turn's reading.
+    #[cold]
+    #[inline(never)]
+    fn reanchor(&mut self) {
+        let (anchor, anchor_unix) = read_both();
+        (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
+        (self.turn, self.turn_unix) = (NonZeroU64::new(anchor), Some(anchor_unix));
     }
 
     /// The turn's reading: the first call in a turn reads the system clock.

@@ -250,12 +250,20 @@ impl Samplers {
     pub(crate) fn tick(&mut self) {
         self.catch_up();
         let turns = core::mem::take(&mut self.ticked);
-        let one_in = self.durations.one_in;
         // A quiet tick (at most the budget's turns: every idle group's) keeps the configured
         // rate, without the pacing's division.
-        if turns <= self.budget && one_in == self.durations.base {
+        if turns <= self.budget && self.durations.one_in == self.durations.base {
             return;
         }
+        self.repace(turns);
+    }
+
+    /// [`tick`](Self::tick) of a busy group, or the first quiet one after it: out of line, so
+    /// that an idle group's catch-up saves no registers for it.
+    #[cold]
+    #[inline(never)]
+    fn repace(&mut self, turns: u32) {
+        let one_in = self.durations.one_in;
         self.durations.pace(turns, self.budget);
         if self.durations.one_in != one_in {
             self.rearm();
