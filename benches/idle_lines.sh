@@ -4,12 +4,14 @@
 # callgrind's cache simulation (64 KiB L1d, a 4 MiB last level: the cluster's groups do not fit,
 # as the groups of a node with thousands of partitions do not fit its caches). Deterministic, so
 # it shows a change to the lines a tick touches where the real node's A/B is noisy.
-#   benches/idle_lines.sh [P] [T]      # default 3000 partitions, 20 ticks; prints a markdown table
+#   benches/idle_lines.sh [P] [T] [E]  # default 3000 partitions, 20 ticks, the groups' default
+#                                      # idle publication period (E ticks); prints a markdown table
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 partitions="${1:-3000}"
 ticks="${2:-20}"
+every="${3:-}"
 cd "$root"
 cargo build --profile bench -q -p raft-metrics-benches --bin idle_lines
 out="$(mktemp -d)"
@@ -17,7 +19,7 @@ trap 'rm -rf "$out"' EXIT
 for variant in off on; do
   valgrind --tool=callgrind --cache-sim=yes --D1=65536,8,64 --LL=4194304,16,64 \
     --toggle-collect='*idle_lines::measured*' --callgrind-out-file="$out/$variant.out" \
-    "$target/release/idle_lines" "$partitions" "$ticks" "$variant" 2>"$out/$variant.err"
+    "$target/release/idle_lines" "$partitions" "$ticks" "$variant" $every 2>"$out/$variant.err"
 done
 # `events:` order Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw; `totals:` the sums.
 replica_ticks=$((partitions * 3 * ticks))
