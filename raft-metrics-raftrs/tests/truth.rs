@@ -533,7 +533,7 @@ fn node_wide_totals(aggregation: raft_metrics::raft::Aggregation) -> Cluster {
 /// An idle group publishes every `idle_publish_every` ticks, and each publication stands for
 /// the ticks it skipped: in a node-wide mode the leader observes each follower's lag, and every
 /// node its apply lag, once per tick, exactly (the skipped ticks and the current one folded into
-/// one observation while nothing lags).
+/// one observation while nothing lags), also when a follower falls behind after skipped ticks.
 #[test]
 fn an_idle_group_observes_each_tick_once() {
     let config = ClusterConfig { aggregation: raft_metrics::raft::Aggregation::Node, ..ClusterConfig::default() };
@@ -570,6 +570,18 @@ fn an_idle_group_observes_each_tick_once() {
     assert_eq!(after[1] - at[1], 2.0 * ticks, "follower lag: one per follower per tick");
     assert_eq!(after[2] - at[2], 2.0 * ticks, "follower lag in seconds: one per follower per tick");
     assert_eq!(leader, c.leader(0).expect("leader"), "the group stayed idle under one leader");
+    // A follower falls behind after skipped ticks: the publication that follows observes the
+    // skipped ticks at no lag and the current one at its lag, then every tick while it lags.
+    c.run(every / 2);
+    c.crash(followers(&c, 0)[0]);
+    c.propose(0, proposal(1, b"value")).expect("propose");
+    c.run(every);
+    let lagging = counts(&c);
+    let ticks = (every / 2 + every) as f64;
+    assert_eq!(lagging[0] - after[0], ticks, "apply lag: one per tick");
+    assert_eq!(lagging[1] - after[1], 2.0 * ticks, "follower lag: one per follower per tick");
+    assert_eq!(lagging[2] - after[2], 2.0 * ticks, "follower lag in seconds: one per follower per tick");
+    assert_eq!(leader, c.leader(0).expect("leader"), "the leader kept its quorum");
 }
 
 #[test]

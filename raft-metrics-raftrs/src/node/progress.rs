@@ -192,7 +192,7 @@ impl LeaderProgress {
                     a.follower_lag.observe_n(0.0, skipped + 1);
                 } else {
                     if skipped > 0 {
-                        a.follower_lag_entries.observe_n(0.0, skipped + 1);
+                        a.follower_lag_entries.observe_n(0.0, skipped);
                         a.follower_lag.observe_n(0.0, skipped);
                     }
                     #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
