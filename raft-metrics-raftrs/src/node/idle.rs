@@ -26,8 +26,24 @@
 //! moved.
 
 use raft::{RawNode, StateRole, Storage, INVALID_ID};
+use raft_metrics::Histogram;
 
 use super::role::Standing;
+
+/// Observes a publication's ticks in a per-tick distribution: the `skipped` ticks before it at
+/// `before` (the value last published, which nothing moved since), then the current one at
+/// `now`; one observation of all of them when the two are the same (an idle group's).
+#[inline]
+pub(super) fn observe_ticks<const N: usize>(histogram: &Histogram<N>, before: f64, skipped: u64, now: f64) {
+    if before.to_bits() == now.to_bits() {
+        histogram.observe_n(now, skipped + 1);
+        return;
+    }
+    if skipped > 0 {
+        histogram.observe_n(before, skipped);
+    }
+    histogram.observe(now);
+}
 
 /// What a tick's publication depends on that raft-rs holds in plain fields (role, leader and
 /// term changes are told apart, [`Idle::moved`]), in their low 32 bits: an index that moved by

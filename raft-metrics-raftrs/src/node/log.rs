@@ -14,6 +14,7 @@ use raft::{GetEntriesContext, RaftLog, Storage};
 use raft_metrics::raft::LogSize;
 
 use super::group::GroupSeries;
+use super::idle::observe_ticks;
 use super::series::rec;
 use crate::classify;
 
@@ -221,19 +222,9 @@ impl Log {
     pub(super) fn observe_apply_lag<S: Storage>(&mut self, raft_log: &RaftLog<S>, ticks: u32, group: &GroupSeries) {
         let lag = raft_log.committed.saturating_sub(raft_log.applied);
         if let Some(a) = group.agg() {
+            let skipped = u64::from(ticks.saturating_sub(1));
             #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
-            {
-                // The same lag all along (an idle group's periodic publication): one
-                // observation of all the ticks, not two.
-                if lag == self.apply_lag {
-                    a.apply_lag_entries.observe_n(lag as f64, u64::from(ticks.max(1)));
-                } else {
-                    if ticks > 1 {
-                        a.apply_lag_entries.observe_n(self.apply_lag as f64, u64::from(ticks - 1));
-                    }
-                    a.apply_lag_entries.observe(lag as f64);
-                }
-            }
+            observe_ticks(&a.apply_lag_entries, self.apply_lag as f64, skipped, lag as f64);
         }
         self.apply_lag = lag;
     }

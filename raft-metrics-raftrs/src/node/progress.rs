@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use raft::ProgressTracker;
 
 use super::group::GroupSeries;
+use super::idle::observe_ticks;
 use super::peers::Peers;
 use super::series::rec;
 use super::turn::Turn;
@@ -184,21 +185,11 @@ impl LeaderProgress {
                 rec!(peer.metrics => follower_lag.set(lag_seconds));
             }
             if let Some(a) = group.agg() {
-                // The ticks skipped had no lag: with none now either (an idle group's
-                // periodic refresh), one observation of all of them, not two.
+                // The ticks skipped had no lag (only a caught-up leader skips).
                 let skipped = if ticks_covered > 1 && self.caught_up { u64::from(ticks_covered - 1) } else { 0 };
-                if lag == 0 {
-                    a.follower_lag_entries.observe_n(0.0, skipped + 1);
-                    a.follower_lag.observe_n(0.0, skipped + 1);
-                } else {
-                    if skipped > 0 {
-                        a.follower_lag_entries.observe_n(0.0, skipped);
-                        a.follower_lag.observe_n(0.0, skipped);
-                    }
-                    #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
-                    a.follower_lag_entries.observe(lag as f64);
-                    a.follower_lag.observe(lag_seconds);
-                }
+                #[allow(clippy::cast_precision_loss)] // lags are far below 2^53
+                observe_ticks(&a.follower_lag_entries, 0.0, skipped, lag as f64);
+                observe_ticks(&a.follower_lag, 0.0, skipped, lag_seconds);
             }
             max_lag = max_lag.max(lag);
             min_matched = min_matched.min(progress.matched);

@@ -252,7 +252,7 @@ impl Samplers {
         let turns = core::mem::take(&mut self.ticked);
         // A quiet tick (at most the budget's turns: every idle group's) keeps the configured
         // rate, without the pacing's division.
-        if turns <= self.budget && self.durations.one_in == self.durations.base {
+        if turns <= self.budget && !self.paced() {
             return;
         }
         self.repace(turns);
