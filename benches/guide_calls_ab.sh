@@ -47,7 +47,7 @@ none_this=$(count "$this_bin" none)
 best() { sort -g | head -n 1; }
 for case in set_commit_index_cache_hit set_commit_index_1024_partitions set_commit_index_4096_partitions \
   set_commit_index_cache_miss record_commit_latency_cache_hit set_follower_lag_entries_1024_partitions \
-  set_node_state_1024_partitions; do
+  set_node_state_1024_partitions family_get_1024_partitions; do
   base=$(count "$base_bin" "$case")
   this=$(count "$this_bin" "$case")
   : >"$work/ns-base"; : >"$work/ns-this"

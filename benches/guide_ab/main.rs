@@ -5,8 +5,9 @@
 //!
 //! The cases: one label set repeated (`cache_hit`); a node's thread walking 1 024 or 4 096
 //! partitions in a fixed cycle; the follower-lag and node-state calls across 1 024 partitions
-//! (their label sets end in a node id); and 80 000 partitions cycled, more label sets than the
-//! per-thread cache holds, so that every call misses it and resolves through the family's table.
+//! (their label sets end in a node id); `Family::get` alone across 1 024 partitions; and 80 000
+//! partitions cycled, more label sets than the per-thread cache holds, so that every call misses
+//! it and resolves through the family's table.
 
 use std::hint::black_box;
 
@@ -18,6 +19,16 @@ fn main() {
     let metrics = raft_metrics::raft::RaftMetrics::with_registry(&registry).expect("fresh registry");
     for p in 0..PARTITIONS {
         metrics.set_commit_index("orders", p, 1u64);
+    }
+    let family = registry
+        .register_with::<raft_metrics::Counter, 2>(
+            raft_metrics::MetricInfo::new("guide_ab_labelled_total", "Family::get cycling partitions."),
+            ["topic", "partition"],
+            (),
+        )
+        .expect("fresh name");
+    for p in 0..1024u32 {
+        family.get(("orders", p)).inc();
     }
     let calls: u64 = std::env::args().nth(2).map_or(1_000_000, |n| n.parse().expect("a call count"));
     let start = std::time::Instant::now();
@@ -52,6 +63,14 @@ fn main() {
             for _ in 0..calls {
                 p = (p + 97) % 1024;
                 metrics.set_node_state(black_box("orders"), p, 1u64, 3u8);
+            }
+        }
+        // The lookup alone, as `hot_path`'s `labelled_inc_1024_partitions` times it.
+        Some("family_get_1024_partitions") => {
+            let mut p = 0u32;
+            for _ in 0..calls {
+                p = (p + 97) % 1024;
+                family.get((black_box("orders"), p)).inc();
             }
         }
         Some("set_commit_index_cache_miss") => {

@@ -238,9 +238,9 @@ fn holds(entry: &Entry, family: u64, key: &[u64; CACHE_KEY_WORDS]) -> bool {
     same_key(entry.family, &entry.key, family, key)
 }
 
-/// Whether two (family, key words) pairs are equal: the compare of a cache hit and a row's prefix.
+/// Whether two (family, key words) pairs are equal: the compare of a cache hit.
 #[inline(always)]
-pub(super) fn same_key(a_family: u64, a: &[u64; CACHE_KEY_WORDS], b_family: u64, b: &[u64; CACHE_KEY_WORDS]) -> bool {
+fn same_key(a_family: u64, a: &[u64; CACHE_KEY_WORDS], b_family: u64, b: &[u64; CACHE_KEY_WORDS]) -> bool {
     // A branch-free word compare, written out: array `==` would call memcmp.
     let differs = (a_family ^ b_family)
         | (a[0] ^ b[0])

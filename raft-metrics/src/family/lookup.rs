@@ -1,6 +1,8 @@
 //! A lookup from label values to a pinned series: the per-thread row (`rows`), then the
 //! per-thread cache (`cache`), then the family's lock-free table. The hits are inlined into the
 //! caller; every miss is out of line and builds its key again, so a hit never stores its key.
+//! A hit on a label set without a trailing index probes the cache once more on the miss (cheap
+//! beside the table's lookup that follows), and a key too long for the cache is built twice.
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use super::{cache, rows, Series};
 use super::{FamilyInner, Pinned};
 #[cfg(not(loom))]
-use crate::label::Fingerprint;
+use crate::label::{Fingerprint, CACHE_KEY_WORDS};
 use crate::label::{KeyBuilder, LabelValues};
 use crate::metric::Group;
 
@@ -21,33 +23,50 @@ impl<G: Group> FamilyInner<G> {
     /// pin on the series (taken on the miss that filled it) and the guard only counts itself in
     /// plain thread-local memory (see `cache`). Every other path takes a pin of
     /// its own with the pin protocol (`Series::pin`), as `bind` does.
-    // Always inlined: with the key's words in registers, a hit is a handful of compares. The
-    // misses are out of line and build the key again, so that a hit never stores it.
     #[inline(always)]
     pub(crate) fn resolve<const N: usize>(self: &Arc<Self>, id: u64, values: &impl LabelValues<N>) -> Pinned<'_, G> {
-        debug_assert_eq!(id, self.id);
-        let mut key = KeyBuilder::quick();
-        let index = values.feed_split(&mut key);
-        if key.deferred() {
-            return self.resolve_spelled(values);
+        match self.hit(id, values) {
+            Some(series) => series,
+            None => self.resolve_missed(values),
         }
-        if let Some(index) = index {
-            #[cfg(not(loom))]
-            if let Some(series) = self.row_hit(id, &key, index) {
-                return series;
-            }
-            #[cfg(loom)]
-            let _ = index;
-            return self.resolve_indexed(values);
-        }
-        self.resolve_unindexed(id, values, &key)
     }
 
-    /// The series in this thread's row for `key` (the values before the index) and `index`.
+    /// The series for `values` when this thread's row (label values that end in an index) or
+    /// cache (the others) holds it; `None` sends the lookup to [`resolve_missed`].
+    // Always inlined: with the key's words in registers, a hit is a handful of compares. Nothing
+    // of the key outlives the hit: a miss builds it again out of line, so that a hit never
+    // stores it.
+    #[inline(always)]
+    fn hit<const N: usize>(&self, id: u64, values: &impl LabelValues<N>) -> Option<Pinned<'_, G>> {
+        debug_assert_eq!(id, self.id);
+        #[cfg(loom)]
+        {
+            let _ = values;
+            None
+        }
+        #[cfg(not(loom))]
+        {
+            let mut key = KeyBuilder::quick();
+            match values.feed_split(&mut key) {
+                // Rows hold only keys that full builds made, so the quick key's words,
+                // unparsed strings and all, find the row's series or miss
+                // (`KeyBuilder::spelled`): a topic that starts with a digit is answered here
+                // unless it spells an integer, and the hit does not test whether the key was
+                // deferred (the test kept the flag in a register the whole call, which then
+                // saved two more).
+                Some(index) => key.spelled().and_then(|prefix| self.row_hit(id, prefix, index)),
+                None => key.cache_key().and_then(|words| self.cache_hit(id, words)),
+            }
+        }
+    }
+
+    /// The series in this thread's row for `prefix` (the values before the index) and `index`.
     #[cfg(not(loom))]
     #[inline(always)]
-    fn row_hit(&self, id: u64, key: &KeyBuilder, index: u64) -> Option<Pinned<'_, G>> {
-        let prefix = key.cache_key().filter(|_| index < rows::SPAN)?;
+    fn row_hit(&self, id: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64) -> Option<Pinned<'_, G>> {
+        if index >= rows::SPAN {
+            return None;
+        }
         // Not removed since its cache entry was filled (the state's low half: see `rows::Slot`).
         // It cannot have been reused: the entry pins it.
         let current = |series: *const (), state| {
@@ -60,77 +79,62 @@ impl<G: Group> FamilyInner<G> {
         Some(Pinned::cached(unsafe { &*series.cast::<Series<G>>() }))
     }
 
-    /// Label values without a trailing index, `key` fed with all of them: the per-thread cache,
-    /// then the family's table.
+    /// The series in this thread's cache for the whole key `words`, and the state recorded
+    /// with it.
+    #[cfg(not(loom))]
     #[inline(always)]
-    fn resolve_unindexed<const N: usize>(
-        self: &Arc<Self>,
-        id: u64,
-        values: &impl LabelValues<N>,
-        key: &KeyBuilder,
-    ) -> Pinned<'_, G> {
-        #[cfg(loom)]
-        let _ = id;
-        #[cfg(not(loom))]
-        if let Some(words) = key.cache_key() {
-            // Not removed since it was found holding these label values. It cannot have been
-            // reused: the entry pins it.
-            // SAFETY: entries are only returned to the family (unique id) that stored them; they
-            // point into this family's slab, which lives as long as `self`.
-            let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
-            if let Some((series, _)) = cache::get(id, words, current) {
-                // SAFETY: as above.
-                return Pinned::cached(unsafe { &*series.cast::<Series<G>>() });
-            }
-            return self.resolve_and_cache(values, words, key.finish(self.seed)).0;
-        }
-        Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
+    fn cache_entry(&self, id: u64, words: &[u64; CACHE_KEY_WORDS]) -> Option<(Pinned<'_, G>, u64)> {
+        // Not removed since it was found holding these label values. It cannot have been
+        // reused: the entry pins it.
+        // SAFETY: entries are only returned to the family (unique id) that stored them; they
+        // point into this family's slab, which lives as long as `self`.
+        let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
+        let (series, state) = cache::get(id, words, current)?;
+        // SAFETY: as above.
+        Some((Pinned::cached(unsafe { &*series.cast::<Series<G>>() }), state))
     }
 
-    /// A lookup whose quick key was deferred (a string that may spell an integer): the key
-    /// built in full, then the same paths.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn cache_hit(&self, id: u64, words: &[u64; CACHE_KEY_WORDS]) -> Option<Pinned<'_, G>> {
+        self.cache_entry(id, words).map(|(series, _)| series)
+    }
+
+    /// What the hits did not answer: the key built in full (a string that spells an integer
+    /// taken in as that integer), the row again (the quick key misses it when a string spells
+    /// an integer, topic `"7"`), the cache, then the family's table; a cache entry of a label
+    /// set that ends in an index is copied into the row.
     #[inline(never)]
-    fn resolve_spelled<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+    fn resolve_missed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
         let mut key = KeyBuilder::new();
-        match values.feed_split(&mut key) {
-            Some(index) => {
-                #[cfg(not(loom))]
-                if let Some(series) = self.row_hit(self.id, &key, index) {
+        let index = values.feed_split(&mut key);
+        #[cfg(not(loom))]
+        {
+            let prefix = key.cache_key().copied();
+            if let (Some(index), Some(prefix)) = (index, &prefix) {
+                if let Some(series) = self.row_hit(self.id, prefix, index) {
                     return series;
                 }
-                #[cfg(loom)]
-                let _ = index;
-                self.resolve_indexed(values)
             }
-            None => self.resolve_unindexed(self.id, values, &key),
+            if let Some(index) = index {
+                key.int(index);
+            }
+            if let Some(words) = key.cache_key() {
+                let (pinned, entry) = match self.cache_entry(self.id, words) {
+                    Some((pinned, state)) => (pinned, Some(state)),
+                    None => self.resolve_and_cache(values, words, key.finish(self.seed)),
+                };
+                if let (Some(state), Some(index), Some(prefix)) = (entry, index, prefix) {
+                    if index < rows::SPAN {
+                        rows::fill(self.id, &prefix, index, core::ptr::from_ref(pinned.series()).cast(), state);
+                    }
+                }
+                return pinned;
+            }
         }
-    }
-
-    /// The row-miss path of label values that end in an index: the whole key through the
-    /// cache, then the cache's entry copied into the row.
-    #[inline(never)]
-    fn resolve_indexed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
-        let mut key = KeyBuilder::new();
-        let Some(index) = values.feed_split(&mut key) else {
-            // `resolve` found an index; a value whose `as_index` changed since is looked up whole.
-            return self.resolve_unindexed(self.id, values, &key);
-        };
-        #[cfg(not(loom))]
-        let prefix = key.cache_key().copied();
-        key.int(index);
-        #[cfg(not(loom))]
-        if let Some(words) = key.cache_key() {
-            // SAFETY: as in `resolve`.
-            let current = |series: *const (), state| unsafe { &*series.cast::<Series<G>>() }.is_still(state);
-            let (pinned, entry) = match cache::get(self.id, words, current) {
-                // SAFETY: as in `resolve`.
-                Some((series, state)) => (Pinned::cached(unsafe { &*series.cast::<Series<G>>() }), Some(state)),
-                None => self.resolve_and_cache(values, words, key.finish(self.seed)),
-            };
-            if let (Some(state), Some(prefix), true) = (entry, prefix, index < rows::SPAN) {
-                rows::fill(self.id, &prefix, index, core::ptr::from_ref(pinned.series()).cast(), state);
-            }
-            return pinned;
+        #[cfg(loom)]
+        if let Some(index) = index {
+            key.int(index);
         }
         Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
     }
@@ -142,7 +146,7 @@ impl<G: Group> FamilyInner<G> {
     fn resolve_and_cache<const N: usize>(
         self: &Arc<Self>,
         values: &impl LabelValues<N>,
-        words: &[u64; crate::label::CACHE_KEY_WORDS],
+        words: &[u64; CACHE_KEY_WORDS],
         fingerprint: Fingerprint,
     ) -> (Pinned<'_, G>, Option<u64>) {
         let (series, identity) = self.resolve_pinned(values, fingerprint);

@@ -39,6 +39,10 @@ pub(super) const SPAN: u64 = 1 << 13;
 const TAKEOVER_AFTER: u32 = 16;
 /// A row's first allocation, in slots.
 const MIN_SLOTS: usize = 16;
+/// The words of a prefix a row keeps: one label value's, at most (a string of up to 32 bytes
+/// is 5, see `KeyBuilder::str`). A lookup's words past these are known to be zero where it is
+/// inlined, so a hit compares 5 words rather than the cache's 8.
+const PREFIX_WORDS: usize = 5;
 
 #[derive(Clone, Copy)]
 struct Slot {
@@ -56,7 +60,7 @@ const EMPTY: Slot = Slot { series: core::ptr::null(), state: 0, stamp: 0 };
 struct Row {
     /// 0 while unused; family ids start at 1.
     family: u64,
-    prefix: [u64; CACHE_KEY_WORDS],
+    prefix: [u64; PREFIX_WORDS],
     /// `len` slots, or dangling while `len` is 0.
     slots: *mut Slot,
     len: usize,
@@ -64,7 +68,7 @@ struct Row {
     contested: u32,
 }
 
-const UNUSED: Row = Row { family: 0, prefix: [0; CACHE_KEY_WORDS], slots: core::ptr::null_mut(), len: 0, contested: 0 };
+const UNUSED: Row = Row { family: 0, prefix: [0; PREFIX_WORDS], slots: core::ptr::null_mut(), len: 0, contested: 0 };
 
 thread_local! {
     // No destructor of its own (a hit pays no registration check): the cache's thread-exit
@@ -89,7 +93,22 @@ fn row_of(family: u64) -> *mut Row {
 
 #[inline(always)]
 fn holds(row: &Row, family: u64, prefix: &[u64; CACHE_KEY_WORDS]) -> bool {
-    cache::same_key(row.family, &row.prefix, family, prefix)
+    // Branch-free, as `cache::same_key`.
+    let (kept, rest) = prefix.split_at(PREFIX_WORDS);
+    let differs = (row.family ^ family)
+        | (row.prefix[0] ^ kept[0])
+        | (row.prefix[1] ^ kept[1])
+        | (row.prefix[2] ^ kept[2])
+        | (row.prefix[3] ^ kept[3])
+        | (row.prefix[4] ^ kept[4])
+        | rest.iter().fold(0, |acc, word| acc | word);
+    differs == 0
+}
+
+/// The words a row keeps of `prefix`, if it has no more.
+fn kept(prefix: &[u64; CACHE_KEY_WORDS]) -> Option<[u64; PREFIX_WORDS]> {
+    let (kept, rest) = prefix.split_at(PREFIX_WORDS);
+    rest.iter().all(|&word| word == 0).then(|| kept.try_into().expect("PREFIX_WORDS words"))
 }
 
 /// The series at `index` of `family`'s row for `prefix`, if its cache entry still pins it and
@@ -131,6 +150,7 @@ pub(super) fn fill(family: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64, ser
     debug_assert!(index < SPAN);
     #[allow(clippy::cast_possible_truncation)] // below `SPAN`
     let index = index as usize;
+    let Some(kept) = kept(prefix) else { return };
     let row = row_of(family);
     // SAFETY: this thread's row, raw accesses only; slots are written below `len` after `grow`.
     unsafe {
@@ -148,7 +168,7 @@ pub(super) fn fill(family: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64, ser
                 *(*row).slots.add(i) = EMPTY;
             }
             (*row).family = family;
-            (*row).prefix = *prefix;
+            (*row).prefix = kept;
             (*row).contested = 0;
         }
         if index >= (*row).len {
@@ -297,6 +317,35 @@ mod tests {
             assert_eq!(families[1].get(("7", 3u32)).get(), 2);
             assert_eq!(families[1].get((7u64, 3u32)).get(), 2, "the integer spelling");
             assert!(families.iter().all(|f| f.len() == PARTITIONS as usize));
+        });
+    }
+
+    /// A topic that spells an integer names the integer's series, and one that only starts
+    /// like it names its own, whichever the row holds: the quick key's unparsed spelling of
+    /// `"7"` never answers for another prefix.
+    #[test]
+    fn a_topic_that_spells_an_integer_never_takes_another_prefix_series() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = family(&registry, "rows_spelled_total");
+            for round in 0..3u64 {
+                for p in 0..PARTITIONS {
+                    f.get(("7", p)).inc();
+                    f.get((7u32, p)).add(10);
+                    f.get(("07", p)).add(100);
+                    f.get(("-7", p)).add(1000);
+                    f.get((-7i64, p)).add(10_000);
+                    f.get(("-07", p)).add(100_000);
+                }
+                for p in 0..PARTITIONS {
+                    let n = round + 1;
+                    assert_eq!(f.get(("7", p)).get(), 11 * n);
+                    assert_eq!(f.get(("07", p)).get(), 100 * n);
+                    assert_eq!(f.get(("-7", p)).get(), 11_000 * n);
+                    assert_eq!(f.get(("-07", p)).get(), 100_000 * n);
+                }
+            }
+            assert_eq!(f.len(), 4 * PARTITIONS as usize);
         });
     }
 

@@ -48,9 +48,10 @@ pub struct KeyBuilder {
     len: usize,
     /// Hash of everything already folded out of `words`; 0 while nothing was.
     chain: u64,
-    /// A quick key (see [`KeyBuilder::quick`]): a string that may spell an integer is not
-    /// taken in but marks the key `deferred`.
+    /// A quick key (see [`KeyBuilder::quick`]): a string that may spell an integer is taken
+    /// in as a string and marks the key `deferred`.
     quick: bool,
+    /// A quick key met a string it did not parse: its words are then not the key.
     deferred: bool,
 }
 
@@ -62,19 +63,15 @@ impl KeyBuilder {
     }
 
     /// An empty key for a lookup's inlined fast path: a string that starts like an integer
-    /// (a digit or `-`) leaves it [`deferred`](Self::deferred) instead of being parsed, so the
-    /// key's words never wait on a call and stay in registers (the parse, a call, kept the
-    /// whole key in memory: 14 instructions and about 1 ns of a guide call). The caller then
-    /// builds the key again with [`KeyBuilder::new`], out of line.
+    /// (a digit or `-`) is taken in as a string, not parsed, and leaves the key deferred: no
+    /// [`cache_key`](Self::cache_key), only [`spelled`](Self::spelled) words. The key's words
+    /// then never wait on a call and stay in registers (the parse, a call, kept the whole key in
+    /// memory: 14 instructions and about 1 ns of a guide call); a miss builds the key again
+    /// with [`KeyBuilder::new`], out of line.
+    #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) fn quick() -> Self {
         Self { quick: true, ..Self::new() }
-    }
-
-    /// Whether a quick key met a value it left to a full build; its words are then not a key.
-    #[inline(always)]
-    pub(crate) fn deferred(&self) -> bool {
-        self.deferred
     }
 
     /// Feeds an unsigned integer value: the same key as its decimal string.
@@ -104,9 +101,7 @@ impl KeyBuilder {
             if first.is_ascii_digit() || first == b'-' {
                 if self.quick {
                     self.deferred = true;
-                    return;
-                }
-                if let Some(words) = canonical_integer(bytes) {
+                } else if let Some(words) = canonical_integer(bytes) {
                     self.put(words);
                     return;
                 }
@@ -154,6 +149,19 @@ impl KeyBuilder {
     #[inline(always)]
     pub(crate) fn cache_key(&self) -> Option<&[u64; CACHE_KEY_WORDS]> {
         (self.chain == 0 && !self.deferred).then_some(&self.words)
+    }
+
+    /// The words as fed, zero-padded, when they fit the per-thread cache, a quick key's
+    /// unparsed strings included. Compared against keys that full builds made, they find the
+    /// key or nothing, never another key: each unparsed string either does not spell an integer
+    /// the way integers are exported, and a full build takes it in as a string too, or it does,
+    /// and its words (a string's, under a tag that carries the value's kind and length, so that
+    /// no other values' words line up with them) are in no key a full build makes, which takes
+    /// that string in as the integer.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn spelled(&self) -> Option<&[u64; CACHE_KEY_WORDS]> {
+        (self.chain == 0).then_some(&self.words)
     }
 
     #[inline]
