@@ -4,6 +4,8 @@
 //! Hand-written: no crate keeps a bounded, mergeable sum over a sliding range of indexes, and
 //! the append is on every Raft turn's path.
 
+use core::cell::Cell;
+
 /// [`LogSize::MAX_BLOCKS`], short.
 const MAX_BLOCKS: usize = 256;
 
@@ -274,13 +276,19 @@ impl LogSize {
                 self.blocks[0] = self.blocks[read];
                 (read, write) = (read + 1, 1);
             }
-            // Each write is at or before the reads it follows, so nothing unread is overwritten.
-            while read + 1 < self.blocks.len() {
-                self.blocks[write] = self.blocks[read] + self.blocks[read + 1];
-                (read, write) = (read + 2, write + 1);
+            // Pair `i` is read at `read + 2i` and written at `write + i`, at or before its reads
+            // and after every earlier pair's, so nothing is overwritten before it is read. The
+            // reads and writes overlap in the one vector, hence cells: the pass then runs without
+            // a bounds test per block (it was 16 instructions a pair, a tenth of the recording's
+            // instructions in the saturated loop, where the young log doubles often).
+            let blocks = Cell::from_mut(self.blocks.as_mut_slice()).as_slice_of_cells();
+            let pairs = (blocks.len() - read) / 2;
+            for (pair, merged) in blocks[read..read + 2 * pairs].chunks_exact(2).zip(&blocks[write..write + pairs]) {
+                merged.set(pair[0].get() + pair[1].get());
             }
-            if read < self.blocks.len() {
-                self.blocks[write] = self.blocks[read];
+            (read, write) = (read + 2 * pairs, write + pairs);
+            if let Some(last) = blocks.get(read) {
+                blocks[write].set(last.get());
                 write += 1;
             }
             self.blocks.truncate(write);
