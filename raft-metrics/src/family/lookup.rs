@@ -52,8 +52,8 @@ impl<G: Group> FamilyInner<G> {
                 // unparsed strings and all, find the row's series or miss
                 // (`KeyBuilder::spelled`): a topic that starts with a digit is answered here
                 // unless it spells an integer, and the hit does not test whether the key was
-                // deferred (the test kept the flag in a register the whole call, which then
-                // saved two more).
+                // deferred (testing it kept the flag in a register for the whole call, which
+                // then saved two more registers on entry).
                 Some(index) => key.spelled().and_then(|prefix| self.row_hit(id, prefix, index)),
                 None => key.cache_key().and_then(|words| self.cache_hit(id, words)),
             }

@@ -93,22 +93,28 @@ fn row_of(family: u64) -> *mut Row {
 
 #[inline(always)]
 fn holds(row: &Row, family: u64, prefix: &[u64; CACHE_KEY_WORDS]) -> bool {
+    let ([a, b, c, d, e], rest) = split(prefix);
     // Branch-free, as `cache::same_key`.
-    let (kept, rest) = prefix.split_at(PREFIX_WORDS);
     let differs = (row.family ^ family)
-        | (row.prefix[0] ^ kept[0])
-        | (row.prefix[1] ^ kept[1])
-        | (row.prefix[2] ^ kept[2])
-        | (row.prefix[3] ^ kept[3])
-        | (row.prefix[4] ^ kept[4])
+        | (row.prefix[0] ^ a)
+        | (row.prefix[1] ^ b)
+        | (row.prefix[2] ^ c)
+        | (row.prefix[3] ^ d)
+        | (row.prefix[4] ^ e)
         | rest.iter().fold(0, |acc, word| acc | word);
     differs == 0
 }
 
 /// The words a row keeps of `prefix`, if it has no more.
 fn kept(prefix: &[u64; CACHE_KEY_WORDS]) -> Option<[u64; PREFIX_WORDS]> {
-    let (kept, rest) = prefix.split_at(PREFIX_WORDS);
-    rest.iter().all(|&word| word == 0).then(|| kept.try_into().expect("PREFIX_WORDS words"))
+    let (kept, rest) = split(prefix);
+    rest.iter().all(|&word| word == 0).then_some(kept)
+}
+
+#[inline(always)]
+fn split(prefix: &[u64; CACHE_KEY_WORDS]) -> ([u64; PREFIX_WORDS], [u64; CACHE_KEY_WORDS - PREFIX_WORDS]) {
+    let [a, b, c, d, e, f, g, h] = *prefix;
+    ([a, b, c, d, e], [f, g, h])
 }
 
 /// The series at `index` of `family`'s row for `prefix`, if its cache entry still pins it and
