@@ -14,6 +14,18 @@ use crate::label::{Fingerprint, CACHE_KEY_WORDS};
 use crate::label::{KeyBuilder, LabelValues};
 use crate::metric::Group;
 
+#[cfg(test)]
+thread_local! {
+    /// Lookups on this thread that the inlined hits did not answer, for tests of the hit rate.
+    static MISSED: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Lookups on this thread so far that the inlined hits did not answer, for tests.
+#[cfg(test)]
+pub(super) fn missed() -> u64 {
+    MISSED.with(core::cell::Cell::get)
+}
+
 impl<G: Group> FamilyInner<G> {
     /// Finds or creates the series for `values` (past the bound, the overflow series) and pins
     /// it for the returned guard: its slot is not reused for another label set until the guard
@@ -106,6 +118,8 @@ impl<G: Group> FamilyInner<G> {
     /// set that ends in an index is copied into the row.
     #[inline(never)]
     fn resolve_missed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+        #[cfg(test)]
+        MISSED.with(|missed| missed.set(missed.get() + 1));
         let mut key = KeyBuilder::new();
         let index = values.feed_split(&mut key);
         #[cfg(not(loom))]

@@ -11,10 +11,11 @@
 //!
 //! A row holds no pins and no family references: each slot copies a cache entry (the series and
 //! its recorded state) and is stamped with the cache's epoch at the copy. The entry pins the
-//! series (wherever the cache moves it), and the cache moves its epoch on before it releases or
-//! replaces any entry, so a slot whose stamp equals the current epoch names a series its entry
-//! still pins; the recorded state then tells, as in the cache, whether the series was removed
-//! since. So a row only ever needs to be freed, at thread exit with the cache.
+//! series (wherever the cache moves it), and the cache moves its epoch on before it releases
+//! entries together, and empties the one slot that may copy an entry it releases alone
+//! ([`forget`]), so a slot whose stamp equals the current epoch names a series its entry still
+//! pins; the recorded state then tells, as in the cache, whether the series was removed since.
+//! So a row only ever needs to be freed, at thread exit with the cache.
 //!
 //! Rows are direct-mapped by family id ([`ROWS`] of them; ids are handed out in sequence, so the
 //! families of one registry rarely share a row), and a row keeps one prefix: another prefix
@@ -216,6 +217,34 @@ unsafe fn free(slots: *mut Slot, len: usize) {
     drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(slots, len)) });
 }
 
+/// Empties the slot of `family`'s row that may copy the cache entry for the full key `key` and
+/// `series`, which the cache is about to release on its own (without moving its epoch on).
+///
+/// A slot copies an entry of its row's family at the index of the entry's key (the key's words
+/// are the prefix's, then the index as an integer value: two words, the second the index). The
+/// prefix's length is not stored, so each index the key could end in is tried, and a slot is
+/// emptied if it names `series`: only the entry's own slot can (one series, one label set, one
+/// key, and a row's slots are all its family's), and emptying any slot is always safe.
+pub(super) fn forget(family: u64, key: &[u64; CACHE_KEY_WORDS], series: *const ()) {
+    let row = row_of(family);
+    // SAFETY: this thread's row, raw accesses, within its `len` slots.
+    unsafe {
+        if (*row).family != family {
+            return;
+        }
+        // A kept prefix has at most `PREFIX_WORDS` words, so the index is one of these.
+        for &index in &key[1..=PREFIX_WORDS + 1] {
+            if index < (*row).len as u64 {
+                #[allow(clippy::cast_possible_truncation)] // below `len`, a `usize`
+                let slot = (*row).slots.add(index as usize);
+                if (*slot).series == series {
+                    *slot = EMPTY;
+                }
+            }
+        }
+    }
+}
+
 /// Empties every slot of every row (the cache's epoch wrapped around).
 pub(super) fn clear() {
     for at in 0..ROWS {
@@ -247,6 +276,26 @@ pub(super) fn release() {
 #[cfg(test)]
 pub(super) fn fills() -> u64 {
     FILLS.with(core::cell::Cell::get)
+}
+
+/// The series that this thread's slots stamped with the current epoch name, for tests.
+#[cfg(test)]
+pub(super) fn current() -> Vec<*const ()> {
+    let epoch = cache::epoch();
+    let mut named = Vec::new();
+    for at in 0..ROWS {
+        let row = row_of(at as u64);
+        // SAFETY: this thread's row, raw reads within its `len` slots.
+        unsafe {
+            for i in 0..(*row).len {
+                let slot = *(*row).slots.add(i);
+                if slot.stamp == epoch {
+                    named.push(slot.series);
+                }
+            }
+        }
+    }
+    named
 }
 
 /// The slots allocated in `family`'s row on this thread, for tests of the bound.
