@@ -446,9 +446,9 @@ unsafe fn replace(table: *mut Table, slot: usize, filled: Entry, ops: &Ops) {
 
 /// Releases one entry picked at random, to make room for an admitted fill at the largest size.
 ///
-/// At random rather than at the new key's first slot (as before): two keys of a working set that
-/// share a first slot then evicted each other on every pass, and a key whose first slot was
-/// vacant was never cached. A random victim is a working-set entry only as often as the working
+/// At random rather than the entry at the new key's first slot: two keys of a working set that
+/// share a first slot would evict each other on every pass, and a key whose first slot is vacant
+/// would never be cached. A random victim is a working-set entry only as often as the working
 /// set fills the cache, and an entry it evicts is admitted again, so a working set smaller than
 /// the cache ends up wholly in it.
 ///
