@@ -14,14 +14,14 @@ use crate::label::{Fingerprint, CACHE_KEY_WORDS};
 use crate::label::{KeyBuilder, LabelValues};
 use crate::metric::Group;
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 thread_local! {
     /// Lookups on this thread that the inlined hits did not answer, for tests of the hit rate.
     static MISSED: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
 /// Lookups on this thread so far that the inlined hits did not answer, for tests.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(super) fn missed() -> u64 {
     MISSED.with(core::cell::Cell::get)
 }
@@ -118,7 +118,7 @@ impl<G: Group> FamilyInner<G> {
     /// set that ends in an index is copied into the row.
     #[inline(never)]
     fn resolve_missed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
-        #[cfg(test)]
+        #[cfg(all(test, not(loom)))]
         MISSED.with(|missed| missed.set(missed.get() + 1));
         let mut key = KeyBuilder::new();
         let index = values.feed_split(&mut key);
