@@ -22,7 +22,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use raft_metrics_benches::raft_loop::{
-    cluster, cluster_timing_every_turn, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,
+    cluster, cluster_timing_every_turn, cluster_untimed, op_mix, run, run_replay, scrape_all, Library, Replay, Shape,
 };
 use raft_metrics_raftrs::sim::Cluster;
 
@@ -35,10 +35,11 @@ fn raft_loop(c: &mut Criterion) {
         let (mut on, mut off) = (cluster(true), cluster(false));
         assert_eq!(run(&mut on, shape), run(&mut off, shape), "recording changed the raft-rs run");
         let mut g = c.benchmark_group(format!("raft_loop_{}", shape.name()));
-        let variants: [(&str, MakeCluster); 3] = [
+        let variants: [(&str, MakeCluster); 4] = [
             ("disabled", || cluster(false)),
             ("instrumented", || cluster(true)),
             ("instrumented_every_turn", cluster_timing_every_turn),
+            ("instrumented_untimed", cluster_untimed),
         ];
         for (id, make) in variants {
             if shape == Shape::Saturated && id == "instrumented_every_turn" {

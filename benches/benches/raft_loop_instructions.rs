@@ -32,6 +32,10 @@ fn cluster_timing_every_turn(_: ()) -> Cluster {
     raft_loop::cluster_timing_every_turn()
 }
 
+fn cluster_untimed(_: ()) -> Cluster {
+    raft_loop::cluster_untimed()
+}
+
 fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
     let mut cluster = raft_loop::cluster(recording);
     raft_loop::run(&mut cluster, Shape::PerTurn);
@@ -42,6 +46,7 @@ fn after_run(recording: bool) -> (Cluster, Vec<u8>) {
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_every_turn(args = (()), setup = cluster_timing_every_turn)]
+#[bench::instrumented_untimed(args = (()), setup = cluster_untimed)]
 fn one_per_turn(mut cluster: Cluster) -> Cluster {
     black_box(raft_loop::run(&mut cluster, Shape::PerTurn));
     cluster
@@ -51,6 +56,7 @@ fn one_per_turn(mut cluster: Cluster) -> Cluster {
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_every_turn(args = (()), setup = cluster_timing_every_turn)]
+#[bench::instrumented_untimed(args = (()), setup = cluster_untimed)]
 fn batched_100(mut cluster: Cluster) -> Cluster {
     black_box(raft_loop::run(&mut cluster, Shape::Batched));
     cluster
@@ -61,6 +67,7 @@ fn batched_100(mut cluster: Cluster) -> Cluster {
 #[library_benchmark]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
+#[bench::instrumented_untimed(args = (()), setup = cluster_untimed)]
 fn saturated_1000(mut cluster: Cluster) -> Cluster {
     black_box(raft_loop::run(&mut cluster, Shape::Saturated));
     cluster

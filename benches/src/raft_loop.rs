@@ -79,6 +79,14 @@ pub fn cluster_timing_every_turn() -> Cluster {
     cluster_with(ClusterConfig { timing: Sampling::All, rpc_timing: Sampling::All, ..ClusterConfig::default() })
 }
 
+/// An instrumented cluster ([`cluster`]`(true)`) whose wrappers time nothing
+/// (`Sampling::Off` for the durations and the messages): the counts, gauges and sizes alone,
+/// exact as ever, without the duration and latency histograms' sampled turns. What the timing
+/// costs, and the floor of recording with this design.
+pub fn cluster_untimed() -> Cluster {
+    cluster_with(ClusterConfig { timing: Sampling::Off, rpc_timing: Sampling::Off, ..ClusterConfig::default() })
+}
+
 /// Partitions of the idle shape.
 pub const IDLE_PARTITIONS: u32 = 64;
 /// Ticks of the idle shape.

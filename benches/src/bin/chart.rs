@@ -450,15 +450,19 @@ fn replays(counts: &BTreeMap<(String, String), u64>, groups: &[(&str, &[(String,
          loop performs (counted by `op_mix`, `benches/op_mix.txt`) through that library's pre-resolved handles. \
          The adapter's own bookkeeping (clock reads, pending proposals, handle lookups) is the same whatever the \
          library and is not replayed: `instrumented` − `replay_raft_metrics` is its cost. \
-         `instrumented_every_turn`: the instrumented loop timing every turn (`Sampling::All`) instead of one in 8.\n\n\
+         `instrumented_every_turn`: the instrumented loop timing every turn (`Sampling::All`) instead of one in 8; \
+         `instrumented_untimed`: timing nothing (`Sampling::Off` for durations and messages), the exact counts, \
+         gauges and sizes alone.\n\n\
          | shape | variant | Ir | Ir overhead | time | time overhead |\n|---|---|---:|---:|---:|---:|\n",
     );
     for shape in ["one_per_turn", "batched_100", "saturated_1000"] {
         let Some(d) = counts.get(&(shape.to_owned(), "disabled".to_owned())).copied() else { continue };
         let group = format!("raft_loop_{shape}");
         let d_ns = time(&group, "disabled");
-        let rows =
-            [("instrumented", shape.to_owned()), ("instrumented_every_turn", shape.to_owned())].into_iter().chain(
+        let rows = ["instrumented", "instrumented_every_turn", "instrumented_untimed"]
+            .map(|id| (id, shape.to_owned()))
+            .into_iter()
+            .chain(
                 ["replay_raft_metrics", "replay_prometheus_client", "replay_prometheus"]
                     .into_iter()
                     .map(|id| (id, format!("{shape}_replay"))),
