@@ -11,7 +11,8 @@
 //! election timeouts; the watchers' refresh is an hour), so only the writes move the cluster and
 //! the two variants do the same work apart from recording. A third, `instrumented_log_size`,
 //! also keeps `log_size_bytes` (`Group::with_log_size`, off by default): what sizing every
-//! appended entry on every node costs.
+//! appended entry on every node costs; a fourth, `instrumented_untimed`, times nothing
+//! (`Group::with_timing(Sampling::Off)`): the counts and gauges alone, what the timing costs.
 //!
 //! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
 
@@ -24,6 +25,7 @@ use std::time::Duration;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
+use raft_metrics::Sampling;
 use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
 
 /// Writes per measured run.
@@ -35,6 +37,11 @@ fn cluster(recording: bool) -> Cluster {
     cluster_with(recording, false)
 }
 
+/// The instrumented cluster timing nothing: no append, apply or AppendEntries is timed.
+fn cluster_untimed(_: ()) -> Cluster {
+    start(ClusterConfig { timing: Sampling::Off, ..config(true, false) })
+}
+
 /// The instrumented cluster also keeping `log_size_bytes` (`Group::with_log_size`): what sizing
 /// every appended entry costs.
 fn cluster_with_log_size(_: ()) -> Cluster {
@@ -42,13 +49,15 @@ fn cluster_with_log_size(_: ()) -> Cluster {
 }
 
 fn cluster_with(recording: bool, log_size: bool) -> Cluster {
-    let config = ClusterConfig {
-        threads: 0,
-        recording,
-        refresh: Duration::from_secs(3600),
-        log_size,
-        ..ClusterConfig::default()
-    };
+    start(config(recording, log_size))
+}
+
+fn config(recording: bool, log_size: bool) -> ClusterConfig {
+    ClusterConfig { threads: 0, recording, refresh: Duration::from_secs(3600), log_size, ..ClusterConfig::default() }
+}
+
+/// The cluster of `config`, quiesced after its warm-up writes.
+fn start(config: ClusterConfig) -> Cluster {
     let cluster = Cluster::new(config).expect("cluster");
     cluster.quiesce();
     assert_eq!(cluster.propose_many(0, 0, 100), 100, "warm-up writes");
@@ -70,6 +79,7 @@ fn run(cluster: &Cluster, batch: u64) -> u64 {
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]
+#[bench::instrumented_untimed(args = (()), setup = cluster_untimed)]
 fn one_at_a_time(cluster: Cluster) -> Cluster {
     black_box(run(&cluster, 1));
     cluster
@@ -79,6 +89,7 @@ fn one_at_a_time(cluster: Cluster) -> Cluster {
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]
+#[bench::instrumented_untimed(args = (()), setup = cluster_untimed)]
 fn batched_100(cluster: Cluster) -> Cluster {
     black_box(run(&cluster, 100));
     cluster
