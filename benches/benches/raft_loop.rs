@@ -6,6 +6,9 @@
 //! 2,000-proposal run on a fresh cluster with an elected leader (set-up and drop untimed). Overhead % =
 //! (instrumented − disabled) / disabled, computed from criterion's estimates by `benches/run.sh`.
 //!
+//! `instrumented_every_turn` and `instrumented_untimed`: the instrumented loop timing every turn
+//! (`Sampling::All`) or none (`Sampling::Off`: the exact counts, gauges and sizes alone).
+//!
 //! `replay_<library>`: the disabled loop plus, after each settle, the instrumented loop's metric
 //! operations (`benches/op_mix.txt`) through that library's pre-resolved handles: the same
 //! recording work in raft-metrics and in its peers, in the same run.

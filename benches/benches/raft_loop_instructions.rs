@@ -1,7 +1,9 @@
 //! Instruction counts (callgrind, via gungraun) of the raft-rs ready loop of `raft_loop.rs`:
 //! 2,000 proposals through a 3-node in-process cluster, every `raft-metrics-raftrs` integration
 //! point recording (`instrumented`) vs the identical loop with recording off (`disabled`), at
-//! the three load shapes (`raft_loop::Shape`); the disabled loop replaying the instrumented
+//! the three load shapes (`raft_loop::Shape`), and the instrumented loop timing every turn
+//! (`instrumented_every_turn`) or none (`instrumented_untimed`: the exact counts alone); the
+//! disabled loop replaying the instrumented
 //! loop's metric operations through raft-metrics and through its peers (`replay_*`, see
 //! `raft_loop::Replay`); plus one full scrape of the 3 nodes' registries after an instrumented
 //! run.
