@@ -854,3 +854,93 @@ fn an_idle_group_publishes_every_n_ticks_and_what_moves_at_once() {
         assert_eq!(get(&scrape(&c, node), "chronik_raft_commit_index", 0, &[]), commit, "node {node}");
     }
 }
+
+/// Hibernation (the application stops ticking idle groups, as TiKV does): going to sleep
+/// publishes what the ticks since the last publication kept, so every RPC count is exact while
+/// the groups sleep; the sleeping partitions are `hibernating` on every member and counted
+/// node-wide; unhealthy-only mode does not show them for their aging contact, while a node that
+/// stopped unannounced (paused) does show its partitions; the next tick wakes them, with contact
+/// counted from the wake.
+#[test]
+fn hibernating_groups_keep_exact_counts_and_are_not_out_of_contact() {
+    use raft_metrics::raft::{Aggregation, HealthThresholds};
+    let health = HealthThresholds { contact_millis: 300, ..HealthThresholds::default() };
+    let config =
+        ClusterConfig { partitions: 2, aggregation: Aggregation::Unhealthy, health, ..ClusterConfig::default() };
+    let mut c = Cluster::new(config).expect("cluster");
+    c.trace();
+    elect(&mut c);
+    propose(&mut c, 0, 10, 5);
+    // Fewer ticks than an idle group's publication period: counts are kept, not yet published.
+    c.run(u64::from(c.config().idle_publish_every) / 2);
+    for p in 0..2 {
+        c.hibernate(p);
+    }
+    c.run(3);
+    let mut sent: BTreeMap<(u64, u64, &str), f64> = BTreeMap::new();
+    for event in c.take_trace() {
+        if let Event::Sent { msg, .. } = event {
+            let method = match msg.get_msg_type() {
+                MessageType::MsgHeartbeat => "heartbeat",
+                MessageType::MsgHeartbeatResponse => "heartbeat_response",
+                MessageType::MsgAppend => "append_entries",
+                MessageType::MsgAppendResponse => "append_entries_response",
+                _ => continue,
+            };
+            *sent.entry((msg.from, msg.to, method)).or_default() += 1.0;
+        }
+    }
+    assert!(sent.keys().any(|&(_, _, method)| method == "heartbeat"), "heartbeats flowed before the sleep");
+    let rpcs = |s: &Scrape, from: u64, to: u64, method: &str| {
+        let target = to.to_string();
+        let labels = [("method", method), ("target", target.as_str()), ("result", "success")];
+        let value = s.value("chronik_raft_rpc_calls_total", &labels).unwrap_or(0.0);
+        assert_eq!(value, sent.get(&(from, to, method)).copied().unwrap_or(0.0), "{method} {from} -> {to}");
+    };
+    for node in 1..=3 {
+        let s = scrape(&c, node);
+        for to in (1..=3).filter(|&to| to != node) {
+            for method in ["heartbeat", "heartbeat_response", "append_entries", "append_entries_response"] {
+                rpcs(&s, node, to, method);
+            }
+        }
+        assert_eq!(s.value("chronik_raft_hibernating_partitions", &[]), Some(2.0), "node {node}");
+        for p in 0..2 {
+            let replica = c.replica_node(node, p).expect("replica");
+            assert!(replica.hibernating());
+            assert_eq!(replica.metrics().hibernating.get(), 1, "node {node} p{p}");
+        }
+    }
+    let shown = |c: &Cluster, node: u64| -> Vec<String> {
+        let s = scrape(c, node);
+        s.lines()
+            .filter(|x| x.name == "chronik_raft_has_leader")
+            .filter_map(|x| x.label("partition"))
+            .map(str::to_owned)
+            .collect()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    for node in 1..=3 {
+        assert!(shown(&c, node).is_empty(), "node {node}: asleep past the contact threshold, yet shown");
+    }
+
+    // The next tick wakes them: not hibernating, contact from the wake, nothing shown.
+    for p in 0..2 {
+        c.wake(p);
+    }
+    c.tick();
+    for node in 1..=3 {
+        assert_eq!(scrape(&c, node).value("chronik_raft_hibernating_partitions", &[]), Some(0.0), "node {node}");
+        assert!(!c.replica_node(node, 0).expect("replica").hibernating());
+        assert_eq!(c.replica_node(node, 1).expect("replica").metrics().hibernating.get(), 0);
+        assert!(shown(&c, node).is_empty(), "node {node}: woken, yet shown");
+    }
+    // A node that stops without a word (paused: no ticks, no messages) is out of contact.
+    let leader = c.leader(0).expect("leader");
+    let follower = followers(&c, 0)[0];
+    c.pause(follower);
+    c.run(2);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(shown(&c, follower), ["0", "1"], "the paused follower's partitions are out of contact");
+    assert_eq!(c.leader(0), Some(leader));
+}

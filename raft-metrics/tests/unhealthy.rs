@@ -127,6 +127,30 @@ fn a_partition_out_of_contact_is_unhealthy() {
     assert_eq!(scrape(), ["orders/0".to_owned()].into());
 }
 
+/// A hibernating partition (its application stopped ticking it) is not judged by its last
+/// contact, which ages by design; every other rule still holds for it.
+#[test]
+fn a_hibernating_partition_is_not_judged_by_its_contact() {
+    let r = Registry::new();
+    let m = unhealthy_mode(&r);
+    healthy(&m, 0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let scrape = || partitions_of(&r.encode_to_string(Format::Prometheus), "chronik_raft_is_leader");
+    let p = m.partition("orders", 0);
+    p.last_contact_timestamp.set(now - 3_600.0);
+    p.hibernating.set(1);
+    assert!(scrape().is_empty(), "asleep for an hour: not out of contact");
+    // Asleep without a leader: shown, with its state.
+    m.set_has_leader("orders", 0, false);
+    assert_eq!(scrape(), ["orders/0".to_owned()].into());
+    let text = r.encode_to_string(Format::Prometheus);
+    assert_eq!(partitions_of(&text, "chronik_raft_hibernating"), ["orders/0".to_owned()].into(), "{text}");
+    m.set_has_leader("orders", 0, true);
+    // Awake with the same old contact: out of contact again.
+    p.hibernating.set(0);
+    assert_eq!(scrape(), ["orders/0".to_owned()].into());
+}
+
 #[test]
 fn counters_and_histograms_fold_per_topic_when_asked() {
     let r = Registry::new();

@@ -10,9 +10,11 @@ use raft_proto::ConfChangeI;
 #[cfg(doc)] // the methods' docs link to the `RawNode` methods they stand for
 use raft::RawNode;
 
+use super::idle::Publication;
 use super::log::Log;
 use super::membership::Membership;
 use super::proposals::Proposals;
+use super::series::rec;
 use super::InstrumentedNode;
 use crate::clock;
 
@@ -25,6 +27,9 @@ impl<S: Storage> InstrumentedNode<S> {
     pub fn tick(&mut self) -> bool {
         if !self.quiet.recording {
             return self.raw.tick();
+        }
+        if self.quiet.hibernating {
+            self.wake();
         }
         self.quiet.idle.count();
         let ready = self.raw.tick();
@@ -47,6 +52,63 @@ impl<S: Storage> InstrumentedNode<S> {
         self.log.observe_apply_lag(&self.raw.raft.raft_log, ticks, &self.group);
         self.quiet.idle.set_lagging(self.raw.raft.state == raft::StateRole::Leader && self.progress.lagging());
         ready
+    }
+
+    /// The application stops ticking this group while it is idle: hibernation, as TiKV does
+    /// with its idle regions, so that a node with thousands of groups pays nothing for the
+    /// sleeping ones (raft-rs's ticks and heartbeats included; the wrapper does nothing between
+    /// calls). Publishes what the ticks since the last publication kept (counts, the leader's
+    /// view of its followers, the per-tick distributions), and sets `hibernating` to 1 (and the
+    /// node-wide `hibernating_partitions` up by one): unhealthy-only mode then does not judge
+    /// the partition by its last contact, which ages while no heartbeats flow. The next
+    /// [`tick`](Self::tick) wakes it: `hibernating` back to 0, and contact counted from the
+    /// wake (a follower's with its leader, a leader's with each follower), so that a partition
+    /// whose leader is gone shows once the contact threshold has passed since it woke.
+    ///
+    /// Messages stepped while asleep are recorded as ever; what the ticks publish waits for the
+    /// next tick. Does nothing when the group already sleeps or recording is off.
+    pub fn hibernate(&mut self) {
+        if !self.quiet.recording || self.quiet.hibernating {
+            return;
+        }
+        self.sync_turn();
+        let ticks = self.quiet.idle.publish_now(&self.raw);
+        self.check_snapshot_received();
+        if ticks > 0 {
+            self.refresh_progress(Publication::Changed, ticks);
+        }
+        self.flush_tallies(Publication::Changed);
+        self.publish_state(Publication::Changed);
+        if ticks > 0 {
+            self.log.observe_apply_lag(&self.raw.raft.raft_log, ticks, &self.group);
+        }
+        self.quiet.hibernating = true;
+        rec!(self.group.series => hibernating.set(1));
+        if let Some(a) = self.group.agg() {
+            a.hibernating_partitions.inc();
+        }
+    }
+
+    /// Whether the group sleeps ([`hibernate`](Self::hibernate)) until its next tick.
+    pub fn hibernating(&self) -> bool {
+        self.quiet.hibernating
+    }
+
+    /// The first tick after [`hibernate`](Self::hibernate): contact counts from now, and this
+    /// tick publishes.
+    #[cold]
+    #[inline(never)]
+    fn wake(&mut self) {
+        self.quiet.hibernating = false;
+        rec!(self.group.series => hibernating.set(0));
+        if let Some(a) = self.group.agg() {
+            a.hibernating_partitions.dec();
+        }
+        self.sync_turn();
+        let now = self.turn.clock.read();
+        self.peers.woke(now);
+        self.quiet.contacted = self.raw.raft.leader_id != raft::INVALID_ID;
+        self.quiet.idle.reset();
     }
 
     /// [`RawNode::campaign`], observing the role change.

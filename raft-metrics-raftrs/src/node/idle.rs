@@ -239,6 +239,14 @@ impl Idle {
         Some((publication, std::mem::take(&mut self.skipped)))
     }
 
+    /// Publishes at once, between ticks (the group goes to sleep): returns the ticks since the
+    /// last publication (0 when the last tick published), which the publication stands for.
+    pub(super) fn publish_now<S: Storage>(&mut self, raw: &RawNode<S>) -> u32 {
+        self.last = Marks::of(raw);
+        self.moved = false;
+        std::mem::take(&mut self.skipped)
+    }
+
     /// The next tick publishes (recording switched on: nothing has been published from the
     /// current state).
     pub(super) fn reset(&mut self) {

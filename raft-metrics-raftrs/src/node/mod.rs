@@ -130,8 +130,8 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// reports the messages it could not send with [`on_send_failed`](Self::on_send_failed), and the
 /// latency of those it timed and the snapshots it delivered with
 /// [`on_delivered`](Self::on_delivered); the application reports log compaction with
-/// [`observe_compaction`](Self::observe_compaction). Each method's documentation lists what it
-/// records.
+/// [`observe_compaction`](Self::observe_compaction), and an idle group it stops ticking with
+/// [`hibernate`](Self::hibernate). Each method's documentation lists what it records.
 ///
 /// # Where each state comes from
 ///
@@ -219,6 +219,9 @@ struct Quiet {
     /// A follower heard from its leader since the last publication (`last_contact_timestamp`):
     /// a message from the current leader (an append, heartbeat or snapshot of its term).
     contacted: bool,
+    /// The application stopped ticking the group until the next tick
+    /// ([`hibernate`](InstrumentedNode::hibernate)).
+    hibernating: bool,
 }
 
 const _: () = assert!(core::mem::size_of::<Quiet>() == 64, "a quiet tick reads one cache line");
@@ -259,7 +262,7 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links: Links::default(),
-            quiet: Quiet { idle: Idle::new(standing), recording: true, contacted: false },
+            quiet: Quiet { idle: Idle::new(standing), recording: true, contacted: false, hibernating: false },
             group,
         }
     }
@@ -443,6 +446,9 @@ impl<S: Storage> InstrumentedNode<S> {
             self.flush_tallies(Publication::Changed);
         }
         self.role.close(&self.group);
+        if let (true, Some(a)) = (self.quiet.hibernating, self.group.agg()) {
+            a.hibernating_partitions.dec();
+        }
         if remove_series {
             self.group.metrics.remove_partition(&self.group.topic, self.group.partition);
         }

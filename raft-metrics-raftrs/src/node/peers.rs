@@ -227,6 +227,16 @@ impl Peers {
         }
     }
 
+    /// The group woke from hibernation at `now` (a [`clock`] reading): contact counts from the
+    /// wake, and heartbeats sent before the sleep are no longer awaited (their round trips would
+    /// include it).
+    pub(super) fn woke(&mut self, now: u64) {
+        for peer in &mut self.members {
+            peer.last_ack_at = now;
+            peer.forget_heartbeats();
+        }
+    }
+
     /// This node stopped leading: a follower exports zero lag rather than its last leadership's.
     pub(super) fn leadership_lost(&mut self) {
         for peer in &mut self.members {

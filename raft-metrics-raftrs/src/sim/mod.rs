@@ -13,6 +13,8 @@
 //! storage, with a fresh registry as a restarted process has), [`cut`](Cluster::cut) /
 //! [`delay`](Cluster::delay) / [`heal`](Cluster::heal) a link, [`compact`](Cluster::compact) a log,
 //! and [`add_node`](Cluster::add_node) / [`remove_node`](Cluster::remove_node) conf changes.
+//! [`hibernate`](Cluster::hibernate) / [`wake`](Cluster::wake) stop and resume ticking a group, as
+//! a node with thousands of groups does with its idle ones.
 //!
 //! Slow machines, in real time (these do sleep, so that the wrapper measures them as it would a
 //! real disk or network): [`set_disk_latency`](Cluster::set_disk_latency) (every log append of
@@ -39,7 +41,7 @@ mod replica;
 mod run;
 mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use config::ClusterConfig;
@@ -71,6 +73,8 @@ pub struct Cluster {
     slowness: BTreeMap<u64, Slowness>,
     /// Replicas whose removal from their group was applied, to drop after the round.
     removed: Vec<(u32, u64)>,
+    /// Partitions whose replicas are not ticked ([`hibernate`](Cluster::hibernate)).
+    hibernating: BTreeSet<u32>,
     ticks: u64,
 }
 
@@ -101,6 +105,7 @@ impl Cluster {
             network: Network::default(),
             slowness: BTreeMap::new(),
             removed: Vec::new(),
+            hibernating: BTreeSet::new(),
             ticks: 0,
             config,
         };

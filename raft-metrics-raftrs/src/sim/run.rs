@@ -14,7 +14,10 @@ impl Cluster {
     /// One logical tick on every running replica, then [`settle`](Self::settle).
     pub fn tick(&mut self) {
         self.ticks += 1;
-        for group in &mut self.groups {
+        for (partition, group) in (0u32..).zip(&mut self.groups) {
+            if self.hibernating.contains(&partition) {
+                continue;
+            }
             for (id, replica) in group.iter_mut() {
                 if self.hosts.get(id).is_some_and(|h| h.status == HostStatus::Up) {
                     replica.node.tick();
@@ -22,6 +25,26 @@ impl Cluster {
             }
         }
         self.settle();
+    }
+
+    /// Stops ticking the partition's replicas (hibernation: the application puts an idle group
+    /// to sleep), each told so with
+    /// [`InstrumentedNode::hibernate`](crate::InstrumentedNode::hibernate). Messages still flow
+    /// (none do once the group settled: heartbeats come from ticks).
+    pub fn hibernate(&mut self, partition: u32) {
+        if let Some(group) = self.groups.get_mut(partition as usize) {
+            for (id, replica) in group.iter_mut() {
+                if self.hosts.get(id).is_some_and(|h| h.status == HostStatus::Up) {
+                    replica.node.hibernate();
+                }
+            }
+            self.hibernating.insert(partition);
+        }
+    }
+
+    /// Ticks the partition's replicas again from the next tick, which wakes them.
+    pub fn wake(&mut self, partition: u32) {
+        self.hibernating.remove(&partition);
     }
 
     /// Runs `ticks` ticks.

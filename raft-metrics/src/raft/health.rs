@@ -30,7 +30,9 @@ use super::{
 /// (a follower hearing from its leader, a leader's last quorum acknowledgement) is more than
 /// `contact_millis` old, or, where this node leads, while fewer voters are in sync than there
 /// are voters or its largest follower lag is above `follower_lag_entries`. The contact rule is
-/// what shows a stale leader cut off from its group, whose own view stays as it was. A peer (leader side) is unhealthy while its lag is above
+/// what shows a stale leader cut off from its group, whose own view stays as it was; it does not
+/// apply while the partition is `hibernating` (its application stopped ticking it: no heartbeats
+/// flow, and its contact ages by design). A peer (leader side) is unhealthy while its lag is above
 /// `follower_lag_entries` entries or `follower_lag_millis` milliseconds. Each row is judged on
 /// its own values: a follower that lags in time while the leader still counts it in sync (which
 /// an adapter's in-sync rule makes rare) shows its peer row without its partition's row.
@@ -53,7 +55,7 @@ pub struct HealthThresholds {
     /// Milliseconds a follower is behind (`ChronikRaftFollowerLaggingTime`: 30 s).
     pub follower_lag_millis: u64,
     /// Milliseconds since the last contact (`last_contact_timestamp_seconds`; a partition that
-    /// never recorded one is not judged by it). Several election timeouts.
+    /// never recorded one, or is `hibernating`, is not judged by it). Several election timeouts.
     pub contact_millis: u64,
     /// Milliseconds after which a burst of events ends without a new one (the shipped rules'
     /// window on these counters: 15 minutes).
@@ -106,7 +108,7 @@ impl HealthThresholds {
         p.has_leader.get() == 0
             || above(p.apply_lag_entries.get(), self.apply_lag_entries)
             || p.config_change_in_progress.get() == 1
-            || self.out_of_contact(p.last_contact_timestamp.get(), now)
+            || (p.hibernating.get() == 0 && self.out_of_contact(p.last_contact_timestamp.get(), now))
             || (leads && p.isr_size.get() < p.voters.get())
             || (leads && above(p.max_follower_lag_entries.get(), self.follower_lag_entries))
     }

@@ -255,6 +255,11 @@ pub struct PartitionMetrics {
     /// Unix time this follower last heard from the leader (leader: last quorum acknowledgement).
     #[metric(gauge, unit = "seconds", name = "last_contact_timestamp")]
     pub last_contact_timestamp: FloatGauge,
+    /// 1 while the application hibernates the group (it stops ticking it, as TiKV does with its
+    /// idle regions: no heartbeats flow, so the last contact ages), 0 otherwise. Unhealthy-only
+    /// mode does not judge a hibernating partition by its last contact.
+    #[metric(gauge)]
+    pub hibernating: Gauge,
     /// Leader changes seen in the partition's current burst (changes less than the burst window
     /// apart, 15 minutes by default), as counted by the scrapes. Unhealthy-only mode only.
     #[metric(gauge)]
@@ -427,6 +432,10 @@ pub struct AggregatedMetrics {
     /// Partitions on this node that know no leader; set when a partition's leader appears or goes.
     #[metric(gauge)]
     pub partitions_without_leader: Gauge,
+    /// Partitions on this node whose group the application hibernates (stops ticking while it
+    /// is idle); set when one goes to sleep or wakes.
+    #[metric(gauge)]
+    pub hibernating_partitions: Gauge,
     /// Leader changes observed, summed over partitions.
     #[metric(counter)]
     pub leader_changes_seen: Counter,
