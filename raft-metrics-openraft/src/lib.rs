@@ -106,7 +106,7 @@
 //! | `chronik_raft_append_entries_rejected_total`, a follower's `append_entries_received_total` and `last_contact_timestamp_seconds` | without [`Group::on_append_entries`]: openraft gives the receiving side no hook |
 //! | `chronik_raft_append_entries_sent_bytes_total`, `chronik_raft_snapshot_size_bytes` | without [`Group::with_entry_size`] / [`Group::with_snapshot_size`]: payloads are the application's types |
 //! | `chronik_raft_log_size_bytes` | without [`Group::with_entry_size`] and [`Group::with_log_size`] (off by default: sizing every appended entry costs more in openraft's append path than the rest of the log store's recording, see its docs) |
-//! | `chronik_raft_hibernating` | openraft 0.9 has no hibernation: its timers tick every group (heartbeats can be switched off with `Raft::runtime_config`, but then the watcher's quorum contact ages like a cut-off leader's); an application that does so can set the partition series' `hibernating` gauge itself ([`Group::series`]) |
+//! | `chronik_raft_hibernating` | openraft 0.9 has no hibernation: its timers tick every group (heartbeats can be switched off with `Raft::runtime_config`, but then the watcher's quorum contact ages like a cut-off leader's); an application that does so can say so with `RaftMetrics::set_hibernating` |
 //!
 //! Approximations: `log_append_duration_seconds` times the `append` call, not the flush that
 //! follows (openraft 0.9 keeps the flush callback's constructor private, so a wrapper cannot

@@ -151,6 +151,30 @@ fn a_hibernating_partition_is_not_judged_by_its_contact() {
     assert_eq!(scrape(), ["orders/0".to_owned()].into());
 }
 
+/// The guide-style call counts each partition's change of state once in the node-wide count,
+/// however often it is repeated.
+#[test]
+fn set_hibernating_counts_each_sleeping_partition_once() {
+    let r = Registry::new();
+    let m = unhealthy_mode(&r);
+    let count = || {
+        let text = r.encode_to_string(Format::Prometheus);
+        parse(&text, Format::Prometheus).expect("scrape").value("chronik_raft_hibernating_partitions", &[])
+    };
+    for partition in 0..3 {
+        healthy(&m, partition);
+        m.set_hibernating("orders", partition, true);
+        m.set_hibernating("orders", partition, true);
+    }
+    assert_eq!(count(), Some(3.0));
+    m.set_hibernating("orders", 1, false);
+    m.set_hibernating("orders", 1, false);
+    m.set_hibernating("orders", 7, false);
+    assert_eq!(count(), Some(2.0));
+    assert_eq!(m.partition("orders", 0).hibernating.get(), 1);
+    assert_eq!(m.partition("orders", 1).hibernating.get(), 0);
+}
+
 #[test]
 fn counters_and_histograms_fold_per_topic_when_asked() {
     let r = Registry::new();

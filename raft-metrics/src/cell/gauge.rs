@@ -43,6 +43,15 @@ impl Gauge {
         self.set(i64::try_from(v).unwrap_or(i64::MAX));
     }
 
+    /// Replaces the value and returns the one it replaced, in one atomic step: a state flag
+    /// whose changes another gauge counts (set from several threads, each change is seen once).
+    #[inline]
+    pub fn swap(&self, v: i64) -> i64 {
+        #[cfg(raft_metrics_op_count)]
+        crate::op_count::gauge();
+        self.value.swap(v, Ordering::Relaxed)
+    }
+
     /// Adds `n` (which may be negative), wrapping at the `i64` range.
     #[inline]
     pub fn add(&self, n: i64) {

@@ -514,6 +514,20 @@ impl RaftMetrics {
         self.partition_of(topic, partition).has_leader.set(i64::from(has_leader));
     }
 
+    /// Marks the group hibernating (its application stopped ticking it while it is idle, as TiKV
+    /// does with its regions) or awake again: the partition's `hibernating` gauge, and in the
+    /// node-wide modes `hibernating_partitions` by the change. Unhealthy-only mode does not judge
+    /// a hibernating partition by its last contact, which ages while no heartbeats flow. (The
+    /// raft-rs wrapper does this itself: `InstrumentedNode::hibernate`.)
+    #[inline(never)]
+    pub fn set_hibernating(&self, topic: &str, partition: impl PartitionId, hibernating: bool) {
+        let now = i64::from(hibernating);
+        let was = self.partition_of(topic, partition).hibernating.swap(now);
+        if let (true, Some(a)) = (was != now, self.aggregate()) {
+            a.hibernating_partitions.add(now - was);
+        }
+    }
+
     /// Records a snapshot creation: trigger (text or [`SnapshotTrigger`]), size, duration in
     /// milliseconds, last included index.
     #[inline(never)]
