@@ -100,11 +100,11 @@ fi
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
-step "real-node benchmark, smoke run (3 node processes, 1 s per phase; the full run is benches/run.sh)"
+step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 idle groups ticked then hibernated; the full run is benches/run.sh)"
 # The bench profile: the artifacts of the build above (a release build would compile every
 # dependency again, about 4 minutes on 2 cores).
 cargo build --profile bench --locked -p raft-metrics-benches --bin real_node
-target/release/real_node --rates 2000,saturation --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
+target/release/real_node --rates 2000,saturation --idle-partitions 30 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
 step "instruction overhead guard of the raft-rs and openraft loops (callgrind)"
 CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh

@@ -148,9 +148,18 @@ pub fn run(plan: &Plan) -> io::Result<()> {
                 sample.node_load() * 100.0
             )
         });
+        let measured = measured?;
+        // The same groups hibernated: no group ticks, so no heartbeats; what is left with
+        // recording on is the scrapes.
+        cluster.hibernate()?;
+        let name = format!("hibernated {} partitions", plan.idle_partitions);
+        let hibernated = measure(&mut cluster, plan, &name, |sample| {
+            format!("{:.3} % of a core per node", sample.node_load() * 100.0)
+        });
         let scrapes = cluster.stop()?;
         let _ = std::fs::remove_dir_all(&dir);
-        tsv.push_str(&print_idle(plan, &measured?, &scrapes));
+        tsv.push_str(&print_idle(plan, &measured, &scrapes));
+        print_hibernated(plan, &hibernated?);
     }
     if let Some(path) = &plan.summary {
         std::fs::write(path, tsv)?;
@@ -219,6 +228,38 @@ fn print_idle(plan: &Plan, pairs: &[(Sample, Sample)], scrapes: &[usize]) -> Str
     );
     let off = median(off);
     format!("idle-{p}\t{off:.4}\t{off:.4}\t{:.4}\t{:.4}\n", mean * 100.0, 2.0 * error * 100.0)
+}
+
+/// Prints the hibernated cluster's report: CPU per node, recording off and on (the on phases
+/// include the scrapes, the off phases have none), and the difference in share of a core.
+fn print_hibernated(plan: &Plan, pairs: &[(Sample, Sample)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let p = plan.idle_partitions;
+    let on: Vec<f64> = pairs.iter().map(|(on, _)| on.node_load()).collect();
+    let off: Vec<f64> = pairs.iter().map(|(_, off)| off.node_load()).collect();
+    let all: Vec<f64> = pairs.iter().map(|(on, off)| on.node_load() - off.node_load()).collect();
+    let (mean, error) = mean_and_error(&all);
+    let (lo, hi) = spread(&all);
+    println!();
+    println!(
+        "The same cluster with every group hibernated (`InstrumentedNode::hibernate`, no group ticked: a node that stops ticking its idle groups, as TiKV does with its regions; the loop still wakes every 100 ms). The phases with recording on include the scrapes (every {} s of recording), the off phases have none. CPU per node, as a share of one core.",
+        plan.scrape_every.as_secs()
+    );
+    println!();
+    println!("| groups per node | CPU per node, off | on | on − off: median (min … max) | mean ± 2 SE |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {p} | {:.4} % | {:.4} % | {:+.4} % ({:+.4} … {:+.4}) | {:+.4} % ± {:.4} |",
+        median(off) * 100.0,
+        median(on) * 100.0,
+        median(all.clone()) * 100.0,
+        lo * 100.0,
+        hi * 100.0,
+        mean * 100.0,
+        2.0 * error * 100.0,
+    );
 }
 
 /// One rate's results.
@@ -314,6 +355,21 @@ impl Cluster {
         let (recording, stop, every) = (Arc::clone(&cluster.recording), Arc::clone(&cluster.stop), plan.scrape_every);
         cluster.scraper = Some(thread::spawn(move || scrape_while_recording(&metrics, every, &recording, &stop)));
         Ok(cluster)
+    }
+
+    /// Hibernates every group of every node, with recording on (so that each group says so in
+    /// its series), and lets the last heartbeats settle.
+    fn hibernate(&mut self) -> io::Result<()> {
+        for node in &mut self.nodes {
+            node.say("recording on")?;
+        }
+        self.recording.store(true, Ordering::Release);
+        thread::sleep(SETTLE);
+        for node in &mut self.nodes {
+            node.say("hibernate")?;
+        }
+        thread::sleep(Duration::from_secs(1));
+        Ok(())
     }
 
     /// One measured phase of `window` with recording switched to `recording`.

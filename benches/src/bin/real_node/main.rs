@@ -18,7 +18,8 @@
 //!
 //! With `--idle-partitions P` (e.g. 1000) it also runs a cluster whose nodes each hold a replica
 //! of `P` groups and no client: what recording costs a node whose partitions only tick and
-//! heartbeat, as most of a large node's partitions do at any moment (CPU per group tick).
+//! heartbeat, as most of a large node's partitions do at any moment (CPU per group tick), and then
+//! with every group hibernated (no group ticked: CPU per node).
 //!
 //! `real_node node --id N --dir DIR --recording on|off [--partitions P]` is one node (the
 //! orchestrator starts three; `node::run` has the start-up exchange on stdin/stdout).

@@ -60,6 +60,7 @@ enum Event {
     Client(TcpStream),
     Campaign,
     Recording(bool),
+    Hibernate,
 }
 
 /// Runs the node until stdin closes or says `quit`.
@@ -180,8 +181,9 @@ struct Status {
 /// Answers the orchestrator: `mark` prints
 /// `mark <cpu µs> <applied proposals> <leader 0|1> <messages> <readies> <group ticks> <groups led>`,
 /// `campaign` starts the elections of the groups this node should lead (partition `p` on node
-/// `p % nodes + 1`), `recording on|off` switches recording, `quit` (or the end of stdin) stops
-/// the node.
+/// `p % nodes + 1`), `recording on|off` switches recording, `hibernate` stops ticking every group
+/// (each told so, `InstrumentedNode::hibernate`, as a node hibernating its idle groups does),
+/// `quit` (or the end of stdin) stops the node.
 fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let stdin = io::stdin();
@@ -207,6 +209,9 @@ fn control(status: Arc<Status>, tx: Sender<Event>) -> thread::JoinHandle<()> {
                 "recording on" | "recording off" => {
                     let _ = tx.send(Event::Recording(line.trim().ends_with("on")));
                 }
+                "hibernate" => {
+                    let _ = tx.send(Event::Hibernate);
+                }
                 "quit" => break,
                 _ => {}
             }
@@ -231,6 +236,8 @@ struct Replica {
     /// The groups tick from the campaign on: before it a follower's election timeout could
     /// elect another node (with thousands of groups, the nodes start seconds apart).
     campaigned: bool,
+    /// Every group sleeps: the loop still wakes at each tick, and ticks none.
+    hibernated: bool,
     frame: Vec<u8>,
 }
 
@@ -290,6 +297,7 @@ impl Replica {
             readies: 0,
             ticks: 0,
             campaigned: false,
+            hibernated: false,
             frame: Vec::new(),
         })
     }
@@ -309,11 +317,13 @@ impl Replica {
             if !self.campaigned {
                 next_tick = Instant::now() + TICK;
             } else if Instant::now() >= next_tick {
-                for partition in 0..self.groups.len() {
-                    self.groups[partition].node.tick();
-                    self.mark_dirty(partition);
+                if !self.hibernated {
+                    for partition in 0..self.groups.len() {
+                        self.groups[partition].node.tick();
+                        self.mark_dirty(partition);
+                    }
+                    self.ticks += self.groups.len() as u64;
                 }
-                self.ticks += self.groups.len() as u64;
                 next_tick += TICK;
             }
             let mut turned = false;
@@ -376,6 +386,12 @@ impl Replica {
             Event::Recording(on) => {
                 for group in &mut self.groups {
                     group.node.set_recording(on);
+                }
+            }
+            Event::Hibernate => {
+                self.hibernated = true;
+                for group in &mut self.groups {
+                    group.node.hibernate();
                 }
             }
         }
