@@ -61,9 +61,9 @@ use replica::{bootstrap, Replica};
 pub type Store = InstrumentedStorage<SimStorage>;
 
 /// N nodes × P partitions of raft-rs in one thread; see the [module docs](self).
-// Its methods live with their job: `run` (ticks, settling, delivery), `faults`, `hibernation`, `membership`,
-// `inspect`, creating a replica in `replica`; the transport is `network::Network`, and one
-// replica's ready loop is in `ready`.
+// Its methods live with their job: `run` (ticks, settling, delivery), `faults`, `hibernation`,
+// `membership`, `inspect`, creating a replica in `replica`; the transport is `network::Network`,
+// and one replica's ready loop is in `ready`.
 pub struct Cluster {
     config: ClusterConfig,
     logger: slog::Logger,

@@ -253,6 +253,27 @@ mod tests {
     }
 
     /// The type's docs promise saturation for unsigned values, in the cell and in the export.
+    /// Threads racing to set a flag: exactly one sees the change (what `set_hibernating` counts).
+    #[test]
+    fn swap_sees_each_change_once() {
+        let flag = Gauge::default();
+        let changes = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        if flag.swap(1) == 0 {
+                            changes.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(changes.load(Ordering::Relaxed), 1);
+        assert_eq!(flag.swap(0), 1);
+        assert_eq!(flag.get(), 0);
+    }
+
     #[test]
     fn unsigned_values_above_i64_max_saturate_and_export_positive() {
         let g = Gauge::default();
