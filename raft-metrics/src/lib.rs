@@ -77,6 +77,7 @@ mod model;
 mod name;
 #[cfg(raft_metrics_op_count)]
 pub mod op_count;
+mod prefetch;
 pub mod raft;
 mod registry;
 pub mod schema;

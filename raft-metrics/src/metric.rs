@@ -181,7 +181,7 @@ impl<E: EnumLabel, C: Metric, const K: usize> Metric for ByLabel<E, C, K> {
 
     fn encode(&self, layout: &Self::Layout, out: &mut SeriesWriter<'_>) {
         for (cell, pair) in self.cells.iter().zip(&*layout.pairs) {
-            out.with_extra_label(pair, |out| cell.encode(&layout.inner, out));
+            out.with_layout_label(pair, |out| cell.encode(&layout.inner, out));
         }
     }
 

@@ -9,18 +9,23 @@
 
 use super::{Encoder, LabelPair, LabelSet, MetricText};
 
-/// The sums of one metric over the series of a family, by kept label values.
-#[derive(Debug)]
+/// The sums of one metric over the series of a family, by kept label values: group `key` is
+/// the `key`-th distinct value, as the family's scrape numbers them (first seen first).
+#[derive(Debug, Default)]
 pub(crate) struct Fold {
-    /// One group per distinct value of the kept labels, in first-seen order.
-    groups: Vec<FoldGroup>,
+    /// Per group, per extra label pair (a `ByLabel` value), the sum; groups are added as
+    /// series of them are folded.
+    groups: Vec<Vec<Value>>,
 }
 
+/// The sum of one extra label pair's samples in a group.
 #[derive(Debug)]
-struct FoldGroup {
-    labels: LabelSet,
-    /// Per extra label pair (a `ByLabel` value), the sum.
-    values: Vec<(Option<LabelPair>, Sum)>,
+struct Value {
+    pair: Option<LabelPair>,
+    /// See [`Extra`]: the address of the pair the first series wrote it with, 0 if it may not
+    /// last.
+    origin: usize,
+    sum: Sum,
 }
 
 #[derive(Debug)]
@@ -29,38 +34,68 @@ enum Sum {
     Histogram { le: Box<[Box<str>]>, counts: Vec<u64>, sum: f64 },
 }
 
+/// The extra label pair (a `ByLabel` value) of the samples being folded. Every series of a
+/// family writes its layout's pairs, which last as long as the family: those are found by
+/// address, where comparing the strings, for every sample of thousands of series, took a tenth
+/// of a large scrape. A pair that may not last (a custom metric's, perhaps a temporary whose
+/// address a different pair takes next) is found by its text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Extra<'a> {
+    pair: Option<&'a LabelPair>,
+    origin: usize,
+}
+
+impl<'a> Extra<'a> {
+    /// `pair`, which lasts as long as the family when `lasting`.
+    pub(crate) fn new(pair: Option<&'a LabelPair>, lasting: bool) -> Self {
+        let origin = match pair {
+            Some(pair) if lasting => core::ptr::from_ref(pair) as usize,
+            _ => 0,
+        };
+        Self { pair, origin }
+    }
+
+    /// Where this pair's sum is among `values`: by address if it lasts, else by text.
+    fn find(&self, values: &[Value]) -> Option<usize> {
+        let lasting = self.origin != 0;
+        let by_address = || values.iter().position(|value| value.origin == self.origin);
+        lasting.then(by_address).flatten().or_else(|| values.iter().position(|value| value.pair.as_ref() == self.pair))
+    }
+
+    fn value(self, sum: Sum) -> Value {
+        Value { pair: self.pair.cloned(), origin: self.origin, sum }
+    }
+}
+
 impl Fold {
-    /// An empty fold with one group per label set of `keys` (the kept labels' values).
-    pub(crate) fn new(keys: impl IntoIterator<Item = LabelSet>) -> Self {
-        Self { groups: keys.into_iter().map(|labels| FoldGroup { labels, values: Vec::new() }).collect() }
+    /// An empty fold.
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
 
-    fn sum(&mut self, key: usize, extra: Option<&LabelPair>) -> Option<&mut Sum> {
-        let values = &mut self.groups.get_mut(key)?.values;
-        let at = values.iter().position(|(pair, _)| pair.as_ref() == extra);
-        Some(&mut values[at?].1)
+    /// The sums of group `key`, which starts empty.
+    fn group(&mut self, key: usize) -> &mut Vec<Value> {
+        if self.groups.len() <= key {
+            self.groups.resize_with(key + 1, Vec::new);
+        }
+        &mut self.groups[key]
     }
 
-    pub(super) fn counter(&mut self, key: usize, extra: Option<&LabelPair>, v: u64) {
+    fn sum(&mut self, key: usize, extra: Extra<'_>) -> Option<&mut Sum> {
+        let values = self.groups.get_mut(key)?;
+        let at = extra.find(values)?;
+        Some(&mut values[at].sum)
+    }
+
+    pub(super) fn counter(&mut self, key: usize, extra: Extra<'_>, v: u64) {
         match self.sum(key, extra) {
             Some(Sum::Counter(total)) => *total = total.wrapping_add(v),
             Some(Sum::Histogram { .. }) => {}
-            None => {
-                if let Some(group) = self.groups.get_mut(key) {
-                    group.values.push((extra.cloned(), Sum::Counter(v)));
-                }
-            }
+            None => self.group(key).push(extra.value(Sum::Counter(v))),
         }
     }
 
-    pub(super) fn histogram(
-        &mut self,
-        key: usize,
-        extra: Option<&LabelPair>,
-        le: &[Box<str>],
-        counts: &[u64],
-        sum: f64,
-    ) {
+    pub(super) fn histogram(&mut self, key: usize, extra: Extra<'_>, le: &[Box<str>], counts: &[u64], sum: f64) {
         match self.sum(key, extra) {
             Some(Sum::Histogram { counts: totals, sum: total, .. }) if totals.len() == counts.len() => {
                 for (t, c) in totals.iter_mut().zip(counts) {
@@ -70,20 +105,19 @@ impl Fold {
             }
             Some(_) => {}
             None => {
-                if let Some(group) = self.groups.get_mut(key) {
-                    let folded = Sum::Histogram { le: le.into(), counts: counts.to_vec(), sum };
-                    group.values.push((extra.cloned(), folded));
-                }
+                let sum = Sum::Histogram { le: le.into(), counts: counts.to_vec(), sum };
+                self.group(key).push(extra.value(sum));
             }
         }
     }
 
-    /// Writes the sums as series of `text` labelled with the kept label `names`, after
-    /// `encoder.metric(text)` (which the caller writes when [`Fold::is_empty`] is false).
-    pub(crate) fn write(&self, encoder: &mut Encoder<'_>, text: &MetricText, names: &[Box<str>]) {
-        for group in &self.groups {
-            for (pair, sum) in &group.values {
-                let mut writer = encoder.series(text, names, &group.labels);
+    /// Writes the sums as series of `text`, group `key` labelled `labels[key]` with the kept
+    /// label `names`, after `encoder.metric(text)` (which the caller writes when
+    /// [`Fold::is_empty`] is false).
+    pub(crate) fn write(&self, encoder: &mut Encoder<'_>, text: &MetricText, names: &[Box<str>], labels: &[LabelSet]) {
+        for (values, labels) in self.groups.iter().zip(labels) {
+            for Value { pair, sum, .. } in values {
+                let mut writer = encoder.series(text, names, labels);
                 let write = |w: &mut super::SeriesWriter<'_>| match sum {
                     Sum::Counter(v) => w.counter(*v),
                     Sum::Histogram { le, counts, sum } => w.histogram(le, counts, *sum),
@@ -98,6 +132,42 @@ impl Fold {
 
     /// Whether no series wrote anything foldable.
     pub(crate) fn is_empty(&self) -> bool {
-        self.groups.iter().all(|g| g.values.is_empty())
+        self.groups.iter().all(Vec::is_empty)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::encode::SeriesWriter;
+    use crate::model::{MetricInfo, MetricKind};
+    use crate::Format;
+
+    /// A custom metric's pairs may be temporaries, one taking the address of the one before: they
+    /// are told apart by their text, and one equal to a layout's (lasting) pair adds to its sum.
+    #[test]
+    fn pairs_that_may_not_last_are_folded_by_their_text() {
+        let text = MetricText::new(&MetricInfo::new("requests", "Requests."), MetricKind::Counter);
+        let names: [Box<str>; 0] = [];
+        let labels = LabelSet::new(&names, std::iter::empty::<&str>());
+        let lasting = LabelPair::new("kind", "a");
+        let mut fold = Fold::new();
+        let mut scratch = Vec::new();
+        for _series in 0..3 {
+            let mut writer = SeriesWriter::folding(&mut scratch, &text, &names, &labels, &mut fold, 0);
+            for value in ["a", "b"] {
+                let pair = LabelPair::new("kind", value);
+                writer.with_extra_label(&pair, |w| w.counter(1));
+            }
+            writer.with_layout_label(&lasting, |w| w.counter(10));
+        }
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(&mut out, Format::Prometheus);
+        encoder.metric(&text);
+        fold.write(&mut encoder, &text, &names, &[labels]);
+        encoder.finish();
+        let out = String::from_utf8(out).expect("text");
+        let samples: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(samples, ["requests_total{kind=\"a\"} 33", "requests_total{kind=\"b\"} 3"]);
     }
 }

@@ -40,8 +40,22 @@ impl LabelSet {
     }
 
     /// The raw values, in label order.
+    #[cfg_attr(not(feature = "protobuf"), allow(dead_code))] // protobuf's label pairs
     pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
         self.ends.windows(2).map(|w| &self.bytes[w[0]..w[1]])
+    }
+
+    /// Prefetches the text and the value offsets (see [`crate::prefetch`]): a scrape that reads
+    /// the values of thousands of series asks for them a few series ahead.
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::value(&*self.bytes);
+        crate::prefetch::value(&*self.ends);
+    }
+
+    /// The raw value of label `index`, if there is one.
+    pub(crate) fn value(&self, index: usize) -> Option<&str> {
+        let (&from, &to) = (self.ends.get(index)?, self.ends.get(index + 1)?);
+        self.bytes.get(from..to)
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) mod proto;
 
 pub(crate) use encoder::Encoder;
 pub use escape::unescape_label_value;
-pub(crate) use fold::Fold;
+pub(crate) use fold::{Extra, Fold};
 pub use labels::LabelPair;
 pub(crate) use labels::LabelSet;
 
@@ -188,6 +188,9 @@ pub struct SeriesWriter<'a> {
     names: &'a [Box<str>],
     labels: &'a LabelSet,
     extra: Option<&'a LabelPair>,
+    /// Whether `extra` is a family layout's own pair, alive for the whole scrape (a fold then
+    /// finds its sum by address, see [`Fold`]).
+    extra_lasting: bool,
     sink: Sink,
     /// Adds into a fold (with the series' group) instead of writing.
     fold: Option<(&'a mut Fold, usize)>,
@@ -219,7 +222,7 @@ impl<'a> SeriesWriter<'a> {
             #[cfg(feature = "protobuf")]
             Format::Protobuf => Sink::Protobuf,
         };
-        Self { out, text, names, labels, extra: None, sink, fold: None }
+        Self { out, text, names, labels, extra: None, extra_lasting: false, sink, fold: None }
     }
 
     /// A writer that adds the series' counters and histograms into `fold`'s group `key` and
@@ -232,14 +235,23 @@ impl<'a> SeriesWriter<'a> {
         fold: &'a mut Fold,
         key: usize,
     ) -> Self {
-        Self { out: scratch, text, names, labels, extra: None, sink: Sink::Text, fold: Some((fold, key)) }
+        Self {
+            out: scratch,
+            text,
+            names,
+            labels,
+            extra: None,
+            extra_lasting: false,
+            sink: Sink::Text,
+            fold: Some((fold, key)),
+        }
     }
 
     /// Writes a counter sample.
     #[allow(clippy::cast_precision_loss)] // documented on `Format::Protobuf`
     pub fn counter(&mut self, v: u64) {
         if let Some((fold, key)) = &mut self.fold {
-            fold.counter(*key, self.extra, v);
+            fold.counter(*key, Extra::new(self.extra, self.extra_lasting), v);
             return;
         }
         self.integer(v, v as f64, true);
@@ -292,7 +304,7 @@ impl<'a> SeriesWriter<'a> {
     /// `counts` holds one non-cumulative count per entry of `le` (the `+Inf` bucket last).
     pub(crate) fn histogram(&mut self, le: &[Box<str>], counts: &[u64], sum: f64) {
         if let Some((fold, key)) = &mut self.fold {
-            fold.histogram(*key, self.extra, le, counts, sum);
+            fold.histogram(*key, Extra::new(self.extra, self.extra_lasting), le, counts, sum);
             return;
         }
         match self.sink {
@@ -375,12 +387,23 @@ impl<'a> SeriesWriter<'a> {
     /// Runs `f` with one more label pair on every sample it writes (replacing any extra pair
     /// this writer already adds).
     pub fn with_extra_label(&mut self, pair: &LabelPair, f: impl FnOnce(&mut SeriesWriter<'_>)) {
+        self.with_extra(pair, false, f);
+    }
+
+    /// [`with_extra_label`](Self::with_extra_label) with a pair of the family's layout, which
+    /// outlives the scrape.
+    pub(crate) fn with_layout_label(&mut self, pair: &LabelPair, f: impl FnOnce(&mut SeriesWriter<'_>)) {
+        self.with_extra(pair, true, f);
+    }
+
+    fn with_extra(&mut self, pair: &LabelPair, lasting: bool, f: impl FnOnce(&mut SeriesWriter<'_>)) {
         let mut inner = SeriesWriter {
             out: &mut *self.out,
             text: self.text,
             names: self.names,
             labels: self.labels,
             extra: Some(pair),
+            extra_lasting: lasting,
             sink: self.sink,
             fold: self.fold.as_mut().map(|(fold, key)| (&mut **fold, *key)),
         };

@@ -16,6 +16,7 @@ use super::series::Series;
 use super::FamilyInner;
 use crate::encode::{Encoder, Fold, LabelSet, SeriesWriter};
 use crate::metric::Group;
+use crate::prefetch;
 
 /// How a scrape shows one metric of a family under an [`Export`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,26 +134,39 @@ pub(super) fn encode<G: Group>(
     snapshot: Vec<(&Series<G>, Arc<LabelSet>)>,
     encoder: &mut Encoder<'_>,
 ) {
-    let folds = (0..family.texts.len()).any(|m| export.shows(m) == Shown::Folded);
-    // Each series' group among the values of the labels folded by, computed once per scrape.
-    let (groups, keys) = if folds { fold_groups(family, export, &snapshot) } else { (Vec::new(), Vec::new()) };
-    let by: Vec<Box<str>> = export.fold_by().iter().filter(|l| family.label_names.contains(l)).cloned().collect();
-    let mut folds: Vec<Option<Fold>> = (0..family.texts.len())
-        .map(|m| (export.shows(m) == Shown::Folded).then(|| Fold::new(groups.iter().cloned())))
-        .collect();
+    let mut grouping = Grouping::new(family, export);
+    let mut folds: Vec<Option<Fold>> =
+        (0..family.texts.len()).map(|m| (export.shows(m) == Shown::Folded).then(Fold::new)).collect();
+    let folding = folds.iter().any(Option::is_some);
     // One pass over the series: whether each is kept, then every folded metric of it, so each
-    // series' cells are read while in cache (a node's thousands of partitions do not fit; metric
-    // by metric, or a pass to choose and one to fold, would bring each in several times).
+    // series' cells are read once, while in cache. A node's thousands of partitions do not fit
+    // in it: a fold prefetches the series a few places ahead (every cell, which it reads, and
+    // the labels it groups by), where the pass otherwise waited on memory at each series, most
+    // of a large scrape's time (`benches/notes/scrape.md`).
+    let labelled = folding && grouping.reads_labels();
     let mut scrape = Scrape { at: SystemTime::now(), kept: 0 };
     let mut kept: Vec<&(&Series<G>, Arc<LabelSet>)> = Vec::new();
     let mut scratch = Vec::new();
     for (i, entry) in snapshot.iter().enumerate() {
+        if let Some((series, labels)) = snapshot.get(i + AHEAD).filter(|_| folding) {
+            prefetch::value(*series);
+            if labelled {
+                // The label set's own fields now, what they point to when closer.
+                prefetch::value(&**labels);
+            }
+        }
+        if let Some((_, labels)) = snapshot.get(i + AHEAD / 2).filter(|_| labelled) {
+            labels.prefetch();
+        }
         let (series, labels) = entry;
         if export.keeps(&series.cells, &scrape) {
             kept.push(entry);
             scrape.kept += 1;
         }
-        let Some(&key) = keys.get(i) else { continue };
+        if !folding {
+            continue;
+        }
+        let key = grouping.key(labels);
         for ((metric, text), fold) in family.texts.iter().enumerate().zip(&mut folds) {
             if let Some(fold) = fold {
                 let mut writer = SeriesWriter::folding(&mut scratch, text, &family.label_names, labels, fold, key);
@@ -171,39 +185,68 @@ pub(super) fn encode<G: Group>(
             }
             (Shown::Folded, Some(fold)) if !fold.is_empty() => {
                 encoder.metric(text);
-                fold.write(encoder, text, &by);
+                fold.write(encoder, text, &grouping.names, &grouping.groups);
             }
             _ => {}
         }
     }
 }
 
-/// The distinct values of the labels `export` folds by (as label sets over those labels), and
-/// each series' index among them.
-fn fold_groups<G: Group>(
-    family: &FamilyInner<G>,
-    export: &Export<G>,
-    snapshot: &[(&Series<G>, Arc<LabelSet>)],
-) -> (Vec<LabelSet>, Vec<usize>) {
-    let positions: Vec<usize> =
-        export.fold_by().iter().filter_map(|l| family.label_names.iter().position(|n| n == l)).collect();
-    let names: Vec<Box<str>> = positions.iter().map(|&i| family.label_names[i].clone()).collect();
-    if positions.is_empty() {
-        // Folded into one series (per node): no label to read per series.
-        return (vec![LabelSet::new(&names, std::iter::empty::<&str>())], vec![0; snapshot.len()]);
+/// How many series ahead of the one folded the pass prefetches: the cells of a series of the
+/// Raft schema are about 60 cache lines, and two to four series ahead measured alike.
+const AHEAD: usize = 4;
+
+/// The groups folded metrics sum into: the distinct values of the labels an export folds by,
+/// numbered as first seen, as label sets over those labels.
+struct Grouping {
+    /// Where the labels folded by are among the family's, in the export's order.
+    positions: Vec<usize>,
+    /// Their names.
+    names: Vec<Box<str>>,
+    /// The groups seen, each labelled with its values.
+    groups: Vec<LabelSet>,
+    /// A group's number by its values joined into one key (see [`Grouping::key`]).
+    index: HashMap<Box<[u8]>, usize>,
+    /// The key being built, reused: a scrape of thousands of series allocates nothing per
+    /// series here.
+    key: Vec<u8>,
+}
+
+impl Grouping {
+    fn new<G: Group>(family: &FamilyInner<G>, export: &Export<G>) -> Self {
+        let positions: Vec<usize> =
+            export.fold_by().iter().filter_map(|l| family.label_names.iter().position(|n| n == l)).collect();
+        let names: Vec<Box<str>> = positions.iter().map(|&i| family.label_names[i].clone()).collect();
+        // Folded by no label (into one series per node): the one group, and no label read per
+        // series.
+        let groups =
+            if positions.is_empty() { vec![LabelSet::new(&names, std::iter::empty::<&str>())] } else { Vec::new() };
+        Self { positions, names, groups, index: HashMap::new(), key: Vec::new() }
     }
-    let mut index: HashMap<Vec<&str>, usize> = HashMap::new();
-    let mut groups = Vec::new();
-    let keys = snapshot
-        .iter()
-        .map(|(_, labels)| {
-            let values: Vec<&str> = labels.values().collect();
-            let key: Vec<&str> = positions.iter().filter_map(|&i| values.get(i).copied()).collect();
-            *index.entry(key).or_insert_with_key(|key| {
-                groups.push(LabelSet::new(&names, key.iter().copied()));
-                groups.len() - 1
-            })
-        })
-        .collect();
-    (groups, keys)
+
+    /// Whether a series' group depends on its labels.
+    fn reads_labels(&self) -> bool {
+        !self.positions.is_empty()
+    }
+
+    /// The number of the group of a series labelled `labels`.
+    fn key(&mut self, labels: &LabelSet) -> usize {
+        if !self.reads_labels() {
+            return 0;
+        }
+        let Self { positions, names, groups, index, key } = self;
+        let values = || positions.iter().map(|&i| labels.value(i).unwrap_or_default());
+        key.clear();
+        for value in values() {
+            // 0xFF is in no UTF-8 text: values joined with it are told apart.
+            key.extend_from_slice(value.as_bytes());
+            key.push(0xFF);
+        }
+        if let Some(&group) = index.get(key.as_slice()) {
+            return group;
+        }
+        groups.push(LabelSet::new(names, values()));
+        index.insert(key.as_slice().into(), groups.len() - 1);
+        groups.len() - 1
+    }
 }

@@ -27,6 +27,7 @@ use self::series::Series;
 use crate::encode::{Encoder, LabelSet, MetricText};
 use crate::label::{Fingerprint, KeyBuilder, LabelValue, LabelValues};
 use crate::metric::Group;
+use crate::prefetch;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Default bound on the label sets of one family. Past it, new label sets share one overflow
@@ -39,6 +40,9 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// Removed series are reused oldest-first, once this many wait; the delay keeps a lookup that
 /// raced with a removal far away from the slot's next owner.
 const REUSE_AFTER: usize = 64;
+
+/// How many slots ahead a scrape's copy of the live series prefetches their labels.
+const PREFETCH_AHEAD: usize = 8;
 
 /// One registered family of metrics with `N` runtime labels.
 ///
@@ -462,11 +466,18 @@ impl<G: Group> FamilyInner<G> {
             state.scrape_clock += 1;
             let clock = state.scrape_clock;
             state.active_scrapes.push(clock);
+            // Each label `Arc`'s count is a cold line at a node with thousands of series: the
+            // ones a few slots ahead are prefetched (see `crate::prefetch`).
+            let ahead = state.labels.iter().skip(PREFETCH_AHEAD).map(Some).chain(core::iter::repeat(None));
             let snapshot: Vec<(&Series<G>, Arc<LabelSet>)> = state
                 .slab
                 .iter()
                 .zip(&state.labels)
-                .filter_map(|(series, labels)| {
+                .zip(ahead)
+                .filter_map(|((series, labels), ahead)| {
+                    if let Some(Some(ahead)) = ahead {
+                        prefetch::value(&**ahead);
+                    }
                     // SAFETY: slab entries are freed only when `self` drops.
                     let series = unsafe { &*series.as_ptr() };
                     Some((series, Arc::clone(labels.as_ref()?)))
