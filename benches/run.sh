@@ -188,6 +188,10 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "## Memory per partition"
   echo
   cat "$logs/memory.md"
+  echo
+  echo "## The large-node scrape"
+  echo
+  cat "$here/notes/scrape.md"
 } >"$here/RESULTS.md"
 
 step "done: benches/RESULTS.md, benches/chart.svg (logs in $logs)"
