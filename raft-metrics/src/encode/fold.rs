@@ -57,9 +57,12 @@ impl<'a> Extra<'a> {
 
     /// Where this pair's sum is among `values`: by address if it lasts, else by text.
     fn find(&self, values: &[Value]) -> Option<usize> {
-        let lasting = self.origin != 0;
-        let by_address = || values.iter().position(|value| value.origin == self.origin);
-        lasting.then(by_address).flatten().or_else(|| values.iter().position(|value| value.pair.as_ref() == self.pair))
+        if self.origin != 0 {
+            if let Some(at) = values.iter().position(|value| value.origin == self.origin) {
+                return Some(at);
+            }
+        }
+        values.iter().position(|value| value.pair.as_ref() == self.pair)
     }
 
     fn value(self, sum: Sum) -> Value {

@@ -148,15 +148,8 @@ pub(super) fn encode<G: Group>(
     let mut kept: Vec<&(&Series<G>, Arc<LabelSet>)> = Vec::new();
     let mut scratch = Vec::new();
     for (i, entry) in snapshot.iter().enumerate() {
-        if let Some((series, labels)) = snapshot.get(i + AHEAD).filter(|_| folding) {
-            prefetch::value(*series);
-            if labelled {
-                // The label set's own fields now, what they point to when closer.
-                prefetch::value(&**labels);
-            }
-        }
-        if let Some((_, labels)) = snapshot.get(i + AHEAD / 2).filter(|_| labelled) {
-            labels.prefetch();
+        if folding {
+            prefetch_ahead(&snapshot, i, labelled);
         }
         let (series, labels) = entry;
         if export.keeps(&series.cells, &scrape) {
@@ -195,6 +188,21 @@ pub(super) fn encode<G: Group>(
 /// How many series ahead of the one folded the pass prefetches: the cells of a series of the
 /// Raft schema are about 60 cache lines, and two to four series ahead measured alike.
 const AHEAD: usize = 4;
+
+/// Before folding series `i` of `snapshot`: prefetches the cells of the series [`AHEAD`], and
+/// when the fold groups by label (`labelled`), that series' label set and, closer, the text the
+/// label set points to.
+fn prefetch_ahead<G>(snapshot: &[(&Series<G>, Arc<LabelSet>)], i: usize, labelled: bool) {
+    if let Some((series, labels)) = snapshot.get(i + AHEAD) {
+        prefetch::value(*series);
+        if labelled {
+            prefetch::value(&**labels);
+        }
+    }
+    if let Some((_, labels)) = snapshot.get(i + AHEAD / 2).filter(|_| labelled) {
+        labels.prefetch();
+    }
+}
 
 /// The groups folded metrics sum into: the distinct values of the labels an export folds by,
 /// numbered as first seen, as label sets over those labels.

@@ -468,14 +468,13 @@ impl<G: Group> FamilyInner<G> {
             state.active_scrapes.push(clock);
             // Each label `Arc`'s count is a cold line at a node with thousands of series: the
             // ones a few slots ahead are prefetched (see `crate::prefetch`).
-            let ahead = state.labels.iter().skip(PREFETCH_AHEAD).map(Some).chain(core::iter::repeat(None));
             let snapshot: Vec<(&Series<G>, Arc<LabelSet>)> = state
                 .slab
                 .iter()
                 .zip(&state.labels)
-                .zip(ahead)
-                .filter_map(|((series, labels), ahead)| {
-                    if let Some(Some(ahead)) = ahead {
+                .enumerate()
+                .filter_map(|(slot, (series, labels))| {
+                    if let Some(Some(ahead)) = state.labels.get(slot + PREFETCH_AHEAD) {
                         prefetch::value(&**ahead);
                     }
                     // SAFETY: slab entries are freed only when `self` drops.
