@@ -38,7 +38,7 @@ impl Replica {
             node.advance_apply_to(applied);
             return true;
         }
-        let mut rd = node.ready();
+        let mut rd = ready(node);
         // Sent now: the messages go out in this turn of the loop.
         let now = node.rpc_timed().then(crate::clock::read);
         let mut send = |msgs: Vec<Message>| {
@@ -72,7 +72,7 @@ impl Replica {
         send(node.outgoing(rd.take_persisted_messages()));
         // `advance` would also mark every committed entry applied: not while some are queued.
         let mut light =
-            if backlog.is_empty() && !slow.apply_stalled { node.advance(rd) } else { node.advance_append(rd) };
+            if backlog.is_empty() && !slow.apply_stalled { advance(node, rd) } else { node.advance_append(rd) };
         if let Some(commit) = light.commit_index() {
             mem.wl().mut_hard_state().set_commit(commit);
         }
@@ -90,6 +90,22 @@ impl Replica {
         }
         true
     }
+}
+
+/// `node.ready()`, out of line, as [`advance`]: whether the inliner takes raft-rs's `ready` and
+/// `advance` (thousands of instructions each) into this loop follows the size of the hooks
+/// inlined here, so any change to them flipped it and moved both variants of the instruction
+/// benchmark by 0.2 % of instructions (`benches/notes/raft_loop.md`, 2026-12-06). Out of line in
+/// every build, the benchmark compares the hooks, not the inliner's choices.
+#[inline(never)]
+fn ready(node: &mut InstrumentedNode<Store>) -> raft::Ready {
+    node.ready()
+}
+
+/// `node.advance(rd)`, out of line (see [`ready`]).
+#[inline(never)]
+fn advance(node: &mut InstrumentedNode<Store>, rd: raft::Ready) -> raft::LightReady {
+    node.advance(rd)
 }
 
 /// Applies committed entries, or queues them while the node's apply is stalled (and behind the
