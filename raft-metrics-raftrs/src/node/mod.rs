@@ -149,8 +149,9 @@ pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
 /// An untimed turn reads no clock. A timed turn ([`with_timing`](Self::with_timing)) reads it at
 /// most once, lazily, plus once where a duration it times ends (`persist_entries`,
 /// `apply_entries`); so do rare events: a timed heartbeat's response, a snapshot, a role change,
-/// a commit of proposals appended on a timed turn, and once per tick what needs the tick's time
-/// (the leader's first append, a heartbeat's answer): an idle tick reads none. Everything else
+/// a commit of proposals appended on a timed turn, and what needs the turn's time once per tick
+/// or per heartbeat (the leader's first append of a tick, a heartbeat's answer): an idle tick
+/// reads none. Everything else
 /// in the turn shares the reading, and Unix timestamps are derived from it
 /// (`last_contact_timestamp` and the quorum contact at tick resolution). An application timing
 /// its own work can use [`apply_entries`](Self::apply_entries) and
@@ -225,6 +226,11 @@ struct Quiet {
 }
 
 const _: () = assert!(core::mem::size_of::<Quiet>() == 64, "a quiet tick reads one cache line");
+// The turn starts the line after it (so that a turn reads one line: `node/turn.rs`).
+const _: () = assert!(
+    core::mem::offset_of!(InstrumentedNode<raft::storage::MemStorage>, turn) % 64 == 0,
+    "a turn's fields start a cache line"
+);
 
 impl<S: Storage> InstrumentedNode<S> {
     /// Wraps `raw`, the node of group (`topic`, `partition`), recording into `metrics`.
@@ -252,7 +258,7 @@ impl<S: Storage> InstrumentedNode<S> {
         log.publish(&raw.raft.raft_log, &group);
         proposals.publish(&group);
         Self {
-            progress: LeaderProgress::new(turn.tick_at()),
+            progress: LeaderProgress::new(turn.clock.now()),
             raw,
             turn,
             role,

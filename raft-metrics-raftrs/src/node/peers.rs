@@ -35,7 +35,7 @@ pub(super) struct Peer {
     /// appends acknowledged (`matched` moved, seen at the next tick).
     pub(super) last_ack_tick: u64,
     /// When that response came (a [`clock`] reading; 0: never), made Unix time only when
-    /// published: an answer stores the tick's reading.
+    /// published: an answer stores its turn's reading.
     pub(super) last_ack_at: u64,
     /// When the last heartbeat answer came (a [`clock`] reading), and whether
     /// `last_heartbeat_timestamp` has it.
@@ -157,13 +157,15 @@ impl Peers {
         }
     }
 
-    /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the tick's time, at the
+    /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the turn's time, at the
     /// next publication), the peer's last answer for the quorum contact and `isr_size`, and
     /// when the heartbeat was timed its round trip (`peer_round_trip`, with the RPC sampler's
-    /// weight). An untimed answer reads no clock and writes no series.
+    /// weight). An untimed answer writes no series; its time is the turn's clock reading, which
+    /// the answers stepped before one turn share (a reading is about 25 cycles, where keeping
+    /// the tick's reading took a line of the group's state that a large node finds cold).
     pub(super) fn heartbeat_answered(&mut self, from: u64, turn: &mut Turn) {
         let Some(peer) = self.members.iter_mut().find(|p| p.id == from) else { return };
-        let at = turn.tick_at();
+        let at = turn.clock.now();
         peer.last_heartbeat_at = at;
         peer.heartbeat_published = false;
         if peer.heartbeats_answered < peer.heartbeats_sent {

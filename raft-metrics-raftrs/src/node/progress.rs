@@ -23,10 +23,11 @@ pub(super) struct LeaderProgress {
     pub(super) in_sync: InSync<Ticks>,
     /// When this leadership started (a [`clock`] reading).
     leading_since: u64,
-    /// Per append: its first index and time (the last tick's reading), oldest first.
+    /// Per append: its first index and time (the reading of the turn that appended it, the
+    /// first of its tick), oldest first.
     append_times: VecDeque<(u64, u64)>,
     /// The newest of them, by first index and tick number, kept apart so that an append checks
-    /// it without the deque's index arithmetic (every leader turn does) nor the tick's reading.
+    /// it without the deque's index arithmetic (every leader turn does) nor a clock reading.
     newest: Option<(u64, u64)>,
     /// The newest index whose append time is known (or predates this leadership).
     last_recorded: u64,
@@ -110,7 +111,7 @@ impl LeaderProgress {
         while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
             self.append_times.pop_back();
         }
-        self.append_times.push_back((first, turn.tick_at()));
+        self.append_times.push_back((first, turn.clock.now()));
         self.newest = Some((first, turn.ticks));
         while self.append_times.len() > MAX_APPEND_TIMES {
             self.append_times.pop_front();

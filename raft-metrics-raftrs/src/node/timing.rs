@@ -148,30 +148,41 @@ impl TurnSampler {
 
 /// The two per-node samplers, durations and RPC latency, behind one countdown.
 ///
-/// In this order (`repr(C)`): a turn, and a tick's catching up, use the first 60 bytes, both
-/// countdowns among them (see the turn's layout, `node/turn.rs`).
+/// In this order (`repr(C)`): a turn that neither sampler samples, and a quiet tick, read and
+/// write only the fields before the samplers, 19 bytes that share a cache line with the turn's
+/// clock (see the turn's layout, `node/turn.rs`); the samplers' countdowns are taken down at
+/// sampled turns and when a rate changes. At a node with thousands of groups each group's turn
+/// finds its state cold, and a line costs more than the instructions.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Samplers {
     /// Turns until the next one either sampler samples (1: the next turn).
     skip: u32,
-    /// The turns from the last such turn to the next: what both samplers advance by then.
+    /// The turns from the last sampled turn (or change of rate) to the next: what both
+    /// samplers' countdowns go down by then.
     span: u32,
-    /// The turns of this tick up to the last sampled turn (at the tick, the turns counted down
-    /// since then are added).
+    /// With the turns since the last sampled turn (`span - skip`), the turns of this tick: the
+    /// tick's turns up to the last sampled turn, less those counted down since it before the
+    /// tick began (a quiet tick notes them here rather than take them off the countdowns).
+    /// Wrapping: a quiet tick leaves it below zero; a tick of 2^32 turns would be misjudged
+    /// once, and only its pacing (each turn's weight is its rate, whatever the rate).
     ticked: u32,
     /// The durations' timed turns per tick when the load would time more (0: no pacing).
     budget: u32,
     /// The current turn: sampled for durations, for RPC latency.
     timed: (bool, bool),
+    /// The durations' sampler runs at a paced rate, not its configured one (a tick without
+    /// turns puts it back): the sampler's own test, kept here so that a quiet tick reads no
+    /// sampler.
+    paced: bool,
     durations: TurnSampler,
     rpc: TurnSampler,
 }
 
-// Both countdowns in the first line: the RPC sampler's is its first field.
-const _: () = assert!(core::mem::offset_of!(Samplers, rpc) + 4 <= 64, "a turn's countdowns in one cache line");
-
 impl Samplers {
+    /// The bytes a turn and a quiet tick use, from the start: everything before the samplers.
+    pub(crate) const TURN_BYTES: usize = core::mem::offset_of!(Self, durations);
+
     /// `seed` distinguishes the node's sequences; the two samplers draw from different ones.
     pub(crate) fn new(durations: Sampling, rpc: Sampling, budget: u32, seed: u64) -> Self {
         let mut samplers = Self {
@@ -182,6 +193,7 @@ impl Samplers {
             span: 0,
             ticked: 0,
             timed: (false, false),
+            paced: false,
         };
         samplers.rearm();
         samplers
@@ -191,6 +203,7 @@ impl Samplers {
     pub(crate) fn set_durations(&mut self, sampling: Sampling, seed: u64) {
         self.catch_up();
         self.durations = TurnSampler::new(sampling, seed);
+        self.paced = false;
         self.rearm();
     }
 
@@ -212,13 +225,19 @@ impl Samplers {
     }
 
     /// Takes the turns counted down since the last sampled turn off both countdowns (fewer
-    /// than either: the nearer one samples when `skip` runs out).
+    /// than either: the nearer one samples when `skip` runs out), before a rate changes.
     fn catch_up(&mut self) {
         let elapsed = self.span - self.skip;
         self.durations.countdown -= elapsed;
         self.rpc.countdown -= elapsed;
-        self.ticked = self.ticked.saturating_add(elapsed);
+        self.ticked = self.ticked.wrapping_add(elapsed);
         self.span = self.skip;
+    }
+
+    /// The turns of this tick so far.
+    #[inline]
+    fn tick_turns(&self) -> u32 {
+        self.ticked.wrapping_add(self.span - self.skip)
     }
 
     /// The samplers' rates: durations, RPC latency.
@@ -240,7 +259,7 @@ impl Samplers {
     #[inline(never)]
     fn sampled_turn(&mut self) {
         let span = self.span;
-        self.ticked = self.ticked.saturating_add(span);
+        self.ticked = self.ticked.wrapping_add(span);
         self.timed = (self.durations.advance(span), self.rpc.advance(span));
         self.rearm();
     }
@@ -248,33 +267,37 @@ impl Samplers {
     /// A tick: the turns since the last one pace the durations' sampler.
     #[inline]
     pub(crate) fn tick(&mut self) {
-        self.catch_up();
-        let turns = core::mem::take(&mut self.ticked);
+        let turns = self.tick_turns();
         // A quiet tick (at most the budget's turns: every idle group's) keeps the configured
-        // rate, without the pacing's division.
-        if turns <= self.budget && !self.paced() {
+        // rate, without the pacing's division, and leaves the countdowns as they are: the next
+        // tick's turns start after the `span - skip` counted down so far.
+        if turns <= self.budget && !self.paced {
+            self.ticked = 0u32.wrapping_sub(self.span - self.skip);
             return;
         }
-        self.repace(turns);
+        self.repace();
     }
 
     /// [`tick`](Self::tick) of a busy group, or the first quiet one after it: out of line, so
     /// that an idle group's catch-up saves no registers for it.
     #[cold]
     #[inline(never)]
-    fn repace(&mut self, turns: u32) {
+    fn repace(&mut self) {
+        self.catch_up();
+        let turns = core::mem::take(&mut self.ticked);
         let one_in = self.durations.one_in;
         self.durations.pace(turns, self.budget);
         if self.durations.one_in != one_in {
             self.rearm();
         }
+        self.paced = self.durations.one_in != self.durations.base;
     }
 
     /// Whether the durations' sampler runs at a paced rate, not its configured one (a tick
     /// without turns would put it back).
     #[inline]
     pub(crate) fn paced(&self) -> bool {
-        self.durations.one_in != self.durations.base
+        self.paced
     }
 
     /// Counts down to the nearer of the two samplers' next turns.
@@ -318,6 +341,9 @@ mod tests {
     use core::num::NonZeroU32;
 
     use super::*;
+
+    /// [`the_sampled_sequence_is_pinned`]'s fold.
+    const PINNED: u64 = 0x1ed6_75e9_8e8e_cc2d;
 
     fn one_in(n: u32) -> Sampling {
         Sampling::OneIn(NonZeroU32::new(n).expect("non-zero"))
@@ -468,6 +494,50 @@ mod tests {
             // Standard deviations 0.16 % and 0.8 %.
             assert!(weights.abs_diff(sum) * within < sum, "{kind}: weights {weights} for {sum} turns");
         }
+    }
+
+    /// Which turns are sampled, and with what weights, over a load that changes every tick
+    /// (ticks without turns, idle, quiet, busy and very busy ones) and new rates and budgets on
+    /// the way, for one seed: folded into one number, pinned when the countdowns were taken off
+    /// at every tick. How the countdowns are kept between ticks is bookkeeping: it must not move
+    /// a sampled turn or a weight.
+    #[test]
+    fn the_sampled_sequence_is_pinned() {
+        let mut samplers = Samplers::new(one_in(8), one_in(64), 8, 31);
+        let (mut x, mut hash, mut turn) = (0x2545_F491_4F6C_DD1D_u64, 0xCBF2_9CE4_8422_2325_u64, 0u64);
+        let mut mix = |value: u64| hash = (hash ^ value).wrapping_mul(0x100_0000_01B3);
+        for tick in 0..20_000 {
+            match tick {
+                5_000 => samplers.set_budget(4),
+                10_000 => samplers.set_rpc(one_in(16), 31),
+                15_000 => samplers.set_durations(one_in(4), 31),
+                _ => {}
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let turns = match x % 8 {
+                0 => 0,
+                1 | 2 => x >> 8 & 3,
+                3 | 4 => x >> 8 & 63,
+                5 | 6 => 100 + (x >> 8 & 1_023),
+                _ => 2_000 + (x >> 8 & 4_095),
+            };
+            for _ in 0..turns {
+                turn += 1;
+                samplers.next_turn();
+                if samplers.timed() {
+                    mix(turn);
+                    mix(samplers.weight());
+                }
+                if samplers.rpc_timed() {
+                    mix(!turn);
+                    mix(samplers.rpc_weight());
+                }
+            }
+            samplers.tick();
+        }
+        assert_eq!(hash, PINNED, "{hash:#x}");
     }
 
     /// `All` times every turn however busy the group; a zero budget leaves `N` as it is.

@@ -1,7 +1,5 @@
 //! The node's time: raft-rs's tick count, the turn's clock, and whether the turn is timed.
 
-use core::num::NonZeroU64;
-
 use raft_metrics::Sampling;
 
 use super::timing::Samplers;
@@ -10,31 +8,29 @@ use crate::clock::Clock;
 /// Where the node is in time, shared by every state that times or stamps something.
 ///
 /// In this order (`repr(C)`; it starts a cache line, after `Quiet`): an idle group's turn (a
-/// heartbeat or its answer) catches up with the ticks and starts, and touches two lines, the
-/// samplers' first and then the tick count, the tick's time and the clock's turn.
+/// heartbeat or its answer) catches up with the ticks and starts, and touches one line: the
+/// clock's turn, the tick count and the samplers' countdown to their next sampled turn (their
+/// own countdowns, on the next line, are taken down at sampled turns).
 #[repr(C)]
 pub(super) struct Turn {
+    /// The turn's [`clock`](crate::clock) reading, read lazily.
+    pub(super) clock: Clock,
+    /// The tick count the turn has caught up with ([`sync`](Self::sync)).
+    pub(super) ticks: u64,
     /// Whether the turn is timed, and its messages (a sampler of their own, since a turn sends
     /// many).
     pub(super) samplers: Samplers,
-    /// The tick count the turn has caught up with ([`sync`](Self::sync)).
-    pub(super) ticks: u64,
-    /// The clock reading of the last tick, read when first needed after it (an idle group's
-    /// tick reads no clock).
-    tick_at: Option<NonZeroU64>,
-    /// The turn's [`clock`](crate::clock) reading, read lazily.
-    pub(super) clock: Clock,
 }
 
-// The second line ends with the clock's turn reading and its Unix time (24 bytes).
-const _: () = assert!(core::mem::offset_of!(Turn, clock) + 24 <= 128, "a turn touches two cache lines");
+// The first line holds the clock, the tick count and what a turn and a quiet tick use of the
+// samplers (all before their samplers' fields).
+const _: () =
+    assert!(core::mem::offset_of!(Turn, samplers) + Samplers::TURN_BYTES <= 64, "a turn touches one cache line");
 
 impl Turn {
     /// `seed` distinguishes the node's sequence of timed turns from other nodes'.
     pub(super) fn new(timing: Sampling, rpc_timing: Sampling, budget: u32, seed: u64) -> Self {
-        let mut clock = Clock::new();
-        let tick_at = NonZeroU64::new(clock.now());
-        Self { samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, tick_at, clock }
+        Self { samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, clock: Clock::new() }
     }
 
     /// Catches up with the node's tick count (`ticks`, the idle state's): each tick starts a
@@ -59,25 +55,6 @@ impl Turn {
         }
         self.clock.ticked(self.ticks, ticks);
         self.ticks = ticks;
-        self.tick_at = None;
-    }
-
-    /// The time of the last tick, within the tick: the first call after it reads the turn's
-    /// clock, the later ones share that reading.
-    #[inline]
-    pub(super) fn tick_at(&mut self) -> u64 {
-        match self.tick_at {
-            Some(at) => at.get(),
-            None => self.read_tick_at(),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn read_tick_at(&mut self) -> u64 {
-        let at = self.clock.now();
-        self.tick_at = NonZeroU64::new(at);
-        at
     }
 
     /// A ready starts a turn: timed or not, its messages timed or not.
