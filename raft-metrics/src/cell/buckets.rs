@@ -60,6 +60,10 @@ impl Buckets {
 
     /// `count` buckets `start, start * factor, start * factor², …`.
     ///
+    /// With a factor of 2, 4, 16 or 256 an observation finds its bucket from the value's exponent
+    /// bits, a few instructions whatever `count`; other layouts compare the value with each
+    /// bound (up to 32 bounds, then a binary search).
+    ///
     /// # Errors
     ///
     /// When `count` is zero, `start` is not positive, `factor` is not above 1, or a bound
