@@ -56,7 +56,7 @@ pub(super) struct Link {
     /// The (`method`, `target`) series, bound on first use. In the link, not behind a box of
     /// their own: a flush reads the handle of each type sent, and at a node with thousands of
     /// groups the box was one more cold line to wait for before the series' own
-    /// (`benches/idle_lines.sh`: 0.16 fewer last-level misses per replica-tick).
+    /// (`benches/idle_lines.sh`: 0.19 fewer last-level misses per replica-tick).
     handles: [Option<Handle<RpcMetrics>>; MESSAGE_TYPES],
 }
 

@@ -176,8 +176,8 @@ impl Buckets {
 /// every such bound has `first`'s mantissa bits, and for a positive `v` whether `v` is above the
 /// bound `2^j` times `first` is whether `j` is below `v`'s exponent less `first`'s, plus one when
 /// `v`'s mantissa bits are above `first`'s. That counts the bounds below `v` with a subtraction, a
-/// comparison and a shift, where comparing with each of 12 to 16 bounds is about 20 instructions
-/// more per observation, on every duration a node times (`benches/RESULTS.md`). It is exact: a
+/// comparison and a shift, where comparing with each of 12 to 16 bounds took about 26 instructions
+/// more per observation, on every duration a node times (`benches/notes/raft_loop.md`, 2026-12-06). It is exact: a
 /// test compares it with the bound-by-bound count on every bound, its neighbours, special values
 /// and random bit patterns. Other layouts compare with each bound.
 #[derive(Clone, Copy, PartialEq, Debug)]
