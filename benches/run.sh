@@ -97,7 +97,11 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "loops per proposal, against 0.07 in \`batched_100\` and 6 in \`one_per_turn\`; a tick per settle), every \`raft-metrics-raftrs\` integration point recording (\`instrumented\`) vs the"
   echo "identical loop with \`ClusterConfig::recording = false\` (\`disabled\`: the wrapper only forwards to"
   echo "raft-rs, the driver reads no clock). Both variants run on mimalloc (why: the bench's source)."
-  echo "Set-up (cluster, election) is not counted. Overhead ="
+  echo "Set-up is not counted: the cluster, its election and a warm-up (\`raft_loop::warm\`: a log of 10,000"
+  echo "entries, what the real-node benchmark's nodes keep after each compaction, so that the log's size"
+  echo "blocks are as wide as a running node's, and 20 ticks, so that every series the loop records is bound:"
+  echo "before 2026-12-06 late morning the loop started on a fresh log and bound the heartbeats' series"
+  echo "itself, \`benches/notes/raft_loop.md\`). Overhead ="
   echo "(instrumented − disabled) / disabled. \`overhead incl. scrape\` adds one full scrape of the 3 nodes"
   echo "every 15 s: scrape Ir × (instrumented loop time / 15 s)."
   echo

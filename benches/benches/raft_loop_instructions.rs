@@ -7,7 +7,8 @@
 //! loop's metric operations through raft-metrics and through its peers (`replay_*`, see
 //! `raft_loop::Replay`); plus one full scrape of the 3 nodes' registries after an instrumented
 //! run.
-//! Set-up (cluster creation, election) runs in the `setup` function and is not counted.
+//! Set-up (cluster creation, election, the warm-up `raft_loop::warm`: a log of 10,000 entries and
+//! every series bound) runs in the `setup` function and is not counted.
 //!
 //! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
 //! `benches/overhead_guard.sh` runs this bench and checks the overhead.
