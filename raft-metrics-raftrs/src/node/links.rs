@@ -3,8 +3,9 @@
 //! the next tick records them.
 //!
 //! A message costs one lookup of its link and an indexed add on the way out (an append with
-//! entries also adds its payload bytes), an add on the way in for an append, and nothing when
-//! it arrives: `rpc_calls_total{result="success"}` counts the
+//! entries also adds its payload bytes; a follower's answer to its leader is a compare and an
+//! add beside the leader's appends), an add on the way in for an append, and nothing when it
+//! arrives: `rpc_calls_total{result="success"}` counts the
 //! messages sent and not reported failed. That is also all a raft-rs transport can tell (it
 //! streams messages and learns only of failures, [`on_send_failed`]), so a transport calls
 //! [`on_delivered`] only for what it timed and for snapshots.
@@ -183,18 +184,37 @@ pub(super) struct Links {
     links: Vec<Link>,
     /// Position of the link of a node whose id is congruent to the slot (modulo [`HINTS`]).
     hints: [u8; HINTS],
-    /// A follower's appends from its leader, most of what it receives, counted here (a compare
-    /// and an add) and moved to the leader's link when another node sends them or at the flush.
-    from_leader: LeaderAppends,
+    /// A follower's traffic with its leader, most of what it receives and sends: the leader's
+    /// appends and the follower's answers, counted here (a compare and an add, no lookup) and
+    /// moved to the leader's link when another node sends appends or at the flush. At a node
+    /// with thousands of groups an idle follower's heartbeat answer then touches no link line.
+    leader: LeaderTraffic,
 }
 
-/// Appends received from one node (the leader) not yet on its link.
+/// Messages exchanged with one node (the leader) not yet on its link.
 #[derive(Default)]
-struct LeaderAppends {
-    /// The sender; 0 (raft-rs's `INVALID_ID`, never a sender) before the first.
+struct LeaderTraffic {
+    /// The leader whose appends were counted last; 0 (raft-rs's `INVALID_ID`, never a sender)
+    /// before the first.
     node: u64,
+    /// Appends received from it.
     appends: u64,
+    /// Answers sent to it: to its appends, to its heartbeats ([`answer_slot`]).
+    answers: [u32; 2],
 }
+
+/// The slot of an answer to the leader in [`LeaderTraffic::answers`], if `msg_type` is one.
+#[inline]
+fn answer_slot(msg_type: MessageType) -> Option<usize> {
+    match msg_type {
+        MessageType::MsgAppendResponse => Some(0),
+        MessageType::MsgHeartbeatResponse => Some(1),
+        _ => None,
+    }
+}
+
+/// The answer types, by their slot in [`LeaderTraffic::answers`].
+const ANSWERS: [MessageType; 2] = [MessageType::MsgAppendResponse, MessageType::MsgHeartbeatResponse];
 
 impl Links {
     /// The link to `node`, added the first time it is seen.
@@ -228,32 +248,50 @@ impl Links {
     /// A follower received an append from `leader`, its leader at the current term.
     #[inline]
     pub(super) fn append_from_leader(&mut self, leader: u64) {
-        if self.from_leader.node != leader {
+        if self.leader.node != leader {
             self.leader_changed(leader);
         }
-        self.from_leader.appends += 1;
+        self.leader.appends += 1;
     }
 
     #[cold]
     #[inline(never)]
     fn leader_changed(&mut self, leader: u64) {
-        self.settle_leader_appends();
-        self.from_leader.node = leader;
+        self.settle_leader_traffic();
+        self.leader.node = leader;
     }
 
-    /// Moves the appends counted from the leader to its link. Returns whether there were any:
+    /// A `msg_type` message (not a rejection) is sent to `to`: counted with the leader's traffic
+    /// if it answers the leader whose appends this node counts (an append's or a heartbeat's
+    /// answer), and then the caller is done with it. Returns whether it was.
+    #[inline]
+    pub(super) fn answered_leader(&mut self, to: u64, msg_type: MessageType) -> bool {
+        let Some(slot) = answer_slot(msg_type) else { return false };
+        if to != self.leader.node {
+            return false;
+        }
+        self.leader.answers[slot] += 1;
+        true
+    }
+
+    /// Moves the traffic counted with the leader to its link. Returns whether it sent appends:
     /// at the tick, whether the follower heard from its leader through appends (a leader change
     /// settles the old leader's, but the new leader's first append follows at once).
-    pub(super) fn settle_leader_appends(&mut self) -> bool {
-        let appends = std::mem::take(&mut self.from_leader.appends);
-        if appends > 0 {
-            self.to(self.from_leader.node).appends_received += appends;
+    pub(super) fn settle_leader_traffic(&mut self) -> bool {
+        let appends = std::mem::take(&mut self.leader.appends);
+        let answers = std::mem::take(&mut self.leader.answers);
+        if appends > 0 || answers != [0; 2] {
+            let link = self.to(self.leader.node);
+            link.appends_received += appends;
+            for (msg_type, answers) in ANSWERS.into_iter().zip(answers) {
+                link.sent[msg_type as usize] += answers;
+            }
         }
         appends > 0
     }
 
-    /// The link to `node` if there is one. (Appends counted apart from the leader are on its
-    /// link only after [`settle_leader_appends`](Self::settle_leader_appends).)
+    /// The link to `node` if there is one. (The traffic counted apart with the leader is on its
+    /// link only after [`settle_leader_traffic`](Self::settle_leader_traffic).)
     pub(super) fn get(&mut self, node: u64) -> Option<&mut Link> {
         self.links.iter_mut().find(|link| link.node == node)
     }
@@ -282,7 +320,8 @@ impl Links {
         group.metrics.record_rpc_error(classify::method(msg_type), to, "unreachable");
     }
 
-    /// Records the calls settled since the last tick (after the peers took their appends), and
+    /// Records the calls settled since the last tick (after the leader's traffic was settled and
+    /// the peers took their appends), and
     /// forgets the links of nodes that are not members (`is_member`) once quiet for a tick: a
     /// cluster that replaces its nodes over the years would otherwise keep a link (about half a
     /// kilobyte) per node it ever had, in every group. A message to or from such a node later
@@ -358,17 +397,58 @@ mod tests {
     #[test]
     fn appends_from_the_leader_reach_its_link() {
         let mut links = Links::default();
-        assert!(!links.settle_leader_appends(), "no appends, no contact");
+        assert!(!links.settle_leader_traffic(), "no appends, no contact");
         for _ in 0..3 {
             links.append_from_leader(2);
         }
         links.append_from_leader(3);
         links.to(2).appends_received += 1; // a stale append from 2, counted apart
-        assert!(links.settle_leader_appends(), "the new leader's append is contact");
+        assert!(links.settle_leader_traffic(), "the new leader's append is contact");
         assert_eq!(links.get(2).map(|l| l.appends_received), Some(4));
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1));
-        assert!(!links.settle_leader_appends(), "nothing since");
+        assert!(!links.settle_leader_traffic(), "nothing since");
         assert_eq!(links.get(3).map(|l| l.appends_received), Some(1), "settled once");
+    }
+
+    /// A follower's answers to its leader are counted with the leader's traffic and recorded on
+    /// the leader's link at the flush (less a failure reported meanwhile), on the old leader's
+    /// when another node leads; answers to any other node, and other types, are not.
+    #[test]
+    fn answers_to_the_leader_are_its_calls() {
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let calls = |method: &str, node: &str| {
+            metrics.families().rpcs.bind((method, node)).rpc_calls.get(Outcome::Success).get()
+        };
+        let mut links = Links::default();
+        assert!(!links.answered_leader(2, MessageType::MsgAppendResponse), "no leader yet");
+        links.append_from_leader(2);
+        for _ in 0..3 {
+            assert!(links.answered_leader(2, MessageType::MsgAppendResponse));
+        }
+        assert!(links.answered_leader(2, MessageType::MsgHeartbeatResponse));
+        assert!(!links.answered_leader(3, MessageType::MsgAppendResponse), "not the leader");
+        assert!(
+            !links.answered_leader(2, MessageType::MsgRequestVoteResponse),
+            "not an answer to the leader's traffic"
+        );
+        assert_eq!(links.get(2).map(|l| l.sent[MessageType::MsgAppendResponse as usize]), None, "no lookup made");
+        links.failed(2, MessageType::MsgAppendResponse, &group);
+        assert!(links.settle_leader_traffic(), "appends came");
+        links.flush(&metrics, |_| true);
+        assert_eq!(calls("append_entries_response", "2"), 2, "3 sent, 1 failed");
+        assert_eq!(calls("heartbeat_response", "2"), 1);
+        // Answers to 2 wait for the flush; 3 takes over, which settles 2's first.
+        assert!(links.answered_leader(2, MessageType::MsgHeartbeatResponse));
+        links.append_from_leader(3);
+        assert!(links.answered_leader(3, MessageType::MsgHeartbeatResponse));
+        assert!(!links.answered_leader(2, MessageType::MsgHeartbeatResponse), "2 no longer leads");
+        links.to(2).sent(MessageType::MsgHeartbeatResponse);
+        links.settle_leader_traffic();
+        links.flush(&metrics, |_| true);
+        assert_eq!(calls("heartbeat_response", "2"), 3);
+        assert_eq!(calls("heartbeat_response", "3"), 1);
     }
 
     /// A node that is no longer a member loses its link after a quiet tick; members keep theirs

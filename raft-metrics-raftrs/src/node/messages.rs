@@ -96,17 +96,24 @@ impl<S: Storage> InstrumentedNode<S> {
         false
     }
 
-    /// A message about to be sent: its count on the target's link, the payload bytes of an
-    /// append with entries, and a test that sends the rarer cases (a rejection, a heartbeat, a
+    /// A message about to be sent: its count on the target's link (a follower's answer to its
+    /// leader with the leader's traffic, without the lookup), the payload bytes of an append
+    /// with entries, and a test that sends the rarer cases (a rejection, a heartbeat, a
     /// snapshot) out of line.
     #[inline(always)]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         let msg_type = msg.get_msg_type();
-        let link = self.links.to(msg.to);
-        link.sent(msg_type);
         if msg_type == MessageType::MsgAppend {
+            let link = self.links.to(msg.to);
+            link.sent(msg_type);
             link.append_bytes_sent += payload_sum(&msg.entries);
-        } else if msg.reject || (1 << msg_type as u32) & SENT_APART != 0 {
+            return;
+        }
+        if !msg.reject && self.links.answered_leader(msg.to, msg_type) {
+            return;
+        }
+        self.links.to(msg.to).sent(msg_type);
+        if msg.reject || (1 << msg_type as u32) & SENT_APART != 0 {
             self.observe_rare_outgoing(msg);
         }
     }

@@ -513,7 +513,7 @@ impl<S: Storage> InstrumentedNode<S> {
         if publication == Publication::Changed {
             self.proposals.flush(&self.group);
         }
-        if self.links.settle_leader_appends() {
+        if self.links.settle_leader_traffic() {
             self.quiet.contacted = true;
         }
         self.peers.flush(&mut self.links, self.group.node_wide(), &self.turn.clock);
