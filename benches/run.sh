@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of raft-metrics-benches and rewrites benches/RESULTS.md and
-# benches/chart.svg. About 25 minutes on 2 cores (build included; the real-node benchmark is
-# 11 of them: REAL_NODE_ARGS="--rounds 5" shortens it). Run from anywhere:
+# benches/chart.svg. About 36 minutes on 2 cores (build included; the real-node benchmark is
+# 15 of them: REAL_NODE_ARGS="--rounds 5" shortens it). Run from anywhere:
 #
 #   benches/run.sh                 # everything
 #   benches/run.sh --report-only   # only rewrite RESULTS.md / chart.svg from the last run's data
@@ -46,6 +46,10 @@ step derive;        cargo bench -p raft-metrics-benches --bench derive -- $crit 
 step raft_loop;     cargo bench -p raft-metrics-benches --bench raft_loop -- --warm-up-time 1 --measurement-time 5 >"$logs/raft_loop.log" 2>&1
 step raft_loop_instructions
 cargo bench -p raft-metrics-benches --bench raft_loop_instructions >"$logs/raft_loop_instructions.log" 2>&1
+step where
+for shape in one_per_turn saturated_1000; do
+  bash "$here/where.sh" "$shape" 30 >"$logs/where_$shape.md" 2>"$logs/where_$shape.err"
+done
 step openraft_loop_instructions
 cargo bench -p raft-metrics-benches --bench openraft_loop_instructions >"$logs/openraft_loop_instructions.log" 2>&1
 step idle_lines
@@ -121,6 +125,19 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
     python3 "$here/callgrind_diff.py" "$cg/one_per_turn.disabled/callgrind.one_per_turn.disabled.out" \
       "$cg/one_per_turn.instrumented/callgrind.one_per_turn.instrumented.out" 25
   fi
+  for shape in one_per_turn saturated_1000; do
+    if [ -s "$logs/where_$shape.md" ]; then
+      echo
+      echo "### Where the instructions go, by source line (\`$shape\`)"
+      echo
+      echo "\`benches/where.sh $shape\`: the same loop run once with recording off and once on, in one binary"
+      echo "(\`benches/examples/raft_loop_profile.rs\`, on mimalloc), the difference per instruction attributed"
+      echo "to the innermost inlined frame in this workspace. Lines run only with recording off are negative"
+      echo "(the forwarding path the instrumented one replaces)."
+      echo
+      cat "$logs/where_$shape.md"
+    fi
+  done
   echo
   cat "$here/notes/raft_loop.md"
   echo

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Where the instructions two callgrind runs of one binary differ go, by source line.
+
+    benches/where.py BINARY OFF.out ON.out [--per N] [--rows R] [--root DIR]
+
+Both runs must come from BINARY with `--dump-instr=yes`, so that an address is the same
+instruction in both. The per-address difference (ON - OFF) is attributed to the innermost inlined
+frame whose file is under DIR (this workspace; `addr2line -i` lists a location's inline chain,
+innermost first), else to the innermost frame. Prints two markdown tables: by source line and by
+file, in instructions per N (the proposals of the run) and as a share of the whole difference.
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+
+
+def self_costs(path, functions):
+    """Self cost per instruction address (the `Ir` of the lines that are not call costs); notes
+    each address's function in `functions` (for code without line information)."""
+    costs = collections.Counter()
+    names = {}
+    function = "??"
+    addr = 0
+    call_cost_next = False
+    for line in open(path):
+        if not line.strip() or line[0] == "#":
+            continue
+        if line[0].isalpha():
+            call_cost_next = line.startswith("calls=")
+            m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if m:
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                if line.startswith("fn="):
+                    function = names.get(m.group(1), "??")
+            continue
+        fields = line.split()
+        position = fields[0]
+        if position[0] in "+-":
+            step = position[1:]
+            step = int(step, 16) if step.startswith("0x") else int(step)
+            addr += step if position[0] == "+" else -step
+        elif position != "*":
+            addr = int(position, 16)
+        if len(fields) < 3:
+            continue
+        if call_cost_next:
+            # The inclusive cost of the call above, not this address's own.
+            call_cost_next = False
+            continue
+        costs[addr] += int(fields[2])
+        functions[addr] = function
+    return costs
+
+
+def chains(binary, addrs):
+    """Each address's inline chain, innermost first: [(function, file, line)]."""
+    result = {}
+    addrs = sorted(addrs)
+    for start in range(0, len(addrs), 2000):
+        batch = addrs[start : start + 2000]
+        out = subprocess.run(
+            ["addr2line", "-a", "-i", "-f", "-C", "-e", binary] + [hex(a) for a in batch],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        current = None
+        i = 0
+        while i < len(out):
+            if re.fullmatch(r"0x[0-9a-f]+", out[i]):
+                current = int(out[i], 16)
+                result[current] = []
+                i += 1
+                continue
+            function, location = out[i], out[i + 1] if i + 1 < len(out) else "??:0"
+            file, _, line = location.partition(" ")[0].rpartition(":")
+            result[current].append((function, file, line))
+            i += 2
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("off")
+    parser.add_argument("on")
+    parser.add_argument("--per", type=int, default=1)
+    parser.add_argument("--rows", type=int, default=40)
+    parser.add_argument("--root", default=os.getcwd())
+    args = parser.parse_args()
+    root = os.path.realpath(args.root) + "/"
+
+    functions = {}
+    off, on = self_costs(args.off, functions), self_costs(args.on, functions)
+    diff = {a: on.get(a, 0) - off.get(a, 0) for a in set(on) | set(off)}
+    diff = {a: d for a, d in diff.items() if d}
+    total = sum(diff.values())
+    frames = chains(args.binary, diff)
+
+    by_line, by_file = collections.Counter(), collections.Counter()
+    for addr, d in diff.items():
+        chain = [f for f in frames.get(addr, []) if f[1] != "??"] or [(functions.get(addr, "??"), "??", "?")]
+        ours = [f for f in chain if f[1].startswith(root) and not f[1][len(root) :].startswith("target")]
+        function, file, line = (ours or chain)[0]
+        file = file[len(root) :] if file.startswith(root) else os.path.basename(file)
+        name = re.sub(r"<[^<>]*>", "", re.sub(r"<[^<>]*>", "", function)).split("::")[-1]
+        by_line[(name, file, line)] += d
+        by_file[file if file != "??" else "(no line information: libraries)"] += d
+
+    def source(file, line):
+        try:
+            with open(os.path.join(root, file)) as f:
+                return f.read().splitlines()[int(line) - 1].strip()
+        except (OSError, ValueError, IndexError):
+            return ""
+
+    per = args.per
+    print(f"Difference: {total:,} instructions, {total / per:.1f} per {per:,}.\n")
+    print(f"| per {per:,} | share | where | line |")
+    print("|---:|---:|---|---|")
+    for (name, file, line), d in sorted(by_line.items(), key=lambda kv: -abs(kv[1]))[: args.rows]:
+        text = source(file, line).replace("|", "\\|")
+        print(f"| {d / per:.1f} | {d / total * 100:.1f} % | `{name}` {file}:{line} | `{text[:70]}` |")
+    print(f"\n| per {per:,} | share | file |")
+    print("|---:|---:|---|")
+    for file, d in sorted(by_file.items(), key=lambda kv: -abs(kv[1])):
+        if abs(d) / per >= 0.5:
+            print(f"| {d / per:.1f} | {d / total * 100:.1f} % | {file} |")
+
+
+if __name__ == "__main__":
+    main()

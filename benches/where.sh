@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Where the raft loop's recording instructions go, by source line: one shape of
+# `raft_loop_instructions` run under callgrind with recording off and on, in one binary
+# (`examples/raft_loop_profile.rs`, so every address means the same code in both runs), the
+# per-instruction difference attributed to the innermost inlined frame in this workspace
+# (`addr2line -i`). Per-function diffs (`callgrind_diff.py`) cannot say this: the hooks inline into
+# the simulator's ready loop, so one function holds most of the difference.
+#   benches/where.sh [SHAPE] [ROWS]  # default one_per_turn, 40 rows; markdown on stdout
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+shape="${1:-one_per_turn}"
+rows="${2:-40}"
+cd "$root"
+cargo build --profile bench -q -p raft-metrics-benches --example raft_loop_profile
+binary="$target/release/examples/raft_loop_profile"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+for variant in off on; do
+  valgrind --tool=callgrind --dump-instr=yes --toggle-collect='*raft_loop_profile::measured*' \
+    --callgrind-out-file="$out/$variant.out" "$binary" "$variant" "$shape" 2>"$out/$variant.err"
+done
+python3 "$root/benches/where.py" "$binary" "$out/off.out" "$out/on.out" --per 2000 --rows "$rows" --root "$root"
