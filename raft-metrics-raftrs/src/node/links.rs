@@ -421,6 +421,10 @@ mod tests {
         let calls = |method: &str, node: &str| {
             metrics.families().rpcs.bind((method, node)).rpc_calls.get(Outcome::Success).get()
         };
+        // The slots and the types they settle as name the same pairs.
+        for (slot, msg_type) in ANSWERS.into_iter().enumerate() {
+            assert_eq!(answer_slot(msg_type), Some(slot), "{msg_type:?}");
+        }
         let mut links = Links::default();
         assert!(!links.answered_leader(2, MessageType::MsgAppendResponse), "no leader yet");
         links.append_from_leader(2);
