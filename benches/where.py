@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Where the instructions two callgrind runs of one binary differ go, by source line.
 
-    benches/where.py BINARY OFF.out ON.out [--per N] [--rows R] [--root DIR]
+    benches/where.py BINARY OFF.out ON.out [--per N] [--unit NAME] [--rows R] [--root DIR]
 
 Both runs must come from BINARY with `--dump-instr=yes`, so that an address is the same
 instruction in both. The per-address difference (ON - OFF) is attributed to the innermost inlined
 frame whose file is under DIR (this workspace; `addr2line -i` lists a location's inline chain,
 innermost first), else to the innermost frame. Prints two markdown tables: by source line and by
-file, in instructions per N (the proposals of the run) and as a share of the whole difference.
+file, in instructions per N (the run's proposals or replica-ticks, named by --unit) and as a share
+of the whole difference.
 """
 import argparse
 import collections
@@ -16,16 +17,22 @@ import re
 import subprocess
 
 
-def self_costs(path, functions):
-    """Self cost per instruction address (the `Ir` of the lines that are not call costs); notes
-    each address's function in `functions` (for code without line information)."""
+def self_costs(path, functions, events=("Ir",)):
+    """Self cost per instruction address (the sum of `events`, `Ir` by default, of the lines that
+    are not call costs); notes each address's function in `functions` (for code without line
+    information)."""
     costs = collections.Counter()
+    columns = [0]
     names = {}
     function = "??"
     addr = 0
     call_cost_next = False
     for line in open(path):
         if not line.strip() or line[0] == "#":
+            continue
+        if line.startswith("events:"):
+            names_in_file = line.split()[1:]
+            columns = [names_in_file.index(event) for event in events]
             continue
         if line[0].isalpha():
             call_cost_next = line.startswith("calls=")
@@ -50,7 +57,9 @@ def self_costs(path, functions):
             # The inclusive cost of the call above, not this address's own.
             call_cost_next = False
             continue
-        costs[addr] += int(fields[2])
+        # Positions are `address line`, then the events in the header's order (trailing zeros
+        # left out).
+        costs[addr] += sum(int(fields[2 + c]) for c in columns if 2 + c < len(fields))
         functions[addr] = function
     return costs
 
@@ -88,13 +97,16 @@ def main():
     parser.add_argument("off")
     parser.add_argument("on")
     parser.add_argument("--per", type=int, default=1)
+    parser.add_argument("--unit", default="")
+    parser.add_argument("--events", default="Ir", help="comma-separated callgrind events, summed")
     parser.add_argument("--rows", type=int, default=40)
     parser.add_argument("--root", default=os.getcwd())
     args = parser.parse_args()
     root = os.path.realpath(args.root) + "/"
 
     functions = {}
-    off, on = self_costs(args.off, functions), self_costs(args.on, functions)
+    events = args.events.split(",")
+    off, on = self_costs(args.off, functions, events), self_costs(args.on, functions, events)
     diff = {a: on.get(a, 0) - off.get(a, 0) for a in set(on) | set(off)}
     diff = {a: d for a, d in diff.items() if d}
     total = sum(diff.values())
@@ -118,7 +130,9 @@ def main():
             return ""
 
     per = args.per
-    print(f"Difference: {total:,} instructions, {total / per:.1f} per {per:,}.\n")
+    unit = f" {args.unit}" if args.unit else ""
+    what = "instructions" if events == ["Ir"] else " + ".join(events)
+    print(f"Difference: {total:,} {what}, {total / per:.1f} per {per:,}{unit}.\n")
     print(f"| per {per:,} | share | where | line |")
     print("|---:|---:|---|---|")
     for (name, file, line), d in sorted(by_line.items(), key=lambda kv: -abs(kv[1]))[: args.rows]:

@@ -6,6 +6,8 @@
 # (`addr2line -i`). Per-function diffs (`callgrind_diff.py`) cannot say this: the hooks inline into
 # the simulator's ready loop, so one function holds most of the difference.
 #   benches/where.sh [SHAPE] [ROWS]  # default one_per_turn, 40 rows; markdown on stdout
+# SHAPE: one_per_turn, batched_100, saturated_1000 (per proposal of 2 000) or idle_ticks (per
+# replica-tick of 64 groups x 3 nodes x 100 ticks); the example prints which.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -18,6 +20,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for variant in off on; do
   valgrind --tool=callgrind --dump-instr=yes --toggle-collect='*raft_loop_profile::measured*' \
-    --callgrind-out-file="$out/$variant.out" "$binary" "$variant" "$shape" 2>"$out/$variant.err"
+    --callgrind-out-file="$out/$variant.out" "$binary" "$variant" "$shape" >"$out/$variant.per" 2>"$out/$variant.err"
 done
-python3 "$root/benches/where.py" "$binary" "$out/off.out" "$out/on.out" --per 2000 --rows "$rows" --root "$root"
+read -r _ per unit <"$out/off.per"
+python3 "$root/benches/where.py" "$binary" "$out/off.out" "$out/on.out" --per "$per" --unit "$unit" --rows "$rows" --root "$root"

@@ -1,36 +1,51 @@
 //! One run of the raft loop's measured part for `benches/where.sh`: `raft_loop_profile <on|off>
-//! <one_per_turn|batched_100|saturated_1000>` builds the cluster as `raft_loop_instructions` does
-//! (elected and warmed, `raft_loop::cluster`), then runs the shape in `measured`, the function for
-//! callgrind to collect (`--toggle-collect='*raft_loop_profile::measured*'`).
+//! <one_per_turn|batched_100|saturated_1000|idle_ticks>` builds the cluster as
+//! `raft_loop_instructions` does (elected and warmed, `raft_loop::cluster`, or
+//! `raft_loop::idle_cluster`), then runs the shape in `measured`, the function for callgrind to
+//! collect (`--toggle-collect='*raft_loop_profile::measured*'`). It prints what the run's
+//! instructions are counted per (`per 2000 proposals`, `per 19200 replica-ticks`), so the script
+//! does not repeat the loop's constants.
 //!
 //! An example rather than a binary so that it runs on mimalloc, the benchmark's allocator (a
 //! dev-dependency): the two variants must share the allocator's layout as they do there.
 
 use std::hint::black_box;
 
-use raft_metrics_benches::raft_loop::{self, Shape};
+use raft_metrics_benches::raft_loop::{self, Shape, IDLE_PARTITIONS, IDLE_TICKS, PROPOSALS};
 use raft_metrics_raftrs::sim::Cluster;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The idle shape's name, beside [`Shape`]'s.
+const IDLE: &str = "idle_ticks";
+
 #[inline(never)]
-fn measured(cluster: &mut Cluster, shape: Shape) -> u64 {
-    raft_loop::run(cluster, shape)
+fn measured(cluster: &mut Cluster, shape: Option<Shape>) -> u64 {
+    match shape {
+        Some(shape) => raft_loop::run(cluster, shape),
+        None => raft_loop::run_idle(cluster),
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: raft_loop_profile <on|off> <one_per_turn|batched_100|saturated_1000>";
+    let usage = "usage: raft_loop_profile <on|off> <one_per_turn|batched_100|saturated_1000|idle_ticks>";
     let recording = match args.get(1).map(String::as_str) {
         Some("on") => true,
         Some("off") => false,
         _ => panic!("{usage}"),
     };
-    let shape = Shape::ALL
-        .into_iter()
-        .find(|shape| args.get(2).is_some_and(|name| name == shape.name()))
-        .unwrap_or_else(|| panic!("{usage}"));
-    let mut cluster = raft_loop::cluster(recording);
+    let name = args.get(2).map_or("", String::as_str);
+    let shape = Shape::ALL.into_iter().find(|shape| name == shape.name());
+    let mut cluster = match shape {
+        Some(_) => raft_loop::cluster(recording),
+        None if name == IDLE => raft_loop::idle_cluster(recording),
+        None => panic!("{usage}"),
+    };
     black_box(measured(&mut cluster, black_box(shape)));
+    match shape {
+        Some(_) => println!("per {PROPOSALS} proposals"),
+        None => println!("per {} replica-ticks", u64::from(IDLE_PARTITIONS) * 3 * IDLE_TICKS),
+    }
 }
