@@ -439,7 +439,7 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         let conf_state = self.raw.apply_conf_change(cc)?;
         let raft = &self.raw.raft;
-        self.membership.applied(&cc.as_v2(), raft.prs(), raft.id, &mut self.peers, &self.group);
+        self.membership.applied(&cc.as_v2(), raft.prs(), raft.id, &mut self.peers, &mut self.links, &self.group);
         self.observe_state();
         Ok(conf_state)
     }

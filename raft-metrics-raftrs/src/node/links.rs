@@ -103,6 +103,12 @@ impl Link {
         self.sent[msg_type as usize] += 1;
     }
 
+    /// `n` messages of `msg_type`, one of [`COMMON`], were sent to this node since the last
+    /// flush, counted elsewhere until now (the leader's heartbeats, on their peer).
+    pub(super) fn sent_n(&mut self, msg_type: MessageType, n: u32) {
+        self.sent[msg_type as usize] += n;
+    }
+
     /// A message of a type outside [`COMMON`] was sent (and counted by [`sent`](Self::sent)).
     pub(super) fn sent_rare(&mut self) {
         self.sent_rare = true;

@@ -7,6 +7,7 @@ use raft_metrics::raft::ConfigChangeMetrics;
 use raft_metrics::Handle;
 
 use super::group::GroupSeries;
+use super::links::Links;
 use super::peers::Peers;
 use super::series::rec;
 use crate::classify;
@@ -27,6 +28,7 @@ impl Membership {
         prs: &ProgressTracker,
         self_id: u64,
         peers: &mut Peers,
+        links: &mut Links,
         group: &GroupSeries,
     ) {
         for kind in classify::change_kinds(cc) {
@@ -39,10 +41,10 @@ impl Membership {
             let gone = change.node_id;
             let member = prs.conf().voters().contains(gone) || prs.conf().learners().contains(&gone);
             if gone != self_id && !member {
-                peers.forget(group, gone);
+                peers.forget(group, gone, links);
             }
         }
-        peers.sync(group, prs, self_id);
+        peers.sync(group, prs, self_id, links);
         Self::publish(prs, group);
     }
 

@@ -97,9 +97,9 @@ impl<S: Storage> InstrumentedNode<S> {
     }
 
     /// A message about to be sent: its count on the target's link (a follower's answer to its
-    /// leader with the leader's traffic, without the lookup), the payload bytes of an append
-    /// with entries, and a test that sends the rarer cases (a rejection, a heartbeat, a
-    /// snapshot) out of line.
+    /// leader with the leader's traffic, a leader's heartbeat on its peer, both without the
+    /// link's lookup), the payload bytes of an append with entries, and a test that sends the
+    /// rarer cases (a rejection, a heartbeat, a snapshot) out of line, where they are counted.
     #[inline(always)]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         let msg_type = msg.get_msg_type();
@@ -112,25 +112,34 @@ impl<S: Storage> InstrumentedNode<S> {
         if !msg.reject && self.links.answered_leader(msg.to, msg_type) {
             return;
         }
-        self.links.to(msg.to).sent(msg_type);
         if msg.reject || (1 << msg_type as u32) & SENT_APART != 0 {
             self.observe_rare_outgoing(msg);
+            return;
         }
+        self.links.to(msg.to).sent(msg_type);
     }
 
     #[inline(never)]
     fn observe_rare_outgoing(&mut self, msg: &Message) {
-        if !links::is_common(msg.get_msg_type()) {
-            self.links.to(msg.to).sent_rare();
+        let msg_type = msg.get_msg_type();
+        if msg_type == MessageType::MsgHeartbeat && !msg.reject {
+            // The leader's heartbeat to a member is counted on the peer, whose line its round
+            // trip needs anyway; the flush moves the count to the link.
+            self.sync_turn();
+            let at = self.turn.samplers.rpc_timed().then(|| self.turn.clock.now());
+            if !self.peers.heartbeat_sent(msg.to, at) {
+                self.links.to(msg.to).sent(msg_type);
+            }
+            return;
         }
-        match msg.get_msg_type() {
+        let link = self.links.to(msg.to);
+        link.sent(msg_type);
+        if !links::is_common(msg_type) {
+            link.sent_rare();
+        }
+        match msg_type {
             MessageType::MsgAppendResponse if classify::is_log_inconsistency(msg) => {
                 reject(&self.group, RejectReason::LogInconsistency);
-            }
-            MessageType::MsgHeartbeat => {
-                self.sync_turn();
-                let at = self.turn.samplers.rpc_timed().then(|| self.turn.clock.now());
-                self.peers.heartbeat_sent(msg.to, at);
             }
             MessageType::MsgSnapshot => self.snapshots.send_started(&self.group),
             _ => {}

@@ -249,8 +249,8 @@ impl<S: Storage> InstrumentedNode<S> {
             &group,
         );
         let snapshots = Snapshots::new(&group);
-        let mut peers = Peers::default();
-        peers.sync(&group, raw.raft.prs(), raw.raft.id);
+        let (mut peers, mut links) = (Peers::default(), Links::default());
+        peers.sync(&group, raw.raft.prs(), raw.raft.id, &mut links);
         Membership::publish(raw.raft.prs(), &group);
         let standing = Standing::of(&raw);
         let log = Log::read(raw.store());
@@ -267,7 +267,7 @@ impl<S: Storage> InstrumentedNode<S> {
             log,
             membership: Membership::default(),
             snapshots,
-            links: Links::default(),
+            links,
             quiet: Quiet { idle: Idle::new(standing), recording: true, contacted: false, hibernating: false },
             group,
         }
@@ -542,7 +542,7 @@ impl<S: Storage> InstrumentedNode<S> {
 
     /// Makes the peers the members of raft-rs's configuration other than this node.
     fn sync_peers(&mut self) {
-        self.peers.sync(&self.group, self.raw.raft.prs(), self.raw.raft.id);
+        self.peers.sync(&self.group, self.raw.raft.prs(), self.raw.raft.id, &mut self.links);
     }
 
     /// `entries` were written to the log (its duration, when timed, is observed apart: the

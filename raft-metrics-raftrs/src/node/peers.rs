@@ -1,9 +1,11 @@
 //! The other members of the group as this node sees them: their series, heartbeats and their
 //! round trips, and each peer's last answer to the leader. (The appends exchanged with each are
-//! counted on its [`Link`](super::links::Link) and recorded here once per tick.)
+//! counted on its [`Link`](super::links::Link) and recorded here once per tick; the heartbeats
+//! the leader sends are counted here and moved to the link at the tick.)
 
 use std::collections::VecDeque;
 
+use raft::eraftpb::MessageType;
 use raft::ProgressTracker;
 use raft_metrics::raft::{AggregatedMetrics, PeerMetrics};
 
@@ -49,6 +51,12 @@ pub(super) struct Peer {
     #[allow(clippy::box_collection)] // the deque's own 32 bytes would push them past the line
     timed: Option<Box<VecDeque<(u64, u64)>>>,
     heartbeat_published: bool,
+    /// Heartbeats sent since the last flush, not yet on the peer's link: counted on this line,
+    /// which the heartbeat's round trip needs anyway, so that a leader's heartbeat touches no
+    /// line of the link (at a node with thousands of groups, a cold line per heartbeat).
+    /// [`flush`](Peers::flush) moves them to the link, where failures are taken out of them as
+    /// out of any call. Never taken back, unlike `heartbeats_sent`.
+    heartbeats_out: u32,
     pub(super) metrics: Series<PeerMetrics>,
     /// raft-rs's `matched` for the peer at the last tick (leader side).
     pub(super) last_matched: u64,
@@ -71,6 +79,7 @@ impl Peer {
             heartbeat_published: true,
             heartbeats_sent: 0,
             heartbeats_answered: 0,
+            heartbeats_out: 0,
             timed: None,
         }
     }
@@ -120,11 +129,18 @@ impl Peers {
     }
 
     /// Makes the peers the members of `prs`'s configuration other than `self_id`: binds new
-    /// members, forgets former ones (whose series [`forget`](Self::forget) removes).
-    pub(super) fn sync(&mut self, group: &GroupSeries, prs: &ProgressTracker, self_id: u64) {
+    /// members, forgets former ones (whose series [`forget`](Self::forget) removes; the
+    /// heartbeats counted on them go to their links).
+    pub(super) fn sync(&mut self, group: &GroupSeries, prs: &ProgressTracker, self_id: u64, links: &mut Links) {
         let conf = prs.conf();
         let is_member = |id: u64| id != self_id && (conf.voters().contains(id) || conf.learners().contains(&id));
-        self.members.retain(|p| is_member(p.id));
+        self.members.retain_mut(|p| {
+            let keep = is_member(p.id);
+            if !keep {
+                settle_heartbeats(p, links);
+            }
+            keep
+        });
         let members: Vec<u64> = conf.voters().ids().iter().chain(conf.learners().iter().copied()).collect();
         for id in members {
             if id != self_id {
@@ -133,28 +149,35 @@ impl Peers {
         }
     }
 
-    /// `id` left the group: forgets it and removes its series from the registry.
-    pub(super) fn forget(&mut self, group: &GroupSeries, id: u64) {
+    /// `id` left the group: forgets it (the heartbeats counted on it go to its link) and removes
+    /// its series from the registry.
+    pub(super) fn forget(&mut self, group: &GroupSeries, id: u64, links: &mut Links) {
+        if let Some(peer) = self.member(id) {
+            settle_heartbeats(peer, links);
+        }
         self.members.retain(|p| p.id != id);
         group.metrics.remove_peer(&group.topic, group.partition, id);
     }
 
-    /// A heartbeat to `to` goes out (counted in `heartbeats_sent` at the next publication, from
-    /// its link), and for its round trip the send time (a [`clock`] reading) when the turn's
-    /// messages are timed, else `None`.
-    pub(super) fn heartbeat_sent(&mut self, to: u64, at: Option<u64>) {
-        if let Some(peer) = self.member(to) {
-            peer.heartbeats_sent += 1;
-            let max = MAX_HEARTBEATS_IN_FLIGHT as u64;
-            peer.heartbeats_answered = peer.heartbeats_answered.max(peer.heartbeats_sent.saturating_sub(max));
-            if let Some(at) = at {
-                let timed = peer.timed.get_or_insert_with(Box::default);
-                if timed.len() == MAX_HEARTBEATS_IN_FLIGHT {
-                    timed.pop_front();
-                }
-                timed.push_back((peer.heartbeats_sent, at));
+    /// A heartbeat to `to` goes out (counted here, and on its link and in `heartbeats_sent` at
+    /// the next publication), and for its round trip the send time (a [`clock`] reading) when
+    /// the turn's messages are timed, else `None`. Returns whether `to` is a member; if not, the
+    /// caller counts the heartbeat on its link.
+    #[must_use]
+    pub(super) fn heartbeat_sent(&mut self, to: u64, at: Option<u64>) -> bool {
+        let Some(peer) = self.member(to) else { return false };
+        peer.heartbeats_out += 1;
+        peer.heartbeats_sent += 1;
+        let max = MAX_HEARTBEATS_IN_FLIGHT as u64;
+        peer.heartbeats_answered = peer.heartbeats_answered.max(peer.heartbeats_sent.saturating_sub(max));
+        if let Some(at) = at {
+            let timed = peer.timed.get_or_insert_with(Box::default);
+            if timed.len() == MAX_HEARTBEATS_IN_FLIGHT {
+                timed.pop_front();
             }
+            timed.push_back((peer.heartbeats_sent, at));
         }
+        true
     }
 
     /// Leader: `from` answered a heartbeat: `last_heartbeat_timestamp` (the turn's time, at the
@@ -257,6 +280,7 @@ impl Peers {
                 peer.heartbeat_published = true;
                 rec!(peer.metrics => last_heartbeat_timestamp.set(clock.unix_at(peer.last_heartbeat_at)));
             }
+            settle_heartbeats(peer, links);
             let Some(link) = links.get(peer.id) else { continue };
             // The link's sends are taken by its own flush, after this one.
             let heartbeats = link.heartbeats_sent();
@@ -281,12 +305,62 @@ impl Peers {
     }
 }
 
+/// Moves the heartbeats counted on `peer` since the last flush to its link.
+fn settle_heartbeats(peer: &mut Peer, links: &mut Links) {
+    let out = std::mem::take(&mut peer.heartbeats_out);
+    if out != 0 {
+        links.to(peer.id).sent_n(MessageType::MsgHeartbeat, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use raft_metrics::raft::RaftMetrics;
     use raft_metrics::{Registry, Sampling};
 
     use super::*;
+
+    /// The leader's heartbeats to a member are counted on the peer and reach the link's
+    /// `rpc_calls_total{method="heartbeat"}` at the flush, less the failures reported meanwhile,
+    /// and the per-peer `heartbeats_sent`; a member that leaves hands its count to the link
+    /// first, and a heartbeat to a node that is no member is the caller's to count.
+    #[test]
+    fn heartbeats_on_the_peer_reach_the_link_at_the_flush() {
+        use raft_metrics::raft::Outcome;
+
+        let registry = Registry::new();
+        let metrics = RaftMetrics::with_registry(&registry).expect("metrics");
+        let group = GroupSeries::new(&metrics, "orders", 0);
+        let clock = Clock::new();
+        let (mut peers, mut links) = (Peers::default(), Links::default());
+        peers.slot(&group, 2);
+        peers.slot(&group, 3);
+        let calls = |to: &str, outcome| metrics.families().rpcs.bind(("heartbeat", to)).rpc_calls.get(outcome).get();
+        let sent_to_2 = || metrics.families().peers.bind(("orders", 0, "2")).heartbeats_sent.get();
+        for _ in 0..3 {
+            assert!(peers.heartbeat_sent(2, None));
+        }
+        assert!(peers.heartbeat_sent(3, None));
+        links.failed(2, MessageType::MsgHeartbeat, &group);
+        assert!(!peers.heartbeat_sent(9, None), "node 9 is no member");
+        assert_eq!(calls("2", Outcome::Success), 0, "counted at the flush");
+        peers.flush(&mut links, None, &clock);
+        links.flush(&metrics, |_| true);
+        assert_eq!((calls("2", Outcome::Success), calls("2", Outcome::Failure)), (2, 1));
+        assert_eq!(calls("3", Outcome::Success), 1);
+        assert_eq!(sent_to_2(), 3, "sent, failed or not");
+        // Nothing more sent: nothing more counted.
+        peers.flush(&mut links, None, &clock);
+        links.flush(&metrics, |_| true);
+        assert_eq!(calls("2", Outcome::Success), 2);
+        // A member leaving hands its unflushed heartbeats to its link.
+        assert!(peers.heartbeat_sent(3, None));
+        assert!(peers.heartbeat_sent(2, None));
+        peers.forget(&group, 3, &mut links);
+        peers.flush(&mut links, None, &clock);
+        links.flush(&metrics, |_| true);
+        assert_eq!((calls("2", Outcome::Success), calls("3", Outcome::Success)), (3, 2));
+    }
 
     /// Heartbeats and answers matched by count: each timed heartbeat's answer observes one round
     /// trip, a send the transport failed is taken back, a lost one shifts the matching by one
@@ -301,13 +375,13 @@ mod tests {
         peers.slot(&group, 2);
         let round_trips = || metrics.families().peers.bind(("orders", 0, "2")).peer_round_trip.count();
         for _ in 0..3 {
-            peers.heartbeat_sent(2, Some(turn.clock.now()));
+            assert!(peers.heartbeat_sent(2, Some(turn.clock.now())));
             peers.heartbeat_answered(2, &mut turn);
         }
         assert_eq!(round_trips(), 3);
         // A failed send is taken back: the next answer is the heartbeat sent before it.
-        peers.heartbeat_sent(2, Some(1));
-        peers.heartbeat_sent(2, Some(2));
+        assert!(peers.heartbeat_sent(2, Some(1)));
+        assert!(peers.heartbeat_sent(2, Some(2)));
         peers.heartbeat_failed(2);
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4);
@@ -318,7 +392,7 @@ mod tests {
         assert_eq!(round_trips(), 4);
         // Lost heartbeats beyond the cap are dropped: at most MAX_HEARTBEATS_IN_FLIGHT wait.
         for at in 0..20 {
-            peers.heartbeat_sent(2, Some(at));
+            assert!(peers.heartbeat_sent(2, Some(at)));
         }
         let peer = &peers.members[0];
         assert_eq!(peer.heartbeats_sent - peer.heartbeats_answered, MAX_HEARTBEATS_IN_FLIGHT as u64);
@@ -328,7 +402,7 @@ mod tests {
         }
         assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
         // Untimed: no round trip, no queue.
-        peers.heartbeat_sent(2, None);
+        assert!(peers.heartbeat_sent(2, None));
         peers.heartbeat_answered(2, &mut turn);
         assert_eq!(round_trips(), 4 + MAX_HEARTBEATS_IN_FLIGHT as u64);
         assert_eq!(peers.members[0].timed_count(), 0);
