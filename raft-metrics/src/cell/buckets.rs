@@ -182,8 +182,13 @@ impl Buckets {
 /// and random bit patterns. Other layouts compare with each bound.
 #[derive(Clone, Copy, PartialEq, Debug)]
 struct Octaves {
-    /// The first bound's bits.
-    first: u64,
+    /// The first bound's mantissa bits.
+    mantissa: u64,
+    /// What `v`'s exponent field is offset by before the shift: less the first bound's exponent
+    /// field (octaves above the first bound), plus `2^shift - 1` (the shift rounds up, so
+    /// that a bound counts as below `v` once `v` is past its octave). Worked out once here
+    /// rather than on every observation.
+    offset: i64,
     /// `log2` of the octaves between two bounds.
     shift: u32,
 }
@@ -207,7 +212,10 @@ impl Octaves {
         let regular = bounds
             .windows(2)
             .all(|pair| pair[1].is_normal() && pair[1].to_bits().wrapping_sub(pair[0].to_bits()) == step);
-        regular.then_some(Self { first: first.to_bits(), shift: octaves.trailing_zeros() })
+        let shift = octaves.trailing_zeros();
+        #[allow(clippy::cast_possible_wrap)] // an exponent field: 11 bits
+        let offset = (1 << shift) - 1 - (first.to_bits() >> 52) as i64;
+        regular.then_some(Self { mantissa: first.to_bits() & MANTISSA, offset, shift })
     }
 
     /// The number of the `len` bounds below `v`; every bound for NaN, none for zero and below.
@@ -219,13 +227,16 @@ impl Octaves {
         // A positive number's bits order as the number does; NaN, whatever its sign, and
         // infinity have the largest exponent field, so they count every bound.
         let bits = v.to_bits();
-        #[allow(clippy::cast_possible_wrap)] // exponent fields: 12 bits with the sign
-        let octave =
-            (bits >> 52) as i64 - (self.first >> 52) as i64 + i64::from(bits & MANTISSA > self.first & MANTISSA);
+        // The octaves `v` is above the first bound (its exponent field less the first's, plus
+        // one when its mantissa is above the first's), with the shift's rounding added.
+        #[allow(clippy::cast_possible_wrap)] // an exponent field: 12 bits with the sign
+        let octave = (bits >> 52) as i64 + self.offset + i64::from(bits & MANTISSA > self.mantissa);
         // Bound k is 2^(k << shift) times the first: those with (k << shift) < octave are below.
-        let below = (octave + (1 << self.shift) - 1) >> self.shift;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-        let index = below.clamp(0, len as i64) as usize;
+        let below = octave >> self.shift;
+        // Not `clamp(0, len)`: that asserts its bounds' order, a test and a branch on every
+        // observation.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let index = (below.max(0) as usize).min(len);
         index
     }
 }
