@@ -7,19 +7,27 @@
 # the simulator's ready loop, so one function holds most of the difference.
 #   benches/where.sh [SHAPE] [ROWS]  # default one_per_turn, 40 rows; markdown on stdout
 # SHAPE: one_per_turn, batched_100, saturated_1000 (per proposal of 2 000) or idle_ticks (per
-# replica-tick of 64 groups x 3 nodes x 100 ticks); the example prints which.
+# replica-tick of 64 groups x 3 nodes x 100 ticks), the raft-rs loop's; openraft_one_at_a_time or
+# openraft_batched_100 (per write of 2 000), the openraft loop's, whose `off` has bare stores and
+# network: its difference is the wrappers' own lines, the inner store's lines they change, and
+# allocator noise (mimalloc's lines, either sign). The example prints the unit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 shape="${1:-one_per_turn}"
 rows="${2:-40}"
 cd "$root"
-cargo build --profile bench -q -p raft-metrics-benches --example raft_loop_profile
-binary="$target/release/examples/raft_loop_profile"
+example=raft_loop_profile
+if [[ "$shape" == openraft_* ]]; then
+  example=openraft_loop_profile
+  shape="${shape#openraft_}"
+fi
+cargo build --profile bench -q -p raft-metrics-benches --example "$example"
+binary="$target/release/examples/$example"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for variant in off on; do
-  valgrind --tool=callgrind --dump-instr=yes --toggle-collect='*raft_loop_profile::measured*' \
+  valgrind --tool=callgrind --dump-instr=yes --toggle-collect="*$example::measured*" \
     --callgrind-out-file="$out/$variant.out" "$binary" "$variant" "$shape" >"$out/$variant.per" 2>"$out/$variant.err"
 done
 read -r _ per unit <"$out/off.per"
