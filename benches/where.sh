@@ -5,7 +5,9 @@
 # per-instruction difference attributed to the innermost inlined frame in this workspace
 # (`addr2line -i`). Per-function diffs (`callgrind_diff.py`) cannot say this: the hooks inline into
 # the simulator's ready loop, so one function holds most of the difference.
-#   benches/where.sh [SHAPE] [ROWS]  # default one_per_turn, 40 rows; markdown on stdout
+#   benches/where.sh [SHAPE] [ROWS] [FROM] [TO]  # default one_per_turn, 40 rows, off on; markdown
+# FROM and TO: the example's variants, `off`, `on`, and for the raft-rs shapes `untimed` and
+# `every_turn` (`benches/where.sh one_per_turn 40 untimed on`: where the sampled timing goes).
 # SHAPE: one_per_turn, batched_100, saturated_1000 (per proposal of 2 000) or idle_ticks (per
 # replica-tick of 64 groups x 3 nodes x 100 ticks), the raft-rs loop's; openraft_one_at_a_time or
 # openraft_batched_100 (per write of 2 000), the openraft loop's, whose `off` has bare stores and
@@ -16,6 +18,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 shape="${1:-one_per_turn}"
 rows="${2:-40}"
+from="${3:-off}"
+to="${4:-on}"
 cd "$root"
 example=raft_loop_profile
 if [[ "$shape" == openraft_* ]]; then
@@ -26,9 +30,9 @@ cargo build --profile bench -q -p raft-metrics-benches --example "$example"
 binary="$target/release/examples/$example"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for variant in off on; do
+for variant in "$from" "$to"; do
   valgrind --tool=callgrind --dump-instr=yes --toggle-collect="*$example::measured*" \
     --callgrind-out-file="$out/$variant.out" "$binary" "$variant" "$shape" >"$out/$variant.per" 2>"$out/$variant.err"
 done
-read -r _ per unit <"$out/off.per"
-python3 "$root/benches/where.py" "$binary" "$out/off.out" "$out/on.out" --per "$per" --unit "$unit" --rows "$rows" --root "$root"
+read -r _ per unit <"$out/$from.per"
+python3 "$root/benches/where.py" "$binary" "$out/$from.out" "$out/$to.out" --per "$per" --unit "$unit" --rows "$rows" --root "$root"

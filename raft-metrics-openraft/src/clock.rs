@@ -89,8 +89,11 @@ impl Sampler {
     }
 
     fn draw(&mut self) -> u32 {
-        if self.every <= 1 {
-            return 1;
+        match self.every {
+            // Off: a countdown as long as a `u32` goes, whose end is not sampled either.
+            0 => return u32::MAX,
+            1 => return 1,
+            _ => {}
         }
         self.state ^= self.state << 13;
         self.state ^= self.state >> 17;
@@ -107,15 +110,13 @@ impl Sampler {
     /// Whether this call is sampled, for an observation that needs no clock (a size).
     #[inline]
     pub(crate) fn sampled(&mut self) -> bool {
-        if self.every == 0 {
-            return false;
-        }
+        // `Off` counts down too (from `u32::MAX`): no test of the rate on every call.
         self.countdown -= 1;
         if self.countdown > 0 {
             return false;
         }
         self.countdown = self.draw();
-        true
+        self.every != 0
     }
 }
 
@@ -133,6 +134,17 @@ mod tests {
     fn all_times_every_call_and_off_none() {
         assert_eq!(timed(Sampling::All, 100), 100);
         assert_eq!(timed(Sampling::Off, 100), 0);
+    }
+
+    /// `Off` counts down like any rate; the end of its countdown is not sampled either.
+    #[test]
+    fn off_never_samples_at_the_end_of_its_countdown() {
+        let mut s = Sampler::new(Sampling::Off, 7);
+        assert_eq!(s.countdown, u32::MAX);
+        s.countdown = 2;
+        assert!(!s.sampled() && !s.sampled(), "the countdown's last call is not sampled");
+        assert_eq!(s.countdown, u32::MAX, "and it starts over");
+        assert!(!s.sampled());
     }
 
     #[test]

@@ -53,35 +53,35 @@ pub(crate) fn seconds(start: u64, end: u64) -> f64 {
 /// One node's clock: the turn's reading and the anchor for Unix time.
 ///
 /// In this order (`repr(C)`), the turn's reading first: a new turn writes it, the anchor is
-/// read only to derive Unix time. 32 bytes, so that the clock, the tick count and what a turn
+/// read only to derive Unix time. 24 bytes, so that the clock, the tick count and what a turn
 /// reads of the samplers share a cache line (see the turn's layout, `node/turn.rs`).
+///
+/// The turn's Unix time is not kept: it is asked for once a tick at most (a follower's
+/// `last_contact_timestamp`) and derived in a few instructions, where keeping it cost every turn
+/// a store to forget it.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Clock {
     /// This turn's reading, `None` until something needs it (a reading of zero, which a
     /// counter running since boot never gives, would only be read again).
     turn: Option<NonZeroU64>,
-    /// Unix time of `turn`, 0 until something needs it (no turn runs at the Unix epoch; an
-    /// `Option` would take 16 bytes, and zero is one store of an immediate).
-    turn_unix: f64,
     /// A reading and the Unix time at that moment.
     anchor: u64,
     anchor_unix: f64,
 }
 
-const _: () = assert!(core::mem::size_of::<Clock>() == 32, "the clock takes half a cache line");
+const _: () = assert!(core::mem::size_of::<Clock>() == 24, "the clock takes three words of a cache line");
 
 impl Clock {
     pub(crate) fn new() -> Self {
         let (anchor, anchor_unix) = read_both();
-        Self { turn: NonZeroU64::new(anchor), turn_unix: anchor_unix, anchor, anchor_unix }
+        Self { turn: NonZeroU64::new(anchor), anchor, anchor_unix }
     }
 
     /// A new turn of the ready loop: the next [`now`](Self::now) reads the system clock.
     #[inline]
     pub(crate) fn new_turn(&mut self) {
         self.turn = None;
-        self.turn_unix = 0.0;
     }
 
     /// The node ticked from tick number `from` to `to`: a new turn, and a fresh anchor for Unix
@@ -101,7 +101,7 @@ impl Clock {
     fn reanchor(&mut self) {
         let (anchor, anchor_unix) = read_both();
         (self.anchor, self.anchor_unix) = (anchor, anchor_unix);
-        (self.turn, self.turn_unix) = (NonZeroU64::new(anchor), anchor_unix);
+        self.turn = NonZeroU64::new(anchor);
     }
 
     /// The turn's reading: the first call in a turn reads the system clock.
@@ -113,8 +113,7 @@ impl Clock {
         }
     }
 
-    /// Reads the system clock (the end of a duration); the reading becomes the turn's. The
-    /// turn's Unix time, if already derived, stays: it has the turn's resolution anyway.
+    /// Reads the system clock (the end of a duration); the reading becomes the turn's.
     pub(crate) fn read(&mut self) -> u64 {
         let now = read();
         self.turn = NonZeroU64::new(now);
@@ -123,13 +122,8 @@ impl Clock {
 
     /// Unix time of the turn's reading, in seconds.
     pub(crate) fn unix(&mut self) -> f64 {
-        if self.turn_unix != 0.0 {
-            return self.turn_unix;
-        }
         let now = self.now();
-        let unix = self.unix_at(now);
-        self.turn_unix = unix;
-        unix
+        self.unix_at(now)
     }
 
     /// Unix time of a reading, in seconds.
