@@ -4,7 +4,7 @@
 //! rarer messages). An append's answer costs
 //! nothing: the leader sees it in raft-rs's progress at the next tick.
 
-use raft::eraftpb::{Entry, Message, MessageType};
+use raft::eraftpb::{Message, MessageType};
 use raft::{StateRole, Storage};
 use raft_metrics::raft::RejectReason;
 
@@ -106,7 +106,13 @@ impl<S: Storage> InstrumentedNode<S> {
         if msg_type == MessageType::MsgAppend {
             let link = self.links.to(msg.to);
             link.sent(msg_type);
-            link.append_bytes_sent += payload_sum(&msg.entries);
+            // Many appends carry no entries (a commit notice) or one (a proposal): neither pays
+            // for the loop's setup, and the first adds nothing.
+            match msg.entries.as_slice() {
+                [] => {}
+                [entry] => link.append_bytes_sent += payload_bytes(entry),
+                entries => link.append_bytes_sent += entries.iter().map(payload_bytes).sum::<u64>(),
+            }
             return;
         }
         if !msg.reject && self.links.answered_leader(msg.to, msg_type) {
@@ -157,17 +163,6 @@ fn from_followed_leader<S: Storage>(msg: &Message, raft: &raft::Raft<S>) -> bool
 /// but the answers to appends and heartbeats (appends are tested before), so that the rarer
 /// types are noted on their link (`Link::sent_rare`).
 const SENT_APART: u32 = !(1 << MessageType::MsgAppendResponse as u32 | 1 << MessageType::MsgHeartbeatResponse as u32);
-
-/// The payload bytes of an append's entries: many carry none (a commit notice) or one (a
-/// proposal), which skip the loop's setup.
-#[inline]
-fn payload_sum(entries: &[Entry]) -> u64 {
-    match entries {
-        [] => 0,
-        [entry] => payload_bytes(entry),
-        _ => entries.iter().map(payload_bytes).sum(),
-    }
-}
 
 /// An append rejected, by this node (a stale term) or to its leader (a log inconsistency).
 #[cold]

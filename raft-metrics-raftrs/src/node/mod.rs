@@ -537,7 +537,9 @@ impl<S: Storage> InstrumentedNode<S> {
     /// in every method that uses it.
     #[inline]
     fn sync_turn(&mut self) {
-        self.turn.sync(self.quiet.idle.ticks());
+        if self.quiet.idle.ticked() {
+            self.turn.sync(self.quiet.idle.take_ticks());
+        }
     }
 
     /// Makes the peers the members of raft-rs's configuration other than this node.
