@@ -27,6 +27,8 @@ if [[ "$shape" == openraft_* ]]; then
   shape="${shape#openraft_}"
 fi
 cargo build --profile bench -q -p raft-metrics-benches --example "$example"
+# As the instruction benches: mimalloc's timed purge would now and then land in one run's loop.
+export MIMALLOC_PURGE_DELAY=-1
 binary="$target/release/examples/$example"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -24,7 +24,7 @@ use std::time::Duration;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use gungraun::{library_benchmark, library_benchmark_group, main};
+use gungraun::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
 use raft_metrics::Sampling;
 use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
 
@@ -100,4 +100,11 @@ library_benchmark_group!(
     benchmarks = one_at_a_time, batched_100
 );
 
-main!(library_benchmark_groups = openraft_loop_instructions);
+// mimalloc purges freed pages on a timer (`purge_delay`, milliseconds): under callgrind a run
+// sometimes crosses it inside the measured loop and counts the purge (about 53,000 instructions,
+// 27 per proposal of `one_per_turn`, in one run of ten). Without purging every run of one binary
+// counts the same instructions, in both variants alike.
+main!(
+    config = LibraryBenchmarkConfig::default().env("MIMALLOC_PURGE_DELAY", "-1");
+    library_benchmark_groups = openraft_loop_instructions
+);

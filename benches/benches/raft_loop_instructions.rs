@@ -23,7 +23,7 @@ use std::hint::black_box;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use gungraun::{library_benchmark, library_benchmark_group, main};
+use gungraun::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
 use raft_metrics_benches::raft_loop::{self, Library, Replay, Shape};
 use raft_metrics_raftrs::sim::Cluster;
 
@@ -125,4 +125,11 @@ library_benchmark_group!(
     benchmarks = idle_ticks, one_per_turn, batched_100, saturated_1000, one_per_turn_replay, batched_100_replay, scrape_3_nodes
 );
 
-main!(library_benchmark_groups = raft_loop_instructions);
+// mimalloc purges freed pages on a timer (`purge_delay`, milliseconds): under callgrind a run
+// sometimes crosses it inside the measured loop and counts the purge (about 53,000 instructions,
+// 27 per proposal of `one_per_turn`, in one run of ten). Without purging every run of one binary
+// counts the same instructions, in both variants alike.
+main!(
+    config = LibraryBenchmarkConfig::default().env("MIMALLOC_PURGE_DELAY", "-1");
+    library_benchmark_groups = raft_loop_instructions
+);

@@ -115,7 +115,7 @@ pub(super) enum Publication {
 #[derive(Debug)]
 pub(super) struct Idle {
     /// Ticks since the wrapper was created (raft-rs's clock, which `isr_size` silence counts;
-    /// the turn catches up with it when next used, [`Turn::sync`](super::turn::Turn::sync)).
+    /// the turn catches up with it when next used, [`Turn::catch_up`](super::turn::Turn::catch_up)).
     ticks: u64,
     /// A tick came since the turn last caught up: a turn tests this flag, on the line the tick
     /// wrote anyway, rather than compare the two counts (one load instead of two, every turn).

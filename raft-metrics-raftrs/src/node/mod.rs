@@ -209,7 +209,7 @@ pub struct InstrumentedNode<S: Storage> {
 }
 
 /// What a quiet tick touches, aligned to a cache line of its own: the switch and the idle
-/// state (the tick count with it; the turn catches up when next used, [`Turn::sync`]).
+/// state (the tick count with it; the turn catches up when next used, [`Turn::catch_up`]).
 #[repr(C, align(64))]
 #[derive(Debug)]
 struct Quiet {
@@ -533,12 +533,12 @@ impl<S: Storage> InstrumentedNode<S> {
         Role::publish_contact(std::mem::take(&mut self.quiet.contacted), &self.group, &mut self.turn.clock);
     }
 
-    /// The turn catches up with the ticks counted since it was last used ([`Turn::sync`]): first
+    /// The turn catches up with the ticks counted since it was last used ([`Turn::catch_up`]): first
     /// in every method that uses it.
     #[inline]
     fn sync_turn(&mut self) {
         if self.quiet.idle.ticked() {
-            self.turn.sync(self.quiet.idle.take_ticks());
+            self.turn.catch_up(self.quiet.idle.take_ticks());
         }
     }
 

@@ -15,7 +15,7 @@ use crate::clock::Clock;
 pub(super) struct Turn {
     /// The turn's [`clock`](crate::clock) reading, read lazily.
     pub(super) clock: Clock,
-    /// The tick count the turn has caught up with ([`sync`](Self::sync)).
+    /// The tick count the turn has caught up with ([`catch_up`](Self::catch_up)).
     pub(super) ticks: u64,
     /// Whether the turn is timed, and its messages (a sampler of their own, since a turn sends
     /// many).
@@ -33,19 +33,14 @@ impl Turn {
         Self { samplers: Samplers::new(timing, rpc_timing, budget, seed), ticks: 0, clock: Clock::new() }
     }
 
-    /// Catches up with the node's tick count (`ticks`, the idle state's): each tick starts a
-    /// turn, paces the samplers and now and then re-anchors the clock. Done when the turn is next
-    /// used rather than at the tick, so that an idle group's quiet tick leaves the turn's cache
-    /// lines alone (`node/mod.rs`); the result is the same as ticking it each time.
-    #[inline]
-    pub(super) fn sync(&mut self, ticks: u64) {
-        if self.ticks != ticks {
-            self.catch_up(ticks);
-        }
-    }
-
+    /// Catches up with the node's tick count (`ticks`, the idle state's), which moved since the
+    /// last call (the node's tick says so: [`Idle::ticked`](super::idle::Idle::ticked)): each
+    /// tick starts a turn, paces the samplers and now and then re-anchors the clock. Done when
+    /// the turn is next used rather than at the tick, so that an idle group's quiet tick leaves
+    /// the turn's cache lines alone (`node/mod.rs`); the result is the same as ticking it each
+    /// time.
     #[inline(never)]
-    fn catch_up(&mut self, ticks: u64) {
+    pub(super) fn catch_up(&mut self, ticks: u64) {
         // The first tick ends the turns counted since the last; the ticks after it saw no turn,
         // and a second tick with none puts a paced sampler back to its rate, as any more would
         // (one at its rate already, an idle group's, is left as it is by a tick without turns).
@@ -91,14 +86,19 @@ mod tests {
         let mut seen = Vec::new();
         let mut ticks = 0;
         for (quiet, turns) in [(0, 400), (5, 40), (1, 300), (0, 300), (3, 50)] {
+            let sync = |turn: &mut Turn, ticks: u64| {
+                if turn.ticks != ticks {
+                    turn.catch_up(ticks);
+                }
+            };
             for _ in 0..=quiet {
                 ticks += 1;
                 if sync_every_tick {
-                    turn.sync(ticks);
+                    sync(&mut turn, ticks);
                 }
             }
             for _ in 0..turns {
-                turn.sync(ticks);
+                sync(&mut turn, ticks);
                 turn.start();
                 seen.push((turn.timed(), turn.weight()));
             }

@@ -124,7 +124,9 @@ impl LogSize {
     /// three adds.
     #[inline(always)]
     pub fn append_one(&mut self, index: u64, bytes: u64) -> bool {
-        if index == self.end && index & self.mask() != 0 && self.end != self.first {
+        // The log is not empty when it has a live block: that test also tells the compiler the
+        // vector has a last one.
+        if index == self.end && index & self.mask() != 0 && self.blocks.len() > self.start {
             if let Some(last) = self.blocks.last_mut() {
                 *last += bytes;
                 self.bytes += bytes;
