@@ -190,7 +190,8 @@ fn ln_unit(m: u64) -> f64 {
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Samplers {
-    /// Turns until the next one either sampler samples (1: the next turn).
+    /// Turns until the next one either sampler samples, or until the one after a timed turn,
+    /// which clears its flags (1: the next turn).
     skip: u32,
     /// The turns from the last sampled turn (or change of rate) to the next: what both
     /// samplers' countdowns go down by then.
@@ -279,17 +280,20 @@ impl Samplers {
         (self.durations.sampling(), self.rpc.sampling())
     }
 
-    /// A new turn: a decrement, unless either sampler samples it.
+    /// A new turn: a decrement, unless either sampler samples it or the last turn was timed
+    /// (whose flags this one clears).
     #[inline]
     pub(crate) fn next_turn(&mut self) {
-        if self.skip > 1 {
-            self.skip -= 1;
-            self.timed = (false, false);
-        } else {
+        self.skip -= 1;
+        if self.skip == 0 {
             self.sampled_turn();
         }
     }
 
+    /// The turn `skip` counted down to: the samplers catch up with the `span` turns since the
+    /// last such turn and say whether they sample this one. The turn after a timed one comes here
+    /// too ([`rearm`](Self::rearm)), usually to sample nothing: so the other turns leave the
+    /// flags alone, and cost a decrement and a branch.
     #[inline(never)]
     fn sampled_turn(&mut self) {
         let span = self.span;
@@ -334,9 +338,11 @@ impl Samplers {
         self.paced
     }
 
-    /// Counts down to the nearer of the two samplers' next turns.
+    /// Counts down to the nearer of the two samplers' next turns, or to the next turn when the
+    /// current one is timed: that turn clears the flags ([`sampled_turn`](Self::sampled_turn)
+    /// with a span of one, which samples it only if a countdown ends there).
     fn rearm(&mut self) {
-        self.span = self.durations.countdown.min(self.rpc.countdown);
+        self.span = if self.timed == (false, false) { self.durations.countdown.min(self.rpc.countdown) } else { 1 };
         self.skip = self.span;
     }
 
