@@ -2,10 +2,11 @@
 //! <on|off|untimed|every_turn> <one_per_turn|batched_100|saturated_1000|idle_ticks>` builds the
 //! cluster as `raft_loop_instructions` does (elected and warmed, `raft_loop::cluster`, or
 //! `raft_loop::idle_cluster`; `untimed` and `every_turn` are its `instrumented_untimed` and
-//! `instrumented_every_turn` variants, the raft-rs shapes only), then runs the shape in `measured`, the function for callgrind to
-//! collect (`--toggle-collect='*raft_loop_profile::measured*'`). It prints what the run's
-//! instructions are counted per (`per 2000 proposals`, `per 19200 replica-ticks`), so the script
-//! does not repeat the loop's constants.
+//! `instrumented_every_turn` variants, the raft-rs shapes only), then runs the shape in
+//! `measured`, the function for callgrind to collect
+//! (`--toggle-collect='*raft_loop_profile::measured*'`). It prints what the run's instructions are
+//! counted per (`per 2000 proposals`, `per 19200 replica-ticks`), so the script does not repeat the
+//! loop's constants.
 //!
 //! An example rather than a binary so that it runs on mimalloc, the benchmark's allocator (a
 //! dev-dependency): the two variants must share the allocator's layout as they do there.

@@ -85,12 +85,13 @@ mod tests {
         let mut turn = Turn::new(every_8, every_8, 8, 42);
         let mut seen = Vec::new();
         let mut ticks = 0;
+        // What the node's tick flag decides: catch up when the count moved.
+        let sync = |turn: &mut Turn, ticks: u64| {
+            if turn.ticks != ticks {
+                turn.catch_up(ticks);
+            }
+        };
         for (quiet, turns) in [(0, 400), (5, 40), (1, 300), (0, 300), (3, 50)] {
-            let sync = |turn: &mut Turn, ticks: u64| {
-                if turn.ticks != ticks {
-                    turn.catch_up(ticks);
-                }
-            };
             for _ in 0..=quiet {
                 ticks += 1;
                 if sync_every_tick {
