@@ -28,8 +28,56 @@ cargo clippy -p raft-metrics --lib --locked -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 
-step "tests"
-cargo test --workspace --all-features --locked
+# The real-Prometheus scenarios run in the next step, side by side; here every other test.
+e2e_scenarios=(
+  prometheus_scrapes_the_cluster_and_the_alerts_fire
+  prometheus_sees_a_slow_node
+  prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode
+)
+skips=()
+for scenario in "${e2e_scenarios[@]}"; do skips+=(--skip "$scenario"); done
+step "tests (all but the real-Prometheus scenarios)"
+cargo test --workspace --all-features --locked -- --exact "${skips[@]}"
+
+# Each of the three binaries runs its scenarios one at a time (`raft_metrics_e2e::prometheus_turn`)
+# and mostly waits on scrape intervals and alert timers: together about 65 s of CPU in 6 minutes
+# when they ran one after another. Side by side they take as long as the longest (about 3
+# minutes). The executables come from the build above (a `cargo test -p` would resolve features
+# for one package and compile again); each binary runs all its tests, whatever the names above.
+step "the real-Prometheus scenarios: their three test binaries side by side"
+cargo test --workspace --all-features --locked --no-run --message-format=json >target/test-artifacts.json
+python3 - target/test-artifacts.json >target/e2e-binaries <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    artifact = json.loads(line)
+    if artifact.get("reason") == "compiler-artifact" and artifact.get("executable") \
+            and artifact["target"]["name"].startswith("prometheus_e2e"):
+        print(artifact["executable"])
+PY
+expected=$(ls raft-metrics-*/tests/prometheus_e2e*.rs | wc -l)
+found=$(wc -l <target/e2e-binaries)
+if [ "$found" -ne "$expected" ]; then
+  echo "check.sh: $found real-Prometheus test binaries built, $expected sources" >&2
+  exit 1
+fi
+e2e_pids=()
+while read -r binary; do
+  "$binary" >"target/e2e-$(basename "$binary").log" 2>&1 &
+  e2e_pids+=($!)
+done <target/e2e-binaries
+e2e_status=0
+mapfile -t e2e_binaries <target/e2e-binaries
+for i in "${!e2e_pids[@]}"; do
+  status=0
+  wait "${e2e_pids[$i]}" || status=$?
+  printf '\n== %s (exit %d)\n' "${e2e_binaries[$i]}" "$status"
+  cat "target/e2e-$(basename "${e2e_binaries[$i]}").log"
+  if [ "$status" -ne 0 ]; then e2e_status=1; fi
+done
+if [ "$e2e_status" -ne 0 ]; then
+  echo "check.sh: a real-Prometheus scenario failed (its binary's output is above)" >&2
+  exit 1
+fi
 
 step "examples pass promtool silently"
 promtool_silent() {
@@ -101,10 +149,11 @@ step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
 step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 idle groups ticked then hibernated; the full run is benches/run.sh)"
-# The bench profile: the artifacts of the build above (a release build would compile every
-# dependency again, about 4 minutes on 2 cores).
-cargo build --profile bench --locked -p raft-metrics-benches --bin real_node
-target/release/real_node --rates 2000,saturation --idle-partitions 30 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
+# The binary the benchmarks' build above made (`cargo bench` builds its package's binaries with
+# the benches): a release build would compile every dependency again (about 4 minutes on 2
+# cores), and even `cargo build --profile bench -p raft-metrics-benches` resolves features for
+# one package and compiles 78 crates again (1 min 48 s).
+"${CARGO_TARGET_DIR:-target}/release/real_node" --rates 2000,saturation --idle-partitions 30 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
 step "instruction overhead guard of the raft-rs and openraft loops (callgrind)"
 CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh
