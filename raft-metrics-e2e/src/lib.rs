@@ -468,8 +468,10 @@ impl DeferredPanels {
     }
 }
 
-/// Runs the scenarios of a test binary one after the other: each has a cluster ticking in real
-/// time and a Prometheus, and the timings of each are easier to trust on 2 cores when alone.
+/// Runs the scenarios of a test binary one after the other when one process runs them (a
+/// developer's `cargo test`): each has a cluster ticking in real time and a Prometheus, and on a
+/// loaded 2-core machine one at a time leaves the most room. `scripts/check.sh` starts each
+/// scenario in a process of its own, side by side: they mostly wait on scrapes and alert timers.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// This scenario's turn (the other one waits), or `None` with a message when
