@@ -39,14 +39,14 @@ for scenario in "${e2e_scenarios[@]}"; do skips+=(--skip "$scenario"); done
 step "tests (all but the real-Prometheus scenarios)"
 cargo test --workspace --all-features --locked -- --exact "${skips[@]}"
 
-# A scenario mostly waits on scrape intervals and alert timers: the five took about 65 s of CPU
-# in 6 minutes when they ran one after another, and 1 min 35 s side by side (the longest, 94 s;
-# 48 s of CPU in all) while the machine ran another suite. Each runs in a
-# process of its own (`--exact`): in one process the scenarios of a binary take turns
-# (`raft_metrics_e2e::prometheus_turn`, for a developer's `cargo test`). The executables come
-# from the build above (a `cargo test -p` would resolve features for one package and compile
-# again).
+# A scenario mostly waits on scrape intervals and alert timers: the five took about 60 s of CPU
+# in 6 minutes when they ran one after another, and take 1 min 35 s side by side (the longest,
+# 94 s; about 48 s of CPU in all). Each runs in a process of its own (`--exact`): in one process
+# the scenarios of a binary take turns (`raft_metrics_e2e::prometheus_turn`, for a developer's
+# `cargo test`). The executables come from the build above (a `cargo test -p` would resolve
+# features for one package and compile again).
 step "the real-Prometheus scenarios, side by side"
+mkdir -p target
 cargo test --workspace --all-features --locked --no-run --message-format=json >target/test-artifacts.json
 python3 - target/test-artifacts.json >target/e2e-binaries <<'PY'
 import json, sys
