@@ -110,8 +110,11 @@ impl Driver {
         self.with(|s| s.exporters.ports().values().map(|p| format!("127.0.0.1:{p}")).collect())
     }
 
+    /// Waits for a leader of `p` (other than `not`) that every reachable member follows: right
+    /// after a heal the old leader still leads for a moment, until the rejoining node's higher
+    /// term reaches it (a fault chosen from that moment found no leader when it began).
     fn wait_leader(&self, p: u32, not: Option<u64>, timeout: Duration) -> Option<u64> {
-        wait_for(timeout, || self.with(|s| s.cluster.leader(p).filter(|&l| Some(l) != not)))
+        wait_for(timeout, || self.with(|s| s.cluster.agreed_leader(p).filter(|&l| Some(l) != not)))
     }
 }
 

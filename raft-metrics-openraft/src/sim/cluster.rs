@@ -440,18 +440,25 @@ impl Cluster {
         self.rt.block_on(future)
     }
 
+    /// The leader of `p` that every reachable member follows, if there is one now. A leader alone
+    /// is not enough after a fault: a node that rejoins brings the higher term it campaigned
+    /// at, and the leader it meets steps down a moment later.
+    pub fn agreed_leader(&self, p: u32) -> Option<u64> {
+        self.leader(p).filter(|&l| {
+            self.hosts.keys().filter(|&&n| self.is_reachable(n)).all(|&n| {
+                self.raft_metrics(n, p).is_some_and(|m| {
+                    let member = m.membership_config.membership().get_node(&n).is_some();
+                    !member || m.current_leader == Some(l)
+                })
+            })
+        })
+    }
+
     /// Waits until `p` has a leader that every reachable member follows; returns it.
     pub fn wait_leader(&self, p: u32, timeout: Duration) -> Option<u64> {
         let mut found = None;
         self.wait_for(timeout, |c| {
-            found = c.leader(p).filter(|&l| {
-                c.hosts.keys().filter(|&&n| c.is_reachable(n)).all(|&n| {
-                    c.raft_metrics(n, p).is_some_and(|m| {
-                        let member = m.membership_config.membership().get_node(&n).is_some();
-                        !member || m.current_leader == Some(l)
-                    })
-                })
-            });
+            found = c.agreed_leader(p);
             found.is_some()
         });
         found
