@@ -6,8 +6,10 @@
 # (`addr2line -i`). Per-function diffs (`callgrind_diff.py`) cannot say this: the hooks inline into
 # the simulator's ready loop, so one function holds most of the difference.
 #   benches/where.sh [SHAPE] [ROWS] [FROM] [TO]  # default one_per_turn, 40 rows, off on; markdown
-# FROM and TO: the example's variants, `off`, `on`, and for the raft-rs shapes `untimed` and
-# `every_turn` (`benches/where.sh one_per_turn 40 untimed on`: where the sampled timing goes).
+# FROM and TO: the example's variants, `off`, `on`, and for the raft-rs shapes `untimed`,
+# `rpc_untimed` (the durations timed, no message) and `every_turn` (`benches/where.sh
+# one_per_turn 40 untimed on`: where the sampled timing goes; `untimed rpc_untimed` and
+# `rpc_untimed on` split it between the durations and the messages' latency).
 # SHAPE: one_per_turn, batched_100, saturated_1000 (per proposal of 2 000) or idle_ticks (per
 # replica-tick of 64 groups x 3 nodes x 100 ticks), the raft-rs loop's; openraft_one_at_a_time or
 # openraft_batched_100 (per write of 2 000), the openraft loop's, whose `off` has bare stores and

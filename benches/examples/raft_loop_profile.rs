@@ -1,8 +1,9 @@
 //! One run of the raft loop's measured part for `benches/where.sh`: `raft_loop_profile
-//! <on|off|untimed|every_turn> <one_per_turn|batched_100|saturated_1000|idle_ticks>` builds the
-//! cluster as `raft_loop_instructions` does (elected and warmed, `raft_loop::cluster`, or
-//! `raft_loop::idle_cluster`; `untimed` and `every_turn` are its `instrumented_untimed` and
-//! `instrumented_every_turn` variants, the raft-rs shapes only), then runs the shape in
+//! <on|off|untimed|rpc_untimed|every_turn> <one_per_turn|batched_100|saturated_1000|idle_ticks>`
+//! builds the cluster as `raft_loop_instructions` does (elected and warmed, `raft_loop::cluster`,
+//! or `raft_loop::idle_cluster`; `untimed` and `every_turn` are its `instrumented_untimed` and
+//! `instrumented_every_turn` variants, `rpc_untimed` times the durations and no message, the
+//! raft-rs shapes only), then runs the shape in
 //! `measured`, the function for callgrind to collect
 //! (`--toggle-collect='*raft_loop_profile::measured*'`). It prints what the run's instructions are
 //! counted per (`per 2000 proposals`, `per 19200 replica-ticks`), so the script does not repeat the
@@ -33,13 +34,14 @@ fn measured(cluster: &mut Cluster, shape: Option<Shape>) -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let usage =
-        "usage: raft_loop_profile <on|off|untimed|every_turn> <one_per_turn|batched_100|saturated_1000|idle_ticks>";
+        "usage: raft_loop_profile <on|off|untimed|rpc_untimed|every_turn> <one_per_turn|batched_100|saturated_1000|idle_ticks>";
     let variant = args.get(1).map_or("", String::as_str);
     let name = args.get(2).map_or("", String::as_str);
     let shape = Shape::ALL.into_iter().find(|shape| name == shape.name());
     let mut cluster = match (variant, shape) {
         ("on" | "off", Some(_)) => raft_loop::cluster(variant == "on"),
         ("untimed", Some(_)) => raft_loop::cluster_untimed(),
+        ("rpc_untimed", Some(_)) => raft_loop::cluster_rpc_untimed(),
         ("every_turn", Some(_)) => raft_loop::cluster_timing_every_turn(),
         ("on" | "off", None) if name == IDLE => raft_loop::idle_cluster(variant == "on"),
         _ => panic!("{usage}"),

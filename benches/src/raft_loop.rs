@@ -87,6 +87,13 @@ pub fn cluster_untimed() -> Cluster {
     cluster_with(ClusterConfig { timing: Sampling::Off, rpc_timing: Sampling::Off, ..ClusterConfig::default() })
 }
 
+/// An instrumented cluster ([`cluster`]`(true)`) whose wrappers time the durations at their
+/// default rate and no message: what the RPC latency's sampled turns cost, apart from the
+/// durations' (`benches/where.sh one_per_turn 40 rpc_untimed on`).
+pub fn cluster_rpc_untimed() -> Cluster {
+    cluster_with(ClusterConfig { rpc_timing: Sampling::Off, ..ClusterConfig::default() })
+}
+
 /// Partitions of the idle shape.
 pub const IDLE_PARTITIONS: u32 = 64;
 /// Ticks of the idle shape.

@@ -297,6 +297,24 @@ impl Samplers {
     #[inline(never)]
     fn sampled_turn(&mut self) {
         let span = self.span;
+        let (durations, rpc) = (self.durations.countdown - span, self.rpc.countdown - span);
+        if durations == 0 || rpc == 0 {
+            return self.countdown_ended();
+        }
+        // The turn after a timed one, which only clears its flags (about half of the turns that
+        // come here), ends no countdown: taken down here without a call, so that this path
+        // saves no registers (`one_per_turn`: 788.5 → 781.2 instructions per proposal).
+        self.ticked = self.ticked.wrapping_add(span);
+        (self.durations.countdown, self.rpc.countdown) = (durations, rpc);
+        self.timed = (false, false);
+        self.span = durations.min(rpc);
+        self.skip = self.span;
+    }
+
+    /// [`sampled_turn`](Self::sampled_turn) where a countdown ends: its sampler draws the next.
+    #[inline(never)]
+    fn countdown_ended(&mut self) {
+        let span = self.span;
         self.ticked = self.ticked.wrapping_add(span);
         self.timed = (self.durations.advance(span), self.rpc.advance(span));
         self.rearm();
