@@ -307,8 +307,7 @@ impl Samplers {
         self.ticked = self.ticked.wrapping_add(span);
         (self.durations.countdown, self.rpc.countdown) = (durations, rpc);
         self.timed = (false, false);
-        self.span = durations.min(rpc);
-        self.skip = self.span;
+        self.rearm();
     }
 
     /// [`sampled_turn`](Self::sampled_turn) where a countdown ends: its sampler draws the next.
