@@ -62,22 +62,29 @@ if [ "$found" -ne "$expected" ]; then
   echo "check.sh: $found real-Prometheus test binaries built, $expected sources" >&2
   exit 1
 fi
-e2e_pids=()
-e2e_logs=()
+# Every scenario listed first, then started: a missing name fails the step before any of them
+# runs (none is left running behind the exit).
+e2e_runs=()
 while read -r binary; do
-  for scenario in $("$binary" --list --format terse | sed -n 's/: test$//p'); do
+  for scenario in $("$binary" --list --format terse </dev/null | sed -n 's/: test$//p'); do
     # The step before skipped only the names listed there: a scenario not among them ran there
     # too, one after another.
     if [[ " ${e2e_scenarios[*]} " != *" $scenario "* ]]; then
       echo "check.sh: add $scenario ($binary) to e2e_scenarios" >&2
       exit 1
     fi
-    log="target/e2e-$(basename "$binary")-$scenario.log"
-    "$binary" --exact "$scenario" >"$log" 2>&1 &
-    e2e_pids+=($!)
-    e2e_logs+=("$log")
+    e2e_runs+=("$binary $scenario")
   done
 done <target/e2e-binaries
+e2e_pids=()
+e2e_logs=()
+for run in "${e2e_runs[@]}"; do
+  binary="${run% *}" scenario="${run##* }"
+  log="target/e2e-$(basename "$binary")-$scenario.log"
+  "$binary" --exact "$scenario" >"$log" 2>&1 </dev/null &
+  e2e_pids+=($!)
+  e2e_logs+=("$log")
+done
 e2e_status=0
 for i in "${!e2e_pids[@]}"; do
   status=0
