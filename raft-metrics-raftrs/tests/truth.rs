@@ -855,6 +855,49 @@ fn an_idle_group_publishes_every_n_ticks_and_what_moves_at_once() {
     }
 }
 
+/// A busy group publishing at most every `busy_publish_every` ticks: with proposals at every
+/// tick its gauges move at every N-th tick only, and once the last change is published every
+/// count and gauge is the cluster's, as at the default.
+#[test]
+fn a_busy_group_publishes_every_n_ticks_and_exactly() {
+    const EVERY: u64 = 4;
+    let mut c = Cluster::new(ClusterConfig {
+        busy_publish_every: u32::try_from(EVERY).unwrap_or(4),
+        ..ClusterConfig::default()
+    })
+    .expect("cluster");
+    elect(&mut c);
+    c.run(2 * EVERY);
+    let leader = c.leader(0).expect("leader");
+    let published = |c: &Cluster| get(&scrape(c, leader), "chronik_raft_commit_index", 0, &[]);
+    let mut seen = vec![published(&c)];
+    let mut accepted = 0;
+    for key in 0..4 * EVERY {
+        if c.propose(0, proposal(u16::try_from(key).unwrap_or(0), b"busy")).is_ok() {
+            accepted += 1;
+        }
+        c.settle();
+        c.tick();
+        seen.push(published(&c));
+    }
+    assert_eq!(accepted, 4 * EVERY);
+    let moves = seen.windows(2).filter(|w| w[1] != w[0]).count() as u64;
+    assert!((3..=4).contains(&moves), "published on {moves} of {} busy ticks: {seen:?}", 4 * EVERY);
+    // The next publication (within EVERY ticks) brings every series to the cluster's state.
+    c.run(EVERY);
+    let committed = c.commit_index(0);
+    for node in c.members(0) {
+        let s = scrape(&c, node);
+        assert_eq!(get(&s, "chronik_raft_commit_index", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_last_applied", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_last_index", 0, &[]) as u64, committed, "node {node}");
+        assert_eq!(get(&s, "chronik_raft_proposals_applied_total", 0, &[]) as u64, accepted, "node {node}");
+    }
+    let s = scrape(&c, leader);
+    assert_eq!(get(&s, "chronik_raft_proposals_committed_total", 0, &[]) as u64, accepted);
+    assert_eq!(get(&s, "chronik_raft_proposals_pending", 0, &[]), 0.0);
+}
+
 /// Hibernation (the application stops ticking idle groups, as TiKV does): going to sleep
 /// publishes what the ticks since the last publication kept, so every RPC count is exact while
 /// the groups sleep; the sleeping partitions are `hibernating` on every member and counted

@@ -125,7 +125,10 @@ pub(super) struct Idle {
     /// Ticks since the last publication.
     skipped: u32,
     /// Publish at least every this many ticks (1: every tick).
-    every: u32,
+    every: u16,
+    /// Publish at most every this many ticks (1: at every tick after a change). 16 bits each,
+    /// so that the switch's state stays one cache line.
+    busy_every: u16,
     /// An index, the unstable log, role, leader or term moved since the last publication.
     moved: bool,
     /// The leader had a follower behind at the last publication (its lag in seconds grows with
@@ -146,17 +149,20 @@ impl Idle {
     /// `standing`: the node's, as the role first observed it.
     pub(super) fn new(standing: Standing) -> Self {
         let standing = Seen::of(standing);
-        Self {
+        let mut idle = Self {
             ticks: 0,
             ticked: false,
             last: Marks::default(),
             skipped: 0,
-            every: DEFAULT_EVERY,
+            every: 1,
+            busy_every: 1,
             moved: true,
             lagging: false,
             unsettled: !standing.led(),
             standing,
-        }
+        };
+        idle.set_every(DEFAULT_EVERY);
+        idle
     }
 
     /// Whether raft-rs's standing differs from the one last observed (then the role observes
@@ -166,14 +172,25 @@ impl Idle {
         Seen::of(Standing::of(raw)) != self.standing
     }
 
-    /// Publish at least every `every` ticks (0 and 1: every tick).
+    /// Publish at least every `every` ticks (0 and 1: every tick; at most 65 535).
     pub(super) fn set_every(&mut self, every: u32) {
-        self.every = every.max(1);
+        self.every = u16::try_from(every.max(1)).unwrap_or(u16::MAX);
     }
 
     /// Publish at least every this many ticks.
     pub(super) fn every(&self) -> u32 {
-        self.every
+        u32::from(self.every)
+    }
+
+    /// Publish at most every `every` ticks (0 and 1: at the tick after a change; at most
+    /// 65 535).
+    pub(super) fn set_busy_every(&mut self, every: u32) {
+        self.busy_every = u16::try_from(every.max(1)).unwrap_or(u16::MAX);
+    }
+
+    /// Publish at most every this many ticks.
+    pub(super) fn busy_every(&self) -> u32 {
+        u32::from(self.busy_every)
     }
 
     /// Role, leader or term changed, to `standing`: the next tick publishes.
@@ -235,7 +252,7 @@ impl Idle {
         self.skipped += 1;
         let mut changed = self.moved || self.unsettled;
         if !changed {
-            if self.skipped < self.every {
+            if self.skipped < u32::from(self.every) {
                 return None;
             }
             // What moved without a turn that said so (entries applied after this tick's
@@ -243,6 +260,10 @@ impl Idle {
             self.observe(raw);
             changed = self.moved;
         } else {
+            // A busy group publishes at most every `busy_every` ticks (what moved stays noted).
+            if self.skipped < u32::from(self.busy_every) {
+                return None;
+            }
             // Published now, as they are (a publication reads the log anyway).
             self.last = Marks::of(raw);
         }
@@ -280,6 +301,30 @@ mod tests {
         let mut raw = RawNode::new(&Config { id: 1, ..Config::default() }, store, &logger).expect("node");
         raw.campaign().expect("campaign");
         raw
+    }
+
+    /// A group that moves at every tick publishes at most every `busy_every` ticks, each
+    /// publication standing for the ticks it skipped; what moved stays noted until then. At 1
+    /// (the default) it publishes at every tick.
+    #[test]
+    fn a_busy_group_publishes_at_most_every_n_ticks() {
+        let raw = leader();
+        let mut idle = Idle::new(Standing::of(&raw));
+        idle.set_busy_every(4);
+        let busy = |idle: &mut Idle| {
+            idle.log_moved();
+            idle.tick(&raw)
+        };
+        let ticks: Vec<Option<(Publication, u32)>> = (0..8).map(|_| busy(&mut idle)).collect();
+        let every_fourth = Some((Changed, 4));
+        assert_eq!(ticks, [None, None, None, every_fourth, None, None, None, every_fourth]);
+        // A change, then quiet ticks: published at the fourth tick since the last publication.
+        idle.log_moved();
+        let ticks: Vec<Option<(Publication, u32)>> = (0..4).map(|_| idle.tick(&raw)).collect();
+        assert_eq!(ticks, [None, None, None, every_fourth]);
+        idle.set_busy_every(1);
+        assert_eq!(busy(&mut idle), Some((Changed, 1)));
+        assert_eq!(busy(&mut idle), Some((Changed, 1)));
     }
 
     /// An unchanged group publishes every `every` ticks (the heartbeat-driven part only); a

@@ -343,6 +343,31 @@ impl<S: Storage> InstrumentedNode<S> {
         self.quiet.idle.every()
     }
 
+    /// How often a busy group publishes at most, in ticks (default 1: at the tick after a
+    /// change). With `ticks` above 1, a group whose state moved (an index, the log, role,
+    /// leader or term, a follower behind) publishes at the first tick `ticks` ticks after its
+    /// last publication rather than at the next one: the counts, gauges and the leader's view
+    /// of its followers reach the series up to `ticks` ticks late (1 s at 10 and raft-rs's
+    /// usual 100 ms tick; a scrape every 15 s cannot tell), and per-tick distributions observe
+    /// the skipped ticks with the publication, as after an idle stretch.
+    ///
+    /// For a node with thousands of partitions that each take a little traffic: a publication
+    /// costs a group about as much as a few proposals (the log's gauges, every link's counts,
+    /// the leader's refresh of its followers), and such a group moves at almost every tick, so
+    /// that at the default each of its proposals pays for about one publication
+    /// (`benches/busy_lines.sh`).
+    #[must_use]
+    pub fn with_busy_publish_every(mut self, ticks: u32) -> Self {
+        self.quiet.idle.set_busy_every(ticks);
+        self
+    }
+
+    /// How often a busy group publishes at most, in ticks
+    /// ([`with_busy_publish_every`](Self::with_busy_publish_every)).
+    pub fn busy_publish_every(&self) -> u32 {
+        self.quiet.idle.busy_every()
+    }
+
     /// How often the messages of a turn are timed (default [`DEFAULT_RPC_TIMING`], the messages
     /// of one turn in 64): [`rpc_timed`](Self::rpc_timed) says so to the transport, whose
     /// latencies [`on_delivered`](Self::on_delivered) observes in `rpc_duration_seconds` with

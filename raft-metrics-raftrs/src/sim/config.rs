@@ -54,6 +54,10 @@ pub struct ClusterConfig {
     /// [`InstrumentedNode::with_idle_publish_every`](crate::InstrumentedNode::with_idle_publish_every);
     /// default [`DEFAULT_IDLE_PUBLISH_EVERY`] (an idle group publishes at least every 10 ticks).
     pub idle_publish_every: u32,
+    /// Every replica's
+    /// [`InstrumentedNode::with_busy_publish_every`](crate::InstrumentedNode::with_busy_publish_every);
+    /// default 1 (a group that moved publishes at the next tick).
+    pub busy_publish_every: u32,
 }
 
 impl Default for ClusterConfig {
@@ -78,6 +82,7 @@ impl Default for ClusterConfig {
             rpc_timing: DEFAULT_RPC_TIMING,
             timing_budget: DEFAULT_TIMING_BUDGET,
             idle_publish_every: DEFAULT_IDLE_PUBLISH_EVERY,
+            busy_publish_every: 1,
         }
     }
 }

@@ -51,7 +51,8 @@ impl Cluster {
             .with_timing(self.config.timing)
             .with_rpc_timing(self.config.rpc_timing)
             .with_timing_budget(self.config.timing_budget)
-            .with_idle_publish_every(self.config.idle_publish_every);
+            .with_idle_publish_every(self.config.idle_publish_every)
+            .with_busy_publish_every(self.config.busy_publish_every);
         Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 

@@ -41,6 +41,11 @@ pub struct Plan {
     pub summary: Option<PathBuf>,
     /// Groups of the idle cluster (0: none is run).
     pub idle_partitions: u32,
+    /// Groups of the busy cluster (0: none is run).
+    pub busy_partitions: u32,
+    /// Proposals per second offered to the busy cluster's groups together, spread evenly (each
+    /// node's client proposes to the groups it leads).
+    pub busy_rate: u32,
 }
 
 /// One node's measurement over the window.
@@ -102,6 +107,19 @@ impl Sample {
         self.leader().cpu_us as f64 / 1e6 / self.window.as_secs_f64()
     }
 
+    /// CPU microseconds per proposal, the mean of the nodes.
+    fn cpu_per_proposal_per_node(&self) -> f64 {
+        self.cpu_per_proposal() / self.nodes.len().max(1) as f64
+    }
+
+    /// Raft messages and ready-loop turns per proposal, the mean of the nodes.
+    fn hooks_per_proposal_per_node(&self) -> (f64, f64) {
+        let n = self.nodes.len().max(1) as f64;
+        let (m, t) =
+            self.nodes.iter().map(|node| node.hooks_per_proposal()).fold((0.0, 0.0), |(m, t), (a, b)| (m + a, t + b));
+        (m / n, t / n)
+    }
+
     /// CPU microseconds of all nodes per group tick (an idle cluster's unit of work).
     fn cpu_per_group_tick(&self) -> f64 {
         let cpu: u64 = self.nodes.iter().map(|n| n.cpu_us).sum();
@@ -137,6 +155,23 @@ pub fn run(plan: &Plan) -> io::Result<()> {
         report.push(Measured { rate, pairs: measured?, scrapes });
     }
     let mut tsv = print_report(plan, &report);
+    if plan.busy_partitions > 0 {
+        let dir = plan.dir.join("busy");
+        let rate = Rate::Fixed(plan.busy_rate);
+        let mut cluster = Cluster::start(&exe, &dir, Some(rate), plan.busy_partitions, plan)?;
+        let name = format!("busy {} partitions at {}", plan.busy_partitions, rate.name());
+        let measured = measure(&mut cluster, plan, &name, |sample| {
+            format!(
+                "{:.0} commits/s, {:.2} µs/proposal per node, {:.1} % of a core per node",
+                sample.commits_per_second(),
+                sample.cpu_per_proposal_per_node(),
+                sample.node_load() * 100.0
+            )
+        });
+        let scrapes = cluster.stop()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        tsv.push_str(&print_busy(plan, &measured?, &scrapes));
+    }
     if plan.idle_partitions > 0 {
         let dir = plan.dir.join("idle");
         let mut cluster = Cluster::start(&exe, &dir, None, plan.idle_partitions, plan)?;
@@ -230,6 +265,44 @@ fn print_idle(plan: &Plan, pairs: &[(Sample, Sample)], scrapes: &[usize]) -> Str
     format!("idle-{p}\t{off:.4}\t{off:.4}\t{:.4}\t{:.4}\n", mean * 100.0, 2.0 * error * 100.0)
 }
 
+/// Prints the busy cluster's report; returns its TSV summary line (`busy-<P>-<R>`, µs of CPU per
+/// proposal per node with recording off, twice, overhead of all nodes' CPU in %, its 2 SE).
+fn print_busy(plan: &Plan, pairs: &[(Sample, Sample)], scrapes: &[usize]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let (p, r) = (plan.busy_partitions, plan.busy_rate);
+    let offs = || pairs.iter().map(|(_, off)| off);
+    let ons = || pairs.iter().map(|(on, _)| on);
+    let off = median(offs().map(Sample::cpu_per_proposal_per_node).collect());
+    let all: Vec<f64> = pairs.iter().map(|(on, off)| on.cpu_per_proposal() / off.cpu_per_proposal() - 1.0).collect();
+    let (mean, error) = mean_and_error(&all);
+    let (lo, hi) = spread(&all);
+    println!();
+    println!(
+        "Busy partitions: one cluster of 3 node processes, each a replica of {p} groups (leaders spread over the nodes, the large-node export mode), and a client per node offering proposals of 256 B–1 KiB to the groups that node leads, in turn: {r} proposals/s in all, {:.1} per group per second. Each group's turn finds its state cold, as at a node with thousands of partitions. Same rounds and phases as above; CPU of all nodes per proposal (each node applies every proposal).",
+        f64::from(r) / f64::from(p.max(1))
+    );
+    println!();
+    println!("| groups per node | offered | commits/s (off / on) | CPU per node, off | µs per proposal per node, off | overhead, all nodes: median (min … max) | mean ± 2 SE | messages / turns per proposal per node | scrape bytes (gzip, per node) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {p} | {r}/s | {:.0} / {:.0} | {:.1} % of a core | {off:.2} | {:+.2} % ({:+.2} … {:+.2}) | {:+.2} % ± {:.2} | {:.2} / {:.3} | {:.0} |",
+        median(offs().map(Sample::commits_per_second).collect()),
+        median(ons().map(Sample::commits_per_second).collect()),
+        median(offs().map(Sample::node_load).collect()) * 100.0,
+        median(all.clone()) * 100.0,
+        lo * 100.0,
+        hi * 100.0,
+        mean * 100.0,
+        2.0 * error * 100.0,
+        median(offs().map(|s| s.hooks_per_proposal_per_node().0).collect()),
+        median(offs().map(|s| s.hooks_per_proposal_per_node().1).collect()),
+        median(scrapes.iter().map(|&b| b as f64).collect()),
+    );
+    format!("busy-{p}-{r}\t{off:.4}\t{off:.4}\t{:.4}\t{:.4}\n", mean * 100.0, 2.0 * error * 100.0)
+}
+
 /// Prints the hibernated cluster's report: CPU per node, recording off and on (the on phases
 /// include the scrapes, the off phases have none), and the difference in share of a core.
 fn print_hibernated(plan: &Plan, pairs: &[(Sample, Sample)]) {
@@ -273,7 +346,7 @@ struct Measured {
 /// Three node processes under load, with the scraper.
 struct Cluster {
     nodes: Vec<Process>,
-    load: Option<Load>,
+    loads: Vec<Load>,
     recording: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     scraper: Option<thread::JoinHandle<Vec<usize>>>,
@@ -282,7 +355,8 @@ struct Cluster {
 impl Cluster {
     /// Starts the nodes (recording on) with `partitions` groups each, elects the leaders (node 1
     /// of partition 0; with more groups, partition `p` campaigns on node `p % 3 + 1`, and most
-    /// elect it), starts the load (if any) and warms up.
+    /// elect it), starts the load (if any: with one group a client of node 1, with more a client
+    /// of each node for the groups it campaigned for, the rate split between them) and warms up.
     fn start(
         exe: &PathBuf,
         dir: &std::path::Path,
@@ -320,7 +394,7 @@ impl Cluster {
         }
         let recording = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
-        let mut cluster = Self { nodes, load: None, recording, stop, scraper: None };
+        let mut cluster = Self { nodes, loads: Vec::new(), recording, stop, scraper: None };
         for node in &mut cluster.nodes {
             node.expect("ready")?;
         }
@@ -331,9 +405,10 @@ impl Cluster {
         loop {
             let marks: Vec<NodeSample> = cluster.nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
             let led: u64 = marks.iter().map(|m| m.leading).sum();
-            // The client proposes to node 1, which must lead p0; the idle cluster has no client,
-            // and at thousands of groups the nodes' first elections can go either way.
-            if (partitions > 0 || marks[0].leader) && led == u64::from(partitions.max(1)) {
+            // With one group the client proposes to node 1, which must lead p0; at thousands of
+            // groups the nodes' first elections can go either way (a proposal to a node that
+            // does not lead its group is forwarded to the leader).
+            if (partitions > 1 || marks[0].leader) && led == u64::from(partitions.max(1)) {
                 break;
             }
             if Instant::now() > deadline {
@@ -345,7 +420,16 @@ impl Cluster {
             thread::sleep(Duration::from_millis(50));
         }
         if let Some(rate) = rate {
-            cluster.load = Some(Load::start(clients[0], rate, 1)?);
+            let clients = if partitions > 1 { &clients[..] } else { &clients[..1] };
+            let n = clients.len() as u32;
+            for (i, &client) in (0..).zip(clients) {
+                let led: Vec<u32> = (0..partitions.max(1)).filter(|p| p % n == i).collect();
+                let share = match rate {
+                    Rate::Fixed(r) => Rate::Fixed(r / n + u32::from(i < r % n)),
+                    Rate::Saturation => Rate::Saturation,
+                };
+                cluster.loads.push(Load::start(client, led, share, u64::from(i) + 1)?);
+            }
         }
         // Thousands of groups settle for longer after their elections (empty entries committed
         // everywhere, the first heartbeats' answers): at least 10 s.
@@ -399,7 +483,7 @@ impl Cluster {
             })
             .collect();
         let sample = Sample { nodes, window };
-        if self.load.is_some() && sample.leader().applied == 0 {
+        if !self.loads.is_empty() && sample.leader().applied == 0 {
             return Err(io::Error::other("no proposal applied in a phase"));
         }
         Ok(sample)
@@ -407,7 +491,7 @@ impl Cluster {
 
     /// Stops the load, the scraper and the nodes; the scrapes' sizes.
     fn stop(mut self) -> io::Result<Vec<usize>> {
-        self.load = None;
+        self.loads.clear();
         self.stop.store(true, Ordering::Release);
         let scrapes = self.scraper.take().map(|s| s.join().unwrap_or_default()).unwrap_or_default();
         for node in self.nodes {

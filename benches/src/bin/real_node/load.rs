@@ -1,6 +1,7 @@
-//! The clients: one connection to the leader, proposals of 256 B to 1 KiB (an 8-byte key, then
-//! filler) at a fixed offered rate or at saturation, and a reader counting the leader's
-//! acknowledgements (applied proposals).
+//! The clients: one connection to a node, proposals of 256 B to 1 KiB (an 8-byte key, then
+//! filler) to the partitions it leads, in turn, at a fixed offered rate or at saturation, and a
+//! reader counting the node's acknowledgements (applied proposals). A frame is the partition
+//! (`u32`, little-endian), then the proposal.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -53,15 +54,16 @@ pub struct Load {
 }
 
 impl Load {
-    /// Connects to the leader's client port and starts offering.
-    pub fn start(leader: SocketAddr, rate: Rate, seed: u64) -> io::Result<Self> {
-        let stream = TcpStream::connect(leader)?;
+    /// Connects to a node's client port and starts offering to `partitions` (not empty; the
+    /// ones the node leads), in turn.
+    pub fn start(node: SocketAddr, partitions: Vec<u32>, rate: Rate, seed: u64) -> io::Result<Self> {
+        let stream = TcpStream::connect(node)?;
         stream.set_nodelay(true)?;
         let reader = stream.try_clone()?;
         let acked = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (a, s) = (Arc::clone(&acked), Arc::clone(&stop));
-        let send = thread::spawn(move || offer(stream, rate, seed, &a, &s));
+        let send = thread::spawn(move || offer(stream, &partitions, rate, seed, &a, &s));
         // Ends when the node closes the connection (the orchestrator stops the nodes after
         // the load).
         thread::spawn(move || count_acks(reader, &acked));
@@ -78,7 +80,7 @@ impl Drop for Load {
     }
 }
 
-fn offer(stream: TcpStream, rate: Rate, seed: u64, acked: &AtomicU64, stop: &AtomicBool) {
+fn offer(stream: TcpStream, partitions: &[u32], rate: Rate, seed: u64, acked: &AtomicU64, stop: &AtomicBool) {
     let mut w = BufWriter::with_capacity(1 << 16, stream);
     let mut rng = seed | 1;
     let mut next = move || {
@@ -88,7 +90,8 @@ fn offer(stream: TcpStream, rate: Rate, seed: u64, acked: &AtomicU64, stop: &Ato
         rng
     };
     let filler: Vec<u8> = (0..*PAYLOAD.end()).map(|i| (i * 31 % 251) as u8).collect();
-    let mut payload = Vec::with_capacity(*PAYLOAD.end());
+    let mut frame = Vec::with_capacity(4 + *PAYLOAD.end());
+    let mut partition = partitions.iter().cycle();
     let start = Instant::now();
     let mut sent = 0u64;
     while !stop.load(Ordering::Acquire) {
@@ -101,10 +104,12 @@ fn offer(stream: TcpStream, rate: Rate, seed: u64, acked: &AtomicU64, stop: &Ato
         };
         while sent < allowed {
             let len = PAYLOAD.start() + (next() as usize) % (PAYLOAD.end() - PAYLOAD.start() + 1);
-            payload.clear();
-            payload.extend_from_slice(&next().to_le_bytes());
-            payload.extend_from_slice(&filler[..len - 8]);
-            if wire::write(&mut w, &payload).is_err() {
+            let Some(p) = partition.next() else { return };
+            frame.clear();
+            frame.extend_from_slice(&p.to_le_bytes());
+            frame.extend_from_slice(&next().to_le_bytes());
+            frame.extend_from_slice(&filler[..len - 8]);
+            if wire::write(&mut w, &frame).is_err() {
                 return;
             }
             sent += 1;

@@ -12,7 +12,8 @@
 //!
 //! ```text
 //! cargo run --release -p raft-metrics-benches --bin real_node -- [--rates 2000,10000,saturation]
-//!     [--idle-partitions 0] [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15]
+//!     [--idle-partitions 0] [--busy-partitions 0] [--busy-rate 10000]
+//!     [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15]
 //!     [--dir target/real-node] [--summary FILE.tsv]
 //! ```
 //!
@@ -20,6 +21,11 @@
 //! of `P` groups and no client: what recording costs a node whose partitions only tick and
 //! heartbeat, as most of a large node's partitions do at any moment (CPU per group tick), and then
 //! with every group hibernated (no group ticked: CPU per node).
+//!
+//! With `--busy-partitions P` it also runs a cluster of `P` groups per node under load:
+//! `--busy-rate` proposals per second in all, spread evenly over the groups, each node's client
+//! proposing to the groups it leads. What recording costs a node whose partitions all take a
+//! little traffic, each group's state cold at its turn (CPU per proposal per node).
 //!
 //! `real_node node --id N --dir DIR --recording on|off [--partitions P]` is one node (the
 //! orchestrator starts three; `node::run` has the start-up exchange on stdin/stdout).
@@ -76,6 +82,8 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
         dir: PathBuf::from("target/real-node"),
         summary: None,
         idle_partitions: 0,
+        busy_partitions: 0,
+        busy_rate: 10_000,
     };
     for (flag, value) in pairs(args)? {
         match flag {
@@ -88,6 +96,8 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
             }
             "rounds" => plan.rounds = number(flag, value)?,
             "idle-partitions" => plan.idle_partitions = number(flag, value)?,
+            "busy-partitions" => plan.busy_partitions = number(flag, value)?,
+            "busy-rate" => plan.busy_rate = number(flag, value)?,
             "warmup" => plan.warmup = Duration::from_secs(number(flag, value)?),
             "window" => plan.window = Duration::from_secs(number(flag, value)?),
             "scrape-every" => plan.scrape_every = Duration::from_secs(number(flag, value)?),

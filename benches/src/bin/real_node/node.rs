@@ -1,8 +1,9 @@
 //! One node: a raft-rs replica of each of the benchmark's groups (partitions) behind
 //! `InstrumentedNode`, with a TCP transport (one connection per peer, every group's messages
 //! framed with their partition), a WAL `fdatasync`ed once per `Ready` that has something to
-//! persist, a map per group as state machine, a client port (partition 0 takes the proposals),
-//! and (recording on) the `/metrics` endpoint.
+//! persist, a map per group as state machine, a client port (proposals framed with their
+//! partition, acknowledged once applied by the groups this node leads), and (recording on) the
+//! `/metrics` endpoint.
 //!
 //! Threads: the Raft loop owns the node and everything it writes (peer connections, the WAL,
 //! the map, the client's acknowledgements); one reader thread per inbound connection decodes
@@ -38,6 +39,23 @@ const COMPACT_EVERY: u64 = 50_000;
 const KEEP: u64 = 10_000;
 /// Keys of the state machine: proposals overwrite, so the map stays bounded.
 const KEYS: u64 = 100_000;
+
+/// A group's share of the node's memory for its log and map: the constants above for one group,
+/// divided among many (down to a floor), so that a node of thousands of busy groups holds about
+/// what a node of one does.
+#[derive(Clone, Copy)]
+struct Bounds {
+    compact_every: u64,
+    keep: u64,
+    keys: u64,
+}
+
+impl Bounds {
+    fn of(partitions: u32) -> Self {
+        let p = u64::from(partitions.max(1));
+        Self { compact_every: (COMPACT_EVERY / p).max(1_000), keep: (KEEP / p).max(100), keys: (KEYS / p).max(1_000) }
+    }
+}
 /// How long a failed peer connection is left alone before the next attempt.
 const RECONNECT: Duration = Duration::from_millis(200);
 
@@ -56,7 +74,7 @@ pub struct Args {
 
 enum Event {
     Raft(u32, Message),
-    Propose(Vec<u8>),
+    Propose(u32, Vec<u8>),
     Client(TcpStream),
     Campaign,
     Recording(bool),
@@ -156,7 +174,8 @@ fn read_proposals(stream: TcpStream, tx: &Sender<Event>) {
     let mut r = io::BufReader::with_capacity(1 << 16, stream);
     let mut buf = Vec::new();
     while let Ok(true) = wire::read(&mut r, &mut buf) {
-        if tx.send(Event::Propose(buf.clone())).is_err() {
+        let Some((partition, data)) = buf.split_first_chunk::<4>() else { return };
+        if tx.send(Event::Propose(u32::from_le_bytes(*partition), data.to_vec())).is_err() {
             return;
         }
     }
@@ -165,6 +184,7 @@ fn read_proposals(stream: TcpStream, tx: &Sender<Event>) {
 /// What the control thread reports without asking the loop.
 #[derive(Default)]
 struct Status {
+    /// Proposals applied, every group's (each node applies every proposal).
     applied: AtomicU64,
     /// Raft messages stepped and sent, and turns of the ready loop: what each proposal costs
     /// the node in hook calls.
@@ -230,6 +250,10 @@ struct Replica {
     wal: Wal,
     peers: Vec<Peer>,
     client: Option<BufWriter<TcpStream>>,
+    /// Proposals applied, every group's; and those of the groups this node leads not yet
+    /// acknowledged to the client (once per pass over the groups).
+    applied: u64,
+    acks: u32,
     messages: u64,
     readies: u64,
     ticks: u64,
@@ -246,7 +270,7 @@ struct Group {
     node: InstrumentedNode<MemStorage>,
     mem: MemStorage,
     map: HashMap<u64, Vec<u8>>,
-    applied: u64,
+    bounds: Bounds,
     compacted_at: u64,
     dirty: bool,
 }
@@ -278,7 +302,8 @@ impl Replica {
             let mem = MemStorage::new_with_conf_state(ConfState::from((voters.clone(), vec![])));
             let raw = RawNode::new(&config, mem.clone(), &logger).map_err(io::Error::other)?;
             let node = InstrumentedNode::new(raw, metrics, TOPIC, partition).with_recording(args.recording);
-            groups.push(Group { node, mem, map: HashMap::new(), applied: 0, compacted_at: 0, dirty: false });
+            let bounds = Bounds::of(args.partitions);
+            groups.push(Group { node, mem, map: HashMap::new(), bounds, compacted_at: 0, dirty: false });
         }
         let now = Instant::now();
         let peers = (1..=addrs.len() as u64)
@@ -293,6 +318,8 @@ impl Replica {
             wal: Wal::create(&args.dir)?,
             peers,
             client: None,
+            applied: 0,
+            acks: 0,
             messages: 0,
             readies: 0,
             ticks: 0,
@@ -338,8 +365,10 @@ impl Replica {
             }
             if turned {
                 self.flush_peers();
+                let acks = std::mem::take(&mut self.acks);
+                self.ack(acks);
                 let leading = self.groups.iter().filter(|g| g.node.raw().raft.state == StateRole::Leader).count();
-                status.applied.store(self.groups[0].applied, Ordering::Release);
+                status.applied.store(self.applied, Ordering::Release);
                 status.messages.store(self.messages, Ordering::Release);
                 status.readies.store(self.readies, Ordering::Release);
                 status.leader.store(self.groups[0].node.raw().raft.state == StateRole::Leader, Ordering::Release);
@@ -368,10 +397,14 @@ impl Replica {
                     self.mark_dirty(at);
                 }
             }
-            // A follower drops proposals: the client only talks to the leader of partition 0.
-            Event::Propose(data) => {
-                let _ = self.groups[0].node.propose(Vec::new(), data);
-                self.mark_dirty(0);
+            // The client proposes to the groups this node was to lead (raft-rs forwards a
+            // proposal to the leader from a follower that knows it, and drops it otherwise).
+            Event::Propose(partition, data) => {
+                let at = partition as usize;
+                if at < self.groups.len() {
+                    let _ = self.groups[at].node.propose(Vec::new(), data);
+                    self.mark_dirty(at);
+                }
             }
             Event::Client(stream) => self.client = Some(BufWriter::new(stream)),
             Event::Campaign => {
@@ -431,8 +464,9 @@ impl Replica {
         acks += group.apply(&committed);
         group.node.advance_apply();
         group.compact();
-        if at == 0 {
-            self.ack(acks);
+        self.applied += u64::from(acks);
+        if group.node.raw().raft.state == StateRole::Leader {
+            self.acks += acks;
         }
         Ok(())
     }
@@ -470,8 +504,7 @@ impl Replica {
         }
     }
 
-    /// Tells the client how many of its proposals were applied (the leader of partition 0
-    /// only has one).
+    /// Tells the client how many proposals the groups this node leads applied.
     fn ack(&mut self, proposals: u32) {
         if proposals == 0 {
             return;
@@ -490,29 +523,28 @@ impl Group {
         if entries.is_empty() {
             return 0;
         }
-        let map = &mut self.map;
+        let (map, keys) = (&mut self.map, self.bounds.keys);
         let proposals = self.node.apply_entries(entries, |_| {
             let mut proposals = 0;
             for entry in entries {
                 let data = entry.get_data();
                 if entry.get_entry_type() == EntryType::EntryNormal && data.len() >= 8 {
-                    let key = u64::from_le_bytes(data[..8].try_into().unwrap_or_default()) % KEYS;
+                    let key = u64::from_le_bytes(data[..8].try_into().unwrap_or_default()) % keys;
                     map.insert(key, data.to_vec());
                     proposals += 1;
                 }
             }
             proposals
         });
-        self.applied += u64::from(proposals);
         proposals
     }
 
     fn compact(&mut self) {
         let applied = self.node.raw().raft.raft_log.applied;
-        if applied < self.compacted_at + COMPACT_EVERY {
+        if applied < self.compacted_at + self.bounds.compact_every {
             return;
         }
-        let to = applied - KEEP;
+        let to = applied - self.bounds.keep;
         if self.mem.wl().compact(to).is_ok() {
             self.node.observe_compaction(to);
             self.compacted_at = applied;
