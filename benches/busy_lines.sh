@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What recording costs per proposal when the proposals are spread over many groups, each taking
-# one per tick: `busy_lines` (a 3-node in-process cluster of P groups, elected and settled, then
+# one per tick: `examples/busy_lines.rs` (a 3-node in-process cluster of P groups, elected and settled, then
 # R rounds of one proposal to every group, settled, and a tick) under callgrind's cache
 # simulation, as `idle_lines.sh` runs it (64 KiB L1d, a 4 MiB last level: the groups do not fit).
 # Three runs: recording off, on, and on with `with_busy_publish_every(E)`. Deterministic.
@@ -12,7 +12,9 @@ partitions="${1:-1000}"
 rounds="${2:-20}"
 every="${3:-10}"
 cd "$root"
-cargo build --profile bench -q -p raft-metrics-benches --bin busy_lines
+cargo build --profile bench -q -p raft-metrics-benches --example busy_lines
+# As the instruction benches: mimalloc's timed purge would now and then land in one run.
+export MIMALLOC_PURGE_DELAY=-1
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 variants=("off 1" "on 1" "on $every")
@@ -20,7 +22,7 @@ for variant in "${variants[@]}"; do
   read -r recording publish <<<"$variant"
   valgrind --tool=callgrind --cache-sim=yes --D1=65536,8,64 --LL=4194304,16,64 \
     --toggle-collect='*busy_lines::measured*' --callgrind-out-file="$out/$recording-$publish.out" \
-    "$target/release/busy_lines" "$partitions" "$rounds" "$recording" "$publish" 2>"$out/$recording-$publish.err"
+    "$target/release/examples/busy_lines" "$partitions" "$rounds" "$recording" "$publish" 2>"$out/$recording-$publish.err"
 done
 # `events:` order Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw; `totals:` the sums.
 proposals=$((partitions * rounds))

@@ -54,11 +54,13 @@ step openraft_loop_instructions
 cargo bench -p raft-metrics-benches --bench openraft_loop_instructions >"$logs/openraft_loop_instructions.log" 2>&1
 step idle_lines
 bash "$here/idle_lines.sh" >"$logs/idle_lines.md" 2>"$logs/idle_lines.err"
+step busy_lines
+bash "$here/busy_lines.sh" >"$logs/busy_lines.md" 2>"$logs/busy_lines.err"
 step memory_per_partition
 cargo run --release -q -p raft-metrics-benches --bin memory_per_partition >"$logs/memory.md" 2>"$logs/memory.err"
 step real_node
 # shellcheck disable=SC2086 # REAL_NODE_ARGS is a list of flags
-"$CARGO_TARGET_DIR/release/real_node" ${REAL_NODE_ARGS:---idle-partitions 5000} --dir "$CARGO_TARGET_DIR/real-node" \
+"$CARGO_TARGET_DIR/release/real_node" ${REAL_NODE_ARGS:---idle-partitions 5000 --busy-partitions 1000} --dir "$CARGO_TARGET_DIR/real-node" \
   --summary "$logs/real_node.tsv" >"$logs/real_node.md" 2>"$logs/real_node.err"
 fi
 cargo build --release -q -p raft-metrics-benches --bin chart
@@ -196,6 +198,18 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "here than there)."
   echo
   cat "$logs/idle_lines.md"
+  echo
+  fi
+  if [ -s "$logs/busy_lines.md" ]; then
+  echo "## Busy partitions' instructions and cache lines (callgrind's cache simulation)"
+  echo
+  echo "\`benches/busy_lines.sh\`: a 3-node in-process cluster of 1,000 groups (large-node export mode),"
+  echo "20 rounds of one proposal of 256 bytes to every group, settled, and a tick: the regime of a node"
+  echo "whose partitions each take a little traffic, every group's state cold at its turn. Same cache"
+  echo "simulation as above; recording off, on publishing every tick a group moved, and on at the"
+  echo "large-node modes' default (\`with_busy_publish_every\`, 10 ticks)."
+  echo
+  cat "$logs/busy_lines.md"
   echo
   fi
   echo "## Criterion results"

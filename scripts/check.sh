@@ -172,7 +172,7 @@ step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 idle g
 # the benches): a release build would compile every dependency again (about 4 minutes on 2
 # cores), and even `cargo build --profile bench -p raft-metrics-benches` resolves features for
 # one package and compiles 78 crates again (1 min 48 s).
-"${CARGO_TARGET_DIR:-target}/release/real_node" --rates 2000,saturation --idle-partitions 30 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
+"${CARGO_TARGET_DIR:-target}/release/real_node" --rates 2000,saturation --idle-partitions 30 --busy-partitions 30 --busy-rate 300 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
 step "instruction overhead guard of the raft-rs and openraft loops (callgrind)"
 CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh

@@ -71,7 +71,8 @@ pub mod classify;
 pub mod sim;
 
 pub use node::{
-    InstrumentedNode, DEFAULT_IDLE_PUBLISH_EVERY, DEFAULT_RPC_TIMING, DEFAULT_TIMING, DEFAULT_TIMING_BUDGET,
+    InstrumentedNode, DEFAULT_IDLE_PUBLISH_EVERY, DEFAULT_LARGE_NODE_BUSY_PUBLISH_EVERY, DEFAULT_RPC_TIMING,
+    DEFAULT_TIMING, DEFAULT_TIMING_BUDGET,
 };
 // One rule for `isr_size`, here with silence counted in raft-rs ticks.
 pub use raft_metrics::raft::{InSync, Ticks};

@@ -536,7 +536,13 @@ fn node_wide_totals(aggregation: raft_metrics::raft::Aggregation) -> Cluster {
 /// one observation while nothing lags), also when a follower falls behind after skipped ticks.
 #[test]
 fn an_idle_group_observes_each_tick_once() {
-    let config = ClusterConfig { aggregation: raft_metrics::raft::Aggregation::Node, ..ClusterConfig::default() };
+    // Every tick of a lagging group published (its own rule: a busy group publishing every N
+    // ticks observes the same ticks, N at a time: `a_busy_group_publishes_every_n_ticks...`).
+    let config = ClusterConfig {
+        aggregation: raft_metrics::raft::Aggregation::Node,
+        busy_publish_every: Some(1),
+        ..ClusterConfig::default()
+    };
     let mut c = Cluster::new(config).expect("cluster");
     elect(&mut c);
     c.run(30);
@@ -862,7 +868,7 @@ fn an_idle_group_publishes_every_n_ticks_and_what_moves_at_once() {
 fn a_busy_group_publishes_every_n_ticks_and_exactly() {
     const EVERY: u64 = 4;
     let mut c = Cluster::new(ClusterConfig {
-        busy_publish_every: u32::try_from(EVERY).unwrap_or(4),
+        busy_publish_every: Some(u32::try_from(EVERY).unwrap_or(4)),
         ..ClusterConfig::default()
     })
     .expect("cluster");

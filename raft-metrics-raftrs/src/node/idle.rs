@@ -122,15 +122,17 @@ pub(super) struct Idle {
     ticked: bool,
     /// The indexes as last observed.
     last: Marks,
-    /// Ticks since the last publication.
-    skipped: u32,
+    /// Ticks since the last publication (at most `every` or `busy_every`).
+    skipped: u16,
     /// Publish at least every this many ticks (1: every tick).
     every: u16,
-    /// Publish at most every this many ticks (1: at every tick after a change). 16 bits each,
-    /// so that the switch's state stays one cache line.
+    /// Publish at most every this many ticks (1: at every tick after a change). These three
+    /// in 16 bits, so that the switch's state stays one cache line.
     busy_every: u16,
     /// An index, the unstable log, role, leader or term moved since the last publication.
     moved: bool,
+    /// The next tick publishes whatever `busy_every` says ([`reset`](Self::reset)).
+    prompt: bool,
     /// The leader had a follower behind at the last publication (its lag in seconds grows with
     /// time: every tick publishes).
     lagging: bool,
@@ -146,8 +148,9 @@ pub(super) struct Idle {
 pub(super) const DEFAULT_EVERY: u32 = 10;
 
 impl Idle {
-    /// `standing`: the node's, as the role first observed it.
-    pub(super) fn new(standing: Standing) -> Self {
+    /// `standing`: the node's, as the role first observed it; `busy_every`: see
+    /// [`set_busy_every`](Self::set_busy_every).
+    pub(super) fn new(standing: Standing, busy_every: u32) -> Self {
         let standing = Seen::of(standing);
         let mut idle = Self {
             ticks: 0,
@@ -157,11 +160,13 @@ impl Idle {
             every: 1,
             busy_every: 1,
             moved: true,
+            prompt: false,
             lagging: false,
             unsettled: !standing.led(),
             standing,
         };
         idle.set_every(DEFAULT_EVERY);
+        idle.set_busy_every(busy_every);
         idle
     }
 
@@ -249,10 +254,12 @@ impl Idle {
     /// the role observed the standing.
     #[inline]
     pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>) -> Option<(Publication, u32)> {
-        self.skipped += 1;
+        // At most `every` or `busy_every` (16 bits each) before a publication takes it back to
+        // zero; saturating for a group ticked while both are at their maximum.
+        self.skipped = self.skipped.saturating_add(1);
         let mut changed = self.moved || self.unsettled;
         if !changed {
-            if self.skipped < u32::from(self.every) {
+            if self.skipped < self.every {
                 return None;
             }
             // What moved without a turn that said so (entries applied after this tick's
@@ -261,29 +268,31 @@ impl Idle {
             changed = self.moved;
         } else {
             // A busy group publishes at most every `busy_every` ticks (what moved stays noted).
-            if self.skipped < u32::from(self.busy_every) {
+            if self.skipped < self.busy_every && !self.prompt {
                 return None;
             }
             // Published now, as they are (a publication reads the log anyway).
             self.last = Marks::of(raw);
         }
-        self.moved = false;
+        (self.moved, self.prompt) = (false, false);
         let publication = if changed { Publication::Changed } else { Publication::Periodic };
-        Some((publication, std::mem::take(&mut self.skipped)))
+        Some((publication, u32::from(std::mem::take(&mut self.skipped))))
     }
 
     /// Publishes at once, between ticks (the group goes to sleep): returns the ticks since the
     /// last publication (0 when the last tick published), which the publication stands for.
     pub(super) fn publish_now<S: Storage>(&mut self, raw: &RawNode<S>) -> u32 {
         self.last = Marks::of(raw);
-        self.moved = false;
-        std::mem::take(&mut self.skipped)
+        (self.moved, self.prompt) = (false, false);
+        u32::from(std::mem::take(&mut self.skipped))
     }
 
-    /// The next tick publishes (recording switched on: nothing has been published from the
-    /// current state).
+    /// The next tick publishes, however busy the group (recording switched on: nothing has
+    /// been published from the current state; a wake: the contact counted from it, which the
+    /// unhealthy-only export judges the partition by).
     pub(super) fn reset(&mut self) {
         self.moved = true;
+        self.prompt = true;
     }
 }
 
@@ -309,7 +318,7 @@ mod tests {
     #[test]
     fn a_busy_group_publishes_at_most_every_n_ticks() {
         let raw = leader();
-        let mut idle = Idle::new(Standing::of(&raw));
+        let mut idle = Idle::new(Standing::of(&raw), 1);
         idle.set_busy_every(4);
         let busy = |idle: &mut Idle| {
             idle.log_moved();
@@ -322,6 +331,9 @@ mod tests {
         idle.log_moved();
         let ticks: Vec<Option<(Publication, u32)>> = (0..4).map(|_| idle.tick(&raw)).collect();
         assert_eq!(ticks, [None, None, None, every_fourth]);
+        // Recording switched on, or a wake: the next tick publishes, standing for its one tick.
+        idle.reset();
+        assert_eq!(idle.tick(&raw), Some((Changed, 1)));
         idle.set_busy_every(1);
         assert_eq!(busy(&mut idle), Some((Changed, 1)));
         assert_eq!(busy(&mut idle), Some((Changed, 1)));
@@ -333,7 +345,7 @@ mod tests {
     #[test]
     fn an_idle_group_publishes_every_n_ticks_and_a_change_at_once() {
         let mut raw = leader();
-        let mut idle = Idle::new(Standing::of(&raw));
+        let mut idle = Idle::new(Standing::of(&raw), 1);
         idle.set_every(4);
         let ticks: Vec<Option<(Publication, u32)>> = (0..9).map(|_| idle.tick(&raw)).collect();
         let periodic = Some((Periodic, 4));
@@ -362,7 +374,7 @@ mod tests {
     #[test]
     fn a_change_unobserved_is_published_at_the_latest_periodically() {
         let mut raw = leader();
-        let mut idle = Idle::new(Standing::of(&raw));
+        let mut idle = Idle::new(Standing::of(&raw), 1);
         idle.set_every(3);
         assert_eq!(idle.tick(&raw), Some((Changed, 1)));
         raw.propose(vec![], b"x".to_vec()).expect("propose");
@@ -377,7 +389,7 @@ mod tests {
         let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let mut raw = RawNode::new(&Config { id: 1, ..Config::default() }, store, &logger).expect("node");
-        let mut idle = Idle::new(Standing::of(&raw));
+        let mut idle = Idle::new(Standing::of(&raw), 1);
         assert!((0..5).all(|_| idle.tick(&raw) == Some((Changed, 1))));
         raw.campaign().expect("campaign");
         assert!(idle.standing_changed(&raw));

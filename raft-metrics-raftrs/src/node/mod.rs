@@ -72,6 +72,10 @@ pub const DEFAULT_TIMING_BUDGET: u32 = 8;
 /// How often an idle group publishes its state at least, in ticks, by default: see
 /// [`InstrumentedNode::with_idle_publish_every`].
 pub const DEFAULT_IDLE_PUBLISH_EVERY: u32 = idle::DEFAULT_EVERY;
+/// How often a busy group publishes at most, in ticks, by default in the large-node export modes
+/// (`Aggregation::Node` and `Aggregation::Unhealthy`; 1 in the per-partition mode): see
+/// [`InstrumentedNode::with_busy_publish_every`].
+pub const DEFAULT_LARGE_NODE_BUSY_PUBLISH_EVERY: u32 = 10;
 /// A raft-rs [`RawNode`] that records the Raft metrics of its group, observing every transition.
 ///
 /// Wrap the node, then drive it through the wrapper's methods instead of the `RawNode`'s: each
@@ -253,6 +257,9 @@ impl<S: Storage> InstrumentedNode<S> {
         peers.sync(&group, raw.raft.prs(), raw.raft.id, &mut links);
         Membership::publish(raw.raft.prs(), &group);
         let standing = Standing::of(&raw);
+        // The large-node modes are for thousands of groups, where a publication at every tick
+        // of each busy one was most of what recording cost it (`with_busy_publish_every`).
+        let busy_every = if metrics.aggregate().is_some() { DEFAULT_LARGE_NODE_BUSY_PUBLISH_EVERY } else { 1 };
         let log = Log::read(raw.store());
         let proposals = Proposals::default();
         log.publish(&raw.raft.raft_log, &group);
@@ -268,7 +275,12 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links,
-            quiet: Quiet { idle: Idle::new(standing), recording: true, contacted: false, hibernating: false },
+            quiet: Quiet {
+                idle: Idle::new(standing, busy_every),
+                recording: true,
+                contacted: false,
+                hibernating: false,
+            },
             group,
         }
     }
@@ -343,8 +355,9 @@ impl<S: Storage> InstrumentedNode<S> {
         self.quiet.idle.every()
     }
 
-    /// How often a busy group publishes at most, in ticks (default 1: at the tick after a
-    /// change). With `ticks` above 1, a group whose state moved (an index, the log, role,
+    /// How often a busy group publishes at most, in ticks (default 1, at the tick after a
+    /// change; in the large-node export modes, `Aggregation::Node` and `Aggregation::Unhealthy`,
+    /// [`DEFAULT_LARGE_NODE_BUSY_PUBLISH_EVERY`], 10). With `ticks` above 1, a group whose state moved (an index, the log, role,
     /// leader or term, a follower behind) publishes at the first tick `ticks` ticks after its
     /// last publication rather than at the next one: the counts, gauges and the leader's view
     /// of its followers reach the series up to `ticks` ticks late (1 s at 10 and raft-rs's
@@ -353,8 +366,8 @@ impl<S: Storage> InstrumentedNode<S> {
     ///
     /// For a node with thousands of partitions that each take a little traffic: a publication
     /// costs a group about as much as a few proposals (the log's gauges, every link's counts,
-    /// the leader's refresh of its followers), and such a group moves at almost every tick, so
-    /// that at the default each of its proposals pays for about one publication
+    /// the leader's refresh of its followers), and such a group moves at almost every tick:
+    /// publishing at every tick, recording cost it about twice what it costs at 10
     /// (`benches/busy_lines.sh`).
     #[must_use]
     pub fn with_busy_publish_every(mut self, ticks: u32) -> Self {

@@ -56,8 +56,9 @@ pub struct ClusterConfig {
     pub idle_publish_every: u32,
     /// Every replica's
     /// [`InstrumentedNode::with_busy_publish_every`](crate::InstrumentedNode::with_busy_publish_every);
-    /// default 1 (a group that moved publishes at the next tick).
-    pub busy_publish_every: u32,
+    /// default `None`, the wrapper's default for the export mode (1 per partition, 10 in the
+    /// large-node modes).
+    pub busy_publish_every: Option<u32>,
 }
 
 impl Default for ClusterConfig {
@@ -82,7 +83,7 @@ impl Default for ClusterConfig {
             rpc_timing: DEFAULT_RPC_TIMING,
             timing_budget: DEFAULT_TIMING_BUDGET,
             idle_publish_every: DEFAULT_IDLE_PUBLISH_EVERY,
-            busy_publish_every: 1,
+            busy_publish_every: None,
         }
     }
 }

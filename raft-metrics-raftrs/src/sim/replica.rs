@@ -45,14 +45,16 @@ impl Cluster {
             Store::new(SimStorage::new(mem.clone(), Arc::clone(&sm)), &host.metrics, topic, partition),
             &self.logger,
         )?;
-        let node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
+        let mut node = InstrumentedNode::new(raw, &host.metrics, topic, partition)
             .with_in_sync(self.config.in_sync)
             .with_recording(self.config.recording)
             .with_timing(self.config.timing)
             .with_rpc_timing(self.config.rpc_timing)
             .with_timing_budget(self.config.timing_budget)
-            .with_idle_publish_every(self.config.idle_publish_every)
-            .with_busy_publish_every(self.config.busy_publish_every);
+            .with_idle_publish_every(self.config.idle_publish_every);
+        if let Some(every) = self.config.busy_publish_every {
+            node = node.with_busy_publish_every(every);
+        }
         Ok(Replica { node, mem, sm, backlog: VecDeque::new() })
     }
 

@@ -1,14 +1,21 @@
-//! Cache misses of proposals spread over a large node's groups, for callgrind's cache simulation:
-//! `busy_lines <partitions> <rounds> <on|off> [busy-every]` builds a 3-node in-process cluster of that many
-//! groups (elected, settled, every group's series bound by a first proposal), then in `measured`
-//! (`--toggle-collect='*busy_lines::measured'`) runs `rounds` rounds of one proposal of 256 bytes
-//! to every group, settled, and a tick. Every group's turn finds its state cold, as at a node
-//! whose thousands of partitions each take a little traffic. `busy-every`: the groups'
-//! `with_busy_publish_every` (default 1).
+//! What recording costs when proposals are spread over a large node's groups, for callgrind
+//! (instructions, and misses under its cache simulation): `busy_lines <partitions> <rounds>
+//! <on|off> [busy-every]` builds a 3-node in-process cluster of that many groups in the
+//! large-node export mode (elected, settled, every group's series bound by a first proposal),
+//! then in `measured` (`--toggle-collect='*busy_lines::measured'`) runs `rounds` rounds of one
+//! proposal of 256 bytes to every group, settled, and a tick: every group's turn finds its state
+//! cold, as at a node whose thousands of partitions each take a little traffic. `busy-every`:
+//! the groups' `with_busy_publish_every` (default: the large-node mode's, 10).
 use std::hint::black_box;
 
 use raft_metrics::raft::Aggregation;
 use raft_metrics_raftrs::sim::{Cluster, ClusterConfig};
+
+/// mimalloc, as in the instruction benchmarks: with glibc's allocator the recording's own
+/// allocations changed what raft-rs's cost (its `_int_malloc`, about 580 instructions per
+/// proposal more with recording on for as many calls): the heap's layout, not recording.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Bytes per proposal: the real-node benchmark's smallest.
 const PAYLOAD: usize = 256;
@@ -34,7 +41,7 @@ fn main() {
     let partitions: u32 = args[1].parse().expect("partitions");
     let rounds: u64 = args[2].parse().expect("rounds");
     let recording = args[3] == "on";
-    let busy_publish_every = args.get(4).map_or(1, |every| every.parse().expect("busy-every"));
+    let busy_publish_every = args.get(4).map(|every| every.parse().expect("busy-every"));
     let config = ClusterConfig {
         recording,
         partitions,
