@@ -167,7 +167,7 @@ fi
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
-step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 idle groups ticked then hibernated; the full run is benches/run.sh)"
+step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 busy groups, 30 idle ones ticked then hibernated; the full run is benches/run.sh)"
 # The binary the benchmarks' build above made (`cargo bench` builds its package's binaries with
 # the benches): a release build would compile every dependency again (about 4 minutes on 2
 # cores), and even `cargo build --profile bench -p raft-metrics-benches` resolves features for

@@ -254,9 +254,10 @@ impl Idle {
     /// the role observed the standing.
     #[inline]
     pub(super) fn tick<S: Storage>(&mut self, raw: &RawNode<S>) -> Option<(Publication, u32)> {
-        // At most `every` or `busy_every` (16 bits each) before a publication takes it back to
-        // zero; saturating for a group ticked while both are at their maximum.
-        self.skipped = self.skipped.saturating_add(1);
+        // Cannot pass 16 bits: a tick at which it reaches `every` or `busy_every` (both 16 bits)
+        // publishes, which takes it back to zero. A plain add: saturating cost every idle tick
+        // two instructions (`idle_ticks`).
+        self.skipped += 1;
         let mut changed = self.moved || self.unsettled;
         if !changed {
             if self.skipped < self.every {

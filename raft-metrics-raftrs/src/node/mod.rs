@@ -95,7 +95,10 @@ pub const DEFAULT_LARGE_NODE_BUSY_PUBLISH_EVERY: u32 = 10;
 ///   leader contact), plus the leader's follower lag and ISR from raft-rs's progress. An idle
 ///   group (no index, append, role or follower lag moving) publishes only every
 ///   [`with_idle_publish_every`](Self::with_idle_publish_every) ticks (default 10): what moves
-///   with heartbeats alone is then up to that many ticks late.
+///   with heartbeats alone is then up to that many ticks late. In the large-node export modes a
+///   busy group publishes at most every
+///   [`with_busy_publish_every`](Self::with_busy_publish_every) ticks (default 10 there, 1 per
+///   partition): what a tick would publish is then up to that many ticks late.
 /// * On timed turns (about one in 8, weight 8, a busy group paced to 8 per tick:
 ///   [`with_timing`](Self::with_timing)): append, apply, commit and RPC durations and commit
 ///   batch sizes.
@@ -342,7 +345,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// late: 1 s at the default and raft-rs's usual 100 ms tick.
     /// A node with thousands of mostly idle partitions ticks each of them ten times a second,
     /// and republishing unchanged values was most of what recording cost them
-    /// (`benches/RESULTS.md`, `idle_ticks`).
+    /// (`benches/RESULTS.md`, `idle_ticks`). At most 65 535 (a larger value counts as that).
     #[must_use]
     pub fn with_idle_publish_every(mut self, ticks: u32) -> Self {
         self.quiet.idle.set_every(ticks);
@@ -368,7 +371,7 @@ impl<S: Storage> InstrumentedNode<S> {
     /// costs a group about as much as a few proposals (the log's gauges, every link's counts,
     /// the leader's refresh of its followers), and such a group moves at almost every tick:
     /// publishing at every tick, recording cost it about twice what it costs at 10
-    /// (`benches/busy_lines.sh`).
+    /// (`benches/busy_lines.sh`). At most 65 535 (a larger value counts as that).
     #[must_use]
     pub fn with_busy_publish_every(mut self, ticks: u32) -> Self {
         self.quiet.idle.set_busy_every(ticks);

@@ -39,10 +39,12 @@ const COMPACT_EVERY: u64 = 50_000;
 const KEEP: u64 = 10_000;
 /// Keys of the state machine: proposals overwrite, so the map stays bounded.
 const KEYS: u64 = 100_000;
+/// How long a failed peer connection is left alone before the next attempt.
+const RECONNECT: Duration = Duration::from_millis(200);
 
-/// A group's share of the node's memory for its log and map: the constants above for one group,
-/// divided among many (down to a floor), so that a node of thousands of busy groups holds about
-/// what a node of one does.
+/// A group's share of the node's memory for its log and map: `COMPACT_EVERY`, `KEEP` and `KEYS`
+/// for one group, divided among many (down to a floor), so that a node of thousands of busy
+/// groups holds about what a node of one does.
 #[derive(Clone, Copy)]
 struct Bounds {
     compact_every: u64,
@@ -56,8 +58,6 @@ impl Bounds {
         Self { compact_every: (COMPACT_EVERY / p).max(1_000), keep: (KEEP / p).max(100), keys: (KEYS / p).max(1_000) }
     }
 }
-/// How long a failed peer connection is left alone before the next attempt.
-const RECONNECT: Duration = Duration::from_millis(200);
 
 /// How the orchestrator starts a node.
 #[derive(Debug, Clone)]
