@@ -6,9 +6,9 @@
 //! reads nothing. Where a duration ends, the caller takes a fresh reading, which becomes the
 //! turn's. Readings are raw counter values of one process-wide [`quanta::Clock`] (the CPU's
 //! time-stamp counter where it is invariant, else the monotonic clock), so a reading is one
-//! instruction, a difference an integer subtraction and a scaling, and readings of different
-//! nodes compare. Unix timestamps
-//! (`*_timestamp_seconds`) are derived from a reading and an anchor re-read from the wall clock
+//! instruction (taken inline where quanta takes the counter, [`read`]), a difference in seconds
+//! an integer subtraction, a conversion and a multiplication ([`seconds`]), and readings of
+//! different nodes compare. Unix timestamps (`*_timestamp_seconds`) are derived from a reading and an anchor re-read from the wall clock
 //! every [`REANCHOR_TICKS`] ticks, so they cost no second clock read; their resolution is the turn.
 //!
 //! Why: in an in-memory raft-rs loop a `std::time::Instant` read plus `Duration` arithmetic costs
@@ -16,6 +16,8 @@
 //! ready loop used to do several per turn.
 
 use core::num::NonZeroU64;
+#[cfg(target_arch = "x86_64")]
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,17 +25,66 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// the monotonic clock over that period (at raft-rs's usual 100 ms tick: about 100 s).
 pub(crate) const REANCHOR_TICKS: u64 = 1024;
 
-/// The process's clock; the first use calibrates the TSC against the monotonic clock (quanta:
-/// at most 200 ms, once).
-fn source() -> &'static quanta::Clock {
-    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
+/// The process's clock, and the seconds one unit of its readings stands for.
+struct Source {
+    clock: quanta::Clock,
+    /// quanta scales a difference of readings linearly (the TSC's ticks by a multiplication and
+    /// a shift of 128-bit integers, the monotonic clock's nanoseconds not at all), so one
+    /// factor, taken once from a long difference, turns any into seconds with a conversion and
+    /// a multiplication: what a timed turn observes is seconds, and quanta's nanoseconds cost
+    /// the scaling, its clock type's match and a division more on each.
+    seconds_per_unit: f64,
 }
 
+/// The process's clock; the first use calibrates the TSC against the monotonic clock (quanta:
+/// at most 200 ms, once).
+fn source() -> &'static Source {
+    static SOURCE: OnceLock<Source> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        // 2^40 units (minutes of TSC ticks): the factor to about 12 significant digits.
+        let span = 1u64 << 40;
+        #[allow(clippy::cast_precision_loss)] // within 1 part in 2^53
+        let seconds_per_unit = clock.delta_as_nanos(1, 1 + span) as f64 / span as f64 / 1e9;
+        #[cfg(target_arch = "x86_64")]
+        TSC.store(reads_the_counter(&clock), Ordering::Relaxed);
+        Source { clock, seconds_per_unit }
+    })
+}
+
+/// Whether [`read`] takes the time-stamp counter itself: set once [`source`]'s clock is known to
+/// read it.
+#[cfg(target_arch = "x86_64")]
+static TSC: AtomicBool = AtomicBool::new(false);
+
 /// A reading: a raw counter value, only meaningful relative to another reading.
+///
+/// Where quanta reads the time-stamp counter, this reads it too, inline: `quanta::Clock::raw`
+/// is a call that matches on the clock's type behind the `OnceLock`'s test, about 15
+/// instructions where the counter is 3, and a busy node reads several times per proposal.
 #[inline]
 pub(crate) fn read() -> u64 {
-    source().raw()
+    #[cfg(target_arch = "x86_64")]
+    if TSC.load(Ordering::Relaxed) {
+        // SAFETY: `TSC` is set only where the CPU has the instruction (quanta read it).
+        return unsafe { core::arch::x86_64::_rdtsc() };
+    }
+    source().clock.raw()
+}
+
+/// Whether `clock` reads the time-stamp counter (quanta does where the counter is invariant):
+/// three times, a counter reading falls between two of the clock's, close together. The
+/// monotonic clock's nanoseconds would have to equal the counter's cycles to within the
+/// microsecond the check takes, three times while both move at their own rates.
+#[cfg(target_arch = "x86_64")]
+fn reads_the_counter(clock: &quanta::Clock) -> bool {
+    (0..3).all(|_| {
+        let before = clock.raw();
+        // SAFETY: every x86_64 CPU has the instruction (it is in the base instruction set).
+        let counter = unsafe { core::arch::x86_64::_rdtsc() };
+        let after = clock.raw();
+        before <= counter && counter <= after && after - before < 1 << 20
+    })
 }
 
 /// Nanoseconds between two readings (zero when `end` is not after `start`).
@@ -41,13 +92,17 @@ pub(crate) fn nanos(start: u64, end: u64) -> u64 {
     if end <= start {
         return 0;
     }
-    source().delta_as_nanos(start, end)
+    source().clock.delta_as_nanos(start, end)
 }
 
-/// Seconds between two readings (zero when `end` is not after `start`).
-#[allow(clippy::cast_precision_loss)] // exact below 2^53 ns (104 days), then within 1 part in 2^53
+/// Seconds between two readings (zero when `end` is not after `start`), to within 1 part in
+/// 10^11 of quanta's nanoseconds.
+#[allow(clippy::cast_precision_loss)] // exact below 2^53 units, then within 1 part in 2^53
 pub(crate) fn seconds(start: u64, end: u64) -> f64 {
-    nanos(start, end) as f64 / 1e9
+    if end <= start {
+        return 0.0;
+    }
+    (end - start) as f64 * source().seconds_per_unit
 }
 
 /// One node's clock: the turn's reading and the anchor for Unix time.
@@ -179,6 +234,29 @@ mod tests {
         let back = clock.unix_at(earlier);
         assert!((back - wall).abs() < 0.5, "{back} vs {wall}");
         assert!(clock.unix() >= back);
+    }
+
+    /// Seconds are quanta's nanoseconds, scaled by one factor, for short and long differences.
+    #[test]
+    fn seconds_are_quantas_nanoseconds() {
+        let start = read();
+        for span in [1, 7, 1_000, 123_456_789, 1 << 32, 1 << 45, 1 << 52] {
+            #[allow(clippy::cast_precision_loss)]
+            let nanos = nanos(start, start + span) as f64;
+            let seconds = seconds(start, start + span);
+            assert!((seconds * 1e9 - nanos).abs() <= 1e-10 * nanos + 1.0, "{span}: {seconds} s against {nanos} ns");
+        }
+        assert_eq!(seconds(start, start), 0.0);
+    }
+
+    /// A reading is quanta's, inline or not: between two of quanta's and in its units.
+    #[test]
+    fn readings_are_quantas() {
+        let clock = &source().clock;
+        for _ in 0..100 {
+            let (before, reading, after) = (clock.raw(), read(), clock.raw());
+            assert!(before <= reading && reading <= after, "{before} {reading} {after}");
+        }
     }
 
     /// Ticks caught up with at once re-anchor when one of them would have.

@@ -147,37 +147,76 @@ impl TurnSampler {
 /// `ln(m / 2^53)` for `m` in `1..=2^53`, to within a few units of `f64`'s last place.
 ///
 /// By hand rather than `f64::ln`: glibc's logarithm took about 50 instructions a draw, and a
-/// draw comes every few sampled turns. Here: `m`'s binary exponent, then the series of `atanh` on
-/// its mantissa reduced to `[√½, √2)`, `ln f = 2 atanh(s)` with `s = (f - 1) / (f + 1)`, whose
-/// terms fall by a factor of at least 34 (`s² ≤ 0.0295`): nine reach `f64`'s precision (within
-/// 4e-15 of `f64::ln`, itself within an ulp or so of the exact value). A countdown is `floor` of
-/// this times the rate's scale, so the two differ only where that product lands within its
-/// error of an integer: `same_draws_as_the_libm_logarithm` finds the same countdowns in 10^6
-/// draws at rates from one in 2 to one in 2^30.
+/// draw comes every few sampled turns. Here: `m`'s binary exponent, then its mantissa `f` in
+/// `[1, 2)` against the nearest of [`LN_STEPS`] points `c` it falls among ([`LN_TABLE`], built
+/// at compile time): `ln f = ln c + 2 atanh(s)` with `s = (f - c) / (f + c)`, whose series needs
+/// three terms, `|s| <= 2^-9` (the series on `[√½, √2)` around one point needed nine). `f - c` is exact, so `s` is exact to an ulp or so; the points
+/// above `√2` carry `ln(c / 2)` and one octave more, so that near `u = 1` the result is the
+/// small series alone, not two large terms cancelling (the last point is 2). Within 4e-15 of
+/// `f64::ln`, itself within an ulp or so of the exact value. A countdown is `floor` of this
+/// times the rate's scale, so the two differ only where that product lands within its error of
+/// an integer: `same_draws_as_the_libm_logarithm` finds the same countdowns in 10^6 draws at
+/// rates from one in 2 to one in 2^30.
 #[inline]
 fn ln_unit(m: u64) -> f64 {
-    const SQRT_2: f64 = core::f64::consts::SQRT_2;
     #[allow(clippy::cast_precision_loss)] // 53 bits are exact in an f64
     let bits = (m as f64).to_bits();
     // m >= 1: a normal number, its exponent field is its binary exponent plus 1023.
     #[allow(clippy::cast_possible_wrap)]
-    let mut exponent = (bits >> 52) as i64 - 1023 - 53;
-    let mut f = f64::from_bits(bits & ((1 << 52) - 1) | 1023 << 52);
-    if f > SQRT_2 {
-        f *= 0.5;
-        exponent += 1;
-    }
-    let s = (f - 1.0) / (f + 1.0);
+    let exponent = (bits >> 52) as i64 - 1023 - 53;
+    let f = f64::from_bits(bits & ((1 << 52) - 1) | 1023 << 52);
+    #[allow(clippy::cast_possible_truncation)] // LN_STEPS is a power of two below 2^52
+    let point = &LN_TABLE[(bits >> (52 - LN_STEPS.trailing_zeros())) as usize & (LN_STEPS - 1)];
+    let s = (f - point.at) / (f + point.at);
     let s2 = s * s;
-    let series = 1.0
-        + s2 * (1.0 / 3.0
-            + s2 * (1.0 / 5.0
-                + s2 * (1.0 / 7.0
-                    + s2 * (1.0 / 9.0
-                        + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0))))))));
+    // 2 atanh(s) = 2s (1 + s²/3 + s⁴/5 + …): the next term, s⁶/7, is under 2^-56.
+    let atanh2 = s * (2.0 + s2 * (2.0 / 3.0 + s2 * (2.0 / 5.0)));
     #[allow(clippy::cast_precision_loss)] // |exponent| <= 53
-    let octaves = exponent as f64;
-    octaves * core::f64::consts::LN_2 + 2.0 * s * series
+    let octaves = exponent as f64 + point.octave;
+    octaves * core::f64::consts::LN_2 + point.ln + atanh2
+}
+
+/// Points of [`ln_unit`]'s table: `[1, 2)` in this many equal steps.
+const LN_STEPS: usize = 128;
+
+/// A point `c` of [`ln_unit`]'s table and its logarithm, split as `octave · ln 2 + ln`.
+struct LnPoint {
+    at: f64,
+    ln: f64,
+    octave: f64,
+}
+
+/// Step `i`'s middle, `1 + (i + ½) / LN_STEPS`, and for the last step 2 (so that `u` near 1
+/// reads `ln(f / 2)` from its series alone). The points from `√2` up carry `ln(c / 2)` and an
+/// octave.
+static LN_TABLE: [LnPoint; LN_STEPS] = {
+    let mut table = [const { LnPoint { at: 0.0, ln: 0.0, octave: 0.0 } }; LN_STEPS];
+    let mut i = 0;
+    while i < LN_STEPS {
+        #[allow(clippy::cast_precision_loss)] // i < 128
+        let at = if i == LN_STEPS - 1 { 2.0 } else { 1.0 + (i as f64 + 0.5) / LN_STEPS as f64 };
+        table[i] = if at < core::f64::consts::SQRT_2 {
+            LnPoint { at, ln: ln_series(at), octave: 0.0 }
+        } else {
+            LnPoint { at, ln: ln_series(at * 0.5), octave: 1.0 }
+        };
+        i += 1;
+    }
+    table
+};
+
+/// `ln x` for `x` in `[½, 2]` at compile time, to an ulp or so: `2 atanh(s)` with
+/// `s = (x - 1) / (x + 1)`, `|s| <= 1/3`, summed until the terms vanish.
+const fn ln_series(x: f64) -> f64 {
+    let s = (x - 1.0) / (x + 1.0);
+    let s2 = s * s;
+    let (mut power, mut sum, mut k) = (s, 0.0, 0);
+    while k < 40 {
+        sum += power / (2 * k + 1) as f64;
+        power *= s2;
+        k += 1;
+    }
+    2.0 * sum
 }
 
 /// The two per-node samplers, durations and RPC latency, behind one countdown.
