@@ -224,6 +224,12 @@ impl Idle {
         self.ticked
     }
 
+    /// The tick count.
+    #[inline]
+    pub(super) fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
     /// The tick count, for a turn catching up with it.
     #[inline]
     pub(super) fn take_ticks(&mut self) -> u64 {

@@ -10,7 +10,7 @@ use super::idle::observe_ticks;
 use super::peers::Peers;
 use super::series::rec;
 use super::turn::Turn;
-use crate::clock;
+use crate::clock::{self, Clock};
 use raft_metrics::raft::{InSync, Ticks};
 
 /// Most appends (batches of entries) whose time the leader keeps for `follower_lag_seconds`
@@ -89,30 +89,31 @@ impl LeaderProgress {
         self.caught_up = true;
     }
 
-    /// The leader appended `first..=last` to its log in the current tick (stamped with the
-    /// tick's reading: follower lag in seconds has a tick's resolution, and an untimed turn
-    /// reads no clock).
+    /// The leader appended `first..=last` to its log at tick `tick` (stamped with the time of
+    /// the tick's first append: follower lag in seconds has a tick's resolution, and the other
+    /// appends of a tick read no clock).
     #[inline]
-    pub(super) fn appended(&mut self, first: u64, last: u64, turn: &mut Turn) {
+    pub(super) fn appended(&mut self, first: u64, last: u64, tick: u64, clock: &mut Clock) {
         self.last_recorded = self.last_recorded.max(last);
         // Continues the newest append, of the same tick: that one stands for both (a lookup
         // takes the last append starting at or before an index), so a tick's appends cost one
         // record.
-        if self.newest.is_some_and(|(index, tick)| index < first && tick == turn.ticks) {
+        if self.newest.is_some_and(|(index, at)| index < first && at == tick) {
             return;
         }
-        self.record(first, turn);
+        self.record(first, tick, clock);
     }
 
-    /// Keeps the time of an append starting at `first`.
+    /// Keeps the time of an append starting at `first`, at tick `tick`: a reading of the clock,
+    /// which also becomes the turn's (the turn's own may predate ticks since its `ready`).
     #[inline(never)]
-    fn record(&mut self, first: u64, turn: &mut Turn) {
+    fn record(&mut self, first: u64, tick: u64, clock: &mut Clock) {
         // Overwrites appends (a new leader's log replaced the tail): their times go.
         while self.append_times.back().is_some_and(|&(index, _)| index >= first) {
             self.append_times.pop_back();
         }
-        self.append_times.push_back((first, turn.clock.now()));
-        self.newest = Some((first, turn.ticks));
+        self.append_times.push_back((first, clock.read()));
+        self.newest = Some((first, tick));
         while self.append_times.len() > MAX_APPEND_TIMES {
             self.append_times.pop_front();
         }

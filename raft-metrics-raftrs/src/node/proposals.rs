@@ -117,11 +117,12 @@ impl Proposals {
     }
 
     /// `proposals` handed out in a timed turn (`stamp`) committed now: `commit_latency_seconds`,
-    /// with the weight that turn was timed with.
+    /// with the weight that turn was timed with. The clock is read, not the turn's reading taken:
+    /// the turn may have begun before ticks its caller made since (`InstrumentedNode::committed`).
     #[inline(never)]
     fn observe_commit_latency(stamp: Stamp, proposals: u64, group: &GroupSeries, turn: &mut Turn) {
         let weight = proposals * u64::from(stamp.weight.get());
-        let latency = clock::seconds(stamp.at, turn.clock.now());
+        let latency = clock::seconds(stamp.at, turn.clock.read());
         rec!(group.series => commit_latency.observe_n(latency, weight));
         if let Some(a) = group.node_wide() {
             a.commit_latency.observe_n(latency, weight);
