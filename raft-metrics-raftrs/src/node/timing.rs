@@ -148,11 +148,12 @@ impl TurnSampler {
 ///
 /// By hand rather than `f64::ln`: glibc's logarithm took about 50 instructions a draw, and a
 /// draw comes every few sampled turns. Here: `m`'s binary exponent, then its mantissa `f` in
-/// `[1, 2)` against the nearest of [`LN_STEPS`] points `c` it falls among ([`LN_TABLE`], built
-/// at compile time): `ln f = ln c + 2 atanh(s)` with `s = (f - c) / (f + c)`, whose series needs
-/// three terms, `|s| <= 2^-9` (the series on `[√½, √2)` around one point needed nine). `f - c` is exact, so `s` is exact to an ulp or so; the points
-/// above `√2` carry `ln(c / 2)` and one octave more, so that near `u = 1` the result is the
-/// small series alone, not two large terms cancelling (the last point is 2). Within 4e-15 of
+/// `[1, 2)` against the point `c` of the step of [`LN_TABLE`] it falls in (built at compile
+/// time): `ln f = ln c + 2 atanh(s)` with `s = (f - c) / (f + c)`, whose series needs three
+/// terms, `|s| <= 2^-9` (the series on `[√½, √2)` around one point needed nine, about 20
+/// instructions more a draw). `f - c` is exact, so `s` is exact to an ulp or so; the points above
+/// `√2` carry `ln(c / 2)` and one octave more, so that near `u = 1` the result is the small
+/// series alone, not two large terms cancelling (the last point is 2). Within 4e-15 of
 /// `f64::ln`, itself within an ulp or so of the exact value. A countdown is `floor` of this
 /// times the rate's scale, so the two differ only where that product lands within its error of
 /// an integer: `same_draws_as_the_libm_logarithm` finds the same countdowns in 10^6 draws at
