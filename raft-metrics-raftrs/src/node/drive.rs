@@ -622,7 +622,7 @@ mod tests {
             node.turn.clock.now();
             if pause {
                 node.tick();
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
             node.persist_entries(ready.entries(), |entries| store.wl().append(entries)).expect("append");
             if let Some(hard_state) = ready.hs() {
@@ -639,8 +639,9 @@ mod tests {
         turn(&mut node, true);
         let series = node.metrics();
         assert_eq!(series.commit_latency.count(), 1, "the proposal, timed");
-        assert!(series.commit_latency.sum() < 0.05, "{} s", series.commit_latency.sum());
-        assert!(series.log_append_duration.sum() < 0.05, "{} s", series.log_append_duration.sum());
+        // Far under the pause: a loaded machine may deschedule the test, not for 200 ms.
+        assert!(series.commit_latency.sum() < 0.1, "{} s", series.commit_latency.sum());
+        assert!(series.log_append_duration.sum() < 0.1, "{} s", series.log_append_duration.sum());
     }
 
     /// A refused proposal comes back as raft-rs's error and counts by reason.
