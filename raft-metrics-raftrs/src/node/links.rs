@@ -2,10 +2,11 @@
 //! by (`method`, `target`) and the appends to and from each peer, kept in plain fields until
 //! the next tick records them.
 //!
-//! A message costs one lookup of its link and an indexed add on the way out (an append with
-//! entries also adds its payload bytes; a follower's answer to its leader is a compare and an
-//! add beside the leader's appends), an add on the way in for an append, and nothing when it
-//! arrives: `rpc_calls_total{result="success"}` counts the
+//! The replication traffic is counted without a lookup: a leader's append is a compare and two
+//! adds in its follower's slot ([`AppendTally`]), a follower's answer to its leader a compare and
+//! an add beside the leader's appends ([`LeaderTraffic`]). Any other message costs one lookup of
+//! its link and an indexed add on the way out, an add on the way in for an append, and nothing
+//! when it arrives: `rpc_calls_total{result="success"}` counts the
 //! messages sent and not reported failed. That is also all a raft-rs transport can tell (it
 //! streams messages and learns only of failures, [`on_send_failed`]), so a transport calls
 //! [`on_delivered`] only for what it timed and for snapshots.
@@ -197,6 +198,66 @@ pub(super) struct Links {
     leader: LeaderTraffic,
 }
 
+/// Slots of [`AppendTally`]: followers whose ids differ in their low bits count apart. Eight
+/// covers the groups of up to nine members numbered in sequence; a follower whose slot another
+/// holds is counted on its link.
+const APPEND_SLOTS: usize = 8;
+
+/// A leader's appends to its followers since the last flush (the other half of the replication
+/// traffic, beside [`LeaderTraffic`]), by the follower id's low bits: fixed arrays indexed by a
+/// masked id, so a send is a compare and two adds, with no bounds test, no multiplication by a
+/// link's size and no line of the link touched. Moved to the links at the flush
+/// ([`settle`](Self::settle)).
+///
+/// Kept apart from [`Links`], at the end of the node: inside, it would move the lines an idle
+/// group's publication reads (`benches/idle_lines.sh`).
+#[derive(Default)]
+pub(super) struct AppendTally {
+    /// The follower each slot counts for (0, raft-rs's `INVALID_ID`, never a target: free).
+    /// A slot stays its follower's across flushes; one that was sent nothing for a whole flush
+    /// period is freed.
+    nodes: [u64; APPEND_SLOTS],
+    /// Appends sent.
+    counts: [u32; APPEND_SLOTS],
+    /// Their payload bytes.
+    bytes: [u64; APPEND_SLOTS],
+}
+
+impl AppendTally {
+    /// The leader sends `to` an append carrying `bytes` of payload: counted, or `false` when
+    /// `to` has no slot ([`Links::append_sent`] counts it then).
+    #[inline]
+    pub(super) fn sent(&mut self, to: u64, bytes: u64) -> bool {
+        let slot = append_slot(to);
+        if self.nodes[slot] != to {
+            return false;
+        }
+        self.counts[slot] += 1;
+        self.bytes[slot] += bytes;
+        true
+    }
+
+    /// Moves the appends counted to the links (before anything reads the links' counts: the
+    /// peers' flush, then the links'), freeing the slots of followers sent nothing since the
+    /// last flush. The caller knows whether anything was sent: an idle leader's flush does
+    /// not read these lines.
+    pub(super) fn settle(&mut self, links: &mut Links) {
+        for slot in 0..APPEND_SLOTS {
+            let count = std::mem::take(&mut self.counts[slot]);
+            let bytes = std::mem::take(&mut self.bytes[slot]);
+            if count == 0 {
+                self.nodes[slot] = 0;
+                continue;
+            }
+            // A free slot counts too when an append goes to node 0, which raft-rs never sends
+            // to: settled like any other, on that node's link, rather than kept forever.
+            let link = links.to(self.nodes[slot]);
+            link.sent_n(MessageType::MsgAppend, count);
+            link.append_bytes_sent += bytes;
+        }
+    }
+}
+
 /// Messages exchanged with one node (the leader) not yet on its link.
 #[derive(Default)]
 struct LeaderTraffic {
@@ -265,6 +326,23 @@ impl Links {
     fn leader_changed(&mut self, leader: u64) {
         self.settle_leader_traffic();
         self.leader.node = leader;
+    }
+
+    /// The leader sends `to` an append carrying `bytes` of payload that `tally` did not count:
+    /// `to` takes its slot there if free, else it is counted on its link.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn append_sent(&mut self, tally: &mut AppendTally, to: u64, bytes: u64) {
+        let slot = append_slot(to);
+        if tally.nodes[slot] == 0 {
+            tally.nodes[slot] = to;
+            tally.counts[slot] = 1;
+            tally.bytes[slot] = bytes;
+            return;
+        }
+        let link = self.to(to);
+        link.sent(MessageType::MsgAppend);
+        link.append_bytes_sent += bytes;
     }
 
     /// A `msg_type` message (not a rejection) is sent to `to`: counted with the leader's traffic
@@ -351,6 +429,15 @@ impl Links {
     }
 }
 
+/// The [`AppendTally`] slot of `node`: its low bits.
+#[inline]
+fn append_slot(node: u64) -> usize {
+    // The remainder is below APPEND_SLOTS, so the cast is lossless.
+    #[allow(clippy::cast_possible_truncation)]
+    let slot = (node % APPEND_SLOTS as u64) as usize;
+    slot
+}
+
 /// The direct-map slot of `node`: its low bits.
 #[inline]
 fn hint_slot(node: u64) -> usize {
@@ -396,6 +483,38 @@ mod tests {
         assert_eq!(successes(&metrics), 3, "5 sent, 2 failed");
         let failures = metrics.families().rpcs.bind(("append_entries", "2")).rpc_calls.get(Outcome::Failure).get();
         assert_eq!(failures, 2);
+    }
+
+    /// A leader's appends are counted by follower and land on each follower's link at the
+    /// settle: a follower whose slot another holds on its link at once, a slot sent nothing
+    /// for a flush period freed for the next follower that needs it, and an append to node 0
+    /// (never a raft-rs target) settled rather than kept.
+    #[test]
+    fn appends_to_followers_reach_their_links() {
+        let (mut links, mut tally) = (Links::default(), AppendTally::default());
+        let send = |links: &mut Links, tally: &mut AppendTally, to: u64, bytes: u64| {
+            if !tally.sent(to, bytes) {
+                links.append_sent(tally, to, bytes);
+            }
+        };
+        for (to, bytes) in [(2, 10), (3, 20), (2, 5), (10, 7), (0, 1)] {
+            send(&mut links, &mut tally, to, bytes);
+        }
+        // 10 shares 2's slot: on its link already.
+        let counted = |links: &mut Links, node| links.get(node).map(|l| (l.appends_sent(), l.append_bytes_sent));
+        assert_eq!(counted(&mut links, 10), Some((1, 7)));
+        assert_eq!(counted(&mut links, 2), None, "not settled yet");
+        tally.settle(&mut links);
+        assert_eq!(counted(&mut links, 2), Some((2, 15)));
+        assert_eq!(counted(&mut links, 3), Some((1, 20)));
+        assert_eq!(counted(&mut links, 0), Some((1, 1)));
+        // A flush period without appends to 2 frees its slot; then 10 takes it.
+        tally.settle(&mut links);
+        send(&mut links, &mut tally, 10, 3);
+        assert_eq!(counted(&mut links, 10), Some((1, 7)), "counted in the slot now");
+        tally.settle(&mut links);
+        assert_eq!(counted(&mut links, 10), Some((2, 10)));
+        assert_eq!(counted(&mut links, 2), Some((2, 15)), "nothing more for 2");
     }
 
     /// Appends counted from the leader land on its link at the flush, and on the old leader's

@@ -96,22 +96,30 @@ impl<S: Storage> InstrumentedNode<S> {
         false
     }
 
-    /// A message about to be sent: its count on the target's link (a follower's answer to its
-    /// leader with the leader's traffic, a leader's heartbeat on its peer, both without the
-    /// link's lookup), the payload bytes of an append with entries, and a test that sends the
-    /// rarer cases (a rejection, a heartbeat, a snapshot) out of line, where they are counted.
+    /// A message about to be sent: its count on the target's link (a leader's append in its
+    /// follower's slot with its payload bytes, a follower's answer to its leader with the
+    /// leader's traffic, a leader's heartbeat on its peer, all without the link's lookup), and
+    /// a test that sends the rarer cases (a rejection, a heartbeat, a snapshot) out of line,
+    /// where they are counted.
     #[inline(always)]
     pub(super) fn observe_outgoing(&mut self, msg: &Message) {
         let msg_type = msg.get_msg_type();
         if msg_type == MessageType::MsgAppend {
-            let link = self.links.to(msg.to);
-            link.sent(msg_type);
             // Many appends carry no entries (a commit notice) or one (a proposal): neither pays
-            // for the loop's setup, and the first adds nothing.
-            match msg.entries.as_slice() {
-                [] => {}
-                [entry] => link.append_bytes_sent += payload_bytes(entry),
-                entries => link.append_bytes_sent += entries.iter().map(payload_bytes).sum::<u64>(),
+            // for the loop's setup, and the first not for the slice's bounds test either
+            // (`len` is the field; `is_empty` would go through the slice).
+            #[allow(clippy::len_zero)]
+            let bytes = if msg.entries.len() == 0 {
+                0
+            } else {
+                match msg.entries.as_slice() {
+                    [entry] => payload_bytes(entry),
+                    entries => entries.iter().map(payload_bytes).sum::<u64>(),
+                }
+            };
+            self.quiet.appended = true;
+            if !self.appends.sent(msg.to, bytes) {
+                self.links.append_sent(&mut self.appends, msg.to, bytes);
             }
             return;
         }

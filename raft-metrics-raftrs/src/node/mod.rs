@@ -44,7 +44,7 @@ mod turn;
 
 use group::GroupSeries;
 use idle::{Idle, Publication};
-use links::Links;
+use links::{AppendTally, Links};
 use log::Log;
 use membership::Membership;
 use peers::Peers;
@@ -214,6 +214,9 @@ pub struct InstrumentedNode<S: Storage> {
     log: Log,
     membership: Membership,
     snapshots: Snapshots,
+    /// Last: it is read only by a leader that sent appends, and anywhere else it would move the
+    /// lines an idle group's publication reads.
+    appends: AppendTally,
 }
 
 /// What a quiet tick touches, aligned to a cache line of its own: the switch and the idle
@@ -231,6 +234,9 @@ struct Quiet {
     /// The application stopped ticking the group until the next tick
     /// ([`hibernate`](InstrumentedNode::hibernate)).
     hibernating: bool,
+    /// The leader sent appends since the last publication (counted in [`AppendTally`], whose
+    /// lines an idle leader's publication then need not read).
+    appended: bool,
 }
 
 const _: () = assert!(core::mem::size_of::<Quiet>() == 64, "a quiet tick reads one cache line");
@@ -279,11 +285,13 @@ impl<S: Storage> InstrumentedNode<S> {
             membership: Membership::default(),
             snapshots,
             links,
+            appends: AppendTally::default(),
             quiet: Quiet {
                 idle: Idle::new(standing, busy_every),
                 recording: true,
                 contacted: false,
                 hibernating: false,
+                appended: false,
             },
             group,
         }
@@ -557,6 +565,9 @@ impl<S: Storage> InstrumentedNode<S> {
         }
         if self.links.settle_leader_traffic() {
             self.quiet.contacted = true;
+        }
+        if std::mem::take(&mut self.quiet.appended) {
+            self.appends.settle(&mut self.links);
         }
         self.peers.flush(&mut self.links, self.group.node_wide(), &self.turn.clock);
         let prs = self.raw.raft.prs();
