@@ -202,6 +202,7 @@ pub(super) struct Links {
 /// covers the groups of up to nine members numbered in sequence; a follower whose slot another
 /// holds is counted on its link.
 const APPEND_SLOTS: usize = 8;
+const _: () = assert!(APPEND_SLOTS <= u8::BITS as usize, "a bit of `AppendTally::held` per slot");
 
 /// A leader's appends to its followers since the last flush (the other half of the replication
 /// traffic, beside [`LeaderTraffic`]), by the follower id's low bits: fixed arrays indexed by a
@@ -221,6 +222,9 @@ pub(super) struct AppendTally {
     counts: [u32; APPEND_SLOTS],
     /// Their payload bytes.
     bytes: [u64; APPEND_SLOTS],
+    /// The slots held, a bit each: a flush visits those alone (two in a group of three), not
+    /// the eight.
+    held: u8,
 }
 
 impl AppendTally {
@@ -242,15 +246,20 @@ impl AppendTally {
     /// last flush. The caller knows whether anything was sent: an idle leader's flush does
     /// not read these lines.
     pub(super) fn settle(&mut self, links: &mut Links) {
-        for slot in 0..APPEND_SLOTS {
+        // A free slot counts too when an append goes to node 0 (a free slot's node), which
+        // raft-rs never sends to: its slot is visited when it counted, and settled like any
+        // other, on that node's link, rather than kept forever.
+        let mut slots = self.held | u8::from(self.counts[0] != 0);
+        while slots != 0 {
+            let slot = slots.trailing_zeros() as usize;
+            slots &= slots - 1;
             let count = std::mem::take(&mut self.counts[slot]);
             let bytes = std::mem::take(&mut self.bytes[slot]);
             if count == 0 {
                 self.nodes[slot] = 0;
+                self.held &= !(1 << slot);
                 continue;
             }
-            // A free slot counts too when an append goes to node 0, which raft-rs never sends
-            // to: settled like any other, on that node's link, rather than kept forever.
             let link = links.to(self.nodes[slot]);
             link.sent_n(MessageType::MsgAppend, count);
             link.append_bytes_sent += bytes;
@@ -338,6 +347,7 @@ impl Links {
             tally.nodes[slot] = to;
             tally.counts[slot] = 1;
             tally.bytes[slot] = bytes;
+            tally.held |= 1 << slot;
             return;
         }
         let link = self.to(to);
