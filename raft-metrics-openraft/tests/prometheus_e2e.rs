@@ -316,10 +316,9 @@ fn prometheus_scrapes_the_cluster_and_the_alerts_fire() {
 
     // ---- fault 4: snapshots to a follower fail ----------------------------------------------
     log.phase = "snapshots".to_owned();
-    let (l1, f1) = driver.with(|s| {
-        let l = s.cluster.leader(1).expect("p1 leader");
-        (l, s.follower_of(1, l).expect("p1 follower"))
-    });
+    // The churn crashed every node in turn, in every partition: p1's leader is waited for.
+    let l1 = driver.wait_leader(1, None, Duration::from_secs(10)).expect("p1 leader");
+    let f1 = driver.with(|s| s.follower_of(1, l1)).expect("p1 follower");
     driver.with(|s| s.cluster.isolate(f1, true));
     std::thread::sleep(Duration::from_millis(1500));
     driver.with(|s| {
