@@ -119,10 +119,12 @@ impl Driver {
 
     /// Moves `p`'s leadership away from `from`, by `to`'s campaigns.
     ///
-    /// One campaign is not enough: the voters' leader lease rejects it, and its higher term only
-    /// makes `from` step down, after which `from` (with the longest log, the writes never stop)
-    /// usually wins the next election. So `from`'s election timer is off until another node leads,
-    /// and `to` campaigns again every 2 s. Returns the new leader and the campaigns it took.
+    /// One campaign may not be enough: the voters' leader lease rejects it (openraft 0.9's
+    /// `handle_vote_req`), its higher term makes `from` step down, and then `from`, whose log is
+    /// the longest (the writes never stop), can win the next election (CI saw p0 keep its
+    /// leader for 10 s after one campaign). So `from`'s election timer is off until another
+    /// node leads, and `to` campaigns again every 2 s. Returns the new leader and the campaigns
+    /// it took.
     fn move_leader(&self, p: u32, from: u64, to: u64, timeout: Duration) -> Option<(u64, u32)> {
         self.with(|s| s.cluster.set_elect(from, p, false));
         let deadline = Instant::now() + timeout;
