@@ -110,6 +110,13 @@ impl Link {
         self.sent[msg_type as usize] += n;
     }
 
+    /// `count` appends carrying `bytes` of payload were sent to this node, counted elsewhere
+    /// until now (in the [`AppendTally`]) or not at all (a follower without a slot there).
+    pub(super) fn appends_sent_n(&mut self, count: u32, bytes: u64) {
+        self.sent_n(MessageType::MsgAppend, count);
+        self.append_bytes_sent += bytes;
+    }
+
     /// A message of a type outside [`COMMON`] was sent (and counted by [`sent`](Self::sent)).
     pub(super) fn sent_rare(&mut self) {
         self.sent_rare = true;
@@ -241,6 +248,22 @@ impl AppendTally {
         true
     }
 
+    /// The leader sends `to`, which [`sent`](Self::sent) found without a slot, an append
+    /// carrying `bytes` of payload: `to` takes its slot if free and the append is counted
+    /// there, else `false` (the caller counts it on the link). Off the hot path: reached
+    /// through [`Links::append_sent`], out of line.
+    fn claim(&mut self, to: u64, bytes: u64) -> bool {
+        let slot = append_slot(to);
+        if self.nodes[slot] != 0 {
+            return false;
+        }
+        self.nodes[slot] = to;
+        self.counts[slot] = 1;
+        self.bytes[slot] = bytes;
+        self.held |= 1 << slot;
+        true
+    }
+
     /// Moves the appends counted to the links (before anything reads the links' counts: the
     /// peers' flush, then the links'), freeing the slots of followers sent nothing since the
     /// last flush. The caller knows whether anything was sent: an idle leader's flush does
@@ -260,9 +283,7 @@ impl AppendTally {
                 self.held &= !(1 << slot);
                 continue;
             }
-            let link = links.to(self.nodes[slot]);
-            link.sent_n(MessageType::MsgAppend, count);
-            link.append_bytes_sent += bytes;
+            links.to(self.nodes[slot]).appends_sent_n(count, bytes);
         }
     }
 }
@@ -342,17 +363,9 @@ impl Links {
     #[cold]
     #[inline(never)]
     pub(super) fn append_sent(&mut self, tally: &mut AppendTally, to: u64, bytes: u64) {
-        let slot = append_slot(to);
-        if tally.nodes[slot] == 0 {
-            tally.nodes[slot] = to;
-            tally.counts[slot] = 1;
-            tally.bytes[slot] = bytes;
-            tally.held |= 1 << slot;
-            return;
+        if !tally.claim(to, bytes) {
+            self.to(to).appends_sent_n(1, bytes);
         }
-        let link = self.to(to);
-        link.sent(MessageType::MsgAppend);
-        link.append_bytes_sent += bytes;
     }
 
     /// A `msg_type` message (not a rejection) is sent to `to`: counted with the leader's traffic
