@@ -239,7 +239,7 @@ impl AppendTally {
     /// `to` has no slot ([`Links::append_sent`] counts it then).
     #[inline]
     pub(super) fn sent(&mut self, to: u64, bytes: u64) -> bool {
-        let slot = append_slot(to);
+        let slot = low_bits::<APPEND_SLOTS>(to);
         if self.nodes[slot] != to {
             return false;
         }
@@ -253,7 +253,7 @@ impl AppendTally {
     /// there, else `false` (the caller counts it on the link). Off the hot path: reached
     /// through [`Links::append_sent`], out of line.
     fn claim(&mut self, to: u64, bytes: u64) -> bool {
-        let slot = append_slot(to);
+        let slot = low_bits::<APPEND_SLOTS>(to);
         if self.nodes[slot] != 0 {
             return false;
         }
@@ -317,7 +317,7 @@ impl Links {
     /// The link to `node`, added the first time it is seen.
     #[inline]
     pub(super) fn to(&mut self, node: u64) -> &mut Link {
-        let at = usize::from(self.hints[hint_slot(node)]);
+        let at = usize::from(self.hints[low_bits::<HINTS>(node)]);
         if self.links.get(at).is_some_and(|link| link.node == node) {
             return &mut self.links[at];
         }
@@ -338,7 +338,7 @@ impl Links {
     /// Points `node`'s slot of the direct map at position `at` (past 255, the scan finds it).
     fn hint(&mut self, node: u64, at: usize) {
         if let Ok(hint) = u8::try_from(at) {
-            self.hints[hint_slot(node)] = hint;
+            self.hints[low_bits::<HINTS>(node)] = hint;
         }
     }
 
@@ -452,21 +452,13 @@ impl Links {
     }
 }
 
-/// The [`AppendTally`] slot of `node`: its low bits.
+/// The slot of `node` in a map of `SLOTS` slots indexed by its low bits (the direct map's
+/// [`HINTS`], the tally's [`APPEND_SLOTS`]).
 #[inline]
-fn append_slot(node: u64) -> usize {
-    // The remainder is below APPEND_SLOTS, so the cast is lossless.
+fn low_bits<const SLOTS: usize>(node: u64) -> usize {
+    // The remainder is below SLOTS, so the cast is lossless.
     #[allow(clippy::cast_possible_truncation)]
-    let slot = (node % APPEND_SLOTS as u64) as usize;
-    slot
-}
-
-/// The direct-map slot of `node`: its low bits.
-#[inline]
-fn hint_slot(node: u64) -> usize {
-    // The remainder is below HINTS, so the cast is lossless.
-    #[allow(clippy::cast_possible_truncation)]
-    let slot = (node % HINTS as u64) as usize;
+    let slot = (node % SLOTS as u64) as usize;
     slot
 }
 
