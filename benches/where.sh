@@ -12,9 +12,11 @@
 # `rpc_untimed on` split it between the durations and the messages' latency).
 # SHAPE: one_per_turn, batched_100, saturated_1000 (per proposal of 2 000) or idle_ticks (per
 # replica-tick of 64 groups x 3 nodes x 100 ticks), the raft-rs loop's; openraft_one_at_a_time or
-# openraft_batched_100 (per write of 2 000), the openraft loop's, whose `off` has bare stores and
-# network: its difference is the wrappers' own lines, the inner store's lines they change, and
-# allocator noise (mimalloc's lines, either sign). The example prints the unit.
+# openraft_batched_100 (per write of 2 000), the openraft loop's, whose `off` has the wrappers
+# built with `Group::with_recording(false)` and whose `bare` has none (`benches/where.sh
+# openraft_one_at_a_time 40 bare off`: the wrappers' `async` layers): its difference is the
+# wrappers' own lines, the inner store's lines they change, and allocator noise (mimalloc's
+# lines, either sign). The example prints the unit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"

@@ -1,18 +1,23 @@
 //! Instruction counts (callgrind, via gungraun) of an openraft write loop: 2,000 writes through
 //! a 3-node in-process `raft-metrics-openraft` cluster, every replica wrapped and watched
 //! (`instrumented`, default timing: one append, apply or AppendEntries in 8 timed) vs the same
-//! cluster with bare stores and network and no watcher (`disabled`), one write at a time and in
-//! batches of 100 concurrent writes.
+//! wrappers built with `Group::with_recording(false)`, forwarding only (`disabled`: recording's
+//! cost, as `raft_loop_instructions` measures raft-rs's), and vs the same cluster with bare
+//! stores and network and no watcher (`bare`: what the wrappers cost in all, their `async`
+//! layers included), one write at a time and in batches of 100 concurrent writes.
 //!
 //! The cluster runs on a current-thread runtime (`ClusterConfig::threads: 0`), so openraft's
 //! tasks, the wrappers and the watchers all run on the benchmark's thread, inside the measured
 //! function. Set-up (cluster creation, election, 100 warm-up writes that bind every series) is
 //! not counted, and openraft's timers are stopped (`Cluster::quiesce`: no heartbeats, no
 //! election timeouts; the watchers' refresh is an hour), so only the writes move the cluster and
-//! the two variants do the same work apart from recording. A third, `instrumented_log_size`,
-//! also keeps `log_size_bytes` (`Group::with_log_size`, off by default): what sizing every
-//! appended entry on every node costs; a fourth, `instrumented_untimed`, times nothing
-//! (`Group::with_timing(Sampling::Off)`): the counts and gauges alone, what the timing costs.
+//! `disabled` and `instrumented` do the same work apart from recording. One binary holds both
+//! openraft instantiations (bare and wrapped), as before: built alone, each counts about 1.7 %
+//! fewer instructions (`benches/notes/openraft.md`, 2026-12-07 evening), so compare within a
+//! run. `instrumented_log_size` also keeps `log_size_bytes` (`Group::with_log_size`, off by
+//! default): what sizing every appended entry on every node costs; `instrumented_untimed` times
+//! nothing (`Group::with_timing(Sampling::Off)`): the counts and gauges alone, what the timing
+//! costs.
 //!
 //! Needs `cargo install gungraun-runner --version 0.20.0 --locked` (the version must match).
 
@@ -32,9 +37,14 @@ use raft_metrics_openraft::sim::{Cluster, ClusterConfig};
 const WRITES: u64 = 2000;
 
 /// The cluster as an application wires it by default (`Group::with_entry_size` for the RPC
-/// bytes, no `Group::with_log_size`), or bare (`recording: false`).
+/// bytes, no `Group::with_log_size`), recording or not (`Group::with_recording`).
 fn cluster(recording: bool) -> Cluster {
     cluster_with(recording, false)
+}
+
+/// The cluster without the wrappers: openraft over the bare stores and network.
+fn cluster_bare(_: ()) -> Cluster {
+    start(ClusterConfig { wrapped: false, ..config(false, false) })
 }
 
 /// The instrumented cluster timing nothing: no append, apply or AppendEntries is timed.
@@ -76,6 +86,7 @@ fn run(cluster: &Cluster, batch: u64) -> u64 {
 }
 
 #[library_benchmark]
+#[bench::bare(args = (()), setup = cluster_bare)]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]
@@ -86,6 +97,7 @@ fn one_at_a_time(cluster: Cluster) -> Cluster {
 }
 
 #[library_benchmark]
+#[bench::bare(args = (()), setup = cluster_bare)]
 #[bench::disabled(args = (false), setup = cluster)]
 #[bench::instrumented(args = (true), setup = cluster)]
 #[bench::instrumented_log_size(args = (()), setup = cluster_with_log_size)]

@@ -1,7 +1,7 @@
 //! One run of the openraft loop's measured part, for `benches/where.sh`: `openraft_loop_profile
-//! <on|off> <one_at_a_time|batched_100>` builds the cluster as `openraft_loop_instructions` does
-//! (current-thread runtime, timers stopped, 100 warm-up writes; bare stores and network with
-//! recording off), then runs 2,000 writes in `measured`, the function for callgrind to collect
+//! <on|off|bare> <one_at_a_time|batched_100>` builds the cluster as `openraft_loop_instructions`
+//! does (current-thread runtime, timers stopped, 100 warm-up writes; `off` the wrappers with
+//! `Group::with_recording(false)`, `bare` no wrappers), then runs 2,000 writes in `measured`, the function for callgrind to collect
 //! (`--toggle-collect='*openraft_loop_profile::measured*'`).
 //!
 //! An example rather than a binary so that it runs on mimalloc, the benchmark's allocator.
@@ -29,10 +29,11 @@ fn measured(cluster: &Cluster, batch: u64) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: openraft_loop_profile <on|off> <one_at_a_time|batched_100>";
-    let recording = match args.get(1).map(String::as_str) {
-        Some("on") => true,
-        Some("off") => false,
+    let usage = "usage: openraft_loop_profile <on|off|bare> <one_at_a_time|batched_100>";
+    let (recording, wrapped) = match args.get(1).map(String::as_str) {
+        Some("on") => (true, true),
+        Some("off") => (false, true),
+        Some("bare") => (false, false),
         _ => panic!("{usage}"),
     };
     let batch = match args.get(2).map(String::as_str) {
@@ -43,6 +44,7 @@ fn main() {
     let config = ClusterConfig {
         threads: 0,
         recording,
+        wrapped,
         refresh: Duration::from_secs(3600),
         log_size: false,
         ..ClusterConfig::default()

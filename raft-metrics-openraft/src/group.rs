@@ -61,6 +61,9 @@ impl<C: RaftTypeConfig> std::fmt::Debug for Group<C> {
 
 /// What the wrappers copy when they are created.
 pub(crate) struct Options<C: RaftTypeConfig> {
+    /// [`Group::with_recording`]: read by every wrapper call and hook, which forward only when
+    /// it is off.
+    pub(crate) recording: bool,
     pub(crate) timing: Sampling,
     pub(crate) in_sync: InSync<Duration>,
     pub(crate) refresh: Duration,
@@ -72,6 +75,7 @@ pub(crate) struct Options<C: RaftTypeConfig> {
 impl<C: RaftTypeConfig> Clone for Options<C> {
     fn clone(&self) -> Self {
         Self {
+            recording: self.recording,
             timing: self.timing,
             in_sync: self.in_sync,
             refresh: self.refresh,
@@ -153,6 +157,7 @@ impl<C: RaftTypeConfig> Group<C> {
             contacts: AtomicU64::new(0),
         };
         let options = Options {
+            recording: true,
             timing: DEFAULT_TIMING,
             in_sync: InSync::default(),
             refresh: DEFAULT_REFRESH,
@@ -161,6 +166,31 @@ impl<C: RaftTypeConfig> Group<C> {
             snapshot_size: None,
         };
         Self { shared: Arc::new(shared), options }
+    }
+
+    /// With `false`, the wrappers created after it only forward to the application's log store,
+    /// state machine and network, the hooks ([`on_append_entries`](Self::on_append_entries),
+    /// [`on_write_error`](Self::on_write_error), [`on_write_timeout`](Self::on_write_timeout))
+    /// return at once and the watcher ends at once: nothing is recorded, not even the wrappers'
+    /// own bookkeeping (the leader's pending proposals, the log's indexes). The series already
+    /// bound stay, at the values they had. Default: on.
+    ///
+    /// This exists to measure recording's cost, as
+    /// `raft_metrics_raftrs::InstrumentedNode::with_recording` does for raft-rs: the same
+    /// binary and the same wrappers with recording on and off differ only in the metrics work
+    /// (`benches/benches/openraft_loop_instructions.rs`, whose `bare` variant measures what the
+    /// wrappers' layers cost on top, against openraft without them). It is set when the wrappers
+    /// are created, not switched while they run: a wrapper that recorded only part of the time
+    /// would leave the leader's pending proposals and the log's indexes wrong.
+    #[must_use]
+    pub fn with_recording(mut self, recording: bool) -> Self {
+        self.options.recording = recording;
+        self
+    }
+
+    /// Whether the wrappers created from this group record ([`with_recording`](Self::with_recording)).
+    pub fn recording(&self) -> bool {
+        self.options.recording
     }
 
     /// Which storage and network calls are timed (default [`DEFAULT_TIMING`], one in 8).
@@ -286,6 +316,20 @@ impl<C: RaftTypeConfig> Group<C> {
     pub(crate) fn snapshot_work(&self) -> SnapshotWork<'_> {
         self.shared.series.snapshot_in_progress.set(1);
         SnapshotWork(&self.shared.series)
+    }
+
+    /// Sets `last_index` and `log_entries` from the log's last and last purged indexes (the log
+    /// store at startup, then the watcher from openraft's metrics).
+    pub(crate) fn set_log_indexes(&self, last: Option<u64>, purged: Option<u64>) {
+        let p = &self.shared.series;
+        p.last_index.set_u64(last.unwrap_or(0));
+        // openraft's first index is 0, so a log never purged holds `last + 1` entries.
+        let entries = match (last, purged) {
+            (None, _) => 0,
+            (Some(last), None) => last + 1,
+            (Some(last), Some(purged)) => last.saturating_sub(purged),
+        };
+        p.log_entries.set_u64(entries);
     }
 
     /// Sets the commit index and recomputes the apply lag.

@@ -26,6 +26,9 @@ impl<C: RaftTypeConfig> Group<C> {
         vote: &Vote<C::NodeId>,
         response: &Result<AppendEntriesResponse<C::NodeId>, RaftError<C::NodeId>>,
     ) {
+        if !self.options.recording {
+            return;
+        }
         let s = &self.shared;
         if let Some(leader) = vote.leader_id.voted_for() {
             self.with_leader_peer(&leader, |peer| peer.series.append_entries_received.inc());
@@ -45,6 +48,9 @@ impl<C: RaftTypeConfig> Group<C> {
     /// Records a failed `Raft::client_write` as `proposals_failed_total{reason}`: `not_leader`
     /// when openraft asks to forward to the leader, `other` for the rest.
     pub fn on_write_error(&self, error: &RaftError<C::NodeId, ClientWriteError<C::NodeId, C::Node>>) {
+        if !self.options.recording {
+            return;
+        }
         let reason = match error {
             RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => ProposalFailure::NotLeader,
             RaftError::APIError(ClientWriteError::ChangeMembershipError(_)) | RaftError::Fatal(_) => {
@@ -57,6 +63,9 @@ impl<C: RaftTypeConfig> Group<C> {
     /// Records a `Raft::client_write` the application gave up waiting for, as
     /// `proposals_failed_total{reason="timeout"}` (openraft itself has no write deadline).
     pub fn on_write_timeout(&self) {
+        if !self.options.recording {
+            return;
+        }
         self.shared.series.proposals_failed.get(ProposalFailure::Timeout).inc();
     }
 }

@@ -22,12 +22,18 @@ use crate::proposals::Pending;
 ///
 /// | call | metrics |
 /// | --- | --- |
-/// | `append` | `last_index`, `log_entries`, with [`Group::with_log_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
+/// | `append` | with [`Group::with_log_size`] `log_size_bytes`; timed calls: `log_append_duration_seconds` (the `append` call, not the later flush: openraft 0.9 keeps the flush callback's constructor private); the leader's proposals become `proposals_pending` |
 /// | `save_committed` | `commit_index`, `apply_lag_entries`; on the leader `proposals_committed_total`, `commit_latency_seconds` (proposals of timed appends), and `commit_batch_entries` of the commits sampled as calls are timed ([`Group::with_timing`]: a histogram observation costs about as much as the rest of the call) |
-/// | `truncate` | `log_truncations_total`, `last_index`, `log_entries`, `log_size_bytes`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
-/// | `purge` | `log_compactions_total`, `log_entries`, `log_size_bytes` |
+/// | `truncate` | `log_truncations_total`, `log_size_bytes`; the leader's dropped proposals: `proposals_failed_total{reason="dropped"}` |
+/// | `purge` | `log_compactions_total`, `log_size_bytes` |
 /// | `get_log_state` (startup) | `last_index`, `log_entries`; with [`Group::with_log_size`], the persisted log is read once, 1,024 entries at a time, for `log_size_bytes` (a read error leaves the entries not read uncounted rather than fail the start) |
 /// | `save_vote` | `elections_total`, `election_duration_seconds`, `votes_received` (reset), `leader_changes_seen_total` |
+///
+/// `last_index` and `log_entries` move with every append, truncation and purge, and are set by
+/// the watcher ([`Group::watch`]) from openraft's own `last_log_index` and `purged` at each
+/// refresh instead, so that an append is not made to look at its entries for them: a follower's
+/// append then forwards its entries untouched (its pass over them cost 0.4 points of the write
+/// loop's instructions with 100 concurrent writes, `benches/notes/openraft.md`).
 ///
 /// Everything else forwards unchanged. Created by [`Group::log_store`].
 pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
@@ -39,8 +45,6 @@ pub struct InstrumentedLogStore<C: RaftTypeConfig, S> {
     /// The term at which this node holds a committed vote for itself: it leads.
     leading: Option<u64>,
     pending: Pending,
-    last_index: Option<u64>,
-    purged: Option<u64>,
     committed: Option<u64>,
     /// How to size an entry for `log_size_bytes`, when the group keeps it
     /// ([`Group::with_log_size`] and [`Group::with_entry_size`]).
@@ -83,8 +87,6 @@ impl<C: RaftTypeConfig> Group<C> {
             group: self.clone(),
             leading: None,
             pending: Pending::default(),
-            last_index: None,
-            purged: None,
             committed: None,
             sizer: self.options.entry_size.filter(|_| self.options.log_size),
             size: LogSize::new(),
@@ -94,6 +96,12 @@ impl<C: RaftTypeConfig> Group<C> {
 }
 
 impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
+    /// Whether the store records ([`Group::with_recording`]); when not, every call forwards.
+    #[inline(always)]
+    fn recording(&self) -> bool {
+        self.group.options.recording
+    }
+
     /// The wrapped store.
     pub fn inner(&self) -> &S {
         &self.inner
@@ -123,29 +131,25 @@ impl<C: RaftTypeConfig, S> InstrumentedLogStore<C, S> {
         }
     }
 
-    fn publish_log(&self) {
-        let p = &self.group.shared.series;
-        let last = self.last_index.map_or(0, |i| i);
-        p.last_index.set_u64(last);
-        // openraft's first index is 0, so a log never purged holds `last + 1` entries.
-        let entries = match (self.last_index, self.purged) {
-            (None, _) => 0,
-            (Some(last), None) => last + 1,
-            (Some(last), Some(purged)) => last.saturating_sub(purged),
-        };
-        p.log_entries.set_u64(entries);
+    /// `log_size_bytes`, when the group keeps it.
+    fn publish_size(&self) {
         if self.sizer.is_some() {
-            p.log_size.set_u64(self.size.bytes());
+            self.group.shared.series.log_size.set_u64(self.size.bytes());
         }
     }
 
-    /// Sizes the persisted log (`purged + 1 ..= last_index`), a page at a time.
-    async fn read_size(&mut self, size: fn(&C::Entry) -> u64) -> Result<(), StorageError<C::NodeId>>
+    /// Sizes the persisted log (`purged + 1 ..= last`), a page at a time.
+    async fn read_size(
+        &mut self,
+        size: fn(&C::Entry) -> u64,
+        last: Option<u64>,
+        purged: Option<u64>,
+    ) -> Result<(), StorageError<C::NodeId>>
     where
         S: RaftLogReader<C>,
     {
-        let Some(last) = self.last_index else { return Ok(()) };
-        let mut next = self.purged.map_or(0, |purged| purged.saturating_add(1));
+        let Some(last) = last else { return Ok(()) };
+        let mut next = purged.map_or(0, |purged| purged.saturating_add(1));
         while next <= last {
             let end = next.saturating_add(LOG_READ_PAGE).min(last.saturating_add(1));
             let page = self.inner.try_get_log_entries(next..end).await?;
@@ -203,16 +207,21 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
     type LogReader = S::LogReader;
 
     async fn get_log_state(&mut self) -> Result<LogState<C>, StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.get_log_state().await;
+        }
         let state = self.inner.get_log_state().await?;
-        self.last_index = state.last_log_id.as_ref().map(|id| id.index);
-        self.purged = state.last_purged_log_id.as_ref().map(|id| id.index);
+        let last = state.last_log_id.as_ref().map(|id| id.index);
+        let purged = state.last_purged_log_id.as_ref().map(|id| id.index);
         if let (Some(size), false) = (self.sizer, self.sized) {
             self.sized = true;
             // A read error does not fail openraft's start for a metric: the bytes of the entries
             // not read stay uncounted (openraft will meet the same error when it reads them).
-            let _ = self.read_size(size).await;
+            let _ = self.read_size(size, last, purged).await;
         }
-        self.publish_log();
+        // Before the watcher's first read.
+        self.group.set_log_indexes(last, purged);
+        self.publish_size();
         Ok(state)
     }
 
@@ -222,6 +231,9 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
     }
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.save_vote(vote).await;
+        }
         self.inner.save_vote(vote).await?;
         self.on_vote(vote);
         Ok(())
@@ -242,13 +254,16 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         &mut self,
         committed: Option<LogId<C::NodeId>>,
     ) -> impl Future<Output = Result<(), StorageError<C::NodeId>>> + OptionalSend {
-        if let Some(index) = committed.as_ref().map(|id| id.index) {
+        if let (true, Some(index)) = (self.recording(), committed.as_ref().map(|id| id.index)) {
             self.committed_to(index);
         }
         self.inner.save_committed(committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.read_committed().await;
+        }
         let committed = self.inner.read_committed().await?;
         if let Some(index) = committed.as_ref().map(|id| id.index) {
             self.committed = Some(index);
@@ -262,26 +277,25 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        if !self.recording() {
+            return self.inner.append(entries, callback).await;
+        }
         let start = self.sampler.start();
-        let (pending, last_index, log) = (&mut self.pending, &mut self.last_index, &mut self.size);
+        let (pending, log) = (&mut self.pending, &mut self.size);
         // This call's proposals as runs of consecutive indexes, handed to `pending` a run at a
         // time rather than an entry at a time.
         let mut run: Option<(u64, u64)> = None;
-        // Three iterators: a follower's (two appends in three, in a 3-node group) carries no
-        // check for proposals, and sizes entries only when the group keeps the log's size.
-        // Present, the proposals' check cost 0.44 points of `batched_100`'s instructions although
-        // it never passed there, and a test of the size option per entry 0.27 points although
-        // it never passed either (`benches/notes/openraft.md`).
+        // A follower's entries (two appends in three, in a 3-node group) go to the inner store
+        // untouched unless the group keeps the log's size; only the leader's are looked at, for
+        // its proposals. Present in every iterator, the proposals' check cost 0.44 points of
+        // `batched_100`'s instructions although it never passed there, a test of the size option
+        // per entry 0.27 points although it never passed either, and a follower's pass for its
+        // last index 0.4 points (`benches/notes/openraft.md`).
         let written = match (self.leading, self.sizer) {
-            (None, None) => {
-                let seen = entries.into_iter().inspect(|entry| *last_index = Some(entry.get_log_id().index));
-                self.inner.append(seen, callback).await
-            }
+            (None, None) => self.inner.append(entries, callback).await,
             (None, Some(size)) => {
                 let seen = entries.into_iter().inspect(|entry| {
-                    let index = entry.get_log_id().index;
-                    *last_index = Some(index);
-                    log.append_one(index, entry_bytes(size, entry));
+                    log.append_one(entry.get_log_id().index, entry_bytes(size, entry));
                 });
                 self.inner.append(seen, callback).await
             }
@@ -290,7 +304,6 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
                 let seen = entries.into_iter().inspect(|entry| {
                     let id = entry.get_log_id();
                     let index = id.index;
-                    *last_index = Some(index);
                     if let Some(size) = sizer {
                         log.append_one(index, entry_bytes(size, entry));
                     }
@@ -316,11 +329,14 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
             self.pending.push_run(first, last, start);
             self.group.shared.series.proposals_pending.set_u64(self.pending.count());
         }
-        self.publish_log();
+        self.publish_size();
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.truncate(log_id).await;
+        }
         let index = log_id.index;
         self.inner.truncate(log_id).await?;
         let p = &self.group.shared.series;
@@ -331,22 +347,20 @@ impl<C: RaftTypeConfig, S: RaftLogStorage<C>> RaftLogStorage<C> for Instrumented
             p.proposals_failed.get(ProposalFailure::Dropped).add(dropped);
             p.proposals_pending.set_u64(self.pending.count());
         }
-        self.last_index = index.checked_sub(1);
-        self.publish_log();
+        self.publish_size();
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.purge(log_id).await;
+        }
         let index = log_id.index;
         self.inner.purge(log_id).await?;
         let s = &self.group.shared;
         s.metrics.record_log_compaction(&s.topic, s.partition);
-        self.purged = Some(index);
         self.size.compact(index.saturating_add(1));
-        if self.last_index.is_none_or(|last| last < index) {
-            self.last_index = Some(index);
-        }
-        self.publish_log();
+        self.publish_size();
         Ok(())
     }
 }

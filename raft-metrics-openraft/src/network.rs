@@ -199,6 +199,12 @@ impl<C: RaftTypeConfig> Drop for Call<'_, C> {
 }
 
 impl<C: RaftTypeConfig, N> InstrumentedClient<C, N> {
+    /// Whether the client records ([`Group::with_recording`]); when not, every RPC forwards.
+    #[inline(always)]
+    fn recording(&self) -> bool {
+        self.group.options.recording
+    }
+
     /// Starts recording an RPC; the inner client is returned beside the call so that both can
     /// be used at once. AppendEntries is timed by the sampler, the rare RPCs always.
     fn call(&mut self, method: Method) -> (&mut N, Call<'_, C>) {
@@ -218,6 +224,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         rpc: AppendEntriesRequest<C>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C::NodeId>, RPCError<C::NodeId, C::Node, RaftError<C::NodeId>>> {
+        if !self.recording() {
+            return self.inner.append_entries(rpc, option).await;
+        }
         let entries = rpc.entries.len();
         let bytes = match (entries, self.group.options.entry_size) {
             (0, _) | (_, None) => None,
@@ -245,6 +254,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         InstallSnapshotResponse<C::NodeId>,
         RPCError<C::NodeId, C::Node, RaftError<C::NodeId, InstallSnapshotError>>,
     > {
+        if !self.recording() {
+            return self.inner.install_snapshot(rpc, option).await;
+        }
         let (inner, call) = self.call(Method::InstallSnapshot);
         let result = inner.install_snapshot(rpc, option).await;
         call.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
@@ -256,6 +268,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         rpc: VoteRequest<C::NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<C::NodeId>, RPCError<C::NodeId, C::Node, RaftError<C::NodeId>>> {
+        if !self.recording() {
+            return self.inner.vote(rpc, option).await;
+        }
         let term = rpc.vote.leader_id.term;
         let (inner, call) = self.call(Method::Vote);
         let result = inner.vote(rpc, option).await;
@@ -276,6 +291,9 @@ impl<C: RaftTypeConfig, N: RaftNetwork<C>> RaftNetwork<C> for InstrumentedClient
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<C::NodeId>, StreamingError<C, Fatal<C::NodeId>>> {
+        if !self.recording() {
+            return self.inner.full_snapshot(vote, snapshot, cancel, option).await;
+        }
         let group = self.group.clone();
         let s = &group.shared;
         let work = group.snapshot_work();

@@ -71,6 +71,13 @@ impl<C: RaftTypeConfig> Group<C> {
 }
 
 impl<C: RaftTypeConfig, M> InstrumentedStateMachine<C, M> {
+    /// Whether the state machine records ([`Group::with_recording`]); when not, every call
+    /// forwards.
+    #[inline(always)]
+    fn recording(&self) -> bool {
+        self.group.options.recording
+    }
+
     /// Membership entries were applied, in this order: `config_changes_total{kind}`.
     #[cold]
     fn reconfigured(&mut self, shapes: Vec<Shape<C::NodeId>>) {
@@ -101,6 +108,9 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
     async fn applied_state(
         &mut self,
     ) -> Result<(Option<LogId<C::NodeId>>, StoredMembership<C::NodeId, C::Node>), StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.applied_state().await;
+        }
         let (applied, membership) = self.inner.applied_state().await?;
         self.group.set_last_applied(applied.as_ref().map_or(0, |id| id.index));
         self.shape = Some(Shape::of(membership.membership()));
@@ -112,6 +122,9 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        if !self.recording() {
+            return self.inner.apply(entries).await;
+        }
         let start = self.sampler.start();
         let (mut normal, mut last) = (0_u64, None);
         let mut shapes = Vec::new();
@@ -158,6 +171,9 @@ impl<C: RaftTypeConfig, M: RaftStateMachine<C>> RaftStateMachine<C> for Instrume
         meta: &SnapshotMeta<C::NodeId, C::Node>,
         snapshot: Box<C::SnapshotData>,
     ) -> Result<(), StorageError<C::NodeId>> {
+        if !self.recording() {
+            return self.inner.install_snapshot(meta, snapshot).await;
+        }
         let s = &self.group.shared;
         let work = self.group.snapshot_work();
         let start = Instant::now();
@@ -187,6 +203,9 @@ impl<C: RaftTypeConfig, B: RaftSnapshotBuilder<C>> RaftSnapshotBuilder<C> for In
     /// (its `SnapshotPolicy::LogsSinceLast` threshold or a `trigger().snapshot()` call), so every
     /// creation is counted with `trigger="size"`.
     async fn build_snapshot(&mut self) -> Result<Snapshot<C>, StorageError<C::NodeId>> {
+        if !self.group.options.recording {
+            return self.inner.build_snapshot().await;
+        }
         let s = &self.group.shared;
         let work = self.group.snapshot_work();
         let start = Instant::now();

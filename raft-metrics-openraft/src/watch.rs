@@ -45,7 +45,8 @@ impl<C: RaftTypeConfig> Group<C> {
     /// The task that records what `Raft::metrics()` reports: spawn it (it ends when the `Raft`
     /// shuts down and drops the channel).
     ///
-    /// Records `node_state`, `is_leader`, `has_leader`, `current_term`, the node's
+    /// Records `node_state`, `is_leader`, `has_leader`, `current_term`, `last_index` and
+    /// `log_entries` (from openraft's `last_log_index` and `purged`), the node's
     /// `leader_partitions` and `follower_partitions`, `voters`, `learners`, `cluster_size`,
     /// `config_change_in_progress` (joint consensus, or a membership entry above the commit
     /// index), and on the leader `follower_lag_entries` and `follower_lag_seconds` per peer
@@ -55,7 +56,8 @@ impl<C: RaftTypeConfig> Group<C> {
     /// `last_heartbeat_timestamp_seconds` per peer and `last_contact_timestamp_seconds` (now minus
     /// `millis_since_quorum_ack`); on a follower, `last_contact_timestamp_seconds` from
     /// [`on_append_entries`](Self::on_append_entries). Answers and contacts are counted by the
-    /// wrappers and timed here, at the resolution of the refresh.
+    /// wrappers and timed here, at the resolution of the refresh. Ends at once when the group does
+    /// not record ([`with_recording`](Self::with_recording)).
     pub fn watch(
         &self,
         mut metrics: watch::Receiver<RaftMetrics<C::NodeId, C::Node>>,
@@ -63,7 +65,11 @@ impl<C: RaftTypeConfig> Group<C> {
         let mut w =
             Watcher { group: self.clone(), counted: None, membership: None, followers: BTreeMap::new(), contacts: 0 };
         let refresh = self.options.refresh;
+        let recording = self.options.recording;
         async move {
+            if !recording {
+                return; // `Group::with_recording(false)`: openraft keeps its own receiver
+            }
             let mut ticks = tokio::time::interval(refresh.max(Duration::from_millis(1)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // Sampled, not woken by every change: openraft publishes new metrics several times
@@ -106,6 +112,7 @@ impl<C: RaftTypeConfig> Watcher<C> {
         p.is_leader.set(i64::from(role == Some(NodeState::Leader)));
         p.current_term.set_u64(m.current_term);
         p.has_leader.set(i64::from(m.current_leader.is_some()));
+        group.set_log_indexes(m.last_log_index, m.purged.as_ref().map(|id| id.index));
 
         let membership = m.membership_config.membership();
         let log_id = m.membership_config.log_id();

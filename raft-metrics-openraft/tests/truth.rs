@@ -151,6 +151,26 @@ fn log_bytes_only_when_asked() {
 }
 
 #[test]
+fn a_group_that_does_not_record_leaves_every_series_at_zero() {
+    // `Group::with_recording(false)`: the same wrappers and hooks, forwarding only.
+    let c = Cluster::new(ClusterConfig { recording: false, ..ClusterConfig::default() }).expect("cluster");
+    let leader = c.wait_leader(0, WAIT).expect("leader");
+    assert_eq!(c.propose_many(0, 0, 50), 50);
+    assert!(c.settle(0, WAIT));
+    let f = followers(&c, leader)[0];
+    assert!(c.propose_on(f, 0, raft_metrics_openraft::sim::Put { key: 1, value: 1 }).is_err(), "refused");
+    fresh();
+    for node in 1..=3 {
+        assert!(truth(&c, node).applied >= 50, "node {node}: openraft runs through the wrappers");
+        let s = scrape(&c, node);
+        let recorded: Vec<_> =
+            s.lines().filter(|x| x.name.starts_with("chronik_raft_") && x.value != 0.0).map(|x| &x.name).collect();
+        assert!(recorded.is_empty(), "node {node} recorded {recorded:?}");
+        assert!(s.lines().any(|x| x.name == "chronik_raft_commit_index"), "node {node}: the series are bound");
+    }
+}
+
+#[test]
 fn proposals_commit_and_apply_exactly() {
     let c = cluster();
     let leader = c.wait_leader(0, WAIT).expect("leader");

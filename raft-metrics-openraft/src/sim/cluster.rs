@@ -24,9 +24,12 @@ pub struct ClusterConfig {
     pub topic: String,
     /// Which wrapper calls are timed ([`Group::with_timing`]).
     pub timing: Sampling,
-    /// Whether the replicas are wrapped at all (`false`: bare stores and network, for measuring
-    /// the wrappers' cost).
+    /// Whether the replicas' wrappers record ([`Group::with_recording`]; `false`: they only
+    /// forward, for measuring recording's cost).
     pub recording: bool,
+    /// Whether the replicas are wrapped at all (`false`: bare stores and network and no watcher,
+    /// for measuring what the wrappers cost on top of recording).
+    pub wrapped: bool,
     /// openraft's heartbeat interval.
     pub heartbeat: Duration,
     /// openraft's election timeout range, lower bound (the upper is twice it).
@@ -53,6 +56,7 @@ impl Default for ClusterConfig {
             topic: "orders".to_owned(),
             timing: DEFAULT_TIMING,
             recording: true,
+            wrapped: true,
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(150),
             threads: 2,
@@ -188,8 +192,9 @@ impl Cluster {
             let net = RouterNetwork::new(self.router.clone(), node, p);
             let (log, sm) = (replica.log.clone(), replica.sm.clone());
             let config = Arc::clone(&self.raft_config);
-            let (raft, group) = if self.config.recording {
+            let (raft, group) = if self.config.wrapped {
                 let mut group = Group::new(&metrics, &self.config.topic, p, node)
+                    .with_recording(self.config.recording)
                     .with_timing(self.config.timing)
                     .with_refresh(self.config.refresh)
                     .with_entry_size(entry_size)
