@@ -145,7 +145,8 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo
   echo "## openraft write loop overhead (instructions, callgrind)"
   echo
-  echo "\`cargo bench -p raft-metrics-benches --bench openraft_loop_instructions\`, this run:"
+  # Its log's time, not the run's: the bench is sometimes rerun alone after a change to the adapter.
+  echo "\`cargo bench -p raft-metrics-benches --bench openraft_loop_instructions\`, $(date -u -r "$logs/openraft_loop_instructions.log" '+%Y-%m-%d %H:%M UTC'):"
   echo
   echo "Recording's cost is \`instrumented\` against \`disabled\` (the same wrappers built with \`Group::with_recording(false)\`,"
   echo "as raft-rs's figure above); the wrappers' whole cost, their \`async\` layers included, is \`instrumented\` against \`bare\`"

@@ -62,8 +62,8 @@
 //! # What is recorded where
 //!
 //! * [`Group::log_store`] ([`InstrumentedLogStore`]): commit index (`save_committed`, which
-//!   openraft calls on every node before applying), last index and log entries (`append`,
-//!   `truncate`, `purge`), the log's bytes with [`Group::with_log_size`] (kept in bounded
+//!   openraft calls on every node before applying), the log's bytes with
+//!   [`Group::with_log_size`] (kept in bounded
 //!   memory by [`raft_metrics::raft::LogSize`], the persisted log read once at startup), append
 //!   durations, the leader's proposals from append to commit
 //!   (pending, committed, commit latency, batch sizes, dropped by truncation), compactions and
@@ -76,8 +76,9 @@
 //!   and target (outcome, duration, error type), AppendEntries and heartbeats per peer with the
 //!   last answer's time and round trips, votes granted, dropped (unreachable) messages, the
 //!   sending side of snapshot transfers.
-//! * [`Group::watch`]: what `Raft::metrics()` reports: role, term, leader, membership, and on the
-//!   leader each follower's lag (entries from `replication`, seconds since it was last caught
+//! * [`Group::watch`]: what `Raft::metrics()` reports: role, term, leader, membership, last
+//!   index and log entries (`last_log_index`, `purged`: a follower's append then forwards its
+//!   entries untouched), and on the leader each follower's lag (entries from `replication`, seconds since it was last caught
 //!   up), in-sync replicas and the quorum contact (`millis_since_quorum_ack`).
 //! * Calls for what only the application sees: [`Group::on_append_entries`] in the RPC
 //!   server (follower side: requests received, rejections, the leader's last contact), and
@@ -85,15 +86,17 @@
 //!   application stops waiting for it.
 //!
 //! Durations of appends, applies and AppendEntries RPCs are sampled (one call in 8 by default,
-//! [`Group::with_timing`]): an untimed call reads no clock. Counts and indexes are exact and
-//! recorded at the call; the watcher's states (role, membership, follower lag, in-sync replicas,
-//! last heartbeat and contact times) are at most one refresh old (100 ms by default,
-//! [`Group::with_refresh`]).
+//! [`Group::with_timing`]): an untimed call reads no clock. Counts and the commit and applied
+//! indexes are exact and recorded at the call; the watcher's states (role, membership, last
+//! index and log entries, follower lag, in-sync replicas, last heartbeat and contact times) are
+//! at most one refresh old (100 ms by default, [`Group::with_refresh`]).
 //!
-//! Cost: about +2.4 % of the instructions of an in-memory 3-node write loop one write at a time,
-//! +2.6 % to +2.7 % with 100 concurrent writes, and about +2.6 % / +3.6 % with [`Group::with_log_size`]
-//! (`benches/RESULTS.md`, "openraft write loop overhead"); a deployment's fsync and network round
-//! trip make the share smaller.
+//! Cost, in instructions of an in-memory 3-node write loop: recording about +1.0 % one write at
+//! a time and +0.7 % to +0.9 % with 100 concurrent writes, against the same wrappers built with
+//! [`Group::with_recording`]`(false)`; about +1.0 % / +1.8 % with [`Group::with_log_size`]; the
+//! wrappers in all, against openraft without them, about +2.6 % / +1.8 %, their `async` layers
+//! 1.5 points of the first (`benches/RESULTS.md`, "openraft write loop overhead"). A deployment's
+//! fsync and network round trip make the shares smaller.
 //!
 //! # What openraft 0.9 cannot feed
 //!
