@@ -47,7 +47,7 @@ trap 'rm -f "$out"' EXIT
 check() {
   local bench="$1" bases="$2"
   shift 2
-  # Only the two variants compared (and the scrape, whose id is `instrumented`): the others
+  # Only the variants compared (and the scrape, whose id is `instrumented`): the others
   # (every-turn and untimed timing, the peers' replays, the log size) are for `benches/run.sh`,
   # and each is a callgrind run with its cluster's set-up: most of the bench's time (39 s instead of
   # about 130 s after the build, 2026-12-06).

@@ -62,26 +62,25 @@
 //! # What is recorded where
 //!
 //! * [`Group::log_store`] ([`InstrumentedLogStore`]): commit index (`save_committed`, which
-//!   openraft calls on every node before applying), the log's bytes with
-//!   [`Group::with_log_size`] (kept in bounded
-//!   memory by [`raft_metrics::raft::LogSize`], the persisted log read once at startup), append
-//!   durations, the leader's proposals from append to commit
-//!   (pending, committed, commit latency, batch sizes, dropped by truncation), compactions and
-//!   truncations, and, from the votes openraft persists through `save_vote`, elections (started,
-//!   won, lost, their duration) and leader changes.
+//!   openraft calls on every node before applying), the log's bytes with [`Group::with_log_size`]
+//!   (kept in bounded memory by [`raft_metrics::raft::LogSize`], the persisted log read once at
+//!   startup), append durations, the leader's proposals from append to commit (pending, committed,
+//!   commit latency, batch sizes, dropped by truncation), compactions and truncations, and, from
+//!   the votes openraft persists through `save_vote`, elections (started, won, lost, their
+//!   duration) and leader changes.
 //! * [`Group::state_machine`] ([`InstrumentedStateMachine`]): last applied index and apply lag,
 //!   proposals applied, apply durations, configuration changes, snapshot creation (through the
 //!   builder), installation and the receiving side of transfers.
-//! * [`Group::network`] ([`InstrumentedNetwork`], [`InstrumentedClient`]): every RPC by method
-//!   and target (outcome, duration, error type), AppendEntries and heartbeats per peer with the
-//!   last answer's time and round trips, votes granted, dropped (unreachable) messages, the
-//!   sending side of snapshot transfers.
-//! * [`Group::watch`]: what `Raft::metrics()` reports: role, term, leader, membership, last
-//!   index and log entries (`last_log_index`, `purged`: a follower's append then forwards its
-//!   entries untouched), and on the leader each follower's lag (entries from `replication`, seconds since it was last caught
-//!   up), in-sync replicas and the quorum contact (`millis_since_quorum_ack`).
-//! * Calls for what only the application sees: [`Group::on_append_entries`] in the RPC
-//!   server (follower side: requests received, rejections, the leader's last contact), and
+//! * [`Group::network`] ([`InstrumentedNetwork`], [`InstrumentedClient`]): every RPC by method and
+//!   target (outcome, duration, error type), AppendEntries and heartbeats per peer with the last
+//!   answer's time and round trips, votes granted, dropped (unreachable) messages, the sending side
+//!   of snapshot transfers.
+//! * [`Group::watch`]: what `Raft::metrics()` reports: role, term, leader, membership, last index
+//!   and log entries (`last_log_index`, `purged`: a follower's append then forwards its entries
+//!   untouched), and on the leader each follower's lag (entries from `replication`, seconds since
+//!   it was last caught up), in-sync replicas and the quorum contact (`millis_since_quorum_ack`).
+//! * Calls for what only the application sees: [`Group::on_append_entries`] in the RPC server
+//!   (follower side: requests received, rejections, the leader's last contact), and
 //!   [`Group::on_write_error`] / [`Group::on_write_timeout`] when `client_write` fails or the
 //!   application stops waiting for it.
 //!
