@@ -12,8 +12,8 @@
 //! not counted, and openraft's timers are stopped (`Cluster::quiesce`: no heartbeats, no
 //! election timeouts; the watchers' refresh is an hour), so only the writes move the cluster and
 //! `disabled` and `instrumented` do the same work apart from recording. One binary holds both
-//! openraft instantiations (bare and wrapped), as before: built alone, each counts about 1.7 %
-//! fewer instructions (`benches/notes/openraft.md`, 2026-12-07 evening), so compare within a
+//! openraft instantiations (bare and wrapped), as before: built alone, each counts about 1.3 to
+//! 1.7 % fewer instructions (`benches/notes/openraft.md`, 2026-12-07 evening), so compare within a
 //! run. `instrumented_log_size` also keeps `log_size_bytes` (`Group::with_log_size`, off by
 //! default): what sizing every appended entry on every node costs; `instrumented_untimed` times
 //! nothing (`Group::with_timing(Sampling::Off)`): the counts and gauges alone, what the timing

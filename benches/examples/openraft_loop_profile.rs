@@ -1,7 +1,8 @@
 //! One run of the openraft loop's measured part, for `benches/where.sh`: `openraft_loop_profile
 //! <on|off|bare> <one_at_a_time|batched_100>` builds the cluster as `openraft_loop_instructions`
 //! does (current-thread runtime, timers stopped, 100 warm-up writes; `off` the wrappers with
-//! `Group::with_recording(false)`, `bare` no wrappers), then runs 2,000 writes in `measured`, the function for callgrind to collect
+//! `Group::with_recording(false)`, `bare` no wrappers), then runs 2,000 writes in `measured`,
+//! the function for callgrind to collect
 //! (`--toggle-collect='*openraft_loop_profile::measured*'`).
 //!
 //! An example rather than a binary so that it runs on mimalloc, the benchmark's allocator.
