@@ -64,7 +64,7 @@ fn partitions_shown(prom: std::net::SocketAddr) -> usize {
 fn prometheus_names_the_unhealthy_partitions_in_unhealthy_only_mode() {
     let Some(_serial) = prometheus_turn() else { return };
     let t0 = Instant::now();
-    let driver = Driver::start_in(Aggregation::Unhealthy, |_| {});
+    let driver = Driver::start_with(|c| c.aggregation = Aggregation::Unhealthy, |_| {});
     let prom = Prometheus::start(&driver.targets(), &compressed_rules());
     let mut log = AlertLog::new(prom.addr, "healthy");
     let all_up = format!("count(up == 1) == {NODES}");

@@ -86,16 +86,23 @@ pub(crate) struct Driver {
 impl Driver {
     /// Starts the cluster, after `setup` (faults from the first tick on).
     pub(crate) fn start(setup: impl FnOnce(&mut Cluster)) -> Self {
-        Self::start_in(Aggregation::Partition, setup)
+        Self::start_with(|_| {}, setup)
     }
 
-    /// Starts the cluster exporting in `aggregation` mode, after `setup`.
-    pub(crate) fn start_in(aggregation: Aggregation, setup: impl FnOnce(&mut Cluster)) -> Self {
+    /// Starts the cluster with the scenarios' configuration as `configure` leaves it, after
+    /// `setup`.
+    pub(crate) fn start_with(configure: impl FnOnce(&mut ClusterConfig), setup: impl FnOnce(&mut Cluster)) -> Self {
         // A burst ends after the compressed rules' long window ([30s]), as in production after
         // the rules' 15 minutes.
         let health = HealthThresholds { burst_window_millis: 30_000, ..HealthThresholds::default() };
-        let config =
-            ClusterConfig { nodes: NODES, partitions: PARTITIONS, aggregation, health, ..ClusterConfig::default() };
+        let mut config = ClusterConfig {
+            nodes: NODES,
+            partitions: PARTITIONS,
+            aggregation: Aggregation::Partition,
+            health,
+            ..ClusterConfig::default()
+        };
+        configure(&mut config);
         let mut cluster = Cluster::new(config).expect("cluster");
         setup(&mut cluster);
         let mut sim = Sim {
