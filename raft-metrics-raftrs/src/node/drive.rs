@@ -187,25 +187,24 @@ impl<S: Storage> InstrumentedNode<S> {
     /// As [`RawNode::propose`].
     #[inline]
     pub fn propose(&mut self, context: Vec<u8>, data: Vec<u8>) -> raft::Result<()> {
-        if !self.quiet.recording {
-            return self.raw.propose(context, data);
-        }
         // Nothing more for an accepted proposal: the leader finds it among the entries it
         // persists. A local proposal never changes role, term or leader in raft-rs, so there is
-        // no state to compare either. `Ok` is built anew rather than the result handed back:
-        // that would copy raft-rs's (large) result on every proposal.
-        match self.raw.propose(context, data) {
-            Ok(()) => Ok(()),
-            Err(error) => Err(self.refused(error)),
+        // no state to compare either. One path whether recording or not, the switch tested only
+        // on a refusal: the caller's own test of the result is then the only one on the way out.
+        let result = self.raw.propose(context, data);
+        if let Err(error) = &result {
+            self.refused(error);
         }
+        result
     }
 
-    /// A proposal raft-rs refused: counted, and its error handed back.
+    /// A proposal raft-rs refused: counted if recording.
     #[cold]
     #[inline(never)]
-    fn refused(&self, error: raft::Error) -> raft::Error {
-        self.proposals.refused(&error, &self.raw, &self.group);
-        error
+    fn refused(&self, error: &raft::Error) {
+        if self.quiet.recording {
+            self.proposals.refused(error, &self.raw, &self.group);
+        }
     }
 
     /// [`RawNode::propose_conf_change`], recorded like [`propose`](Self::propose). raft-rs turns
@@ -644,7 +643,8 @@ mod tests {
         assert!(series.log_append_duration.sum() < 0.1, "{} s", series.log_append_duration.sum());
     }
 
-    /// A refused proposal comes back as raft-rs's error and counts by reason.
+    /// A refused proposal comes back as raft-rs's error and counts by reason, unless recording
+    /// is off.
     #[test]
     fn a_refused_proposal_is_counted_and_its_error_handed_back() {
         use raft_metrics::raft::ProposalFailure;
@@ -654,6 +654,11 @@ mod tests {
         assert!(matches!(result, Err(raft::Error::ProposalDropped)), "{result:?}");
         assert_eq!(node.metrics().proposals_failed.get(ProposalFailure::NotLeader).get(), 1);
         assert_eq!(node.metrics().proposals_failed.get(ProposalFailure::Dropped).get(), 0);
+        // Recording switched off: the error still comes back, and nothing is counted.
+        let mut node = node.with_recording(false);
+        let result = node.propose(vec![], b"put".to_vec());
+        assert!(matches!(result, Err(raft::Error::ProposalDropped)), "{result:?}");
+        assert_eq!(node.metrics().proposals_failed.get(ProposalFailure::NotLeader).get(), 1);
     }
 
     /// A stepped snapshot stays in progress while raft-rs holds it; one it ignores ends at
