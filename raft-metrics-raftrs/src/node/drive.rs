@@ -139,18 +139,15 @@ impl<S: Storage> InstrumentedNode<S> {
     /// As [`RawNode::step`].
     #[inline]
     pub fn step(&mut self, msg: Message) -> raft::Result<()> {
-        if !self.quiet.recording {
-            return self.raw.step(msg);
-        }
         // Most messages (replication traffic at the current term, never a snapshot) need nothing
         // after the step: raft-rs's result goes straight to the caller, not through a local copy
         // of its (large) error type. A snapshot stepped earlier cannot vanish in such a step
         // (only a newer snapshot or its persisting replaces it), so the tick looks for one the
         // application never installed.
-        if self.observe_incoming(&msg) {
-            return self.raw.step(msg);
+        if self.quiet.recording && !self.observe_incoming(&msg) {
+            return self.step_unsteady(msg);
         }
-        self.step_unsteady(msg)
+        self.raw.step(msg)
     }
 
     /// Steps a message that may change role, leader or term, and observes what it changed; a
