@@ -143,7 +143,8 @@ impl<S: Storage> InstrumentedNode<S> {
         // after the step: raft-rs's result goes straight to the caller, not through a local copy
         // of its (large) error type. A snapshot stepped earlier cannot vanish in such a step
         // (only a newer snapshot or its persisting replaces it), so the tick looks for one the
-        // application never installed.
+        // application never installed. Those and every message with recording off share one
+        // call: each call site moves the (large) message into raft-rs anew.
         if self.quiet.recording && !self.observe_incoming(&msg) {
             return self.step_unsteady(msg);
         }
