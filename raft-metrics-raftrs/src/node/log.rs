@@ -61,6 +61,24 @@ pub(super) fn payload_bytes(entry: &Entry) -> u64 {
     (entry.data.len() + entry.context.len()) as u64
 }
 
+// `sum_plain` tells a proposal by its type's bits being zero.
+const _: () = assert!(EntryType::EntryNormal as u8 == 0);
+
+/// The payload bytes of `run` and whether all its entries are proposals ([`is_plain`]), in one
+/// pass without a branch per entry: the types or'd and the shortest data kept beside the sum,
+/// in registers, tested once at the end. (The shortest rather than an or of empty data: a
+/// compare and a conditional move per entry, where the or takes a test, a set and an or.)
+#[inline(always)]
+fn sum_plain(run: &[Entry]) -> (u64, bool) {
+    let (mut bytes, mut types, mut shortest) = (0, 0u8, usize::MAX);
+    for entry in run {
+        bytes += payload_bytes(entry);
+        types |= entry.get_entry_type() as u8;
+        shortest = shortest.min(entry.data.len());
+    }
+    (bytes, types == 0 && shortest != 0)
+}
+
 impl Log {
     /// Reads the persisted log of `store` once, for its size and any configuration change not
     /// yet applied: a page of at most [`READ_PAGE_BYTES`] at a time, so a node restarting with
@@ -103,23 +121,29 @@ impl Log {
         let Some(first) = entries.first() else { return (false, true) };
         if let [entry] = entries {
             // One entry, a turn's usual append under light load: the block test without the
-            // batch's setup, and the flag in a register (the batch's closure keeps it in memory).
+            // batch's setup and call.
             let truncated = self.size.append_one(entry.index, payload_bytes(entry));
             let plain = is_plain(entry);
             self.note(first.index, entries, plain);
             return (truncated, plain);
         }
+        self.appended_batch(entries)
+    }
+
+    /// [`appended_unrecorded`](Self::appended_unrecorded) of more than one entry: out of line,
+    /// where its loop's registers do not crowd the caller's turn (whose single entries it does
+    /// not see).
+    #[inline(never)]
+    fn appended_batch(&mut self, entries: &[Entry]) -> (bool, bool) {
+        let Some(first) = entries.first() else { return (false, true) };
         let mut plain = true;
-        let truncated = self.size.append(
+        let truncated = self.size.append_runs(
             entries,
             |entry| entry.index,
-            |entry| {
-                // A store only for the rare entry that is not a proposal: `plain &=` would
-                // load and store the flag (in the caller's frame) on every entry.
-                if !is_plain(entry) {
-                    plain = false;
-                }
-                payload_bytes(entry)
+            |run| {
+                let (bytes, run_plain) = sum_plain(run);
+                plain &= run_plain;
+                bytes
             },
         );
         self.note(first.index, entries, plain);

@@ -86,22 +86,38 @@ impl LogSize {
     /// with the leader's. Entries that start before the log, or after a gap past its end,
     /// start it afresh.
     ///
-    /// `size` sees every entry once, in order, so a caller that needs to look at each entry of
-    /// a batch can do it in the same pass.
+    /// `size` sees every entry once, in order.
     #[inline(always)]
     pub fn append<E>(&mut self, entries: &[E], index: impl Fn(&E) -> u64, mut size: impl FnMut(&E) -> u64) -> bool {
+        self.append_runs(entries, index, |run| run.iter().map(&mut size).sum())
+    }
+
+    /// [`append`](Self::append), with the bytes summed by the caller a run of consecutive
+    /// entries at a time: `sum` returns the bytes of the run it is given, and the runs cover
+    /// the batch once, in order (one per block the batch touches).
+    ///
+    /// For a caller that looks at each entry of a batch in the same pass: its own loop keeps
+    /// what it finds in registers and stores it once per run, where a per-entry closure called
+    /// from this type's out-of-line code would load and store it on every entry.
+    #[inline(always)]
+    pub fn append_runs<E>(
+        &mut self,
+        entries: &[E],
+        index: impl Fn(&E) -> u64,
+        mut sum: impl FnMut(&[E]) -> u64,
+    ) -> bool {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return false };
         let (first, last) = (index(first), index(last));
         if first != self.end || self.end == self.first {
-            return self.append_elsewhere(first, entries, size);
+            return self.append_elsewhere(first, entries, sum);
         }
         // The entries continue the log. The common case, every turn: they fit in one block
         // (the open one, or a new one when the log ends on a block's end).
         if (first ^ last) > self.mask {
-            self.push(entries, size);
+            self.push(entries, sum);
             return false;
         }
-        let bytes = sum_sizes(entries, &mut size);
+        let bytes = sum(entries);
         // `add_at_end` with the log known not to be empty: one comparison less on every append.
         let open = first & self.mask() != 0;
         match self.blocks.last_mut() {
@@ -142,7 +158,7 @@ impl LogSize {
     #[inline(never)]
     fn append_one_elsewhere(&mut self, index: u64, bytes: u64) -> bool {
         if index != self.end || self.end == self.first {
-            return self.append_elsewhere(index, &[bytes], |&bytes| bytes);
+            return self.append_elsewhere(index, &[bytes], |run: &[u64]| run.iter().sum());
         }
         self.push_block(bytes);
         self.bytes += bytes;
@@ -156,7 +172,7 @@ impl LogSize {
     /// [`append`](Self::append) of entries from `first` on that start the log afresh or
     /// overwrite its tail.
     #[inline(never)]
-    fn append_elsewhere<E>(&mut self, first: u64, entries: &[E], size: impl FnMut(&E) -> u64) -> bool {
+    fn append_elsewhere<E>(&mut self, first: u64, entries: &[E], sum: impl FnMut(&[E]) -> u64) -> bool {
         let mut truncated = false;
         if self.is_empty() || first < self.first || first > self.end {
             // Empty, replaced from before its start, or after a gap (the entries between are
@@ -168,7 +184,7 @@ impl LogSize {
             self.truncate(first);
             truncated = true;
         }
-        self.push(entries, size);
+        self.push(entries, sum);
         truncated
     }
 
@@ -176,7 +192,7 @@ impl LogSize {
     /// (a plain extend), otherwise each block's share summed in one tight pass and added to the
     /// open block or pushed as a new one.
     #[inline(never)]
-    fn push<E>(&mut self, entries: &[E], mut size: impl FnMut(&E) -> u64) {
+    fn push<E>(&mut self, entries: &[E], mut sum: impl FnMut(&[E]) -> u64) {
         if entries.is_empty() {
             return;
         }
@@ -186,8 +202,8 @@ impl LogSize {
                 self.reclaim();
             }
             // `extend` from a slice's iterator reserves once and writes without a capacity test.
-            self.blocks.extend(entries.iter().map(|entry| {
-                let bytes = size(entry);
+            self.blocks.extend(entries.chunks(1).map(|entry| {
+                let bytes = sum(entry);
                 total += bytes;
                 bytes
             }));
@@ -197,7 +213,7 @@ impl LogSize {
             let mask = self.mask();
             let head = usize::try_from(mask - (self.end & mask) + 1).unwrap_or(usize::MAX).min(entries.len());
             let (head, tail) = entries.split_at(head);
-            let bytes = sum_sizes(head, &mut size);
+            let bytes = sum(head);
             self.add_at_end(bytes);
             total += bytes;
             // Whole blocks through `extend` (an exact-length iterator: one capacity test for
@@ -208,12 +224,12 @@ impl LogSize {
                 self.reclaim();
             }
             self.blocks.extend(whole.map(|block| {
-                let bytes = sum_sizes(block, &mut size);
+                let bytes = sum(block);
                 total += bytes;
                 bytes
             }));
             if !rest.is_empty() {
-                let bytes = sum_sizes(rest, &mut size);
+                let bytes = sum(rest);
                 self.blocks.push(bytes);
                 total += bytes;
             }
@@ -387,12 +403,6 @@ impl LogSize {
     }
 }
 
-/// The bytes of `entries`, summed in one pass.
-#[inline(always)]
-fn sum_sizes<E>(entries: &[E], size: &mut impl FnMut(&E) -> u64) -> u64 {
-    entries.iter().map(size).sum()
-}
-
 /// `part` of `whole` entries' share of `bytes`, in proportion (`part <= whole`, `whole > 0`).
 fn share(bytes: u64, part: u64, whole: u64) -> u64 {
     let share = u128::from(bytes) * u128::from(part) / u128::from(whole.max(1));
@@ -412,6 +422,35 @@ mod tests {
 
     fn append(log: &mut LogSize, entries: &[Entry]) -> bool {
         log.append(entries, |entry| entry.0, |entry| entry.1)
+    }
+
+    /// `append_runs` hands the caller the batch once, in order, a block's share at a time, and
+    /// keeps the same size as `append` entry by entry.
+    #[test]
+    fn runs_cover_the_batch_once_a_block_at_a_time() {
+        let (mut by_runs, mut by_entries) = (LogSize::new(), LogSize::new());
+        let mut next = 1;
+        for (round, len) in [1usize, 3, 700, 37, 64, 1, 200, 129].into_iter().cycle().take(40).enumerate() {
+            let batch: Vec<Entry> = (next..next + len as u64).map(|index| (index, index % 7 + round as u64)).collect();
+            next += len as u64;
+            let mut seen = Vec::new();
+            // Blocks double only after the batch is in.
+            let shift = by_runs.shift;
+            by_runs.append_runs(
+                &batch,
+                |entry| entry.0,
+                |run| {
+                    assert!(!run.is_empty(), "an empty run");
+                    let (first, last) = (run[0].0, run[run.len() - 1].0);
+                    assert_eq!(first >> shift, last >> shift, "one block");
+                    seen.extend_from_slice(run);
+                    run.iter().map(|entry| entry.1).sum()
+                },
+            );
+            assert_eq!(seen, batch, "each entry once, in order");
+            append(&mut by_entries, &batch);
+            assert_eq!((by_runs.len(), by_runs.bytes()), (by_entries.len(), by_entries.bytes()));
+        }
     }
 
     #[test]
