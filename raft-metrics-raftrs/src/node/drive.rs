@@ -148,7 +148,23 @@ impl<S: Storage> InstrumentedNode<S> {
         if self.quiet.recording && !self.observe_incoming(&msg) {
             return self.step_unsteady(msg);
         }
+        #[cfg(debug_assertions)]
+        if self.quiet.recording {
+            return self.step_steady_checked(msg);
+        }
         self.raw.step(msg)
+    }
+
+    /// In debug builds (the tests), a message judged steady is stepped with the claim checked:
+    /// term, role and leader as they were.
+    #[cfg(debug_assertions)]
+    fn step_steady_checked(&mut self, msg: Message) -> raft::Result<()> {
+        let state = |raft: &raft::Raft<S>| (raft.term, raft.state, raft.leader_id);
+        let before = state(&self.raw.raft);
+        let what = format!("{:?} from {} at term {}", msg.get_msg_type(), msg.from, msg.term);
+        let result = self.raw.step(msg);
+        assert_eq!(before, state(&self.raw.raft), "a message judged steady changed term, role or leader: {what}");
+        result
     }
 
     /// Steps a message that may change role, leader or term, and observes what it changed; a

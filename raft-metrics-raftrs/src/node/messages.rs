@@ -162,9 +162,14 @@ impl<S: Storage> InstrumentedNode<S> {
 }
 
 /// Whether `msg` comes from the leader this follower follows, at its term: steady traffic.
+///
+/// Without a test of the role: raft-rs knows a leader only as a follower (a candidate's is no
+/// one, a leader's itself), so a message from the known leader reaches a follower, or a leader
+/// that it claims to come from itself, which raft-rs ignores at its own term (a leader steps no
+/// append or heartbeat) and which is counted as its leader's traffic then.
 #[inline(always)]
 fn from_followed_leader<S: Storage>(msg: &Message, raft: &raft::Raft<S>) -> bool {
-    msg.term == raft.term && msg.from == raft.leader_id && raft.state == StateRole::Follower
+    msg.term == raft.term && msg.from == raft.leader_id
 }
 
 /// The message types whose sending needs more than a count (a rejection is tested apart): all
