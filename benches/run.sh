@@ -224,6 +224,8 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   # By hand, when a group was rerun after the run (a report-only rewrite reads criterion's latest
   # estimates): which rows are from which run. Empty after a full run.
   if [ -s "$here/notes/criterion.md" ]; then cat "$here/notes/criterion.md"; echo; fi
+  cat "$here/notes/hot_path.md"
+  echo
   "$CARGO_TARGET_DIR/release/chart" "$CARGO_TARGET_DIR/criterion" "$here/chart.svg" | sed 's/^#### /### /'
   echo "## Memory per partition"
   echo
