@@ -161,9 +161,13 @@ impl<S: Storage> InstrumentedNode<S> {
     fn step_steady_checked(&mut self, msg: Message) -> raft::Result<()> {
         let state = |raft: &raft::Raft<S>| (raft.term, raft.state, raft.leader_id);
         let before = state(&self.raw.raft);
-        let what = format!("{:?} from {} at term {}", msg.get_msg_type(), msg.from, msg.term);
+        let (msg_type, from, term) = (msg.get_msg_type(), msg.from, msg.term);
         let result = self.raw.step(msg);
-        assert_eq!(before, state(&self.raw.raft), "a message judged steady changed term, role or leader: {what}");
+        assert_eq!(
+            before,
+            state(&self.raw.raft),
+            "a message judged steady changed term, role or leader: {msg_type:?} from {from} at term {term}"
+        );
         result
     }
 
