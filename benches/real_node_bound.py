@@ -5,16 +5,24 @@ disabled, each shape), converted to time at that loop's own rate (criterion's ti
 disabled loop / callgrind's instructions of it), divided by the real node's CPU per proposal
 per node with recording off.
 
-    benches/real_node_bound.py REAL_NODE.tsv RAFT_LOOP_INSTRUCTIONS.log CRITERION_DIR
+    benches/real_node_bound.py REAL_NODE.tsv RAFT_LOOP_INSTRUCTIONS.log CRITERION_DIR [MEASURED.tsv]
 
 REAL_NODE.tsv is `real_node --summary`'s (rate, leader and follower us per proposal with
 recording off, A/B overhead of all nodes in %, its 2 SE); the log is gungraun's output of
-`raft_loop_instructions`; CRITERION_DIR holds the `raft_loop_*` groups. Prints a markdown table.
+`raft_loop_instructions`; CRITERION_DIR holds the `raft_loop_*` groups. MEASURED.tsv, if given, is
+`real_node_callgrind.py --summary`'s (rate, recording's instructions per proposal for the 3 nodes
+measured in the node itself under callgrind, the leader's messages per proposal there): a last
+column converts those at the slowest of the loops' rates. Prints a markdown table.
 """
 import json, os, re, sys
 
 PROPOSALS, NODES = 2000, 3
 tsv, log, crit = sys.argv[1:4]
+measured = {}
+if len(sys.argv) > 4:
+    for line in open(sys.argv[4]):
+        rate, ir, _messages = line.rstrip("\n").split("\t")
+        measured[rate] = float(ir) / NODES
 
 instructions = {}
 bench = None
@@ -42,8 +50,12 @@ for shape in ("one_per_turn", "batched_100", "saturated_1000"):
     cost[shape] = (ir, ir * loop_ns(shape) / disabled)
 
 head = " | ".join(f"implied by `{s}` ({ir:.0f} Ir ≈ {ns:.0f} ns)" for s, (ir, ns) in cost.items())
+# The measured instructions at the slowest rate any of the loops ran at: a bound stays one.
+ns_per_ir = max((ns / ir for ir, ns in cost.values() if ir > 0), default=0.0)
+if measured:
+    head += f" | measured in the node (callgrind, at {ns_per_ir:.3f} ns per Ir)"
 print(f"| offered | CPU per proposal per node, off (mean of the 3) | A/B overhead (mean ± 2 SE) | {head} |")
-print("|---|---:|---:|" + "---:|" * len(cost))
+print("|---|---:|---:|" + "---:|" * (len(cost) + bool(measured)))
 idle = []
 for line in open(tsv):
     rate, leader_us, follower_us, overhead, error = line.split("\t")
@@ -55,6 +67,9 @@ for line in open(tsv):
         continue
     node_ns = (float(leader_us) + 2 * float(follower_us)) / 3 * 1000
     bounds = " | ".join(f"{ns / node_ns * 100:.3f} %" for _, ns in cost.values())
+    if measured:
+        ir = measured.get(rate)
+        bounds += " | –" if ir is None else f" | {ir * ns_per_ir / node_ns * 100:.3f} % ({ir:.0f} Ir)"
     print(f"| {rate} | {node_ns / 1000:.2f} µs | {float(overhead):+.2f} % ± {float(error):.2f} | {bounds} |")
 
 # Idle groups: the instructions per replica-tick of `idle_ticks` (64 groups x 3 nodes x 100 ticks),

@@ -6,9 +6,10 @@
 Both runs must come from BINARY with `--dump-instr=yes`, so that an address is the same
 instruction in both. The per-address difference (ON - OFF) is attributed to the innermost inlined
 frame whose file is under DIR (this workspace; `addr2line -i` lists a location's inline chain,
-innermost first), else to the innermost frame. Prints two markdown tables: by source line and by
-file, in instructions per N (the run's proposals or replica-ticks, named by --unit) and as a share
-of the whole difference.
+innermost first), else to the innermost frame; a shared library's difference goes to the library,
+without lines (its addresses may equal the binary's). Prints two markdown tables: by source line
+and by file, in instructions per N (the run's proposals or replica-ticks, named by --unit) and as
+a share of the whole difference.
 """
 import argparse
 import collections
@@ -17,13 +18,18 @@ import re
 import subprocess
 
 
-def self_costs(path, functions, events=("Ir",)):
+def self_costs(path, functions, events=("Ir",), binary=None, others=None):
     """Self cost per instruction address (the sum of `events`, `Ir` by default, of the lines that
     are not call costs); notes each address's function in `functions` (for code without line
-    information)."""
+    information). With `binary`, only the costs of code in that file, and those of the other
+    objects by object in the Counter `others`: a shared library's code (libc's `memcpy`, say) has
+    addresses of its own that may equal the binary's."""
     costs = collections.Counter()
     columns = [0]
     names = {}
+    objects = {}
+    kept = binary is None
+    current = ""
     function = "??"
     addr = 0
     call_cost_next = False
@@ -42,6 +48,13 @@ def self_costs(path, functions, events=("Ir",)):
                     names[m.group(1)] = m.group(2)
                 if line.startswith("fn="):
                     function = names.get(m.group(1), "??")
+            m = re.match(r"(c?ob)=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if m:
+                if m.group(3):
+                    objects[m.group(2)] = m.group(3)
+                if m.group(1) == "ob" and binary is not None:
+                    current = objects.get(m.group(2), "")
+                    kept = os.path.realpath(current) == os.path.realpath(binary)
             continue
         fields = line.split()
         position = fields[0]
@@ -59,7 +72,12 @@ def self_costs(path, functions, events=("Ir",)):
             continue
         # Positions are `address line`, then the events in the header's order (trailing zeros
         # left out).
-        costs[addr] += sum(int(fields[2 + c]) for c in columns if 2 + c < len(fields))
+        cost = sum(int(fields[2 + c]) for c in columns if 2 + c < len(fields))
+        if not kept:
+            if others is not None:
+                others[os.path.basename(current)] += cost
+            continue
+        costs[addr] += cost
         functions[addr] = function
     return costs
 
@@ -106,10 +124,14 @@ def main():
 
     functions = {}
     events = args.events.split(",")
-    off, on = self_costs(args.off, functions, events), self_costs(args.on, functions, events)
+    off_others, on_others = collections.Counter(), collections.Counter()
+    off = self_costs(args.off, functions, events, args.binary, off_others)
+    on = self_costs(args.on, functions, events, args.binary, on_others)
     diff = {a: on.get(a, 0) - off.get(a, 0) for a in set(on) | set(off)}
     diff = {a: d for a, d in diff.items() if d}
-    total = sum(diff.values())
+    others = {o: on_others[o] - off_others[o] for o in set(on_others) | set(off_others)}
+    others = {o: d for o, d in others.items() if d}
+    total = sum(diff.values()) + sum(others.values())
     frames = chains(args.binary, diff)
 
     by_line, by_file = collections.Counter(), collections.Counter()
@@ -121,6 +143,10 @@ def main():
         name = re.sub(r"<[^<>]*>", "", re.sub(r"<[^<>]*>", "", function)).split("::")[-1]
         by_line[(name, file, line)] += d
         by_file[file if file != "??" else "(no line information: libraries)"] += d
+    # Code in shared libraries (libc's `memcpy`, the loader) by object, without lines.
+    for name, d in others.items():
+        by_line[("", f"({name})", "?")] += d
+        by_file[f"({name})"] += d
 
     def source(file, line):
         try:

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::callgrind::{Callgrind, PhaseCounts};
 use super::load::{Load, Rate};
 
 /// Nodes in the cluster.
@@ -46,6 +47,9 @@ pub struct Plan {
     /// Proposals per second offered to the busy cluster's groups together, spread evenly (each
     /// node's client proposes to the groups it leads).
     pub busy_rate: u32,
+    /// Run every node under callgrind, its counts dumped around each phase into a folder per
+    /// cluster here (`super::callgrind`).
+    pub callgrind: Option<PathBuf>,
 }
 
 /// One node's measurement over the window.
@@ -215,7 +219,7 @@ fn measure(
         let order = if round % 2 == 0 { [true, false] } else { [false, true] };
         let mut pair = [None, None];
         for recording in order {
-            let sample = cluster.phase(recording, plan.window)?;
+            let sample = cluster.phase(recording, plan.window, name, round)?;
             eprintln!(
                 "{name} round {round} recording {}: {}",
                 if recording { "on " } else { "off" },
@@ -350,6 +354,7 @@ struct Cluster {
     recording: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     scraper: Option<thread::JoinHandle<Vec<usize>>>,
+    callgrind: Option<Callgrind>,
 }
 
 impl Cluster {
@@ -364,9 +369,14 @@ impl Cluster {
         partitions: u32,
         plan: &Plan,
     ) -> io::Result<Self> {
+        let mut callgrind = match (&plan.callgrind, dir.file_name()) {
+            (Some(root), Some(name)) => Some(Callgrind::new(&root.join(name))?),
+            _ => None,
+        };
         let mut nodes = Vec::new();
         for i in 0..NODES {
-            let mut child = Command::new(exe)
+            let mut command = callgrind.as_ref().map_or_else(|| Command::new(exe), |c| c.command(exe, i + 1));
+            let mut child = command
                 .arg("node")
                 .args(["--id", &(i + 1).to_string(), "--partitions", &partitions.to_string()])
                 .arg("--dir")
@@ -375,6 +385,9 @@ impl Cluster {
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()?;
+            if let Some(callgrind) = &mut callgrind {
+                callgrind.started(child.id());
+            }
             let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
             let (Some(stdin), Some(stdout)) = (stdin, stdout) else { return Err(io::Error::other("no pipes")) };
             nodes.push(Process { child, stdin, stdout: BufReader::new(stdout) });
@@ -394,7 +407,7 @@ impl Cluster {
         }
         let recording = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
-        let mut cluster = Self { nodes, loads: Vec::new(), recording, stop, scraper: None };
+        let mut cluster = Self { nodes, loads: Vec::new(), recording, stop, scraper: None, callgrind };
         for node in &mut cluster.nodes {
             node.expect("ready")?;
         }
@@ -456,14 +469,18 @@ impl Cluster {
         Ok(())
     }
 
-    /// One measured phase of `window` with recording switched to `recording`.
-    fn phase(&mut self, recording: bool, window: Duration) -> io::Result<Sample> {
+    /// One measured phase of `window` with recording switched to `recording`, round `round` of
+    /// the measurement `name`.
+    fn phase(&mut self, recording: bool, window: Duration, name: &str, round: u32) -> io::Result<Sample> {
         for node in &mut self.nodes {
             node.say(if recording { "recording on" } else { "recording off" })?;
         }
         self.recording.store(recording, Ordering::Release);
         // Let the switch reach every loop before the phase starts.
         thread::sleep(SETTLE);
+        if let Some(callgrind) = &self.callgrind {
+            callgrind.zero()?;
+        }
         let before: Vec<NodeSample> = self.nodes.iter_mut().map(Process::mark).collect::<io::Result<_>>()?;
         let start = Instant::now();
         thread::sleep(window);
@@ -481,7 +498,14 @@ impl Cluster {
                 ticks: a.ticks - b.ticks,
                 leading: a.leading,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if let Some(callgrind) = &mut self.callgrind {
+            let counts: Vec<PhaseCounts> = nodes
+                .iter()
+                .map(|n| PhaseCounts { applied: n.applied, messages: n.messages, readies: n.readies, leader: n.leader })
+                .collect();
+            callgrind.dump(name, round, recording, &counts)?;
+        }
         let sample = Sample { nodes, window };
         if !self.loads.is_empty() && sample.leader().applied == 0 {
             return Err(io::Error::other("no proposal applied in a phase"));

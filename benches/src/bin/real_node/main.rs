@@ -14,7 +14,7 @@
 //! cargo run --release -p raft-metrics-benches --bin real_node -- [--rates 2000,10000,saturation]
 //!     [--idle-partitions 0] [--busy-partitions 0] [--busy-rate 10000]
 //!     [--rounds 20] [--warmup 3] [--window 5] [--scrape-every 15]
-//!     [--dir target/real-node] [--summary FILE.tsv]
+//!     [--dir target/real-node] [--summary FILE.tsv] [--callgrind DIR]
 //! ```
 //!
 //! With `--idle-partitions P` (e.g. 1000) it also runs a cluster whose nodes each hold a replica
@@ -27,6 +27,11 @@
 //! proposing to the groups it leads. What recording costs a node whose partitions all take a
 //! little traffic, each group's state cold at its turn (CPU per proposal per node).
 //!
+//! With `--callgrind DIR` every node runs under callgrind and each phase's instructions are dumped
+//! into `DIR` (`callgrind.rs`; `benches/real_node_callgrind.py` reads them): recording's
+//! instructions per proposal at the node's own traffic. Its CPU times are callgrind's, not the
+//! node's.
+//!
 //! `real_node node --id N --dir DIR --recording on|off [--partitions P]` is one node (the
 //! orchestrator starts three; `node::run` has the start-up exchange on stdin/stdout).
 
@@ -34,6 +39,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod bench;
+mod callgrind;
 mod cpu;
 mod load;
 mod node;
@@ -84,6 +90,7 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
         idle_partitions: 0,
         busy_partitions: 0,
         busy_rate: 10_000,
+        callgrind: None,
     };
     for (flag, value) in pairs(args)? {
         match flag {
@@ -103,6 +110,7 @@ fn parse_plan(args: &[String]) -> Result<bench::Plan, String> {
             "scrape-every" => plan.scrape_every = Duration::from_secs(number(flag, value)?),
             "dir" => plan.dir = PathBuf::from(value),
             "summary" => plan.summary = Some(PathBuf::from(value)),
+            "callgrind" => plan.callgrind = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown flag --{flag}")),
         }
     }
