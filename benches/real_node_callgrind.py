@@ -5,25 +5,29 @@ callgrind (`real_node --callgrind DIR`).
     benches/real_node_callgrind.py BINARY DIR [--summary FILE.tsv] [--rows R] [--root ROOT]
 
 DIR holds a folder per cluster (`rate0`, ...), each with `phases.tsv` and the nodes' dumps, one per
-node per phase. A dump's instructions are attributed by address (`where.py`: the binary's code
-only, each address to its innermost frame outside Rust's standard library); those whose frame is
-in `raft-metrics-raftrs/src` or `raft-metrics/src` are the adapter's and the library's, the rest
-(raft-rs, the node, protobuf) what the node does anyway. A phase's count is divided by the
-proposals the node applied in it, and recording's cost is the count with recording on less the
-count with it off in the same round: the code that runs either way (the recording switch's test,
-the wrappers' calls of raft-rs) cancels, and what raft-rs does differently from phase to phase
-(how the loop happened to batch) is not counted at all, which is why the whole node's count could
-not tell recording's few dozen instructions from its thousands.
+node per phase and thread (`<dump>-01` is the node's loop, where every hook runs; the others serve
+connections and the scrapes). A dump's instructions are attributed by address (`where.py`: the
+binary's code only, each address to its innermost frame outside Rust's standard library); those
+whose frame is in `raft-metrics-raftrs/src` or `raft-metrics/src` are the adapter's and the
+library's, the rest (raft-rs, the node, protobuf) what the node does anyway. A phase's count is
+divided by the proposals the node applied in it, and recording's cost is the count with recording
+on less the count with it off in the same round: the code that runs either way (the recording
+switch's test, the wrappers' calls of raft-rs) cancels, and what raft-rs does differently from
+phase to phase (how the loop happened to batch) is not counted at all, which is why the whole
+node's count could not tell recording's few dozen instructions from its thousands.
 
-Prints, per offered rate, the median over rounds of that difference for the three nodes together
-(the unit of the in-memory loop's `saturated_1000`), for the leader and per follower, and the
-leader's messages and turns per proposal, which callgrind's slowdown changes from the native
-run's; then, for the last rate, where the difference goes by source line. With --summary, writes
-`rate`, the median for the three nodes, and the leader's messages per proposal as TSV, for
+Prints, per offered rate, the median over rounds of that difference in the loop for the three
+nodes together (the unit of the in-memory loop's `saturated_1000`, which has no scrapes either),
+for the leader and per follower, the library's instructions on the other threads (the scrapes,
+per proposal at callgrind's pace: a scrape every 15 s of a node some 15 times slower), and the
+leader's messages and turns per proposal, which callgrind's slowdown changes from the native run's;
+then, for the last rate, where the loop's difference goes by source line. With --summary, writes
+`rate`, the loop's median for the three nodes, and the leader's messages per proposal as TSV, for
 `real_node_bound.py`.
 """
 import argparse
 import collections
+import glob
 import os
 import statistics
 import sys
@@ -61,8 +65,17 @@ def main():
             for line in f:
                 row = dict(zip(header, line.rstrip("\n").split("\t")))
                 row["path"] = os.path.join(folder, row["dump"])
+                threads = sorted(glob.glob(glob.escape(row["path"]) + "-*"))
+                loop = row["path"] + "-01"
+                if loop not in threads:
+                    sys.exit(f"{loop}: missing (the nodes run with --separate-threads=yes)")
+                costs[row["path"]] = where.self_costs(loop, {}, binary=args.binary)
+                others = collections.Counter()
+                for thread in threads:
+                    if thread != loop:
+                        others.update(where.self_costs(thread, {}, binary=args.binary))
+                costs[row["path"] + " others"] = others
                 phases.append(row)
-                costs[row["path"]] = where.self_costs(row["path"], {}, binary=args.binary)
     frames = where.chains(args.binary, set().union(*costs.values()) if costs else set())
     charged = {}
     for addr, chain in frames.items():
@@ -78,21 +91,23 @@ def main():
         for addr, cost in costs[row["path"]].items():
             if addr in charged:
                 by_line[charged[addr]] += cost / applied
-        cells[(row["rate"], row["round"], row["node"])][row["recording"]] = (sum(by_line.values()), by_line, row)
+        others = sum(cost for addr, cost in costs[row["path"] + " others"].items() if addr in charged) / applied
+        cells[(row["rate"], row["round"], row["node"])][row["recording"]] = (sum(by_line.values()), by_line, row, others)
 
     rates = list(dict.fromkeys(row["rate"] for row in phases))
-    print("| offered | rounds | proposals per node per phase | leader messages / turns per proposal (off; on) | leader | per follower | 3 nodes: median (min … max) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| offered | rounds | proposals per node per phase | leader messages / turns per proposal (off; on) | leader | per follower | scrapes (other threads), 3 nodes | loop, 3 nodes: median (min … max) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     summary, lines = [], collections.Counter()
     for rate in rates:
         rounds = sorted({r for (ra, r, _) in cells if ra == rate}, key=int)
-        totals, leader, follower, applied, pattern = [], [], [], [], {"off": [], "on": []}
+        totals, leader, follower, applied, scrapes, pattern = [], [], [], [], [], {"off": [], "on": []}
         for r in rounds:
             nodes = [cells[(rate, r, n)] for (ra, rr, n) in sorted(cells) if ra == rate and rr == r]
             nodes = [n for n in nodes if "on" in n and "off" in n]
             if not nodes:
                 continue
             total = 0.0
+            scrapes.append(sum(node["on"][3] - node["off"][3] for node in nodes))
             for node in nodes:
                 difference = node["on"][0] - node["off"][0]
                 total += difference
@@ -120,7 +135,7 @@ def main():
         print(
             f"| {rate} | {len(totals)} | {statistics.median(applied):,.0f} | {shape('off')}; {shape('on')} "
             f"| {statistics.median(leader):.1f} | {statistics.median(follower):.1f} "
-            f"| **{median:.1f}** ({min(totals):.1f} … {max(totals):.1f}) |"
+            f"| {statistics.mean(scrapes):.1f} (mean) | **{median:.1f}** ({min(totals):.1f} … {max(totals):.1f}) |"
         )
         messages = statistics.median(m for m, _ in pattern["off"]) if pattern["off"] else float("nan")
         summary.append(f"{rate}\t{median:.2f}\t{messages:.3f}\n")

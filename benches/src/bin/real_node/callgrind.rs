@@ -1,7 +1,9 @@
 //! The nodes under callgrind (`--callgrind DIR`): what recording costs in instructions at the
 //! node's own traffic, where the in-memory loop's saturated shape can only stand in for it.
 //!
-//! Each node runs under `valgrind --tool=callgrind --dump-instr=yes`. Around every measured
+//! Each node runs under `valgrind --tool=callgrind --dump-instr=yes --separate-threads=yes` (a
+//! file per thread: the loop, where every hook runs, is the main thread, `-01`; the scrapes are
+//! served on others). Around every measured
 //! phase the orchestrator zeroes each node's counts and dumps them after (`callgrind_control`,
 //! which answers within milliseconds), and notes the dump beside the phase's counters in
 //! `DIR/<cluster>/phases.tsv`; `benches/real_node_callgrind.py` then attributes each dump's
@@ -50,7 +52,7 @@ impl Callgrind {
     pub fn command(&self, exe: &Path, id: usize) -> Command {
         let mut command = Command::new("valgrind");
         command
-            .args(["--tool=callgrind", "--dump-instr=yes", "-q"])
+            .args(["--tool=callgrind", "--dump-instr=yes", "--separate-threads=yes", "-q"])
             .arg(format!("--callgrind-out-file={}", self.out_file(id).display()))
             // The instruction benches' setting: mimalloc purges freed pages on a timer, which
             // under callgrind lands in a phase at random.
@@ -59,7 +61,8 @@ impl Callgrind {
         command
     }
 
-    /// Node `id`'s base output file; the dumps are `.1`, `.2`, ... beside it.
+    /// Node `id`'s base output file; the dumps are `.1-01`, `.1-02`, ..., `.2-01`, ... beside it
+    /// (dump, then thread).
     fn out_file(&self, id: usize) -> PathBuf {
         self.dir.join(format!("node{id}.out"))
     }
