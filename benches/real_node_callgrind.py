@@ -140,6 +140,8 @@ def main():
         messages = statistics.median(m for m, _ in pattern["off"]) if pattern["off"] else float("nan")
         summary.append(f"{rate}\t{median:.2f}\t{messages:.3f}\n")
 
+    if not summary:
+        sys.exit(f"{args.dir}: no round with both phases of every node")
     if lines:
         total = sum(lines.values())
         print()

@@ -209,10 +209,11 @@ cg="$CARGO_TARGET_DIR/gungraun/raft-metrics-benches/raft_loop_instructions/raft_
   echo "instructions in the adapter's and the library's code (\`raft-metrics-raftrs/src\`, \`raft-metrics/src\`,"
   echo "each address charged to its innermost frame outside Rust's standard library), per proposal the node"
   echo "applied; recording on less off in the same round. Not a shape standing in for the node but the node's"
-  echo "own traffic, at callgrind's pace: a node takes about 15 times the CPU per proposal, the client keeps 2,000"
-  echo "proposals in flight as natively, and the leader's messages and turns per proposal, printed beside,"
-  echo "differ somewhat from the native run's above. The last column of the table above converts the median at"
-  echo "the slowest rate of the in-memory loops (instructions per ns), against the native node's CPU."
+  echo "own traffic, at callgrind's pace: a node takes about 15 times the CPU per proposal (at saturation"
+  echo "the client keeps 2,000 proposals in flight, as natively), and the leader's messages and turns per"
+  echo "proposal, printed beside, differ somewhat from the native run's above. The last column of the table"
+  echo "above converts the median at the slowest rate of the in-memory loops (instructions per ns), against"
+  echo "the native node's CPU."
   echo
   cat "$logs/real_node_callgrind.md"
   echo

@@ -174,6 +174,11 @@ step "real-node benchmark, smoke run (3 node processes, 1 s per phase, 30 busy g
 # one package and compiles 78 crates again (1 min 48 s).
 "${CARGO_TARGET_DIR:-target}/release/real_node" --rates 2000,saturation --idle-partitions 30 --busy-partitions 30 --busy-rate 300 --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke >/dev/null
 
+step "real-node benchmark under callgrind, smoke run (recording's instructions at the node's own traffic: one round of 1 s phases at saturation, the dumps charged by benches/real_node_callgrind.py, which fails without a figure)"
+rm -rf target/real-node-callgrind-smoke
+"${CARGO_TARGET_DIR:-target}/release/real_node" --rates saturation --rounds 1 --warmup 1 --window 1 --dir target/real-node-smoke --callgrind target/real-node-callgrind-smoke >/dev/null
+python3 benches/real_node_callgrind.py "${CARGO_TARGET_DIR:-target}/release/real_node" target/real-node-callgrind-smoke --rows 5
+
 step "instruction overhead guard of the raft-rs and openraft loops (callgrind)"
 CARGO_TARGET_DIR="$PWD/target" bash benches/overhead_guard.sh
 
