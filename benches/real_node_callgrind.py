@@ -19,8 +19,10 @@ node's count could not tell recording's few dozen instructions from its thousand
 Prints, per offered rate, the median over rounds of that difference in the loop for the three
 nodes together (the unit of the in-memory loop's `saturated_1000`, which has no scrapes either),
 for the leader and per follower, the library's instructions on the other threads (the scrapes,
-per proposal at callgrind's pace: a scrape every 15 s of a node some 15 times slower), and the
-leader's messages and turns per proposal, which callgrind's slowdown changes from the native run's;
+one every 15 s of recording, per proposal at the rate the node ran under callgrind: at saturation
+about 14 times fewer proposals per second than natively, so about 14 times the native share), and
+the leader's messages and turns per proposal, which callgrind's slowdown changes from the native
+run's;
 then, for the last rate, where the loop's difference goes by source line. With --summary, writes
 `rate`, the loop's median for the three nodes, and the leader's messages per proposal as TSV, for
 `real_node_bound.py`.
