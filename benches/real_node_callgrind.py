@@ -133,10 +133,14 @@ def main():
                 return "?"
             return f"{statistics.median(m for m, _ in ps):.2f} / {statistics.median(t for _, t in ps):.4f}"
 
+        def middle(values):
+            # Empty when, in every round, no node led at the end of the phase with recording on.
+            return f"{statistics.median(values):.1f}" if values else "?"
+
         median = statistics.median(totals)
         print(
             f"| {rate} | {len(totals)} | {statistics.median(applied):,.0f} | {shape('off')}; {shape('on')} "
-            f"| {statistics.median(leader):.1f} | {statistics.median(follower):.1f} "
+            f"| {middle(leader)} | {middle(follower)} "
             f"| {statistics.mean(scrapes):.1f} (mean) | **{median:.1f}** ({min(totals):.1f} … {max(totals):.1f}) |"
         )
         messages = statistics.median(m for m, _ in pattern["off"]) if pattern["off"] else float("nan")

@@ -1,17 +1,16 @@
 //! The nodes under callgrind (`--callgrind DIR`): what recording costs in instructions at the
 //! node's own traffic, where the in-memory loop's saturated shape can only stand in for it.
 //!
-//! Each node runs under `valgrind --tool=callgrind --dump-instr=yes --separate-threads=yes` (a
-//! file per thread: the loop, where every hook runs, is the main thread, `-01`; the scrapes are
-//! served on others). Around every measured
-//! phase the orchestrator zeroes each node's counts and dumps them after (`callgrind_control`,
-//! which answers within milliseconds), and notes the dump beside the phase's counters in
-//! `DIR/<cluster>/phases.tsv`; `benches/real_node_callgrind.py` then attributes each dump's
-//! instructions to source lines and divides the library's and the adapter's by the phase's
-//! applied proposals. Recording off against on, in the same processes, gives recording's
-//! instructions per proposal per node at the message and turn pattern the node itself produced in
-//! that phase (which the report prints, as it differs from the native run's: under callgrind a
-//! node takes about 15 times the CPU per proposal).
+//! Each node runs under `valgrind --tool=callgrind --dump-instr=yes --separate-threads=yes` (a file
+//! per thread: the loop, where every hook runs, is the main thread, `-01`; the scrapes are served
+//! on others). Around every measured phase the orchestrator zeroes each node's counts and dumps
+//! them after (`callgrind_control`, which answers within milliseconds), and notes the dump beside
+//! the phase's counters in `DIR/<cluster>/phases.tsv`; `benches/real_node_callgrind.py` then
+//! attributes each dump's instructions to source lines and divides the library's and the adapter's
+//! by the phase's applied proposals. Recording off against on, in the same processes, gives
+//! recording's instructions per proposal per node at the message and turn pattern the node itself
+//! produced in that phase (which the report prints, as it differs from the native run's: under
+//! callgrind a node takes about 15 times the CPU per proposal).
 
 use std::fmt::Write as _;
 use std::io;
