@@ -1,4 +1,5 @@
-//! Label and group types each implementation needs for `{topic, partition}`.
+//! Label and group types each implementation needs for `{topic, partition}` and a partition's
+//! peers, `{topic, partition, peer}`.
 
 use std::sync::Arc;
 
@@ -86,6 +87,17 @@ pub struct PcLabels {
     pub partition: u32,
 }
 
+/// prometheus-client labels of a partition's peer, as [`PcLabels`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct PcPeerLabels {
+    /// Topic name.
+    pub topic: &'static str,
+    /// Partition number.
+    pub partition: u32,
+    /// The peer's node id.
+    pub peer: u64,
+}
+
 /// prometheus-client labels with an owned `String` topic: what a caller holding a borrowed,
 /// non-`'static` `&str` must build (one allocation per lookup).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
@@ -151,6 +163,21 @@ pub struct DenseLabels<'a> {
     pub partition: PartitionNo,
 }
 
+/// [`DenseLabels`] of a partition's peer: node ids are small integers too.
+#[derive(Clone, Copy, Debug, measured::LabelGroup)]
+#[label(set = DensePeerSet)]
+pub struct DensePeerLabels<'a> {
+    /// Topic name, looked up in a fixed set.
+    #[label(fixed_with = TopicReader)]
+    pub topic: &'a str,
+    /// Partition number.
+    #[label(fixed_with = PartitionRange)]
+    pub partition: PartitionNo,
+    /// The peer's node id.
+    #[label(fixed_with = PartitionRange)]
+    pub peer: PartitionNo,
+}
+
 /// measured labels with a dynamic topic (interned on first use in a `ParaCord`, as measured's
 /// own high-cardinality benchmark does): the cardinality is unbounded, so metric vecs are sparse
 /// (sharded, `RwLock`ed hash maps).
@@ -172,6 +199,16 @@ pub fn dense_set(topics: &[&str], partitions: u32) -> Arc<DenseSet> {
         rodeo.get_or_intern(topic);
     }
     Arc::new(DenseSet::new(rodeo.into_reader(), PartitionRange(partitions)))
+}
+
+/// A dense label set of peers knowing `topics`, the partitions `0..partitions` and the node ids
+/// `0..peers`.
+pub fn dense_peer_set(topics: &[&str], partitions: u32, peers: u32) -> Arc<DensePeerSet> {
+    let mut rodeo = Rodeo::with_hasher(FxBuildHasher);
+    for topic in topics {
+        rodeo.get_or_intern(topic);
+    }
+    Arc::new(DensePeerSet::new(rodeo.into_reader(), PartitionRange(partitions), PartitionRange(peers)))
 }
 
 /// A sparse label set with an empty topic interner and the partitions `0..partitions`.
