@@ -1,7 +1,7 @@
 //! A per-thread cache from label bytes to series, in front of the fingerprint table.
 //!
-//! (One or two label values that end in a small integer are first looked up in `rows`, a direct
-//! index that copies this cache's entries; see there.)
+//! (One or two label values that end in a small integer, and three whose second is one, are
+//! first looked up in `rows`, a direct index that copies this cache's entries; see there.)
 //!
 //! The integration-guide style `set_commit_index(topic, partition, v)` resolves label sets from
 //! strings on every call, and a node's Raft thread makes such calls for every partition it
@@ -859,38 +859,73 @@ mod tests {
         std::thread::spawn(|| {
             let registry = Registry::new();
             let f = family(&registry);
-            // One and a half times the label sets the largest table keeps (the family's bound,
-            // 65 536, leaves room for the working set).
-            for p in 0..MAX_CAPACITY as u32 * 3 / 4 {
-                f.get(("created", p)).inc();
-            }
-            assert_eq!(stats().0, MAX_CAPACITY);
-            // 4 096 label sets (32 under Miri).
-            let working = MAX_CAPACITY as u32 / 16;
-            let mut passes = 0;
-            loop {
-                let before = lookup::missed();
-                for p in 0..working {
+            working_set_ends_up_in_a_full_cache(
+                |p| f.get(("created", p)).inc(),
+                |p| {
                     f.get(("orders", p)).inc();
-                }
-                passes += 1;
-                if passes % 16 == 0 || lookup::missed() == before {
-                    assert!(reachable(), "an entry is not found from its first slot");
-                    let pinned = pinned();
-                    let unpinned = rows::current().into_iter().filter(|series| !pinned.contains(series)).count();
-                    assert_eq!(unpinned, 0, "row slots name series no entry pins");
-                }
-                if lookup::missed() == before {
-                    break;
-                }
-                assert!(passes < 200, "{} of {working} lookups still miss", lookup::missed() - before);
-            }
-            for p in 0..working {
-                assert_eq!(f.get(("orders", p)).get(), passes);
-            }
+                    f.get(("orders", p)).get()
+                },
+            );
         })
         .join()
         .unwrap();
+    }
+
+    /// The same for label sets of three values, whose row slots are in a row per peer.
+    #[test]
+    fn a_working_set_of_peers_ends_up_wholly_in_a_full_cache() {
+        std::thread::spawn(|| {
+            let registry = Registry::new();
+            let info = MetricInfo::new("peers_total", "help");
+            let f = registry.register_with::<Counter, 3>(info, ["topic", "partition", "peer"], ()).expect("register");
+            let peer = |p: u32| (p / 2, 2 + u64::from(p % 2));
+            working_set_ends_up_in_a_full_cache(
+                |p| f.get(("created", p, 2u64)).inc(),
+                |p| {
+                    let (p, peer) = peer(p);
+                    f.get(("orders", p, peer)).inc();
+                    f.get(("orders", p, peer)).get()
+                },
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Fills the cache to its largest size with `create`d label sets, then uses a working set
+    /// (`touch` increments label set `p` and reads it back) until it all hits, checking the
+    /// entries and row slots as it goes and the counts at the end.
+    fn working_set_ends_up_in_a_full_cache(create: impl Fn(u32), touch: impl Fn(u32) -> u64) {
+        // One and a half times the label sets the largest table keeps (the family's bound,
+        // 65 536, leaves room for the working set).
+        for p in 0..MAX_CAPACITY as u32 * 3 / 4 {
+            create(p);
+        }
+        assert_eq!(stats().0, MAX_CAPACITY);
+        // 4 096 label sets (32 under Miri).
+        let working = MAX_CAPACITY as u32 / 16;
+        let mut passes = 0;
+        loop {
+            let before = lookup::missed();
+            for p in 0..working {
+                // Each touch is two lookups, the read one hit or miss like the first.
+                touch(p);
+            }
+            passes += 1;
+            if passes % 16 == 0 || lookup::missed() == before {
+                assert!(reachable(), "an entry is not found from its first slot");
+                let pinned = pinned();
+                let unpinned = rows::current().into_iter().filter(|series| !pinned.contains(series)).count();
+                assert_eq!(unpinned, 0, "row slots name series no entry pins");
+            }
+            if lookup::missed() == before {
+                break;
+            }
+            assert!(passes < 200, "{} of {working} lookups still miss", lookup::missed() - before);
+        }
+        for p in 0..working {
+            assert_eq!(touch(p), passes + 1);
+        }
     }
 
     /// Regression (exposition fuzz target, a lookup that never returned): at the largest size, a

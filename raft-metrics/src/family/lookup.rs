@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::{cache, rows, Series};
 use super::{FamilyInner, Pinned};
 #[cfg(not(loom))]
-use crate::label::{Fingerprint, CACHE_KEY_WORDS};
-use crate::label::{KeyBuilder, LabelValues};
+use crate::label::CACHE_KEY_WORDS;
+use crate::label::{Fingerprint, KeyBuilder, LabelValues};
 use crate::metric::Group;
 
 #[cfg(all(test, not(loom)))]
@@ -49,7 +49,7 @@ impl<G: Group> FamilyInner<G> {
     // of the key outlives the hit: a miss builds it again out of line, so that a hit never
     // stores it.
     #[inline(always)]
-    fn hit<const N: usize>(&self, id: u64, values: &impl LabelValues<N>) -> Option<Pinned<'_, G>> {
+    fn hit<const N: usize, V: LabelValues<N>>(&self, id: u64, values: &V) -> Option<Pinned<'_, G>> {
         debug_assert_eq!(id, self.id);
         #[cfg(loom)]
         {
@@ -66,16 +66,17 @@ impl<G: Group> FamilyInner<G> {
                 // unless it spells an integer, and the hit does not test whether the key was
                 // deferred (testing it kept the flag in a register for the whole call, which
                 // then saved two more registers on entry).
-                Some(index) => key.spelled().and_then(|prefix| self.row_hit(id, prefix, index)),
+                Some(index) => key.spelled().and_then(|prefix| self.row_hit(id, prefix, index, V::SPLIT_REORDERS)),
                 None => key.cache_key().and_then(|words| self.cache_hit(id, words)),
             }
         }
     }
 
-    /// The series in this thread's row for `prefix` (the values before the index) and `index`.
+    /// The series in this thread's row for `prefix` (the values but the index) and `index`,
+    /// which was the `middle` value or the last (see `rows::row_of`).
     #[cfg(not(loom))]
     #[inline(always)]
-    fn row_hit(&self, id: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64) -> Option<Pinned<'_, G>> {
+    fn row_hit(&self, id: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64, middle: bool) -> Option<Pinned<'_, G>> {
         if index >= rows::SPAN {
             return None;
         }
@@ -86,7 +87,7 @@ impl<G: Group> FamilyInner<G> {
             // point into this family's slab, which lives as long as `self`.
             unsafe { &*series.cast::<Series<G>>() }.is_still_low(state)
         };
-        let series = rows::get(id, prefix, index, current)?;
+        let series = rows::get(id, prefix, index, middle, current)?;
         // SAFETY: as above.
         Some(Pinned::cached(unsafe { &*series.cast::<Series<G>>() }))
     }
@@ -115,9 +116,9 @@ impl<G: Group> FamilyInner<G> {
     /// What the hits did not answer: the key built in full (a string that spells an integer
     /// taken in as that integer), the row again (the quick key misses it when a string spells
     /// an integer, topic `"7"`), the cache, then the family's table; a cache entry of a label
-    /// set that ends in an index is copied into the row.
+    /// set with an index is copied into the row.
     #[inline(never)]
-    fn resolve_missed<const N: usize>(self: &Arc<Self>, values: &impl LabelValues<N>) -> Pinned<'_, G> {
+    fn resolve_missed<const N: usize, V: LabelValues<N>>(self: &Arc<Self>, values: &V) -> Pinned<'_, G> {
         #[cfg(all(test, not(loom)))]
         MISSED.with(|missed| missed.set(missed.get() + 1));
         let mut key = KeyBuilder::new();
@@ -126,21 +127,24 @@ impl<G: Group> FamilyInner<G> {
         {
             let prefix = key.cache_key().copied();
             if let (Some(index), Some(prefix)) = (index, &prefix) {
-                if let Some(series) = self.row_hit(self.id, prefix, index) {
+                if let Some(series) = self.row_hit(self.id, prefix, index, V::SPLIT_REORDERS) {
                     return series;
                 }
             }
-            if let Some(index) = index {
-                key.int(index);
+            match index {
+                Some(index) if V::SPLIT_REORDERS => key.index_out_of_place(index),
+                Some(index) => key.int(index),
+                None => {}
             }
             if let Some(words) = key.cache_key() {
                 let (pinned, entry) = match self.cache_entry(self.id, words) {
                     Some((pinned, state)) => (pinned, Some(state)),
-                    None => self.resolve_and_cache(values, words, key.finish(self.seed)),
+                    None => self.resolve_and_cache(values, words, self.split_fingerprint(values, &key, index)),
                 };
                 if let (Some(state), Some(index), Some(prefix)) = (entry, index, prefix) {
                     if index < rows::SPAN {
-                        rows::fill(self.id, &prefix, index, core::ptr::from_ref(pinned.series()).cast(), state);
+                        let series = core::ptr::from_ref(pinned.series()).cast();
+                        rows::fill(self.id, &prefix, index, V::SPLIT_REORDERS, series, state);
                     }
                 }
                 return pinned;
@@ -150,7 +154,22 @@ impl<G: Group> FamilyInner<G> {
         if let Some(index) = index {
             key.int(index);
         }
-        Pinned::held(self.resolve_pinned(values, key.finish(self.seed)).0)
+        Pinned::held(self.resolve_pinned(values, self.split_fingerprint(values, &key, index)).0)
+    }
+
+    /// The family's fingerprint of `values`, whose split key (`index` included) is `key`: that
+    /// key's own, unless the split fed the values in another order than the declared one.
+    fn split_fingerprint<const N: usize, V: LabelValues<N>>(
+        &self,
+        values: &V,
+        key: &KeyBuilder,
+        index: Option<u64>,
+    ) -> Fingerprint {
+        if V::SPLIT_REORDERS && index.is_some() {
+            self.fingerprint(values)
+        } else {
+            key.finish(self.seed)
+        }
     }
 
     /// The cache-miss path: resolves and pins, then hands the pin to a cache entry. Returns the

@@ -535,10 +535,10 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// thread-local memory (a few instructions). The cache grows with the label sets the thread
     /// resolves, up to 32 768 of them (about 6.5 MiB per thread at most), so a thread that walks
     /// thousands of partitions hits it too. One or two label values that end in an integer
-    /// below 8 192 (`(topic, partition)`, a node id) are answered before the cache, by a
-    /// per-thread row that the value before the integer selects and the integer indexes: no
-    /// hash, about 90 instructions for `get((topic, p)).inc()` cycling 1 024 partitions (at most
-    /// 4 MiB per thread). A cache miss, the overflow series, and label values
+    /// below 8 192 (`(topic, partition)`, a node id), and three whose second is one (`(topic,
+    /// partition, peer)`), are answered before the cache, by a per-thread row that the other
+    /// values select and the integer indexes: no hash, about 90 instructions for `get((topic,
+    /// p)).inc()` cycling 1 024 partitions (at most 4 MiB per thread). A cache miss, the overflow series, and label values
     /// too long for the cache take an atomic pin on the series and release it when the guard
     /// drops. Each cache entry also keeps a reference to its family, so a dropped family's memory
     /// is freed once each thread that used it next makes room in its cache (entries of families

@@ -1,6 +1,7 @@
 //! A per-thread direct index in front of the lookup cache, for label sets of one or two values
-//! that end in an integer: the guide's `(topic, partition)` (see `LabelValues::feed_split` for
-//! why not longer ones).
+//! that end in an integer, the guide's `(topic, partition)`, and of three whose second is one,
+//! `(topic, partition, peer)`, indexed by the partition under the prefix `(topic, peer)` (see
+//! `LabelValues::feed_split`).
 //!
 //! A thread that serves many partitions resolves `(topic, p)` for every `p` in turn. The cache
 //! (`cache`) answers each from its hash table, hashing and comparing the whole key; here the
@@ -17,8 +18,8 @@
 //! pins; the recorded state then tells, as in the cache, whether the series was removed since.
 //! So a row only ever needs to be freed, at thread exit with the cache.
 //!
-//! Rows are direct-mapped by family id ([`ROWS`] of them; ids are handed out in sequence, so the
-//! families of one registry rarely share a row), and a row keeps one prefix: another prefix
+//! Rows are direct-mapped by family id and prefix ([`ROWS`] of them, see [`row_of`]), and a row
+//! keeps one prefix: another prefix
 //! takes the row over only after [`TAKEOVER_AFTER`] fills in a row while the row's own prefix
 //! is not used, so two topics used in turn keep the row on one of them instead of each clearing
 //! it for the other. Memory is bounded: integers from [`SPAN`] up are not indexed, and a row's
@@ -83,12 +84,28 @@ thread_local! {
     static FILLS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
+/// The row for `prefix` in `family`, whose index was the `middle` value of three (`(topic,
+/// partition, peer)`, the prefix `(topic, peer)`) or the last. The last: a row per family (ids
+/// are handed out in sequence, so the families of one registry rarely share a row). The middle:
+/// a row per family and value after the index, that value's words moving the row, so that a
+/// thread setting each partition's peers in turn keeps a row for each peer. `middle` is known
+/// where a lookup is compiled, so the rows of the last pay nothing for it.
 #[inline(always)]
-fn row_of(family: u64) -> *mut Row {
+fn row_of(family: u64, prefix: &[u64; CACHE_KEY_WORDS], middle: bool) -> *mut Row {
+    // Node ids 1, 2, 3, ... (`1 ^ id` with the integer's tag, when the value before them is a
+    // string of up to 16 bytes) land 9 rows apart, clear of the families registered next to
+    // this one; the multiply is one address computation.
+    let moved = if middle { (prefix[3] ^ prefix[4]).wrapping_mul(9) } else { 0 };
     #[allow(clippy::cast_possible_truncation)] // the low bits pick the row
-    let at = family as usize % ROWS;
-    // SAFETY: `at < ROWS`; the pointer is to this thread's table, used only through raw
-    // accesses on this thread.
+    row_at(family.wrapping_add(moved) as usize % ROWS)
+}
+
+/// The row at `at` (below `ROWS`) of this thread's table; the pointer is used only through raw
+/// accesses on this thread.
+#[inline(always)]
+fn row_at(at: usize) -> *mut Row {
+    debug_assert!(at < ROWS);
+    // SAFETY: `at < ROWS` (callers take it modulo `ROWS` or count below it).
     TABLE.with(|table| unsafe { table.get().cast::<Row>().add(at) })
 }
 
@@ -118,17 +135,19 @@ fn split(prefix: &[u64; CACHE_KEY_WORDS]) -> ([u64; PREFIX_WORDS], [u64; CACHE_K
     ([a, b, c, d, e], [f, g, h])
 }
 
-/// The series at `index` of `family`'s row for `prefix`, if its cache entry still pins it and
-/// `accept(series, state)` takes it; then one guard is counted in the cache, given back with
-/// `cache::end_use`. `accept` compares the low half of the series' current state.
+/// The series at `index` of `family`'s row for `prefix` (`middle`: see [`row_of`]), if its cache
+/// entry still pins it and `accept(series, state)` takes it; then one guard is counted in the
+/// cache, given back with `cache::end_use`. `accept` compares the low half of the series' current
+/// state.
 #[inline(always)]
 pub(super) fn get(
     family: u64,
     prefix: &[u64; CACHE_KEY_WORDS],
     index: u64,
+    middle: bool,
     accept: impl FnOnce(*const (), u32) -> bool,
 ) -> Option<*const ()> {
-    let row = row_of(family);
+    let row = row_of(family, prefix, middle);
     // SAFETY: this thread's row, raw accesses only; `index < len` keeps the slot read inside the
     // row's `len` slots.
     unsafe {
@@ -153,12 +172,19 @@ pub(super) fn get(
 /// row: `series` and the `state` recorded with it. The entry must exist now, unchanged since the
 /// caller read it from the cache or stored it there, so that the current epoch vouches for it.
 #[inline(never)]
-pub(super) fn fill(family: u64, prefix: &[u64; CACHE_KEY_WORDS], index: u64, series: *const (), state: u64) {
+pub(super) fn fill(
+    family: u64,
+    prefix: &[u64; CACHE_KEY_WORDS],
+    index: u64,
+    middle: bool,
+    series: *const (),
+    state: u64,
+) {
     debug_assert!(index < SPAN);
     #[allow(clippy::cast_possible_truncation)] // below `SPAN`
     let index = index as usize;
     let Some(kept) = kept(prefix) else { return };
-    let row = row_of(family);
+    let row = row_of(family, prefix, middle);
     // SAFETY: this thread's row, raw accesses only; slots are written below `len` after `grow`.
     unsafe {
         if holds(&*row, family, prefix) {
@@ -220,25 +246,28 @@ unsafe fn free(slots: *mut Slot, len: usize) {
 /// Empties the slot of `family`'s row that may copy the cache entry for the full key `key` and
 /// `series`, which the cache is about to release on its own (without moving its epoch on).
 ///
-/// A slot copies an entry of its row's family at the index of the entry's key (the key's words
-/// are the prefix's, then the index as an integer value: two words, the second the index). The
-/// prefix's length is not stored, so each index the key could end in is tried, and a slot is
-/// emptied if it names `series`: only the entry's own slot can (one series, one label set, one
-/// key, and a row's slots are all its family's), and emptying any slot is always safe.
+/// A slot copies an entry of its row's family at the index of the entry's key (the key's words are
+/// the prefix's, then the index as an integer value: two words, the second the index), in the row
+/// of that prefix. The prefix's length is not stored, so each place the index could be in is tried,
+/// with the prefix before it and either row, and a slot is emptied if it names `series`: only the
+/// entry's own slot can (one series, one label set, one split key, and a row's slots are all its
+/// family's), and emptying any slot is always safe.
 pub(super) fn forget(family: u64, key: &[u64; CACHE_KEY_WORDS], series: *const ()) {
-    let row = row_of(family);
-    // SAFETY: this thread's row, raw accesses, within its `len` slots.
-    unsafe {
-        if (*row).family != family {
-            return;
-        }
-        // A kept prefix has at most `PREFIX_WORDS` words, so the index is one of these.
-        for &index in &key[1..=PREFIX_WORDS + 1] {
-            if index < (*row).len as u64 {
-                #[allow(clippy::cast_possible_truncation)] // below `len`, a `usize`
-                let slot = (*row).slots.add(index as usize);
-                if (*slot).series == series {
-                    *slot = EMPTY;
+    // A kept prefix has at most `PREFIX_WORDS` words, so the index is one of these.
+    for at in 1..=PREFIX_WORDS + 1 {
+        let index = key[at];
+        let mut prefix = [0; CACHE_KEY_WORDS];
+        prefix[..at - 1].copy_from_slice(&key[..at - 1]);
+        for middle in [false, true] {
+            let row = row_of(family, &prefix, middle);
+            // SAFETY: this thread's row, raw accesses, within its `len` slots.
+            unsafe {
+                if (*row).family == family && index < (*row).len as u64 {
+                    #[allow(clippy::cast_possible_truncation)] // below `len`, a `usize`
+                    let slot = (*row).slots.add(index as usize);
+                    if (*slot).series == series {
+                        *slot = EMPTY;
+                    }
                 }
             }
         }
@@ -248,7 +277,7 @@ pub(super) fn forget(family: u64, key: &[u64; CACHE_KEY_WORDS], series: *const (
 /// Empties every slot of every row (the cache's epoch wrapped around).
 pub(super) fn clear() {
     for at in 0..ROWS {
-        let row = row_of(at as u64);
+        let row = row_at(at);
         // SAFETY: this thread's row, raw accesses, within its `len` slots.
         unsafe {
             for i in 0..(*row).len {
@@ -261,7 +290,7 @@ pub(super) fn clear() {
 /// Frees every row (the thread is exiting): later lookups on this thread find no slot.
 pub(super) fn release() {
     for at in 0..ROWS {
-        let row = row_of(at as u64);
+        let row = row_at(at);
         // SAFETY: this thread's row, raw accesses; the slots are freed once and forgotten.
         unsafe {
             if (*row).len != 0 {
@@ -284,7 +313,7 @@ pub(super) fn current() -> Vec<*const ()> {
     let epoch = cache::epoch();
     let mut named = Vec::new();
     for at in 0..ROWS {
-        let row = row_of(at as u64);
+        let row = row_at(at);
         // SAFETY: this thread's row, raw reads within its `len` slots.
         unsafe {
             for i in 0..(*row).len {
@@ -298,11 +327,11 @@ pub(super) fn current() -> Vec<*const ()> {
     named
 }
 
-/// The slots allocated in `family`'s row on this thread, for tests of the bound.
+/// The slots allocated in `family`'s rows on this thread, for tests of the bound.
 #[cfg(test)]
 pub(super) fn slots(family: u64) -> usize {
-    // SAFETY: this thread's row, a raw read.
-    unsafe { (*row_of(family)).len }
+    // SAFETY: this thread's rows, raw reads.
+    (0..ROWS).map(row_at).filter(|&row| unsafe { (*row).family } == family).map(|row| unsafe { (*row).len }).sum()
 }
 
 #[cfg(test)]
@@ -344,6 +373,74 @@ mod tests {
                 assert_eq!(f.get(("orders", p)).get(), 1 + 1 + 2 + 3);
                 assert_eq!(f.get(("orders", p.to_string().as_str())).get(), 1 + 1 + 2 + 3, "the string spelling");
             }
+        });
+    }
+
+    fn peer_family(registry: &Registry, name: &str) -> Family<Counter, 3> {
+        registry
+            .register_with::<Counter, 3>(MetricInfo::new(name, "help"), ["topic", "partition", "peer"], ())
+            .expect("register")
+    }
+
+    /// A leader's thread setting each partition's two followers in turn: after one pass every
+    /// lookup is answered by the rows (a row per peer), and every write lands in its own series.
+    #[test]
+    fn a_thread_walking_each_partitions_peers_is_answered_by_the_rows_from_the_second_pass() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = peer_family(&registry, "rows_peers_total");
+            for p in 0..PARTITIONS {
+                for peer in [2u64, 3] {
+                    f.get(("orders", p, peer)).inc();
+                }
+            }
+            assert_eq!(fills(), 2 * u64::from(PARTITIONS));
+            let missed = crate::family::lookup::missed();
+            for round in 1..4 {
+                for p in 0..PARTITIONS {
+                    for peer in [2u64, 3] {
+                        f.get(("orders", p, peer)).add(round * peer);
+                    }
+                }
+            }
+            assert_eq!(fills(), 2 * u64::from(PARTITIONS), "a lookup missed the rows after the first pass");
+            assert_eq!(crate::family::lookup::missed(), missed, "a lookup went past the rows");
+            assert_eq!(f.len(), 2 * PARTITIONS as usize);
+            for p in 0..PARTITIONS {
+                for peer in [2u64, 3] {
+                    assert_eq!(f.get(("orders", p, peer)).get(), 1 + 6 * peer);
+                    assert_eq!(
+                        f.get(("orders", p.to_string().as_str(), peer)).get(),
+                        1 + 6 * peer,
+                        "the string spelling"
+                    );
+                }
+            }
+        });
+    }
+
+    /// Three values are cached in the split's order, `(topic, peer, partition)`: such a key is
+    /// never the declared-order key of another label set (`("t", "7", 9)` is fed as `t, 7, 9`,
+    /// as `("t", 9, 7)` split would be without its index's out-of-place mark), and a lookup
+    /// finds the series that `bind`, which fingerprints in the declared order, finds.
+    #[test]
+    fn a_split_key_is_no_other_label_sets_key() {
+        on_a_thread(|| {
+            let registry = Registry::new();
+            let f = peer_family(&registry, "rows_split_total");
+            for _ in 0..2 {
+                f.get(("t", "7", 9u64)).inc();
+                f.get(("t", 9u32, 7u64)).inc();
+            }
+            assert_eq!(f.get(("t", "7", 9u64)).get(), 2);
+            assert_eq!(f.get(("t", 9u32, 7u64)).get(), 2);
+            assert_eq!(f.get(("t", 7u32, 9u64)).get(), 2, "the split spelling of the first");
+            assert_eq!(f.get(("t", "9", 7u64)).get(), 2, "the declared spelling of the second");
+            let bound = f.bind(("t", 5u32, 2u64));
+            f.get(("t", 5u32, 2u64)).inc();
+            f.get(("t", 5u32, 2u64)).inc();
+            assert_eq!(bound.get(), 2);
+            assert_eq!(f.len(), 3);
         });
     }
 

@@ -35,6 +35,11 @@ const TAG_NEG_INT: u64 = 5;
 const TAG_SHORT_STR: u64 = 2;
 const TAG_STR: u64 = 3;
 const TAG_LONG_STR: u64 = 4;
+/// Set on the tag word of an index fed after the values that follow it
+/// ([`KeyBuilder::index_out_of_place`]): no tag word has it otherwise (tags are below 8, lengths
+/// start at bit 8).
+#[cfg_attr(loom, allow(dead_code))]
+const OUT_OF_PLACE: u64 = 0x80;
 
 /// Builds a [`Fingerprint`] from label values on the stack, without allocating or calling into
 /// libc: values become 64-bit words (a tag word carrying the kind and length, then the content),
@@ -142,6 +147,16 @@ impl KeyBuilder {
         }
         self.words[self.len..self.len + K].copy_from_slice(&words);
         self.len += K;
+    }
+
+    /// Feeds an index split off from before the values fed last
+    /// (`LabelValues::SPLIT_REORDERS`): [`KeyBuilder::int`] with its tag marked as out of place,
+    /// so that the key is no key of values fed in their declared place. Two keys whose words are
+    /// all equal split into the same values at the same words, tags included.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) fn index_out_of_place(&mut self, v: u64) {
+        self.put([TAG_INT | OUT_OF_PLACE, v]);
     }
 
     /// The key's words, zero-padded, when it fits the per-thread cache.

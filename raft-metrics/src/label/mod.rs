@@ -157,14 +157,22 @@ pub trait LabelValues<const N: usize> {
     /// Calls `f` with each value in order.
     fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue));
     /// For one or two values, feeds every value but a last one that is an index
-    /// ([`LabelValue::as_index`]) and returns that index; otherwise feeds every value and
-    /// returns `None`. The whole key is the fed words followed by [`KeyBuilder::int`] of the
-    /// index.
+    /// ([`LabelValue::as_index`]) and returns that index; for three values whose second is an
+    /// index (`(topic, partition, peer)`), feeds the first and then the third and returns the
+    /// second; otherwise feeds every value and returns `None`. The whole key is the fed words
+    /// followed by [`KeyBuilder::int`] of the index, the key [`feed`](Self::feed) makes; when
+    /// [`SPLIT_REORDERS`](Self::SPLIT_REORDERS), by the index marked as out of place instead, a
+    /// key no values fed in their place make.
     #[inline(always)]
     fn feed_split(&self, key: &mut KeyBuilder) -> Option<u64> {
         self.feed(key);
         None
     }
+
+    /// Whether a key that [`feed_split`](Self::feed_split) split is not the one
+    /// [`feed`](Self::feed) makes (three values): the lookup caches key it in the split's order,
+    /// the index marked, and take the family's fingerprint from `feed`.
+    const SPLIT_REORDERS: bool = false;
 }
 
 impl LabelValues<0> for () {
@@ -208,12 +216,14 @@ impl<V: LabelValue, const N: usize> LabelValues<N> for [V; N] {
     }
 }
 
-// Only label sets of one or two values split off a trailing index: `(topic, partition)`, whose
-// prefix stays while the index varies. With more values before the index, as in `(topic,
-// partition, peer)`, the prefix changes from call to call on a thread walking its partitions, a
-// row would be taken over again and again, and every lookup would pay for the row's miss on top
-// of the cache's hit (1.8 times the instructions of `set_follower_lag_entries` across 1 024
-// partitions, `benches/guide_calls_ab.sh`): those go to the cache alone.
+// Label sets of one or two values split off a trailing index: `(topic, partition)`, whose
+// prefix stays while the index varies. Three values split off the middle one, `(topic,
+// partition, peer)`: split off the last, the prefix `(topic, partition)` would change from call
+// to call on a thread walking its partitions, a row would be taken over again and again, and
+// every lookup would pay for the row's miss on top of the cache's hit (1.8 times the
+// instructions of `set_follower_lag_entries` across 1 024 partitions,
+// `benches/guide_calls_ab.sh`), where the prefix `(topic, peer)` stays for a thread's walk, with
+// a row per peer. More values go to the cache alone.
 macro_rules! tuple_labels {
     ($n:literal, split $split:literal: $($name:ident $idx:tt),* ; $last_name:ident $last:tt) => {
         impl<$($name: LabelValue,)* $last_name: LabelValue> LabelValues<$n> for ($($name,)* $last_name,) {
@@ -240,7 +250,31 @@ macro_rules! tuple_labels {
 }
 tuple_labels!(1, split true: ; A 0);
 tuple_labels!(2, split true: A 0; B 1);
-tuple_labels!(3, split false: A 0, B 1; C 2);
+
+impl<A: LabelValue, B: LabelValue, C: LabelValue> LabelValues<3> for (A, B, C) {
+    #[inline(always)]
+    fn feed(&self, key: &mut KeyBuilder) {
+        self.0.feed(key);
+        self.1.feed(key);
+        self.2.feed(key);
+    }
+    fn for_each(&self, f: &mut dyn FnMut(&dyn LabelValue)) {
+        f(&self.0);
+        f(&self.1);
+        f(&self.2);
+    }
+    #[inline(always)]
+    fn feed_split(&self, key: &mut KeyBuilder) -> Option<u64> {
+        let Some(index) = self.1.as_index() else {
+            self.feed(key);
+            return None;
+        };
+        self.0.feed(key);
+        self.2.feed(key);
+        Some(index)
+    }
+    const SPLIT_REORDERS: bool = true;
+}
 tuple_labels!(4, split false: A 0, B 1, C 2; D 3);
 tuple_labels!(5, split false: A 0, B 1, C 2, D 3; E 4);
 tuple_labels!(6, split false: A 0, B 1, C 2, D 3, E 4; F 5);
