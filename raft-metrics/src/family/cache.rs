@@ -853,79 +853,52 @@ mod tests {
     /// lookup hits. When a fill took its key's first slot, two working-set keys sharing it
     /// evicted each other on every pass and a key whose first slot was vacant was never cached.
     /// Evictions keep every entry reachable, and leave no row slot naming a series that no entry
-    /// pins (such a slot would record into a series that another thread may remove and reuse).
+    /// pins (such a slot would record into a series that another thread may remove and reuse),
+    /// for label sets of two values and of three, whose slots are in a row per peer.
     #[test]
     fn a_working_set_smaller_than_a_full_cache_ends_up_wholly_in_it() {
         std::thread::spawn(|| {
             let registry = Registry::new();
             let f = family(&registry);
-            working_set_ends_up_in_a_full_cache(
-                |p| f.get(("created", p)).inc(),
-                |p| {
-                    f.get(("orders", p)).inc();
-                    f.get(("orders", p)).get()
-                },
-            );
-        })
-        .join()
-        .unwrap();
-    }
-
-    /// The same for label sets of three values, whose row slots are in a row per peer.
-    #[test]
-    fn a_working_set_of_peers_ends_up_wholly_in_a_full_cache() {
-        std::thread::spawn(|| {
-            let registry = Registry::new();
             let info = MetricInfo::new("peers_total", "help");
-            let f = registry.register_with::<Counter, 3>(info, ["topic", "partition", "peer"], ()).expect("register");
-            let peer = |p: u32| (p / 2, 2 + u64::from(p % 2));
-            working_set_ends_up_in_a_full_cache(
-                |p| f.get(("created", p, 2u64)).inc(),
-                |p| {
-                    let (p, peer) = peer(p);
-                    f.get(("orders", p, peer)).inc();
-                    f.get(("orders", p, peer)).get()
-                },
-            );
+            let peers =
+                registry.register_with::<Counter, 3>(info, ["topic", "partition", "peer"], ()).expect("register");
+            // Two followers of each partition.
+            let peer = |p: u32| ("orders", p / 2, 2 + u64::from(p % 2));
+            // One and a half times the label sets the largest table keeps (the family's bound,
+            // 65 536, leaves room for the working set).
+            for p in 0..MAX_CAPACITY as u32 * 3 / 4 {
+                f.get(("created", p)).inc();
+            }
+            assert_eq!(stats().0, MAX_CAPACITY);
+            // 4 096 label sets of each family (32 under Miri).
+            let working = MAX_CAPACITY as u32 / 16;
+            let mut passes = 0;
+            loop {
+                let before = lookup::missed();
+                for p in 0..working {
+                    f.get(("orders", p)).inc();
+                    peers.get(peer(p)).inc();
+                }
+                passes += 1;
+                if passes % 16 == 0 || lookup::missed() == before {
+                    assert!(reachable(), "an entry is not found from its first slot");
+                    let pinned = pinned();
+                    let unpinned = rows::current().into_iter().filter(|series| !pinned.contains(series)).count();
+                    assert_eq!(unpinned, 0, "row slots name series no entry pins");
+                }
+                if lookup::missed() == before {
+                    break;
+                }
+                assert!(passes < 200, "{} of {working} lookups still miss", lookup::missed() - before);
+            }
+            for p in 0..working {
+                assert_eq!(f.get(("orders", p)).get(), passes);
+                assert_eq!(peers.get(peer(p)).get(), passes);
+            }
         })
         .join()
         .unwrap();
-    }
-
-    /// Fills the cache to its largest size with `create`d label sets, then uses a working set
-    /// (`touch` increments label set `p` and reads it back) until it all hits, checking the
-    /// entries and row slots as it goes and the counts at the end.
-    fn working_set_ends_up_in_a_full_cache(create: impl Fn(u32), touch: impl Fn(u32) -> u64) {
-        // One and a half times the label sets the largest table keeps (the family's bound,
-        // 65 536, leaves room for the working set).
-        for p in 0..MAX_CAPACITY as u32 * 3 / 4 {
-            create(p);
-        }
-        assert_eq!(stats().0, MAX_CAPACITY);
-        // 4 096 label sets (32 under Miri).
-        let working = MAX_CAPACITY as u32 / 16;
-        let mut passes = 0;
-        loop {
-            let before = lookup::missed();
-            for p in 0..working {
-                // Each touch is two lookups, the read one hit or miss like the first.
-                touch(p);
-            }
-            passes += 1;
-            if passes % 16 == 0 || lookup::missed() == before {
-                assert!(reachable(), "an entry is not found from its first slot");
-                let pinned = pinned();
-                let unpinned = rows::current().into_iter().filter(|series| !pinned.contains(series)).count();
-                assert_eq!(unpinned, 0, "row slots name series no entry pins");
-            }
-            if lookup::missed() == before {
-                break;
-            }
-            assert!(passes < 200, "{} of {working} lookups still miss", lookup::missed() - before);
-        }
-        for p in 0..working {
-            assert_eq!(touch(p), passes + 1);
-        }
     }
 
     /// Regression (exposition fuzz target, a lookup that never returned): at the largest size, a

@@ -530,20 +530,19 @@ impl<G: Group, const N: usize> Family<G, N> {
     /// which is no longer exported), but the slot is not handed to another label set until every
     /// guard, handle and per-thread cache entry on it is gone.
     ///
-    /// Cost: a hit in the calling thread's lookup cache adds no atomic read-modify-write: the
-    /// cache entry itself holds a pin on the series and the guard only counts itself in
-    /// thread-local memory (a few instructions). The cache grows with the label sets the thread
-    /// resolves, up to 32 768 of them (about 6.5 MiB per thread at most), so a thread that walks
-    /// thousands of partitions hits it too. One or two label values that end in an integer
-    /// below 8 192 (`(topic, partition)`, a node id), and three whose second is one (`(topic,
-    /// partition, peer)`), are answered before the cache, by a per-thread row that the other
-    /// values select and the integer indexes: no hash, about 90 instructions for `get((topic,
-    /// p)).inc()` cycling 1 024 partitions (at most 4 MiB per thread). A cache miss, the overflow series, and label values
-    /// too long for the cache take an atomic pin on the series and release it when the guard
-    /// drops. Each cache entry also keeps a reference to its family, so a dropped family's memory
-    /// is freed once each thread that used it next makes room in its cache (entries of families
-    /// nothing else holds are released then) or exits. The guard is
-    /// neither `Send` nor `Sync`.
+    /// Cost: a hit in the calling thread's lookup cache adds no atomic read-modify-write: the cache
+    /// entry itself holds a pin on the series and the guard only counts itself in thread-local
+    /// memory (a few instructions). The cache grows with the label sets the thread resolves, up to
+    /// 32 768 of them (about 6.5 MiB per thread at most), so a thread that walks thousands of
+    /// partitions hits it too. One or two label values that end in an integer below 8 192 (`(topic,
+    /// partition)`, a node id), and three whose second is one (`(topic, partition, peer)`), are
+    /// answered before the cache, by a per-thread row that the other values select and the integer
+    /// indexes: no hash, about 90 instructions for `get((topic, p)).inc()` cycling 1 024 partitions
+    /// (at most 4 MiB per thread). A cache miss, the overflow series, and label values too long for
+    /// the cache take an atomic pin on the series and release it when the guard drops. Each cache
+    /// entry also keeps a reference to its family, so a dropped family's memory is freed once each
+    /// thread that used it next makes room in its cache (entries of families nothing else holds are
+    /// released then) or exits. The guard is neither `Send` nor `Sync`.
     // Always inlined, with the lookup (`resolve`): called out of line, the label values went
     // to the callee as a tuple in memory, and a caller that built it from separate stores (any
     // `black_box`ed or spilled `&str`) reloaded it with one wide load the CPU cannot forward

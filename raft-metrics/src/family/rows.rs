@@ -19,14 +19,12 @@
 //! So a row only ever needs to be freed, at thread exit with the cache.
 //!
 //! Rows are direct-mapped by family id and prefix ([`ROWS`] of them, see [`row_of`]), and a row
-//! keeps one prefix: another prefix
-//! takes the row over only after [`TAKEOVER_AFTER`] fills in a row while the row's own prefix
-//! is not used, so two topics used in turn keep the row on one of them instead of each clearing
-//! it for the other. Memory is bounded: integers from [`SPAN`] up are not indexed, and a row's
-//! slots grow (doubling) only as far as the largest integer filled, so at most
-//! `ROWS × SPAN × 16` bytes (4 MiB) per thread, and as much as the largest partition number
-//! needs in practice. Hand-written for the same reason as the cache: a hit must be a few
-//! instructions.
+//! keeps one prefix: another prefix takes the row over only after [`TAKEOVER_AFTER`] fills in a row
+//! while the row's own prefix is not used, so two topics used in turn keep the row on one of them
+//! instead of each clearing it for the other. Memory is bounded: integers from [`SPAN`] up are not
+//! indexed, and a row's slots grow (doubling) only as far as the largest integer filled, so at most
+//! `ROWS × SPAN × 16` bytes (4 MiB) per thread, and as much as the largest partition number needs
+//! in practice. Hand-written for the same reason as the cache: a hit must be a few instructions.
 
 use core::cell::UnsafeCell;
 
@@ -92,9 +90,9 @@ thread_local! {
 /// where a lookup is compiled, so the rows of the last pay nothing for it.
 #[inline(always)]
 fn row_of(family: u64, prefix: &[u64; CACHE_KEY_WORDS], middle: bool) -> *mut Row {
-    // Node ids 1, 2, 3, ... (`1 ^ id` with the integer's tag, when the value before them is a
-    // string of up to 16 bytes) land 9 rows apart, clear of the families registered next to
-    // this one; the multiply is one address computation.
+    // After a string of up to 16 bytes the words are an integer's tag, 1, and the id: node ids 1
+    // to 5 land 0, 27, 18, 13 and 4 rows past the family's, clear of the families registered
+    // just after it. The multiply by 9 is one address computation.
     let moved = if middle { (prefix[3] ^ prefix[4]).wrapping_mul(9) } else { 0 };
     #[allow(clippy::cast_possible_truncation)] // the low bits pick the row
     row_at(family.wrapping_add(moved) as usize % ROWS)

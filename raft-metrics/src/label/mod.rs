@@ -170,8 +170,8 @@ pub trait LabelValues<const N: usize> {
     }
 
     /// Whether a key that [`feed_split`](Self::feed_split) split is not the one
-    /// [`feed`](Self::feed) makes (three values): the lookup caches key it in the split's order,
-    /// the index marked, and take the family's fingerprint from `feed`.
+    /// [`feed`](Self::feed) makes (three values): the per-thread caches then key the label set
+    /// in the split's order, the index marked, and the family's fingerprint is taken from `feed`.
     const SPLIT_REORDERS: bool = false;
 }
 
