@@ -340,10 +340,12 @@ mod tests {
     /// Partitions per test: a Raft thread's, at a size Miri finishes.
     const PARTITIONS: u32 = if cfg!(miri) { 20 } else { 2048 };
 
+    fn register<const N: usize>(registry: &Registry, name: &str, labels: [&str; N]) -> Family<Counter, N> {
+        registry.register_with::<Counter, N>(MetricInfo::new(name, "help"), labels, ()).expect("register")
+    }
+
     fn family(registry: &Registry, name: &str) -> Family<Counter, 2> {
-        registry
-            .register_with::<Counter, 2>(MetricInfo::new(name, "help"), ["topic", "partition"], ())
-            .expect("register")
+        register(registry, name, ["topic", "partition"])
     }
 
     fn on_a_thread(test: impl FnOnce() + Send + 'static) {
@@ -375,9 +377,7 @@ mod tests {
     }
 
     fn peer_family(registry: &Registry, name: &str) -> Family<Counter, 3> {
-        registry
-            .register_with::<Counter, 3>(MetricInfo::new(name, "help"), ["topic", "partition", "peer"], ())
-            .expect("register")
+        register(registry, name, ["topic", "partition", "peer"])
     }
 
     /// A leader's thread setting each partition's two followers in turn: after one pass every

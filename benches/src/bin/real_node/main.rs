@@ -43,6 +43,7 @@ mod callgrind;
 mod cpu;
 mod load;
 mod node;
+mod report;
 mod wal;
 mod wire;
 
